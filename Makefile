@@ -1,0 +1,55 @@
+# flashgate: two commands are enough on a fresh Debian machine with Go:
+#   make run    demo backend + gateway on conf/demo.yaml (no Redis needed)
+#   make test   go vet + every test, with a real redis-server (installed if missing)
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+BIN      := bin
+
+.PHONY: all build run test test-short vet fmt bench bench-go bench-wrk fuzz clean redis-deps
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/flashgate ./cmd/flashgate
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/demo-backend ./cmd/demo-backend
+
+## run: start the demo backend and the gateway; Ctrl-C stops both.
+run: build
+	@./scripts/run-demo.sh
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go')
+
+## redis-deps: make sure redis-server exists (installs Debian's package as root).
+redis-deps:
+	@./scripts/ensure-redis.sh
+
+## test: vet, then all tests with the race detector, integration tests included.
+test: redis-deps vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+test-short:
+	$(GO) test -count=1 ./...
+
+## fuzz: run every fuzz target briefly (FUZZTIME per target).
+FUZZTIME ?= 10s
+fuzz:
+	@./scripts/fuzz.sh $(FUZZTIME)
+
+## bench: Go benchmarks (allocations per op) and wrk against a local gateway.
+bench: bench-go bench-wrk
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./gateway/ ./static/ ./stock/ ./filters/...
+
+bench-wrk: build
+	@./bench/run.sh
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/redis/rueidis"
+
+	"github.com/flashgate/flashgate/conf"
+	_ "github.com/flashgate/flashgate/filters" // registers every filter type
+	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/redisconn"
+	"github.com/flashgate/flashgate/stock"
+)
+
+// cmdServe runs the gateway until SIGTERM or SIGINT, then drains in-flight
+// requests and exits 0. SIGHUP reloads the config file; a bad file is
+// logged with every error and the running config stays.
+func cmdServe(args []string, stdout, stderr io.Writer) int {
+	path, ok := configFlag("serve", args, stderr, nil)
+	if !ok {
+		return exitConfig
+	}
+	cfg, err := conf.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitConfig
+	}
+	log := newLogger(cfg.Log, stderr)
+	deps, closeDeps, err := openDeps(cfg, log)
+	if err != nil {
+		log.Error("start", "err", err)
+		return exitFail
+	}
+	defer closeDeps()
+	srv, err := gateway.NewServer(cfg, deps)
+	if err != nil {
+		fmt.Fprintln(stderr, conf.PrefixFile(path, err))
+		return exitConfig
+	}
+	ln, err := net.Listen("tcp4", cfg.Server.Listen)
+	if err != nil {
+		log.Error("listen", "addr", cfg.Server.Listen, "err", err)
+		return exitFail
+	}
+	reload := func() error {
+		next, err := conf.Load(path)
+		if err == nil {
+			err = srv.Reload(next)
+		}
+		if err != nil {
+			err = conf.PrefixFile(path, err)
+			log.Error("config reload failed; keeping the running config", "err", err)
+		} else {
+			log.Info("config reloaded", "file", path)
+		}
+		return err
+	}
+	admin, err := gateway.NewAdmin(cfg.Admin, srv, deps, reload)
+	if err != nil {
+		log.Error("admin", "err", err)
+		return exitFail
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	if admin != nil {
+		aln, err := net.Listen("tcp4", cfg.Admin.Listen)
+		if err != nil {
+			log.Error("listen admin", "addr", cfg.Admin.Listen, "err", err)
+			return exitFail
+		}
+		go func() { errc <- admin.Serve(aln) }()
+		log.Info("admin listening", "addr", aln.Addr().String())
+	}
+	log.Info("flashgate listening", "addr", ln.Addr().String(), "version", version,
+		"routes", len(cfg.Routes), "activities", len(cfg.Activities), "stock", cfg.Stock.Store)
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case err := <-errc:
+			log.Error("server stopped", "err", err)
+			return exitFail
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				_ = reload()
+				continue
+			}
+			log.Info("draining", "signal", sig.String(), "timeout", cfg.Server.ShutdownTimeout.String())
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+			defer cancel()
+			if admin != nil {
+				_ = admin.Shutdown(ctx)
+			}
+			if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("drain incomplete", "err", err)
+				return exitFail
+			}
+			log.Info("stopped")
+			return exitOK
+		}
+	}
+}
+
+// openDeps opens what outlives config reloads: Redis and the stock store.
+func openDeps(cfg *conf.Config, log *slog.Logger) (gateway.Deps, func(), error) {
+	deps := gateway.Deps{Logger: log}
+	var rc rueidis.Client
+	var err error
+	if rc, err = redisconn.Open(cfg.Redis); err != nil {
+		return deps, nil, err
+	}
+	deps.Redis = rc
+	switch cfg.Stock.Store {
+	case "redis":
+		deps.Stock, err = stock.NewRedis(stock.RedisOptions{Client: rc, Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout})
+		if err != nil {
+			rc.Close()
+			return deps, nil, err
+		}
+	default:
+		deps.Stock = stock.NewMemory()
+		deps.AutoWarm = true
+	}
+	return deps, func() {
+		_ = deps.Stock.Close()
+		if rc != nil {
+			rc.Close()
+		}
+	}, nil
+}
+
+func newLogger(c conf.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(c.Level)))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,118 @@
+// Package conf holds flashgate's configuration schema and its loader.
+//
+// Configuration is read once with viper (YAML plus FLASHGATE_* environment
+// overrides), decoded strictly into typed structs, given defaults and
+// validated. Every problem is reported with its YAML path, and all of them
+// at once, so an operator fixes a file in one pass.
+package conf
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+)
+
+// Errors collects configuration problems, each prefixed with the YAML path
+// it concerns (for example "routes[1].filters[0].rate_limit.rate").
+type Errors struct {
+	list []error
+}
+
+// Addf records a problem at path.
+func (e *Errors) Addf(path, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if path == "" {
+		e.list = append(e.list, errors.New(msg))
+		return
+	}
+	e.list = append(e.list, fmt.Errorf("%s: %s", path, msg))
+}
+
+// Add records err at path. A mapstructure decode error is split into one
+// entry per field, each with its full YAML path.
+func (e *Errors) Add(path string, err error) {
+	if err == nil {
+		return
+	}
+	for _, leaf := range flatten(err) {
+		var de *mapstructure.DecodeError
+		if errors.As(leaf, &de) {
+			e.Addf(Join(path, de.Name()), "%s", describe(de.Unwrap()))
+			continue
+		}
+		e.Addf(path, "%s", leaf.Error())
+	}
+}
+
+// Len reports how many problems were recorded.
+func (e *Errors) Len() int { return len(e.list) }
+
+// Err joins the recorded problems, or returns nil when there are none.
+func (e *Errors) Err() error { return errors.Join(e.list...) }
+
+// Join appends a child key to a YAML path: Join("a", "b") is "a.b",
+// Join("a", "[2]") is "a[2]".
+func Join(path, key string) string {
+	switch {
+	case path == "":
+		return key
+	case key == "":
+		return path
+	case key[0] == '[':
+		return path + key
+	}
+	return path + "." + key
+}
+
+// Index is the YAML path of element i of the list at path.
+func Index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+
+// flatten returns the leaves of a tree of joined errors.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	var de *mapstructure.DecodeError
+	if errors.As(err, &de) {
+		// A DecodeError may wrap further joined errors of nested fields.
+		if inner := de.Unwrap(); inner != nil {
+			if _, ok := inner.(interface{ Unwrap() []error }); ok {
+				return flatten(inner)
+			}
+		}
+	}
+	return []error{err}
+}
+
+// describe turns a mapstructure leaf error into operator wording.
+func describe(err error) string {
+	if err == nil {
+		return "invalid value"
+	}
+	msg := err.Error()
+	msg = strings.Replace(msg, "has invalid keys: ", "unknown field(s): ", 1)
+	msg = strings.Replace(msg, "expected type '", "wrong type: expected '", 1)
+	msg = strings.Replace(msg, "got unconvertible type '", "got '", 1)
+	return msg
+}
+
+// At scopes error reporting to one YAML path, so a filter's Validate can
+// name its own fields ("rate") and still report the full path.
+type At struct {
+	Errs *Errors
+	Path string
+}
+
+// Addf records a problem at the field below the scope's path.
+func (a At) Addf(field, format string, args ...any) {
+	a.Errs.Addf(Join(a.Path, field), format, args...)
+}
+
+// Add records err at the field below the scope's path.
+func (a At) Add(field string, err error) { a.Errs.Add(Join(a.Path, field), err) }

@@ -1,0 +1,196 @@
+package conf
+
+import "time"
+
+// Config is a whole flashgate configuration file.
+type Config struct {
+	// Server is the public listener.
+	Server Server `mapstructure:"server"`
+	// Admin is the operator API; disabled when Admin.Listen is empty.
+	Admin Admin `mapstructure:"admin"`
+	// Log chooses log level and format.
+	Log Log `mapstructure:"log"`
+	// Static is the pre-rendered page cache.
+	Static Static `mapstructure:"static"`
+	// Redis is shared by every filter that needs cross-instance state.
+	// Empty Addrs means no Redis: only in-memory stores are allowed.
+	Redis Redis `mapstructure:"redis"`
+	// Stock chooses where stock decisions are made.
+	Stock Stock `mapstructure:"stock"`
+	// Upstreams are the shop's order backends, referenced by name.
+	Upstreams []Upstream `mapstructure:"upstreams"`
+	// Activities are the sales: an item, its stock and its time windows.
+	Activities []Activity `mapstructure:"activities"`
+	// Routes are matched in the order given.
+	Routes []Route `mapstructure:"routes"`
+}
+
+// Server configures the public fasthttp server.
+type Server struct {
+	// Listen is host:port. Default "127.0.0.1:8080".
+	Listen string `mapstructure:"listen"`
+	// ReadTimeout bounds reading a whole request. Default 5s.
+	ReadTimeout time.Duration `mapstructure:"read_timeout"`
+	// WriteTimeout bounds writing a whole response. Default 5s.
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	// IdleTimeout closes idle keep-alive connections. Default 60s.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// MaxHeaderBytes is the largest request header accepted; larger gets
+	// 431. Default 8192.
+	MaxHeaderBytes int `mapstructure:"max_header_bytes"`
+	// MaxBodyBytes is the largest request body accepted; larger gets 413.
+	// Default 65536.
+	MaxBodyBytes int `mapstructure:"max_body_bytes"`
+	// MaxConns caps concurrent connections. Default 65536.
+	MaxConns int `mapstructure:"max_conns"`
+	// MaxInflight caps requests being handled at once; beyond it requests
+	// are shed with the busy page (503 + Retry-After). 0 disables. Default 10000.
+	MaxInflight int `mapstructure:"max_inflight"`
+	// KeepAlive enables HTTP keep-alive. Default true.
+	KeepAlive bool `mapstructure:"keep_alive"`
+	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
+	// Default 10s.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// RealIPHeader names a header set by a trusted proxy in front that
+	// carries the client address (e.g. "X-Real-IP"). Default "": the
+	// connection's remote address.
+	RealIPHeader string `mapstructure:"real_ip_header"`
+	// RetryAfter is the Retry-After, in seconds, sent with busy pages.
+	// Default 1.
+	RetryAfter int `mapstructure:"retry_after"`
+}
+
+// Admin configures the operator API.
+type Admin struct {
+	// Listen is host:port for the admin API. Default "" (disabled).
+	Listen string `mapstructure:"listen"`
+	// Token is the bearer token the admin API requires. Required when
+	// Listen is set; set it with FLASHGATE_ADMIN_TOKEN rather than in a file.
+	Token string `mapstructure:"token"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	// Level is debug, info, warn or error. Default "info".
+	Level string `mapstructure:"level"`
+	// Format is "json" or "text". Default "json".
+	Format string `mapstructure:"format"`
+}
+
+// Static configures product pages and system pages.
+type Static struct {
+	// Templates is a directory of html/template files that replace the
+	// embedded ones with the same name (product.html, busy.html, ...).
+	// Default "" (embedded templates only).
+	Templates string `mapstructure:"templates"`
+	// Catalogue is a YAML or JSON file listing the products to pre-render.
+	// Default "" (no product pages).
+	Catalogue string `mapstructure:"catalogue"`
+	// CacheControl is sent with product pages so a CDN can cache them.
+	// Default "public, max-age=60".
+	CacheControl string `mapstructure:"cache_control"`
+	// CacheMB bounds the in-memory page cache. Default 64.
+	CacheMB int `mapstructure:"cache_mb"`
+}
+
+// Redis configures the shared Redis (standalone or cluster).
+type Redis struct {
+	// Addrs are host:port seeds; a cluster is detected automatically.
+	// Default none.
+	Addrs []string `mapstructure:"addrs"`
+	// Username and Password authenticate, when set.
+	Username string `mapstructure:"username"`
+	Password string `mapstructure:"password"`
+	// Timeout bounds every Redis call on the request path; past it the
+	// request fails closed. Default 100ms.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// DialTimeout bounds connecting. Default 1s.
+	DialTimeout time.Duration `mapstructure:"dial_timeout"`
+	// Prefix is put before every key flashgate writes. Default "fg:".
+	Prefix string `mapstructure:"prefix"`
+}
+
+// Stock chooses the stock store.
+type Stock struct {
+	// Store is "memory" (one gateway) or "redis" (many). Default "memory".
+	Store string `mapstructure:"store"`
+	// Shards is the default number of shard keys per item. Default 4.
+	Shards int `mapstructure:"shards"`
+}
+
+// Upstream is one order backend.
+type Upstream struct {
+	// Name is how routes refer to it. Required.
+	Name string `mapstructure:"name"`
+	// Addrs are host:port; requests are balanced over them. Required.
+	Addrs []string `mapstructure:"addrs"`
+	// ConnectTimeout bounds dialing. Default 1s.
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+	// Timeout bounds a whole upstream exchange; past it the client gets
+	// 504. Default 3s.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// MaxConns caps connections per address. Default 512.
+	MaxConns int `mapstructure:"max_conns"`
+	// MaxIdleConnDuration closes idle upstream connections. Default 30s.
+	MaxIdleConnDuration time.Duration `mapstructure:"max_idle_conn_duration"`
+	// MaxResponseBytes caps an upstream response body. Default 1 MiB.
+	MaxResponseBytes int `mapstructure:"max_response_bytes"`
+}
+
+// Activity is one sale of one item.
+type Activity struct {
+	// ID names the activity in paths, keys and metrics. Required,
+	// [A-Za-z0-9_-]{1,64}.
+	ID string `mapstructure:"id"`
+	// Product is the catalogue product sold. Default: ID.
+	Product string `mapstructure:"product"`
+	// Stock is the number of units. Required, >= 0.
+	Stock int64 `mapstructure:"stock"`
+	// Shards splits the stock over this many keys. Default stock.shards.
+	Shards int `mapstructure:"shards"`
+	// PerUser is how many units one user may buy. Default 1.
+	PerUser int64 `mapstructure:"per_user"`
+	// Start and End bound the sale (RFC 3339). Zero means unbounded.
+	Start time.Time `mapstructure:"start"`
+	End   time.Time `mapstructure:"end"`
+	// Windows are further sale windows; when set, Start/End are ignored.
+	Windows []Window `mapstructure:"windows"`
+}
+
+// Window is one period in which an activity sells.
+type Window struct {
+	Start time.Time `mapstructure:"start"`
+	End   time.Time `mapstructure:"end"`
+}
+
+// Route is a match, an ordered filter chain and an action.
+type Route struct {
+	// Name labels the route in metrics and logs. Default "METHOD path".
+	Name string `mapstructure:"name"`
+	// Method is the HTTP method. Default "GET".
+	Method string `mapstructure:"method"`
+	// Path is a fasthttp/router pattern. {activity} and {product} are
+	// expanded at start-up to the configured ids, so those routes match
+	// without allocating. Required.
+	Path string `mapstructure:"path"`
+	// Filters run in the order given; each entry is a one-key map from the
+	// filter type to its settings.
+	Filters []map[string]any `mapstructure:"filters"`
+	// Action is what an admitted request gets.
+	Action Action `mapstructure:"action"`
+}
+
+// Action is what a route does with an admitted request.
+type Action struct {
+	// Type is "static", "proxy" or "json". Required.
+	Type string `mapstructure:"type"`
+	// Page is the static page key for type static; "{product}" serves the
+	// route's product page.
+	Page string `mapstructure:"page"`
+	// Upstream names the upstream for type proxy.
+	Upstream string `mapstructure:"upstream"`
+	// Endpoint names the built-in endpoint for type json.
+	Endpoint string `mapstructure:"endpoint"`
+	// Config holds the endpoint's settings (type json only).
+	Config map[string]any `mapstructure:"config"`
+}

@@ -1,0 +1,127 @@
+// Package stock is the `stock` filter: the one Redis round trip of a
+// purchase, which takes a unit for the user or turns the request away.
+// It answers the crowd that arrives after the item is sold out from local
+// memory, with no round trip at all.
+package stock
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/gateway"
+	store "github.com/flashgate/flashgate/stock"
+)
+
+func init() {
+	gateway.RegisterFilter(gateway.FilterInfo{
+		Type:           "stock",
+		New:            func() gateway.FilterConfig { return &Config{} },
+		FailClosedOnly: true,
+	})
+}
+
+// Config is the settings block of a stock entry.
+type Config struct {
+	// Timeout bounds one stock decision; past it the request gets the busy
+	// page (503 + Retry-After). Default: redis.timeout (100ms).
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+// Validate checks the settings.
+func (c *Config) Validate(at conf.At) {
+	if c.Timeout < 0 {
+		at.Addf("timeout", "must be > 0, got %s", c.Timeout)
+	}
+}
+
+// Build makes the filter for the route's activities.
+func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
+	if len(env.Activities) == 0 {
+		return nil, errors.New("stock needs a route path with {activity}")
+	}
+	if env.Stock == nil {
+		return nil, errors.New("stock: no stock store configured")
+	}
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = env.Config.Redis.Timeout
+	}
+	f := &filter{store: env.Stock, timeout: timeout, rel: &releaser{store: env.Stock, timeout: 5 * time.Second}}
+	var err error
+	pages := []struct {
+		dst  **gateway.Page
+		spec gateway.PageSpec
+	}{
+		{&f.soldOut, gateway.PageSpec{Status: 410, Reason: "sold_out", Kind: "sold_out", Message: "Sold out. Thank you for joining the sale."}},
+		{&f.limit, gateway.PageSpec{Status: 409, Reason: "already_purchased", Kind: "blocked", Message: "You already have this item: one per customer."}},
+		{&f.login, gateway.PageSpec{Status: 401, Reason: "login_required", Kind: "blocked", Message: "Please sign in to buy."}},
+		{&f.notLoaded, gateway.PageSpec{Status: 503, Reason: "not_loaded", Kind: "busy", RetryAfter: 1, Message: "The sale is being prepared. Please try again in a moment."}},
+	}
+	for _, p := range pages {
+		if *p.dst, err = env.Page(p.spec); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+type filter struct {
+	store   store.Store
+	timeout time.Duration
+	rel     *releaser
+
+	soldOut, limit, login, notLoaded *gateway.Page
+}
+
+// Handle takes a unit. Sold-out is decided from local memory first, so the
+// crowd after the last unit costs no Redis round trip and no allocation.
+func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
+	a := r.Activity
+	if f.store.SoldOut(a.ID) {
+		return gateway.RejectWith(f.soldOut), nil
+	}
+	if r.Anonymous() {
+		return gateway.RejectWith(f.login), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	d, err := f.store.Take(ctx, a.ID, r.User)
+	cancel()
+	if err != nil {
+		return gateway.Verdict{}, gateway.ErrUnavailable
+	}
+	switch d.Result {
+	case store.Admitted:
+		r.Ticket = gateway.Ticket{Held: true, Seq: d.Seq, Store: f.rel}
+		return gateway.Pass, nil
+	case store.SoldOut:
+		return gateway.RejectWith(f.soldOut), nil
+	case store.LimitReached:
+		return gateway.RejectWith(f.limit), nil
+	case store.NotLoaded:
+		return gateway.RejectWith(f.notLoaded), nil
+	}
+	// An answer we do not understand is not a decision: fail closed.
+	return gateway.Verdict{}, gateway.ErrUnavailable
+}
+
+// releaser gives a unit back when the backend certainly did not take the
+// order, with its own, longer bound: the request is already answered.
+type releaser struct {
+	store   store.Store
+	timeout time.Duration
+}
+
+func (rl *releaser) Release(activity string, user []byte, seq int64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), rl.timeout)
+	defer cancel()
+	_, err := rl.store.Release(ctx, activity, user, seq)
+	return err
+}
+
+var (
+	_ gateway.FilterConfig = (*Config)(nil)
+	_ gateway.Filter       = (*filter)(nil)
+	_ gateway.Releaser     = (*releaser)(nil)
+)

@@ -1,0 +1,249 @@
+package gateway
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/stock"
+)
+
+// AdminRoute is an operator endpoint a package adds to the admin API (the
+// blacklist filter adds its own, for instance). Every admin route requires
+// the bearer token.
+type AdminRoute struct {
+	Method  string
+	Path    string
+	Handler func(a *AdminCall)
+}
+
+// AdminCall is one authenticated admin request.
+type AdminCall struct {
+	Ctx      *fasthttp.RequestCtx
+	Instance *Instance
+	Deps     Deps
+}
+
+// JSON writes v with status.
+func (a *AdminCall) JSON(status int, v any) {
+	b, _ := json.Marshal(v)
+	a.Ctx.SetStatusCode(status)
+	a.Ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
+	a.Ctx.SetBody(append(b, '\n'))
+}
+
+// Error writes {"error": reason, "message": msg} with status.
+func (a *AdminCall) Error(status int, reason, msg string) {
+	a.JSON(status, map[string]any{"error": reason, "message": msg, "status": status})
+}
+
+// Param is a path parameter of the admin route.
+func (a *AdminCall) Param(name string) string {
+	s, _ := a.Ctx.UserValue(name).(string)
+	return s
+}
+
+var (
+	adminMu     sync.Mutex
+	adminRoutes []AdminRoute
+)
+
+// RegisterAdmin adds an operator endpoint; call it from init.
+func RegisterAdmin(r AdminRoute) {
+	adminMu.Lock()
+	defer adminMu.Unlock()
+	adminRoutes = append(adminRoutes, r)
+}
+
+// SharedValue returns a value a filter registered with Env.Shared.
+func (in *Instance) SharedValue(key string) (any, bool) {
+	in.shared.mu.Lock()
+	defer in.shared.mu.Unlock()
+	v, ok := in.shared.m[key]
+	return v, ok
+}
+
+// Admin is the operator API on its own listener: metrics, health, reload,
+// warm-up, stock and release. It is never on the public port.
+type Admin struct {
+	srv *fasthttp.Server
+}
+
+// NewAdmin builds the admin server, or returns nil when admin.listen is
+// empty. reload re-reads the config file.
+func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() error) (*Admin, error) {
+	if c.Listen == "" {
+		return nil, nil
+	}
+	if len(c.Token) < 16 {
+		return nil, errors.New("admin.token must be at least 16 characters")
+	}
+	token := []byte("Bearer " + c.Token)
+	r := router.New()
+	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(Registry, promhttp.HandlerOpts{}))
+	r.GET("/metrics", metrics)
+	r.GET("/healthz", func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok\n") })
+	auth := func(h func(a *AdminCall)) fasthttp.RequestHandler {
+		return func(ctx *fasthttp.RequestCtx) {
+			a := &AdminCall{Ctx: ctx, Instance: s.Instance(), Deps: deps}
+			got := ctx.Request.Header.Peek("Authorization")
+			if subtle.ConstantTimeCompare(got, token) != 1 {
+				ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flashgate-admin"`)
+				a.Error(401, "unauthorized", "a valid admin bearer token is required")
+				return
+			}
+			h(a)
+		}
+	}
+	r.GET("/admin/status", auth(adminStatus(s)))
+	r.POST("/admin/reload", auth(func(a *AdminCall) {
+		if err := reload(); err != nil {
+			a.Error(422, "config_invalid", err.Error())
+			return
+		}
+		a.JSON(200, map[string]any{"reloaded": true})
+	}))
+	r.POST("/admin/activities/{id}/warm", auth(withActivity(adminWarm)))
+	r.GET("/admin/activities/{id}/stock", auth(withActivity(adminStock)))
+	r.POST("/admin/activities/{id}/topup", auth(withActivity(adminTopUp)))
+	r.POST("/admin/activities/{id}/release", auth(withActivity(adminRelease)))
+	adminMu.Lock()
+	for _, ar := range adminRoutes {
+		r.Handle(ar.Method, ar.Path, auth(ar.Handler))
+	}
+	adminMu.Unlock()
+	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		(&AdminCall{Ctx: ctx}).Error(404, "not_found", "no such admin endpoint")
+	}
+	return &Admin{srv: &fasthttp.Server{
+		Handler: r.Handler, NoDefaultServerHeader: true,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,
+		MaxRequestBodySize: 8 << 20,
+	}}, nil
+}
+
+// Serve accepts admin connections on ln.
+func (a *Admin) Serve(ln net.Listener) error { return a.srv.Serve(ln) }
+
+// Shutdown stops the admin server.
+func (a *Admin) Shutdown(ctx context.Context) error { return a.srv.ShutdownWithContext(ctx) }
+
+func withActivity(h func(a *AdminCall, act *Activity)) func(a *AdminCall) {
+	return func(a *AdminCall) {
+		act := a.Instance.Activities[a.Param("id")]
+		if act == nil {
+			a.Error(404, "unknown_activity", "no activity "+strconv.Quote(a.Param("id"))+" in the running config")
+			return
+		}
+		if a.Deps.Stock == nil {
+			a.Error(503, "no_stock_store", "no stock store is configured")
+			return
+		}
+		h(a, act)
+	}
+}
+
+func adminCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 5*time.Second)
+}
+
+func adminWarm(a *AdminCall, act *Activity) {
+	ctx, cancel := adminCtx()
+	defer cancel()
+	force := string(a.Ctx.QueryArgs().Peek("force")) == "true"
+	err := a.Deps.Stock.Warm(ctx, SpecOf(act), force)
+	switch {
+	case errors.Is(err, stock.ErrExists):
+		a.Error(409, "sale_running", "the activity has already sold units with another spec; add ?force=true to reset it")
+	case err != nil:
+		a.Error(503, "store_unavailable", err.Error())
+	default:
+		a.JSON(200, map[string]any{"activity": act.ID, "stock": act.Stock, "shards": act.Shards, "per_user": act.PerUser, "warmed": true})
+	}
+}
+
+func adminStock(a *AdminCall, act *Activity) {
+	ctx, cancel := adminCtx()
+	defer cancel()
+	left, err := a.Deps.Stock.Left(ctx, act.ID)
+	if err != nil {
+		a.Error(503, "store_unavailable", err.Error())
+		return
+	}
+	a.JSON(200, map[string]any{"activity": act.ID, "stock": act.Stock, "left": left, "sold_out": a.Deps.Stock.SoldOut(act.ID)})
+}
+
+func adminTopUp(a *AdminCall, act *Activity) {
+	n, err := strconv.ParseInt(string(a.Ctx.QueryArgs().Peek("units")), 10, 64)
+	if err != nil || n <= 0 {
+		a.Error(400, "bad_units", "units must be a positive integer")
+		return
+	}
+	ctx, cancel := adminCtx()
+	defer cancel()
+	if err := a.Deps.Stock.TopUp(ctx, act.ID, n); err != nil {
+		a.Error(503, "store_unavailable", err.Error())
+		return
+	}
+	a.JSON(200, map[string]any{"activity": act.ID, "added": n})
+}
+
+// adminRelease is how the backend gives a unit back when an admitted
+// order failed or went unpaid. A repeated release is a no-op (200 with
+// released=false), so the backend may retry safely.
+func adminRelease(a *AdminCall, act *Activity) {
+	q := a.Ctx.QueryArgs()
+	user := q.Peek("user")
+	seq, err := strconv.ParseInt(string(q.Peek("seq")), 10, 64)
+	if len(user) == 0 || err != nil || seq <= 0 {
+		a.Error(400, "bad_release", "user and a positive seq are required")
+		return
+	}
+	ctx, cancel := adminCtx()
+	defer cancel()
+	ok, err := a.Deps.Stock.Release(ctx, act.ID, user, seq)
+	if err != nil {
+		a.Error(503, "store_unavailable", err.Error())
+		return
+	}
+	if ok {
+		stockReleasesTotal.WithLabelValues(act.ID, "admin").Inc()
+	}
+	a.JSON(200, map[string]any{"activity": act.ID, "user": string(user), "seq": seq, "released": ok})
+}
+
+func adminStatus(s *Server) func(a *AdminCall) {
+	return func(a *AdminCall) {
+		in := a.Instance
+		now := time.Now()
+		acts := make([]map[string]any, 0, len(in.ActivityList))
+		for _, act := range in.ActivityList {
+			phase, _ := act.PhaseAt(now)
+			m := map[string]any{"id": act.ID, "product": act.Product, "stock": act.Stock, "phase": PhaseName(phase)}
+			if a.Deps.Stock != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				if left, err := a.Deps.Stock.Left(ctx, act.ID); err == nil {
+					m["left"] = left
+				}
+				cancel()
+				m["sold_out"] = a.Deps.Stock.SoldOut(act.ID)
+			}
+			acts = append(acts, m)
+		}
+		a.JSON(200, map[string]any{
+			"server_time": now.UTC(), "inflight": s.inflight.Load(),
+			"routes": len(in.Config.Routes), "activities": acts,
+		})
+	}
+}

@@ -1,0 +1,310 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/redis/rueidis"
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/static"
+	"github.com/flashgate/flashgate/stock"
+)
+
+// Deps are the long-lived parts an Instance is built on. They outlive a
+// config reload: changing redis.* or stock.store needs a restart.
+type Deps struct {
+	Logger *slog.Logger
+	// Redis may be nil when redis.addrs is empty.
+	Redis rueidis.Client
+	// Stock is the store the stock filter and admin API use.
+	Stock stock.Store
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// AutoWarm loads every activity into Stock at build time. Set it for
+	// the in-memory store only: a Redis store is warmed by operators
+	// (flashgate warm, or the admin API) so a restart never resets a sale.
+	AutoWarm bool
+}
+
+// Instance is everything built from one config generation: the router, the
+// routes with their chains, upstream clients and the page cache. A reload
+// builds a new Instance and swaps it in; the old one is closed after a
+// grace period.
+type Instance struct {
+	Config     *conf.Config
+	Site       *static.Site
+	Pages      *Pages
+	Activities map[string]*Activity
+	// ActivityList keeps config order.
+	ActivityList []*Activity
+	Upstreams    map[string]*Upstream
+
+	handler fasthttp.RequestHandler
+	busy    *Page
+	shared  *shared
+	closers []io.Closer
+}
+
+// Close releases what the instance built (filters, shared state, cache).
+func (in *Instance) Close() error {
+	for i := len(in.closers) - 1; i >= 0; i-- {
+		_ = in.closers[i].Close()
+	}
+	in.shared.close()
+	if in.Site != nil {
+		return in.Site.Close()
+	}
+	return nil
+}
+
+// Check validates cfg as `flashgate check` does: filter sections decoded
+// and validated, endpoints known, templates and catalogue rendered. It
+// dials nothing.
+func Check(cfg *conf.Config) error {
+	var errs conf.Errors
+	decodeRoutes(cfg, &errs)
+	site, err := loadSite(cfg)
+	if err != nil {
+		errs.Add("", err)
+	} else {
+		_ = site.Close()
+	}
+	return errs.Err()
+}
+
+// decoded is one filter entry after decoding and validation.
+type decoded struct {
+	path    string
+	typ     string
+	cfg     FilterConfig
+	onError OnError
+}
+
+// decodedRoute is a route's filters and endpoint config, decoded.
+type decodedRoute struct {
+	filters  []decoded
+	endpoint EndpointConfig
+}
+
+// decodeRoutes decodes and validates every filter and endpoint config.
+func decodeRoutes(cfg *conf.Config, errs *conf.Errors) []decodedRoute {
+	out := make([]decodedRoute, len(cfg.Routes))
+	for i, rc := range cfg.Routes {
+		rp := conf.Index("routes", i)
+		for j, raw := range rc.Filters {
+			fp := conf.Index(conf.Join(rp, "filters"), j)
+			for typ, settings := range raw {
+				if d, ok := decodeFilter(fp, typ, settings, errs); ok {
+					out[i].filters = append(out[i].filters, d)
+				}
+			}
+		}
+		out[i].endpoint = decodeEndpoint(conf.Join(rp, "action"), rc.Action, errs)
+	}
+	return out
+}
+
+func decodeEndpoint(ap string, a conf.Action, errs *conf.Errors) EndpointConfig {
+	if a.Type != "json" {
+		if len(a.Config) > 0 {
+			errs.Addf(conf.Join(ap, "config"), "only a json action takes config")
+		}
+		return nil
+	}
+	if a.Endpoint == "" {
+		return nil // conf.Validate reported it
+	}
+	ei, ok := lookupEndpoint(a.Endpoint)
+	if !ok {
+		errs.Addf(conf.Join(ap, "endpoint"), "unknown endpoint %q (known: %s)",
+			a.Endpoint, strings.Join(EndpointNames(), ", "))
+		return nil
+	}
+	ec := ei.New()
+	path := conf.Join(ap, "config")
+	in := a.Config
+	if in == nil {
+		in = map[string]any{}
+	}
+	if err := conf.Decode(in, ec); err != nil {
+		errs.Add(path, err)
+	}
+	ec.Validate(conf.At{Errs: errs, Path: path})
+	return ec
+}
+
+func decodeFilter(fp, typ string, settings any, errs *conf.Errors) (decoded, bool) {
+	fi, ok := lookupFilter(typ)
+	if !ok {
+		errs.Addf(fp, "unknown filter type %q (known: %s)", typ, strings.Join(FilterTypes(), ", "))
+		return decoded{}, false
+	}
+	path := conf.Join(fp, typ)
+	m := map[string]any{}
+	switch s := settings.(type) {
+	case nil:
+	case map[string]any:
+		for k, v := range s {
+			m[k] = v
+		}
+	default:
+		errs.Addf(path, "settings must be a map, got %T", settings)
+		return decoded{}, false
+	}
+	d := decoded{path: path, typ: typ, cfg: fi.New()}
+	if oe, ok := m["on_error"]; ok {
+		delete(m, "on_error")
+		switch oe {
+		case "deny":
+			d.onError = FailClosed
+		case "allow":
+			d.onError = FailOpen
+			if fi.FailClosedOnly {
+				errs.Addf(conf.Join(path, "on_error"), "%s always fails closed; allow is not accepted", typ)
+			}
+		default:
+			errs.Addf(conf.Join(path, "on_error"), "must be deny or allow, got %v", oe)
+		}
+	}
+	before := errs.Len()
+	if err := conf.Decode(m, d.cfg); err != nil {
+		errs.Add(path, err)
+	}
+	d.cfg.Validate(conf.At{Errs: errs, Path: path})
+	return d, errs.Len() == before
+}
+
+func loadSite(cfg *conf.Config) (*static.Site, error) {
+	hot := make([]string, 0, len(cfg.Activities))
+	for _, a := range cfg.Activities {
+		hot = append(hot, a.Product)
+	}
+	return static.Load(static.Options{
+		TemplatesDir:  cfg.Static.Templates,
+		CataloguePath: cfg.Static.Catalogue,
+		CacheControl:  cfg.Static.CacheControl,
+		CacheMB:       cfg.Static.CacheMB,
+		Hot:           hot,
+	})
+}
+
+// Build makes an Instance from a loaded config. On any error everything
+// already built is closed and all problems are reported together.
+func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
+	registerMetrics()
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	var errs conf.Errors
+	decodedRoutes := decodeRoutes(cfg, &errs)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	site, err := loadSite(cfg)
+	if err != nil {
+		return nil, err
+	}
+	in = &Instance{
+		Config:     cfg,
+		Site:       site,
+		Activities: map[string]*Activity{},
+		Upstreams:  map[string]*Upstream{},
+		shared:     newShared(),
+	}
+	defer func() {
+		if err != nil {
+			_ = in.Close()
+			in = nil
+		}
+	}()
+	in.Pages = NewPages(func(s PageSpec) ([]byte, error) {
+		return site.RenderSystem(s.Kind, static.SystemData{
+			Status: s.Status, Reason: s.Reason, Title: titleOf(s), Message: s.Message, RetryAfter: s.RetryAfter,
+			Activity: s.Activity, StartsAt: s.StartsAt,
+		})
+	})
+	in.busy, err = in.Pages.Get(BusyPage(cfg.Server.RetryAfter))
+	if err != nil {
+		return nil, fmt.Errorf("static.templates: busy page: %w", err)
+	}
+	for i, ac := range cfg.Activities {
+		a := newActivity(i, ac)
+		in.Activities[a.ID] = a
+		in.ActivityList = append(in.ActivityList, a)
+	}
+	if deps.AutoWarm && deps.Stock != nil {
+		if err := autoWarm(deps.Stock, in.ActivityList); err != nil {
+			return nil, err
+		}
+	}
+	for _, uc := range cfg.Upstreams {
+		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger)
+	}
+	r := router.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = true
+	notFound := in.Pages.MustGet(PageSpec{Status: 404, Reason: "not_found", Kind: "not_found", Message: "No such page."})
+	r.NotFound = notFound.Write
+	r.MethodNotAllowed = in.Pages.MustGet(PageSpec{Status: 405, Reason: "method_not_allowed", Kind: "error", Message: "Method not allowed here."}).Write
+	var buildErrs []error
+	for i, rc := range cfg.Routes {
+		env := &Env{
+			Config: cfg, Route: rc.Name, AllActivities: in.Activities, Pages: in.Pages,
+			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Stock: deps.Stock, Now: deps.Now,
+			shared: in.shared,
+		}
+		if strings.Contains(rc.Path, "{activity}") {
+			env.Activities = in.ActivityList
+		}
+		if err := in.addRoute(r, conf.Index("routes", i), rc, decodedRoutes[i], env); err != nil {
+			buildErrs = append(buildErrs, err)
+		}
+	}
+	if err := errors.Join(buildErrs...); err != nil {
+		return nil, err
+	}
+	in.handler = r.Handler
+	return in, nil
+}
+
+// BusyPage is the spec of the page sent when the gateway sheds load or a
+// dependency cannot decide.
+func BusyPage(retryAfter int) PageSpec {
+	return PageSpec{Status: 503, Reason: "busy", Kind: "busy", RetryAfter: retryAfter,
+		Message: "We are very busy right now. Please try again in a moment."}
+}
+
+func titleOf(s PageSpec) string {
+	if t := fasthttp.StatusMessage(s.Status); t != "" {
+		return t
+	}
+	return "Error"
+}
+
+// autoWarm loads every activity into the store, so `make run` sells
+// without an explicit warm-up. A sale already running keeps its state.
+func autoWarm(s stock.Store, acts []*Activity) error {
+	for _, a := range acts {
+		if err := s.Warm(context.Background(), SpecOf(a), false); err != nil && !errors.Is(err, stock.ErrExists) {
+			return fmt.Errorf("activities[%d]: warm: %w", a.Index, err)
+		}
+	}
+	return nil
+}
+
+// SpecOf is the stock spec of an activity.
+func SpecOf(a *Activity) stock.Spec {
+	return stock.Spec{Activity: a.ID, Stock: a.Stock, Shards: a.Shards, PerUser: a.PerUser}
+}

@@ -1,0 +1,81 @@
+package gateway
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are registered once per process and shared by every config
+// generation, so a reload keeps counting into the same series.
+var (
+	requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_requests_total",
+		Help: "Requests by route and outcome (admitted, rejected, error, shed, not_found).",
+	}, []string{"route", "outcome"})
+	rejectionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_filter_rejections_total",
+		Help: "Requests a filter turned away, by route, filter and reason code.",
+	}, []string{"route", "filter", "reason"})
+	filterErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_filter_errors_total",
+		Help: "Times a filter could not decide (dependency down or slow), by route, filter and the on_error policy applied.",
+	}, []string{"route", "filter", "policy"})
+	requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "flashgate_request_duration_seconds",
+		Help:    "Time from routing to the response being ready, by route.",
+		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route"})
+	upstreamTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_upstream_requests_total",
+		Help: "Upstream exchanges by upstream and result (2xx, 3xx, 4xx, 5xx, timeout, unreachable).",
+	}, []string{"upstream", "result"})
+	upstreamDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "flashgate_upstream_duration_seconds",
+		Help:    "Upstream exchange time by upstream.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"upstream"})
+	stockReleasesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_stock_releases_total",
+		Help: "Units given back after a failed order, by activity and cause.",
+	}, []string{"activity", "cause"})
+	inflight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "flashgate_inflight_requests",
+		Help: "Requests being handled now.",
+	})
+	reloadsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_config_reloads_total",
+		Help: "Config reloads by result (ok, error).",
+	}, []string{"result"})
+)
+
+var registerOnce sync.Once
+
+// Registry is the process-wide Prometheus registry flashgate exports.
+var Registry = prometheus.NewRegistry()
+
+func registerMetrics() {
+	registerOnce.Do(func() {
+		Registry.MustRegister(
+			requestsTotal, rejectionsTotal, filterErrorsTotal, requestDuration,
+			upstreamTotal, upstreamDuration, stockReleasesTotal, inflight, reloadsTotal,
+			prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
+		)
+	})
+}
+
+// routeMetrics are the series of one route, resolved when it is built.
+type routeMetrics struct {
+	admitted, rejected, errored, notFound prometheus.Counter
+	duration                              prometheus.Observer
+}
+
+func newRouteMetrics(route string) routeMetrics {
+	return routeMetrics{
+		admitted: requestsTotal.WithLabelValues(route, "admitted"),
+		rejected: requestsTotal.WithLabelValues(route, "rejected"),
+		errored:  requestsTotal.WithLabelValues(route, "error"),
+		notFound: requestsTotal.WithLabelValues(route, "not_found"),
+		duration: requestDuration.WithLabelValues(route),
+	}
+}

@@ -1,0 +1,154 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"html"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Page is a rejection response built once at start-up, so that turning a
+// request away costs no rendering: a status, a reason code, an HTML body
+// for browsers and a JSON body for API clients.
+type Page struct {
+	Status int
+	// Reason is the machine-readable code, in the JSON body, the
+	// X-Flashgate-Reason header and the metrics.
+	Reason     string
+	HTML       []byte
+	JSON       []byte
+	retryAfter []byte
+	reason     []byte
+}
+
+var (
+	headerRetryAfter = []byte("Retry-After")
+	headerReason     = []byte("X-Flashgate-Reason")
+	headerAccept     = []byte("Accept")
+	headerCacheCtl   = []byte("Cache-Control")
+	mimeJSON         = []byte("application/json")
+	ctypeJSON        = []byte("application/json")
+	ctypeHTML        = []byte("text/html; charset=utf-8")
+	noStore          = []byte("no-store")
+)
+
+// Write sends the page: JSON when the client accepts application/json,
+// HTML otherwise. Bodies are shared, never copied.
+func (p *Page) Write(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Response.Header
+	ctx.SetStatusCode(p.Status)
+	h.SetBytesKV(headerReason, p.reason)
+	h.SetBytesKV(headerCacheCtl, noStore)
+	if len(p.retryAfter) > 0 {
+		h.SetBytesKV(headerRetryAfter, p.retryAfter)
+	}
+	if WantsJSON(ctx) {
+		h.SetContentTypeBytes(ctypeJSON)
+		ctx.Response.SetBodyRaw(p.JSON)
+		return
+	}
+	h.SetContentTypeBytes(ctypeHTML)
+	ctx.Response.SetBodyRaw(p.HTML)
+}
+
+// WantsJSON reports whether the request prefers a JSON answer.
+func WantsJSON(ctx *fasthttp.RequestCtx) bool {
+	return bytes.Contains(ctx.Request.Header.PeekBytes(headerAccept), mimeJSON)
+}
+
+// PageSpec describes a page to build.
+type PageSpec struct {
+	Status int
+	// Reason is the machine code, e.g. "token_too_young".
+	Reason string
+	// Kind picks the HTML template: busy, sold_out, not_started, ended,
+	// blocked, rate_limited, not_found or error.
+	Kind string
+	// Message is the human sentence shown on the page and in the JSON.
+	Message string
+	// RetryAfter in seconds; 0 sends no Retry-After.
+	RetryAfter int
+	// Extra fields merged into the JSON body (e.g. "starts_at").
+	Extra map[string]any
+	// Activity and StartsAt feed the HTML countdown of not_started pages.
+	Activity string
+	StartsAt time.Time
+}
+
+// RenderFunc renders the HTML of a system page.
+type RenderFunc func(s PageSpec) ([]byte, error)
+
+// Pages builds and memoizes rejection pages at start-up.
+type Pages struct {
+	mu     sync.Mutex
+	render RenderFunc
+	byKey  map[string]*Page
+}
+
+// NewPages returns a page builder that renders HTML with render.
+func NewPages(render RenderFunc) *Pages {
+	return &Pages{render: render, byKey: map[string]*Page{}}
+}
+
+// Get returns the page for s, building it on first use. Call it while
+// building filters, never per request.
+func (ps *Pages) Get(s PageSpec) (*Page, error) {
+	key := strconv.Itoa(s.Status) + "|" + s.Reason + "|" + s.Kind + "|" + s.Message + "|" + strconv.Itoa(s.RetryAfter) +
+		"|" + s.Activity + "|" + s.StartsAt.String()
+	if len(s.Extra) > 0 {
+		b, _ := json.Marshal(s.Extra)
+		key += "|" + string(b)
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if p, ok := ps.byKey[key]; ok {
+		return p, nil
+	}
+	p, err := BuildPage(s, ps.render)
+	if err != nil {
+		return nil, err
+	}
+	ps.byKey[key] = p
+	return p, nil
+}
+
+// MustGet is Get for specs built into the code, whose rendering cannot
+// fail unless the templates are broken, which Load has already checked.
+func (ps *Pages) MustGet(s PageSpec) *Page {
+	p, err := ps.Get(s)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// BuildPage renders s into a Page.
+func BuildPage(s PageSpec, render RenderFunc) (*Page, error) {
+	body := map[string]any{"error": s.Reason, "message": s.Message, "status": s.Status}
+	if s.RetryAfter > 0 {
+		body["retry_after"] = s.RetryAfter
+	}
+	for k, v := range s.Extra {
+		body[k] = v
+	}
+	js, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	p := &Page{Status: s.Status, Reason: s.Reason, JSON: append(js, '\n'), reason: []byte(s.Reason)}
+	if s.RetryAfter > 0 {
+		p.retryAfter = []byte(strconv.Itoa(s.RetryAfter))
+	}
+	if render != nil {
+		if p.HTML, err = render(s); err != nil {
+			return nil, err
+		}
+	} else {
+		p.HTML = []byte("<!doctype html><title>" + strconv.Itoa(s.Status) + "</title><p>" + html.EscapeString(s.Message) + "</p>\n")
+	}
+	return p, nil
+}

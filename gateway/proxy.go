@@ -1,0 +1,249 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/conf"
+)
+
+// Upstream forwards admitted requests to one order backend over long-lived
+// connection pools, one fasthttp.HostClient per address behind an LBClient.
+type Upstream struct {
+	name    string
+	lb      *fasthttp.LBClient
+	timeout time.Duration
+	log     *slog.Logger
+
+	badGateway, gatewayTimeout *Page
+	results                    [6]prometheus.Counter // by result class
+	duration                   prometheus.Observer
+	released, keptOnTimeout    func(activity string) prometheus.Counter
+}
+
+const (
+	res2xx = iota
+	res3xx
+	res4xx
+	res5xx
+	resTimeout
+	resUnreachable
+)
+
+var resultNames = [...]string{"2xx", "3xx", "4xx", "5xx", "timeout", "unreachable"}
+
+func newUpstream(c conf.Upstream, log *slog.Logger) *Upstream {
+	u := &Upstream{name: c.Name, timeout: c.Timeout, log: log.With("upstream", c.Name)}
+	u.lb = &fasthttp.LBClient{Timeout: c.Timeout}
+	for _, addr := range c.Addrs {
+		u.lb.Clients = append(u.lb.Clients, &fasthttp.HostClient{
+			Addr:                          addr,
+			Name:                          "flashgate",
+			NoDefaultUserAgentHeader:      true,
+			MaxConns:                      c.MaxConns,
+			MaxIdleConnDuration:           c.MaxIdleConnDuration,
+			MaxResponseBodySize:           c.MaxResponseBytes,
+			ReadTimeout:                   c.Timeout,
+			WriteTimeout:                  c.Timeout,
+			MaxConnWaitTimeout:            c.ConnectTimeout,
+			DisableHeaderNamesNormalizing: true,
+			DisablePathNormalizing:        true,
+			Dial: func(addr string) (net.Conn, error) {
+				return fasthttp.DialTimeout(addr, c.ConnectTimeout)
+			},
+		})
+	}
+	for i := range u.results {
+		u.results[i] = upstreamTotal.WithLabelValues(c.Name, resultNames[i])
+	}
+	u.duration = upstreamDuration.WithLabelValues(c.Name)
+	u.badGateway = mustPlainPage(502, "upstream_unreachable", "The order service cannot be reached. Please try again.", 1)
+	u.gatewayTimeout = mustPlainPage(504, "upstream_timeout", "The order service did not answer in time. Your order may still be processed; do not pay twice.", 0)
+	return u
+}
+
+// mustPlainPage builds a small JSON+HTML page without templates; used for
+// proxy errors, which API clients read as JSON.
+func mustPlainPage(status int, reason, msg string, retry int) *Page {
+	p, err := BuildPage(PageSpec{Status: status, Reason: reason, Message: msg, RetryAfter: retry}, nil)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// Hop-by-hop headers (RFC 9110 7.6.1) are never forwarded.
+var hopHeaders = [][]byte{
+	[]byte("Connection"), []byte("Proxy-Connection"), []byte("Keep-Alive"),
+	[]byte("Proxy-Authenticate"), []byte("Proxy-Authorization"), []byte("Te"),
+	[]byte("Trailer"), []byte("Transfer-Encoding"), []byte("Upgrade"),
+}
+
+var (
+	hdrXFF            = []byte("X-Forwarded-For")
+	hdrXFProto        = []byte("X-Forwarded-Proto")
+	hdrRequestID      = []byte("X-Request-Id")
+	hdrUserID         = []byte("X-User-Id")
+	hdrActivityID     = []byte("X-Activity-Id")
+	hdrIdempotencyKey = []byte("Idempotency-Key")
+	protoHTTP         = []byte("http")
+	protoHTTPS        = []byte("https")
+)
+
+// Forward sends the admitted request upstream and copies the answer back.
+// A held stock unit goes back when the backend certainly did not take the
+// order: it was unreachable, or it answered with an error status other
+// than 409 (a 409 means it already has this idempotency key). On timeout
+// the outcome is unknown, so the unit stays held until the backend
+// releases it through the admin API: never an oversell.
+func (u *Upstream) Forward(r *Request) {
+	ctx := r.Ctx
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+
+	ctx.Request.CopyTo(req)
+	u.prepare(r, req)
+
+	start := time.Now()
+	err := u.lb.DoTimeout(req, resp, u.timeout)
+	u.duration.Observe(time.Since(start).Seconds())
+
+	switch {
+	case err == nil:
+		code := resp.StatusCode()
+		u.results[classOf(code)].Inc()
+		if code >= 400 && code != fasthttp.StatusConflict {
+			u.release(r, "backend_rejected")
+		}
+		for _, h := range hopHeaders {
+			resp.Header.DelBytes(h)
+		}
+		resp.CopyTo(&ctx.Response)
+	case isTimeout(err):
+		u.results[resTimeout].Inc()
+		u.log.Warn("upstream timeout; unit stays held", "request_id", string(req.Header.PeekBytes(hdrRequestID)), "err", err)
+		u.gatewayTimeout.Write(ctx)
+	default:
+		u.results[resUnreachable].Inc()
+		u.release(r, "backend_unreachable")
+		u.badGateway.Write(ctx)
+	}
+	// The request id travels back so a user's complaint can be traced.
+	ctx.Response.Header.SetBytesKV(hdrRequestID, req.Header.PeekBytes(hdrRequestID))
+}
+
+// prepare rewrites the outgoing request: strip hop-by-hop headers, add
+// forwarding and identity headers, and the idempotency key of a held unit.
+func (u *Upstream) prepare(r *Request, req *fasthttp.Request) {
+	h := &req.Header
+	for _, name := range hopHeaders {
+		h.DelBytes(name)
+	}
+	// Identity comes only from the gateway, never from the client.
+	h.DelBytes(hdrUserID)
+	h.DelBytes(hdrActivityID)
+	h.DelBytes(hdrIdempotencyKey)
+
+	var buf [128]byte
+	b := buf[:0]
+	if prior := h.PeekBytes(hdrXFF); len(prior) > 0 {
+		b = append(append(b, prior...), ", "...)
+	}
+	h.SetBytesKV(hdrXFF, r.IP.AppendTo(b))
+	if r.Ctx.IsTLS() {
+		h.SetBytesKV(hdrXFProto, protoHTTPS)
+	} else {
+		h.SetBytesKV(hdrXFProto, protoHTTP)
+	}
+	if len(h.PeekBytes(hdrRequestID)) == 0 {
+		h.SetBytesKV(hdrRequestID, appendRequestID(buf[:0]))
+	}
+	if len(r.User) > 0 {
+		h.SetBytesKV(hdrUserID, r.User)
+	}
+	if r.Activity != nil {
+		h.SetBytesKV(hdrActivityID, r.Activity.IDBytes)
+		if r.Ticket.Held {
+			h.SetBytesKV(hdrIdempotencyKey, AppendIdempotencyKey(buf[:0], r.Activity.IDBytes, r.User, r.Ticket.Seq))
+		}
+	}
+}
+
+// AppendIdempotencyKey appends "activity:user:seq", the key the backend
+// uses to take each admitted unit exactly once.
+func AppendIdempotencyKey(dst, activity, user []byte, seq int64) []byte {
+	dst = append(dst, activity...)
+	dst = append(dst, ':')
+	dst = append(dst, user...)
+	dst = append(dst, ':')
+	return fasthttp.AppendUint(dst, int(seq))
+}
+
+func (u *Upstream) release(r *Request, cause string) {
+	t := r.Ticket
+	if !t.Held || t.Store == nil || r.Activity == nil {
+		return
+	}
+	if err := t.Store.Release(r.Activity.ID, r.User, t.Seq); err != nil {
+		u.log.Error("stock release failed; unit stays held", "activity", r.Activity.ID, "cause", cause, "err", err)
+		return
+	}
+	stockReleasesTotal.WithLabelValues(r.Activity.ID, cause).Inc()
+}
+
+func classOf(code int) int {
+	switch {
+	case code < 300:
+		return res2xx
+	case code < 400:
+		return res3xx
+	case code < 500:
+		return res4xx
+	}
+	return res5xx
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, fasthttp.ErrDialTimeout)
+}
+
+// Request ids are a random per-process prefix and a counter: unique, cheap
+// and allocation-free.
+var (
+	idPrefix  = newIDPrefix()
+	idCounter atomic.Uint64
+)
+
+func newIDPrefix() []byte {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return []byte(hex.EncodeToString(b[:]))
+}
+
+func appendRequestID(dst []byte) []byte {
+	dst = append(dst, idPrefix...)
+	dst = append(dst, '-')
+	n := idCounter.Add(1)
+	const digits = "0123456789abcdef"
+	var tmp [16]byte
+	for i := 15; i >= 0; i-- {
+		tmp[i] = digits[n&0xf]
+		n >>= 4
+	}
+	return append(dst, tmp[:]...)
+}

@@ -1,0 +1,204 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/stock"
+)
+
+// FilterConfig is a filter type's `settings` block. The gateway decodes
+// the YAML into it strictly, then calls Validate (no I/O), then Build.
+type FilterConfig interface {
+	// Validate records every problem, naming fields relative to at.
+	Validate(at conf.At)
+	// Build makes the filter. It may dial; a returned filter that
+	// implements io.Closer is closed when its config is replaced.
+	Build(env *Env) (Filter, error)
+}
+
+// FilterInfo registers a filter type.
+type FilterInfo struct {
+	// Type is the snake_case key used in YAML (e.g. "rate_limit").
+	Type string
+	// New returns an empty config with its defaults set.
+	New func() FilterConfig
+	// FailClosedOnly refuses `on_error: allow` for this type: a filter
+	// whose decision guards an invariant (stock) may never be skipped.
+	FailClosedOnly bool
+}
+
+// Endpoint answers a json action itself (countdown, tokens, health).
+type Endpoint interface {
+	Respond(r *Request)
+}
+
+// EndpointConfig is the `config` block of a json action, decoded
+// strictly like a filter's settings.
+type EndpointConfig interface {
+	Validate(at conf.At)
+	Build(env *Env) (Endpoint, error)
+}
+
+// EndpointInfo registers a built-in endpoint for `action: {type: json}`.
+type EndpointInfo struct {
+	Name string
+	// New returns an empty config with its defaults set.
+	New func() EndpointConfig
+}
+
+var (
+	regMu     sync.RWMutex
+	filters   = map[string]FilterInfo{}
+	endpoints = map[string]EndpointInfo{}
+)
+
+// RegisterFilter makes a filter type available to configs. It panics on a
+// duplicate, which is a programming error caught at init.
+func RegisterFilter(fi FilterInfo) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := filters[fi.Type]; dup {
+		panic("gateway: filter type registered twice: " + fi.Type)
+	}
+	filters[fi.Type] = fi
+}
+
+// RegisterEndpoint makes a json endpoint available to configs.
+func RegisterEndpoint(ei EndpointInfo) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := endpoints[ei.Name]; dup {
+		panic("gateway: endpoint registered twice: " + ei.Name)
+	}
+	endpoints[ei.Name] = ei
+}
+
+func lookupFilter(t string) (FilterInfo, bool) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	fi, ok := filters[t]
+	return fi, ok
+}
+
+func lookupEndpoint(n string) (EndpointInfo, bool) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	ei, ok := endpoints[n]
+	return ei, ok
+}
+
+// FilterTypes lists the registered filter types, sorted.
+func FilterTypes() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	out := make([]string, 0, len(filters))
+	for t := range filters {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// EndpointNames lists the registered json endpoints, sorted.
+func EndpointNames() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	out := make([]string, 0, len(endpoints))
+	for n := range endpoints {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Env is what a filter or endpoint may use while it is built. Everything
+// in it is shared by the whole gateway instance built from one config.
+type Env struct {
+	Config *conf.Config
+	// Path is the YAML path of the entry being built, for error messages.
+	Path string
+	// Route is the route being built: its name and the activities its
+	// path expands to (empty when the path has no {activity}).
+	Route      string
+	Activities []*Activity
+	// AllActivities maps every configured activity id to its activity.
+	AllActivities map[string]*Activity
+	Pages         *Pages
+	Logger        *slog.Logger
+	// Redis is nil when redis.addrs is empty.
+	Redis rueidis.Client
+	// Stock is the stock store chosen by stock.store.
+	Stock stock.Store
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+
+	shared *shared
+}
+
+// Shared returns the value built by build under key, building it once per
+// gateway instance, so that several routes share one blacklist or one key
+// ring. A value that implements io.Closer is closed with the instance.
+func (e *Env) Shared(key string, build func() (any, error)) (any, error) {
+	s := e.shared
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.m[key]; ok {
+		return v, nil
+	}
+	v, err := build()
+	if err != nil {
+		return nil, err
+	}
+	s.m[key] = v
+	if c, ok := v.(io.Closer); ok {
+		s.closers = append(s.closers, c)
+	}
+	return v, nil
+}
+
+// Page builds a rejection page, naming the entry in the error.
+func (e *Env) Page(s PageSpec) (*Page, error) {
+	p, err := e.Pages.Get(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: page %s: %w", e.Path, s.Reason, err)
+	}
+	return p, nil
+}
+
+type shared struct {
+	mu      sync.Mutex
+	m       map[string]any
+	closers []io.Closer
+}
+
+func newShared() *shared { return &shared{m: map[string]any{}} }
+
+func (s *shared) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		_ = s.closers[i].Close()
+	}
+	s.closers = nil
+}
+
+// NewEnv returns an Env with plain pages, the real clock and its own
+// shared-state table, for tests and tools that build filters by hand.
+func NewEnv() *Env {
+	return &Env{
+		Pages: NewPages(nil), Now: time.Now, shared: newShared(),
+		AllActivities: map[string]*Activity{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+// NewActivity resolves an activity config, for tests and tools; i is its
+// index in the config.
+func NewActivity(i int, c conf.Activity) *Activity { return newActivity(i, c) }

@@ -1,0 +1,114 @@
+package gateway
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Request is the per-request state the chain hands to each filter. It is
+// pooled: filters must not keep it, or anything in it, past Handle.
+type Request struct {
+	Ctx *fasthttp.RequestCtx
+	// Route is the matched route.
+	Route *Route
+	// Activity is the sale the path names, or nil.
+	Activity *Activity
+	// Now is the time the request arrived (ctx.Time()), so every filter
+	// judges it against the same instant.
+	Now time.Time
+	// IP is the client address (the trusted real-IP header when configured).
+	IP netip.Addr
+	// User is the authenticated user id, empty when anonymous. Set it with
+	// SetUser; it is valid only until the request ends.
+	User []byte
+	// Ticket is the stock unit held for this request, if any.
+	Ticket Ticket
+
+	userBuf []byte
+}
+
+// Ticket records a stock unit a filter has taken for the request, so that
+// the action can give it back when the order fails and send the backend an
+// idempotency key for it.
+type Ticket struct {
+	// Held is true when a unit was taken.
+	Held bool
+	// Seq is the user's purchase number in the activity (1 for the first).
+	Seq int64
+	// Store is where the unit came from, to give it back.
+	Store Releaser
+}
+
+// Releaser gives a held stock unit back, at most once per (activity, user,
+// seq): a repeated release is a no-op.
+type Releaser interface {
+	Release(activity string, user []byte, seq int64) error
+}
+
+// SetUser records the authenticated user id, copying b.
+func (r *Request) SetUser(b []byte) {
+	r.userBuf = append(r.userBuf[:0], b...)
+	r.User = r.userBuf
+}
+
+// Anonymous reports whether no identity filter set a user.
+func (r *Request) Anonymous() bool { return len(r.User) == 0 }
+
+var requestPool = sync.Pool{New: func() any { return new(Request) }}
+
+func acquireRequest(ctx *fasthttp.RequestCtx, rt *Route, a *Activity, realIP []byte) *Request {
+	r := requestPool.Get().(*Request)
+	r.Ctx = ctx
+	r.Route = rt
+	r.Activity = a
+	r.Now = ctx.Time()
+	r.IP = clientIP(ctx, realIP)
+	return r
+}
+
+func releaseRequest(r *Request) {
+	r.Ctx, r.Route, r.Activity = nil, nil, nil
+	r.User = nil
+	r.userBuf = r.userBuf[:0]
+	r.Ticket = Ticket{}
+	requestPool.Put(r)
+}
+
+// clientIP takes the address from the trusted header when one is configured
+// and parses, else from the connection.
+func clientIP(ctx *fasthttp.RequestCtx, header []byte) netip.Addr {
+	if len(header) > 0 {
+		if v := ctx.Request.Header.PeekBytes(header); len(v) > 0 {
+			// X-Forwarded-For style lists: the first entry is the client.
+			for i, c := range v {
+				if c == ',' {
+					v = v[:i]
+					break
+				}
+			}
+			if a, err := netip.ParseAddr(b2s(trimSpace(v))); err == nil {
+				return a.Unmap()
+			}
+		}
+	}
+	if ta, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		if a, ok := netip.AddrFromSlice(ta.IP); ok {
+			return a.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}

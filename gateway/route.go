@@ -1,0 +1,189 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/conf"
+)
+
+// Route is one configured route after its path was expanded: a flat
+// filter chain and the action an admitted request gets.
+type Route struct {
+	Name    string
+	chain   chain
+	respond func(r *Request)
+	metrics routeMetrics
+	realIP  []byte
+}
+
+// addRoute builds the chain and action of rc and registers them. A path
+// with {activity} or {product} is expanded to one exact path per
+// configured id, so matching it allocates nothing (fasthttp/router copies
+// every captured parameter).
+func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr decodedRoute, env *Env) error {
+	rt := &Route{Name: rc.Name, metrics: newRouteMetrics(rc.Name)}
+	if h := in.Config.Server.RealIPHeader; h != "" {
+		rt.realIP = []byte(h)
+	}
+	for _, d := range dr.filters {
+		env.Path = d.path
+		f, err := d.cfg.Build(env)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.path, err)
+		}
+		if c, ok := f.(io.Closer); ok {
+			in.closers = append(in.closers, c)
+		}
+		rt.chain = append(rt.chain, &entry{
+			typ: d.typ, route: rc.Name, f: f, onError: d.onError, busy: in.busy,
+			errs: filterErrorsTotal.WithLabelValues(rc.Name, d.typ, policyName(d.onError)),
+		})
+	}
+	env.Path = conf.Join(path, "action")
+	act, err := in.buildAction(rc, dr.endpoint, env)
+	if err != nil {
+		return fmt.Errorf("%s: %w", env.Path, err)
+	}
+	methods := []string{rc.Method}
+	if rc.Method == fasthttp.MethodGet {
+		methods = append(methods, fasthttp.MethodHead)
+	}
+	for _, p := range in.expand(rc.Path) {
+		h := rt.handler(p.activity, func(r *Request) { act(r, p.product) })
+		for _, m := range methods {
+			if err := register(r, m, p.path, h); err != nil {
+				return fmt.Errorf("%s.path: %w", path, err)
+			}
+		}
+	}
+	return nil
+}
+
+// register adds a route, turning the router's panic on a conflicting
+// pattern into an error that names the route.
+func register(r *router.Router, method, path string, h fasthttp.RequestHandler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	r.Handle(method, path, h)
+	return nil
+}
+
+type expanded struct {
+	path     string
+	activity *Activity
+	product  string
+}
+
+// expand turns a pattern into concrete paths, one per activity and/or
+// product it names. Patterns without those placeholders pass unchanged.
+func (in *Instance) expand(pattern string) []expanded {
+	out := []expanded{{path: pattern}}
+	if strings.Contains(pattern, "{activity}") {
+		var next []expanded
+		for _, e := range out {
+			for _, a := range in.ActivityList {
+				next = append(next, expanded{
+					path: strings.ReplaceAll(e.path, "{activity}", a.ID), activity: a, product: a.Product,
+				})
+			}
+		}
+		out = next
+	}
+	if strings.Contains(pattern, "{product}") {
+		var next []expanded
+		for _, e := range out {
+			for _, p := range in.Site.Products() {
+				if e.activity != nil && e.activity.Product != p.ID {
+					continue
+				}
+				next = append(next, expanded{
+					path: strings.ReplaceAll(e.path, "{product}", p.ID), activity: e.activity, product: p.ID,
+				})
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// handler is the request path of one expanded route: run the chain, then
+// either write the rejection page or run the action.
+func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		r := acquireRequest(ctx, rt, a, rt.realIP)
+		v := rt.chain.run(r)
+		switch v.Action {
+		case Continue:
+			act(r)
+			rt.metrics.admitted.Inc()
+		case Reject:
+			v.Page.Write(ctx)
+			rt.metrics.rejected.Inc()
+		case Done:
+			rt.metrics.admitted.Inc()
+		}
+		releaseRequest(r)
+		rt.metrics.duration.Observe(time.Since(start).Seconds())
+	}
+}
+
+// buildAction resolves a route's action into a function of the request and
+// the product the expanded path names.
+func (in *Instance) buildAction(rc conf.Route, ec EndpointConfig, env *Env) (func(r *Request, product string), error) {
+	switch rc.Action.Type {
+	case "static":
+		return in.staticAction(rc.Action.Page)
+	case "proxy":
+		u := in.Upstreams[rc.Action.Upstream]
+		if u == nil {
+			return nil, fmt.Errorf("unknown upstream %q", rc.Action.Upstream)
+		}
+		return func(r *Request, _ string) { u.Forward(r) }, nil
+	case "json":
+		if ec == nil {
+			return nil, fmt.Errorf("unknown endpoint %q", rc.Action.Endpoint)
+		}
+		ep, err := ec.Build(env)
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := ep.(io.Closer); ok {
+			in.closers = append(in.closers, c)
+		}
+		return func(r *Request, _ string) { ep.Respond(r) }, nil
+	}
+	return nil, errors.New("unknown action type " + rc.Action.Type)
+}
+
+func (in *Instance) staticAction(page string) (func(r *Request, product string), error) {
+	notFound := in.Pages.MustGet(PageSpec{Status: 404, Reason: "not_found", Kind: "not_found", Message: "No such page."})
+	if page == "{product}" {
+		return func(r *Request, product string) {
+			if !in.Site.Serve(r.Ctx, product) {
+				notFound.Write(r.Ctx)
+			}
+		}, nil
+	}
+	if !in.Site.Has(page) {
+		return nil, fmt.Errorf("page %q is not in the catalogue", page)
+	}
+	return func(r *Request, _ string) { in.Site.Serve(r.Ctx, page) }, nil
+}
+
+func policyName(o OnError) string {
+	if o == FailOpen {
+		return "allow"
+	}
+	return "deny"
+}

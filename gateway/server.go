@@ -1,0 +1,158 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/conf"
+)
+
+// Server is the public listener. It holds the current Instance behind an
+// atomic pointer so a config reload swaps routes without a lock on the
+// request path, and it sheds load before routing when too many requests
+// are in flight.
+type Server struct {
+	deps Deps
+	log  *slog.Logger
+
+	cur         atomic.Pointer[Instance]
+	inflight    atomic.Int64
+	maxInflight int64
+	shed        *Page
+	shedCount   interface{ Inc() }
+	srv         *fasthttp.Server
+
+	reloadMu sync.Mutex
+}
+
+// NewServer builds the first Instance from cfg. Listener settings
+// (server.*) are fixed for the life of the Server.
+func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	in, err := Build(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight)}
+	s.cur.Store(in)
+	s.shed = in.busy
+	s.shedCount = requestsTotal.WithLabelValues("", "shed")
+	sc := cfg.Server
+	s.srv = &fasthttp.Server{
+		Handler:                       s.Handler,
+		ErrorHandler:                  s.errorHandler,
+		ReadTimeout:                   sc.ReadTimeout,
+		WriteTimeout:                  sc.WriteTimeout,
+		IdleTimeout:                   sc.IdleTimeout,
+		ReadBufferSize:                sc.MaxHeaderBytes,
+		MaxRequestBodySize:            sc.MaxBodyBytes,
+		Concurrency:                   sc.MaxConns,
+		DisableKeepalive:              !sc.KeepAlive,
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
+		DisableHeaderNamesNormalizing: false,
+		CloseOnShutdown:               true,
+		Logger:                        slogPrinter{deps.Logger},
+	}
+	return s, nil
+}
+
+// Instance returns the config generation now serving.
+func (s *Server) Instance() *Instance { return s.cur.Load() }
+
+var (
+	pathHealthz = []byte("/healthz")
+	okBody      = []byte("ok\n")
+	ctypeText   = []byte("text/plain; charset=utf-8")
+)
+
+// Handler is the whole public request path.
+func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
+	n := s.inflight.Add(1)
+	inflight.Set(float64(n))
+	defer s.inflight.Add(-1)
+	if s.maxInflight > 0 && n > s.maxInflight {
+		s.shedCount.Inc()
+		s.shed.Write(ctx)
+		return
+	}
+	if bytes.Equal(ctx.Path(), pathHealthz) {
+		ctx.Response.Header.SetContentTypeBytes(ctypeText)
+		ctx.Response.SetBodyRaw(okBody)
+		return
+	}
+	s.cur.Load().handler(ctx)
+}
+
+// errorHandler answers requests fasthttp could not parse: oversized
+// headers (431) and bodies (413), malformed requests (400), with JSON.
+func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
+	var (
+		status = fasthttp.StatusBadRequest
+		reason = `{"error":"bad_request","message":"malformed request","status":400}`
+	)
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.As(err, &small):
+		status = fasthttp.StatusRequestHeaderFieldsTooLarge
+		reason = `{"error":"header_too_large","message":"request headers are too large","status":431}`
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status = fasthttp.StatusRequestEntityTooLarge
+		reason = `{"error":"body_too_large","message":"request body is too large","status":413}`
+	case isTimeout(err):
+		status = fasthttp.StatusRequestTimeout
+		reason = `{"error":"request_timeout","message":"request not received in time","status":408}`
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetConnectionClose()
+	ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
+	ctx.SetBodyString(reason + "\n")
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Reload builds a new Instance from cfg and swaps it in. On any error the
+// running config stays, and the error names every problem.
+func (s *Server) Reload(cfg *conf.Config) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	in, err := Build(cfg, s.deps)
+	if err != nil {
+		reloadsTotal.WithLabelValues("error").Inc()
+		return err
+	}
+	old := s.cur.Swap(in)
+	reloadsTotal.WithLabelValues("ok").Inc()
+	// Requests already routed to the old instance finish on it; close it
+	// once they are surely done.
+	grace := old.Config.Server.WriteTimeout + old.Config.Server.ReadTimeout
+	time.AfterFunc(grace, func() { _ = old.Close() })
+	return nil
+}
+
+// Shutdown stops accepting, waits for in-flight requests to finish (up to
+// ctx) and closes the instance.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.ShutdownWithContext(ctx)
+	_ = s.cur.Load().Close()
+	return err
+}
+
+// slogPrinter adapts slog to fasthttp's Logger.
+type slogPrinter struct{ l *slog.Logger }
+
+func (p slogPrinter) Printf(format string, args ...any) {
+	p.l.Warn("fasthttp", "msg", fmt.Sprintf(format, args...))
+}

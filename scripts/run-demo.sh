@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make run: the demo order backend on 127.0.0.1:9090 and the gateway on
+# 127.0.0.1:8080 (admin on 127.0.0.1:8081), both stopped by Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+./bin/demo-backend -listen 127.0.0.1:9090 &
+pids+=($!)
+./bin/flashgate serve --config conf/demo.yaml &
+pids+=($!)
+
+for _ in $(seq 1 50); do
+  curl -fsS -o /dev/null http://127.0.0.1:8080/healthz 2>/dev/null && break
+  sleep 0.1
+done
+
+cat <<'TXT'
+
+flashgate demo is running (Ctrl-C stops it):
+  product page     curl -i http://127.0.0.1:8080/p/phone-x
+  conditional GET  curl -i -H 'If-None-Match: "<etag from above>"' http://127.0.0.1:8080/p/phone-x
+  gzip             curl -si -H 'Accept-Encoding: gzip' http://127.0.0.1:8080/p/phone-x | head -12
+  countdown/stock  curl -s http://127.0.0.1:8080/api/activities/phone-sale/status
+  health           curl -s http://127.0.0.1:8080/healthz
+  metrics          curl -s http://127.0.0.1:8081/metrics | grep flashgate_
+  demo backend     curl -s http://127.0.0.1:9090/orders/count
+  a purchase:      see "Walk-through" in README.md
+TXT
+wait -n "${pids[@]}"
