@@ -17,12 +17,23 @@ import (
 // Errors collects configuration problems, each prefixed with the YAML path
 // it concerns (for example "routes[1].filters[0].rate_limit.rate").
 type Errors struct {
-	list []error
+	list  []error
+	paths []string
+	// bad holds paths whose value could not be decoded, so that validation
+	// does not report the same field twice ("invalid duration" and then
+	// "must be > 0").
+	bad []string
 }
 
 // Addf records a problem at path.
 func (e *Errors) Addf(path, format string, args ...any) {
+	for _, b := range e.bad {
+		if path == b || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") {
+			return
+		}
+	}
 	msg := fmt.Sprintf(format, args...)
+	e.paths = append(e.paths, path)
 	if path == "" {
 		e.list = append(e.list, errors.New(msg))
 		return
@@ -39,7 +50,11 @@ func (e *Errors) Add(path string, err error) {
 	for _, leaf := range flatten(err) {
 		var de *mapstructure.DecodeError
 		if errors.As(leaf, &de) {
-			e.Addf(Join(path, de.Name()), "%s", describe(de.Unwrap()))
+			p := Join(path, de.Name())
+			e.Addf(p, "%s", describe(de.Unwrap()))
+			if !strings.HasPrefix(de.Unwrap().Error(), "has invalid keys") {
+				e.bad = append(e.bad, p)
+			}
 			continue
 		}
 		e.Addf(path, "%s", leaf.Error())
@@ -78,13 +93,20 @@ func flatten(err error) []error {
 		}
 		return out
 	}
-	var de *mapstructure.DecodeError
-	if errors.As(err, &de) {
+	if de, ok := err.(*mapstructure.DecodeError); ok {
 		// A DecodeError may wrap further joined errors of nested fields.
 		if inner := de.Unwrap(); inner != nil {
 			if _, ok := inner.(interface{ Unwrap() []error }); ok {
 				return flatten(inner)
 			}
+		}
+		return []error{err}
+	}
+	// Descend through wrappers ("decoding failed due to ...: %w").
+	if w, ok := err.(interface{ Unwrap() error }); ok && w.Unwrap() != nil {
+		var de *mapstructure.DecodeError
+		if errors.As(err, &de) {
+			return flatten(w.Unwrap())
 		}
 	}
 	return []error{err}

@@ -59,8 +59,9 @@ func Parse(data []byte) (*Config, error) {
 	var cfg Config
 	var errs Errors
 	if err := Decode(v.AllSettings(), &cfg); err != nil {
+		// Keep going: validation still reports the fields that decoded,
+		// so one run lists every problem in the file.
 		errs.Add("", err)
-		return nil, errs.Err()
 	}
 	cfg.applyDefaults()
 	cfg.Validate(&errs)
@@ -313,6 +314,9 @@ func (c *Config) validateRoutes(errs *Errors) {
 				errs.Addf(Join(ap, "upstream"), "required for a proxy action")
 			} else if !ups[r.Action.Upstream] {
 				errs.Addf(Join(ap, "upstream"), "unknown upstream %q", r.Action.Upstream)
+			}
+			if r.Action.Rewrite != "" && r.Action.Rewrite[0] != '/' {
+				errs.Addf(Join(ap, "rewrite"), "must start with /, got %q", r.Action.Rewrite)
 			}
 		case "json":
 			if r.Action.Endpoint == "" {

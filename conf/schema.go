@@ -189,6 +189,9 @@ type Action struct {
 	Page string `mapstructure:"page"`
 	// Upstream names the upstream for type proxy.
 	Upstream string `mapstructure:"upstream"`
+	// Rewrite replaces the request path sent upstream (type proxy), e.g.
+	// "/orders". Default "": the request's own path.
+	Rewrite string `mapstructure:"rewrite"`
 	// Endpoint names the built-in endpoint for type json.
 	Endpoint string `mapstructure:"endpoint"`
 	// Config holds the endpoint's settings (type json only).

@@ -105,7 +105,7 @@ var (
 // than 409 (a 409 means it already has this idempotency key). On timeout
 // the outcome is unknown, so the unit stays held until the backend
 // releases it through the admin API: never an oversell.
-func (u *Upstream) Forward(r *Request) {
+func (u *Upstream) Forward(r *Request, rewrite []byte) {
 	ctx := r.Ctx
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
@@ -113,6 +113,9 @@ func (u *Upstream) Forward(r *Request) {
 	defer fasthttp.ReleaseResponse(resp)
 
 	ctx.Request.CopyTo(req)
+	if len(rewrite) > 0 {
+		req.URI().SetPathBytes(rewrite)
+	}
 	u.prepare(r, req)
 
 	start := time.Now()
@@ -158,9 +161,14 @@ func (u *Upstream) prepare(r *Request, req *fasthttp.Request) {
 	var buf [128]byte
 	b := buf[:0]
 	if prior := h.PeekBytes(hdrXFF); len(prior) > 0 {
-		b = append(append(b, prior...), ", "...)
+		b = append(b, prior...)
+		if r.IP.IsValid() {
+			b = append(b, ", "...)
+		}
 	}
-	h.SetBytesKV(hdrXFF, r.IP.AppendTo(b))
+	if b = r.IP.AppendTo(b); len(b) > 0 {
+		h.SetBytesKV(hdrXFF, b)
+	}
 	if r.Ctx.IsTLS() {
 		h.SetBytesKV(hdrXFProto, protoHTTPS)
 	} else {

@@ -149,7 +149,8 @@ func (in *Instance) buildAction(rc conf.Route, ec EndpointConfig, env *Env) (fun
 		if u == nil {
 			return nil, fmt.Errorf("unknown upstream %q", rc.Action.Upstream)
 		}
-		return func(r *Request, _ string) { u.Forward(r) }, nil
+		rewrite := []byte(rc.Action.Rewrite)
+		return func(r *Request, _ string) { u.Forward(r, rewrite) }, nil
 	case "json":
 		if ec == nil {
 			return nil, fmt.Errorf("unknown endpoint %q", rc.Action.Endpoint)

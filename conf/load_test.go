@@ -1,0 +1,129 @@
+package conf
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBadConfigs pairs each fixture in testdata/bad with the exact errors
+// it must produce: every problem, each with its YAML path.
+func TestBadConfigs(t *testing.T) {
+	files, err := filepath.Glob("testdata/bad/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			want, err := os.ReadFile(strings.TrimSuffix(f, ".yaml") + ".err")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Load(f)
+			if err == nil {
+				t.Fatal("config accepted")
+			}
+			var lines []string
+			for _, l := range strings.Split(strings.TrimSpace(string(want)), "\n") {
+				lines = append(lines, filepath.Base(f)+": "+l)
+			}
+			if got := err.Error(); got != strings.Join(lines, "\n") {
+				t.Errorf("errors:\n%s\nwant:\n%s", got, strings.Join(lines, "\n"))
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := Parse([]byte("activities: [{id: a1, stock: 5}]\nupstreams: [{name: o, addrs: ['127.0.0.1:1']}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"listen", cfg.Server.Listen, "127.0.0.1:8080"},
+		{"read_timeout", cfg.Server.ReadTimeout, 5 * time.Second},
+		{"max_inflight", cfg.Server.MaxInflight, 10000},
+		{"keep_alive", cfg.Server.KeepAlive, true},
+		{"stock.store", cfg.Stock.Store, "memory"},
+		{"redis.timeout", cfg.Redis.Timeout, 100 * time.Millisecond},
+		{"activity product", cfg.Activities[0].Product, "a1"},
+		{"activity shards", cfg.Activities[0].Shards, 4},
+		{"activity per_user", cfg.Activities[0].PerUser, int64(1)},
+		{"upstream timeout", cfg.Upstreams[0].Timeout, 3 * time.Second},
+		{"upstream max_conns", cfg.Upstreams[0].MaxConns, 512},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEnvOverride(t *testing.T) {
+	t.Setenv("FLASHGATE_SERVER_LISTEN", "127.0.0.1:9999")
+	t.Setenv("FLASHGATE_ADMIN_LISTEN", "127.0.0.1:9998")
+	t.Setenv("FLASHGATE_ADMIN_TOKEN", "0123456789abcdef0123")
+	cfg, err := Parse([]byte("server: {listen: '127.0.0.1:1'}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Listen != "127.0.0.1:9999" || cfg.Admin.Token != "0123456789abcdef0123" {
+		t.Errorf("env not applied: %+v %+v", cfg.Server.Listen, cfg.Admin)
+	}
+}
+
+func TestWindows(t *testing.T) {
+	cfg, err := Parse([]byte(`
+activities:
+  - {id: a, stock: 1, start: "2030-01-01T10:00:00Z", end: "2030-01-01T11:00:00Z"}
+  - id: b
+    stock: 1
+    windows:
+      - {start: "2030-01-01T10:00:00Z", end: "2030-01-01T09:00:00Z"}
+`))
+	if err == nil || !strings.Contains(err.Error(), "activities[1].windows[0]: end 2030-01-01T09:00:00Z must be after start") {
+		t.Fatalf("want window error, got %v", err)
+	}
+	cfg, err = Parse([]byte(`activities: [{id: a, stock: 1, start: "2030-01-01T10:00:00Z", end: "2030-01-01T11:00:00Z"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Activities[0].Windows) != 1 || cfg.Activities[0].Windows[0].Start.Hour() != 10 {
+		t.Errorf("start/end not turned into a window: %+v", cfg.Activities[0].Windows)
+	}
+}
+
+func TestExamplesLoad(t *testing.T) {
+	for _, f := range []string{"demo.yaml", "flashgate.example.yaml"} {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+// FuzzParse: no input may panic the loader; it either loads or errors.
+func FuzzParse(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/bad/*.yaml")
+	seeds = append(seeds, "demo.yaml", "flashgate.example.yaml")
+	for _, s := range seeds {
+		if b, err := os.ReadFile(s); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("routes: [{path: /x, filters: [{stock: {timeout: 1s}}], action: {type: json, endpoint: e, config: {a: 1}}}]"))
+	f.Add([]byte("activities: [{id: a, windows: [{start: 1}]}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse(data)
+		if err == nil && cfg == nil {
+			t.Fatal("nil config without error")
+		}
+	})
+}

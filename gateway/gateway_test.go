@@ -1,0 +1,346 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/demobackend"
+)
+
+func bgCtx() context.Context { return context.Background() }
+
+const baseYAML = `
+activities:
+  - {id: phone-sale, product: phone-x, stock: 3, shards: 2}
+routes:
+  - path: /p/{product}
+    action: {type: static, page: "{product}"}
+  - path: /api/activities/{activity}/status
+    action: {type: json, endpoint: activity_status}
+  - path: /pass/{activity}
+    filters: [{test_verdict: {do: pass}}, {test_verdict: {do: pass}}]
+    action: {type: json, endpoint: activity_status}
+  - path: /reject
+    filters: [{test_verdict: {do: pass}}, {test_verdict: {do: reject}}]
+    action: {type: static, page: mug}
+  - path: /deny
+    filters: [{test_verdict: {do: error}}]
+    action: {type: static, page: mug}
+  - path: /allow
+    filters: [{test_verdict: {do: error, on_error: allow}}]
+    action: {type: static, page: mug}
+`
+
+func TestStaticPage(t *testing.T) {
+	ts := newTestServer(t, baseYAML, Deps{})
+	resp := ts.do(t, "GET", "/p/phone-x")
+	if resp.StatusCode() != 200 || !bytes.Contains(resp.Body(), []byte("Phone X")) {
+		t.Fatalf("status %d body %q", resp.StatusCode(), resp.Body())
+	}
+	etag := string(resp.Header.Peek("ETag"))
+	if etag == "" || etag[0] != '"' {
+		t.Fatalf("no strong ETag: %q", etag)
+	}
+	tests := []struct {
+		name     string
+		method   string
+		headers  []string
+		status   int
+		encoding string
+		body     bool
+	}{
+		{"if-none-match", "GET", []string{"If-None-Match", etag}, 304, "", false},
+		{"other etag", "GET", []string{"If-None-Match", `"nope"`}, 200, "", true},
+		{"gzip", "GET", []string{"Accept-Encoding", "gzip, deflate"}, 200, "gzip", true},
+		{"gzip refused", "GET", []string{"Accept-Encoding", "gzip;q=0"}, 200, "", true},
+		{"head", "HEAD", nil, 200, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ts.do(t, tc.method, "/p/phone-x", tc.headers...)
+			if r.StatusCode() != tc.status {
+				t.Fatalf("status %d, want %d", r.StatusCode(), tc.status)
+			}
+			if got := string(r.Header.Peek("Content-Encoding")); got != tc.encoding {
+				t.Errorf("Content-Encoding %q, want %q", got, tc.encoding)
+			}
+			if (len(r.Body()) > 0) != tc.body {
+				t.Errorf("body length %d, want body=%v", len(r.Body()), tc.body)
+			}
+			want := etag
+			if tc.encoding == "gzip" {
+				// Another representation, another strong validator.
+				want = strings.TrimSuffix(etag, `"`) + `-gz"`
+			}
+			if string(r.Header.Peek("ETag")) != want {
+				t.Errorf("ETag %q, want %q", r.Header.Peek("ETag"), want)
+			}
+		})
+	}
+	if r := ts.do(t, "GET", "/p/nope"); r.StatusCode() != 404 || string(r.Header.Peek("X-Flashgate-Reason")) != "not_found" {
+		t.Errorf("unknown product: %d %q", r.StatusCode(), r.Header.Peek("X-Flashgate-Reason"))
+	}
+	if len(resp.Header.Peek("Server")) != 0 {
+		t.Errorf("server name leaked: %q", resp.Header.Peek("Server"))
+	}
+}
+
+func TestChainVerdicts(t *testing.T) {
+	ts := newTestServer(t, baseYAML, Deps{})
+	tests := []struct {
+		name, path, accept string
+		status             int
+		reason, ctype      string
+		retryAfter         string
+	}{
+		{"pass", "/pass/phone-sale", "", 200, "", "application/json", ""},
+		{"reject html", "/reject", "text/html", 418, "teapot", "text/html; charset=utf-8", ""},
+		{"reject json", "/reject", "application/json", 418, "teapot", "application/json", ""},
+		{"error fails closed", "/deny", "application/json", 503, "busy", "application/json", "1"},
+		{"error allowed", "/allow", "", 200, "", "text/html; charset=utf-8", ""},
+		{"no route", "/nowhere", "application/json", 404, "not_found", "application/json", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ts.do(t, "GET", tc.path, "Accept", tc.accept)
+			if r.StatusCode() != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.StatusCode(), tc.status, r.Body())
+			}
+			if got := string(r.Header.Peek("X-Flashgate-Reason")); got != tc.reason {
+				t.Errorf("reason %q, want %q", got, tc.reason)
+			}
+			if got := string(r.Header.ContentType()); got != tc.ctype {
+				t.Errorf("content type %q, want %q", got, tc.ctype)
+			}
+			if got := string(r.Header.Peek("Retry-After")); got != tc.retryAfter {
+				t.Errorf("Retry-After %q, want %q", got, tc.retryAfter)
+			}
+			if tc.ctype == "application/json" && tc.reason != "" && !bytes.Contains(r.Body(), []byte(`"error":"`+tc.reason+`"`)) {
+				t.Errorf("JSON body lacks reason: %s", r.Body())
+			}
+		})
+	}
+}
+
+func TestActivityStatus(t *testing.T) {
+	ts := newTestServer(t, baseYAML, Deps{})
+	r := ts.do(t, "GET", "/api/activities/phone-sale/status")
+	for _, want := range []string{`"activity":"phone-sale"`, `"phase":"open"`, `"stock_left":3`, `"sold_out":false`} {
+		if !bytes.Contains(r.Body(), []byte(want)) {
+			t.Errorf("status body %s lacks %s", r.Body(), want)
+		}
+	}
+}
+
+func TestCheckErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown filter", `routes: [{path: /x, filters: [{nope: {}}], action: {type: static, page: mug}}]`,
+			`routes[0].filters[0]: unknown filter type "nope"`},
+		{"bad field", `routes: [{path: /x, filters: [{test_verdict: {do: pass, rate: -1}}], action: {type: static, page: mug}}]`,
+			`routes[0].filters[0].test_verdict.rate: must be > 0, got -1`},
+		{"unknown field", `routes: [{path: /x, filters: [{test_verdict: {do: pass, speed: 1}}], action: {type: static, page: mug}}]`,
+			`routes[0].filters[0].test_verdict: unknown field(s): speed`},
+		{"wrong type", `routes: [{path: /x, filters: [{test_verdict: {do: pass, rate: fast}}], action: {type: static, page: mug}}]`,
+			`routes[0].filters[0].test_verdict.rate: wrong type: expected 'int', got 'string'`},
+		{"bad on_error", `routes: [{path: /x, filters: [{test_verdict: {do: pass, on_error: maybe}}], action: {type: static, page: mug}}]`,
+			`routes[0].filters[0].test_verdict.on_error: must be deny or allow, got maybe`},
+		{"unknown endpoint", `routes: [{path: /x, action: {type: json, endpoint: nope}}]`,
+			`routes[0].action.endpoint: unknown endpoint "nope"`},
+		{"unreadable template dir", `static: {templates: /nonexistent/flashgate}`, `static.templates`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := conf.Parse([]byte(tc.yaml))
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			cfg.Static.Catalogue = "testdata/catalogue.yaml"
+			err = Check(cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// startBackend runs the demo order backend on a loopback port.
+func startBackend(t testing.TB, opts demobackend.Options) (*demobackend.Backend, string, *headerLog) {
+	t.Helper()
+	b := demobackend.New(opts)
+	hl := &headerLog{}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		hl.add(&ctx.Request.Header)
+		b.Handler(ctx)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return b, ln.Addr().String(), hl
+}
+
+type headerLog struct {
+	mu   sync.Mutex
+	last map[string]string
+}
+
+func (h *headerLog) add(rh *fasthttp.RequestHeader) {
+	m := map[string]string{}
+	for k, v := range rh.All() {
+		m[string(k)] = string(v)
+	}
+	h.mu.Lock()
+	h.last = m
+	h.mu.Unlock()
+}
+
+func (h *headerLog) get(k string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last[k]
+}
+
+func proxyYAML(addr string, timeout string) string {
+	return `
+upstreams: [{name: orders, addrs: ["` + addr + `"], timeout: ` + timeout + `, connect_timeout: 200ms}]
+activities: [{id: phone-sale, product: phone-x, stock: 2, shards: 1}]
+routes:
+  - {method: POST, path: "/buy/{activity}", filters: [{test_hold: {}}], action: {type: proxy, upstream: orders, rewrite: /orders}}
+`
+}
+
+func TestProxyForwardsWithIdempotencyKey(t *testing.T) {
+	b, addr, hl := startBackend(t, demobackend.Options{})
+	ts := newTestServer(t, proxyYAML(addr, "2s"), Deps{})
+	// The client cannot choose its identity or idempotency key.
+	r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1", "Idempotency-Key", "forged",
+		"Connection", "keep-alive, X-Secret", "X-Forwarded-For", "10.9.9.9")
+	if r.StatusCode() != 201 {
+		t.Fatalf("status %d: %s", r.StatusCode(), r.Body())
+	}
+	if got := hl.get("Idempotency-Key"); got != "phone-sale:u1:"+seqOf(t, got) {
+		t.Errorf("Idempotency-Key %q", got)
+	}
+	if hl.get("X-User-Id") != "u1" || hl.get("X-Activity-Id") != "phone-sale" {
+		t.Errorf("identity headers: %v", hl.last)
+	}
+	// Over the in-memory listener there is no client IP to append.
+	if hl.get("X-Forwarded-For") != "10.9.9.9" {
+		t.Errorf("X-Forwarded-For %q", hl.get("X-Forwarded-For"))
+	}
+	if hl.get("X-Request-Id") == "" || len(r.Header.Peek("X-Request-Id")) == 0 {
+		t.Errorf("X-Request-Id not generated and returned")
+	}
+	if b.Orders() != 1 {
+		t.Errorf("backend has %d orders", b.Orders())
+	}
+}
+
+func seqOf(t testing.TB, key string) string {
+	i := strings.LastIndexByte(key, ':')
+	if i < 0 {
+		t.Fatalf("bad key %q", key)
+	}
+	return key[i+1:]
+}
+
+func TestProxyReleasesOnBackendFailure(t *testing.T) {
+	_, addr, _ := startBackend(t, demobackend.Options{FailRate: 1})
+	ts := newTestServer(t, proxyYAML(addr, "2s"), Deps{})
+	for i := 0; i < 3; i++ {
+		if r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1"); r.StatusCode() != 500 {
+			t.Fatalf("status %d", r.StatusCode())
+		}
+	}
+	left, err := ts.deps.Stock.Left(bgCtx(), "phone-sale")
+	if err != nil || left != 2 {
+		t.Errorf("stock not given back: left=%d err=%v", left, err)
+	}
+}
+
+func TestProxyUnreachableAndTimeout(t *testing.T) {
+	// A port with nothing listening: refused at once, unit released.
+	ln, _ := net.Listen("tcp4", "127.0.0.1:0")
+	dead := ln.Addr().String()
+	ln.Close()
+	ts := newTestServer(t, proxyYAML(dead, "2s"), Deps{})
+	start := time.Now()
+	r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1", "Accept", "application/json")
+	if r.StatusCode() != 502 || !bytes.Contains(r.Body(), []byte("upstream_unreachable")) {
+		t.Fatalf("status %d body %s", r.StatusCode(), r.Body())
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Errorf("502 took %s", time.Since(start))
+	}
+	if left, _ := ts.deps.Stock.Left(bgCtx(), "phone-sale"); left != 2 {
+		t.Errorf("unreachable backend: unit not released, left=%d", left)
+	}
+
+	// A backend slower than the timeout: 504, and the unit stays held
+	// because the backend may still create the order.
+	_, slow, _ := startBackend(t, demobackend.Options{Latency: 2 * time.Second})
+	ts2 := newTestServer(t, proxyYAML(slow, "200ms"), Deps{})
+	r = ts2.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u2", "Accept", "application/json")
+	if r.StatusCode() != 504 {
+		t.Fatalf("slow backend: status %d body %s", r.StatusCode(), r.Body())
+	}
+	if left, _ := ts2.deps.Stock.Left(bgCtx(), "phone-sale"); left != 1 {
+		t.Errorf("timeout must keep the unit held, left=%d", left)
+	}
+}
+
+func TestShedding(t *testing.T) {
+	ts := newTestServer(t, "server: {max_inflight: 1}\n"+baseYAML, Deps{})
+	ts.inflight.Add(1) // one request already in flight
+	r := ts.do(t, "GET", "/p/phone-x", "Accept", "application/json")
+	ts.inflight.Add(-1)
+	if r.StatusCode() != 503 || string(r.Header.Peek("Retry-After")) != "1" {
+		t.Fatalf("not shed: %d", r.StatusCode())
+	}
+	if r := ts.do(t, "GET", "/p/phone-x"); r.StatusCode() != 200 {
+		t.Fatalf("after shedding: %d", r.StatusCode())
+	}
+}
+
+func TestReloadKeepsOldConfigOnError(t *testing.T) {
+	ts := newTestServer(t, baseYAML, Deps{})
+	bad, _ := conf.Parse([]byte(`routes: [{path: /x, filters: [{nope: {}}], action: {type: static, page: mug}}]`))
+	bad.Static.Catalogue = "testdata/catalogue.yaml"
+	if err := ts.Reload(bad); err == nil || !strings.Contains(err.Error(), "routes[0].filters[0]") {
+		t.Fatalf("bad reload: %v", err)
+	}
+	if r := ts.do(t, "GET", "/reject"); r.StatusCode() != 418 {
+		t.Fatalf("old config lost: %d", r.StatusCode())
+	}
+	good, _ := conf.Parse([]byte(`routes: [{path: /new, action: {type: static, page: mug}}]`))
+	good.Static.Catalogue = "testdata/catalogue.yaml"
+	if err := ts.Reload(good); err != nil {
+		t.Fatal(err)
+	}
+	if r := ts.do(t, "GET", "/new"); r.StatusCode() != 200 {
+		t.Fatalf("new route: %d", r.StatusCode())
+	}
+	if r := ts.do(t, "GET", "/reject"); r.StatusCode() != 404 {
+		t.Fatalf("old route still served: %d", r.StatusCode())
+	}
+}
+
+func TestOversizedHeader(t *testing.T) {
+	ts := newTestServer(t, baseYAML, Deps{})
+	r := ts.do(t, "GET", "/p/phone-x", "X-Big", strings.Repeat("a", 20000))
+	if r.StatusCode() != 431 || !bytes.Contains(r.Body(), []byte("header_too_large")) {
+		t.Fatalf("status %d body %s", r.StatusCode(), r.Body())
+	}
+}
