@@ -1,0 +1,101 @@
+// Package demobackend is a stand-in for a shop's order backend: the
+// upstream that flashgate admits buyers to. `make run`, the integration
+// tests and the benchmarks use it to check what reached the shop, above
+// all that one Idempotency-Key never becomes two orders.
+package demobackend
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// MaxBodySize caps an order body. Orders carry a few hundred bytes; the
+// cap keeps a load test with a wrong body size from eating memory.
+const MaxBodySize = 64 << 10
+
+// Options tunes the faults the backend injects. The zero value is a fast,
+// reliable backend that rejects duplicate keys.
+type Options struct {
+	// FailRate is the fraction, in [0, 1], of new orders answered 500 and
+	// not recorded, to test that the gateway releases the stock it took.
+	// Default 0: never fail.
+	FailRate float64
+	// Latency is added to every POST /orders, to stand in for a slow
+	// backend in timeout and queueing tests. Default 0.
+	Latency time.Duration
+	// AllowDuplicates makes a repeated Idempotency-Key create another
+	// order instead of a 409, like a backend with no idempotency, so that a
+	// test can count what the gateway let through twice. It is the
+	// inverse of the -reject-duplicates flag so that the zero Options is
+	// the strict backend. Default false.
+	AllowDuplicates bool
+}
+
+// Backend records orders by Idempotency-Key. It is safe for concurrent
+// use; one mutex is plenty for a test double that a benchmark never makes
+// the bottleneck.
+type Backend struct {
+	opts Options
+
+	mu         sync.Mutex
+	byKey      map[string]uint64 // key -> number of its first order
+	orders     uint64
+	duplicates uint64
+}
+
+// New returns a Backend with no orders.
+func New(opts Options) *Backend {
+	return &Backend{opts: opts, byKey: make(map[string]uint64)}
+}
+
+// Orders is the number of orders created so far.
+func (b *Backend) Orders() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return int(b.orders)
+}
+
+// Duplicates is the number of order requests whose key already had an
+// order, whether they were rejected or (with AllowDuplicates) recorded.
+func (b *Backend) Duplicates() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return int(b.duplicates)
+}
+
+// Handler serves POST /orders, GET /orders/count and GET /healthz.
+func (b *Backend) Handler(ctx *fasthttp.RequestCtx) {
+	switch string(ctx.Path()) {
+	case "/orders":
+		if !ctx.IsPost() {
+			methodNotAllowed(ctx, "POST")
+			return
+		}
+		b.createOrder(ctx)
+	case "/orders/count":
+		if !ctx.IsGet() && !ctx.IsHead() {
+			methodNotAllowed(ctx, "GET, HEAD")
+			return
+		}
+		b.count(ctx)
+	case "/healthz":
+		if !ctx.IsGet() && !ctx.IsHead() {
+			methodNotAllowed(ctx, "GET, HEAD")
+			return
+		}
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.SetBodyString("ok")
+	default:
+		writeJSON(ctx, fasthttp.StatusNotFound, bodyNotFound)
+	}
+}
+
+// fail rolls the dice for Options.FailRate. math/rand/v2's top-level
+// functions are safe for concurrent use; Float64 is in [0, 1), so a rate
+// of 1 always fails and 0 never does.
+func (b *Backend) fail() bool {
+	return b.opts.FailRate > 0 && rand.Float64() < b.opts.FailRate
+}
