@@ -183,9 +183,16 @@ func decodeFilter(fp, typ string, settings any, errs *conf.Errors) (decoded, boo
 }
 
 func loadSite(cfg *conf.Config) (*static.Site, error) {
+	// Pages a sale's crowd hits are kept in the zero-copy hot set:
+	// every activity's product and every page a route serves by name.
 	hot := make([]string, 0, len(cfg.Activities))
 	for _, a := range cfg.Activities {
 		hot = append(hot, a.Product)
+	}
+	for _, r := range cfg.Routes {
+		if r.Action.Type == "static" && r.Action.Page != "{product}" {
+			hot = append(hot, r.Action.Page)
+		}
 	}
 	return static.Load(static.Options{
 		TemplatesDir:  cfg.Static.Templates,

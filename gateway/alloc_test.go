@@ -1,0 +1,42 @@
+//go:build !race
+
+package gateway
+
+import "testing"
+
+// TestZeroAllocs pins the request paths that must not allocate: the
+// product page (plain, gzip, 304), a pass-through chain and a rejection,
+// each through the whole public handler including routing.
+func TestZeroAllocs(t *testing.T) {
+	s := benchServer(t, chainYAML)
+	probe := newCtx("GET", "/p/phone-x")
+	serveOnce(s, probe)
+	etag := string(probe.Response.Header.Peek("ETag"))
+	tests := []struct {
+		name, path string
+		status     int
+		headers    []string
+	}{
+		{"static page", "/p/phone-x", 200, nil},
+		{"static gzip", "/p/phone-x", 200, []string{"Accept-Encoding", "gzip"}},
+		{"static 304", "/p/phone-x", 304, []string{"If-None-Match", etag}},
+		{"pass-through chain", "/chain/phone-sale", 200, nil},
+		{"rejection json", "/rejected/phone-sale", 418, []string{"Accept", "application/json"}},
+		{"rejection html", "/rejected/phone-sale", 418, nil},
+		{"not found", "/nowhere", 404, nil},
+		{"healthz", "/healthz", 200, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := newCtx("GET", tc.path, tc.headers...)
+			serveOnce(s, ctx) // warm pools and lazily built counters
+			allocs := testing.AllocsPerRun(200, func() { serveOnce(s, ctx) })
+			if ctx.Response.StatusCode() != tc.status {
+				t.Fatalf("status %d, want %d", ctx.Response.StatusCode(), tc.status)
+			}
+			if allocs != 0 {
+				t.Errorf("%v allocs per request, want 0", allocs)
+			}
+		})
+	}
+}
