@@ -1,0 +1,141 @@
+package stock
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/gateway"
+	store "github.com/flashgate/flashgate/stock"
+)
+
+var clientAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}
+
+// setup builds the filter over a memory store holding units of stock.
+func setup(t testing.TB, units int64) (gateway.Filter, store.Store, *gateway.Activity) {
+	t.Helper()
+	st := store.NewMemory()
+	t.Cleanup(func() { _ = st.Close() })
+	act := gateway.NewActivity(0, conf.Activity{ID: "a1", Product: "p1", Stock: units, Shards: 2, PerUser: 1})
+	if err := st.Warm(context.Background(), gateway.SpecOf(act), false); err != nil {
+		t.Fatal(err)
+	}
+	env := gateway.NewEnv()
+	env.Config = &conf.Config{Redis: conf.Redis{Timeout: 100 * time.Millisecond}}
+	env.Activities = []*gateway.Activity{act}
+	env.AllActivities["a1"] = act
+	env.Stock = st
+	f, err := (&Config{}).Build(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, st, act
+}
+
+func request(act *gateway.Activity, user string) *gateway.Request {
+	ctx := new(fasthttp.RequestCtx)
+	ctx.Init(&fasthttp.Request{}, clientAddr, nil)
+	r := &gateway.Request{Ctx: ctx, Activity: act, Now: time.Now()}
+	if user != "" {
+		r.SetUser([]byte(user))
+	}
+	return r
+}
+
+func TestStockFilter(t *testing.T) {
+	f, st, act := setup(t, 2)
+	tests := []struct {
+		name   string
+		user   string
+		action gateway.Action
+		reason string
+	}{
+		{"anonymous", "", gateway.Reject, "login_required"},
+		{"first buyer", "u1", gateway.Continue, ""},
+		{"same buyer again", "u1", gateway.Reject, "already_purchased"},
+		{"second buyer", "u2", gateway.Continue, ""},
+		{"sold out", "u3", gateway.Reject, "sold_out"},
+		{"sold out from memory", "u4", gateway.Reject, "sold_out"},
+	}
+	seqs := map[string]int64{}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := request(act, tc.user)
+			defer func() { seqs[tc.user] = r.Ticket.Seq }()
+			v, err := f.Handle(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Action != tc.action {
+				t.Fatalf("action %d, want %d", v.Action, tc.action)
+			}
+			if tc.reason != "" && v.Page.Reason != tc.reason {
+				t.Errorf("reason %q, want %q", v.Page.Reason, tc.reason)
+			}
+			if tc.action == gateway.Continue && (!r.Ticket.Held || r.Ticket.Seq < 1 || r.Ticket.Store == nil) {
+				t.Errorf("admitted without a ticket: %+v", r.Ticket)
+			}
+		})
+	}
+	if !st.SoldOut("a1") {
+		t.Error("store does not know it is sold out")
+	}
+	// A release through the ticket gives the unit back to a new buyer.
+	r := request(act, "u1")
+	if err := (&releaser{store: st, timeout: time.Second}).Release("a1", []byte("u2"), seqs["u2"]); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := f.Handle(r); v.Action == gateway.Continue {
+		t.Error("u1 bought twice after someone else's release")
+	}
+	if v, _ := f.Handle(request(act, "u5")); v.Action != gateway.Continue {
+		t.Errorf("released unit not sold again: %+v", v)
+	}
+}
+
+// failing is a store that cannot decide.
+type failing struct{ store.Store }
+
+func (failing) SoldOut(string) bool { return false }
+func (failing) Take(context.Context, string, []byte) (store.Decision, error) {
+	return store.Decision{}, store.ErrUnavailable
+}
+
+func TestStockFailsClosed(t *testing.T) {
+	_, st, act := setup(t, 2)
+	env := gateway.NewEnv()
+	env.Config = &conf.Config{Redis: conf.Redis{Timeout: 100 * time.Millisecond}}
+	env.Activities = []*gateway.Activity{act}
+	env.Stock = failing{st}
+	f, err := (&Config{}).Build(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := request(act, "u1")
+	if _, err := f.Handle(r); err != gateway.ErrUnavailable {
+		t.Fatalf("err %v, want ErrUnavailable", err)
+	}
+	if r.Ticket.Held {
+		t.Error("ticket held without a decision")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	var errs conf.Errors
+	c := &Config{}
+	if err := conf.Decode(map[string]any{"timeout": "-1s"}, c); err != nil {
+		t.Fatal(err)
+	}
+	c.Validate(conf.At{Errs: &errs, Path: "routes[0].filters[3].stock"})
+	if got := errs.Err(); got == nil || got.Error() != "routes[0].filters[3].stock.timeout: must be > 0, got -1s" {
+		t.Errorf("got %v", got)
+	}
+	env := gateway.NewEnv()
+	if _, err := (&Config{}).Build(env); err == nil {
+		t.Error("built without {activity}")
+	}
+}

@@ -1,0 +1,150 @@
+package window
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/gateway"
+)
+
+var t0 = time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC)
+
+// acts are a morning and an evening window on one activity, an unbounded
+// activity and one that only has an end.
+func build(t testing.TB, early time.Duration) (gateway.Filter, []*gateway.Activity) {
+	t.Helper()
+	acts := []*gateway.Activity{
+		gateway.NewActivity(0, conf.Activity{ID: "twice", Windows: []conf.Window{
+			{Start: t0, End: t0.Add(time.Hour)},
+			{Start: t0.Add(8 * time.Hour), End: t0.Add(9 * time.Hour)},
+		}}),
+		gateway.NewActivity(1, conf.Activity{ID: "always"}),
+		gateway.NewActivity(2, conf.Activity{ID: "until", Windows: []conf.Window{{End: t0}}}),
+	}
+	env := gateway.NewEnv()
+	env.Activities = acts
+	for _, a := range acts {
+		env.AllActivities[a.ID] = a
+	}
+	f, err := (&Config{Early: early}).Build(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, acts
+}
+
+func req(a *gateway.Activity, now time.Time) *gateway.Request {
+	ctx := new(fasthttp.RequestCtx)
+	ctx.Init(&fasthttp.Request{}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil)
+	return &gateway.Request{Ctx: ctx, Activity: a, Now: now}
+}
+
+func TestWindows(t *testing.T) {
+	f, acts := build(t, 0)
+	tests := []struct {
+		name     string
+		act      int
+		now      time.Time
+		reason   string // "" = pass
+		startsAt string
+	}{
+		{"before first", 0, t0.Add(-time.Minute), "not_started", "2030-01-01T10:00:00Z"},
+		{"at start", 0, t0, "", ""},
+		{"inside first", 0, t0.Add(30 * time.Minute), "", ""},
+		{"at end is closed", 0, t0.Add(time.Hour), "not_started", "2030-01-01T18:00:00Z"},
+		{"between windows", 0, t0.Add(4 * time.Hour), "not_started", "2030-01-01T18:00:00Z"},
+		{"inside second", 0, t0.Add(8*time.Hour + time.Second), "", ""},
+		{"after last", 0, t0.Add(10 * time.Hour), "ended", ""},
+		{"unbounded", 1, t0, "", ""},
+		{"end only, before", 2, t0.Add(-time.Second), "", ""},
+		{"end only, after", 2, t0, "ended", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := f.Handle(req(acts[tc.act], tc.now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.reason == "" {
+				if v.Action != gateway.Continue {
+					t.Fatalf("rejected with %s", v.Page.Reason)
+				}
+				return
+			}
+			if v.Action != gateway.Reject || v.Page.Reason != tc.reason {
+				t.Fatalf("verdict %+v, want %s", v, tc.reason)
+			}
+			if tc.startsAt != "" && !strings.Contains(string(v.Page.JSON), `"starts_at":"`+tc.startsAt+`"`) {
+				t.Errorf("JSON %s lacks starts_at %s", v.Page.JSON, tc.startsAt)
+			}
+		})
+	}
+}
+
+func TestEarly(t *testing.T) {
+	f, acts := build(t, 2*time.Second)
+	if v, _ := f.Handle(req(acts[0], t0.Add(-time.Second))); v.Action != gateway.Continue {
+		t.Error("early allowance not applied")
+	}
+}
+
+func TestConfig(t *testing.T) {
+	var errs conf.Errors
+	(&Config{Early: 2 * time.Minute}).Validate(conf.At{Errs: &errs, Path: "routes[2].filters[1].sale_window"})
+	if got := errs.Err(); got == nil || got.Error() != "routes[2].filters[1].sale_window.early: must be in 0..1m, got 2m0s" {
+		t.Errorf("got %v", got)
+	}
+	if _, err := (&Config{}).Build(gateway.NewEnv()); err == nil {
+		t.Error("built without {activity}")
+	}
+}
+
+// Twelve activities at once, each with its own windows.
+func TestManyActivities(t *testing.T) {
+	env := gateway.NewEnv()
+	for i := 0; i < 12; i++ {
+		a := gateway.NewActivity(i, conf.Activity{ID: "act" + string(rune('a'+i)), Windows: []conf.Window{
+			{Start: t0.Add(time.Duration(i) * time.Hour), End: t0.Add(time.Duration(i)*time.Hour + 30*time.Minute)},
+		}})
+		env.Activities = append(env.Activities, a)
+		env.AllActivities[a.ID] = a
+	}
+	f, err := (&Config{}).Build(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(5*time.Hour + 10*time.Minute)
+	for i, a := range env.Activities {
+		v, _ := f.Handle(req(a, now))
+		want := gateway.Reject
+		if i == 5 {
+			want = gateway.Continue
+		}
+		if v.Action != want {
+			t.Errorf("activity %d: action %d, want %d", i, v.Action, want)
+		}
+	}
+}
+
+func BenchmarkWindowPass(b *testing.B) {
+	f, acts := build(b, 0)
+	r := req(acts[0], t0.Add(time.Minute))
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = f.Handle(r)
+	}
+}
+
+func BenchmarkWindowReject(b *testing.B) {
+	f, acts := build(b, 0)
+	r := req(acts[0], t0.Add(-time.Minute))
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = f.Handle(r)
+	}
+}
