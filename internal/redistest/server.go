@@ -242,3 +242,19 @@ func (s *Server) logTo(t testing.TB) {
 	}
 	t.Logf("redistest: %s (last 8 KiB):\n%s", s.logPath(), tail(b, 8<<10))
 }
+
+// Pause freezes the server with SIGSTOP: connections stay open but nothing
+// answers, which is how a Redis that hangs looks to a client.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Resume thaws a paused server with SIGCONT; its data is intact.
+func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	p := s.proc
+	s.mu.Unlock()
+	if p != nil {
+		_ = p.cmd.Process.Signal(sig)
+	}
+}

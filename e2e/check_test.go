@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestCheck runs `flashgate check` like `nginx -t`: exit 0 and "config ok",
+// or exit 2 with every error naming its YAML path.
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		code int
+		want []string
+	}{
+		{"demo config", "", 0, []string{"config ok"}},
+		{"unknown filter", `routes: [{path: /x, filters: [{teleport: {}}], action: {type: json, endpoint: activity_status}}]`, 2,
+			[]string{`routes[0].filters[0]: unknown filter type "teleport"`}},
+		{"wrong type", `server: {max_conns: many}`, 2,
+			[]string{`server.max_conns: wrong type: expected 'int', got 'string'`}},
+		{"negative rate", `
+activities: [{id: a1, stock: 1}]
+routes: [{path: "/b/{activity}", filters: [{rate_limit: {scope: ip, rate: -5}}], action: {type: json, endpoint: activity_status}}]`, 2,
+			[]string{`routes[0].filters[0].rate_limit.rate: must be > 0`}},
+		{"missing upstream", `routes: [{path: /b, method: POST, action: {type: proxy}}]`, 2,
+			[]string{`routes[0].action.upstream: required for a proxy action`}},
+		{"unreadable template", `static: {templates: /nonexistent/templates}`, 2,
+			[]string{`static.templates`}},
+		{"several at once", `
+server: {read_timeout: soon}
+upstreams: [{name: o, addrs: []}]
+routes: [{path: x, action: {type: proxy, upstream: nope}}]`, 2,
+			[]string{`server.read_timeout: time: invalid duration "soon"`, `upstreams[0].addrs: at least one host:port is required`,
+				`routes[0].path: required, must start with /`, `routes[0].action.upstream: unknown upstream "nope"`}},
+		{"bad yaml", "routes: [", 2, []string{"yaml:"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := "../conf/demo.yaml"
+			if tc.yaml != "" {
+				path = writeFile(t, "flashgate.yaml", tc.yaml)
+			}
+			out, err := exec.Command(bin.gateway, "check", "--config", path).CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d:\n%s", code, tc.code, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if tc.code == 2 && !strings.HasPrefix(string(out), "flashgate.yaml: ") {
+				t.Errorf("errors do not name the file:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(bin.gateway, "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "flashgate ") {
+		t.Fatalf("version: %v %s", err, out)
+	}
+}
