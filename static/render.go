@@ -1,0 +1,212 @@
+package static
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The embedded defaults. An operator restyles the gateway by dropping
+// files with the same names into static.templates.
+//
+//go:embed templates/*.html
+var embedded embed.FS
+
+const (
+	productFile = "product.html"
+	systemFile  = "system.html"
+)
+
+// SystemData is what a system page shows. Zero fields get the defaults of
+// the page's kind (see kindDefaults), so a caller sets only what differs.
+type SystemData struct {
+	Status     int
+	Reason     string // machine code, e.g. "sold_out"
+	Title      string
+	Message    string
+	RetryAfter int       // seconds, 0 = none
+	Activity   string    // optional
+	StartsAt   time.Time // optional: countdown target for not_started pages
+}
+
+type kindDefault struct {
+	status         int
+	title, message string
+}
+
+// kindDefaults lists the system page kinds and fills zero SystemData
+// fields. The gateway usually passes its own status and message; these
+// make a bare RenderSystem(kind, SystemData{}) a sensible page.
+var kindDefaults = map[string]kindDefault{
+	"busy":         {http.StatusServiceUnavailable, "Too busy", "Lots of people are shopping right now. Please try again in a moment."},
+	"sold_out":     {http.StatusGone, "Sold out", "Sorry, everything has been sold."},
+	"not_started":  {http.StatusForbidden, "Not started yet", "The sale has not started yet."},
+	"ended":        {http.StatusGone, "Sale ended", "This sale is over. Thank you for your interest."},
+	"blocked":      {http.StatusForbidden, "Access denied", "This request was blocked."},
+	"rate_limited": {http.StatusTooManyRequests, "Slow down", "Too many requests. Please wait a little before trying again."},
+	"not_found":    {http.StatusNotFound, "Not found", "There is nothing here."},
+	"error":        {http.StatusInternalServerError, "Something went wrong", "An unexpected error occurred. Please try again later."},
+}
+
+// templates holds the parsed page templates. A file <kind>.html in the
+// templates directory replaces system.html for that kind only: the
+// config documents overrides such as busy.html.
+type templates struct {
+	product *template.Template
+	system  *template.Template
+	kinds   map[string]*template.Template
+}
+
+// productView is what product.html sees: the product plus the URLs of
+// the dynamic half, built here so templates need no URL logic.
+type productView struct {
+	Product
+	StatusURL string // "" without an activity
+	BuyURL    string
+}
+
+// systemView is what system.html sees.
+type systemView struct {
+	SystemData
+	Kind        string
+	StartsAtISO string // RFC 3339 UTC, "" when StartsAt is zero
+	Countdown   bool   // not_started with a StartsAt
+}
+
+// loadTemplates parses the embedded templates and the overrides in dir.
+func loadTemplates(dir string) (*templates, error) {
+	t := &templates{kinds: map[string]*template.Template{}}
+	var err error
+	if t.product, err = parseEmbedded(productFile); err != nil {
+		return nil, err
+	}
+	if t.system, err = parseEmbedded(systemFile); err != nil {
+		return nil, err
+	}
+	if dir == "" {
+		return t, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", keyTemplates, err)
+	}
+	var errs []error
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".html") {
+			continue
+		}
+		kind := strings.TrimSuffix(name, ".html")
+		if _, ok := kindDefaults[kind]; !ok && name != productFile && name != systemFile {
+			errs = append(errs, fmt.Errorf("%s: %s: unknown template (want %s, %s or <kind>.html)", keyTemplates, name, productFile, systemFile))
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s: %w", keyTemplates, name, err))
+			continue
+		}
+		tpl, err := template.New(name).Parse(string(src))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s: %w", keyTemplates, name, err))
+			continue
+		}
+		switch name {
+		case productFile:
+			t.product = tpl
+		case systemFile:
+			t.system = tpl
+		default:
+			t.kinds[kind] = tpl
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return t, t.check()
+}
+
+func parseEmbedded(name string) (*template.Template, error) {
+	tpl, err := template.ParseFS(embedded, "templates/"+name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: embedded %s: %w", keyTemplates, name, err)
+	}
+	return tpl, nil
+}
+
+// check renders every template once with sample data, so that errors
+// html/template reports only at execution (unknown fields, escaping
+// contexts) fail Load and `flashgate check` instead of a request.
+func (t *templates) check() error {
+	var errs []error
+	sample := Product{ID: "sample", Name: "Sample", Activity: "sample", Attrs: map[string]string{"k": "v"}}
+	if _, err := t.renderProduct(sample); err != nil {
+		errs = append(errs, err)
+	}
+	seen := map[string]bool{} // system.html serves many kinds: report once
+	for _, kind := range slices.Sorted(maps.Keys(kindDefaults)) {
+		d := SystemData{RetryAfter: 1, Activity: "sample", StartsAt: time.Unix(0, 0)}
+		if _, err := t.renderSystem(kind, d); err != nil && !seen[err.Error()] {
+			seen[err.Error()] = true
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (t *templates) renderProduct(p Product) ([]byte, error) {
+	v := productView{Product: p}
+	if p.Activity != "" {
+		base := "/api/activities/" + url.PathEscape(p.Activity)
+		v.StatusURL = base + "/status"
+		v.BuyURL = base + "/purchase"
+	}
+	var buf bytes.Buffer
+	if err := t.product.Execute(&buf, v); err != nil {
+		return nil, fmt.Errorf("%s: %s: product %q: %w", keyTemplates, productFile, p.ID, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func (t *templates) renderSystem(kind string, d SystemData) ([]byte, error) {
+	def, ok := kindDefaults[kind]
+	if !ok {
+		kind, def = "error", kindDefaults["error"]
+	}
+	if d.Status == 0 {
+		d.Status = def.status
+	}
+	if d.Reason == "" {
+		d.Reason = kind
+	}
+	if d.Title == "" {
+		d.Title = def.title
+	}
+	if d.Message == "" {
+		d.Message = def.message
+	}
+	v := systemView{SystemData: d, Kind: kind}
+	if !d.StartsAt.IsZero() {
+		v.StartsAtISO = d.StartsAt.UTC().Format(time.RFC3339)
+		v.Countdown = kind == "not_started"
+	}
+	tpl, file := t.system, systemFile
+	if k := t.kinds[kind]; k != nil {
+		tpl, file = k, kind+".html"
+	}
+	var buf bytes.Buffer
+	if err := tpl.Execute(&buf, v); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", keyTemplates, file, err)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,137 @@
+package static
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRenderProduct(t *testing.T) {
+	s := loadTestSite(t)
+	tests := []struct {
+		id      string
+		want    []string
+		notWant []string
+	}{
+		{"phone-x",
+			[]string{"<title>Phone X</title>", "&lt;b&gt;Limited&lt;/b&gt; &amp; fast.", "¥4999.00",
+				`src="/img/phone-x.jpg"`, `action="/api/activities/flash-phone/purchase"`,
+				`var statusURL = "/api/activities/flash-phone/status";`, "<dt>colour</dt><dd>black</dd>"},
+			[]string{"<b>Limited"}},
+		{"tee_2", []string{"<title>T-shirt</title>", "99.00", "Not on sale"}, []string{"<form", "<script", "<img"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.id, func(t *testing.T) {
+			ctx := newCtx("GET")
+			if !s.Serve(ctx, tc.id) {
+				t.Fatal("not served")
+			}
+			body := string(ctx.Response.Body())
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(body, w) {
+					t.Errorf("page has %q", w)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderProductUnsafeImage(t *testing.T) {
+	tpl, err := loadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tpl.renderProduct(Product{ID: "x", Name: "X", Image: "javascript:alert(1)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "javascript:") {
+		t.Error("unsafe image URL rendered")
+	}
+}
+
+func TestRenderSystem(t *testing.T) {
+	s := loadTestSite(t)
+	starts := time.Date(2030, 1, 2, 3, 4, 5, 0, time.FixedZone("CST", 8*3600))
+	tests := []struct {
+		name    string
+		kind    string
+		d       SystemData
+		want    []string
+		notWant []string
+	}{
+		{"defaults", "busy", SystemData{}, []string{"<title>Too busy</title>", "503 · busy", `class="busy"`}, []string{"seconds."}},
+		{"given fields", "sold_out", SystemData{Status: 410, Reason: "stock_empty", Title: "Gone!", Message: "All <sold>", RetryAfter: 30, Activity: "flash-1"},
+			[]string{"<title>Gone!</title>", "All &lt;sold&gt;", "Please try again in 30 seconds.", "410 · stock_empty · flash-1"}, nil},
+		{"countdown", "not_started", SystemData{StartsAt: starts},
+			[]string{`data-starts-at="2030-01-01T19:04:05Z"`, `<time datetime="2030-01-01T19:04:05Z">`, "<script>"}, nil},
+		{"no countdown without StartsAt", "not_started", SystemData{}, []string{"Not started yet"}, []string{"<script>", "data-starts-at"}},
+		{"no countdown for other kinds", "ended", SystemData{StartsAt: starts}, []string{"Sale ended"}, []string{"<script>"}},
+		{"unknown kind", "teapot", SystemData{Message: "short and stout"}, []string{`class="error"`, "500 · error", "short and stout"}, nil},
+		{"rate limited", "rate_limited", SystemData{RetryAfter: 2}, []string{"429 · rate_limited", "in 2 seconds"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := s.RenderSystem(tc.kind, tc.d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(b), w) {
+					t.Errorf("page lacks %q:\n%s", w, b)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(string(b), w) {
+					t.Errorf("page has %q", w)
+				}
+			}
+		})
+	}
+}
+
+func TestTemplateOverride(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"product.html": `<h1>{{.Name}}</h1><a href="{{.StatusURL}}">{{.Price}}</a>`,
+		"system.html":  `<p>{{.Kind}}: {{.Title}}</p>`,
+		"busy.html":    `<p>busy override {{.Status}}</p>`,
+		"notes.txt":    `ignored: not a template`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub.html"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(Options{TemplatesDir: dir, CataloguePath: "testdata/catalogue.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	ctx := newCtx("GET")
+	s.Serve(ctx, "phone-x")
+	if got, want := string(ctx.Response.Body()), `<h1>Phone X</h1><a href="/api/activities/flash-phone/status">¥4999.00</a>`; got != want {
+		t.Errorf("product page %q, want %q", got, want)
+	}
+	tests := []struct{ kind, want string }{
+		{"busy", "<p>busy override 503</p>"},
+		{"ended", "<p>ended: Sale ended</p>"},
+		{"nope", "<p>error: Something went wrong</p>"},
+	}
+	for _, tc := range tests {
+		b, err := s.RenderSystem(tc.kind, SystemData{})
+		if err != nil || string(b) != tc.want {
+			t.Errorf("RenderSystem(%q) = %q, %v; want %q", tc.kind, b, err, tc.want)
+		}
+	}
+}
