@@ -1,0 +1,8 @@
+-- meta.lua: Warm's first write: allocates the next load version and
+-- records the spec, in one step so concurrent Warms get distinct versions.
+-- KEYS: the activity's meta key. ARGV: stock, shards, per_user.
+-- Reply: the new version.
+local v = redis.call('HINCRBY', KEYS[1], 'gen', 1)
+redis.call('HSET', KEYS[1], 'stock', ARGV[1], 'shards', ARGV[2],
+  'per_user', ARGV[3], 'version', v)
+return v

@@ -1,0 +1,239 @@
+package stock
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// ledgerLocks is how many mutexes guard the per-user ledgers of one
+// activity. A Take locks only its user's one, so users rarely contend.
+const ledgerLocks = 64
+
+// memoryStore is the Store of a single gateway: no I/O, no background work.
+type memoryStore struct {
+	mu   sync.Mutex                         // serialises Warm
+	acts atomic.Pointer[map[string]*memAct] // copy-on-write; read without locks
+	vers map[string]int64                   // last version per activity, under mu
+}
+
+// memAct is one loaded activity. A forced re-Warm replaces it whole.
+type memAct struct {
+	spec    Spec
+	version int64
+	stock   []counter
+	empty   emptySet
+	sold    atomic.Bool // something was admitted since the load
+	ledgers [ledgerLocks]ledger
+}
+
+// counter is one shard's stock, padded to its own cache line so that
+// shards decremented on different cores do not share one.
+type counter struct {
+	v atomic.Int64
+	_ [56]byte
+}
+
+// take decrements c if it is positive; it never goes below zero.
+func (c *counter) take() bool {
+	for {
+		v := c.v.Load()
+		if v <= 0 {
+			return false
+		}
+		if c.v.CompareAndSwap(v, v-1) {
+			return true
+		}
+	}
+}
+
+type ledger struct {
+	mu    sync.Mutex
+	users map[string]*memUser
+}
+
+type memUser struct {
+	count int64 // units held
+	next  int64 // last purchase number issued
+	held  []heldUnit
+}
+
+type heldUnit struct {
+	seq   int64
+	shard int
+}
+
+// NewMemory returns a Store that keeps everything in this process.
+func NewMemory() Store {
+	m := &memoryStore{vers: make(map[string]int64)}
+	empty := make(map[string]*memAct)
+	m.acts.Store(&empty)
+	return m
+}
+
+func (m *memoryStore) get(activity string) *memAct { return (*m.acts.Load())[activity] }
+
+func (m *memoryStore) Take(_ context.Context, activity string, user []byte) (Decision, error) {
+	a := m.get(activity)
+	if a == nil {
+		return Decision{Result: NotLoaded}, nil
+	}
+	if a.empty.all() {
+		return Decision{Result: SoldOut}, nil
+	}
+	h := hash(user)
+	l := &a.ledgers[h>>58]
+	// The user's ledger lock makes the per-user check and the decrement
+	// one step for this user; the stock itself stays lock-free.
+	l.mu.Lock()
+	u := l.users[string(user)]
+	if u != nil && u.count >= a.spec.PerUser {
+		l.mu.Unlock()
+		return Decision{Result: LimitReached}, nil
+	}
+	t := a.takeUnit(int(h % uint64(len(a.stock))))
+	if t < 0 {
+		l.mu.Unlock()
+		return Decision{Result: SoldOut}, nil
+	}
+	if u == nil {
+		u = &memUser{held: make([]heldUnit, 0, min(a.spec.PerUser, 4))}
+		l.users[string(user)] = u
+	}
+	u.next++
+	u.count++
+	seq := makeSeq(a.version, u.next)
+	u.held = append(u.held, heldUnit{seq: seq, shard: t})
+	l.mu.Unlock()
+	a.sold.Store(true)
+	return Decision{Result: Admitted, Seq: seq, Shard: t}, nil
+}
+
+// takeUnit takes one unit, trying the home shard h first and then the
+// others in order, and returns the shard or -1 when all are empty.
+func (a *memAct) takeUnit(h int) int {
+	n := len(a.stock)
+	for k := 0; k < n; k++ {
+		t := h + k
+		if t >= n {
+			t -= n
+		}
+		if a.stock[t].take() {
+			return t
+		}
+		a.markEmpty(t)
+	}
+	return -1
+}
+
+// markEmpty sets t's bit, then re-reads the stock: a Release that added a
+// unit and cleared the bit just before the set would otherwise leave the
+// bit wrong for good (the memory store has no sync loop to repair it).
+func (a *memAct) markEmpty(t int) {
+	a.empty.set(t)
+	if a.stock[t].v.Load() > 0 {
+		a.empty.clear(t)
+	}
+}
+
+func (a *memAct) addUnits(t int, n int64) {
+	a.stock[t].v.Add(n)
+	a.empty.clear(t)
+}
+
+func (m *memoryStore) SoldOut(activity string) bool {
+	a := m.get(activity)
+	return a != nil && a.empty.all()
+}
+
+func (m *memoryStore) Release(_ context.Context, activity string, user []byte, seq int64) (bool, error) {
+	a := m.get(activity)
+	if a == nil {
+		return false, nil
+	}
+	l := &a.ledgers[hash(user)>>58]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	u := l.users[string(user)]
+	if u == nil {
+		return false, nil
+	}
+	for i, hu := range u.held {
+		if hu.seq != seq {
+			continue
+		}
+		last := len(u.held) - 1
+		u.held[i] = u.held[last]
+		u.held = u.held[:last]
+		u.count--
+		a.addUnits(hu.shard, 1)
+		return true, nil
+	}
+	return false, nil
+}
+
+func (m *memoryStore) Warm(_ context.Context, s Spec, force bool) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.get(s.Activity)
+	if old != nil && !force {
+		if old.spec == s {
+			return nil
+		}
+		if old.sold.Load() {
+			return ErrExists
+		}
+	}
+	m.vers[s.Activity]++
+	a := &memAct{spec: s, version: m.vers[s.Activity], stock: make([]counter, s.Shards), empty: newEmptySet(s.Shards)}
+	for i := range a.stock {
+		a.stock[i].v.Store(share(s.Stock, s.Shards, i))
+		if a.stock[i].v.Load() == 0 {
+			a.empty.set(i)
+		}
+	}
+	for i := range a.ledgers {
+		a.ledgers[i].users = make(map[string]*memUser)
+	}
+	cur := *m.acts.Load()
+	next := make(map[string]*memAct, len(cur)+1)
+	for k, v := range cur {
+		next[k] = v
+	}
+	next[s.Activity] = a
+	m.acts.Store(&next)
+	return nil
+}
+
+func (m *memoryStore) Left(_ context.Context, activity string) (int64, error) {
+	a := m.get(activity)
+	if a == nil {
+		return -1, nil
+	}
+	var n int64
+	for i := range a.stock {
+		n += a.stock[i].v.Load()
+	}
+	return n, nil
+}
+
+func (m *memoryStore) TopUp(_ context.Context, activity string, n int64) error {
+	if n <= 0 {
+		return &specError{"top-up must be > 0"}
+	}
+	a := m.get(activity)
+	if a == nil {
+		return ErrNotLoaded
+	}
+	for i := range a.stock {
+		if s := share(n, len(a.stock), i); s > 0 {
+			a.addUnits(i, s)
+		}
+	}
+	return nil
+}
+
+func (m *memoryStore) Close() error { return nil }

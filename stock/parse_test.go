@@ -1,0 +1,129 @@
+package stock
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestEmptySet(t *testing.T) {
+	for _, n := range []int{1, 2, 63, 64, 65, 128, 1000, MaxShards} {
+		e := newEmptySet(n)
+		for i := 0; i < n; i++ {
+			if e.all() {
+				t.Fatalf("n=%d: all() with %d of %d set", n, i, n)
+			}
+			e.set(i)
+			if !e.has(i) {
+				t.Fatalf("n=%d: bit %d not set", n, i)
+			}
+		}
+		if !e.all() {
+			t.Fatalf("n=%d: all() = false with every bit set", n)
+		}
+		if got := len(e.marked(nil)); got != n {
+			t.Fatalf("n=%d: marked %d", n, got)
+		}
+		e.clear(n - 1)
+		if e.all() || e.has(n-1) {
+			t.Fatalf("n=%d: clear(%d) did not clear", n, n-1)
+		}
+		e.reset()
+		if len(e.marked(nil)) != 0 {
+			t.Fatalf("n=%d: reset left bits", n)
+		}
+	}
+}
+
+func TestShare(t *testing.T) {
+	tests := []struct {
+		units  int64
+		shards int
+	}{{0, 1}, {7, 8}, {8, 8}, {50, 8}, {200, 8}, {1, 1024}, {100003, 1024}}
+	for _, tc := range tests {
+		var sum int64
+		for i := range tc.shards {
+			s := share(tc.units, tc.shards, i)
+			if s < tc.units/int64(tc.shards) || s > tc.units/int64(tc.shards)+1 {
+				t.Errorf("share(%d, %d, %d) = %d: uneven", tc.units, tc.shards, i, s)
+			}
+			sum += s
+		}
+		if sum != tc.units {
+			t.Errorf("shares of %d over %d add up to %d", tc.units, tc.shards, sum)
+		}
+	}
+}
+
+func TestKeys(t *testing.T) {
+	keys := shardKeys("fg:", "act42", 3)
+	want := []string{"{fg:act42:3}:cfg", "{fg:act42:3}:stock", "{fg:act42:3}:count", "{fg:act42:3}:seq",
+		"{fg:act42:3}:held", "{fg:act42:3}:pend", "{fg:act42:3}:ord"}
+	for i := range want {
+		if keys[i] != want[i] {
+			t.Errorf("key %d = %q, want %q", i, keys[i], want[i])
+		}
+	}
+	if got := metaKey("fg:", "act42"); got != "{fg:act42:meta}" {
+		t.Errorf("meta key = %q", got)
+	}
+}
+
+func TestSeq(t *testing.T) {
+	for _, tc := range []struct{ v, n int64 }{{1, 1}, {1, 1<<32 - 1}, {7, 42}, {1 << 30, 3}} {
+		v, n := splitSeq(makeSeq(tc.v, tc.n))
+		if v != tc.v || n != tc.n {
+			t.Errorf("split(make(%d, %d)) = %d, %d", tc.v, tc.n, v, n)
+		}
+	}
+	if makeSeq(2, 1) <= makeSeq(1, 1<<32-1) {
+		t.Error("a later version's seq is not larger")
+	}
+}
+
+func TestUnavailableError(t *testing.T) {
+	cause := errors.New("connection refused")
+	err := unavailable("take", cause)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, cause) {
+		t.Errorf("%v: errors.Is fails", err)
+	}
+	if got, want := err.Error(), "stock: store unavailable: take: connection refused"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func FuzzOrderID(f *testing.F) {
+	f.Add(int64(1), "alice")
+	f.Add(int64(4294967295), "a:b:c")
+	f.Add(int64(0), "")
+	f.Fuzz(func(t *testing.T, n int64, user string) {
+		if n < 0 {
+			return
+		}
+		gn, gu, ok := parseOrderID(orderID(n, user))
+		if !ok || gn != n || gu != user {
+			t.Fatalf("round trip of (%d, %q) = (%d, %q, %v)", n, user, gn, gu, ok)
+		}
+	})
+}
+
+func FuzzStockMsg(f *testing.F) {
+	f.Add("act42", 3, int64(0))
+	f.Add("a-b_c", -1, int64(7))
+	f.Add("x", 1023, int64(0))
+	f.Fuzz(func(t *testing.T, act string, shard int, version int64) {
+		msg := stockMsg(act, shard)
+		if shard < 0 {
+			if version <= 0 {
+				return
+			}
+			msg = loadMsg(act, version)
+		} else {
+			version = 0
+		}
+		ga, gs, gv, ok := parseStockMsg(msg)
+		if !ok || ga != act || gs != max(shard, -1) || gv != version {
+			t.Fatalf("round trip of (%q, %d, %d) = (%q, %d, %d, %v)", act, shard, version, ga, gs, gv, ok)
+		}
+		_, _, _, _ = parseStockMsg(act) // never panics on garbage
+	})
+}

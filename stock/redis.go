@@ -1,0 +1,318 @@
+package stock
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// RedisOptions configure NewRedis.
+type RedisOptions struct {
+	// Client is the shared rueidis client (standalone or cluster). Required.
+	// The store does not close it.
+	Client rueidis.Client
+	// Prefix starts every key and the pub/sub channel, e.g. "fg:".
+	// Default "" (no prefix).
+	Prefix string
+	// Timeout bounds every Redis call. Default 100ms.
+	Timeout time.Duration
+	// SyncInterval is how often the safety net re-reads shards believed
+	// empty and checks each cached spec's version. Default 500ms.
+	SyncInterval time.Duration
+	// PendingAge is how old a pending mark must be before the sync loop's
+	// Reconcile resolves it. Default 10s. Reconcile is correct at any age
+	// (it fences before it decides); the age only keeps it off the marks of
+	// Takes still in flight.
+	PendingAge time.Duration
+}
+
+// RedisStore is the Store shared by every gateway instance. NewRedis
+// returns one; type-assert to reach Reconcile.
+type RedisStore struct {
+	c          rueidis.Client
+	prefix     string
+	channel    string
+	timeout    time.Duration
+	interval   time.Duration
+	pendingAge time.Duration
+
+	mu   sync.Mutex                           // serialises cache writes
+	acts atomic.Pointer[map[string]*redisAct] // copy-on-write; read without locks
+
+	kick   chan struct{} // asks the sync loop for an early pass
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+
+	subscribed atomic.Bool // the listener holds a live subscription
+}
+
+// redisAct is the cached spec of one activity, with everything a Take needs
+// precomputed so that the hot path builds no key.
+type redisAct struct {
+	name    string
+	version int64
+	verStr  string
+	shards  int
+	perUser int64
+	keys    [][]string // per shard, the seven keys in script order
+	idx     []string   // per shard, its index as a string
+	meta    string
+	empty   emptySet
+}
+
+// NewRedis returns a Store on Redis and starts its pub/sub listener and
+// sync loop; Close stops them.
+func NewRedis(o RedisOptions) (Store, error) {
+	if o.Client == nil {
+		return nil, errors.New("stock: RedisOptions.Client is nil")
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 100 * time.Millisecond
+	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = 500 * time.Millisecond
+	}
+	if o.PendingAge <= 0 {
+		o.PendingAge = 10 * time.Second
+	}
+	r := &RedisStore{
+		c: o.Client, prefix: o.Prefix, channel: o.Prefix + "stock",
+		timeout: o.Timeout, interval: o.SyncInterval, pendingAge: o.PendingAge,
+		kick: make(chan struct{}, 1),
+	}
+	empty := make(map[string]*redisAct)
+	r.acts.Store(&empty)
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.wg.Add(2)
+	go r.listen()
+	go r.syncLoop()
+	return r, nil
+}
+
+// Close stops the listener and the sync loop. It is idempotent.
+func (r *RedisStore) Close() error {
+	r.once.Do(func() {
+		r.cancel()
+		r.wg.Wait()
+	})
+	return nil
+}
+
+func (r *RedisStore) cached(activity string) *redisAct { return (*r.acts.Load())[activity] }
+
+// act returns the cached spec of activity, reading the meta key on a miss.
+// It returns nil, nil when the activity is not loaded.
+func (r *RedisStore) act(ctx context.Context, activity string) (*redisAct, error) {
+	if a := r.cached(activity); a != nil {
+		return a, nil
+	}
+	return r.reload(ctx, activity)
+}
+
+// reload reads the meta key and replaces the cached spec. A cached spec of
+// the same version is kept, with its sold-out bits.
+func (r *RedisStore) reload(ctx context.Context, activity string) (*redisAct, error) {
+	if !validName(activity) {
+		return nil, nil
+	}
+	meta := metaKey(r.prefix, activity)
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	m, err := r.c.Do(cctx, r.c.B().Hgetall().Key(meta).Build()).AsStrMap()
+	cancel()
+	if err != nil {
+		return nil, unavailable("read spec", err)
+	}
+	version, _ := strconv.ParseInt(m["version"], 10, 64)
+	shards, _ := strconv.Atoi(m["shards"])
+	perUser, _ := strconv.ParseInt(m["per_user"], 10, 64)
+	if version <= 0 || shards < 1 || shards > MaxShards {
+		r.drop(activity)
+		return nil, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := *r.acts.Load()
+	if a := cur[activity]; a != nil && a.version == version {
+		return a, nil
+	}
+	a := &redisAct{
+		name: activity, version: version, verStr: m["version"], shards: shards, perUser: perUser,
+		keys: make([][]string, shards), idx: make([]string, shards), meta: meta, empty: newEmptySet(shards),
+	}
+	for i := range shards {
+		a.keys[i] = shardKeys(r.prefix, activity, i)
+		a.idx[i] = strconv.Itoa(i)
+	}
+	r.store(cur, activity, a)
+	return a, nil
+}
+
+// drop forgets activity, so the next call reads its spec again.
+func (r *RedisStore) drop(activity string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur := *r.acts.Load()
+	if _, ok := cur[activity]; ok {
+		r.store(cur, activity, nil)
+	}
+}
+
+// store publishes a copy of cur with activity set to a (deleted if nil).
+// r.mu is held.
+func (r *RedisStore) store(cur map[string]*redisAct, activity string, a *redisAct) {
+	next := make(map[string]*redisAct, len(cur)+1)
+	for k, v := range cur {
+		next[k] = v
+	}
+	if a == nil {
+		delete(next, activity)
+	} else {
+		next[activity] = a
+	}
+	r.acts.Store(&next)
+}
+
+// run executes a shard script under the call timeout and returns its
+// integer reply.
+func (r *RedisStore) run(ctx context.Context, op string, s *rueidis.Lua, keys, args []string) (int64, error) {
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	v, err := s.Exec(cctx, r.c, keys, args).AsInt64()
+	cancel()
+	if err != nil {
+		return 0, unavailable(op, err)
+	}
+	return v, nil
+}
+
+var (
+	errStale    = errors.New("stock: spec changed during the call")
+	errFenced   = errors.New("stock: pending purchase was reconciled during the call")
+	errLostMark = errors.New("stock: pending mark vanished")
+	errReply    = errors.New("stock: unexpected script reply")
+)
+
+func (r *RedisStore) SoldOut(activity string) bool {
+	a := r.cached(activity)
+	return a != nil && a.empty.all()
+}
+
+func (r *RedisStore) Take(ctx context.Context, activity string, user []byte) (Decision, error) {
+	a := r.cached(activity)
+	for attempt := 0; ; attempt++ {
+		if a == nil {
+			var err error
+			if a, err = r.reload(ctx, activity); err != nil {
+				return Decision{}, err
+			}
+			if a == nil {
+				return Decision{Result: NotLoaded}, nil
+			}
+		}
+		if a.empty.all() {
+			return Decision{Result: SoldOut}, nil
+		}
+		d, err := r.take(ctx, a, user)
+		if err != errStale {
+			return d, err
+		}
+		if attempt == 1 {
+			return Decision{}, unavailable("take", errStale)
+		}
+		a = nil // another instance re-warmed: read the spec again
+	}
+}
+
+// take runs the three steps of a purchase (see doc.go).
+func (r *RedisStore) take(ctx context.Context, a *redisAct, user []byte) (Decision, error) {
+	h := homeShard(user, a.shards)
+	// Copied: rueidis may still hold the argument after a timeout, when the
+	// caller is already reusing its buffer.
+	u := string(user)
+	v, err := r.run(ctx, "take", takeScript, a.keys[h], []string{a.verStr, u, a.idx[h]})
+	if err != nil {
+		return Decision{}, err
+	}
+	n := v >> 3
+	switch v & 7 {
+	case codeAdmitted:
+		return Decision{Result: Admitted, Seq: makeSeq(a.version, n), Shard: h}, nil
+	case codeLimit:
+		return Decision{Result: LimitReached}, nil
+	case codeBorrow:
+		a.empty.set(h)
+		return r.borrow(ctx, a, h, u, n)
+	case codeNotLoaded:
+		r.drop(a.name)
+		return Decision{Result: NotLoaded}, nil
+	case codeStale:
+		return Decision{}, errStale
+	}
+	return Decision{}, unavailable("take", errReply)
+}
+
+// borrow looks for a unit on the other shards for the pending purchase n
+// of user: first those not known empty, then, so that a stale bit never
+// makes a SoldOut, those that were. It then settles on the home shard h.
+func (r *RedisStore) borrow(ctx context.Context, a *redisAct, h int, u string, n int64) (Decision, error) {
+	id := orderID(n, u)
+	args := []string{a.verStr, id}
+	var tried [MaxShards / 64]uint64
+	for pass := 0; pass < 2; pass++ {
+		for k := 1; k < a.shards; k++ {
+			t := (h + k) % a.shards
+			if tried[t>>6]&(1<<(t&63)) != 0 || (pass == 0 && a.empty.has(t)) {
+				continue
+			}
+			tried[t>>6] |= 1 << (t & 63)
+			code, err := r.run(ctx, "borrow", borrowScript, a.keys[t], args)
+			if err != nil {
+				return Decision{}, err
+			}
+			switch code {
+			case codeAdmitted:
+				return r.settle(ctx, a, h, id, u, t, n)
+			case codeEmpty:
+				a.empty.set(t)
+			case codeFenced:
+				// Reconcile judged this purchase dead: give the allowance
+				// back if it has not already.
+				_, _ = r.settle(ctx, a, h, id, u, -1, n)
+				return Decision{}, unavailable("borrow", errFenced)
+			case codeStale, codeNotLoaded:
+				return Decision{}, errStale
+			default:
+				return Decision{}, unavailable("borrow", errReply)
+			}
+		}
+	}
+	return r.settle(ctx, a, h, id, u, -1, n)
+}
+
+// settle records on h where the pending purchase ended: on shard t, or
+// nowhere (t = -1, SoldOut).
+func (r *RedisStore) settle(ctx context.Context, a *redisAct, h int, id, u string, t int, n int64) (Decision, error) {
+	ts := "-1"
+	if t >= 0 {
+		ts = a.idx[t]
+	}
+	code, err := r.run(ctx, "settle", settleScript, a.keys[h], []string{a.verStr, id, u, ts})
+	if err != nil {
+		return Decision{}, err
+	}
+	switch {
+	case t >= 0 && code == 1:
+		return Decision{Result: Admitted, Seq: makeSeq(a.version, n), Shard: t}, nil
+	case t < 0 && (code == 2 || code == 0):
+		return Decision{Result: SoldOut}, nil
+	case code == codeStale || code == codeNotLoaded:
+		return Decision{}, errStale
+	}
+	return Decision{}, unavailable("settle", errLostMark)
+}

@@ -1,0 +1,270 @@
+package stock
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// batchTimeout bounds a call that carries n commands (Warm, Left, TopUp,
+// the sync loop): the per-call Timeout, plus a share for large batches.
+func (r *RedisStore) batchTimeout(n int) time.Duration {
+	return r.timeout * time.Duration(1+n/256)
+}
+
+// doMulti runs cmds under one bounded timeout and fails on the first error.
+func (r *RedisStore) doMulti(ctx context.Context, op string, cmds rueidis.Commands) ([]rueidis.RedisResult, error) {
+	cctx, cancel := context.WithTimeout(ctx, r.batchTimeout(len(cmds)))
+	defer cancel()
+	res := r.c.DoMulti(cctx, cmds...)
+	for _, x := range res {
+		if err := x.Error(); err != nil && !rueidis.IsRedisNil(err) {
+			return nil, unavailable(op, err)
+		}
+	}
+	return res, nil
+}
+
+// execMulti runs a script once per entry under one bounded timeout.
+func (r *RedisStore) execMulti(ctx context.Context, op string, s *rueidis.Lua, multi []rueidis.LuaExec) ([]int64, error) {
+	cctx, cancel := context.WithTimeout(ctx, r.batchTimeout(len(multi)))
+	defer cancel()
+	out := make([]int64, len(multi))
+	for i, x := range s.ExecMulti(cctx, r.c, multi...) {
+		v, err := x.AsInt64()
+		if err != nil {
+			return nil, unavailable(op, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+type metaSpec struct {
+	spec    Spec
+	version int64
+}
+
+// readMeta reads activity's meta key; ok is false when it is not loaded.
+func (r *RedisStore) readMeta(ctx context.Context, activity string) (m metaSpec, ok bool, err error) {
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	f, err := r.c.Do(cctx, r.c.B().Hgetall().Key(metaKey(r.prefix, activity)).Build()).AsStrMap()
+	cancel()
+	if err != nil {
+		return m, false, unavailable("read spec", err)
+	}
+	m.spec.Activity = activity
+	m.spec.Stock, _ = strconv.ParseInt(f["stock"], 10, 64)
+	m.spec.Shards, _ = strconv.Atoi(f["shards"])
+	m.spec.PerUser, _ = strconv.ParseInt(f["per_user"], 10, 64)
+	m.version, _ = strconv.ParseInt(f["version"], 10, 64)
+	return m, m.version > 0 && m.spec.Shards >= 1 && m.spec.Shards <= MaxShards, nil
+}
+
+func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	old, loaded, err := r.readMeta(ctx, s.Activity)
+	if err != nil {
+		return err
+	}
+	if loaded && !force {
+		complete, sold, err := r.inspect(ctx, old)
+		if err != nil {
+			return err
+		}
+		switch {
+		case old.spec == s && complete:
+			return nil
+		case old.spec != s && sold:
+			return ErrExists
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	version, err := metaScript.Exec(cctx, r.c, []string{metaKey(r.prefix, s.Activity)}, []string{
+		strconv.FormatInt(s.Stock, 10), strconv.Itoa(s.Shards), strconv.FormatInt(s.PerUser, 10),
+	}).AsInt64()
+	cancel()
+	if err != nil {
+		return unavailable("warm", err)
+	}
+	ver, pu, n := strconv.FormatInt(version, 10), strconv.FormatInt(s.PerUser, 10), strconv.Itoa(s.Shards)
+	multi := make([]rueidis.LuaExec, s.Shards)
+	for i := range multi {
+		multi[i] = rueidis.LuaExec{
+			Keys: shardKeys(r.prefix, s.Activity, i),
+			Args: []string{ver, pu, n, strconv.FormatInt(share(s.Stock, s.Shards, i), 10), r.channel, stockMsg(s.Activity, i)},
+		}
+	}
+	if _, err := r.execMulti(ctx, "warm", loadScript, multi); err != nil {
+		return err
+	}
+	if loaded && old.spec.Shards > s.Shards {
+		cmds := make(rueidis.Commands, 0, old.spec.Shards-s.Shards)
+		for i := s.Shards; i < old.spec.Shards; i++ {
+			cmds = append(cmds, r.c.B().Del().Key(shardKeys(r.prefix, s.Activity, i)...).Build())
+		}
+		if _, err := r.doMulti(ctx, "warm", cmds); err != nil {
+			return err
+		}
+	}
+	r.drop(s.Activity)
+	cctx, cancel = context.WithTimeout(ctx, r.timeout)
+	err = r.c.Do(cctx, r.c.B().Publish().Channel(r.channel).Message(loadMsg(s.Activity, version)).Build()).Error()
+	cancel()
+	if err != nil {
+		return unavailable("warm", err)
+	}
+	return nil
+}
+
+// inspect reports whether every shard of m is loaded at m's version
+// (false after a Warm that died half-way) and whether anything was sold
+// in that version (an order record, live or released, or a pending mark).
+func (r *RedisStore) inspect(ctx context.Context, m metaSpec) (complete, sold bool, err error) {
+	cmds := make(rueidis.Commands, 0, 3*m.spec.Shards)
+	for i := range m.spec.Shards {
+		k := shardKeys(r.prefix, m.spec.Activity, i)
+		cmds = append(cmds,
+			r.c.B().Hget().Key(k[kCfg]).Field("v").Build(),
+			r.c.B().Hlen().Key(k[kOrd]).Build(),
+			r.c.B().Zcard().Key(k[kPend]).Build())
+	}
+	res, err := r.doMulti(ctx, "warm", cmds)
+	if err != nil {
+		return false, false, err
+	}
+	complete = true
+	for i := 0; i < len(res); i += 3 {
+		v, _ := res[i].AsInt64()
+		ord, _ := res[i+1].AsInt64()
+		pend, _ := res[i+2].AsInt64()
+		complete = complete && v == m.version
+		sold = sold || ord > 0 || pend > 0
+	}
+	return complete, sold, nil
+}
+
+func (r *RedisStore) Left(ctx context.Context, activity string) (int64, error) {
+	if !validName(activity) {
+		return -1, nil
+	}
+	m, ok, err := r.readMeta(ctx, activity)
+	if err != nil || !ok {
+		return -1, err
+	}
+	cmds := make(rueidis.Commands, m.spec.Shards)
+	for i := range cmds {
+		cmds[i] = r.c.B().Get().Key(shardTag(r.prefix, activity, i) + keySuffixes[kStock]).Build()
+	}
+	res, err := r.doMulti(ctx, "left", cmds)
+	if err != nil {
+		return -1, err
+	}
+	a := r.cached(activity)
+	if a != nil && a.version != m.version {
+		a = nil
+	}
+	var left int64
+	for i, x := range res {
+		n, _ := x.AsInt64()
+		left += n
+		if a != nil && n > 0 {
+			a.empty.clear(i) // free news for the local bits
+		}
+	}
+	return left, nil
+}
+
+func (r *RedisStore) TopUp(ctx context.Context, activity string, n int64) error {
+	if n <= 0 {
+		return &specError{"top-up must be > 0, got " + strconv.FormatInt(n, 10)}
+	}
+	if !validName(activity) {
+		return ErrNotLoaded
+	}
+	m, ok, err := r.readMeta(ctx, activity)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotLoaded
+	}
+	ver := strconv.FormatInt(m.version, 10)
+	multi := make([]rueidis.LuaExec, 0, m.spec.Shards)
+	shards := make([]int, 0, m.spec.Shards)
+	for i := range m.spec.Shards {
+		if s := share(n, m.spec.Shards, i); s > 0 {
+			multi = append(multi, rueidis.LuaExec{
+				Keys: shardKeys(r.prefix, activity, i),
+				Args: []string{ver, strconv.FormatInt(s, 10), r.channel, stockMsg(activity, i)},
+			})
+			shards = append(shards, i)
+		}
+	}
+	res, err := r.execMulti(ctx, "top-up", topupScript, multi)
+	if err != nil {
+		return err
+	}
+	a := r.cached(activity)
+	for i, v := range res {
+		switch {
+		case v == -codeNotLoaded:
+			return ErrNotLoaded
+		case v < 0:
+			return unavailable("top-up", errStale)
+		case a != nil && a.version == m.version:
+			a.empty.clear(shards[i])
+		}
+	}
+	return nil
+}
+
+// Release returns the unit in three steps: find the shard t that holds it
+// (the held mark on the home shard h), give the unit back on t, then free
+// the allowance on h. A crash between the last two leaves the user's
+// allowance used with no unit: never an oversell, and a retried Release
+// finishes the job.
+func (r *RedisStore) Release(ctx context.Context, activity string, user []byte, seq int64) (bool, error) {
+	a, err := r.act(ctx, activity)
+	if err != nil || a == nil {
+		return false, err
+	}
+	version, n := splitSeq(seq)
+	if version != a.version {
+		if a, err = r.reload(ctx, activity); err != nil || a == nil || version != a.version {
+			return false, err // a sequence number of another load: unknown
+		}
+	}
+	h := homeShard(user, a.shards)
+	u := string(user)
+	id := orderID(n, u)
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	ts, err := r.c.Do(cctx, r.c.B().Hget().Key(a.keys[h][kHeld]).Field(id).Build()).ToString()
+	cancel()
+	if rueidis.IsRedisNil(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, unavailable("release", err)
+	}
+	t, err := strconv.Atoi(ts)
+	if err != nil || t < 0 || t >= a.shards {
+		return false, unavailable("release", errReply)
+	}
+	code, err := r.run(ctx, "release", releaseScript, a.keys[t], []string{a.verStr, id, r.channel, stockMsg(activity, t)})
+	if err != nil {
+		return false, err
+	}
+	if code == codeAdmitted {
+		a.empty.clear(t)
+	}
+	code, err = r.run(ctx, "release", unholdScript, a.keys[h], []string{a.verStr, id, u})
+	if err != nil {
+		return false, err
+	}
+	return code == 1, nil
+}

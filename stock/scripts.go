@@ -1,0 +1,138 @@
+package stock
+
+import (
+	_ "embed"
+	"strconv"
+
+	"github.com/redis/rueidis"
+)
+
+// Every shard script takes the same seven keys, all under the shard's hash
+// tag, so one precomputed slice per shard serves every call and no script
+// can reach a second slot.
+const (
+	kCfg   = iota // HASH v (load version), pu (per-user limit), n (shards)
+	kStock        // STRING units left on this shard
+	kCount        // HASH user -> units held (users whose home is this shard)
+	kSeq          // HASH user -> last purchase number issued in this version
+	kHeld         // HASH n:user -> shard that holds the unit
+	kPend         // ZSET n:user, score = ms when the home shard was empty
+	kOrd          // HASH n:user -> '1' unit taken here, '0' tombstone
+	numKeys
+)
+
+var keySuffixes = [numKeys]string{":cfg", ":stock", ":count", ":seq", ":held", ":pend", ":ord"}
+
+// Reply codes shared by the shard scripts (see each .lua header).
+const (
+	codeAdmitted  = 1
+	codeLimit     = 2
+	codeBorrow    = 3
+	codeEmpty     = 4
+	codeNotLoaded = 5
+	codeStale     = 6
+	codeFenced    = 7
+)
+
+var (
+	//go:embed lua/take.lua
+	takeSrc string
+	//go:embed lua/borrow.lua
+	borrowSrc string
+	//go:embed lua/settle.lua
+	settleSrc string
+	//go:embed lua/release.lua
+	releaseSrc string
+	//go:embed lua/unhold.lua
+	unholdSrc string
+	//go:embed lua/fence.lua
+	fenceSrc string
+	//go:embed lua/pending.lua
+	pendingSrc string
+	//go:embed lua/load.lua
+	loadSrc string
+	//go:embed lua/topup.lua
+	topupSrc string
+	//go:embed lua/meta.lua
+	metaSrc string
+)
+
+// Each script is wrapped once: the SHA-1 is computed here, calls use
+// EVALSHA and fall back to EVAL on NOSCRIPT.
+var (
+	takeScript    = rueidis.NewLuaScript(takeSrc)
+	borrowScript  = rueidis.NewLuaScript(borrowSrc)
+	settleScript  = rueidis.NewLuaScript(settleSrc)
+	releaseScript = rueidis.NewLuaScript(releaseSrc)
+	unholdScript  = rueidis.NewLuaScript(unholdSrc)
+	fenceScript   = rueidis.NewLuaScript(fenceSrc)
+	pendingScript = rueidis.NewLuaScript(pendingSrc)
+	loadScript    = rueidis.NewLuaScript(loadSrc)
+	topupScript   = rueidis.NewLuaScript(topupSrc)
+	metaScript    = rueidis.NewLuaScript(metaSrc)
+)
+
+// shardTag is the hash tag of shard i: "{fg:act42:3}".
+func shardTag(prefix, activity string, i int) string {
+	return "{" + prefix + activity + ":" + strconv.Itoa(i) + "}"
+}
+
+// shardKeys are the seven keys of shard i, in script order.
+func shardKeys(prefix, activity string, i int) []string {
+	tag := shardTag(prefix, activity, i)
+	keys := make([]string, numKeys)
+	for k, s := range keySuffixes {
+		keys[k] = tag + s
+	}
+	return keys
+}
+
+// metaKey holds the spec: "{fg:act42:meta}".
+func metaKey(prefix, activity string) string { return "{" + prefix + activity + ":meta}" }
+
+// orderID is the field naming purchase n of user in the ledgers and order
+// records: "n:user". n has no colon, so the first one splits it.
+func orderID(n int64, user string) string {
+	b := make([]byte, 0, 20+len(user))
+	b = strconv.AppendInt(b, n, 10)
+	b = append(b, ':')
+	b = append(b, user...)
+	return string(b)
+}
+
+// parseOrderID splits an id built by orderID (or by take.lua).
+func parseOrderID(id string) (n int64, user string, ok bool) {
+	for i := 0; i < len(id); i++ {
+		if id[i] == ':' {
+			n, err := strconv.ParseInt(id[:i], 10, 64)
+			return n, id[i+1:], err == nil
+		}
+	}
+	return 0, "", false
+}
+
+// stockMsg is the pub/sub message "activity:shard": shard has stock again.
+func stockMsg(activity string, shard int) string { return activity + ":" + strconv.Itoa(shard) }
+
+// loadMsg is the pub/sub message "activity:v<version>": the activity was
+// (re)loaded at version.
+func loadMsg(activity string, version int64) string {
+	return activity + ":v" + strconv.FormatInt(version, 10)
+}
+
+// parseStockMsg splits a stockMsg (version 0) or a loadMsg (shard -1).
+func parseStockMsg(msg string) (activity string, shard int, version int64, ok bool) {
+	for i := len(msg) - 1; i >= 0; i-- {
+		if msg[i] != ':' {
+			continue
+		}
+		activity, tail := msg[:i], msg[i+1:]
+		if len(tail) > 1 && tail[0] == 'v' {
+			v, err := strconv.ParseInt(tail[1:], 10, 64)
+			return activity, -1, v, err == nil && v > 0
+		}
+		n, err := strconv.Atoi(tail)
+		return activity, n, 0, err == nil && n >= 0
+	}
+	return "", 0, 0, false
+}

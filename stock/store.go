@@ -1,0 +1,184 @@
+package stock
+
+import (
+	"context"
+	"errors"
+	"strconv"
+)
+
+// Spec is how an activity's stock is loaded.
+type Spec struct {
+	// Activity names the sale: [A-Za-z0-9_-]{1,64}. It becomes part of
+	// Redis keys and hash tags, which is why the alphabet is closed.
+	Activity string
+	// Stock is the number of units, >= 0.
+	Stock int64
+	// Shards is how many counters the stock is split over, 1..1024. More
+	// shards spread a hot activity over more Redis slots (and cores).
+	Shards int
+	// PerUser is how many units one user may hold at once, >= 1.
+	PerUser int64
+}
+
+// MaxShards bounds Spec.Shards.
+const MaxShards = 1024
+
+// Result is the outcome of a Take.
+type Result uint8
+
+const (
+	// Admitted means a unit was taken for the user.
+	Admitted Result = iota + 1
+	// SoldOut means no shard has stock.
+	SoldOut
+	// LimitReached means the user already holds PerUser units.
+	LimitReached
+	// NotLoaded means the activity was never warmed up.
+	NotLoaded
+)
+
+var resultNames = [...]string{"invalid", "admitted", "sold_out", "limit_reached", "not_loaded"}
+
+// String is the snake_case name used in metrics and logs.
+func (r Result) String() string {
+	if int(r) < len(resultNames) {
+		return resultNames[r]
+	}
+	return "invalid"
+}
+
+// Decision is what Take decided. It is returned by value.
+type Decision struct {
+	Result Result
+	// Seq is the user's purchase sequence number for this unit, set when
+	// Admitted. It strictly increases per (activity, user) and is never
+	// reused, even after a Release or a forced re-Warm, so
+	// "activity:user:seq" is a unique idempotency key for the backend.
+	Seq int64
+	// Shard is where the unit was taken, set when Admitted.
+	Shard int
+}
+
+var (
+	// ErrUnavailable means the store could not decide (Redis down or slow):
+	// the caller fails closed. Errors that carry a cause match it with
+	// errors.Is.
+	ErrUnavailable = errors.New("stock: store unavailable")
+	// ErrExists means Warm without force met a different spec on an
+	// activity that has already sold something.
+	ErrExists = errors.New("stock: activity already loaded and selling")
+	// ErrNotLoaded means TopUp met an activity that was never warmed up.
+	ErrNotLoaded = errors.New("stock: activity not loaded")
+	// ErrBadSpec means Warm or TopUp got arguments out of range.
+	ErrBadSpec = errors.New("stock: invalid spec")
+)
+
+// Store keeps the stock of every activity. All methods are safe for
+// concurrent use.
+type Store interface {
+	// Take atomically takes one unit of activity for user. It never admits
+	// more than the stock, never more than PerUser per user, and does not
+	// answer SoldOut while any shard still has a unit. user is not retained.
+	Take(ctx context.Context, activity string, user []byte) (Decision, error)
+	// SoldOut reports from local memory only (no I/O) whether activity is
+	// known sold out, so the gateway answers the crowd without a round trip.
+	SoldOut(activity string) bool
+	// Release gives back the unit (activity, user, seq) and frees the
+	// user's allowance; a repeated or unknown release returns (false, nil).
+	Release(ctx context.Context, activity string, user []byte, seq int64) (bool, error)
+	// Warm loads spec. The same spec again is a no-op returning nil; a
+	// different spec on an activity that has already sold something
+	// returns ErrExists unless force. force resets stock and ledgers.
+	Warm(ctx context.Context, s Spec, force bool) error
+	// Left is the units left over all shards (-1 if not loaded).
+	Left(ctx context.Context, activity string) (int64, error)
+	// TopUp adds n units, spread over the shards; every instance stops
+	// believing the activity is sold out within a second.
+	TopUp(ctx context.Context, activity string, n int64) error
+	// Close stops background work. It does not close a Redis client that
+	// the caller passed in.
+	Close() error
+}
+
+// Validate reports what is wrong with s, wrapping ErrBadSpec.
+func (s Spec) Validate() error {
+	switch {
+	case !validName(s.Activity):
+		return &specError{"activity must match [A-Za-z0-9_-]{1,64}, got " + strconv.Quote(s.Activity)}
+	case s.Stock < 0:
+		return &specError{"stock must be >= 0, got " + strconv.FormatInt(s.Stock, 10)}
+	case s.Shards < 1 || s.Shards > MaxShards:
+		return &specError{"shards must be 1..1024, got " + strconv.Itoa(s.Shards)}
+	case s.PerUser < 1:
+		return &specError{"per_user must be >= 1, got " + strconv.FormatInt(s.PerUser, 10)}
+	}
+	return nil
+}
+
+type specError struct{ msg string }
+
+func (e *specError) Error() string { return ErrBadSpec.Error() + ": " + e.msg }
+func (e *specError) Unwrap() error { return ErrBadSpec }
+
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// share is shard i's part of units split over n shards: the remainder goes
+// to the lowest shards, one unit each.
+func share(units int64, n, i int) int64 {
+	s := units / int64(n)
+	if int64(i) < units%int64(n) {
+		s++
+	}
+	return s
+}
+
+// hash is 64-bit FNV-1a. home = hash % shards; the memory store also uses
+// its top bits to pick a ledger lock.
+func hash(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// homeShard is the shard that keeps user's ledger.
+func homeShard(user []byte, shards int) int { return int(hash(user) % uint64(shards)) }
+
+// Seq layout: the load version in the high bits, the per-version purchase
+// number in the low 32. A forced re-Warm bumps the version, so a user's
+// sequence keeps increasing across resets and is never reused.
+const seqBits = 32
+
+func makeSeq(version, n int64) int64 { return version<<seqBits | n }
+
+func splitSeq(seq int64) (version, n int64) { return seq >> seqBits, seq & (1<<seqBits - 1) }
+
+// unavailableError carries the cause of an ErrUnavailable. It is built on
+// the error path only, without fmt.
+type unavailableError struct {
+	op    string
+	cause error
+}
+
+func unavailable(op string, cause error) error { return &unavailableError{op: op, cause: cause} }
+
+func (e *unavailableError) Error() string {
+	return ErrUnavailable.Error() + ": " + e.op + ": " + e.cause.Error()
+}
+
+// Unwrap lets errors.Is match both ErrUnavailable and the cause (for
+// example context.DeadlineExceeded).
+func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.cause} }
