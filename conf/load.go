@@ -38,11 +38,9 @@ func Load(path string) (*Config, error) {
 // resolvePaths makes file paths in the config relative to the config
 // file's directory, so a config works from any working directory.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.Static.Templates, &c.Static.Catalogue} {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
-		}
-	}
+	c.Dir = dir
+	c.Static.Templates = c.Resolve(c.Static.Templates)
+	c.Static.Catalogue = c.Resolve(c.Static.Catalogue)
 }
 
 // Parse decodes, defaults and validates YAML config bytes.

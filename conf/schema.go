@@ -1,6 +1,9 @@
 package conf
 
-import "time"
+import (
+	"path/filepath"
+	"time"
+)
 
 // Config is a whole flashgate configuration file.
 type Config struct {
@@ -23,6 +26,20 @@ type Config struct {
 	Activities []Activity `mapstructure:"activities"`
 	// Routes are matched in the order given.
 	Routes []Route `mapstructure:"routes"`
+
+	// Dir is the directory of the config file; relative file paths in the
+	// config (catalogue, blacklist files, key files) are relative to it.
+	Dir string `mapstructure:"-"`
+}
+
+// Resolve returns path relative to the config file's directory, so a
+// config works from any working directory. Absolute and empty paths are
+// returned unchanged.
+func (c *Config) Resolve(path string) string {
+	if path == "" || filepath.IsAbs(path) || c == nil || c.Dir == "" {
+		return path
+	}
+	return filepath.Join(c.Dir, path)
 }
 
 // Server configures the public fasthttp server.

@@ -222,7 +222,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	if err != nil {
 		return nil, err
 	}
-	in = &Instance{
+	built := &Instance{
 		Config:     cfg,
 		Site:       site,
 		Activities: map[string]*Activity{},
@@ -231,10 +231,10 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	}
 	defer func() {
 		if err != nil {
-			_ = in.Close()
-			in = nil
+			_ = built.Close() // close what was built before the failure
 		}
 	}()
+	in = built
 	in.Pages = NewPages(func(s PageSpec) ([]byte, error) {
 		return site.RenderSystem(s.Kind, static.SystemData{
 			Status: s.Status, Reason: s.Reason, Title: titleOf(s), Message: s.Message, RetryAfter: s.RetryAfter,

@@ -15,10 +15,15 @@ pids+=($!)
 ./bin/flashgate serve --config conf/demo.yaml &
 pids+=($!)
 
-for _ in $(seq 1 50); do
-  curl -fsS -o /dev/null http://127.0.0.1:8080/healthz 2>/dev/null && break
+up=
+for _ in $(seq 1 100); do
+  if curl -fsS -o /dev/null http://127.0.0.1:8080/healthz 2>/dev/null; then up=1; break; fi
   sleep 0.1
 done
+if [ -z "$up" ]; then
+  echo "flashgate did not start: see the messages above" >&2
+  exit 1
+fi
 
 cat <<'TXT'
 
