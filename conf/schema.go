@@ -174,10 +174,16 @@ type Activity struct {
 	Windows []Window `mapstructure:"windows"`
 }
 
-// Window is one period in which an activity sells.
+// Window is one period in which an activity sells: [Start, End). A zero
+// Start or End leaves that side open.
 type Window struct {
 	Start time.Time `mapstructure:"start"`
 	End   time.Time `mapstructure:"end"`
+}
+
+// Contains reports whether t falls inside the window.
+func (w Window) Contains(t time.Time) bool {
+	return (w.Start.IsZero() || !t.Before(w.Start)) && (w.End.IsZero() || t.Before(w.End))
 }
 
 // Route is a match, an ordered filter chain and an action.

@@ -32,19 +32,29 @@ func newActivity(i int, c conf.Activity) *Activity {
 	return &Activity{Activity: c, IDBytes: []byte(c.ID), Index: i}
 }
 
+// OpenWindow returns the window open at now; ok is false when none is.
+// An activity without windows is always open, in a zero window.
+func (a *Activity) OpenWindow(now time.Time) (w conf.Window, ok bool) {
+	if len(a.Windows) == 0 {
+		return conf.Window{}, true
+	}
+	for _, w := range a.Windows {
+		if w.Contains(now) {
+			return w, true
+		}
+	}
+	return conf.Window{}, false
+}
+
 // PhaseAt reports the activity's phase at now and, when not Ended, the
 // instant it next changes (zero when it never does).
 func (a *Activity) PhaseAt(now time.Time) (Phase, time.Time) {
-	if len(a.Windows) == 0 {
-		return Open, time.Time{}
+	if w, ok := a.OpenWindow(now); ok {
+		return Open, w.End
 	}
 	var next time.Time
 	for _, w := range a.Windows {
 		started := w.Start.IsZero() || !now.Before(w.Start)
-		over := !w.End.IsZero() && !now.Before(w.End)
-		if started && !over {
-			return Open, w.End
-		}
 		if !started && (next.IsZero() || w.Start.Before(next)) {
 			next = w.Start
 		}

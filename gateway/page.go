@@ -55,6 +55,21 @@ func (p *Page) Write(ctx *fasthttp.RequestCtx) {
 	ctx.Response.SetBodyRaw(p.HTML)
 }
 
+// WriteJSON sends the page as JSON whatever the client accepts: for
+// endpoints that only scripts call. Headers a filter set before (such as
+// WWW-Authenticate) are kept, as with Write.
+func (p *Page) WriteJSON(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Response.Header
+	ctx.SetStatusCode(p.Status)
+	h.SetBytesKV(headerReason, p.reason)
+	h.SetBytesKV(headerCacheCtl, noStore)
+	if len(p.retryAfter) > 0 {
+		h.SetBytesKV(headerRetryAfter, p.retryAfter)
+	}
+	h.SetContentTypeBytes(ctypeJSON)
+	ctx.Response.SetBodyRaw(p.JSON)
+}
+
 // WantsJSON reports whether the request prefers a JSON answer.
 func WantsJSON(ctx *fasthttp.RequestCtx) bool {
 	return bytes.Contains(ctx.Request.Header.PeekBytes(headerAccept), mimeJSON)

@@ -1,0 +1,152 @@
+package hiddenpath_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/flashgate/flashgate/conf"
+	_ "github.com/flashgate/flashgate/filters/hiddenpath"
+	_ "github.com/flashgate/flashgate/filters/identity"
+	_ "github.com/flashgate/flashgate/filters/token"
+	"github.com/flashgate/flashgate/gateway"
+)
+
+// e2eConfig is the README's example, with secrets inline and a short
+// min_age so the test need not wait a second. YAML anchors share one key
+// list between each endpoint and its filter.
+const e2eConfig = `
+activities:
+  - id: act1
+    stock: 10
+    start: "2020-01-01T00:00:00Z"
+  - id: later
+    stock: 10
+    start: "2099-01-01T00:00:00Z"
+routes:
+  - name: token
+    path: /api/activities/{activity}/token
+    filters:
+      - identity: {header: X-User-Id, require: true}
+    action:
+      type: json
+      endpoint: order_token
+      config:
+        keys: &order_keys
+          - {id: k2, secret: "order-secret-2-order-secret-2-xx"}
+          - {id: k1, secret: "order-secret-1-order-secret-1-xx"}
+        min_age: 200ms
+        max_age: 5m
+  - name: path
+    path: /api/activities/{activity}/path
+    filters:
+      - identity: {header: X-User-Id}
+    action:
+      type: json
+      endpoint: purchase_path
+      config:
+        keys: &path_keys
+          - {id: p1, secret: "path-secret-1-path-secret-1-xxxx"}
+  - name: buy
+    method: POST
+    path: /api/buy/{activity}/{sig}
+    filters:
+      - identity: {header: X-User-Id, require: true}
+      - hidden_path: {keys: *path_keys}
+      - order_token: {keys: *order_keys, min_age: 200ms, max_age: 5m}
+    action: {type: json, endpoint: activity_status}
+`
+
+type client struct {
+	c *fasthttp.Client
+}
+
+func (c client) do(t *testing.T, method, path, user string, headers ...string) (int, string, string) {
+	t.Helper()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(method)
+	req.SetRequestURI("http://flashgate.test" + path)
+	req.Header.Set("Accept", "application/json")
+	if user != "" {
+		req.Header.Set("X-User-Id", user)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	if err := c.c.DoTimeout(req, resp, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode(), string(resp.Header.Peek("X-Flashgate-Reason")), string(resp.Body())
+}
+
+// TestEndToEnd runs the three parts behind a real gateway: fetch a path
+// and a token, wait min_age, buy; and checks that every shortcut fails.
+func TestEndToEnd(t *testing.T) {
+	cfg, err := conf.Parse([]byte(e2eConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gateway.NewServer(cfg, gateway.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := fasthttputil.NewInmemoryListener()
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	c := client{&fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}}
+
+	status, reason, _ := c.do(t, "GET", "/api/activities/act1/path", "")
+	if status != 401 || reason != "unauthenticated" {
+		t.Fatalf("anonymous path: %d %s", status, reason)
+	}
+	if status, reason, body := c.do(t, "GET", "/api/activities/later/path", "alice"); status != 403 || !strings.Contains(body, `"starts_at":"2099-01-01T00:00:00.000Z"`) {
+		t.Fatalf("early path: %d %s %s", status, reason, body)
+	}
+	var p struct{ Path string }
+	_, _, body := c.do(t, "GET", "/api/activities/act1/path", "alice")
+	if err := json.Unmarshal([]byte(body), &p); err != nil || !strings.HasPrefix(p.Path, "/api/buy/act1/") {
+		t.Fatalf("path: %s", body)
+	}
+	var tok struct{ Token string }
+	_, _, body = c.do(t, "GET", "/api/activities/act1/token", "alice")
+	if err := json.Unmarshal([]byte(body), &tok); err != nil || tok.Token == "" {
+		t.Fatalf("token: %s", body)
+	}
+	_, _, missingBody := c.do(t, "GET", "/no/such/page", "alice")
+
+	checks := []struct {
+		name, path, user, token string
+		status                  int
+		reason                  string
+	}{
+		{"guessed path", "/api/buy/act1/AAAAAAAAAAAAAAAAAAAAAA", "alice", tok.Token, 404, "not_found"},
+		{"borrowed path", p.Path, "bob", tok.Token, 404, "not_found"},
+		{"too young", p.Path, "alice", tok.Token, 429, "token_too_young"},
+		{"no token", p.Path, "alice", "", 403, "token_missing"},
+	}
+	for _, tc := range checks {
+		status, reason, body := c.do(t, "POST", tc.path, tc.user, "X-Order-Token", tc.token)
+		if status != tc.status || reason != tc.reason {
+			t.Fatalf("%s: %d %s %s", tc.name, status, reason, body)
+		}
+		if tc.status == 404 && body != missingBody {
+			t.Fatalf("%s: 404 body differs from a missing page's:\n%s\n%s", tc.name, body, missingBody)
+		}
+	}
+	time.Sleep(250 * time.Millisecond)
+	if status, reason, body := c.do(t, "POST", p.Path, "alice", "X-Order-Token", tok.Token); status != 200 {
+		t.Fatalf("purchase: %d %s %s", status, reason, body)
+	}
+}

@@ -1,0 +1,124 @@
+package hiddenpath
+
+import (
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/gateway"
+)
+
+const (
+	secretA = "0123456789abcdef0123456789abcdef"
+	secretB = "fedcba9876543210fedcba9876543210"
+)
+
+// t0 opens act1's first window; its second runs from t0+2h to t0+3h.
+var t0 = time.Date(2030, 1, 2, 12, 0, 0, 0, time.UTC)
+
+func keys(ids ...string) []any {
+	secrets := map[string]string{"k1": secretA, "k2": secretB}
+	out := []any{}
+	for _, id := range ids {
+		out = append(out, map[string]any{"id": id, "secret": secrets[id]})
+	}
+	return out
+}
+
+// testEnv: act1 has two windows, act2 is always open, act3 starts later.
+func testEnv() *gateway.Env {
+	env := gateway.NewEnv()
+	acts := []conf.Activity{
+		{ID: "act1", Stock: 10, Shards: 1, PerUser: 1, Windows: []conf.Window{
+			{Start: t0, End: t0.Add(time.Hour)}, {Start: t0.Add(2 * time.Hour), End: t0.Add(3 * time.Hour)}}},
+		{ID: "act2", Stock: 10, Shards: 1, PerUser: 1},
+		{ID: "act3", Stock: 10, Shards: 1, PerUser: 1, Windows: []conf.Window{{Start: t0.Add(24 * time.Hour)}}},
+	}
+	for i, c := range acts {
+		a := gateway.NewActivity(i, c)
+		env.Activities = append(env.Activities, a)
+		env.AllActivities[a.ID] = a
+	}
+	return env
+}
+
+func decodeInto(t testing.TB, cfg interface{ Validate(conf.At) }, settings map[string]any) {
+	t.Helper()
+	if err := conf.Decode(settings, cfg); err != nil {
+		t.Fatal(err)
+	}
+	var errs conf.Errors
+	cfg.Validate(conf.At{Errs: &errs, Path: "hidden_path"})
+	if err := errs.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func buildFilter(t testing.TB, env *gateway.Env, settings map[string]any) *filter {
+	t.Helper()
+	c := &Config{Param: "sig"}
+	decodeInto(t, c, settings)
+	f, err := c.Build(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.(*filter)
+}
+
+func buildEndpoint(t testing.TB, env *gateway.Env, settings map[string]any) *endpoint {
+	t.Helper()
+	c := &EndpointConfig{PathPrefix: "/api/buy/{activity}/"}
+	decodeInto(t, c, settings)
+	e, err := c.Build(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.(*endpoint)
+}
+
+func request(env *gateway.Env, act int, user string, now time.Time) *gateway.Request {
+	r := &gateway.Request{Ctx: new(fasthttp.RequestCtx), Now: now, IP: netip.MustParseAddr("127.0.0.1"), Activity: env.Activities[act]}
+	if user != "" {
+		r.SetUser([]byte(user))
+	}
+	return r
+}
+
+// pathFor asks the endpoint for user's purchase path and returns it with
+// its segment.
+func pathFor(t testing.TB, e *endpoint, env *gateway.Env, act int, user string, now time.Time) (path, sig string) {
+	t.Helper()
+	r := request(env, act, user, now)
+	e.Respond(r)
+	var out struct{ Path string }
+	if r.Ctx.Response.StatusCode() != 200 || json.Unmarshal(r.Ctx.Response.Body(), &out) != nil {
+		t.Fatalf("purchase_path: %d %s", r.Ctx.Response.StatusCode(), r.Ctx.Response.Body())
+	}
+	return out.Path, out.Path[strings.LastIndexByte(out.Path, '/')+1:]
+}
+
+// buy runs the filter as the router would for /api/buy/<act>/<sig>.
+func buy(t testing.TB, f *filter, env *gateway.Env, act int, user, param, sig string, now time.Time) string {
+	t.Helper()
+	r := request(env, act, user, now)
+	if sig != "" {
+		r.Ctx.SetUserValue(param, sig)
+	}
+	v, err := f.Handle(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Action == gateway.Reject {
+		return v.Page.Reason
+	}
+	return ""
+}
+
+// otherEnv is a separate gateway instance with the same activities, so a
+// ring built there is not shared with testEnv's.
+func otherEnv() *gateway.Env { return testEnv() }

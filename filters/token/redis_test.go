@@ -1,0 +1,109 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/redistest"
+)
+
+func redisClient(t *testing.T, addrs ...string) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// singleUse runs the replay check against a real Redis: standalone or a
+// 3-master cluster, where nonce hash tags spread keys over slots.
+func singleUse(t *testing.T, client rueidis.Client) {
+	env := testEnv()
+	env.Redis = client
+	env.Config = &conf.Config{Redis: conf.Redis{Prefix: "test:"}}
+	f := buildFilter(t, env, map[string]any{"single_use": true, "max_age": "1m"})
+	e := buildEndpoint(t, env, map[string]any{"max_age": "1m"})
+	at := t0.Add(2 * time.Second)
+	try := func(tok, user string) string {
+		r := request(env, 0, user, at)
+		r.Ctx.Request.Header.Set("X-Order-Token", tok)
+		reason, _ := verdict(t, f, r)
+		return reason
+	}
+	for i := range 20 {
+		tok := issue(t, e, env, 0, "alice", t0).Token
+		if got := try(tok, "bob"); got != "token_wrong_user" {
+			t.Fatalf("wrong user: %q", got)
+		}
+		if got := try(tok, "alice"); got != "" {
+			t.Fatalf("token %d first use: %q", i, got)
+		}
+		if got := try(tok, "alice"); got != "token_replayed" {
+			t.Fatalf("token %d second use: %q", i, got)
+		}
+	}
+	// The refused request above (wrong user) did not use a token up, and
+	// the key expires with the token.
+	tok := issue(t, e, env, 0, "alice", t0).Token
+	if got := try(tok, "alice"); got != "" {
+		t.Fatalf("fresh token: %q", got)
+	}
+	var sc scratch
+	fl, _ := f.verify([]byte(tok), &sc)
+	key := f.replay.key(fl.nonce)
+	if !strings.HasPrefix(key, "test:tok:{") || !strings.HasSuffix(key, "}") {
+		t.Fatalf("key %q", key)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ttl, err := client.Do(ctx, client.B().Pttl().Key(key).Build()).AsInt64()
+	if err != nil || ttl <= 50_000 || ttl > 60_000 {
+		t.Fatalf("PTTL %s = %d, %v; want about max_age", key, ttl, err)
+	}
+}
+
+func TestSingleUseStandalone(t *testing.T) {
+	singleUse(t, redisClient(t, redistest.Start(t).Addr()))
+}
+
+func TestSingleUseCluster(t *testing.T) {
+	singleUse(t, redisClient(t, redistest.StartCluster(t, 3).Addrs()...))
+}
+
+// TestSingleUseRedisDown checks that a dead Redis is a fast, counted
+// error (the chain's on_error decides), not a hang or a pass.
+func TestSingleUseRedisDown(t *testing.T) {
+	srv := redistest.Start(t)
+	client := redisClient(t, srv.Addr())
+	env := testEnv()
+	env.Redis = client
+	f := buildFilter(t, env, map[string]any{"single_use": true, "redis_timeout": "50ms"})
+	e := buildEndpoint(t, env, map[string]any{})
+	tok := issue(t, e, env, 0, "alice", t0).Token
+	srv.Kill()
+	r := request(env, 0, "alice", t0.Add(2*time.Second))
+	r.Ctx.Request.Header.Set("X-Order-Token", tok)
+	start := time.Now()
+	_, err := f.Handle(r)
+	if !errors.Is(err, gateway.ErrUnavailable) {
+		t.Fatalf("got %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("took %s with redis_timeout 50ms", d)
+	}
+	// A token refused before the Redis step never reaches Redis.
+	r = request(env, 0, "bob", t0.Add(2*time.Second))
+	r.Ctx.Request.Header.Set("X-Order-Token", tok)
+	if reason, _ := verdict(t, f, r); reason != "token_wrong_user" {
+		t.Fatalf("got %q", reason)
+	}
+}

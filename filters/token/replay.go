@@ -1,0 +1,48 @@
+package token
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/flashgate/flashgate/filters/internal/keyring"
+	"github.com/flashgate/flashgate/gateway"
+)
+
+// replay remembers used nonces in Redis, for single_use. A token's nonce
+// is random, so one SET NX per purchase is the whole cost; the key expires
+// with the token, so Redis holds at most max_age worth of purchases.
+type replay struct {
+	client  rueidis.Client
+	prefix  string
+	ttl     time.Duration
+	timeout time.Duration
+}
+
+// key is <prefix>tok:{nonce}; the braces make the nonce the cluster hash
+// tag, which spreads tokens over slots.
+func (rp *replay) key(nonce []byte) string {
+	b := make([]byte, 0, len(rp.prefix)+6+(nonceLen*4+2)/3)
+	b = append(b, rp.prefix...)
+	b = append(b, "tok:{"...)
+	b = keyring.AppendEncode(b, nonce)
+	b = append(b, '}')
+	return string(b)
+}
+
+// claim marks nonce used. It returns replayed when it already was, and
+// gateway.ErrUnavailable when Redis did not answer within the timeout.
+func (rp *replay) claim(nonce []byte) (outcome, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), rp.timeout)
+	defer cancel()
+	cmd := rp.client.B().Set().Key(rp.key(nonce)).Value("1").Nx().PxMilliseconds(rp.ttl.Milliseconds()).Build()
+	err := rp.client.Do(ctx, cmd).Error()
+	switch {
+	case rueidis.IsRedisNil(err):
+		return replayed, nil
+	case err != nil:
+		return ok, gateway.ErrUnavailable
+	}
+	return ok, nil
+}

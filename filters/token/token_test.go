@@ -1,0 +1,208 @@
+package token
+
+import (
+	"encoding/base64"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flashgate/flashgate/filters/internal/keyring"
+	"github.com/flashgate/flashgate/gateway"
+)
+
+// mint signs a token with an arbitrary key, as another gateway or an
+// attacker with a guessed secret would.
+func mint(t testing.TB, id, secret string, issued time.Time, user, act string) string {
+	t.Helper()
+	ring, err := keyring.New([]string{id}, [][]byte{[]byte(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bin [maxBinary]byte
+	var sum [32]byte
+	nonce := []byte("0123456789ab")
+	out, good := appendToken(nil, bin[:], ring.Primary(), issued.UnixMilli(), nonce, []byte(user), []byte(act), &sum)
+	if !good {
+		t.Fatal("appendToken refused")
+	}
+	return string(out)
+}
+
+// mutate decodes tok, applies f to its bytes and re-encodes it.
+func mutate(tok string, f func(b []byte) []byte) string {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(f(b))
+}
+
+func TestFilterReasons(t *testing.T) {
+	env := testEnv()
+	good := mint(t, "k2", secretB, t0, "alice", "act1")
+	type req struct {
+		header, query, form string
+		user                string
+		act                 int
+		at                  time.Duration // after t0
+	}
+	tests := []struct {
+		name     string
+		settings map[string]any
+		req      req
+		reason   string
+		retry    string
+	}{
+		{"header", nil, req{header: good, user: "alice", at: time.Second}, "", ""},
+		{"query", nil, req{query: good, user: "alice", at: 2 * time.Second}, "", ""},
+		{"form", nil, req{form: good, user: "alice", at: 2 * time.Second}, "", ""},
+		{"custom header and param", map[string]any{"header": "X-T", "param": "t"}, req{query: good, user: "alice", at: 2 * time.Second}, "", ""},
+		{"rotated key still verifies", nil, req{header: mint(t, "k1", secretA, t0, "alice", "act1"), user: "alice", at: time.Minute}, "", ""},
+		{"just before max_age", nil, req{header: good, user: "alice", at: 5*time.Minute - time.Millisecond}, "", ""},
+		{"min_age 0", map[string]any{"min_age": "0s"}, req{header: good, user: "alice"}, "", ""},
+
+		{"missing", nil, req{user: "alice", at: time.Minute}, "token_missing", ""},
+		{"missing when only header is read", map[string]any{"param": ""}, req{query: good, user: "alice", at: time.Minute}, "token_missing", ""},
+		{"not base64", nil, req{header: "not base64!", user: "alice", at: time.Minute}, "token_malformed", ""},
+		{"base64 with newline", nil, req{query: good[:10] + "\n" + good[10:], user: "alice", at: time.Minute}, "token_malformed", ""},
+		{"too long", nil, req{header: strings.Repeat("A", maxText+4), user: "alice", at: time.Minute}, "token_malformed", ""},
+		{"truncated", nil, req{header: good[:len(good)-4], user: "alice", at: time.Minute}, "token_malformed", ""},
+		{"version 2", nil, req{header: mutate(good, func(b []byte) []byte { b[0] = 2; return b }), user: "alice", at: time.Minute}, "token_malformed", ""},
+		{"trailing byte", nil, req{header: mutate(good, func(b []byte) []byte { return append(b, 0) }), user: "alice", at: time.Minute}, "token_malformed", ""},
+
+		{"unknown key id", nil, req{header: mint(t, "k9", secretA, t0, "alice", "act1"), user: "alice", at: time.Minute}, "token_forged", ""},
+		{"guessed secret", nil, req{header: mint(t, "k1", secretB, t0, "alice", "act1"), user: "alice", at: time.Minute}, "token_forged", ""},
+		{"flipped tag", nil, req{header: mutate(good, func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), user: "alice", at: time.Minute}, "token_forged", ""},
+		{"edited user", nil, req{header: mutate(mint(t, "k2", secretB, t0, "alicf", "act1"), func(b []byte) []byte {
+			return []byte(strings.Replace(string(b), "alicf", "alice", 1))
+		}), user: "alice", at: time.Minute}, "token_forged", ""},
+
+		{"too young", nil, req{header: good, user: "alice", at: 500 * time.Millisecond}, "token_too_young", "1"},
+		{"too young at issue", nil, req{header: good, user: "alice"}, "token_too_young", "1"},
+		{"too young rounds up", map[string]any{"min_age": "3s"}, req{header: good, user: "alice", at: 400 * time.Millisecond}, "token_too_young", "3"},
+		{"too young 2s left", map[string]any{"min_age": "3s"}, req{header: good, user: "alice", at: 1000 * time.Millisecond}, "token_too_young", "2"},
+		{"issued in the future", map[string]any{"min_age": "3s"}, req{header: mint(t, "k2", secretB, t0.Add(time.Minute), "alice", "act1"), user: "alice"}, "token_too_young", "3"},
+
+		{"expired", nil, req{header: good, user: "alice", at: 5 * time.Minute}, "token_expired", ""},
+		{"expired custom max_age", map[string]any{"max_age": "10s"}, req{header: good, user: "alice", at: 10 * time.Second}, "token_expired", ""},
+
+		{"other user", nil, req{header: good, user: "bob", at: time.Minute}, "token_wrong_user", ""},
+		{"anonymous", nil, req{header: good, at: time.Minute}, "token_wrong_user", ""},
+		{"other activity", nil, req{header: good, user: "alice", act: 1, at: time.Minute}, "token_wrong_activity", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			settings := map[string]any{}
+			for k, v := range tc.settings {
+				settings[k] = v
+			}
+			f := buildFilter(t, env, settings)
+			r := request(env, tc.req.act, tc.req.user, t0.Add(tc.req.at))
+			if tc.req.header != "" {
+				r.Ctx.Request.Header.Set(headerName(settings), tc.req.header)
+			}
+			param := "order_token"
+			if p, set := settings["param"].(string); set && p != "" {
+				param = p
+			}
+			if tc.req.query != "" {
+				r.Ctx.Request.SetRequestURI("/api/buy/act1?" + param + "=" + url.QueryEscape(tc.req.query))
+			}
+			if tc.req.form != "" {
+				r.Ctx.Request.Header.SetMethod("POST")
+				r.Ctx.Request.Header.SetContentType("application/x-www-form-urlencoded")
+				r.Ctx.Request.SetBodyString("qty=1&" + param + "=" + url.QueryEscape(tc.req.form))
+			}
+			reason, retry := verdict(t, f, r)
+			if reason != tc.reason || retry != tc.retry {
+				t.Fatalf("got %q (Retry-After %q), want %q (%q)", reason, retry, tc.reason, tc.retry)
+			}
+		})
+	}
+}
+
+func headerName(settings map[string]any) string {
+	if h, set := settings["header"].(string); set {
+		return h
+	}
+	return "X-Order-Token"
+}
+
+func TestPages(t *testing.T) {
+	f := buildFilter(t, testEnv(), map[string]any{"min_age": "90s"})
+	want := map[outcome]int{missing: 403, malformed: 400, forged: 403, expired: 403, wrongUser: 403, wrongActivity: 403, replayed: 403}
+	for o, status := range want {
+		if p := f.pages[o]; p == nil || p.Status != status || !strings.Contains(string(p.JSON), `"error":"`+p.Reason+`"`) {
+			t.Fatalf("page %d: %+v", o, p)
+		}
+	}
+	if len(f.young) != maxRetryPages || f.young[59].Status != 429 || f.youngPage(200_000) != f.young[59] {
+		t.Fatalf("too-young pages: %d", len(f.young))
+	}
+}
+
+func TestEndpoint(t *testing.T) {
+	env := testEnv()
+	e := buildEndpoint(t, env, map[string]any{"min_age": "2s", "max_age": "1m"})
+	f := buildFilter(t, env, map[string]any{"min_age": "2s", "max_age": "1m"})
+	now := t0.Add(123 * time.Millisecond)
+	got := issue(t, e, env, 1, "alice", now)
+	if !got.IssuedAt.Equal(now) || !got.UsableFrom.Equal(now.Add(2*time.Second)) || !got.ExpiresAt.Equal(now.Add(time.Minute)) {
+		t.Fatalf("times: %+v", got)
+	}
+	r := request(env, 1, "alice", now)
+	e.Respond(r)
+	if cc := string(r.Ctx.Response.Header.Peek("Cache-Control")); cc != "no-store" {
+		t.Fatalf("Cache-Control %q", cc)
+	}
+	if again := issue(t, e, env, 1, "alice", now); again.Token == got.Token {
+		t.Fatal("two tokens share a nonce")
+	}
+	for _, tc := range []struct {
+		at     time.Time
+		reason string
+	}{{got.UsableFrom.Add(-time.Millisecond), "token_too_young"}, {got.UsableFrom, ""}, {got.ExpiresAt, "token_expired"}} {
+		r := request(env, 1, "alice", tc.at)
+		r.Ctx.Request.Header.Set("X-Order-Token", got.Token)
+		if reason, _ := verdict(t, f, r); reason != tc.reason {
+			t.Fatalf("at %s: %q, want %q", tc.at, reason, tc.reason)
+		}
+	}
+
+	anon := request(env, 0, "", now)
+	e.Respond(anon)
+	body := string(anon.Ctx.Response.Body())
+	if anon.Ctx.Response.StatusCode() != 401 || !strings.Contains(body, `"error":"unauthenticated"`) ||
+		string(anon.Ctx.Response.Header.ContentType()) != "application/json" {
+		t.Fatalf("anonymous: %d %s", anon.Ctx.Response.StatusCode(), body)
+	}
+}
+
+func TestBuildNeedsActivityAndRedis(t *testing.T) {
+	env := gateway.NewEnv()
+	c := newConfig()
+	decodeInto(t, c, map[string]any{"keys": keysAB()})
+	if _, err := c.Build(env); err == nil || err.Error() != errNoActivity.Error() {
+		t.Fatalf("got %v", err)
+	}
+	ec := &EndpointConfig{MinAge: time.Second, MaxAge: time.Minute}
+	decodeInto(t, ec, map[string]any{"keys": keysAB()})
+	if _, err := ec.Build(env); err == nil || err.Error() != errNoActivity.Error() {
+		t.Fatalf("got %v", err)
+	}
+	c = newConfig()
+	decodeInto(t, c, map[string]any{"keys": keysAB(), "single_use": true})
+	if _, err := c.Build(testEnv()); err == nil || err.Error() != "single_use needs redis.addrs: used tokens are remembered in Redis" {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestSharedRing checks that the endpoint and filter configured with the
+// same keys share one ring.
+func TestSharedRing(t *testing.T) {
+	env := testEnv()
+	if buildEndpoint(t, env, map[string]any{}).ring != buildFilter(t, env, map[string]any{}).ring {
+		t.Fatal("two rings for one key set")
+	}
+}
