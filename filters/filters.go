@@ -16,6 +16,12 @@
 package filters
 
 import (
+	_ "github.com/flashgate/flashgate/filters/blacklist"
+	_ "github.com/flashgate/flashgate/filters/hiddenpath"
+	_ "github.com/flashgate/flashgate/filters/identity"
+	_ "github.com/flashgate/flashgate/filters/ratelimit"
+	_ "github.com/flashgate/flashgate/filters/reservation"
 	_ "github.com/flashgate/flashgate/filters/stock"
+	_ "github.com/flashgate/flashgate/filters/token"
 	_ "github.com/flashgate/flashgate/filters/window"
 )

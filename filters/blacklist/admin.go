@@ -1,0 +1,141 @@
+package blacklist
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/flashgate/flashgate/gateway"
+)
+
+func init() {
+	gateway.RegisterAdmin(gateway.AdminRoute{Method: "GET", Path: "/admin/blacklist", Handler: adminList})
+	gateway.RegisterAdmin(gateway.AdminRoute{Method: "POST", Path: "/admin/blacklist", Handler: adminAdd})
+	gateway.RegisterAdmin(gateway.AdminRoute{Method: "DELETE", Path: "/admin/blacklist", Handler: adminRemove})
+}
+
+// adminTimeout bounds the Redis writes of one admin call.
+const adminTimeout = 5 * time.Second
+
+// listView is one blacklist in GET /admin/blacklist.
+type listView struct {
+	RedisKey string   `json:"redis_key"`
+	File     string   `json:"file"`
+	Loaded   bool     `json:"loaded"` // the Redis set has loaded at least once
+	FileList []string `json:"file_entries"`
+	Redis    []string `json:"redis_entries"`
+}
+
+// lists returns the instance's blacklists, or writes 404 when none is
+// configured.
+func lists(a *gateway.AdminCall) []*list {
+	if a.Instance != nil {
+		if v, ok := a.Instance.SharedValue(registryKey); ok {
+			if ls := v.(*registry).all(); len(ls) > 0 {
+				return ls
+			}
+		}
+	}
+	a.Error(404, "no_blacklist", "no blacklist filter is configured")
+	return nil
+}
+
+// adminList answers GET /admin/blacklist: every copy with its entries.
+func adminList(a *gateway.AdminCall) {
+	ls := lists(a)
+	if ls == nil {
+		return
+	}
+	out := make([]listView, 0, len(ls))
+	for _, l := range ls {
+		members := l.m.Members()
+		slices.Sort(members)
+		out = append(out, listView{
+			RedisKey: l.redisKey, File: l.file, Loaded: l.m.Loaded(),
+			FileList: append([]string{}, l.m.Static()...), Redis: members,
+		})
+	}
+	a.JSON(200, map[string]any{"blacklists": out})
+}
+
+// target parses ?entry= and picks the lists with a Redis set, narrowed
+// by ?key= (a redis_key as configured) when given. It writes the error
+// answer and returns ok false when there is nothing to do.
+func target(a *gateway.AdminCall) (e entry, raw string, ls []*list, ok bool) {
+	all := lists(a)
+	if all == nil {
+		return entry{}, "", nil, false
+	}
+	q := a.Ctx.QueryArgs()
+	raw = string(q.Peek("entry"))
+	e, err := parseEntry(raw)
+	if err != nil {
+		a.Error(400, "bad_entry", "entry: "+err.Error())
+		return entry{}, "", nil, false
+	}
+	key, byKey := string(q.Peek("key")), q.Has("key")
+	for _, l := range all {
+		if l.m.HasRedis() && (!byKey || l.redisKey == key) {
+			ls = append(ls, l)
+		}
+	}
+	if len(ls) == 0 {
+		msg := "no blacklist with a Redis set (redis_key) is configured"
+		if byKey {
+			msg += " under key " + strconv.Quote(key)
+		}
+		a.Error(503, "no_redis", msg)
+		return entry{}, "", nil, false
+	}
+	return e, raw, ls, true
+}
+
+// adminAdd answers POST /admin/blacklist?entry=X: add X to the Redis set
+// (every instance applies it within refresh) and to this instance's copy
+// at once.
+func adminAdd(a *gateway.AdminCall) {
+	e, _, ls, ok := target(a)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	added := false
+	for _, l := range ls {
+		n, err := l.m.Add(ctx, []string{e.String()})
+		if err != nil {
+			a.Error(503, "store_unavailable", err.Error())
+			return
+		}
+		added = added || n > 0
+	}
+	a.JSON(200, map[string]any{"entry": e.String(), "added": added})
+}
+
+// adminRemove answers DELETE /admin/blacklist?entry=X. An entry that is
+// also in a file stays in force until the file is edited and the config
+// reloaded; in_file says so.
+func adminRemove(a *gateway.AdminCall) {
+	e, raw, ls, ok := target(a)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	removed, inFile := false, false
+	forms := []string{e.String()}
+	if raw != e.String() {
+		forms = append(forms, raw) // a member written by hand in another form
+	}
+	for _, l := range ls {
+		n, err := l.m.Remove(ctx, forms)
+		if err != nil {
+			a.Error(503, "store_unavailable", err.Error())
+			return
+		}
+		removed = removed || n > 0
+		inFile = inFile || slices.Contains(l.m.Static(), e.String())
+	}
+	a.JSON(200, map[string]any{"entry": e.String(), "removed": removed, "in_file": inFile})
+}

@@ -1,0 +1,101 @@
+package ratelimit
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/redistest"
+)
+
+func benchLocal(b *testing.B, scope string, rate float64, burst int) {
+	acts := activities(1)
+	f := build(b, Config{Scope: scope, Rate: rate, Burst: burst}, newEnv("r", acts))
+	r := request("10.0.0.1", "user-42", acts[0], t0)
+	f.Handle(r)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		f.Handle(r)
+	}
+}
+
+func BenchmarkLocalPassIP(b *testing.B)     { benchLocal(b, "ip", 1e9, 1e9) }
+func BenchmarkLocalPassUser(b *testing.B)   { benchLocal(b, "user", 1e9, 1e9) }
+func BenchmarkLocalPassGlobal(b *testing.B) { benchLocal(b, "global", 1e9, 1e9) }
+func BenchmarkLocalPassItem(b *testing.B)   { benchLocal(b, "item", 1e9, 1e9) }
+func BenchmarkLocalRejectIP(b *testing.B)   { benchLocal(b, "ip", 1, 1) }
+
+// Many clients hitting one limiter from every core: the sharded map and
+// per-key CAS keep them apart.
+func BenchmarkLocalParallelIP(b *testing.B) {
+	f := build(b, Config{Scope: "ip", Rate: 1e9, Burst: 1e9}, newEnv("r", nil))
+	var next atomic.Uint32
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		base := next.Add(1) << 16
+		r := request("10.0.0.1", "", nil, t0)
+		i := uint32(0)
+		for pb.Next() {
+			i++
+			v := base | i&1023 // 1,024 addresses per goroutine, all held after the first round
+			r.IP = netip.AddrFrom4([4]byte{10, byte(v >> 16), byte(v >> 8), byte(v)})
+			f.Handle(r)
+		}
+	})
+}
+
+// The global bucket is one atomic word shared by every core: the worst
+// case for contention.
+func BenchmarkLocalParallelGlobal(b *testing.B) {
+	f := build(b, Config{Scope: "global", Rate: 1e9, Burst: 1e9}, newEnv("r", nil))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := request("10.0.0.1", "", nil, t0)
+		for pb.Next() {
+			f.Handle(r)
+		}
+	})
+}
+
+// One Redis round trip per request (a key that is never over its limit).
+func BenchmarkDistributedPass(b *testing.B) {
+	s := redistest.Start(b)
+	f := instance(b, Config{Scope: "ip", Rate: 1e6, Burst: 1e6, RedisTimeout: time.Second}, s.Addr())
+	r := request("10.0.0.1", "", nil, time.Now())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if v, err := f.Handle(r); err != nil || v.Action != gateway.Continue {
+			b.Fatalf("not admitted: %v", err)
+		}
+	}
+}
+
+func BenchmarkDistributedPassParallel(b *testing.B) {
+	s := redistest.Start(b)
+	f := instance(b, Config{Scope: "ip", Rate: 1e6, Burst: 1e6, RedisTimeout: time.Second}, s.Addr())
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := request("10.0.0.1", "", nil, time.Now())
+		for pb.Next() {
+			f.Handle(r)
+		}
+	})
+}
+
+// A key Redis has refused is refused from memory.
+func BenchmarkDistributedOverLimit(b *testing.B) {
+	s := redistest.Start(b)
+	f := instance(b, Config{Scope: "ip", Rate: 0.01, Burst: 1}, s.Addr())
+	r := request("10.0.0.1", "", nil, time.Now())
+	f.Handle(r)
+	f.Handle(r)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		f.Handle(r)
+	}
+}

@@ -1,0 +1,110 @@
+package ratelimit
+
+import (
+	"context"
+	_ "embed"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/flashgate/flashgate/gateway"
+)
+
+//go:embed gcra.lua
+var gcraLua string
+
+// script is wrapped once: EVALSHA, with EVAL when Redis lacks the script.
+var script = rueidis.NewLuaScript(gcraLua)
+
+// breakerPause is how long a distributed limiter stops asking Redis after
+// a failed call: during an outage each request is decided at once (locally
+// or as unavailable) instead of each waiting out redis_timeout.
+const breakerPause = 200 * time.Millisecond
+
+// remote is the distributed half of a limiter.
+type remote struct {
+	client  rueidis.Client
+	args    []string // interval and tolerance, microseconds
+	head    []byte   // <prefix>rl:{
+	tail    string   // } or }:<name>
+	timeout time.Duration
+	// over caches Redis's "no admission before t" per bucket: until then
+	// the bucket is rejected without a round trip. It is exact, because a
+	// rejection leaves the bucket unchanged and other instances can only
+	// push its next admission later.
+	over *table
+	// fallback decides at rate/instances while Redis is failing, when
+	// on_redis_error is "local"; nil for "deny".
+	fallback  *table
+	fallbackG gcra
+	// downUntil is the Unix ns before which Redis is not asked again.
+	downUntil atomic.Int64
+}
+
+func newRemote(p params, client rueidis.Client, prefix, name string, activities int) *remote {
+	ivUS := 1e6 / p.rate
+	rm := &remote{
+		client: client,
+		args: []string{
+			strconv.FormatFloat(ivUS, 'f', -1, 64),
+			strconv.FormatFloat(ivUS*float64(p.burst), 'f', -1, 64),
+		},
+		head:    []byte(prefix + "rl:{"),
+		tail:    "}",
+		timeout: p.redisTimeout,
+		over:    newTable(p.scope, activities, p.maxKeys),
+	}
+	if name != "" {
+		rm.tail = "}:" + name
+	}
+	if p.onRedisError == "local" {
+		share := p.rate / float64(p.instances)
+		rm.fallbackG = newGCRA(share, max(1, p.burst/p.instances))
+		rm.fallback = newTable(p.scope, activities, p.maxKeys)
+	}
+	return rm
+}
+
+// take decides a request through Redis: 0 when admitted, else the ns to
+// wait; gateway.ErrUnavailable when Redis could not decide and there is no
+// local fallback.
+func (rm *remote) take(s scope, r *gateway.Request, now int64) (int64, error) {
+	var buf [keyBufLen]byte
+	if until := rm.over.until(r, buf[:0]); until > now {
+		return until - now, nil
+	}
+	if rm.downUntil.Load() > now {
+		return rm.degraded(r, now)
+	}
+	key := string(redisKey(rm.head, s, r, rm.tail, buf[:0]))
+	ctx, cancel := context.WithTimeout(context.Background(), rm.timeout)
+	waitUS, err := script.Exec(ctx, rm.client, []string{key}, rm.args).AsInt64()
+	cancel()
+	if err != nil {
+		rm.downUntil.Store(now + int64(breakerPause))
+		return rm.degraded(r, now)
+	}
+	if waitUS <= 0 {
+		return 0, nil
+	}
+	wait := waitUS * int64(time.Microsecond)
+	rm.over.raise(r, now+wait, buf[:0])
+	return wait, nil
+}
+
+func (rm *remote) degraded(r *gateway.Request, now int64) (int64, error) {
+	if rm.fallback == nil {
+		return 0, gateway.ErrUnavailable
+	}
+	var buf [keyBufLen]byte
+	return rm.fallback.take(r, rm.fallbackG, now, buf[:0]), nil
+}
+
+func (rm *remote) sweep(now int64) {
+	rm.over.sweep(now)
+	if rm.fallback != nil {
+		rm.fallback.sweep(now)
+	}
+}
