@@ -76,6 +76,7 @@ func Decode(in any, out any) error {
 	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			durationHook,
+			integerHook,
 			mapstructure.StringToTimeHookFunc(time.RFC3339),
 		),
 		ErrorUnused:      true,
@@ -105,6 +106,24 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 			return time.Duration(0), nil
 		}
 		return nil, fmt.Errorf("duration needs a unit, e.g. \"%vs\"", d)
+	}
+	return data, nil
+}
+
+// integerHook refuses a fractional number for an integer field, which
+// mapstructure would otherwise truncate (burst: 2.5 becoming 2).
+func integerHook(from, to reflect.Type, data any) (any, error) {
+	switch to.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+	default:
+		return data, nil
+	}
+	if to == reflect.TypeOf(time.Duration(0)) {
+		return data, nil
+	}
+	if f, ok := data.(float64); ok && f != float64(int64(f)) {
+		return nil, fmt.Errorf("must be a whole number, got %v", f)
 	}
 	return data, nil
 }

@@ -80,6 +80,16 @@ func TestEnvOverride(t *testing.T) {
 	}
 }
 
+func TestFractionForInteger(t *testing.T) {
+	_, err := Parse([]byte("server: {max_conns: 2.5}\n"))
+	if err == nil || err.Error() != "server.max_conns: must be a whole number, got 2.5" {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := Parse([]byte("server: {max_conns: 2.0}\n")); err != nil {
+		t.Fatalf("2.0 refused: %v", err)
+	}
+}
+
 func TestWindows(t *testing.T) {
 	cfg, err := Parse([]byte(`
 activities:

@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// demoConfig is conf/demo.yaml moved to free ports and pointed at be.
+func demoConfig(t *testing.T, be string) (cfg, addr, admin string) {
+	t.Helper()
+	b, err := os.ReadFile("../conf/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, admin = freeAddr(t), freeAddr(t)
+	dir, _ := filepath.Abs("../conf")
+	s := strings.NewReplacer(
+		"127.0.0.1:8080", addr, "127.0.0.1:8081", admin, "127.0.0.1:9090", be,
+		"demo-catalogue.yaml", filepath.Join(dir, "demo-catalogue.yaml"),
+		"demo-blacklist.txt", filepath.Join(dir, "demo-blacklist.txt"),
+	).Replace(string(b))
+	return writeFile(t, "demo.yaml", s), addr, admin
+}
+
+func jsonField(t *testing.T, body, key string) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		t.Fatalf("not JSON: %q", body)
+	}
+	v, _ := m[key].(string)
+	return v
+}
+
+// TestWalkthrough is README's curl walk-through on the demo config.
+func TestWalkthrough(t *testing.T) {
+	be := backend(t)
+	cfg, addr, admin := demoConfig(t, be)
+	gateway(t, cfg, addr)
+	base := "http://" + addr
+
+	// 1–2. Product page, 304 with its ETag, gzip.
+	code, _, h := call(t, "GET", base+"/p/phone-x")
+	etag := string(h.Peek("ETag"))
+	if code != 200 || etag == "" || string(h.Peek("Cache-Control")) != "public, max-age=60" {
+		t.Fatalf("product page: %d etag=%q", code, etag)
+	}
+	if code, _, _ := call(t, "GET", base+"/p/phone-x", "If-None-Match", etag); code != 304 {
+		t.Errorf("If-None-Match: %d", code)
+	}
+	if _, _, h := call(t, "GET", base+"/p/phone-x", "Accept-Encoding", "gzip"); string(h.Peek("Content-Encoding")) != "gzip" {
+		t.Errorf("no gzip")
+	}
+	// 3. Status.
+	if _, body, _ := call(t, "GET", base+"/api/activities/phone-sale/status"); !strings.Contains(body, `"stock_left":100`) {
+		t.Errorf("status: %s", body)
+	}
+	// 4–5. Token, path, and a bot-fast purchase.
+	_, body, _ := call(t, "GET", base+"/api/activities/phone-sale/token", "X-User-Id", "alice")
+	token := jsonField(t, body, "token")
+	_, body, _ = call(t, "GET", base+"/api/activities/phone-sale/path", "X-User-Id", "alice")
+	buy := jsonField(t, body, "path")
+	if token == "" || !strings.HasPrefix(buy, "/api/buy/phone-sale/") {
+		t.Fatalf("token %q path %q", token, buy)
+	}
+	code, body, h = call(t, "POST", base+buy, "X-User-Id", "alice", "X-Order-Token", token, "Accept", "application/json")
+	if code != 429 || jsonField(t, body, "error") != "token_too_young" || len(h.Peek("Retry-After")) == 0 {
+		t.Fatalf("too-young token: %d %s", code, body)
+	}
+	// 6. A second later the purchase goes through, once.
+	time.Sleep(1100 * time.Millisecond)
+	code, body, h = call(t, "POST", base+buy, "X-User-Id", "alice", "X-Order-Token", token)
+	if code != 201 || !strings.Contains(body, `"idempotency_key":"phone-sale:alice:`) || len(h.Peek("X-Request-Id")) == 0 {
+		t.Fatalf("purchase: %d %s", code, body)
+	}
+	// 7. One per customer.
+	code, body, _ = call(t, "POST", base+buy, "X-User-Id", "alice", "X-Order-Token", token, "Accept", "application/json")
+	if code != 409 || jsonField(t, body, "error") != "already_purchased" {
+		t.Errorf("second purchase: %d %s", code, body)
+	}
+	// 8. Someone else's path is a 404.
+	if code, _, _ := call(t, "POST", base+buy, "X-User-Id", "bob", "X-Order-Token", token); code != 404 {
+		t.Errorf("bob on alice's path: %d", code)
+	}
+	// 9. Backend, stock and metrics agree.
+	if o := orders(t, be); o != `{"orders":1,"duplicates":0}` {
+		t.Errorf("backend: %s", o)
+	}
+	waitFor(t, func() bool {
+		_, body, _ := call(t, "GET", base+"/api/activities/phone-sale/status")
+		return strings.Contains(body, `"stock_left":99`)
+	})
+	_, metrics, _ := call(t, "GET", "http://"+admin+"/metrics")
+	if !strings.Contains(metrics, `flashgate_filter_rejections_total{filter="order_token",reason="token_too_young",route="buy"} 1`) {
+		t.Errorf("metrics lack the too-young rejection")
+	}
+	// 10. Admin.
+	if code, _, _ := call(t, "GET", "http://"+admin+"/admin/activities/phone-sale/stock"); code != 401 {
+		t.Errorf("admin without token: %d", code)
+	}
+	_, body, _ = call(t, "GET", "http://"+admin+"/admin/activities/phone-sale/stock", "Authorization", "Bearer demo-admin-token-change-me")
+	if !strings.Contains(body, `"left":99`) {
+		t.Errorf("admin stock: %s", body)
+	}
+	// A blacklisted user is turned away before anything else.
+	if code, _, _ := call(t, "POST", base+"/api/buy/phone-sale/x", "X-User-Id", "mallory"); code != 403 {
+		t.Errorf("blacklisted: %d", code)
+	}
+	// The watch sale has not started.
+	code, body, _ = call(t, "GET", base+"/api/activities/watch-sale/path", "X-User-Id", "alice", "Accept", "application/json")
+	if code != 403 || jsonField(t, body, "error") != "not_started" {
+		t.Errorf("watch sale path: %d %s", code, body)
+	}
+}
