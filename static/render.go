@@ -72,7 +72,10 @@ type templates struct {
 type productView struct {
 	Product
 	StatusURL string // "" without an activity
-	BuyURL    string
+	// TokenURL and PathURL are the checkout flow: an order token when the
+	// page loads, the user's hidden purchase path when they click.
+	TokenURL string
+	PathURL  string
 }
 
 // systemView is what system.html sees.
@@ -169,7 +172,8 @@ func (t *templates) renderProduct(p Product) ([]byte, error) {
 	if p.Activity != "" {
 		base := "/api/activities/" + url.PathEscape(p.Activity)
 		v.StatusURL = base + "/status"
-		v.BuyURL = base + "/purchase"
+		v.TokenURL = base + "/token"
+		v.PathURL = base + "/path"
 	}
 	var buf bytes.Buffer
 	if err := t.product.Execute(&buf, v); err != nil {

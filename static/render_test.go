@@ -17,10 +17,10 @@ func TestRenderProduct(t *testing.T) {
 	}{
 		{"phone-x",
 			[]string{"<title>Phone X</title>", "&lt;b&gt;Limited&lt;/b&gt; &amp; fast.", "¥4999.00",
-				`src="/img/phone-x.jpg"`, `action="/api/activities/flash-phone/purchase"`,
-				`var statusURL = "/api/activities/flash-phone/status";`, "<dt>colour</dt><dd>black</dd>"},
+				`src="/img/phone-x.jpg"`, `id="buy"`,
+				`var statusURL = "/api/activities/flash-phone/status", tokenURL = "/api/activities/flash-phone/token", pathURL = "/api/activities/flash-phone/path";`, "<dt>colour</dt><dd>black</dd>"},
 			[]string{"<b>Limited"}},
-		{"tee_2", []string{"<title>T-shirt</title>", "99.00", "Not on sale"}, []string{"<form", "<script", "<img"}},
+		{"tee_2", []string{"<title>T-shirt</title>", "99.00", "Not on sale"}, []string{`id="buy"`, "<script", "<img"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.id, func(t *testing.T) {
