@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 )
 
 // TestTakeProperty hammers every backend with more demand than stock and
@@ -142,8 +144,33 @@ func TestTakeProperty(t *testing.T) {
 // pending mark is left behind.
 func checkLedgers(t *testing.T, r *RedisStore, activity string, shards int, admitted int64) {
 	t.Helper()
+	l := readLedgers(t, r, activity, shards)
+	if l.counts != admitted || l.held != admitted || l.live != admitted || l.pend != 0 {
+		t.Errorf("%s: ledgers count %d, held %d, live orders %d, pending %d; admitted %d",
+			activity, l.counts, l.held, l.live, l.pend, admitted)
+	}
+	// Every held unit keeps its attempt record both ways, and nothing else
+	// does; fences only come from unknown outcomes, which checkLedgers'
+	// callers do not produce.
+	if l.att != 2*admitted || l.fences != 0 {
+		t.Errorf("%s: attempt records %d (want %d), fences %d (want 0)", activity, l.att, 2*admitted, l.fences)
+	}
+}
+
+// ledgers are an activity's Redis ledgers summed over its shards.
+type ledgers struct {
+	counts int64 // units held per the count hashes
+	held   int64 // held marks
+	live   int64 // live order records
+	pend   int64 // pending marks
+	att    int64 // attempt record fields (two per live purchase)
+	fences int64 // fenced attempts
+}
+
+func readLedgers(t *testing.T, r *RedisStore, activity string, shards int) ledgers {
+	t.Helper()
 	ctx := testCtx(t, 10*time.Second)
-	var counts, held, live, pend int64
+	var l ledgers
 	for i := range shards {
 		k := shardKeys(r.prefix, activity, i)
 		m, err := r.c.Do(ctx, r.c.B().Hgetall().Key(k[kCount]).Build()).AsStrMap()
@@ -152,29 +179,32 @@ func checkLedgers(t *testing.T, r *RedisStore, activity string, shards int, admi
 		}
 		for _, v := range m {
 			n, _ := strconv.ParseInt(v, 10, 64)
-			counts += n
+			l.counts += n
 		}
-		n, err := r.c.Do(ctx, r.c.B().Hlen().Key(k[kHeld]).Build()).AsInt64()
-		if err != nil {
-			t.Fatal(err)
-		}
-		held += n
-		if n, err = r.c.Do(ctx, r.c.B().Zcard().Key(k[kPend]).Build()).AsInt64(); err != nil {
-			t.Fatal(err)
-		}
-		pend += n
 		o, err := r.c.Do(ctx, r.c.B().Hgetall().Key(k[kOrd]).Build()).AsStrMap()
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, v := range o {
 			if v == "1" {
-				live++
+				l.live++
 			}
 		}
+		for _, c := range []struct {
+			dst *int64
+			cmd rueidis.Completed
+		}{
+			{&l.held, r.c.B().Hlen().Key(k[kHeld]).Build()},
+			{&l.pend, r.c.B().Zcard().Key(k[kPend]).Build()},
+			{&l.att, r.c.B().Hlen().Key(k[kAtt]).Build()},
+			{&l.fences, r.c.B().Zcard().Key(k[kFence]).Build()},
+		} {
+			n, err := r.c.Do(ctx, c.cmd).AsInt64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			*c.dst += n
+		}
 	}
-	if counts != admitted || held != admitted || live != admitted || pend != 0 {
-		t.Errorf("%s: ledgers count %d, held %d, live orders %d, pending %d; admitted %d",
-			activity, counts, held, live, pend, admitted)
-	}
+	return l
 }

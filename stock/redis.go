@@ -19,8 +19,20 @@ type RedisOptions struct {
 	// Prefix starts every key and the pub/sub channel, e.g. "fg:".
 	// Default "" (no prefix).
 	Prefix string
-	// Timeout bounds every Redis call. Default 100ms.
+	// Timeout bounds every Redis call, and how long Take waits for its
+	// decision in total (the caller's ctx may cut it shorter). Default 100ms.
 	Timeout time.Duration
+	// SettleTimeout bounds the scripts of one Take, which run in the
+	// background so that a caller giving up never loses their outcome: a
+	// unit admitted after the caller left is given back at once. Past
+	// SettleTimeout the outcome is settled by abandon.lua from the sync
+	// loop instead (see doc.go). Default 30s; never less than Timeout.
+	SettleTimeout time.Duration
+	// MaxSettling bounds the Takes in flight (waited for or settling in
+	// the background). Beyond it Take fails at once with ErrUnavailable and
+	// sends nothing, so a hung Redis cannot pile up goroutines or queued
+	// scripts. Default 10000.
+	MaxSettling int
 	// SyncInterval is how often the safety net re-reads shards believed
 	// empty and checks each cached spec's version. Default 500ms.
 	SyncInterval time.Duration
@@ -32,14 +44,17 @@ type RedisOptions struct {
 }
 
 // RedisStore is the Store shared by every gateway instance. NewRedis
-// returns one; type-assert to reach Reconcile.
+// returns one; type-assert to reach Reconcile and Stats.
 type RedisStore struct {
-	c          rueidis.Client
-	prefix     string
-	channel    string
-	timeout    time.Duration
-	interval   time.Duration
-	pendingAge time.Duration
+	c             rueidis.Client
+	prefix        string
+	channel       string
+	timeout       time.Duration
+	settleTimeout time.Duration
+	maxSettling   int64
+	interval      time.Duration
+	pendingAge    time.Duration
+	fenceKeep     string // ms abandon.lua keeps a fence, as an argument
 
 	mu   sync.Mutex                           // serialises cache writes
 	acts atomic.Pointer[map[string]*redisAct] // copy-on-write; read without locks
@@ -51,6 +66,11 @@ type RedisStore struct {
 	once   sync.Once
 
 	subscribed atomic.Bool // the listener holds a live subscription
+
+	closed   atomic.Bool  // Close was called: Take no longer starts work
+	settling atomic.Int64 // Takes in flight, bounded by maxSettling
+	queue    abandonQueue // unknown outcomes, for abandon.lua
+	stats    statCounters
 }
 
 // redisAct is the cached spec of one activity, with everything a Take needs
@@ -61,7 +81,7 @@ type redisAct struct {
 	verStr  string
 	shards  int
 	perUser int64
-	keys    [][]string // per shard, the seven keys in script order
+	keys    [][]string // per shard, the nine keys in script order
 	idx     []string   // per shard, its index as a string
 	meta    string
 	empty   emptySet
@@ -82,10 +102,19 @@ func NewRedis(o RedisOptions) (Store, error) {
 	if o.PendingAge <= 0 {
 		o.PendingAge = 10 * time.Second
 	}
+	if o.SettleTimeout <= 0 {
+		o.SettleTimeout = 30 * time.Second
+	}
+	o.SettleTimeout = max(o.SettleTimeout, o.Timeout)
+	if o.MaxSettling <= 0 {
+		o.MaxSettling = 10000
+	}
 	r := &RedisStore{
 		c: o.Client, prefix: o.Prefix, channel: o.Prefix + "stock",
-		timeout: o.Timeout, interval: o.SyncInterval, pendingAge: o.PendingAge,
-		kick: make(chan struct{}, 1),
+		timeout: o.Timeout, settleTimeout: o.SettleTimeout, maxSettling: int64(o.MaxSettling),
+		interval: o.SyncInterval, pendingAge: o.PendingAge,
+		fenceKeep: strconv.FormatInt(fenceKeep(o).Milliseconds(), 10),
+		kick:      make(chan struct{}, 1),
 	}
 	empty := make(map[string]*redisAct)
 	r.acts.Store(&empty)
@@ -96,11 +125,20 @@ func NewRedis(o RedisOptions) (Store, error) {
 	return r, nil
 }
 
-// Close stops the listener and the sync loop. It is idempotent.
+// Close stops the listener and the sync loop and cancels the Takes still
+// settling in the background, as a crash would (see doc.go); Take fails
+// with ErrUnavailable afterwards. It is idempotent.
 func (r *RedisStore) Close() error {
 	r.once.Do(func() {
+		r.closed.Store(true)
 		r.cancel()
 		r.wg.Wait()
+		// Cancelled, the background Takes end within a scheduling delay;
+		// the bound only keeps a wedged client from hanging Close.
+		for i := 0; i < 1000 && r.settling.Load() > 0; i++ {
+			time.Sleep(time.Millisecond)
+		}
+		r.stats.lost.Add(uint64(r.queue.drain()))
 	})
 	return nil
 }
@@ -183,8 +221,15 @@ func (r *RedisStore) store(cur map[string]*redisAct, activity string, a *redisAc
 // integer reply.
 func (r *RedisStore) run(ctx context.Context, op string, s *rueidis.Lua, keys, args []string) (int64, error) {
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	v, err := s.Exec(cctx, r.c, keys, args).AsInt64()
+	v, err := call(cctx, r.c, op, s, keys, args)
 	cancel()
+	return v, err
+}
+
+// call executes a shard script under ctx alone: the steps of a Take, whose
+// ctx carries SettleTimeout for all of them.
+func call(ctx context.Context, c rueidis.Client, op string, s *rueidis.Lua, keys, args []string) (int64, error) {
+	v, err := s.Exec(ctx, c, keys, args).AsInt64()
 	if err != nil {
 		return 0, unavailable(op, err)
 	}
@@ -192,10 +237,11 @@ func (r *RedisStore) run(ctx context.Context, op string, s *rueidis.Lua, keys, a
 }
 
 var (
-	errStale    = errors.New("stock: spec changed during the call")
-	errFenced   = errors.New("stock: pending purchase was reconciled during the call")
-	errLostMark = errors.New("stock: pending mark vanished")
-	errReply    = errors.New("stock: unexpected script reply")
+	errStale     = errors.New("stock: spec changed during the call")
+	errFenced    = errors.New("stock: pending purchase was reconciled during the call")
+	errLostMark  = errors.New("stock: pending mark vanished")
+	errReply     = errors.New("stock: unexpected script reply")
+	errAbandoned = errors.New("stock: attempt was abandoned before it ran")
 )
 
 func (r *RedisStore) SoldOut(activity string) bool {
@@ -218,7 +264,7 @@ func (r *RedisStore) Take(ctx context.Context, activity string, user []byte) (De
 		if a.empty.all() {
 			return Decision{Result: SoldOut}, nil
 		}
-		d, err := r.take(ctx, a, user)
+		d, err := r.await(ctx, a, user)
 		if err != errStale {
 			return d, err
 		}
@@ -229,13 +275,11 @@ func (r *RedisStore) Take(ctx context.Context, activity string, user []byte) (De
 	}
 }
 
-// take runs the three steps of a purchase (see doc.go).
-func (r *RedisStore) take(ctx context.Context, a *redisAct, user []byte) (Decision, error) {
-	h := homeShard(user, a.shards)
-	// Copied: rueidis may still hold the argument after a timeout, when the
-	// caller is already reusing its buffer.
-	u := string(user)
-	v, err := r.run(ctx, "take", takeScript, a.keys[h], []string{a.verStr, u, a.idx[h]})
+// take runs the three steps of a purchase (see doc.go) for attempt, under
+// ctx alone. It runs on the background goroutine of await.
+func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt string) (Decision, error) {
+	h := homeShard(u, a.shards)
+	v, err := call(ctx, r.c, "take", takeScript, a.keys[h], []string{a.verStr, u, a.idx[h], attempt})
 	if err != nil {
 		return Decision{}, err
 	}
@@ -253,6 +297,8 @@ func (r *RedisStore) take(ctx context.Context, a *redisAct, user []byte) (Decisi
 		return Decision{Result: NotLoaded}, nil
 	case codeStale:
 		return Decision{}, errStale
+	case codeFenced:
+		return Decision{}, unavailable("take", errAbandoned)
 	}
 	return Decision{}, unavailable("take", errReply)
 }
@@ -271,7 +317,7 @@ func (r *RedisStore) borrow(ctx context.Context, a *redisAct, h int, u string, n
 				continue
 			}
 			tried[t>>6] |= 1 << (t & 63)
-			code, err := r.run(ctx, "borrow", borrowScript, a.keys[t], args)
+			code, err := call(ctx, r.c, "borrow", borrowScript, a.keys[t], args)
 			if err != nil {
 				return Decision{}, err
 			}
@@ -302,7 +348,7 @@ func (r *RedisStore) settle(ctx context.Context, a *redisAct, h int, id, u strin
 	if t >= 0 {
 		ts = a.idx[t]
 	}
-	code, err := r.run(ctx, "settle", settleScript, a.keys[h], []string{a.verStr, id, u, ts})
+	code, err := call(ctx, r.c, "settle", settleScript, a.keys[h], []string{a.verStr, id, u, ts})
 	if err != nil {
 		return Decision{}, err
 	}

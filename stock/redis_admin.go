@@ -255,7 +255,14 @@ func (r *RedisStore) Release(ctx context.Context, activity string, user []byte, 
 	if err != nil || t < 0 || t >= a.shards {
 		return false, unavailable("release", errReply)
 	}
-	code, err := r.run(ctx, "release", releaseScript, a.keys[t], []string{a.verStr, id, r.channel, stockMsg(activity, t)})
+	return r.giveBack(ctx, a, h, t, id, u)
+}
+
+// giveBack is the second and third step of Release, also used for the
+// units of abandoned Takes: release.lua on t (tombstone, INCR, PUBLISH),
+// then unhold.lua on h. It reports whether the allowance was freed.
+func (r *RedisStore) giveBack(ctx context.Context, a *redisAct, h, t int, id, u string) (bool, error) {
+	code, err := r.run(ctx, "release", releaseScript, a.keys[t], []string{a.verStr, id, r.channel, stockMsg(a.name, t)})
 	if err != nil {
 		return false, err
 	}

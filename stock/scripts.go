@@ -7,7 +7,7 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// Every shard script takes the same seven keys, all under the shard's hash
+// Every shard script takes the same nine keys, all under the shard's hash
 // tag, so one precomputed slice per shard serves every call and no script
 // can reach a second slot.
 const (
@@ -18,10 +18,12 @@ const (
 	kHeld         // HASH n:user -> shard that holds the unit
 	kPend         // ZSET n:user, score = ms when the home shard was empty
 	kOrd          // HASH n:user -> '1' unit taken here, '0' tombstone
+	kAtt          // HASH attempt -> n:user and n:user -> attempt, while the purchase lives
+	kFence        // ZSET attempts given up before take.lua ran, score = ms
 	numKeys
 )
 
-var keySuffixes = [numKeys]string{":cfg", ":stock", ":count", ":seq", ":held", ":pend", ":ord"}
+var keySuffixes = [numKeys]string{":cfg", ":stock", ":count", ":seq", ":held", ":pend", ":ord", ":att", ":fence"}
 
 // Reply codes shared by the shard scripts (see each .lua header).
 const (
@@ -31,7 +33,14 @@ const (
 	codeEmpty     = 4
 	codeNotLoaded = 5
 	codeStale     = 6
-	codeFenced    = 7
+	codeFenced    = 7 // borrow.lua: reconciled; take.lua: attempt abandoned
+)
+
+// Replies of abandon.lua (the first element of its array).
+const (
+	abandonDone    = 0 // fenced before take.lua ran, or nothing left to undo
+	abandonHeld    = 1 // {1, id, t}: the attempt holds a unit on shard t
+	abandonPending = 3 // {3, id}: the attempt's borrow is unresolved
 )
 
 var (
@@ -55,6 +64,8 @@ var (
 	topupSrc string
 	//go:embed lua/meta.lua
 	metaSrc string
+	//go:embed lua/abandon.lua
+	abandonSrc string
 )
 
 // Each script is wrapped once: the SHA-1 is computed here, calls use
@@ -70,6 +81,7 @@ var (
 	loadScript    = rueidis.NewLuaScript(loadSrc)
 	topupScript   = rueidis.NewLuaScript(topupSrc)
 	metaScript    = rueidis.NewLuaScript(metaSrc)
+	abandonScript = rueidis.NewLuaScript(abandonSrc)
 )
 
 // shardTag is the hash tag of shard i: "{fg:act42:3}".
@@ -77,7 +89,7 @@ func shardTag(prefix, activity string, i int) string {
 	return "{" + prefix + activity + ":" + strconv.Itoa(i) + "}"
 }
 
-// shardKeys are the seven keys of shard i, in script order.
+// shardKeys are the nine keys of shard i, in script order.
 func shardKeys(prefix, activity string, i int) []string {
 	tag := shardTag(prefix, activity, i)
 	keys := make([]string, numKeys)

@@ -145,17 +145,17 @@ func share(units int64, n, i int) int64 {
 
 // hash is 64-bit FNV-1a. home = hash % shards; the memory store also uses
 // its top bits to pick a ledger lock.
-func hash(b []byte) uint64 {
+func hash[T string | []byte](b T) uint64 {
 	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
+	for i := 0; i < len(b); i++ {
+		h ^= uint64(b[i])
 		h *= 1099511628211
 	}
 	return h
 }
 
 // homeShard is the shard that keeps user's ledger.
-func homeShard(user []byte, shards int) int { return int(hash(user) % uint64(shards)) }
+func homeShard[T string | []byte](user T, shards int) int { return int(hash(user) % uint64(shards)) }
 
 // Seq layout: the load version in the high bits, the per-version purchase
 // number in the low 32. A forced re-Warm bumps the version, so a user's

@@ -66,7 +66,8 @@ func (r *RedisStore) wake() {
 // syncLoop is the safety net under pub/sub: every SyncInterval it re-reads
 // each shard believed empty and each cached spec's version, so every
 // instance learns of new stock within SyncInterval plus one Timeout even
-// when messages are lost. Every PendingAge/2 it also runs Reconcile.
+// when messages are lost. It also works the queue of abandoned Takes
+// (abandon.lua), and every PendingAge/2 it runs Reconcile.
 func (r *RedisStore) syncLoop() {
 	defer r.wg.Done()
 	tick := time.NewTicker(r.interval)
@@ -81,6 +82,7 @@ func (r *RedisStore) syncLoop() {
 		case <-r.kick:
 		}
 		_ = r.syncOnce(r.ctx)
+		r.settleAbandoned(r.ctx)
 		if time.Since(lastReconcile) >= reconcileEvery {
 			lastReconcile = time.Now()
 			_, _ = r.reconcile(r.ctx, r.pendingAge)

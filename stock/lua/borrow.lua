@@ -1,5 +1,5 @@
 -- borrow.lua: step 2 of Take, on another shard t, for a pending (user, n).
--- KEYS: the seven keys of shard t. ARGV: version, id (n:user).
+-- KEYS: the nine keys of shard t. ARGV: version, id (n:user).
 -- Reply: 1 admitted (now or by an earlier try of the same id)
 --        4 empty  5 not loaded  6 stale version  7 fenced by Reconcile
 local v = redis.call('HGET', KEYS[1], 'v')

@@ -1,5 +1,5 @@
 -- fence.lua: Reconcile's probe of shard t for a pending id.
--- KEYS: the seven keys of shard t. ARGV: version, id (n:user).
+-- KEYS: the nine keys of shard t. ARGV: version, id (n:user).
 -- Reports whether the id took a unit here; if it did not, leaves a
 -- tombstone so that an in-flight borrow of the id can no longer take one.
 -- Reply: 1 a live order exists  0 none (now fenced)  5 not loaded  6 stale

@@ -1,6 +1,6 @@
 -- pending.lua: Reconcile's scan of shard h for pending marks older than
 -- ARGV[2] milliseconds by this server's clock (the one that stamped them).
--- KEYS: the seven keys of shard h. ARGV: version, age ms, limit.
+-- KEYS: the nine keys of shard h. ARGV: version, age ms, limit.
 -- Reply: up to limit ids (n:user); empty when not loaded or stale.
 local v = redis.call('HGET', KEYS[1], 'v')
 if v ~= ARGV[1] then return {} end

@@ -1,5 +1,5 @@
 -- release.lua: step 1 of Release, on the shard t that holds the unit.
--- KEYS: the seven keys of shard t. ARGV: version, id (n:user), channel, msg.
+-- KEYS: the nine keys of shard t. ARGV: version, id (n:user), channel, msg.
 -- The order record becomes a tombstone ('0') instead of being deleted, so
 -- a late borrow retry of the same id can never take a second unit.
 -- Reply: 1 unit returned  0 no such live order  5 not loaded  6 stale

@@ -1,9 +1,9 @@
 -- settle.lua: step 3 of Take (and Reconcile's verdict), on the home shard h.
--- KEYS: the seven keys of shard h. ARGV: version, id (n:user), user, t.
+-- KEYS: the nine keys of shard h. ARGV: version, id (n:user), user, t.
 -- t >= 0: the unit was taken on shard t: the pending mark becomes a held
 --         mark recording t.
--- t = -1: no unit was taken: the pending mark goes and the allowance is
---         given back.
+-- t = -1: no unit was taken: the pending mark goes, the allowance is
+--         given back and the attempt record (att) is dropped.
 -- The pending mark is removed exactly once (ZREM), so a Take and a
 -- Reconcile racing on it cannot both act.
 -- Reply: 1 the id is held (now or already)  2 rolled back  0 mark gone
@@ -22,4 +22,6 @@ end
 if redis.call('HINCRBY', KEYS[3], ARGV[3], -1) <= 0 then
   redis.call('HDEL', KEYS[3], ARGV[3])
 end
+local a = redis.call('HGET', KEYS[8], ARGV[2])
+if a then redis.call('HDEL', KEYS[8], ARGV[2], a) end
 return 2

@@ -1,5 +1,5 @@
 -- topup.lua: TopUp's share for shard i.
--- KEYS: the seven keys of shard i. ARGV: version, units, channel, msg.
+-- KEYS: the nine keys of shard i. ARGV: version, units, channel, msg.
 -- Reply: the shard's new stock (>= 1), or -5 not loaded, -6 stale version.
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return -5 end
