@@ -72,7 +72,8 @@ if [ "$REDIS" = 1 ]; then
   bench soldout-redis soldout.lua
   echo "== redis-benchmark: the same take.lua, straight to redis-server (-c $CONNS, pipeline 16)"
   # shellcheck disable=SC2046
-  redis-benchmark -p "$port" -c "$CONNS" -n 1000000 -P 16 -r 100000000 -q \
-    $(./bin/flashgate bench-take-command --config "$tmp/bench.yaml" --activity big) | tee "$OUT/redis-benchmark.txt"
+  redis-benchmark -p "$port" -c "$CONNS" -n 300000 -P 16 -r 100000000 -q \
+    $(go run ./bench/takecmd --config "$tmp/bench.yaml" --activity big) \
+    | tr '\r' '\n' | tail -1 | sed 's/^.*__rand_int__: /take.lua: /' | tee "$OUT/redis-benchmark.txt"
 fi
 echo "results in $OUT/"

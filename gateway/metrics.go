@@ -4,6 +4,8 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flashgate/flashgate/stock"
 )
 
 // Metrics are registered once per process and shared by every config
@@ -78,4 +80,37 @@ func newRouteMetrics(route string) routeMetrics {
 		notFound: requestsTotal.WithLabelValues(route, "not_found"),
 		duration: requestDuration.WithLabelValues(route),
 	}
+}
+
+// statser is the Redis stock store's view of its background work.
+type statser interface{ Stats() stock.RedisStats }
+
+var stockStatsOnce sync.Once
+
+// exportStockStats publishes the Redis stock store's counters of
+// decisions it finished after the caller gave up. Registered once per
+// process: the store outlives config reloads.
+func exportStockStats(s stock.Store) {
+	st, ok := s.(statser)
+	if !ok {
+		return
+	}
+	stockStatsOnce.Do(func() {
+		counter := func(name, help string, f func(stock.RedisStats) uint64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+				func() float64 { return float64(f(st.Stats())) })
+		}
+		Registry.MustRegister(
+			counter("flashgate_stock_abandoned_total", "Stock decisions the gateway stopped waiting for (answered 503); their outcome is settled in the background.",
+				func(s stock.RedisStats) uint64 { return s.Abandoned }),
+			counter("flashgate_stock_compensated_total", "Units given back because no caller learned they were admitted.",
+				func(s stock.RedisStats) uint64 { return s.Compensated }),
+			counter("flashgate_stock_lost_total", "Unknown outcomes given up on (queue full or shutdown): each may hold one unit until the next forced warm.",
+				func(s stock.RedisStats) uint64 { return s.Lost }),
+			counter("flashgate_stock_shed_total", "Stock decisions refused at once because too many were still settling.",
+				func(s stock.RedisStats) uint64 { return s.Shed }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flashgate_stock_unresolved", Help: "Unknown outcomes waiting for Redis to answer."},
+				func() float64 { return float64(st.Stats().Unresolved) }),
+		)
+	})
 }

@@ -44,6 +44,7 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	exportStockStats(deps.Stock)
 	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight)}
 	s.cur.Store(in)
 	s.shed = in.busy

@@ -2,6 +2,8 @@ package stock
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"strconv"
 	"time"
 
@@ -275,3 +277,28 @@ func (r *RedisStore) giveBack(ctx context.Context, a *redisAct, h, t int, id, u 
 	}
 	return code == 1, nil
 }
+
+// TakeCommand returns the EVALSHA command line that take.lua runs for
+// activity on shard, with redis-benchmark's "__rand_int__" where the user
+// and the attempt id go. Running it with redis-benchmark beside the
+// gateway measures the physical limit of one Redis for the same script.
+// The script must be loaded first (SCRIPT LOAD of lua/take.lua).
+func (r *RedisStore) TakeCommand(ctx context.Context, activity string, shard int) ([]string, error) {
+	a, err := r.act(ctx, activity)
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, ErrNotLoaded
+	}
+	if shard < 0 || shard >= a.shards {
+		return nil, ErrBadSpec
+	}
+	sum := sha1.Sum([]byte(takeSrc))
+	cmd := []string{"EVALSHA", hex.EncodeToString(sum[:]), strconv.Itoa(len(a.keys[shard]))}
+	cmd = append(cmd, a.keys[shard]...)
+	return append(cmd, a.verStr, "u__rand_int__", a.idx[shard], "__rand_int__"), nil
+}
+
+// TakeScript is the source of take.lua, for SCRIPT LOAD.
+func TakeScript() string { return takeSrc }
