@@ -182,3 +182,10 @@ func (e *unavailableError) Error() string {
 // Unwrap lets errors.Is match both ErrUnavailable and the cause (for
 // example context.DeadlineExceeded).
 func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.cause} }
+
+// IsLocal reports whether s decides in this process without I/O (the
+// memory store), so callers can skip setting up a deadline for it.
+func IsLocal(s Store) bool {
+	_, ok := s.(*memoryStore)
+	return ok
+}

@@ -48,7 +48,8 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	if timeout == 0 {
 		timeout = env.Config.Redis.Timeout
 	}
-	f := &filter{store: env.Stock, timeout: timeout, rel: &releaser{store: env.Stock, timeout: 5 * time.Second}}
+	f := &filter{store: env.Stock, local: store.IsLocal(env.Stock), timeout: timeout,
+		rel: &releaser{store: env.Stock, timeout: 5 * time.Second}}
 	var err error
 	pages := []struct {
 		dst  **gateway.Page
@@ -69,6 +70,7 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 
 type filter struct {
 	store   store.Store
+	local   bool // an in-process store needs no deadline
 	timeout time.Duration
 	rel     *releaser
 
@@ -85,9 +87,17 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 	if r.Anonymous() {
 		return gateway.RejectWith(f.login), nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
-	d, err := f.store.Take(ctx, a.ID, r.User)
-	cancel()
+	var (
+		d   store.Decision
+		err error
+	)
+	if f.local {
+		d, err = f.store.Take(context.Background(), a.ID, r.User)
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+		d, err = f.store.Take(ctx, a.ID, r.User)
+		cancel()
+	}
 	if err != nil {
 		return gateway.Verdict{}, gateway.ErrUnavailable
 	}
