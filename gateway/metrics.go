@@ -13,7 +13,7 @@ import (
 var (
 	requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "flashgate_requests_total",
-		Help: "Requests by route and outcome (admitted, rejected, error, shed, not_found).",
+		Help: "Requests by route and outcome (admitted, rejected; shed requests have route \"\").",
 	}, []string{"route", "outcome"})
 	rejectionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "flashgate_filter_rejections_total",
@@ -68,16 +68,14 @@ func registerMetrics() {
 
 // routeMetrics are the series of one route, resolved when it is built.
 type routeMetrics struct {
-	admitted, rejected, errored, notFound prometheus.Counter
-	duration                              prometheus.Observer
+	admitted, rejected prometheus.Counter
+	duration           prometheus.Observer
 }
 
 func newRouteMetrics(route string) routeMetrics {
 	return routeMetrics{
 		admitted: requestsTotal.WithLabelValues(route, "admitted"),
 		rejected: requestsTotal.WithLabelValues(route, "rejected"),
-		errored:  requestsTotal.WithLabelValues(route, "error"),
-		notFound: requestsTotal.WithLabelValues(route, "not_found"),
 		duration: requestDuration.WithLabelValues(route),
 	}
 }

@@ -99,26 +99,21 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 // errorHandler answers requests fasthttp could not parse: oversized
 // headers (431) and bodies (413), malformed requests (400), with JSON.
 func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
-	var (
-		status = fasthttp.StatusBadRequest
-		reason = `{"error":"bad_request","message":"malformed request","status":400}`
-	)
+	status, reason, msg := fasthttp.StatusBadRequest, "bad_request", "malformed request"
 	var small *fasthttp.ErrSmallBuffer
 	switch {
 	case errors.As(err, &small):
-		status = fasthttp.StatusRequestHeaderFieldsTooLarge
-		reason = `{"error":"header_too_large","message":"request headers are too large","status":431}`
+		status, reason, msg = fasthttp.StatusRequestHeaderFieldsTooLarge, "header_too_large", "request headers are too large"
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		status = fasthttp.StatusRequestEntityTooLarge
-		reason = `{"error":"body_too_large","message":"request body is too large","status":413}`
+		status, reason, msg = fasthttp.StatusRequestEntityTooLarge, "body_too_large", "request body is too large"
 	case isTimeout(err):
-		status = fasthttp.StatusRequestTimeout
-		reason = `{"error":"request_timeout","message":"request not received in time","status":408}`
+		status, reason, msg = fasthttp.StatusRequestTimeout, "request_timeout", "request not received in time"
 	}
 	ctx.SetStatusCode(status)
 	ctx.SetConnectionClose()
+	ctx.Response.Header.Set("X-Flashgate-Reason", reason)
 	ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
-	ctx.SetBodyString(reason + "\n")
+	ctx.SetBodyString(fmt.Sprintf(`{"error":%q,"message":%q,"status":%d}`+"\n", reason, msg, status))
 }
 
 // Serve accepts connections on ln until Shutdown.
