@@ -306,6 +306,10 @@ func (c *Config) validateRoutes(errs *Errors) {
 	for _, u := range c.Upstreams {
 		ups[u.Name] = true
 	}
+	acts := map[string]bool{}
+	for _, a := range c.Activities {
+		acts[a.ID] = true
+	}
 	for i, r := range c.Routes {
 		p := Index("routes", i)
 		if r.Path == "" || r.Path[0] != '/' {
@@ -314,6 +318,14 @@ func (c *Config) validateRoutes(errs *Errors) {
 		oneOf(errs, Join(p, "method"), r.Method, "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 		if strings.Contains(r.Path, "{activity}") && len(c.Activities) == 0 {
 			errs.Addf(Join(p, "path"), "uses {activity} but no activities are configured")
+		}
+		if len(r.Activities) > 0 && !strings.Contains(r.Path, "{activity}") {
+			errs.Addf(Join(p, "activities"), "needs {activity} in the path")
+		}
+		for j, id := range r.Activities {
+			if !acts[id] {
+				errs.Addf(Index(Join(p, "activities"), j), "unknown activity %q", id)
+			}
 		}
 		for j, f := range r.Filters {
 			if len(f) != 1 {

@@ -196,6 +196,10 @@ type Route struct {
 	// expanded at start-up to the configured ids, so those routes match
 	// without allocating. Required.
 	Path string `mapstructure:"path"`
+	// Activities limits {activity} to these ids, so that different sales
+	// can run different chains (a reservation-only launch beside an open
+	// sale, say). Default: every configured activity.
+	Activities []string `mapstructure:"activities"`
 	// Filters run in the order given; each entry is a one-key map from the
 	// filter type to its settings.
 	Filters []map[string]any `mapstructure:"filters"`

@@ -273,7 +273,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 			shared: in.shared,
 		}
 		if strings.Contains(rc.Path, "{activity}") {
-			env.Activities = in.ActivityList
+			env.Activities = in.routeActivities(rc)
 		}
 		if err := in.addRoute(r, conf.Index("routes", i), rc, decodedRoutes[i], env); err != nil {
 			buildErrs = append(buildErrs, err)
@@ -284,6 +284,18 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	}
 	in.handler = r.Handler
 	return in, nil
+}
+
+// routeActivities are the activities a route's {activity} expands to.
+func (in *Instance) routeActivities(rc conf.Route) []*Activity {
+	if len(rc.Activities) == 0 {
+		return in.ActivityList
+	}
+	out := make([]*Activity, 0, len(rc.Activities))
+	for _, id := range rc.Activities {
+		out = append(out, in.Activities[id])
+	}
+	return out
 }
 
 // BusyPage is the spec of the page sent when the gateway sheds load or a

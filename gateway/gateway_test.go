@@ -344,3 +344,36 @@ func TestOversizedHeader(t *testing.T) {
 		t.Fatalf("status %d body %s", r.StatusCode(), r.Body())
 	}
 }
+
+// TestManyActivitiesOwnChains: twelve sales at once, the same path
+// pattern, two different chains chosen by each route's activities.
+func TestManyActivitiesOwnChains(t *testing.T) {
+	var acts, open, closed []string
+	for i := 0; i < 12; i++ {
+		id := "sale" + string(rune('a'+i))
+		acts = append(acts, "{id: "+id+", product: phone-x, stock: 5}")
+		if i < 6 {
+			open = append(open, id)
+		} else {
+			closed = append(closed, id)
+		}
+	}
+	yaml := "activities: [" + strings.Join(acts, ", ") + "]\nroutes:\n" +
+		"  - {path: \"/buy/{activity}\", activities: [" + strings.Join(open, ", ") + "], filters: [{test_verdict: {do: pass}}], action: {type: json, endpoint: activity_status}}\n" +
+		"  - {path: \"/buy/{activity}\", activities: [" + strings.Join(closed, ", ") + "], filters: [{test_verdict: {do: reject}}], action: {type: json, endpoint: activity_status}}\n"
+	ts := newTestServer(t, yaml, Deps{})
+	for i := 0; i < 12; i++ {
+		want := 200
+		if i >= 6 {
+			want = 418
+		}
+		if r := ts.do(t, "GET", "/buy/sale"+string(rune('a'+i))); r.StatusCode() != want {
+			t.Errorf("sale %d: status %d, want %d", i, r.StatusCode(), want)
+		}
+	}
+	cfg, err := conf.Parse([]byte("activities: [{id: a, stock: 1}]\nroutes: [{path: /x, activities: [a, b], action: {type: json, endpoint: activity_status}}]"))
+	if err == nil || !strings.Contains(err.Error(), "routes[0].activities: needs {activity} in the path") ||
+		!strings.Contains(err.Error(), `routes[0].activities[1]: unknown activity "b"`) {
+		t.Errorf("bad activities accepted: %v %v", cfg, err)
+	}
+}

@@ -55,7 +55,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 	if rc.Method == fasthttp.MethodGet {
 		methods = append(methods, fasthttp.MethodHead)
 	}
-	for _, p := range in.expand(rc.Path) {
+	for _, p := range in.expand(rc.Path, env.Activities) {
 		h := rt.handler(p.activity, func(r *Request) { act(r, p.product) })
 		for _, m := range methods {
 			if err := register(r, m, p.path, h); err != nil {
@@ -84,14 +84,15 @@ type expanded struct {
 	product  string
 }
 
-// expand turns a pattern into concrete paths, one per activity and/or
-// product it names. Patterns without those placeholders pass unchanged.
-func (in *Instance) expand(pattern string) []expanded {
+// expand turns a pattern into concrete paths, one per activity (of acts)
+// and/or product it names. Patterns without those placeholders pass
+// unchanged.
+func (in *Instance) expand(pattern string, acts []*Activity) []expanded {
 	out := []expanded{{path: pattern}}
 	if strings.Contains(pattern, "{activity}") {
 		var next []expanded
 		for _, e := range out {
-			for _, a := range in.ActivityList {
+			for _, a := range acts {
 				next = append(next, expanded{
 					path: strings.ReplaceAll(e.path, "{activity}", a.ID), activity: a, product: a.Product,
 				})
