@@ -16,6 +16,7 @@ func TestCheck(t *testing.T) {
 		want []string
 	}{
 		{"demo config", "", 0, []string{"config ok"}},
+		{"example config", "example", 0, []string{"config ok"}},
 		{"unknown filter", `routes: [{path: /x, filters: [{teleport: {}}], action: {type: json, endpoint: activity_status}}]`, 2,
 			[]string{`routes[0].filters[0]: unknown filter type "teleport"`}},
 		{"wrong type", `server: {max_conns: many}`, 2,
@@ -39,7 +40,11 @@ routes: [{path: x, action: {type: proxy, upstream: nope}}]`, 2,
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := "../conf/demo.yaml"
-			if tc.yaml != "" {
+			switch tc.yaml {
+			case "":
+			case "example":
+				path = "../conf/flashgate.example.yaml"
+			default:
 				path = writeFile(t, "flashgate.yaml", tc.yaml)
 			}
 			out, err := exec.Command(bin.gateway, "check", "--config", path).CombinedOutput()
