@@ -138,3 +138,17 @@ func (a At) Addf(field, format string, args ...any) {
 
 // Add records err at the field below the scope's path.
 func (a At) Add(field string, err error) { a.Errs.Add(Join(a.Path, field), err) }
+
+// Validator is a config section that checks itself (filter settings,
+// endpoint settings).
+type Validator interface{ Validate(at At) }
+
+// DecodeSection decodes in strictly into out, then validates it, recording
+// every problem under path in errs. It is how every filter and endpoint
+// section is read, in the gateway and in the filters' tests alike.
+func DecodeSection(errs *Errors, path string, in any, out Validator) {
+	if err := Decode(in, out); err != nil {
+		errs.Add(path, err)
+	}
+	out.Validate(At{Errs: errs, Path: path})
+}

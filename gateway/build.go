@@ -129,15 +129,11 @@ func decodeEndpoint(ap string, a conf.Action, errs *conf.Errors) EndpointConfig 
 		return nil
 	}
 	ec := ei.New()
-	path := conf.Join(ap, "config")
 	in := a.Config
 	if in == nil {
 		in = map[string]any{}
 	}
-	if err := conf.Decode(in, ec); err != nil {
-		errs.Add(path, err)
-	}
-	ec.Validate(conf.At{Errs: errs, Path: path})
+	conf.DecodeSection(errs, conf.Join(ap, "config"), in, ec)
 	return ec
 }
 
@@ -175,10 +171,7 @@ func decodeFilter(fp, typ string, settings any, errs *conf.Errors) (decoded, boo
 		}
 	}
 	before := errs.Len()
-	if err := conf.Decode(m, d.cfg); err != nil {
-		errs.Add(path, err)
-	}
-	d.cfg.Validate(conf.At{Errs: errs, Path: path})
+	conf.DecodeSection(errs, path, m, d.cfg)
 	return d, errs.Len() == before
 }
 

@@ -39,19 +39,12 @@ var (
 // Write sends the page: JSON when the client accepts application/json,
 // HTML otherwise. Bodies are shared, never copied.
 func (p *Page) Write(ctx *fasthttp.RequestCtx) {
-	h := &ctx.Response.Header
-	ctx.SetStatusCode(p.Status)
-	h.SetBytesKV(headerReason, p.reason)
-	h.SetBytesKV(headerCacheCtl, noStore)
-	if len(p.retryAfter) > 0 {
-		h.SetBytesKV(headerRetryAfter, p.retryAfter)
-	}
 	if WantsJSON(ctx) {
-		h.SetContentTypeBytes(ctypeJSON)
-		ctx.Response.SetBodyRaw(p.JSON)
+		p.WriteJSON(ctx)
 		return
 	}
-	h.SetContentTypeBytes(ctypeHTML)
+	p.writeHeaders(ctx)
+	ctx.Response.Header.SetContentTypeBytes(ctypeHTML)
 	ctx.Response.SetBodyRaw(p.HTML)
 }
 
@@ -59,6 +52,12 @@ func (p *Page) Write(ctx *fasthttp.RequestCtx) {
 // endpoints that only scripts call. Headers a filter set before (such as
 // WWW-Authenticate) are kept, as with Write.
 func (p *Page) WriteJSON(ctx *fasthttp.RequestCtx) {
+	p.writeHeaders(ctx)
+	ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
+	ctx.Response.SetBodyRaw(p.JSON)
+}
+
+func (p *Page) writeHeaders(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Response.Header
 	ctx.SetStatusCode(p.Status)
 	h.SetBytesKV(headerReason, p.reason)
@@ -66,8 +65,6 @@ func (p *Page) WriteJSON(ctx *fasthttp.RequestCtx) {
 	if len(p.retryAfter) > 0 {
 		h.SetBytesKV(headerRetryAfter, p.retryAfter)
 	}
-	h.SetContentTypeBytes(ctypeJSON)
-	ctx.Response.SetBodyRaw(p.JSON)
 }
 
 // WantsJSON reports whether the request prefers a JSON answer.

@@ -19,10 +19,7 @@ const at = "routes[0].filters[0].blacklist"
 func validate(raw map[string]any) string {
 	c := newConfig()
 	var errs conf.Errors
-	if err := conf.Decode(raw, c); err != nil {
-		errs.Add(at, err)
-	}
-	c.Validate(conf.At{Errs: &errs, Path: at})
+	conf.DecodeSection(&errs, at, raw, c)
 	if err := errs.Err(); err != nil {
 		return err.Error()
 	}

@@ -47,13 +47,10 @@ func testEnv() *gateway.Env {
 	return env
 }
 
-func decodeInto(t testing.TB, cfg interface{ Validate(conf.At) }, settings map[string]any) {
+func decodeInto(t testing.TB, cfg conf.Validator, settings map[string]any) {
 	t.Helper()
-	if err := conf.Decode(settings, cfg); err != nil {
-		t.Fatal(err)
-	}
 	var errs conf.Errors
-	cfg.Validate(conf.At{Errs: &errs, Path: "hidden_path"})
+	conf.DecodeSection(&errs, "hidden_path", settings, cfg)
 	if err := errs.Err(); err != nil {
 		t.Fatal(err)
 	}

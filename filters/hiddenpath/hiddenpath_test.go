@@ -143,10 +143,7 @@ func TestConfigErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var errs conf.Errors
-			if err := conf.Decode(tc.settings, tc.cfg); err != nil {
-				errs.Add(at, err)
-			}
-			tc.cfg.Validate(conf.At{Errs: &errs, Path: at})
+			conf.DecodeSection(&errs, at, tc.settings, tc.cfg)
 			if err := errs.Err(); err == nil || err.Error() != tc.want {
 				t.Fatalf("got\n%v\nwant\n%s", err, tc.want)
 			}

@@ -47,10 +47,7 @@ func TestConfigErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newConfig()
 			var errs conf.Errors
-			if err := conf.Decode(tc.settings, c); err != nil {
-				errs.Add(at, err)
-			}
-			c.Validate(conf.At{Errs: &errs, Path: at})
+			conf.DecodeSection(&errs, at, tc.settings, c)
 			err := errs.Err()
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("got\n%v\nwant\n%s", err, tc.want)

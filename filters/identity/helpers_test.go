@@ -25,11 +25,8 @@ var (
 func build(t testing.TB, settings map[string]any) *filter {
 	t.Helper()
 	c := newConfig()
-	if err := conf.Decode(settings, c); err != nil {
-		t.Fatal(err)
-	}
 	var errs conf.Errors
-	c.Validate(conf.At{Errs: &errs, Path: "identity"})
+	conf.DecodeSection(&errs, "identity", settings, c)
 	if err := errs.Err(); err != nil {
 		t.Fatal(err)
 	}

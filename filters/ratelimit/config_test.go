@@ -15,10 +15,7 @@ func validate(t *testing.T, raw map[string]any) (*Config, string) {
 	t.Helper()
 	c := newConfig()
 	var errs conf.Errors
-	if err := conf.Decode(raw, c); err != nil {
-		errs.Add(at, err)
-	}
-	c.Validate(conf.At{Errs: &errs, Path: at})
+	conf.DecodeSection(&errs, at, raw, c)
 	if err := errs.Err(); err != nil {
 		return c, err.Error()
 	}

@@ -31,10 +31,7 @@ func TestConfigErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newConfig()
 			var errs conf.Errors
-			if err := conf.Decode(tc.settings, c); err != nil {
-				errs.Add(at, err)
-			}
-			c.Validate(conf.At{Errs: &errs, Path: at})
+			conf.DecodeSection(&errs, at, tc.settings, c)
 			if err := errs.Err(); err == nil || err.Error() != tc.want {
 				t.Fatalf("got\n%v\nwant\n%s", err, tc.want)
 			}

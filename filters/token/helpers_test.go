@@ -34,13 +34,10 @@ func testEnv() *gateway.Env {
 	return env
 }
 
-func decodeInto(t testing.TB, cfg interface{ Validate(conf.At) }, settings map[string]any) {
+func decodeInto(t testing.TB, cfg conf.Validator, settings map[string]any) {
 	t.Helper()
-	if err := conf.Decode(settings, cfg); err != nil {
-		t.Fatal(err)
-	}
 	var errs conf.Errors
-	cfg.Validate(conf.At{Errs: &errs, Path: "order_token"})
+	conf.DecodeSection(&errs, "order_token", settings, cfg)
 	if err := errs.Err(); err != nil {
 		t.Fatal(err)
 	}
