@@ -7,23 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/internal/redistest"
 )
-
-func newClient(t testing.TB, addr string) rueidis.Client {
-	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
 
 // instance builds a gateway instance (its own client, its own shared
 // state) with one route guarded by a blacklist, and returns it with the
@@ -39,7 +28,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := newClient(t, addr)
+	client := redistest.Client(t, addr)
 	in, err := gateway.Build(cfg, gateway.Deps{Redis: client})
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +176,7 @@ routes:
 // With Redis gone the copy is kept and the request path never waits.
 func TestRedisDownKeepsCopy(t *testing.T) {
 	s := redistest.Start(t)
-	c := newClient(t, s.Addr())
+	c := redistest.Client(t, s.Addr())
 	if err := c.Do(context.Background(), c.B().Sadd().Key("fg:blacklist").Member("eve").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}

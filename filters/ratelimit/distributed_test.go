@@ -9,22 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/internal/redistest"
 )
-
-func newClient(t testing.TB, addrs ...string) rueidis.Client {
-	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true})
-	if err != nil {
-		t.Fatalf("rueidis.NewClient(%v): %v", addrs, err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
 
 // instance is one "gateway instance": its own Redis client and Env. The
 // Redis timeout defaults to 2 s, not 50 ms: a test on a loaded 2-core
@@ -36,7 +24,7 @@ func instance(t testing.TB, c Config, addrs ...string) *filter {
 	}
 	env := newEnv("POST /buy", activities(1))
 	env.Path = "routes[0].filters[0].rate_limit"
-	env.Redis = newClient(t, addrs...)
+	env.Redis = redistest.Client(t, addrs...)
 	env.Config = &conf.Config{Redis: conf.Redis{Prefix: "fg:"}}
 	c.Distributed = true
 	return build(t, c, env)
@@ -150,7 +138,7 @@ func TestDistributedCluster(t *testing.T) {
 // once it is full again.
 func TestDistributedKeys(t *testing.T) {
 	s := redistest.Start(t)
-	c := newClient(t, s.Addr())
+	c := redistest.Client(t, s.Addr())
 	acts := activities(1)
 	for _, tc := range []struct {
 		cfg  Config

@@ -17,16 +17,6 @@ import (
 	"github.com/flashgate/flashgate/internal/redistest"
 )
 
-func newClient(t testing.TB, addr string) rueidis.Client {
-	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 // instance builds a gateway instance with two activities and a purchase
 // route guarded by a reservation filter, and returns the instance and a
 // filter built over its shared hub (the route's own is internal to it).
@@ -79,8 +69,8 @@ func admin(t *testing.T, in *gateway.Instance, h func(*gateway.AdminCall), id, b
 // and on instance B within refresh; GET counts them.
 func TestAdminLoadsList(t *testing.T) {
 	s := redistest.Start(t)
-	inA, a, acts := instance(t, newClient(t, s.Addr()), "{refresh: 200ms}")
-	_, b, _ := instance(t, newClient(t, s.Addr()), "{refresh: 200ms}")
+	inA, a, acts := instance(t, redistest.Client(t, s.Addr()), "{refresh: 200ms}")
+	_, b, _ := instance(t, redistest.Client(t, s.Addr()), "{refresh: 200ms}")
 	if got := outcome(t, a, request("alice", acts[0])); got != "not_reserved/403" {
 		t.Fatalf("before the upload: %q", got)
 	}
@@ -115,7 +105,7 @@ func TestAdminLoadsList(t *testing.T) {
 
 func TestAdminErrors(t *testing.T) {
 	s := redistest.Start(t)
-	in, _, _ := instance(t, newClient(t, s.Addr()), "{activities: [a0]}")
+	in, _, _ := instance(t, redistest.Client(t, s.Addr()), "{activities: [a0]}")
 	tests := []struct {
 		name, id, body string
 		code           int
@@ -144,7 +134,7 @@ func TestAdminErrors(t *testing.T) {
 // background reload brings it in.
 func TestFailsClosedUntilLoaded(t *testing.T) {
 	s := redistest.Start(t)
-	c := newClient(t, s.Addr())
+	c := redistest.Client(t, s.Addr())
 	if err := c.Do(context.Background(), c.B().Sadd().Key("fg:reservations:a0").Member("alice").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}

@@ -14,16 +14,6 @@ import (
 	"github.com/flashgate/flashgate/internal/redistest"
 )
 
-func redisClient(t *testing.T, addrs ...string) rueidis.Client {
-	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 // singleUse runs the replay check against a real Redis: standalone or a
 // 3-master cluster, where nonce hash tags spread keys over slots.
 func singleUse(t *testing.T, client rueidis.Client) {
@@ -72,18 +62,18 @@ func singleUse(t *testing.T, client rueidis.Client) {
 }
 
 func TestSingleUseStandalone(t *testing.T) {
-	singleUse(t, redisClient(t, redistest.Start(t).Addr()))
+	singleUse(t, redistest.Client(t, redistest.Start(t).Addr()))
 }
 
 func TestSingleUseCluster(t *testing.T) {
-	singleUse(t, redisClient(t, redistest.StartCluster(t, 3).Addrs()...))
+	singleUse(t, redistest.Client(t, redistest.StartCluster(t, 3).Addrs()...))
 }
 
 // TestSingleUseRedisDown checks that a dead Redis is a fast, counted
 // error (the chain's on_error decides), not a hang or a pass.
 func TestSingleUseRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
-	client := redisClient(t, srv.Addr())
+	client := redistest.Client(t, srv.Addr())
 	env := testEnv()
 	env.Redis = client
 	f := buildFilter(t, env, map[string]any{"single_use": true, "redis_timeout": "50ms"})

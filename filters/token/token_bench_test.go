@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/flashgate/flashgate/internal/redistest"
 )
 
@@ -75,12 +73,7 @@ func BenchmarkIssue(b *testing.B) {
 // and the key string, and context.WithTimeout bounds the call.
 func BenchmarkPassSingleUse(b *testing.B) {
 	env := testEnv()
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{redistest.Start(b).Addr()}, DisableCache: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer client.Close()
-	env.Redis = client
+	env.Redis = redistest.Client(b, redistest.Start(b).Addr())
 	f := buildFilter(b, env, map[string]any{"single_use": true})
 	ring := f.ring
 	var bin [maxBinary]byte

@@ -13,16 +13,6 @@ import (
 	"github.com/flashgate/flashgate/internal/redistest"
 )
 
-func newClient(t testing.TB, addr string) rueidis.Client {
-	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 func mirror(t *testing.T, c rueidis.Client, key string, provisional bool, static ...string) *Mirror[Set] {
 	t.Helper()
 	m := New(Options[Set]{Client: c, Key: key, Static: static, Build: NewSet, Provisional: provisional, Refresh: 50 * time.Millisecond})
@@ -53,7 +43,7 @@ func TestFileOnly(t *testing.T) {
 
 func TestLoadWriteRefresh(t *testing.T) {
 	s := redistest.Start(t)
-	c := newClient(t, s.Addr())
+	c := redistest.Client(t, s.Addr())
 	ctx := context.Background()
 	strict := mirror(t, c, "k", false, "filed")
 	lenient := mirror(t, c, "k", true, "filed")
@@ -107,7 +97,7 @@ func TestLoadWriteRefresh(t *testing.T) {
 // it is reloaded only every fullEvery refreshes.
 func TestLargeSet(t *testing.T) {
 	s := redistest.Start(t)
-	c := newClient(t, s.Addr())
+	c := redistest.Client(t, s.Addr())
 	ctx := context.Background()
 	users := make([]string, 25000)
 	for i := range users {
@@ -157,7 +147,7 @@ func TestLargeSet(t *testing.T) {
 // moment Add returns, and stays there.
 func TestReloadRacingWrite(t *testing.T) {
 	s := redistest.Start(t)
-	c := newClient(t, s.Addr())
+	c := redistest.Client(t, s.Addr())
 	ctx := context.Background()
 	m := mirror(t, c, "k", false)
 	m.Refresh(ctx)
@@ -195,7 +185,7 @@ func TestReloadRacingWrite(t *testing.T) {
 
 func TestRedisDown(t *testing.T) {
 	s := redistest.Start(t)
-	c := newClient(t, s.Addr())
+	c := redistest.Client(t, s.Addr())
 	ctx := context.Background()
 	m := mirror(t, c, "k", false)
 	m.Add(ctx, []string{"alice"})
