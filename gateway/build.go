@@ -244,7 +244,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		in.ActivityList = append(in.ActivityList, a)
 	}
 	if deps.AutoWarm && deps.Stock != nil {
-		if err := autoWarm(deps.Stock, in.ActivityList); err != nil {
+		if err := autoWarm(deps.Stock, in.ActivityList, deps.Logger); err != nil {
 			return nil, err
 		}
 	}
@@ -306,10 +306,16 @@ func titleOf(s PageSpec) string {
 }
 
 // autoWarm loads every activity into the store, so `make run` sells
-// without an explicit warm-up. A sale already running keeps its state.
-func autoWarm(s stock.Store, acts []*Activity) error {
+// without an explicit warm-up. A sale already running keeps its state: a
+// reload never resets it, the admin warm with ?force=true does.
+func autoWarm(s stock.Store, acts []*Activity, log *slog.Logger) error {
 	for _, a := range acts {
-		if err := s.Warm(context.Background(), SpecOf(a), false); err != nil && !errors.Is(err, stock.ErrExists) {
+		err := s.Warm(context.Background(), SpecOf(a), false)
+		switch {
+		case errors.Is(err, stock.ErrExists):
+			log.Warn("activity keeps its running sale; its new stock settings need POST /admin/activities/{id}/warm?force=true",
+				"activity", a.ID)
+		case err != nil:
 			return fmt.Errorf("activities[%d]: warm: %w", a.Index, err)
 		}
 	}
