@@ -173,6 +173,8 @@ func (c *Config) applyDefaults() {
 		def(&u.MaxConns, 512)
 		def(&u.MaxIdleConnDuration, 30*time.Second)
 		def(&u.MaxResponseBytes, 1<<20)
+		def(&u.BreakerFailures, 20)
+		def(&u.BreakerOpen, 5*time.Second)
 	}
 	for i := range c.Activities {
 		a := &c.Activities[i]
@@ -267,6 +269,10 @@ func (c *Config) validateUpstreams(errs *Errors) {
 		positive(errs, Join(p, "max_conns"), u.MaxConns)
 		positive(errs, Join(p, "max_idle_conn_duration"), u.MaxIdleConnDuration)
 		positive(errs, Join(p, "max_response_bytes"), u.MaxResponseBytes)
+		if u.BreakerFailures < -1 {
+			errs.Addf(Join(p, "breaker_failures"), "must be >= 1, or -1 to disable; got %d", u.BreakerFailures)
+		}
+		positive(errs, Join(p, "breaker_open"), u.BreakerOpen)
 	}
 }
 

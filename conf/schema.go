@@ -152,6 +152,14 @@ type Upstream struct {
 	MaxIdleConnDuration time.Duration `mapstructure:"max_idle_conn_duration"`
 	// MaxResponseBytes caps an upstream response body. Default 1 MiB.
 	MaxResponseBytes int `mapstructure:"max_response_bytes"`
+	// Breaker opens after this many consecutive failures (timeouts,
+	// unreachable, 5xx): while open, the routes that proxy here answer 503
+	// at once, before their chain runs, so no stock is taken for orders
+	// that cannot be delivered. Default 20; -1 disables.
+	BreakerFailures int `mapstructure:"breaker_failures"`
+	// BreakerOpen is how long the breaker stays open before one probe
+	// request is let through. Default 5s.
+	BreakerOpen time.Duration `mapstructure:"breaker_open"`
 }
 
 // Activity is one sale of one item.

@@ -377,3 +377,53 @@ func TestManyActivitiesOwnChains(t *testing.T) {
 		t.Errorf("bad activities accepted: %v %v", cfg, err)
 	}
 }
+
+// TestBreaker: after consecutive failures the route answers 503 before its
+// chain runs, so no unit is taken for an order that cannot be delivered;
+// once the backend is back, a probe closes the breaker.
+func TestBreaker(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: every exchange fails at once
+	yaml := strings.Replace(proxyYAML(addr, "1s"), "connect_timeout: 200ms}", "connect_timeout: 200ms, breaker_failures: 2, breaker_open: 300ms}", 1)
+	ts := newTestServer(t, yaml, Deps{})
+	for i := 0; i < 2; i++ {
+		if r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1"); r.StatusCode() != 502 {
+			t.Fatalf("failure %d: %d", i, r.StatusCode())
+		}
+	}
+	r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u2", "Accept", "application/json")
+	if r.StatusCode() != 503 || string(r.Header.Peek("X-Flashgate-Reason")) != "upstream_unavailable" || string(r.Header.Peek("Retry-After")) != "1" {
+		t.Fatalf("open breaker: %d %s", r.StatusCode(), r.Body())
+	}
+	if left, _ := ts.deps.Stock.Left(bgCtx(), "phone-sale"); left != 2 {
+		t.Errorf("stock touched while the breaker was open: left=%d", left)
+	}
+	// The backend comes back on the same address; after the open period a
+	// probe goes through and closes the breaker.
+	b := demobackend.New(demobackend.Options{})
+	ln2, err := net.Listen("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: b.Handler}
+	go func() { _ = srv.Serve(ln2) }()
+	defer srv.Shutdown()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u3")
+		if r.StatusCode() == 201 {
+			break
+		}
+		if r.StatusCode() != 503 || time.Now().After(deadline) {
+			t.Fatalf("after recovery: %d %s", r.StatusCode(), r.Body())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u4"); r.StatusCode() != 201 {
+		t.Fatalf("breaker not closed: %d", r.StatusCode())
+	}
+}

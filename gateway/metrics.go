@@ -37,6 +37,10 @@ var (
 		Help:    "Upstream exchange time by upstream.",
 		Buckets: prometheus.DefBuckets,
 	}, []string{"upstream"})
+	breakerRejections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_upstream_breaker_rejections_total",
+		Help: "Requests answered 503 upstream_unavailable, before their chain ran, because the upstream's breaker was open.",
+	}, []string{"route", "upstream"})
 	stockReleasesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "flashgate_stock_releases_total",
 		Help: "Units given back after a failed order, by activity and cause.",
@@ -60,7 +64,7 @@ func registerMetrics() {
 	registerOnce.Do(func() {
 		Registry.MustRegister(
 			requestsTotal, rejectionsTotal, filterErrorsTotal, requestDuration,
-			upstreamTotal, upstreamDuration, stockReleasesTotal, inflight, reloadsTotal,
+			upstreamTotal, upstreamDuration, breakerRejections, stockReleasesTotal, inflight, reloadsTotal,
 			prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 		)
 	})

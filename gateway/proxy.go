@@ -25,6 +25,7 @@ type Upstream struct {
 	log     *slog.Logger
 
 	badGateway, gatewayTimeout *Page
+	breaker                    *breaker
 	results                    [6]prometheus.Counter // by result class
 	duration                   prometheus.Observer
 	released, keptOnTimeout    func(activity string) prometheus.Counter
@@ -66,6 +67,7 @@ func newUpstream(c conf.Upstream, log *slog.Logger) *Upstream {
 		u.results[i] = upstreamTotal.WithLabelValues(c.Name, resultNames[i])
 	}
 	u.duration = upstreamDuration.WithLabelValues(c.Name)
+	u.breaker = newBreaker(c.BreakerFailures, c.BreakerOpen)
 	u.badGateway = mustPlainPage(502, "upstream_unreachable", "The order service cannot be reached. Please try again.", 1)
 	u.gatewayTimeout = mustPlainPage(504, "upstream_timeout", "The order service did not answer in time. Your order may still be processed; do not pay twice.", 0)
 	return u
@@ -122,6 +124,7 @@ func (u *Upstream) Forward(r *Request, rewrite []byte) {
 	err := u.lb.DoTimeout(req, resp, u.timeout)
 	u.duration.Observe(time.Since(start).Seconds())
 
+	u.breaker.record(err == nil && resp.StatusCode() < 500, r.Now)
 	switch {
 	case err == nil:
 		code := resp.StatusCode()

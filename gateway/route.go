@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fasthttp/router"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
@@ -18,9 +19,14 @@ import (
 type Route struct {
 	Name    string
 	chain   chain
-	respond func(r *Request)
 	metrics routeMetrics
 	realIP  []byte
+
+	// gate is the breaker of the upstream a proxy route forwards to: while
+	// it is open the route answers unavailable before running its chain.
+	gate        *breaker
+	unavailable *Page
+	gateRejects prometheus.Counter
 }
 
 // addRoute builds the chain and action of rc and registers them. A path
@@ -50,6 +56,16 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 	act, err := in.buildAction(rc, dr.endpoint, env)
 	if err != nil {
 		return fmt.Errorf("%s: %w", env.Path, err)
+	}
+	if u := in.Upstreams[rc.Action.Upstream]; rc.Action.Type == "proxy" && u != nil && u.breaker != nil {
+		rt.gate = u.breaker
+		rt.gateRejects = breakerRejections.WithLabelValues(rc.Name, rc.Action.Upstream)
+		rt.unavailable, err = in.Pages.Get(PageSpec{Status: 503, Reason: "upstream_unavailable", Kind: "busy",
+			RetryAfter: max(1, int((time.Duration(u.breaker.openFor)+time.Second-1)/time.Second)),
+			Message:    "Orders cannot be taken right now. Please try again in a moment."})
+		if err != nil {
+			return err
+		}
 	}
 	methods := []string{rc.Method}
 	if rc.Method == fasthttp.MethodGet {
@@ -121,6 +137,12 @@ func (in *Instance) expand(pattern string, acts []*Activity) []expanded {
 // either write the rejection page or run the action.
 func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
+		if !rt.gate.allow(ctx.Time()) {
+			rt.unavailable.Write(ctx)
+			rt.gateRejects.Inc()
+			rt.metrics.rejected.Inc()
+			return
+		}
 		start := time.Now()
 		r := acquireRequest(ctx, rt, a, rt.realIP)
 		v := rt.chain.run(r)
