@@ -427,3 +427,63 @@ func TestBreaker(t *testing.T) {
 		t.Fatalf("breaker not closed: %d", r.StatusCode())
 	}
 }
+
+// TestProxyBrokenAfterSend: a backend that reads the order and then drops
+// the connection may have created it, so the unit stays held (a release
+// would let the unit be sold twice).
+func TestProxyBrokenAfterSend(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 4096)
+			_, _ = c.Read(buf) // the request arrived
+			c.Close()
+		}
+	}()
+	ts := newTestServer(t, proxyYAML(ln.Addr().String(), "2s"), Deps{})
+	r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1", "Accept", "application/json")
+	if r.StatusCode() != 502 || string(r.Header.Peek("X-Flashgate-Reason")) != "upstream_error" {
+		t.Fatalf("status %d body %s", r.StatusCode(), r.Body())
+	}
+	if left, _ := ts.deps.Stock.Left(bgCtx(), "phone-sale"); left != 1 {
+		t.Errorf("unit released after the order may have been delivered: left=%d", left)
+	}
+}
+
+// TestHopByHopNamedInConnection: headers a Connection header names do not
+// cross the gateway, in either direction.
+func TestHopByHopNamedInConnection(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got headerLog
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		got.add(&ctx.Request.Header)
+		ctx.Response.Header.Set("Connection", "X-Secret")
+		ctx.Response.Header.Set("X-Secret", "leak")
+		ctx.Response.Header.Set("Server", "backend/1.0")
+		ctx.SetStatusCode(201)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Shutdown()
+	ts := newTestServer(t, proxyYAML(ln.Addr().String(), "2s"), Deps{})
+	r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1", "Connection", "keep-alive, X-Hop", "X-Hop", "secret")
+	if r.StatusCode() != 201 {
+		t.Fatalf("status %d", r.StatusCode())
+	}
+	if got.get("X-Hop") != "" {
+		t.Error("X-Hop named in Connection reached the backend")
+	}
+	if len(r.Header.Peek("X-Secret")) != 0 || len(r.Header.Peek("Server")) != 0 {
+		t.Errorf("backend headers leaked: X-Secret=%q Server=%q", r.Header.Peek("X-Secret"), r.Header.Peek("Server"))
+	}
+}

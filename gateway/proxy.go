@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,9 +26,9 @@ type Upstream struct {
 	timeout time.Duration
 	log     *slog.Logger
 
-	badGateway, gatewayTimeout *Page
+	badGateway, upstreamError, gatewayTimeout *Page
 	breaker                    *breaker
-	results                    [6]prometheus.Counter // by result class
+	results                    [7]prometheus.Counter // by result class
 	duration                   prometheus.Observer
 	released, keptOnTimeout    func(activity string) prometheus.Counter
 }
@@ -38,9 +40,10 @@ const (
 	res5xx
 	resTimeout
 	resUnreachable
+	resError
 )
 
-var resultNames = [...]string{"2xx", "3xx", "4xx", "5xx", "timeout", "unreachable"}
+var resultNames = [...]string{"2xx", "3xx", "4xx", "5xx", "timeout", "unreachable", "error"}
 
 func newUpstream(c conf.Upstream, log *slog.Logger) *Upstream {
 	u := &Upstream{name: c.Name, timeout: c.Timeout, log: log.With("upstream", c.Name)}
@@ -69,6 +72,7 @@ func newUpstream(c conf.Upstream, log *slog.Logger) *Upstream {
 	u.duration = upstreamDuration.WithLabelValues(c.Name)
 	u.breaker = newBreaker(c.BreakerFailures, c.BreakerOpen)
 	u.badGateway = mustPlainPage(502, "upstream_unreachable", "The order service cannot be reached. Please try again.", 1)
+	u.upstreamError = mustPlainPage(502, "upstream_error", "The order service failed to answer. Your order may still be processed; do not pay twice.", 0)
 	u.gatewayTimeout = mustPlainPage(504, "upstream_timeout", "The order service did not answer in time. Your order may still be processed; do not pay twice.", 0)
 	return u
 }
@@ -83,11 +87,46 @@ func mustPlainPage(status int, reason, msg string, retry int) *Page {
 	return p
 }
 
-// Hop-by-hop headers (RFC 9110 7.6.1) are never forwarded.
+// Hop-by-hop headers (RFC 9110 7.6.1) are never forwarded, nor are the
+// headers a message's Connection header names.
 var hopHeaders = [][]byte{
 	[]byte("Connection"), []byte("Proxy-Connection"), []byte("Keep-Alive"),
 	[]byte("Proxy-Authenticate"), []byte("Proxy-Authorization"), []byte("Te"),
 	[]byte("Trailer"), []byte("Transfer-Encoding"), []byte("Upgrade"),
+}
+
+var hdrConnection = []byte("Connection")
+
+// stripHopHeaders removes the headers named by Connection, then the fixed
+// hop-by-hop set. Connection lists are short; no allocation.
+func stripHopHeaders(h interface {
+	PeekBytes([]byte) []byte
+	DelBytes([]byte)
+}) {
+	if v := h.PeekBytes(hdrConnection); len(v) > 0 {
+		var names [8][64]byte
+		var lens [8]int
+		n := 0
+		for len(v) > 0 && n < len(names) {
+			tok := v
+			if i := bytes.IndexByte(v, ','); i >= 0 {
+				tok, v = v[:i], v[i+1:]
+			} else {
+				v = nil
+			}
+			// Copied: deleting a header may move the bytes v points into.
+			if tok = bytes.TrimSpace(tok); len(tok) > 0 && len(tok) <= 64 {
+				lens[n] = copy(names[n][:], tok)
+				n++
+			}
+		}
+		for i := 0; i < n; i++ {
+			h.DelBytes(names[i][:lens[i]])
+		}
+	}
+	for _, name := range hopHeaders {
+		h.DelBytes(name)
+	}
 }
 
 var (
@@ -132,18 +171,24 @@ func (u *Upstream) Forward(r *Request, rewrite []byte) {
 		if code >= 400 && code != fasthttp.StatusConflict {
 			u.release(r, "backend_rejected")
 		}
-		for _, h := range hopHeaders {
-			resp.Header.DelBytes(h)
-		}
+		stripHopHeaders(&resp.Header)
+		resp.Header.SetServerBytes(nil) // the gateway names no server
 		resp.CopyTo(&ctx.Response)
+	case notDelivered(err):
+		// Never connected: the backend cannot have the order.
+		u.results[resUnreachable].Inc()
+		u.release(r, "backend_unreachable")
+		u.badGateway.Write(ctx)
 	case isTimeout(err):
 		u.results[resTimeout].Inc()
 		u.log.Warn("upstream timeout; unit stays held", "request_id", string(req.Header.PeekBytes(hdrRequestID)), "err", err)
 		u.gatewayTimeout.Write(ctx)
 	default:
-		u.results[resUnreachable].Inc()
-		u.release(r, "backend_unreachable")
-		u.badGateway.Write(ctx)
+		// The connection broke after the request may have been written:
+		// the order may exist, so the unit stays held, as on a timeout.
+		u.results[resError].Inc()
+		u.log.Warn("upstream failed after sending; unit stays held", "request_id", string(req.Header.PeekBytes(hdrRequestID)), "err", err)
+		u.upstreamError.Write(ctx)
 	}
 	// The request id travels back so a user's complaint can be traced.
 	ctx.Response.Header.SetBytesKV(hdrRequestID, req.Header.PeekBytes(hdrRequestID))
@@ -153,23 +198,23 @@ func (u *Upstream) Forward(r *Request, rewrite []byte) {
 // forwarding and identity headers, and the idempotency key of a held unit.
 func (u *Upstream) prepare(r *Request, req *fasthttp.Request) {
 	h := &req.Header
-	for _, name := range hopHeaders {
-		h.DelBytes(name)
-	}
+	stripHopHeaders(h)
 	// Identity comes only from the gateway, never from the client.
 	h.DelBytes(hdrUserID)
 	h.DelBytes(hdrActivityID)
 	h.DelBytes(hdrIdempotencyKey)
 
+	// Each proxy appends the address its connection came from.
 	var buf [128]byte
 	b := buf[:0]
+	peer := peerAddr(r.Ctx)
 	if prior := h.PeekBytes(hdrXFF); len(prior) > 0 {
 		b = append(b, prior...)
-		if r.IP.IsValid() {
+		if peer.IsValid() {
 			b = append(b, ", "...)
 		}
 	}
-	if b = r.IP.AppendTo(b); len(b) > 0 {
+	if b = peer.AppendTo(b); len(b) > 0 {
 		h.SetBytesKV(hdrXFF, b)
 	}
 	if r.Ctx.IsTLS() {
@@ -223,6 +268,17 @@ func classOf(code int) int {
 		return res4xx
 	}
 	return res5xx
+}
+
+// notDelivered reports whether err proves the request never reached the
+// backend: no connection could be had or made.
+func notDelivered(err error) bool {
+	if errors.Is(err, fasthttp.ErrNoFreeConns) || errors.Is(err, fasthttp.ErrDialTimeout) ||
+		errors.Is(err, syscall.ECONNREFUSED) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 func isTimeout(err error) bool {

@@ -79,14 +79,15 @@ func releaseRequest(r *Request) {
 }
 
 // clientIP takes the address from the trusted header when one is configured
-// and parses, else from the connection.
+// and parses, else from the connection. In an X-Forwarded-For style list
+// the last entry is the one the trusted proxy appended; entries left of it
+// come from the client and could be forged.
 func clientIP(ctx *fasthttp.RequestCtx, header []byte) netip.Addr {
 	if len(header) > 0 {
 		if v := ctx.Request.Header.PeekBytes(header); len(v) > 0 {
-			// X-Forwarded-For style lists: the first entry is the client.
-			for i, c := range v {
-				if c == ',' {
-					v = v[:i]
+			for i := len(v) - 1; i >= 0; i-- {
+				if v[i] == ',' {
+					v = v[i+1:]
 					break
 				}
 			}
@@ -95,6 +96,11 @@ func clientIP(ctx *fasthttp.RequestCtx, header []byte) netip.Addr {
 			}
 		}
 	}
+	return peerAddr(ctx)
+}
+
+// peerAddr is the address of the TCP peer.
+func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
 	if ta, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
 		if a, ok := netip.AddrFromSlice(ta.IP); ok {
 			return a.Unmap()
