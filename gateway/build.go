@@ -243,11 +243,6 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		in.Activities[a.ID] = a
 		in.ActivityList = append(in.ActivityList, a)
 	}
-	if deps.AutoWarm && deps.Stock != nil {
-		if err := autoWarm(deps.Stock, in.ActivityList, deps.Logger); err != nil {
-			return nil, err
-		}
-	}
 	for _, uc := range cfg.Upstreams {
 		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger)
 	}
@@ -274,6 +269,12 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	}
 	if err := errors.Join(buildErrs...); err != nil {
 		return nil, err
+	}
+	// Last, so that a config that fails to build changes no stock.
+	if deps.AutoWarm && deps.Stock != nil {
+		if err := autoWarm(deps.Stock, in.ActivityList, deps.Logger); err != nil {
+			return nil, err
+		}
 	}
 	in.handler = r.Handler
 	return in, nil

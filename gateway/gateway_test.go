@@ -487,3 +487,56 @@ func TestHopByHopNamedInConnection(t *testing.T) {
 		t.Errorf("backend headers leaked: X-Secret=%q Server=%q", r.Header.Peek("X-Secret"), r.Header.Peek("Server"))
 	}
 }
+
+// TestRejectAfterStockReleases: a filter after the unit was taken refuses,
+// so the unit goes back instead of being lost.
+func TestRejectAfterStockReleases(t *testing.T) {
+	_, addr, _ := startBackend(t, demobackend.Options{})
+	yaml := strings.Replace(proxyYAML(addr, "2s"), "filters: [{test_hold: {}}]", "filters: [{test_hold: {}}, {test_verdict: {do: reject}}]", 1)
+	ts := newTestServer(t, yaml, Deps{})
+	for _, u := range []string{"u1", "u2", "u3"} {
+		if r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", u); r.StatusCode() != 418 {
+			t.Fatalf("status %d", r.StatusCode())
+		}
+	}
+	if left, _ := ts.deps.Stock.Left(bgCtx(), "phone-sale"); left != 2 {
+		t.Errorf("units lost to later rejections: left=%d", left)
+	}
+}
+
+func TestStockNeedsAnOrderAction(t *testing.T) {
+	ds := []decoded{{typ: "identity"}, {typ: "stock", path: "routes[0].filters[1].stock"}}
+	tests := []struct {
+		action conf.Action
+		ok     bool
+	}{
+		{conf.Action{Type: "proxy", Upstream: "o"}, true},
+		{conf.Action{Type: "json", Endpoint: "stock_decision"}, true},
+		{conf.Action{Type: "json", Endpoint: "activity_status"}, false},
+		{conf.Action{Type: "static", Page: "mug"}, false},
+	}
+	for _, tc := range tests {
+		err := checkStockAction(conf.Route{Action: tc.action}, ds)
+		if (err == nil) != tc.ok {
+			t.Errorf("%+v: err %v", tc.action, err)
+		}
+	}
+}
+
+// TestFailedReloadLeavesStock: a config that does not build changes no
+// running sale, even in the stock it would have loaded.
+func TestFailedReloadLeavesStock(t *testing.T) {
+	ts := newTestServer(t, baseYAML, Deps{})
+	bad, err := conf.Parse([]byte(strings.Replace(baseYAML, "stock: 3", "stock: 99", 1) +
+		"  - {path: /x, filters: [{test_verdict: {do: pass}}], action: {type: static, page: nope}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Static.Catalogue = "testdata/catalogue.yaml"
+	if err := ts.Reload(bad); err == nil {
+		t.Fatal("bad reload accepted")
+	}
+	if left, _ := ts.deps.Stock.Left(bgCtx(), "phone-sale"); left != 3 {
+		t.Errorf("failed reload changed the stock: left=%d", left)
+	}
+}

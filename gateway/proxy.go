@@ -247,15 +247,23 @@ func AppendIdempotencyKey(dst, activity, user []byte, seq int64) []byte {
 }
 
 func (u *Upstream) release(r *Request, cause string) {
+	if err := releaseTicket(r, cause); err != nil {
+		u.log.Error("stock release failed; unit stays held", "activity", r.Activity.ID, "cause", cause, "err", err)
+	}
+}
+
+// releaseTicket gives the request's held unit back, if it holds one.
+func releaseTicket(r *Request, cause string) error {
 	t := r.Ticket
 	if !t.Held || t.Store == nil || r.Activity == nil {
-		return
+		return nil
 	}
+	r.Ticket.Held = false
 	if err := t.Store.Release(r.Activity.ID, r.User, t.Seq); err != nil {
-		u.log.Error("stock release failed; unit stays held", "activity", r.Activity.ID, "cause", cause, "err", err)
-		return
+		return err
 	}
 	stockReleasesTotal.WithLabelValues(r.Activity.ID, cause).Inc()
+	return nil
 }
 
 func classOf(code int) int {

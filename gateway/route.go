@@ -38,6 +38,9 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 	if h := in.Config.Server.RealIPHeader; h != "" {
 		rt.realIP = []byte(h)
 	}
+	if err := checkStockAction(rc, dr.filters); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	for _, d := range dr.filters {
 		env.Path = d.path
 		f, err := d.cfg.Build(env)
@@ -151,6 +154,10 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 			act(r)
 			rt.metrics.admitted.Inc()
 		case Reject:
+			if r.Ticket.Held {
+				// A filter after stock refused: the unit goes back.
+				releaseTicket(r, "rejected_after_stock")
+			}
 			v.Page.Write(ctx)
 			rt.metrics.rejected.Inc()
 		case Done:
@@ -159,6 +166,22 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 		releaseRequest(r)
 		rt.metrics.duration.Observe(time.Since(start).Seconds())
 	}
+}
+
+// checkStockAction refuses a chain that takes a stock unit for an action
+// that would not turn it into an order: the unit would be lost.
+func checkStockAction(rc conf.Route, ds []decoded) error {
+	for _, d := range ds {
+		if d.typ != "stock" {
+			continue
+		}
+		a := rc.Action
+		if a.Type == "proxy" || (a.Type == "json" && a.Endpoint == "stock_decision") {
+			return nil
+		}
+		return fmt.Errorf("%s: stock takes a unit, so the action must be proxy (or json stock_decision), not %s", d.path, a.Type)
+	}
+	return nil
 }
 
 // buildAction resolves a route's action into a function of the request and
