@@ -289,8 +289,8 @@ func (c *Config) validateActivities(errs *Errors) {
 		if !idPattern.MatchString(a.Product) {
 			errs.Addf(Join(p, "product"), "must match [A-Za-z0-9_-]{1,64}, got %q", a.Product)
 		}
-		if a.Stock < 0 {
-			errs.Addf(Join(p, "stock"), "must be >= 0, got %d", a.Stock)
+		if a.Stock < 0 || a.Stock > 1<<40 {
+			errs.Addf(Join(p, "stock"), "must be in 0..2^40, got %d", a.Stock)
 		}
 		if a.Shards < 1 || a.Shards > 1024 {
 			errs.Addf(Join(p, "shards"), "must be in 1..1024, got %d", a.Shards)

@@ -186,8 +186,8 @@ func adminStock(a *AdminCall, act *Activity) {
 
 func adminTopUp(a *AdminCall, act *Activity) {
 	n, err := strconv.ParseInt(string(a.Ctx.QueryArgs().Peek("units")), 10, 64)
-	if err != nil || n <= 0 {
-		a.Error(400, "bad_units", "units must be a positive integer")
+	if err != nil || n <= 0 || n > stock.MaxUnits {
+		a.Error(400, "bad_units", "units must be an integer in 1..2^40")
 		return
 	}
 	ctx, cancel := adminCtx()

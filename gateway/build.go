@@ -256,7 +256,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	var buildErrs []error
 	for i, rc := range cfg.Routes {
 		env := &Env{
-			Config: cfg, Route: rc.Name, AllActivities: in.Activities, Pages: in.Pages,
+			Config: cfg, Route: rc.Name, RoutePath: rc.Path, AllActivities: in.Activities, Pages: in.Pages,
 			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Stock: deps.Stock, Now: deps.Now,
 			shared: in.shared,
 		}

@@ -27,10 +27,10 @@ type Upstream struct {
 	log     *slog.Logger
 
 	badGateway, upstreamError, gatewayTimeout *Page
-	breaker                    *breaker
-	results                    [7]prometheus.Counter // by result class
-	duration                   prometheus.Observer
-	released, keptOnTimeout    func(activity string) prometheus.Counter
+	breaker                                   *breaker
+	results                                   [7]prometheus.Counter // by result class
+	duration                                  prometheus.Observer
+	released, keptOnTimeout                   func(activity string) prometheus.Counter
 }
 
 const (

@@ -127,7 +127,10 @@ type Env struct {
 	Path string
 	// Route is the route being built: its name and the activities its
 	// path expands to (empty when the path has no {activity}).
-	Route      string
+	Route string
+	// RoutePath is the route's path pattern as configured, so a filter can
+	// check that the parameter it reads is in it.
+	RoutePath  string
 	Activities []*Activity
 	// AllActivities maps every configured activity id to its activity.
 	AllActivities map[string]*Activity

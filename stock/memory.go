@@ -221,8 +221,8 @@ func (m *memoryStore) Left(_ context.Context, activity string) (int64, error) {
 }
 
 func (m *memoryStore) TopUp(_ context.Context, activity string, n int64) error {
-	if n <= 0 {
-		return &specError{"top-up must be > 0"}
+	if n <= 0 || n > MaxUnits {
+		return &specError{"top-up must be in 1..2^40"}
 	}
 	a := m.get(activity)
 	if a == nil {

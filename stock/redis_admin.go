@@ -182,8 +182,8 @@ func (r *RedisStore) Left(ctx context.Context, activity string) (int64, error) {
 }
 
 func (r *RedisStore) TopUp(ctx context.Context, activity string, n int64) error {
-	if n <= 0 {
-		return &specError{"top-up must be > 0, got " + strconv.FormatInt(n, 10)}
+	if n <= 0 || n > MaxUnits {
+		return &specError{"top-up must be in 1..2^40"}
 	}
 	if !validName(activity) {
 		return ErrNotLoaded

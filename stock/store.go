@@ -23,6 +23,10 @@ type Spec struct {
 // MaxShards bounds Spec.Shards.
 const MaxShards = 1024
 
+// MaxUnits bounds an activity's stock and one top-up, far above any sale
+// and far below where counters could overflow.
+const MaxUnits = 1 << 40
+
 // Result is the outcome of a Take.
 type Result uint8
 
@@ -105,8 +109,8 @@ func (s Spec) Validate() error {
 	switch {
 	case !validName(s.Activity):
 		return &specError{"activity must match [A-Za-z0-9_-]{1,64}, got " + strconv.Quote(s.Activity)}
-	case s.Stock < 0:
-		return &specError{"stock must be >= 0, got " + strconv.FormatInt(s.Stock, 10)}
+	case s.Stock < 0 || s.Stock > MaxUnits:
+		return &specError{"stock must be in 0..2^40, got " + strconv.FormatInt(s.Stock, 10)}
 	case s.Shards < 1 || s.Shards > MaxShards:
 		return &specError{"shards must be 1..1024, got " + strconv.Itoa(s.Shards)}
 	case s.PerUser < 1:

@@ -18,6 +18,8 @@ package hiddenpath
 import (
 	"crypto/hmac"
 	"encoding/binary"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -73,6 +75,9 @@ func validParam(s string) bool {
 func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	if len(env.Activities) == 0 {
 		return nil, errNoActivity
+	}
+	if env.RoutePath != "" && !strings.Contains(env.RoutePath, "{"+c.Param+"}") {
+		return nil, fmt.Errorf("param: the route path %q has no {%s} to read the signature from", env.RoutePath, c.Param)
 	}
 	ring, err := keyring.Shared(env, "keys", c.Keys)
 	if err != nil {
