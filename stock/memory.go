@@ -2,6 +2,7 @@ package stock
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -24,6 +25,12 @@ type memAct struct {
 	stock   []counter
 	empty   emptySet
 	sold    atomic.Bool // something was admitted since the load
+	// retired and takers let Warm replace an unsold activity without
+	// losing a Take that is admitting on it at that moment: a Take counts
+	// itself in takers and backs off from a retired activity; Warm retires
+	// first, waits for takers to drain, and only then looks at sold.
+	retired atomic.Bool
+	takers  atomic.Int64
 	ledgers [ledgerLocks]ledger
 }
 
@@ -74,13 +81,29 @@ func NewMemory() Store {
 func (m *memoryStore) get(activity string) *memAct { return (*m.acts.Load())[activity] }
 
 func (m *memoryStore) Take(_ context.Context, activity string, user []byte) (Decision, error) {
-	a := m.get(activity)
-	if a == nil {
-		return Decision{Result: NotLoaded}, nil
+	for {
+		a := m.get(activity)
+		if a == nil {
+			return Decision{Result: NotLoaded}, nil
+		}
+		if a.empty.all() {
+			return Decision{Result: SoldOut}, nil
+		}
+		a.takers.Add(1)
+		if a.retired.Load() {
+			// Being replaced by Warm: take from the new load instead.
+			a.takers.Add(-1)
+			runtime.Gosched()
+			continue
+		}
+		d := a.take(user)
+		a.takers.Add(-1)
+		return d, nil
 	}
-	if a.empty.all() {
-		return Decision{Result: SoldOut}, nil
-	}
+}
+
+// take decides for user on this load; the caller counts itself in takers.
+func (a *memAct) take(user []byte) Decision {
 	h := hash(user)
 	l := &a.ledgers[h>>58]
 	// The user's ledger lock makes the per-user check and the decrement
@@ -89,12 +112,12 @@ func (m *memoryStore) Take(_ context.Context, activity string, user []byte) (Dec
 	u := l.users[string(user)]
 	if u != nil && u.count >= a.spec.PerUser {
 		l.mu.Unlock()
-		return Decision{Result: LimitReached}, nil
+		return Decision{Result: LimitReached}
 	}
 	t := a.takeUnit(int(h % uint64(len(a.stock))))
 	if t < 0 {
 		l.mu.Unlock()
-		return Decision{Result: SoldOut}, nil
+		return Decision{Result: SoldOut}
 	}
 	if u == nil {
 		u = &memUser{held: make([]heldUnit, 0, min(a.spec.PerUser, 4))}
@@ -104,9 +127,9 @@ func (m *memoryStore) Take(_ context.Context, activity string, user []byte) (Dec
 	u.count++
 	seq := makeSeq(a.version, u.next)
 	u.held = append(u.held, heldUnit{seq: seq, shard: t})
-	l.mu.Unlock()
 	a.sold.Store(true)
-	return Decision{Result: Admitted, Seq: seq, Shard: t}, nil
+	l.mu.Unlock()
+	return Decision{Result: Admitted, Seq: seq, Shard: t}
 }
 
 // takeUnit takes one unit, trying the home shard h first and then the
@@ -179,11 +202,16 @@ func (m *memoryStore) Warm(_ context.Context, s Spec, force bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := m.get(s.Activity)
-	if old != nil && !force {
-		if old.spec == s {
-			return nil
+	if old != nil && !force && old.spec == s {
+		return nil
+	}
+	if old != nil {
+		old.retired.Store(true)
+		for old.takers.Load() > 0 {
+			runtime.Gosched() // new Takes back off; the running ones finish
 		}
-		if old.sold.Load() {
+		if !force && old.sold.Load() {
+			old.retired.Store(false)
 			return ErrExists
 		}
 	}
