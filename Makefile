@@ -46,7 +46,7 @@ fuzz:
 bench: bench-go bench-wrk
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./gateway/ ./static/ ./stock/ ./filters/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./gateway/ ./bench/ ./static/ ./stock/ ./filters/...
 
 bench-wrk: build
 	@./bench/run.sh

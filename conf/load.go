@@ -3,6 +3,7 @@ package conf
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"fmt"
 	"net"
 	"os"
@@ -21,17 +22,20 @@ import (
 const EnvPrefix = "FLASHGATE"
 
 // Load reads, decodes, defaults and validates the YAML file at path.
-// Every error names the file and the YAML path it concerns.
+// Every error names the file and the YAML path it concerns. Like Parse,
+// it returns the partial config beside validation errors.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	cfg, err := Parse(data)
-	if err != nil {
-		return nil, PrefixFile(path, err)
+	if cfg != nil {
+		cfg.resolvePaths(filepath.Dir(path))
 	}
-	cfg.resolvePaths(filepath.Dir(path))
+	if err != nil {
+		return cfg, PrefixFile(path, err)
+	}
 	return cfg, nil
 }
 
@@ -43,7 +47,10 @@ func (c *Config) resolvePaths(dir string) {
 	c.Static.Catalogue = c.Resolve(c.Static.Catalogue)
 }
 
-// Parse decodes, defaults and validates YAML config bytes.
+// Parse decodes, defaults and validates YAML config bytes. On validation
+// errors it also returns the config as far as it decoded, so that
+// `flashgate check` can go on to check the filters; callers that serve
+// must not use it.
 func Parse(data []byte) (*Config, error) {
 	v := viper.New()
 	v.SetConfigType("yaml")
@@ -64,7 +71,7 @@ func Parse(data []byte) (*Config, error) {
 	cfg.applyDefaults()
 	cfg.Validate(&errs)
 	if err := errs.Err(); err != nil {
-		return nil, err
+		return &cfg, err
 	}
 	return &cfg, nil
 }
@@ -76,6 +83,7 @@ func Decode(in any, out any) error {
 	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			durationHook,
+			envScalarHook,
 			integerHook,
 			mapstructure.StringToTimeHookFunc(time.RFC3339),
 		),
@@ -106,6 +114,36 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 			return time.Duration(0), nil
 		}
 		return nil, fmt.Errorf("duration needs a unit, e.g. \"%vs\"", d)
+	}
+	return data, nil
+}
+
+// envScalarHook turns a string that parses as the target's number or bool
+// into it: environment overrides (FLASHGATE_SERVER_MAX_INFLIGHT=5) arrive
+// as strings. A string that does not parse is left for the decoder to
+// refuse with its "wrong type" error.
+func envScalarHook(from, to reflect.Type, data any) (any, error) {
+	str, ok := data.(string)
+	if !ok || to == reflect.TypeOf(time.Duration(0)) {
+		return data, nil
+	}
+	switch to.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if n, err := strconv.ParseInt(strings.TrimSpace(str), 10, 64); err == nil {
+			return n, nil
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n, err := strconv.ParseUint(strings.TrimSpace(str), 10, 64); err == nil {
+			return n, nil
+		}
+	case reflect.Float32, reflect.Float64:
+		if f, err := strconv.ParseFloat(strings.TrimSpace(str), 64); err == nil {
+			return f, nil
+		}
+	case reflect.Bool:
+		if b, err := strconv.ParseBool(strings.TrimSpace(str)); err == nil {
+			return b, nil
+		}
 	}
 	return data, nil
 }

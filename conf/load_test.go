@@ -71,12 +71,21 @@ func TestEnvOverride(t *testing.T) {
 	t.Setenv("FLASHGATE_SERVER_LISTEN", "127.0.0.1:9999")
 	t.Setenv("FLASHGATE_ADMIN_LISTEN", "127.0.0.1:9998")
 	t.Setenv("FLASHGATE_ADMIN_TOKEN", "0123456789abcdef0123")
+	t.Setenv("FLASHGATE_SERVER_MAX_INFLIGHT", "5")
+	t.Setenv("FLASHGATE_SERVER_KEEP_ALIVE", "false")
+	t.Setenv("FLASHGATE_STOCK_SHARDS", "8")
+	t.Setenv("FLASHGATE_REDIS_TIMEOUT", "50ms")
 	cfg, err := Parse([]byte("server: {listen: '127.0.0.1:1'}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Server.Listen != "127.0.0.1:9999" || cfg.Admin.Token != "0123456789abcdef0123" {
-		t.Errorf("env not applied: %+v %+v", cfg.Server.Listen, cfg.Admin)
+	if cfg.Server.Listen != "127.0.0.1:9999" || cfg.Admin.Token != "0123456789abcdef0123" ||
+		cfg.Server.MaxInflight != 5 || cfg.Server.KeepAlive || cfg.Stock.Shards != 8 || cfg.Redis.Timeout != 50*time.Millisecond {
+		t.Errorf("env not applied: %+v %+v %+v %+v", cfg.Server, cfg.Admin, cfg.Stock, cfg.Redis)
+	}
+	t.Setenv("FLASHGATE_SERVER_MAX_INFLIGHT", "lots")
+	if _, err := Parse(nil); err == nil || !strings.Contains(err.Error(), "server.max_inflight: wrong type") {
+		t.Errorf("bad env value: %v", err)
 	}
 }
 

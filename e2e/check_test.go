@@ -31,10 +31,23 @@ routes: [{path: "/b/{activity}", filters: [{rate_limit: {scope: ip, rate: -5}}],
 			[]string{`static.templates`}},
 		{"several at once", `
 server: {read_timeout: soon}
+activities: [{id: a1, stock: 1}]
 upstreams: [{name: o, addrs: []}]
-routes: [{path: x, action: {type: proxy, upstream: nope}}]`, 2,
+routes:
+  - {path: x, action: {type: proxy, upstream: nope}}
+  - {path: "/b/{activity}", filters: [{rate_limit: {scope: ip, rate: -5}}], action: {type: json, endpoint: activity_status}}
+  - {path: /t, filters: [{teleport: {}}], action: {type: json, endpoint: activity_status}}`, 2,
 			[]string{`server.read_timeout: time: invalid duration "soon"`, `upstreams[0].addrs: at least one host:port is required`,
-				`routes[0].path: required, must start with /`, `routes[0].action.upstream: unknown upstream "nope"`}},
+				`routes[0].path: required, must start with /`, `routes[0].action.upstream: unknown upstream "nope"`,
+				`routes[1].filters[0].rate_limit.rate: must be > 0, got -5`, `routes[2].filters[0]: unknown filter type "teleport"`}},
+		{"missing blacklist file", `
+activities: [{id: a1, stock: 1}]
+routes: [{path: "/b/{activity}", filters: [{blacklist: {file: nowhere.txt, redis_key: ""}}], action: {type: json, endpoint: activity_status}}]`, 2,
+			[]string{`routes[0].filters[0].blacklist: file: open `, `nowhere.txt: no such file or directory`}},
+		{"stock before a non-order action", `
+activities: [{id: a1, stock: 1}]
+routes: [{path: "/b/{activity}", filters: [{identity: {header: X-User-Id}}, {stock: {}}], action: {type: json, endpoint: activity_status}}]`, 2,
+			[]string{`routes[0].filters[1].stock: stock takes a unit, so the action must be proxy`}},
 		{"bad yaml", "routes: [", 2, []string{"yaml:"}},
 	}
 	for _, tc := range tests {

@@ -80,17 +80,21 @@ var (
 
 // Handler is the whole public request path.
 func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
-	n := s.inflight.Add(1)
-	inflight.Set(float64(n))
-	defer s.inflight.Add(-1)
-	if s.maxInflight > 0 && n > s.maxInflight {
-		s.shedCount.Inc()
-		s.shed.Write(ctx)
-		return
-	}
+	// Liveness is answered before shedding: a busy gateway is alive.
 	if bytes.Equal(ctx.Path(), pathHealthz) {
 		ctx.Response.Header.SetContentTypeBytes(ctypeText)
 		ctx.Response.SetBodyRaw(okBody)
+		return
+	}
+	n := s.inflight.Add(1)
+	inflight.Inc()
+	defer func() {
+		s.inflight.Add(-1)
+		inflight.Dec()
+	}()
+	if s.maxInflight > 0 && n > s.maxInflight {
+		s.shedCount.Inc()
+		s.shed.Write(ctx)
 		return
 	}
 	s.cur.Load().handler(ctx)
@@ -112,6 +116,7 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetStatusCode(status)
 	ctx.SetConnectionClose()
 	ctx.Response.Header.Set("X-Flashgate-Reason", reason)
+	ctx.Response.Header.SetBytesKV(headerCacheCtl, noStore)
 	ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
 	ctx.SetBodyString(fmt.Sprintf(`{"error":%q,"message":%q,"status":%d}`+"\n", reason, msg, status))
 }
@@ -132,8 +137,12 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	old := s.cur.Swap(in)
 	reloadsTotal.WithLabelValues("ok").Inc()
 	// Requests already routed to the old instance finish on it; close it
-	// once they are surely done.
+	// once they are surely done: the slowest is a proxied request.
 	grace := old.Config.Server.WriteTimeout + old.Config.Server.ReadTimeout
+	for _, u := range old.Config.Upstreams {
+		grace = max(grace, u.ConnectTimeout+u.Timeout+old.Config.Server.WriteTimeout)
+	}
+	grace += time.Second
 	time.AfterFunc(grace, func() { _ = old.Close() })
 	return nil
 }

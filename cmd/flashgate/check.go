@@ -1,26 +1,58 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/redisconn"
+	"github.com/flashgate/flashgate/stock"
 )
 
-// cmdCheck validates a config like `nginx -t`: decoding, every filter's
-// settings, endpoints, templates and catalogue; it dials nothing.
+// cmdCheck validates a config like `nginx -t`. It reports every error it
+// can find in one run: the top-level schema, every filter's and
+// endpoint's settings, templates and catalogue. A config with none is
+// then built exactly as serve would build it (files read, keys loaded,
+// routes registered), without listening; with redis.addrs set, that build
+// connects to Redis, and a Redis it cannot reach is exit 1, not a config
+// error.
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	path, ok := configFlag("check", args, stderr, nil)
 	if !ok {
 		return exitConfig
 	}
 	cfg, err := conf.Load(path)
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if cfg != nil {
+		if err := gateway.Check(cfg); err != nil {
+			errs = append(errs, conf.PrefixFile(path, err))
+		}
+	}
+	if len(errs) > 0 {
+		fmt.Fprintln(stderr, errors.Join(errs...))
+		return exitConfig
+	}
+	rc, err := redisconn.Open(cfg.Redis)
+	if err != nil {
+		fmt.Fprintf(stderr, "flashgate check: cannot finish: %v\n", err)
+		return exitFail
+	}
+	st := stock.NewMemory()
+	in, err := gateway.Build(cfg, gateway.Deps{Redis: rc, Stock: st})
 	if err == nil {
-		err = conf.PrefixFile(path, gateway.Check(cfg))
+		_ = in.Close()
+	}
+	_ = st.Close()
+	if rc != nil {
+		rc.Close()
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, conf.PrefixFile(path, err))
 		return exitConfig
 	}
 	fmt.Fprintln(stdout, "config ok")

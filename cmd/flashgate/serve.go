@@ -46,18 +46,19 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, conf.PrefixFile(path, err))
 		return exitConfig
 	}
-	ln, err := net.Listen("tcp4", cfg.Server.Listen)
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		log.Error("listen", "addr", cfg.Server.Listen, "err", err)
 		return exitFail
 	}
 	reload := func() error {
-		next, err := conf.Load(path)
+		next, err := conf.Load(path) // its errors name the file already
 		if err == nil {
-			err = srv.Reload(next)
+			if err = srv.Reload(next); err != nil {
+				err = conf.PrefixFile(path, err)
+			}
 		}
 		if err != nil {
-			err = conf.PrefixFile(path, err)
 			log.Error("config reload failed; keeping the running config", "err", err)
 		} else {
 			log.Info("config reloaded", "file", path)
@@ -72,7 +73,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	if admin != nil {
-		aln, err := net.Listen("tcp4", cfg.Admin.Listen)
+		aln, err := net.Listen("tcp", cfg.Admin.Listen)
 		if err != nil {
 			log.Error("listen admin", "addr", cfg.Admin.Listen, "err", err)
 			return exitFail
