@@ -3,13 +3,13 @@ package conf
 import (
 	"bytes"
 	"errors"
-	"strconv"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
