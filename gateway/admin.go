@@ -126,6 +126,9 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() error) (*Admin, 
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		(&AdminCall{Ctx: ctx}).Error(404, "not_found", "no such admin endpoint")
 	}
+	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		(&AdminCall{Ctx: ctx}).Error(405, "method_not_allowed", "this admin endpoint takes another method")
+	}
 	return &Admin{srv: &fasthttp.Server{
 		Handler: r.Handler, NoDefaultServerHeader: true,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,

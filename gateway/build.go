@@ -250,6 +250,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
+	r.HandleOPTIONS = false // an OPTIONS request is not a way around a chain
 	notFound := in.Pages.MustGet(PageSpec{Status: 404, Reason: "not_found", Kind: "not_found", Message: "No such page."})
 	r.NotFound = notFound.Write
 	r.MethodNotAllowed = in.Pages.MustGet(PageSpec{Status: 405, Reason: "method_not_allowed", Kind: "error", Message: "Method not allowed here."}).Write
