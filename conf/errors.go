@@ -152,3 +152,11 @@ func DecodeSection(errs *Errors, path string, in any, out Validator) {
 	}
 	out.Validate(At{Errs: errs, Path: path})
 }
+
+// CheckSection is DecodeSection for one section on its own: it returns
+// the section's problems as one error, or nil.
+func CheckSection(path string, in any, out Validator) error {
+	var errs Errors
+	DecodeSection(&errs, path, in, out)
+	return errs.Err()
+}

@@ -142,9 +142,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var errs conf.Errors
-			conf.DecodeSection(&errs, at, tc.settings, tc.cfg)
-			if err := errs.Err(); err == nil || err.Error() != tc.want {
+			if err := conf.CheckSection(at, tc.settings, tc.cfg); err == nil || err.Error() != tc.want {
 				t.Fatalf("got\n%v\nwant\n%s", err, tc.want)
 			}
 		})

@@ -46,9 +46,7 @@ func TestConfigErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newConfig()
-			var errs conf.Errors
-			conf.DecodeSection(&errs, at, tc.settings, c)
-			err := errs.Err()
+			err := conf.CheckSection(at, tc.settings, c)
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("got\n%v\nwant\n%s", err, tc.want)
 			}

@@ -14,9 +14,7 @@ const at = "routes[0].filters[1].rate_limit"
 func validate(t *testing.T, raw map[string]any) (*Config, string) {
 	t.Helper()
 	c := newConfig()
-	var errs conf.Errors
-	conf.DecodeSection(&errs, at, raw, c)
-	if err := errs.Err(); err != nil {
+	if err := conf.CheckSection(at, raw, c); err != nil {
 		return c, err.Error()
 	}
 	return c, ""

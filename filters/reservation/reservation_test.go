@@ -19,9 +19,7 @@ const at = "routes[0].filters[0].reservation"
 
 func validate(raw map[string]any) string {
 	c := newConfig()
-	var errs conf.Errors
-	conf.DecodeSection(&errs, at, raw, c)
-	if err := errs.Err(); err != nil {
+	if err := conf.CheckSection(at, raw, c); err != nil {
 		return err.Error()
 	}
 	return ""

@@ -30,9 +30,7 @@ func TestConfigErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newConfig()
-			var errs conf.Errors
-			conf.DecodeSection(&errs, at, tc.settings, c)
-			if err := errs.Err(); err == nil || err.Error() != tc.want {
+			if err := conf.CheckSection(at, tc.settings, c); err == nil || err.Error() != tc.want {
 				t.Fatalf("got\n%v\nwant\n%s", err, tc.want)
 			}
 		})
