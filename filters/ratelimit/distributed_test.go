@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -215,5 +216,25 @@ func TestDistributedRedisDown(t *testing.T) {
 			t.Fatal("deny mode still failing 10 s after Redis came back")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDistributedFractionalIntervals: an idle bucket admits its first
+// request whatever the rate, although most rates give an interval that is
+// not a whole number of microseconds (rounding near "now" once refused
+// every request at rates such as 6/s with burst 1).
+func TestDistributedFractionalIntervals(t *testing.T) {
+	s := redistest.Start(t)
+	for i, rate := range []float64{3, 6, 7, 11, 13, 15, 17, 23, 33, 60, 70, 99, 7000, 0.3} {
+		f := instance(t, Config{Scope: "ip", Rate: rate, Burst: 1}, s.Addr())
+		ip := "10.1.0." + strconv.Itoa(i+1)
+		if reason, _ := outcome(t, f, request(ip, "", nil, t0)); reason != "" {
+			t.Errorf("rate %v burst 1: first request refused (%s)", rate, reason)
+		}
+		// (Redis's clock decides; at 7000/s the next slot may come before
+		// the second request does.)
+		if reason, _ := outcome(t, f, request(ip, "", nil, t0)); reason == "" && rate < 1000 {
+			t.Errorf("rate %v burst 1: second request at once admitted", rate)
+		}
 	}
 }

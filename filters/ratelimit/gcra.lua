@@ -19,7 +19,11 @@ if tat < now then
 end
 local new = tat + interval
 local wait = new - now - tolerance
-if wait > 0 then
+-- Doubles near now (~1e14 us) step by 2^-6 us, so an idle bucket can
+-- compute a wait of a few hundredths of a microsecond where the exact
+-- answer is 0: count anything under half a microsecond as on time, or a
+-- fractional interval would refuse every request.
+if wait > 0.5 then
   return math.ceil(wait)
 end
 -- The bucket is full again once new has passed: expire it then.
