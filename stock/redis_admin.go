@@ -74,14 +74,19 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 		return err
 	}
 	if loaded && !force {
-		complete, sold, err := r.inspect(ctx, old)
+		behind, sold, err := r.inspect(ctx, old)
 		if err != nil {
 			return err
 		}
 		switch {
-		case old.spec == s && complete:
+		case old.spec == s && len(behind) == 0:
 			return nil
-		case old.spec != s && sold:
+		case old.spec == s:
+			// A Warm died half-way. Finish it at its version, loading only
+			// the shards it did not reach: the others may already sell,
+			// and reloading them would sell their units again.
+			return r.load(ctx, s, old.version, behind)
+		case sold:
 			return ErrExists
 		}
 	}
@@ -93,15 +98,11 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 	if err != nil {
 		return unavailable("warm", err)
 	}
-	ver, pu, n := strconv.FormatInt(version, 10), strconv.FormatInt(s.PerUser, 10), strconv.Itoa(s.Shards)
-	multi := make([]rueidis.LuaExec, s.Shards)
-	for i := range multi {
-		multi[i] = rueidis.LuaExec{
-			Keys: shardKeys(r.prefix, s.Activity, i),
-			Args: []string{ver, pu, n, strconv.FormatInt(share(s.Stock, s.Shards, i), 10), r.channel, stockMsg(s.Activity, i)},
-		}
+	all := make([]int, s.Shards)
+	for i := range all {
+		all[i] = i
 	}
-	if _, err := r.execMulti(ctx, "warm", loadScript, multi); err != nil {
+	if err := r.loadShards(ctx, s, version, all); err != nil {
 		return err
 	}
 	if loaded && old.spec.Shards > s.Shards {
@@ -113,9 +114,36 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 			return err
 		}
 	}
-	r.drop(s.Activity)
-	cctx, cancel = context.WithTimeout(ctx, r.timeout)
-	err = r.c.Do(cctx, r.c.B().Publish().Channel(r.channel).Message(loadMsg(s.Activity, version)).Build()).Error()
+	return r.announce(ctx, s.Activity, version)
+}
+
+// load finishes a load at version on the given shards, then announces it.
+func (r *RedisStore) load(ctx context.Context, s Spec, version int64, shards []int) error {
+	if err := r.loadShards(ctx, s, version, shards); err != nil {
+		return err
+	}
+	return r.announce(ctx, s.Activity, version)
+}
+
+// loadShards runs load.lua at version on each of shards.
+func (r *RedisStore) loadShards(ctx context.Context, s Spec, version int64, shards []int) error {
+	ver, pu, n := strconv.FormatInt(version, 10), strconv.FormatInt(s.PerUser, 10), strconv.Itoa(s.Shards)
+	multi := make([]rueidis.LuaExec, len(shards))
+	for j, i := range shards {
+		multi[j] = rueidis.LuaExec{
+			Keys: shardKeys(r.prefix, s.Activity, i),
+			Args: []string{ver, pu, n, strconv.FormatInt(share(s.Stock, s.Shards, i), 10), r.channel, stockMsg(s.Activity, i)},
+		}
+	}
+	_, err := r.execMulti(ctx, "warm", loadScript, multi)
+	return err
+}
+
+// announce drops the local spec and tells every instance to do the same.
+func (r *RedisStore) announce(ctx context.Context, activity string, version int64) error {
+	r.drop(activity)
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	err := r.c.Do(cctx, r.c.B().Publish().Channel(r.channel).Message(loadMsg(activity, version)).Build()).Error()
 	cancel()
 	if err != nil {
 		return unavailable("warm", err)
@@ -123,10 +151,10 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 	return nil
 }
 
-// inspect reports whether every shard of m is loaded at m's version
-// (false after a Warm that died half-way) and whether anything was sold
-// in that version (an order record, live or released, or a pending mark).
-func (r *RedisStore) inspect(ctx context.Context, m metaSpec) (complete, sold bool, err error) {
+// inspect reports the shards of m not loaded at m's version (some, after
+// a Warm that died half-way) and whether anything was sold in that version
+// (an order record, live or released, or a pending mark).
+func (r *RedisStore) inspect(ctx context.Context, m metaSpec) (behind []int, sold bool, err error) {
 	cmds := make(rueidis.Commands, 0, 3*m.spec.Shards)
 	for i := range m.spec.Shards {
 		k := shardKeys(r.prefix, m.spec.Activity, i)
@@ -137,17 +165,18 @@ func (r *RedisStore) inspect(ctx context.Context, m metaSpec) (complete, sold bo
 	}
 	res, err := r.doMulti(ctx, "warm", cmds)
 	if err != nil {
-		return false, false, err
+		return nil, false, err
 	}
-	complete = true
 	for i := 0; i < len(res); i += 3 {
 		v, _ := res[i].AsInt64()
 		ord, _ := res[i+1].AsInt64()
 		pend, _ := res[i+2].AsInt64()
-		complete = complete && v == m.version
+		if v != m.version {
+			behind = append(behind, i/3)
+		}
 		sold = sold || ord > 0 || pend > 0
 	}
-	return complete, sold, nil
+	return behind, sold, nil
 }
 
 func (r *RedisStore) Left(ctx context.Context, activity string) (int64, error) {
