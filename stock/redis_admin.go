@@ -89,6 +89,19 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 		case sold:
 			return ErrExists
 		}
+		// A different spec on an unsold activity: freeze its shards so no
+		// Take can admit between the check and the load, check again, and
+		// only then replace it.
+		if err := r.swapVersion(ctx, old, old.version, -old.version); err != nil {
+			return err
+		}
+		if _, sold, err := r.inspect(ctx, old); err != nil || sold {
+			_ = r.swapVersion(ctx, old, -old.version, old.version)
+			if err != nil {
+				return err
+			}
+			return ErrExists
+		}
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	version, err := metaScript.Exec(cctx, r.c, []string{metaKey(r.prefix, s.Activity)}, []string{
@@ -115,6 +128,17 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 		}
 	}
 	return r.announce(ctx, s.Activity, version)
+}
+
+// swapVersion moves every shard of m from version from to version to.
+func (r *RedisStore) swapVersion(ctx context.Context, m metaSpec, from, to int64) error {
+	f, t := strconv.FormatInt(from, 10), strconv.FormatInt(to, 10)
+	multi := make([]rueidis.LuaExec, m.spec.Shards)
+	for i := range multi {
+		multi[i] = rueidis.LuaExec{Keys: shardKeys(r.prefix, m.spec.Activity, i), Args: []string{f, t}}
+	}
+	_, err := r.execMulti(ctx, "warm", swapverScript, multi)
+	return err
 }
 
 // load finishes a load at version on the given shards, then announces it.

@@ -66,12 +66,15 @@ var (
 	metaSrc string
 	//go:embed lua/abandon.lua
 	abandonSrc string
+	//go:embed lua/swapver.lua
+	swapverSrc string
 )
 
 // Each script is wrapped once: the SHA-1 is computed here, calls use
 // EVALSHA and fall back to EVAL on NOSCRIPT.
 var (
 	takeScript    = rueidis.NewLuaScript(takeSrc)
+	swapverScript = rueidis.NewLuaScript(swapverSrc)
 	borrowScript  = rueidis.NewLuaScript(borrowSrc)
 	settleScript  = rueidis.NewLuaScript(settleSrc)
 	releaseScript = rueidis.NewLuaScript(releaseSrc)
