@@ -165,5 +165,12 @@ func (c *EndpointConfig) Build(env *gateway.Env) (gateway.Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &endpoint{ring: ring, minAge: c.MinAge, maxAge: c.MaxAge, unauth: unauth, badUser: badUser}, nil
+	// No token before the sale opens: one fetched early would already be
+	// old enough when the sale starts, which is what min_age stops.
+	closed, err := env.Page(gateway.PageSpec{Status: 403, Reason: "sale_closed", Kind: "not_started",
+		Message: "Order tokens are handed out only while the sale is open."})
+	if err != nil {
+		return nil, err
+	}
+	return &endpoint{ring: ring, minAge: c.MinAge, maxAge: c.MaxAge, unauth: unauth, badUser: badUser, closed: closed}, nil
 }

@@ -24,6 +24,7 @@ type endpoint struct {
 	maxAge  time.Duration
 	unauth  *gateway.Page
 	badUser *gateway.Page
+	closed  *gateway.Page
 }
 
 type issueBuf struct {
@@ -51,6 +52,10 @@ const rfc3339Milli = "2006-01-02T15:04:05.000Z07:00"
 func (e *endpoint) Respond(r *gateway.Request) {
 	if r.Anonymous() {
 		e.unauth.WriteJSON(r.Ctx)
+		return
+	}
+	if _, open := r.Activity.OpenWindow(r.Now); !open {
+		e.closed.WriteJSON(r.Ctx)
 		return
 	}
 	b := issuePool.Get().(*issueBuf)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/filters/internal/keyring"
 	"github.com/flashgate/flashgate/gateway"
 )
@@ -204,5 +205,29 @@ func TestSharedRing(t *testing.T) {
 	env := testEnv()
 	if buildEndpoint(t, env, map[string]any{}).ring != buildFilter(t, env, map[string]any{}).ring {
 		t.Fatal("two rings for one key set")
+	}
+}
+
+// TestNoTokenOutsideTheSale: a token fetched before the sale opens would
+// already be old enough at the start, so none is issued then, nor after.
+func TestNoTokenOutsideTheSale(t *testing.T) {
+	env := gateway.NewEnv()
+	a := gateway.NewActivity(0, conf.Activity{ID: "later", Stock: 1, Shards: 1, PerUser: 1,
+		Windows: []conf.Window{{Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)}}})
+	env.Activities = []*gateway.Activity{a}
+	env.AllActivities[a.ID] = a
+	e := buildEndpoint(t, env, map[string]any{})
+	for _, tc := range []struct {
+		at   time.Time
+		code int
+	}{{t0, 403}, {t0.Add(90 * time.Minute), 200}, {t0.Add(3 * time.Hour), 403}} {
+		r := request(env, 0, "u1", tc.at)
+		e.Respond(r)
+		if got := r.Ctx.Response.StatusCode(); got != tc.code {
+			t.Errorf("at %s: %d, want %d: %s", tc.at, got, tc.code, r.Ctx.Response.Body())
+		}
+		if tc.code == 403 && string(r.Ctx.Response.Header.Peek("X-Flashgate-Reason")) != "sale_closed" {
+			t.Errorf("reason %q", r.Ctx.Response.Header.Peek("X-Flashgate-Reason"))
+		}
 	}
 }
