@@ -148,7 +148,7 @@ func TestDistributedKeys(t *testing.T) {
 	}{
 		{Config{Scope: "ip", Rate: 1}, request("10.0.0.7", "", nil, t0), "fg:rl:{ip:10.0.0.7}:routes[0].filters[0].rate_limit"},
 		{Config{Scope: "user", Rate: 1}, request("10.0.0.7", "u9", nil, t0), "fg:rl:{user:u9}:routes[0].filters[0].rate_limit"},
-		{Config{Scope: "user", Rate: 1}, request("::1", "", nil, t0), "fg:rl:{user-ip:::1}:routes[0].filters[0].rate_limit"},
+		{Config{Scope: "user", Rate: 1}, request("::1", "", nil, t0), "fg:rl:{user-ip:::}:routes[0].filters[0].rate_limit"},
 		{Config{Scope: "item", Rate: 1}, request("10.0.0.7", "", acts[0], t0), "fg:rl:{item:a0}:routes[0].filters[0].rate_limit"},
 		{Config{Scope: "route", Rate: 1}, request("10.0.0.7", "", nil, t0), "fg:rl:{route}:routes[0].filters[0].rate_limit"},
 		{Config{Scope: "global", Rate: 1}, request("10.0.0.7", "", nil, t0), "fg:rl:{global}"},

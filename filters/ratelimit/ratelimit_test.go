@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -246,4 +247,21 @@ func FuzzLocalKey(f *testing.F) {
 			t.Fatalf("anonymous redis key %q", rk)
 		}
 	})
+}
+
+// TestIPv6CountedBySlash64: addresses of one /64 share a bucket.
+func TestIPv6CountedBySlash64(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9", true},
+		{"2001:db8:1:2::1", "2001:db8:1:3::1", false},
+		{"10.0.0.1", "10.0.0.2", false},
+		{"::ffff:10.0.0.1", "::ffff:10.0.0.2", false},
+	} {
+		if got := limitAddr(netip.MustParseAddr(tc.a)) == limitAddr(netip.MustParseAddr(tc.b)); got != tc.same {
+			t.Errorf("%s vs %s: same bucket %v, want %v", tc.a, tc.b, got, tc.same)
+		}
+	}
 }

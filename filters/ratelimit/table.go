@@ -117,8 +117,19 @@ func localKey(s scope, r *gateway.Request, buf []byte) []byte {
 	if s == scopeUser && len(r.User) > 0 {
 		return append(append(buf, 'u'), r.User...)
 	}
-	a := r.IP.As16()
+	a := limitAddr(r.IP).As16()
 	return append(append(buf, 'i'), a[:]...)
+}
+
+// limitAddr is the address a per-IP bucket counts. An IPv6 client is
+// counted by its /64, the smallest block a site is given: otherwise one
+// client could spread its requests over 2^64 addresses and buckets.
+func limitAddr(a netip.Addr) netip.Addr {
+	if a.Is6() && !a.Is4In6() {
+		p, _ := a.Prefix(64)
+		return p.Addr()
+	}
+	return a
 }
 
 // redisKey is the distributed bucket of the request:
@@ -154,5 +165,5 @@ func appendIP(b []byte, a netip.Addr) []byte {
 	if !a.IsValid() {
 		return append(b, '-')
 	}
-	return a.AppendTo(b)
+	return limitAddr(a).AppendTo(b)
 }
