@@ -160,6 +160,16 @@ func (m *Mirror[T]) Start() {
 
 func (m *Mirror[T]) loop() {
 	defer close(m.done)
+	// A reload in flight when Close comes is cancelled, not waited for.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-m.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	t := time.NewTimer(time.Duration(m.refresh.Load()))
 	defer t.Stop()
 	for {
@@ -168,15 +178,18 @@ func (m *Mirror[T]) loop() {
 			return
 		case <-t.C:
 		}
-		m.refreshAndLog()
+		m.refreshAndLog(ctx)
 		t.Reset(time.Duration(m.refresh.Load()))
 	}
 }
 
 // refreshAndLog reloads and logs only changes of state, so an outage
 // costs two log lines, not one per interval.
-func (m *Mirror[T]) refreshAndLog() {
-	err := m.Refresh(context.Background())
+func (m *Mirror[T]) refreshAndLog(ctx context.Context) {
+	err := m.Refresh(ctx)
+	if ctx.Err() != nil {
+		return // closing
+	}
 	m.mu.Lock()
 	was := m.failing
 	m.failing = err != nil
