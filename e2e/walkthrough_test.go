@@ -116,3 +116,18 @@ func TestWalkthrough(t *testing.T) {
 		t.Errorf("watch sale path: %d %s", code, body)
 	}
 }
+
+// TestDashboard: the admin port serves the live dashboard page; its data
+// comes from the bearer-protected status and metrics.
+func TestDashboard(t *testing.T) {
+	be := backend(t)
+	cfg, addr, admin := demoConfig(t, be)
+	gateway(t, cfg, addr)
+	code, body, h := call(t, "GET", "http://"+admin+"/dashboard")
+	if code != 200 || !strings.Contains(string(h.ContentType()), "text/html") || !strings.Contains(body, "/admin/status") {
+		t.Fatalf("dashboard: %d %q", code, body[:min(len(body), 200)])
+	}
+	if code, _, _ := call(t, "GET", "http://"+admin+"/admin/status"); code != 401 {
+		t.Errorf("status without token: %d", code)
+	}
+}

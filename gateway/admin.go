@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"net"
@@ -54,6 +55,9 @@ func (a *AdminCall) Param(name string) string {
 	return s
 }
 
+//go:embed dashboard/index.html
+var dashboardHTML []byte
+
 var (
 	adminMu     sync.Mutex
 	adminRoutes []AdminRoute
@@ -94,6 +98,13 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() error) (*Admin, 
 	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(Registry, promhttp.HandlerOpts{}))
 	r.GET("/metrics", metrics)
 	r.GET("/healthz", func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok\n") })
+	// The live dashboard is a static page: it asks for the token and reads
+	// /admin/status and /metrics with it, so the page itself holds nothing.
+	r.GET("/dashboard", func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.SetContentTypeBytes(ctypeHTML)
+		ctx.Response.Header.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+		ctx.Response.SetBodyRaw(dashboardHTML)
+	})
 	auth := func(h func(a *AdminCall)) fasthttp.RequestHandler {
 		return func(ctx *fasthttp.RequestCtx) {
 			a := &AdminCall{Ctx: ctx, Instance: s.Instance(), Deps: deps}
