@@ -78,10 +78,12 @@ func TestSIGHUPReload(t *testing.T) {
 	cfg := writeFile(t, "flashgate.yaml", good)
 	gw := gateway(t, cfg, addr)
 
-	mustWrite(t, cfg, good+"\n  - {path: /x, filters: [{nope: {}}], action: {type: static, page: mug}}\n")
+	// Two problems, one in the schema and one in a filter: both reported.
+	mustWrite(t, cfg, "admin: {listen: \"127.0.0.1:1\"}\n"+good+"\n  - {path: /x, filters: [{nope: {}}], action: {type: static, page: mug}}\n")
 	_ = gw.cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, func() bool {
-		return strings.Contains(gw.out.String(), `routes[2].filters[0]: unknown filter type \"nope\"`)
+		out := gw.out.String()
+		return strings.Contains(out, `routes[2].filters[0]: unknown filter type \"nope\"`) && strings.Contains(out, "admin.token: required")
 	})
 	if code, _, _ := call(t, "GET", "http://"+addr+"/p/phone-x"); code != 200 {
 		t.Fatalf("old config lost after a bad reload: %d", code)

@@ -244,7 +244,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		in.ActivityList = append(in.ActivityList, a)
 	}
 	for _, uc := range cfg.Upstreams {
-		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger)
+		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages)
 	}
 	r := router.New()
 	r.RedirectTrailingSlash = false
@@ -327,4 +327,26 @@ func autoWarm(s stock.Store, acts []*Activity, log *slog.Logger) error {
 // SpecOf is the stock spec of an activity.
 func SpecOf(a *Activity) stock.Spec {
 	return stock.Spec{Activity: a.ID, Stock: a.Stock, Shards: a.Shards, PerUser: a.PerUser}
+}
+
+// LoadConfig reads path and reports every problem in one error: the
+// top-level schema and, as far as the file decoded, every filter's and
+// endpoint's settings, templates and catalogue. serve, reload and check
+// all read configs through it, so each names every error at once.
+func LoadConfig(path string) (*conf.Config, error) {
+	cfg, err := conf.Load(path)
+	if cfg == nil {
+		return nil, err
+	}
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if cerr := Check(cfg); cerr != nil {
+		errs = append(errs, conf.PrefixFile(path, cerr))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return cfg, nil
 }

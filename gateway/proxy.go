@@ -45,7 +45,7 @@ const (
 
 var resultNames = [...]string{"2xx", "3xx", "4xx", "5xx", "timeout", "unreachable", "error"}
 
-func newUpstream(c conf.Upstream, log *slog.Logger) *Upstream {
+func newUpstream(c conf.Upstream, log *slog.Logger, pages *Pages) *Upstream {
 	u := &Upstream{name: c.Name, timeout: c.Timeout, log: log.With("upstream", c.Name)}
 	u.lb = &fasthttp.LBClient{Timeout: c.Timeout}
 	for _, addr := range c.Addrs {
@@ -71,20 +71,13 @@ func newUpstream(c conf.Upstream, log *slog.Logger) *Upstream {
 	}
 	u.duration = upstreamDuration.WithLabelValues(c.Name)
 	u.breaker = newBreaker(c.BreakerFailures, c.BreakerOpen)
-	u.badGateway = mustPlainPage(502, "upstream_unreachable", "The order service cannot be reached. Please try again.", 1)
-	u.upstreamError = mustPlainPage(502, "upstream_error", "The order service failed to answer. Your order may still be processed; do not pay twice.", 0)
-	u.gatewayTimeout = mustPlainPage(504, "upstream_timeout", "The order service did not answer in time. Your order may still be processed; do not pay twice.", 0)
+	u.badGateway = pages.MustGet(PageSpec{Status: 502, Reason: "upstream_unreachable", Kind: "busy", RetryAfter: 1,
+		Message: "The order service cannot be reached. Please try again."})
+	u.upstreamError = pages.MustGet(PageSpec{Status: 502, Reason: "upstream_error", Kind: "error",
+		Message: "The order service failed to answer. Your order may still be processed; do not pay twice."})
+	u.gatewayTimeout = pages.MustGet(PageSpec{Status: 504, Kind: "error", Reason: "upstream_timeout",
+		Message: "The order service did not answer in time. Your order may still be processed; do not pay twice."})
 	return u
-}
-
-// mustPlainPage builds a small JSON+HTML page without templates; used for
-// proxy errors, which API clients read as JSON.
-func mustPlainPage(status int, reason, msg string, retry int) *Page {
-	p, err := BuildPage(PageSpec{Status: status, Reason: reason, Message: msg, RetryAfter: retry}, nil)
-	if err != nil {
-		panic(err)
-	}
-	return p
 }
 
 // Hop-by-hop headers (RFC 9110 7.6.1) are never forwarded, nor are the

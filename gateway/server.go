@@ -124,6 +124,20 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
+// ReloadFile reads path with LoadConfig and reloads from it; every failure,
+// whether of the file or of the build, is counted and names its file.
+func (s *Server) ReloadFile(path string) error {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		reloadsTotal.WithLabelValues("error").Inc()
+		return err
+	}
+	if err := s.Reload(cfg); err != nil {
+		return conf.PrefixFile(path, err)
+	}
+	return nil
+}
+
 // Reload builds a new Instance from cfg and swaps it in. On any error the
 // running config stays, and the error names every problem.
 func (s *Server) Reload(cfg *conf.Config) error {

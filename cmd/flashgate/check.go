@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -23,18 +22,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitConfig
 	}
-	cfg, err := conf.Load(path)
-	var errs []error
+	cfg, err := gateway.LoadConfig(path)
 	if err != nil {
-		errs = append(errs, err)
-	}
-	if cfg != nil {
-		if err := gateway.Check(cfg); err != nil {
-			errs = append(errs, conf.PrefixFile(path, err))
-		}
-	}
-	if len(errs) > 0 {
-		fmt.Fprintln(stderr, errors.Join(errs...))
+		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
 	rc, err := redisconn.Open(cfg.Redis)

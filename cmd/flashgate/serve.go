@@ -29,7 +29,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitConfig
 	}
-	cfg, err := conf.Load(path)
+	cfg, err := gateway.LoadConfig(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
@@ -52,12 +52,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	reload := func() error {
-		next, err := conf.Load(path) // its errors name the file already
-		if err == nil {
-			if err = srv.Reload(next); err != nil {
-				err = conf.PrefixFile(path, err)
-			}
-		}
+		err := srv.ReloadFile(path)
 		if err != nil {
 			log.Error("config reload failed; keeping the running config", "err", err)
 		} else {
