@@ -250,7 +250,10 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = true
-	r.HandleOPTIONS = false // an OPTIONS request is not a way around a chain
+	// OPTIONS answers 204 with the Allow header the router computes; it
+	// never reaches a chain's action, so it cannot take stock or proxy.
+	r.HandleOPTIONS = true
+	r.GlobalOPTIONS = func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(fasthttp.StatusNoContent) }
 	notFound := in.Pages.MustGet(PageSpec{Status: 404, Reason: "not_found", Kind: "not_found", Message: "No such page."})
 	r.NotFound = notFound.Write
 	r.MethodNotAllowed = in.Pages.MustGet(PageSpec{Status: 405, Reason: "method_not_allowed", Kind: "error", Message: "Method not allowed here."}).Write

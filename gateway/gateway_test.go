@@ -540,3 +540,11 @@ func TestFailedReloadLeavesStock(t *testing.T) {
 		t.Errorf("failed reload changed the stock: left=%d", left)
 	}
 }
+
+func TestOptions(t *testing.T) {
+	ts := newTestServer(t, baseYAML, Deps{})
+	r := ts.do(t, "OPTIONS", "/p/phone-x")
+	if r.StatusCode() != 204 || string(r.Header.Peek("Allow")) != "GET, HEAD, OPTIONS" {
+		t.Fatalf("OPTIONS: %d Allow=%q", r.StatusCode(), r.Header.Peek("Allow"))
+	}
+}
