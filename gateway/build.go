@@ -69,15 +69,30 @@ func (in *Instance) Close() error {
 // and validated, endpoints known, templates and catalogue rendered. It
 // dials nothing.
 func Check(cfg *conf.Config) error {
+	_, site, err := prepare(cfg)
+	if site != nil {
+		_ = site.Close()
+	}
+	return err
+}
+
+// prepare decodes and validates every route's filters and endpoint and
+// renders the pages, reporting the problems of both at once. Check and
+// Build share it, so a config is decoded and rendered once per build.
+func prepare(cfg *conf.Config) ([]decodedRoute, *static.Site, error) {
 	var errs conf.Errors
-	decodeRoutes(cfg, &errs)
+	routes := decodeRoutes(cfg, &errs)
 	site, err := loadSite(cfg)
 	if err != nil {
 		errs.Add("", err)
-	} else {
-		_ = site.Close()
 	}
-	return errs.Err()
+	if err := errs.Err(); err != nil {
+		if site != nil {
+			_ = site.Close()
+		}
+		return nil, nil, err
+	}
+	return routes, site, nil
 }
 
 // decoded is one filter entry after decoding and validation.
@@ -206,12 +221,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	var errs conf.Errors
-	decodedRoutes := decodeRoutes(cfg, &errs)
-	if err := errs.Err(); err != nil {
-		return nil, err
-	}
-	site, err := loadSite(cfg)
+	decodedRoutes, site, err := prepare(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -332,24 +342,18 @@ func SpecOf(a *Activity) stock.Spec {
 	return stock.Spec{Activity: a.ID, Stock: a.Stock, Shards: a.Shards, PerUser: a.PerUser}
 }
 
-// LoadConfig reads path and reports every problem in one error: the
-// top-level schema and, as far as the file decoded, every filter's and
-// endpoint's settings, templates and catalogue. serve, reload and check
-// all read configs through it, so each names every error at once.
+// LoadConfig reads path. When the top-level schema has errors it also
+// checks, as far as the file decoded, every filter's and endpoint's
+// settings, templates and catalogue, so the error names every problem at
+// once. A config it returns is checked by Build, which decodes and renders
+// it anyway: serve, reload and check all read configs through it.
 func LoadConfig(path string) (*conf.Config, error) {
 	cfg, err := conf.Load(path)
-	if cfg == nil {
-		return nil, err
-	}
-	var errs []error
-	if err != nil {
-		errs = append(errs, err)
+	if err == nil || cfg == nil {
+		return cfg, err
 	}
 	if cerr := Check(cfg); cerr != nil {
-		errs = append(errs, conf.PrefixFile(path, cerr))
+		err = errors.Join(err, conf.PrefixFile(path, cerr))
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return cfg, nil
+	return nil, err
 }
