@@ -56,16 +56,23 @@ func TestTwoGatewaysOneCluster(t *testing.T) {
 	}
 }
 
+// redisSale runs a backend and a gateway selling stock units from rs,
+// warmed; it returns their addresses.
+func redisSale(t *testing.T, rs *redistest.Server, stock int) (backendAddr, addr string) {
+	t.Helper()
+	backendAddr, addr = backend(t), freeAddr(t)
+	cfg := writeFile(t, "gw.yaml", saleConfig(addr, backendAddr, redisExtra([]string{rs.Addr()}), stock))
+	warm(t, cfg)
+	gateway(t, cfg, addr)
+	return backendAddr, addr
+}
+
 // TestRedisHangsMidSale: while Redis does not answer, purchases get a fast
 // 503 with Retry-After, never an admission; when it comes back the sale
 // goes on and still sells exactly the stock.
 func TestRedisHangsMidSale(t *testing.T) {
 	rs := redistest.Start(t)
-	be := backend(t)
-	addr := freeAddr(t)
-	cfg := writeFile(t, "gw.yaml", saleConfig(addr, be, redisExtra([]string{rs.Addr()}), 20))
-	warm(t, cfg)
-	gateway(t, cfg, addr)
+	be, addr := redisSale(t, rs, 20)
 
 	for i := 0; i < 5; i++ {
 		if code, body, _ := call(t, "POST", "http://"+addr+"/buy/sale", "X-User-Id", fmt.Sprintf("early-%d", i)); code != 201 {
@@ -103,11 +110,7 @@ func TestRedisHangsMidSale(t *testing.T) {
 // the gateway answers 503 (not loaded) until an operator warms it again.
 func TestRedisLostMidSale(t *testing.T) {
 	rs := redistest.Start(t)
-	be := backend(t)
-	addr := freeAddr(t)
-	cfg := writeFile(t, "gw.yaml", saleConfig(addr, be, redisExtra([]string{rs.Addr()}), 20))
-	warm(t, cfg)
-	gateway(t, cfg, addr)
+	be, addr := redisSale(t, rs, 20)
 	if code, _, _ := call(t, "POST", "http://"+addr+"/buy/sale", "X-User-Id", "u0"); code != 201 {
 		t.Fatalf("first purchase: %d", code)
 	}
