@@ -24,8 +24,8 @@ func TestSoldOutNews(t *testing.T) {
 			}
 		}},
 		{"sync loop only", nil, func(t *testing.T, act string) {
-			k := shardKeys(first.prefix, act, 1)[kStock]
-			if err := first.c.Do(testCtx(t, 5*time.Second), first.c.B().Incr().Key(k).Build()).Error(); err != nil {
+			k := shardKeys(first.prefix, act, 1)[kState]
+			if err := first.c.Do(testCtx(t, 5*time.Second), first.c.B().Hincrby().Key(k).Field("s").Increment(1).Build()).Error(); err != nil {
 				t.Fatal(err)
 			}
 		}},

@@ -56,8 +56,10 @@ func TestShare(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	keys := shardKeys("fg:", "act42", 3)
-	want := []string{"{fg:act42:3}:cfg", "{fg:act42:3}:stock", "{fg:act42:3}:count", "{fg:act42:3}:seq",
-		"{fg:act42:3}:held", "{fg:act42:3}:pend", "{fg:act42:3}:ord"}
+	want := []string{"{fg:act42:3}:s", "{fg:act42:3}:pend", "{fg:act42:3}:fence", "{fg:act42:3}:orders"}
+	if len(keys) != len(want) {
+		t.Fatalf("keys = %q, want %q", keys, want)
+	}
 	for i := range want {
 		if keys[i] != want[i] {
 			t.Errorf("key %d = %q, want %q", i, keys[i], want[i])
@@ -126,4 +128,30 @@ func FuzzStockMsg(f *testing.F) {
 		}
 		_, _, _, _ = parseStockMsg(act) // never panics on garbage
 	})
+}
+
+func TestHeldOnShard(t *testing.T) {
+	tests := []struct {
+		name string
+		rec  string
+		n    int64
+		t    int
+		ok   bool
+	}{
+		{"no entries", "3", 3, 0, false},
+		{"held", "1;1,ab,2", 1, 2, true},
+		{"pending", "1;1,ab,p", 1, 0, false},
+		{"second of two", "12;2,ab,0;12,cd,7", 12, 7, true},
+		{"prefix of another number", "12;12,cd,7", 1, 0, false},
+		{"empty", "", 1, 0, false},
+		{"malformed", "1;1", 1, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := heldOnShard(tc.rec, tc.n)
+			if got != tc.t || ok != tc.ok {
+				t.Errorf("heldOnShard(%q, %d) = %d, %v; want %d, %v", tc.rec, tc.n, got, ok, tc.t, tc.ok)
+			}
+		})
+	}
 }

@@ -4,12 +4,11 @@ import (
 	"context"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/rueidis"
 )
 
 // TestTakeProperty hammers every backend with more demand than stock and
@@ -152,18 +151,18 @@ func checkLedgers(t *testing.T, r *RedisStore, activity string, shards int, admi
 	// Every held unit keeps its attempt record both ways, and nothing else
 	// does; fences only come from unknown outcomes, which checkLedgers'
 	// callers do not produce.
-	if l.att != 2*admitted || l.fences != 0 {
-		t.Errorf("%s: attempt records %d (want %d), fences %d (want 0)", activity, l.att, 2*admitted, l.fences)
+	if l.att != admitted || l.fences != 0 {
+		t.Errorf("%s: attempt records %d (want %d), fences %d (want 0)", activity, l.att, admitted, l.fences)
 	}
 }
 
 // ledgers are an activity's Redis ledgers summed over its shards.
 type ledgers struct {
-	counts int64 // units held per the count hashes
-	held   int64 // held marks
-	live   int64 // live order records
+	counts int64 // purchases holding an allowance (entries of the ledger records)
+	held   int64 // of those, held on a shard (not pending)
+	live   int64 // units taken and not given back: held home entries and live order records
 	pend   int64 // pending marks
-	att    int64 // attempt record fields (two per live purchase)
+	att    int64 // attempt ids on record (one per entry)
 	fences int64 // fenced attempts
 }
 
@@ -173,38 +172,44 @@ func readLedgers(t *testing.T, r *RedisStore, activity string, shards int) ledge
 	var l ledgers
 	for i := range shards {
 		k := shardKeys(r.prefix, activity, i)
-		m, err := r.c.Do(ctx, r.c.B().Hgetall().Key(k[kCount]).Build()).AsStrMap()
+		m, err := r.c.Do(ctx, r.c.B().Hgetall().Key(k[kState]).Build()).AsStrMap()
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, v := range m {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			l.counts += n
-		}
-		o, err := r.c.Do(ctx, r.c.B().Hgetall().Key(k[kOrd]).Build()).AsStrMap()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range o {
-			if v == "1" {
+		for f, v := range m {
+			switch {
+			case strings.HasPrefix(f, "u"):
+				for _, e := range strings.Split(v, ";")[1:] {
+					p := strings.Split(e, ",")
+					if len(p) != 3 {
+						t.Fatalf("shard %d: record %s = %q: malformed entry %q", i, f, v, e)
+					}
+					l.counts++
+					l.att++
+					if p[2] != "p" {
+						l.held++
+					}
+					if p[2] == strconv.Itoa(i) {
+						l.live++
+					}
+				}
+			case strings.HasPrefix(f, "o") && v == "1":
 				l.live++
 			}
 		}
-		for _, c := range []struct {
-			dst *int64
-			cmd rueidis.Completed
-		}{
-			{&l.held, r.c.B().Hlen().Key(k[kHeld]).Build()},
-			{&l.pend, r.c.B().Zcard().Key(k[kPend]).Build()},
-			{&l.att, r.c.B().Hlen().Key(k[kAtt]).Build()},
-			{&l.fences, r.c.B().Zcard().Key(k[kFence]).Build()},
-		} {
-			n, err := r.c.Do(ctx, c.cmd).AsInt64()
-			if err != nil {
-				t.Fatal(err)
-			}
-			*c.dst += n
+		fences, err := r.c.Do(ctx, r.c.B().Zcard().Key(k[kFence]).Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
 		}
+		if f, _ := strconv.ParseInt(m["f"], 10, 64); len(m) > 0 && f != fences {
+			t.Errorf("shard %d: fence count f = %d, fence set holds %d", i, f, fences)
+		}
+		l.fences += fences
+		pend, err := r.c.Do(ctx, r.c.B().Zcard().Key(k[kPend]).Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.pend += pend
 	}
 	return l
 }

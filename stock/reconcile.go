@@ -63,7 +63,7 @@ func (r *RedisStore) reconcileActivity(ctx context.Context, a *redisAct, age tim
 
 // resolve settles or rolls back the pending mark id on home shard h.
 func (r *RedisStore) resolve(ctx context.Context, a *redisAct, h int, id string) error {
-	_, user, ok := parseOrderID(id)
+	n, user, ok := parseOrderID(id)
 	if !ok {
 		return unavailable("reconcile", errReply)
 	}
@@ -89,6 +89,6 @@ func (r *RedisStore) resolve(ctx context.Context, a *redisAct, h int, id string)
 	if found >= 0 {
 		ts = a.idx[found]
 	}
-	_, err := r.run(ctx, "reconcile", settleScript, a.keys[h], []string{a.verStr, id, user, ts})
+	_, err := r.run(ctx, "reconcile", settleScript, a.keys[h], []string{a.verStr, id, user, ts, strconv.FormatInt(n, 10)})
 	return err
 }

@@ -3,6 +3,7 @@ package stock
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,9 +57,14 @@ func (f *crashFixture) state(t *testing.T) (count, pending int64, heldOn string)
 	t.Helper()
 	ctx := testCtx(t, 5*time.Second)
 	c, k := f.r.c, f.a.keys[0]
-	count, _ = c.Do(ctx, c.B().Hget().Key(k[kCount]).Field(f.u).Build()).AsInt64()
+	rec, _ := c.Do(ctx, c.B().Hget().Key(k[kState]).Field(recordField(f.u)).Build()).ToString()
 	pending, _ = c.Do(ctx, c.B().Zcard().Key(k[kPend]).Build()).AsInt64()
-	heldOn, _ = c.Do(ctx, c.B().Hget().Key(k[kHeld]).Field(f.id).Build()).ToString()
+	if rec != "" {
+		count = int64(strings.Count(rec, ";"))
+	}
+	if t, ok := heldOnShard(rec, f.n); ok {
+		heldOn = strconv.Itoa(t)
+	}
 	return count, pending, heldOn
 }
 
@@ -190,11 +196,11 @@ func TestScriptsOneSlot(t *testing.T) {
 
 	// The control: keys of shards 0 and 1 in one script, sent straight to
 	// the node that owns shard 0's slot.
-	k0, k1 := shardKeys(r.prefix, "slots", 0)[kStock], shardKeys(r.prefix, "slots", 1)[kStock]
+	k0, k1 := shardKeys(r.prefix, "slots", 0)[kState], shardKeys(r.prefix, "slots", 1)[kState]
 	refused := false
 	for _, addr := range cl.Addrs() {
 		c := newSingleClient(t, addr)
-		err := c.Do(ctx, c.B().Eval().Script("return redis.call('GET', KEYS[1])").Numkeys(2).Key(k0, k1).Build()).Error()
+		err := c.Do(ctx, c.B().Eval().Script("return redis.call('HGET', KEYS[1], 's')").Numkeys(2).Key(k0, k1).Build()).Error()
 		if err == nil {
 			t.Fatalf("node %s ran a script over two shards' slots", addr)
 		}
@@ -208,7 +214,7 @@ func TestScriptsOneSlot(t *testing.T) {
 // drainShard takes shard i's stock to zero directly.
 func (r *RedisStore) drainShard(t *testing.T, a *redisAct, i int) {
 	t.Helper()
-	if err := r.c.Do(context.Background(), r.c.B().Set().Key(a.keys[i][kStock]).Value("0").Build()).Error(); err != nil {
+	if err := r.c.Do(context.Background(), r.c.B().Hset().Key(a.keys[i][kState]).FieldValue().FieldValue("s", "0").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 }

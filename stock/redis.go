@@ -81,7 +81,7 @@ type redisAct struct {
 	verStr  string
 	shards  int
 	perUser int64
-	keys    [][]string // per shard, the nine keys in script order
+	keys    [][]string // per shard, the four keys in script order
 	idx     []string   // per shard, its index as a string
 	meta    string
 	empty   emptySet
@@ -279,7 +279,7 @@ func (r *RedisStore) Take(ctx context.Context, activity string, user []byte) (De
 // ctx alone. It runs on the background goroutine of await.
 func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt string) (Decision, error) {
 	h := homeShard(u, a.shards)
-	v, err := call(ctx, r.c, "take", takeScript, a.keys[h], []string{a.verStr, u, a.idx[h], attempt})
+	v, err := call(ctx, r.c, "take", takeScript, a.keys[h][:syncKeys], []string{a.verStr, u, a.idx[h], attempt})
 	if err != nil {
 		return Decision{}, err
 	}
@@ -348,7 +348,7 @@ func (r *RedisStore) settle(ctx context.Context, a *redisAct, h int, id, u strin
 	if t >= 0 {
 		ts = a.idx[t]
 	}
-	code, err := call(ctx, r.c, "settle", settleScript, a.keys[h], []string{a.verStr, id, u, ts})
+	code, err := call(ctx, r.c, "settle", settleScript, a.keys[h], []string{a.verStr, id, u, ts, strconv.FormatInt(n, 10)})
 	if err != nil {
 		return Decision{}, err
 	}

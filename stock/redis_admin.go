@@ -177,28 +177,31 @@ func (r *RedisStore) announce(ctx context.Context, activity string, version int6
 
 // inspect reports the shards of m not loaded at m's version (some, after
 // a Warm that died half-way) and whether anything was sold in that version
-// (an order record, live or released, or a pending mark).
+// (a unit taken, even if released since, or a pending mark).
 func (r *RedisStore) inspect(ctx context.Context, m metaSpec) (behind []int, sold bool, err error) {
-	cmds := make(rueidis.Commands, 0, 3*m.spec.Shards)
+	cmds := make(rueidis.Commands, 0, 2*m.spec.Shards)
 	for i := range m.spec.Shards {
 		k := shardKeys(r.prefix, m.spec.Activity, i)
 		cmds = append(cmds,
-			r.c.B().Hget().Key(k[kCfg]).Field("v").Build(),
-			r.c.B().Hlen().Key(k[kOrd]).Build(),
+			r.c.B().Hmget().Key(k[kState]).Field("v", "t").Build(),
 			r.c.B().Zcard().Key(k[kPend]).Build())
 	}
 	res, err := r.doMulti(ctx, "warm", cmds)
 	if err != nil {
 		return nil, false, err
 	}
-	for i := 0; i < len(res); i += 3 {
-		v, _ := res[i].AsInt64()
-		ord, _ := res[i+1].AsInt64()
-		pend, _ := res[i+2].AsInt64()
-		if v != m.version {
-			behind = append(behind, i/3)
+	for i := 0; i < len(res); i += 2 {
+		vt, _ := res[i].ToArray()
+		var v, taken int64
+		if len(vt) == 2 {
+			v, _ = vt[0].AsInt64()
+			taken, _ = vt[1].AsInt64()
 		}
-		sold = sold || ord > 0 || pend > 0
+		pend, _ := res[i+1].AsInt64()
+		if v != m.version {
+			behind = append(behind, i/2)
+		}
+		sold = sold || taken > 0 || pend > 0
 	}
 	return behind, sold, nil
 }
@@ -213,7 +216,7 @@ func (r *RedisStore) Left(ctx context.Context, activity string) (int64, error) {
 	}
 	cmds := make(rueidis.Commands, m.spec.Shards)
 	for i := range cmds {
-		cmds[i] = r.c.B().Get().Key(shardTag(r.prefix, activity, i) + keySuffixes[kStock]).Build()
+		cmds[i] = r.c.B().Hget().Key(shardTag(r.prefix, activity, i) + keySuffixes[kState]).Field("s").Build()
 	}
 	res, err := r.doMulti(ctx, "left", cmds)
 	if err != nil {
@@ -278,11 +281,12 @@ func (r *RedisStore) TopUp(ctx context.Context, activity string, n int64) error 
 	return nil
 }
 
-// Release returns the unit in three steps: find the shard t that holds it
-// (the held mark on the home shard h), give the unit back on t, then free
-// the allowance on h. A crash between the last two leaves the user's
-// allowance used with no unit: never an oversell, and a retried Release
-// finishes the job.
+// Release returns the unit in up to three steps: find the shard t that
+// holds it (entry n of the user's record on the home shard h), give the
+// unit back on t, then free the allowance on h. A unit taken on h itself
+// is given back with the allowance in one step. A crash between the two
+// steps of a borrowed unit leaves the user's allowance used with no unit:
+// never an oversell, and a retried Release finishes the job.
 func (r *RedisStore) Release(ctx context.Context, activity string, user []byte, seq int64) (bool, error) {
 	a, err := r.act(ctx, activity)
 	if err != nil || a == nil {
@@ -296,9 +300,8 @@ func (r *RedisStore) Release(ctx context.Context, activity string, user []byte, 
 	}
 	h := homeShard(user, a.shards)
 	u := string(user)
-	id := orderID(n, u)
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	ts, err := r.c.Do(cctx, r.c.B().Hget().Key(a.keys[h][kHeld]).Field(id).Build()).ToString()
+	rec, err := r.c.Do(cctx, r.c.B().Hget().Key(a.keys[h][kState]).Field(recordField(u)).Build()).ToString()
 	cancel()
 	if rueidis.IsRedisNil(err) {
 		return false, nil
@@ -306,37 +309,53 @@ func (r *RedisStore) Release(ctx context.Context, activity string, user []byte, 
 	if err != nil {
 		return false, unavailable("release", err)
 	}
-	t, err := strconv.Atoi(ts)
-	if err != nil || t < 0 || t >= a.shards {
+	t, ok := heldOnShard(rec, n)
+	if !ok {
+		return false, nil
+	}
+	if t < 0 || t >= a.shards {
 		return false, unavailable("release", errReply)
 	}
-	return r.giveBack(ctx, a, h, t, id, u)
+	return r.giveBack(ctx, a, h, t, orderID(n, u), u)
 }
 
-// giveBack is the second and third step of Release, also used for the
-// units of abandoned Takes: release.lua on t (tombstone, INCR, PUBLISH),
-// then unhold.lua on h. It reports whether the allowance was freed.
+// giveBack is the last steps of Release, also used for the units of
+// abandoned Takes: for a borrowed unit release.lua on t (tombstone, INCR,
+// PUBLISH), then unhold.lua on h, which for a unit on h does both. It
+// reports whether the allowance was freed.
 func (r *RedisStore) giveBack(ctx context.Context, a *redisAct, h, t int, id, u string) (bool, error) {
-	code, err := r.run(ctx, "release", releaseScript, a.keys[t], []string{a.verStr, id, r.channel, stockMsg(a.name, t)})
+	n, _, ok := parseOrderID(id)
+	if !ok {
+		return false, unavailable("release", errReply)
+	}
+	if t != h {
+		code, err := r.run(ctx, "release", releaseScript, a.keys[t], []string{a.verStr, id, r.channel, stockMsg(a.name, t)})
+		if err != nil {
+			return false, err
+		}
+		if code == codeAdmitted {
+			a.empty.clear(t)
+		}
+	}
+	code, err := r.run(ctx, "release", unholdScript, a.keys[h],
+		[]string{a.verStr, strconv.FormatInt(n, 10), u, a.idx[h], r.channel, stockMsg(a.name, h)})
 	if err != nil {
 		return false, err
 	}
-	if code == codeAdmitted {
-		a.empty.clear(t)
+	if code == 3 {
+		a.empty.clear(h)
 	}
-	code, err = r.run(ctx, "release", unholdScript, a.keys[h], []string{a.verStr, id, u})
-	if err != nil {
-		return false, err
-	}
-	return code == 1, nil
+	return code == 1 || code == 3, nil
 }
 
 // TakeCommand returns the EVALSHA command line that take.lua runs for
 // activity on shard, with redis-benchmark's "__rand_int__" where the user
 // and the attempt id go. Running it with redis-benchmark beside the
 // gateway measures the physical limit of one Redis for the same script.
-// The script must be loaded first (SCRIPT LOAD of lua/take.lua).
-func (r *RedisStore) TakeCommand(ctx context.Context, activity string, shard int) ([]string, error) {
+// A non-empty order gives the async-mode call, which appends it to the
+// shard's orders Stream on admission. The script must be loaded first
+// (SCRIPT LOAD of lua/take.lua).
+func (r *RedisStore) TakeCommand(ctx context.Context, activity string, shard int, order string) ([]string, error) {
 	a, err := r.act(ctx, activity)
 	if err != nil {
 		return nil, err
@@ -347,10 +366,18 @@ func (r *RedisStore) TakeCommand(ctx context.Context, activity string, shard int
 	if shard < 0 || shard >= a.shards {
 		return nil, ErrBadSpec
 	}
+	keys := a.keys[shard][:syncKeys]
+	if order != "" {
+		keys = a.keys[shard]
+	}
 	sum := sha1.Sum([]byte(takeSrc))
-	cmd := []string{"EVALSHA", hex.EncodeToString(sum[:]), strconv.Itoa(len(a.keys[shard]))}
-	cmd = append(cmd, a.keys[shard]...)
-	return append(cmd, a.verStr, "u__rand_int__", a.idx[shard], "__rand_int__"), nil
+	cmd := []string{"EVALSHA", hex.EncodeToString(sum[:]), strconv.Itoa(len(keys))}
+	cmd = append(cmd, keys...)
+	cmd = append(cmd, a.verStr, "u__rand_int__", a.idx[shard], "__rand_int__")
+	if order != "" {
+		cmd = append(cmd, order)
+	}
+	return cmd, nil
 }
 
 // TakeScript is the source of take.lua, for SCRIPT LOAD.

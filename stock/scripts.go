@@ -3,27 +3,28 @@ package stock
 import (
 	_ "embed"
 	"strconv"
+	"strings"
 
 	"github.com/redis/rueidis"
 )
 
-// Every shard script takes the same nine keys, all under the shard's hash
+// Every shard script takes the same four keys, all under the shard's hash
 // tag, so one precomputed slice per shard serves every call and no script
-// can reach a second slot.
+// can reach a second slot. Everything take.lua reads and writes lives in
+// the state hash, so that the hot script makes two Redis calls (see
+// lua/take.lua for the layout and its measured cost).
 const (
-	kCfg   = iota // HASH v (load version), pu (per-user limit), n (shards)
-	kStock        // STRING units left on this shard
-	kCount        // HASH user -> units held (users whose home is this shard)
-	kSeq          // HASH user -> last purchase number issued in this version
-	kHeld         // HASH n:user -> shard that holds the unit
-	kPend         // ZSET n:user, score = ms when the home shard was empty
-	kOrd          // HASH n:user -> '1' unit taken here, '0' tombstone
-	kAtt          // HASH attempt -> n:user and n:user -> attempt, while the purchase lives
-	kFence        // ZSET attempts given up before take.lua ran, score = ms
+	kState  = iota // HASH v, pu, n, s (units left), f (live fences), t (units taken), u<user> ledger records, o<id> order records
+	kPend          // ZSET n:user, score = ms when the home shard was empty
+	kFence         // ZSET attempts given up before take.lua ran, score = ms
+	kOrders        // STREAM orders admitted in async mode (fields v, i, o)
 	numKeys
 )
 
-var keySuffixes = [numKeys]string{":cfg", ":stock", ":count", ":seq", ":held", ":pend", ":ord", ":att", ":fence"}
+// syncKeys is how many keys a sync-mode take.lua gets: all but the Stream.
+const syncKeys = kOrders
+
+var keySuffixes = [numKeys]string{":s", ":pend", ":fence", ":orders"}
 
 // Reply codes shared by the shard scripts (see each .lua header).
 const (
@@ -92,7 +93,7 @@ func shardTag(prefix, activity string, i int) string {
 	return "{" + prefix + activity + ":" + strconv.Itoa(i) + "}"
 }
 
-// shardKeys are the nine keys of shard i, in script order.
+// shardKeys are the four keys of shard i, in script order.
 func shardKeys(prefix, activity string, i int) []string {
 	tag := shardTag(prefix, activity, i)
 	keys := make([]string, numKeys)
@@ -124,6 +125,37 @@ func parseOrderID(id string) (n int64, user string, ok bool) {
 		}
 	}
 	return 0, "", false
+}
+
+// recordField is the state-hash field of user's ledger record: "u<user>".
+func recordField(user string) string { return "u" + user }
+
+// heldOnShard reads entry n of a ledger record ("N;k,attempt,t;...", see
+// lua/take.lua): the shard holding its unit. ok is false when the record
+// has no such entry or the entry is still pending.
+func heldOnShard(rec string, n int64) (t int, ok bool) {
+	want := strconv.FormatInt(n, 10)
+	for rest := rec; ; {
+		i := strings.IndexByte(rest, ';')
+		if i < 0 {
+			return 0, false
+		}
+		rest = rest[i+1:]
+		e := rest
+		if j := strings.IndexByte(e, ';'); j >= 0 {
+			e = e[:j]
+		}
+		k, tail, found := strings.Cut(e, ",")
+		if !found || k != want {
+			continue
+		}
+		_, ts, found := strings.Cut(tail, ",")
+		if !found || ts == "p" {
+			return 0, false
+		}
+		t, err := strconv.Atoi(ts)
+		return t, err == nil
+	}
 }
 
 // stockMsg is the pub/sub message "activity:shard": shard has stock again.

@@ -97,7 +97,7 @@ func TestAbandonedTake(t *testing.T) {
 				t.Errorf("admitted %d over the test, want the stock %d", admitted, stock)
 			}
 			l := readLedgers(t, r, act, 2)
-			if l.counts != stock || l.held != stock || l.live != stock || l.pend != 0 || l.att != 2*stock {
+			if l.counts != stock || l.held != stock || l.live != stock || l.pend != 0 || l.att != stock {
 				t.Errorf("ledgers %+v, want %d held units with their attempt records", l, stock)
 			}
 			if tc.settled && l.fences != 0 {

@@ -111,7 +111,7 @@ func (r *RedisStore) syncOnce(ctx context.Context) error {
 		marked = a.empty.marked(marked[:0])
 		for _, i := range marked {
 			probes = append(probes, probe{a, i})
-			cmds = append(cmds, r.c.B().Get().Key(a.keys[i][kStock]).Build())
+			cmds = append(cmds, r.c.B().Hget().Key(a.keys[i][kState]).Field("s").Build())
 		}
 	}
 	res, err := r.doMulti(ctx, "sync", cmds)

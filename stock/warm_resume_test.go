@@ -18,7 +18,7 @@ func TestWarmFinishesHalfLoad(t *testing.T) {
 	mustWarm(t, s, spec, false)
 	// Undo shard 1's load, as if the Warm had died before reaching it.
 	k := shardKeys(r.prefix, "half", 1)
-	if err := r.c.Do(ctx, r.c.B().Hset().Key(k[kCfg]).FieldValue().FieldValue("v", "0").Build()).Error(); err != nil {
+	if err := r.c.Do(ctx, r.c.B().Hset().Key(k[kState]).FieldValue().FieldValue("v", "0").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
 	r.drop("half")

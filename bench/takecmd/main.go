@@ -49,7 +49,7 @@ func run(path, activity string, shard int) error {
 		return err
 	}
 	defer st.Close()
-	cmd, err := st.(*stock.RedisStore).TakeCommand(ctx, activity, shard)
+	cmd, err := st.(*stock.RedisStore).TakeCommand(ctx, activity, shard, "")
 	if err != nil {
 		return err
 	}

@@ -1,16 +1,23 @@
 -- borrow.lua: step 2 of Take, on another shard t, for a pending (user, n).
--- KEYS: the nine keys of shard t. ARGV: version, id (n:user).
+-- KEYS: shard t's state hash, pend, fence, orders.
+-- ARGV: version, id (n:user) [, order: async mode appends it to t's
+-- orders Stream when this call takes the unit].
+-- The order record o<id> on t is '1' while the unit is taken, '0' once
+-- released or fenced (a tombstone: the id can never take a second unit).
 -- Reply: 1 admitted (now or by an earlier try of the same id)
 --        4 empty  5 not loaded  6 stale version  7 fenced by Reconcile
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v then return 5 end
-if v ~= ARGV[1] then return 6 end
-local o = redis.call('HGET', KEYS[7], ARGV[2])
-if o == '1' then return 1 end
-if o then return 7 end
-if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then
-  redis.call('DECR', KEYS[2])
-  redis.call('HSET', KEYS[7], ARGV[2], '1')
+local o = 'o' .. ARGV[2]
+local c = redis.call('HMGET', KEYS[1], 'v', 's', 't', o)
+if not c[1] then return 5 end
+if c[1] ~= ARGV[1] then return 6 end
+if c[4] == '1' then return 1 end
+if c[4] then return 7 end
+local s = tonumber(c[2])
+if s > 0 then
+  redis.call('HSET', KEYS[1], 's', s - 1, 't', c[3] + 1, o, '1')
+  if ARGV[3] then
+    redis.call('XADD', KEYS[4], '*', 'v', ARGV[1], 'i', ARGV[2], 'o', ARGV[3])
+  end
   return 1
 end
 return 4

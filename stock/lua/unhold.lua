@@ -1,15 +1,21 @@
--- unhold.lua: step 2 of Release, on the user's home shard h: frees the
--- allowance and drops the attempt record, once (only if the held mark
--- existed).
--- KEYS: the nine keys of shard h. ARGV: version, id (n:user), user.
--- Reply: 1 freed  0 no held mark  5 not loaded  6 stale version
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v then return 5 end
-if v ~= ARGV[1] then return 6 end
-if redis.call('HDEL', KEYS[5], ARGV[2]) == 0 then return 0 end
-if redis.call('HINCRBY', KEYS[3], ARGV[3], -1) <= 0 then
-  redis.call('HDEL', KEYS[3], ARGV[3])
-end
-local a = redis.call('HGET', KEYS[8], ARGV[2])
-if a then redis.call('HDEL', KEYS[8], ARGV[2], a) end
-return 1
+-- unhold.lua: the last step of Release, on the user's home shard h: drops
+-- entry n from the user's record, which frees the allowance, once. When
+-- the unit lives on h itself (t = h), it is given back here too, in the
+-- same step; a borrowed unit was given back on its shard by release.lua.
+-- KEYS: shard h's state hash, pend, fence, orders.
+-- ARGV: version, n, user, h, channel, msg.
+-- Reply: 1 freed  3 freed and the unit is back on h  0 no held entry
+--        5 not loaded  6 stale version
+local u = 'u' .. ARGV[3]
+local c = redis.call('HMGET', KEYS[1], 'v', u)
+if not c[1] then return 5 end
+if c[1] ~= ARGV[1] then return 6 end
+if not c[2] then return 0 end
+local _, t = string.match(c[2], ';' .. ARGV[2] .. ',(%w+),(%w+)')
+if not t or t == 'p' then return 0 end
+local rec = string.gsub(c[2], ';' .. ARGV[2] .. ',%w+,%w+', '')
+redis.call('HSET', KEYS[1], u, rec)
+if t ~= ARGV[4] then return 1 end
+redis.call('HINCRBY', KEYS[1], 's', 1)
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 3

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# take-cost.sh: Redis's own CPU per call of the stock script (take.lua)
+# next to a naive buy script (SISMEMBER, GET, DECRBY, SADD), in sync mode
+# and in async mode (the same call appending a 256-byte order to the
+# shard's Stream). It starts a private redis-server on a free loopback
+# port, runs redis-benchmark on EVALSHA of each script in interleaved
+# rounds and prints INFO commandstats usec_per_call per round and the
+# medians, with the ratios the speed targets are stated in.
+#
+#   ROUNDS=5 REQUESTS=200000 scripts/take-cost.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-5}
+REQUESTS=${REQUESTS:-200000}
+CONNS=${CONNS:-32}
+command -v redis-server >/dev/null || { echo "redis-server is missing: sudo apt-get install -y redis-server" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+cli() { redis-cli -p "$port" "$@"; }
+for _ in $(seq 1 50); do cli ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+cat >"$tmp/naive.lua" <<'LUA'
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 2 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') <= 0 then return 4 end
+redis.call('DECRBY', KEYS[2], 1)
+redis.call('SADD', KEYS[1], ARGV[1])
+return 1
+LUA
+naive=$(cli script load "$(cat "$tmp/naive.lua")")
+take=$(cli script load "$(cat stock/lua/take.lua)")
+order=$(head -c 192 /dev/urandom | base64 -w0) # 256 bytes
+tag='{fg:big:0}'
+
+# run NAME ARGS...: a fresh data set, then usec_per_call of EVALSHA.
+run() {
+  local name=$1; shift
+  cli flushall >/dev/null
+  cli set naive:stock 1000000000 >/dev/null
+  cli hset "$tag:s" v 1 pu 1 n 1 s 1000000000 f 0 t 0 >/dev/null
+  cli config resetstat >/dev/null
+  redis-benchmark -p "$port" -c "$CONNS" -n "$REQUESTS" -P 16 -r 100000000 -q "$@" >/dev/null 2>&1
+  cli info commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:.*usec_per_call=\([0-9.]*\).*/\1/p' >>"$tmp/$name"
+}
+
+for r in $(seq 1 "$ROUNDS"); do
+  run naive EVALSHA "$naive" 2 naive:buyers naive:stock u__rand_int__
+  run sync EVALSHA "$take" 3 "$tag:s" "$tag:pend" "$tag:fence" 1 u__rand_int__ 0 __rand_int__
+  run async EVALSHA "$take" 4 "$tag:s" "$tag:pend" "$tag:fence" "$tag:orders" 1 u__rand_int__ 0 __rand_int__ "$order"
+  echo "round $r: naive $(tail -1 "$tmp/naive") sync $(tail -1 "$tmp/sync") async $(tail -1 "$tmp/async") usec/call"
+done
+median() { sort -g "$tmp/$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+n=$(median naive); s=$(median sync); a=$(median async)
+echo "medians of $ROUNDS rounds (redis-benchmark -c $CONNS -P 16 -n $REQUESTS, usec_per_call):"
+echo "  naive $n  take.lua sync $s  take.lua async $a"
+awk -v n="$n" -v s="$s" -v a="$a" 'BEGIN {printf "  sync/naive %.2fx (target <= 1.5x)  async/sync %.2fx (target <= 1.25x)\n", s/n, a/s}'
