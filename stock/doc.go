@@ -23,55 +23,69 @@
 // over N hash slots. Shard i of activity A has the hash tag {<prefix>A:i};
 // every key of the shard shares it, so every script runs in one slot:
 //
-//	{fg:act42:3}:cfg     HASH   v (load version), pu (per-user limit), n (shards)
-//	{fg:act42:3}:stock   STRING units left on shard 3
-//	{fg:act42:3}:count   HASH   user -> units held, for users whose home is 3
-//	{fg:act42:3}:seq     HASH   user -> last purchase number n issued in this version
-//	{fg:act42:3}:held    HASH   "n:user" -> shard holding the unit (held mark)
+//	{fg:act42:3}:s       HASH   the shard's state, below
 //	{fg:act42:3}:pend    ZSET   "n:user", score = ms (pending mark)
-//	{fg:act42:3}:ord     HASH   "n:user" -> "1" unit taken on shard 3, "0" tombstone
-//	{fg:act42:3}:att     HASH   attempt -> "n:user" and "n:user" -> attempt (live purchases)
 //	{fg:act42:3}:fence   ZSET   attempts given up before take.lua ran, score = ms
-//	{fg:act42:3}:orders  reserved: the Stream of admitted orders (not built yet)
+//	{fg:act42:3}:orders  STREAM async mode: orders admitted on shard 3, one
+//	                            field per entry, "n:user" -> the order
 //	{fg:act42:meta}      HASH   stock, shards, per_user, version, gen
 //
-// A user's home shard is h = fnv1a(user) mod N. The per-user ledger
-// (count, seq, held and pending marks, attempt records) lives only on h,
-// so the per-user check is atomic there. Order records (ord) live on the shard whose
-// stock was decremented. Decision.Seq is version<<32 | n: the version
-// grows with every (re)load, so a sequence number is never reused, even
-// after a forced Warm resets the ledgers.
+// The state hash holds everything the hot path reads and writes, so that
+// take.lua costs Redis one HMGET and one HSET (lua/take.lua gives the
+// measured cost):
 //
-// Every shard script takes the nine keys of its shard and checks the
-// shard's cfg version against the caller's: a gateway holding a spec from
-// an older load gets "stale", reads the meta key again and retries once,
-// so a re-Warm with a different shard count cannot split a user's ledger.
+//	v, pu, n      load version, per-user limit, shard count
+//	s             units left on shard 3
+//	t             units taken on shard 3 in this version (never decreases)
+//	f             how many fences the fence set holds (take.lua skips it at 0)
+//	u<user>       ledger record of a user whose home is 3: "N;k,a,t;...",
+//	              N the last purchase number issued in this version, then
+//	              one entry per live purchase k with its attempt id a and
+//	              the shard t holding its unit ("p" while pending)
+//	o<n:user>     order record of a unit borrowed from shard 3 by a user
+//	              homed elsewhere: "1" taken, "0" tombstone
+//
+// A user's home shard is h = fnv1a(user) mod N. The per-user ledger
+// (the record: count, sequence, held and pending marks, attempt ids)
+// lives only on h, so the per-user check is atomic there. A unit taken on
+// h is recorded by its entry alone (t = h); a unit borrowed from t != h
+// also has an order record on t. Decision.Seq is version<<32 | n: the
+// version grows with every (re)load, so a sequence number is never
+// reused, even after a forced Warm resets the ledgers.
+//
+// Every shard script takes the four keys of its shard (take.lua in sync
+// mode the first three) and checks the shard's version against the
+// caller's: a gateway holding a spec from an older load gets "stale",
+// reads the meta key again and retries once, so a re-Warm with a
+// different shard count cannot split a user's ledger.
 //
 // # Take: one script per step, each on one shard
 //
 //  1. take.lua on h, with the Take's attempt id (64 random bits): if the
-//     attempt is fenced (see Lost outcomes), nothing. If count(user) >=
-//     per_user, LimitReached. Otherwise n = HINCRBY seq, count+1, and the
-//     attempt is recorded in att both ways; if stock_h > 0, DECR it, record
-//     ord and a held mark (-> h): Admitted in one round trip, the common
-//     case. If stock_h is 0, add a pending mark (n:user, now) and answer
-//     "borrow".
+//     attempt is fenced (see Lost outcomes), nothing. If the user's record
+//     has per_user entries, LimitReached. Otherwise n = N+1 and a new
+//     entry (n, attempt) joins the record; if s_h > 0, s_h-1 and the entry
+//     is held on h: Admitted in one round trip, the common case (in async
+//     mode the order is appended to h's Stream in the same call). If s_h
+//     is 0, the entry is pending, a pending mark (n:user, now) is added
+//     and the answer is "borrow".
 //  2. borrow.lua on t = h+1, h+2, ... (first the shards not known empty,
 //     then, so a stale local bit never causes a SoldOut, the rest): a live
-//     ord for n:user means an earlier try already took it (Admitted); a
-//     tombstone means Reconcile fenced it (fail closed); stock_t > 0 means
-//     DECR and record ord on t (Admitted); else empty.
+//     order record for n:user means an earlier try already took it
+//     (Admitted); a tombstone means Reconcile fenced it (fail closed);
+//     s_t > 0 means s_t-1 and an order record on t (Admitted, and in async
+//     mode the order appended to t's Stream); else empty.
 //  3. settle.lua on h: ZREM the pending mark (exactly once) and either
-//     record a held mark -> t, or, when every shard was empty, give the
-//     allowance back (count-1): SoldOut.
+//     hold the entry on t, or, when every shard was empty, drop the entry,
+//     which gives the allowance back: SoldOut.
 //
 // Why the invariants hold:
 //
 //   - Oversell: a unit is admitted only by a script that decremented a
-//     positive stock key (take.lua or borrow.lua), atomically, and the
-//     order record makes a repeated borrow of the same id idempotent. Go
+//     positive s (take.lua or borrow.lua), atomically, and the order record
+//     makes a repeated borrow of the same id idempotent. Go
 //     never returns Admitted without such a reply.
-//   - PerUser: the allowance is taken on h (count+1) before any unit is
+//   - PerUser: the allowance is taken on h (a new entry) before any unit is
 //     looked for and returned only when no unit was taken (settle.lua's
 //     rollback, Reconcile after fencing, or Release after the unit is
 //     back). All of it happens on h, so two concurrent Takes of one user
@@ -94,8 +108,9 @@
 //
 //   - delivered: the caller has the decision; nothing else happens.
 //   - abandoned: the caller has left. If the steps then admit a unit, the
-//     store gives it back at once through Release's path (release.lua:
-//     tombstone, INCR, PUBLISH; unhold.lua: held mark and allowance), so
+//     store gives it back at once through Release's path (release.lua for
+//     a borrowed unit: tombstone, s+1, PUBLISH; unhold.lua: the entry, and
+//     the unit itself when it lives on h), so
 //     the unit sells again and the user is not told "you already have it"
 //     about a purchase nobody will ever send to the backend.
 //   - unknown: a step failed, or SettleTimeout passed without a reply. The
@@ -166,12 +181,13 @@
 //
 // # Release
 //
-// Find t from the held mark on h (HGET), release.lua on t (turn the live
-// order into a tombstone, INCR stock_t, PUBLISH), then unhold.lua on h
-// (delete the held mark and count-1, only if the mark existed). A crash
-// between the two leaves the allowance used without a unit (no oversell,
-// no PerUser breach); a retried Release finishes it. A repeated or unknown
-// release returns (false, nil).
+// Find t from the user's record on h (HGET), then, for a unit borrowed
+// from t != h, release.lua on t (turn the live order record into a
+// tombstone, s_t+1, PUBLISH), then unhold.lua on h (drop the entry, only
+// if it is held; for t = h it gives the unit back in the same step). A
+// crash between the two steps of a borrowed unit leaves the allowance used
+// without a unit (no oversell, no PerUser breach); a retried Release
+// finishes it. A repeated or unknown release returns (false, nil).
 //
 // # Warm
 //

@@ -17,7 +17,7 @@ const (
 	kState  = iota // HASH v, pu, n, s (units left), f (live fences), t (units taken), u<user> ledger records, o<id> order records
 	kPend          // ZSET n:user, score = ms when the home shard was empty
 	kFence         // ZSET attempts given up before take.lua ran, score = ms
-	kOrders        // STREAM orders admitted in async mode (fields v, i, o)
+	kOrders        // STREAM orders admitted in async mode: one field per entry, the order id (n:user) -> the order
 	numKeys
 )
 

@@ -1,7 +1,8 @@
 -- abandon.lua: settles, on the user's home shard h, a Take whose outcome
 -- never reached anyone (its reply was lost after SettleTimeout).
 -- KEYS: shard h's state hash, pend, fence, orders.
--- ARGV: version, user, attempt, keep ms.
+-- ARGV: version, user, attempt (hex, as newAttempt makes it: safe inside
+-- a Lua pattern), keep ms.
 -- If take.lua has not run for the attempt yet (no entry of the user's
 -- record carries it), it is fenced: take.lua will find the fence and do
 -- nothing. Fences older than keep ms are pruned; f in the state hash

@@ -16,7 +16,7 @@ local s = tonumber(c[2])
 if s > 0 then
   redis.call('HSET', KEYS[1], 's', s - 1, 't', c[3] + 1, o, '1')
   if ARGV[3] then
-    redis.call('XADD', KEYS[4], '*', 'v', ARGV[1], 'i', ARGV[2], 'o', ARGV[3])
+    redis.call('XADD', KEYS[4], '*', ARGV[2], ARGV[3])
   end
   return 1
 end

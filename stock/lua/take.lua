@@ -48,7 +48,7 @@ local s = tonumber(c[3])
 if s > 0 then
   redis.call('HSET', KEYS[1], 's', s - 1, 't', c[5] + 1, u, rec .. ';' .. n .. ',' .. ARGV[4] .. ',' .. ARGV[3])
   if ARGV[5] then
-    redis.call('XADD', KEYS[4], '*', 'v', ARGV[1], 'i', n .. ':' .. ARGV[2], 'o', ARGV[5])
+    redis.call('XADD', KEYS[4], '*', n .. ':' .. ARGV[2], ARGV[5])
   end
   return 1 + 8 * n
 end
