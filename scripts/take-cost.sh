@@ -40,7 +40,7 @@ run() {
   local name=$1; shift
   cli flushall >/dev/null
   cli set naive:stock 1000000000 >/dev/null
-  cli hset "$tag:s" v 1 pu 1 n 1 s 1000000000 f 0 t 0 >/dev/null
+  cli hset "$tag:s" v 1 pu 1 n 1 s 1000000000 f 0 >/dev/null
   cli config resetstat >/dev/null
   redis-benchmark -p "$port" -c "$CONNS" -n "$REQUESTS" -P 16 -r 100000000 -q "$@" >/dev/null 2>&1
   cli info commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:.*usec_per_call=\([0-9.]*\).*/\1/p' >>"$tmp/$name"
@@ -48,8 +48,8 @@ run() {
 
 for r in $(seq 1 "$ROUNDS"); do
   run naive EVALSHA "$naive" 2 naive:buyers naive:stock u__rand_int__
-  run sync EVALSHA "$take" 3 "$tag:s" "$tag:pend" "$tag:fence" 1 u__rand_int__ 0 __rand_int__
-  run async EVALSHA "$take" 4 "$tag:s" "$tag:pend" "$tag:fence" "$tag:orders" 1 u__rand_int__ 0 __rand_int__ "$order"
+  run sync EVALSHA "$take" 3 "$tag:s" "$tag:pend" "$tag:fence" 1 u__rand_int__ 0 __rand_int__ 1
+  run async EVALSHA "$take" 4 "$tag:s" "$tag:pend" "$tag:fence" "$tag:orders" 1 u__rand_int__ 0 __rand_int__ 1 "$order"
   echo "round $r: naive $(tail -1 "$tmp/naive") sync $(tail -1 "$tmp/sync") async $(tail -1 "$tmp/async") usec/call"
 done
 median() { sort -g "$tmp/$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -145,7 +145,7 @@ func newAbandonFixture(t *testing.T, r *RedisStore, act string) *abandonFixture 
 func (f *abandonFixture) takeLua(t *testing.T, user, attempt string) int64 {
 	t.Helper()
 	h := homeShard(user, f.a.shards)
-	return f.script(t, takeScript, h, user, f.a.idx[h], attempt)
+	return f.script(t, takeScript, h, user, f.a.idx[h], attempt, f.a.puStr)
 }
 
 // borrowed leaves u's attempt with a unit borrowed from shard 1, unsettled.

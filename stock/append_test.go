@@ -95,7 +95,7 @@ func TestOrderAppend(t *testing.T) {
 func (f *abandonFixture) orderTake(t *testing.T, user, order string) int64 {
 	t.Helper()
 	h := homeShard(user, f.a.shards)
-	return f.script(t, takeScript, h, user, f.a.idx[h], newAttempt(), order)
+	return f.script(t, takeScript, h, user, f.a.idx[h], newAttempt(), f.a.puStr, order)
 }
 
 // stream reads shard i's orders Stream as order id -> order.

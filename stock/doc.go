@@ -28,6 +28,9 @@
 //	{fg:act42:3}:fence   ZSET   attempts given up before take.lua ran, score = ms
 //	{fg:act42:3}:orders  STREAM async mode: orders admitted on shard 3, one
 //	                            field per entry, "n:user" -> the order
+//	                            (take.lua and borrow.lua append when given
+//	                            an order; no Store method asks for it yet:
+//	                            the gateway's async proxy mode is not built)
 //	{fg:act42:meta}      HASH   stock, shards, per_user, version, gen
 //
 // The state hash holds everything the hot path reads and writes, so that
@@ -36,7 +39,7 @@
 //
 //	v, pu, n      load version, per-user limit, shard count
 //	s             units left on shard 3
-//	t             units taken on shard 3 in this version (never decreases)
+//	a             "1" once a unit was taken on shard 3 in this version
 //	f             how many fences the fence set holds (take.lua skips it at 0)
 //	u<user>       ledger record of a user whose home is 3: "N;k,a,t;...",
 //	              N the last purchase number issued in this version, then

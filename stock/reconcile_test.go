@@ -34,7 +34,7 @@ func newCrash(t *testing.T, r *RedisStore, act string) *crashFixture {
 		t.Fatalf("spec of %s: %v, %v", act, a, err)
 	}
 	f := &crashFixture{r: r, act: act, a: a, u: users[1]}
-	v, err := r.run(testCtx(t, 5*time.Second), "take", takeScript, f.a.keys[0], []string{f.a.verStr, f.u, "0", newAttempt()})
+	v, err := r.run(testCtx(t, 5*time.Second), "take", takeScript, f.a.keys[0], []string{f.a.verStr, f.u, "0", newAttempt(), f.a.puStr})
 	if err != nil || v&7 != codeBorrow {
 		t.Fatalf("take.lua = %d (code %d), %v; want borrow", v, v&7, err)
 	}
@@ -187,7 +187,7 @@ func TestScriptsOneSlot(t *testing.T) {
 	}
 	f := &crashFixture{r: r, act: "slots", a: a, u: usersHomedAt(4, 0, 16)[3]}
 	r.drainShard(t, f.a, 0)
-	v, err := r.run(ctx, "take", takeScript, f.a.keys[0], []string{f.a.verStr, f.u, "0", newAttempt()})
+	v, err := r.run(ctx, "take", takeScript, f.a.keys[0], []string{f.a.verStr, f.u, "0", newAttempt(), f.a.puStr})
 	if err != nil || v&7 != codeBorrow {
 		t.Fatalf("take.lua = %d, %v; want borrow", v, err)
 	}

@@ -81,6 +81,7 @@ type redisAct struct {
 	verStr  string
 	shards  int
 	perUser int64
+	puStr   string     // perUser as take.lua's argument
 	keys    [][]string // per shard, the four keys in script order
 	idx     []string   // per shard, its index as a string
 	meta    string
@@ -181,7 +182,7 @@ func (r *RedisStore) reload(ctx context.Context, activity string) (*redisAct, er
 		return a, nil
 	}
 	a := &redisAct{
-		name: activity, version: version, verStr: m["version"], shards: shards, perUser: perUser,
+		name: activity, version: version, verStr: m["version"], shards: shards, perUser: perUser, puStr: strconv.FormatInt(perUser, 10),
 		keys: make([][]string, shards), idx: make([]string, shards), meta: meta, empty: newEmptySet(shards),
 	}
 	for i := range shards {
@@ -279,7 +280,7 @@ func (r *RedisStore) Take(ctx context.Context, activity string, user []byte) (De
 // ctx alone. It runs on the background goroutine of await.
 func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt string) (Decision, error) {
 	h := homeShard(u, a.shards)
-	v, err := call(ctx, r.c, "take", takeScript, a.keys[h][:syncKeys], []string{a.verStr, u, a.idx[h], attempt})
+	v, err := call(ctx, r.c, "take", takeScript, a.keys[h][:syncKeys], []string{a.verStr, u, a.idx[h], attempt, a.puStr})
 	if err != nil {
 		return Decision{}, err
 	}

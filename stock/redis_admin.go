@@ -121,7 +121,8 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 	if loaded && old.spec.Shards > s.Shards {
 		cmds := make(rueidis.Commands, 0, old.spec.Shards-s.Shards)
 		for i := s.Shards; i < old.spec.Shards; i++ {
-			cmds = append(cmds, r.c.B().Del().Key(shardKeys(r.prefix, s.Activity, i)...).Build())
+			// The orders Stream stays: it holds orders already admitted.
+			cmds = append(cmds, r.c.B().Del().Key(shardKeys(r.prefix, s.Activity, i)[:kOrders]...).Build())
 		}
 		if _, err := r.doMulti(ctx, "warm", cmds); err != nil {
 			return err
@@ -183,7 +184,7 @@ func (r *RedisStore) inspect(ctx context.Context, m metaSpec) (behind []int, sol
 	for i := range m.spec.Shards {
 		k := shardKeys(r.prefix, m.spec.Activity, i)
 		cmds = append(cmds,
-			r.c.B().Hmget().Key(k[kState]).Field("v", "t").Build(),
+			r.c.B().Hmget().Key(k[kState]).Field("v", "a").Build(),
 			r.c.B().Zcard().Key(k[kPend]).Build())
 	}
 	res, err := r.doMulti(ctx, "warm", cmds)
@@ -191,17 +192,17 @@ func (r *RedisStore) inspect(ctx context.Context, m metaSpec) (behind []int, sol
 		return nil, false, err
 	}
 	for i := 0; i < len(res); i += 2 {
-		vt, _ := res[i].ToArray()
-		var v, taken int64
-		if len(vt) == 2 {
-			v, _ = vt[0].AsInt64()
-			taken, _ = vt[1].AsInt64()
+		va, _ := res[i].ToArray()
+		var v, admitted int64
+		if len(va) == 2 {
+			v, _ = va[0].AsInt64()
+			admitted, _ = va[1].AsInt64()
 		}
 		pend, _ := res[i+1].AsInt64()
 		if v != m.version {
 			behind = append(behind, i/2)
 		}
-		sold = sold || taken > 0 || pend > 0
+		sold = sold || admitted > 0 || pend > 0
 	}
 	return behind, sold, nil
 }
@@ -373,7 +374,7 @@ func (r *RedisStore) TakeCommand(ctx context.Context, activity string, shard int
 	sum := sha1.Sum([]byte(takeSrc))
 	cmd := []string{"EVALSHA", hex.EncodeToString(sum[:]), strconv.Itoa(len(keys))}
 	cmd = append(cmd, keys...)
-	cmd = append(cmd, a.verStr, "u__rand_int__", a.idx[shard], "__rand_int__")
+	cmd = append(cmd, a.verStr, "u__rand_int__", a.idx[shard], "__rand_int__", a.puStr)
 	if order != "" {
 		cmd = append(cmd, order)
 	}

@@ -7,14 +7,14 @@
 -- Reply: 1 admitted (now or by an earlier try of the same id)
 --        4 empty  5 not loaded  6 stale version  7 fenced by Reconcile
 local o = 'o' .. ARGV[2]
-local c = redis.call('HMGET', KEYS[1], 'v', 's', 't', o)
+local c = redis.call('HMGET', KEYS[1], 'v', 's', o)
 if not c[1] then return 5 end
 if c[1] ~= ARGV[1] then return 6 end
-if c[4] == '1' then return 1 end
-if c[4] then return 7 end
+if c[3] == '1' then return 1 end
+if c[3] then return 7 end
 local s = tonumber(c[2])
 if s > 0 then
-  redis.call('HSET', KEYS[1], 's', s - 1, 't', c[3] + 1, o, '1')
+  redis.call('HSET', KEYS[1], 's', s - 1, o, '1', 'a', 1)
   if ARGV[3] then
     redis.call('XADD', KEYS[4], '*', ARGV[2], ARGV[3])
   end

@@ -1,6 +1,8 @@
 -- take.lua: step 1 of Take, on the user's home shard h.
 -- KEYS: shard h's state hash, pend, fence, orders (see scripts.go).
--- ARGV: version, user, h, attempt (the Take's random id)
+-- ARGV: version, user, h, attempt (the Take's random id), per_user (of
+--       that version: a version's spec never changes, so the caller's copy
+--       is as good as the shard's and costs no read)
 --       [, order: async mode appends it to h's orders Stream on admission].
 -- Reply: code + 8 * n, n being the user's purchase number in this version.
 --   1 admitted here    2 limit reached    3 borrow: h is empty, a pending
@@ -8,9 +10,8 @@
 --   7 fenced: abandon.lua gave this attempt up before it ran; nothing done
 --
 -- Cost (the reason for the layout): one HMGET reads the version, the
--- per-user limit, the units left, the live-fence count, the units taken
--- and the user's whole ledger record; one HSET writes the three that
--- change. Redis CPU per call (INFO commandstats usec_per_call,
+-- units left, the live-fence count, whether anything was admitted yet and
+-- the user's whole ledger record; one HSET writes the two that change. Redis CPU per call (INFO commandstats usec_per_call,
 -- redis-benchmark -P16 -c32 on EVALSHA, 2 shared cores, medians of 5
 -- interleaved rounds; README "Stock script cost"):
 --   naive SISMEMBER/GET/DECRBY/SADD   see README
@@ -22,19 +23,19 @@
 -- the count, the sequence, the held and pending marks and the attempt
 -- records of the old layout, in one field.
 local u = 'u' .. ARGV[2]
-local c = redis.call('HMGET', KEYS[1], 'v', 'pu', 's', 'f', 't', u)
+local c = redis.call('HMGET', KEYS[1], 'v', 's', 'f', 'a', u)
 if not c[1] then return 5 end
 if c[1] ~= ARGV[1] then return 6 end
-if c[4] ~= '0' and redis.call('ZREM', KEYS[3], ARGV[4]) == 1 then
+if c[3] ~= '0' and redis.call('ZREM', KEYS[3], ARGV[4]) == 1 then
   redis.call('HINCRBY', KEYS[1], 'f', -1)
   return 7
 end
-local rec, n = c[6], 1
+local rec, n = c[5], 1
 if rec then
   local pos = string.find(rec, ';', 1, true)
   if pos then
     local _, held = string.gsub(rec, ';', '')
-    if held >= tonumber(c[2]) then return 2 end
+    if held >= tonumber(ARGV[5]) then return 2 end
     n = tonumber(string.sub(rec, 1, pos - 1)) + 1
     rec = n .. string.sub(rec, pos)
   else
@@ -44,11 +45,16 @@ if rec then
 else
   rec = '1'
 end
-local s = tonumber(c[3])
+local s = tonumber(c[2])
 if s > 0 then
-  redis.call('HSET', KEYS[1], 's', s - 1, 't', c[5] + 1, u, rec .. ';' .. n .. ',' .. ARGV[4] .. ',' .. ARGV[3])
-  if ARGV[5] then
-    redis.call('XADD', KEYS[4], '*', n .. ':' .. ARGV[2], ARGV[5])
+  rec = rec .. ';' .. n .. ',' .. ARGV[4] .. ',' .. ARGV[3]
+  if c[4] then
+    redis.call('HSET', KEYS[1], 's', s - 1, u, rec)
+  else
+    redis.call('HSET', KEYS[1], 's', s - 1, u, rec, 'a', 1)
+  end
+  if ARGV[6] then
+    redis.call('XADD', KEYS[4], '*', n .. ':' .. ARGV[2], ARGV[6])
   end
   return 1 + 8 * n
 end
