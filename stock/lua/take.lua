@@ -11,12 +11,15 @@
 --
 -- Cost (the reason for the layout): one HMGET reads the version, the
 -- units left, the live-fence count, whether anything was admitted yet and
--- the user's whole ledger record; one HSET writes the two that change. Redis CPU per call (INFO commandstats usec_per_call,
--- redis-benchmark -P16 -c32 on EVALSHA, 2 shared cores, medians of 5
--- interleaved rounds; README "Stock script cost"):
---   naive SISMEMBER/GET/DECRBY/SADD   see README
---   take.lua sync                     see README
---   take.lua async (256-byte order)   see README
+-- the user's whole ledger record; one HSET writes the two that change.
+-- Redis CPU per call, INFO commandstats usec_per_call of EVALSHA, medians
+-- of 7 interleaved rounds of redis-benchmark -c 32 -P 16 -n 200000 on 2
+-- shared cores (scripts/take-cost.sh; README "Stock script cost"):
+--   naive SISMEMBER/GET/DECRBY/SADD    4.27 us
+--   take.lua, sync                     5.50 us  1.29x naive (target 1.5x;
+--                                               the ten-call layout: 2.3-3.1x)
+--   take.lua, async, 256-byte order    7.75 us  1.41x sync (target 1.25x,
+--                                               not met: the XADD alone)
 -- The record u<user> = "N;k,attempt,t;..." carries the last purchase
 -- number N issued in this version and one entry per live purchase k
 -- (its attempt id, and the shard t holding its unit, or p while pending):
