@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/rueidis"
 )
@@ -37,21 +38,41 @@ var ErrTooManyWaiting = errors.New("redisconn: too many Redis calls in flight")
 //
 // The goroutine costs about a microsecond per call against a round trip of
 // tens (BenchmarkDo in bound_test.go has the figures); that is the price of
-// a bound no other caller can break. Calls without a Done channel
-// (context.Background) are passed straight through. At most maxWaiting
+// a bound no other caller can break. Calls that no dial can outlast (no
+// Done channel, as context.Background, or a deadline further than twice
+// dialTimeout) go straight to rueidis. At most maxWaiting
 // calls are in flight; beyond that Do fails at once with
 // ErrTooManyWaiting, so a frozen Redis cannot pile up goroutines.
-func Bound(c rueidis.Client, maxWaiting int) rueidis.Client {
+func Bound(c rueidis.Client, dialTimeout time.Duration, maxWaiting int) rueidis.Client {
 	if maxWaiting <= 0 {
 		maxWaiting = DefaultMaxWaiting
 	}
-	return &bounded{Client: c, max: int64(maxWaiting)}
+	if dialTimeout <= 0 {
+		dialTimeout = rueidis.DefaultDialTimeout
+	}
+	// A dial is a TCP connect and then the HELLO handshake, each bounded
+	// by Dialer.Timeout.
+	return &bounded{Client: c, maxDial: 2 * dialTimeout, max: int64(maxWaiting)}
 }
 
 type bounded struct {
 	rueidis.Client
-	inflight atomic.Int64 // calls whose goroutine has not returned
+	maxDial  time.Duration // the longest a dial can make a call wait
+	inflight atomic.Int64  // calls whose goroutine has not returned
 	max      int64
+}
+
+// direct reports whether a call under ctx can go straight to rueidis: when
+// ctx cannot be cancelled, or when its deadline is further away than any
+// dial can last, so that rueidis's own ctx handling is bound enough. A
+// Take settling in the background (SettleTimeout) is such a call; its
+// caller is already bounded by the stock store's await.
+func (b *bounded) direct(ctx context.Context) bool {
+	if ctx.Done() == nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) > b.maxDial
 }
 
 // call is one Do or DoMulti in flight. state says whether the caller still
@@ -128,7 +149,7 @@ func (c *call) wait(ctx context.Context) bool {
 }
 
 func (b *bounded) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
-	if ctx.Done() == nil {
+	if b.direct(ctx) {
 		return b.Client.Do(ctx, cmd)
 	}
 	c, err := b.start(ctx)
@@ -146,7 +167,7 @@ func (b *bounded) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisRe
 }
 
 func (b *bounded) DoMulti(ctx context.Context, multi ...rueidis.Completed) []rueidis.RedisResult {
-	if ctx.Done() == nil || len(multi) == 0 {
+	if len(multi) == 0 || b.direct(ctx) {
 		return b.Client.DoMulti(ctx, multi...)
 	}
 	c, err := b.start(ctx)

@@ -109,5 +109,5 @@ func Open(c conf.Redis) (rueidis.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis %v: %w", c.Addrs, err)
 	}
-	return Bound(cl, DefaultMaxWaiting), nil
+	return Bound(cl, c.DialTimeout, DefaultMaxWaiting), nil
 }
