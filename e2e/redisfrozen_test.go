@@ -145,10 +145,14 @@ func TestFrozenRedisCostsOnlyTheBound(t *testing.T) {
 	}
 
 	const freeze = 10 * time.Second
-	const maxPerWorker = 5000 // bounds the load whatever the answers' speed
+	// Each worker paces itself so that its requests span the whole freeze
+	// (the fast answers too); the count bound holds whatever the speed.
+	const pace = 5 * time.Millisecond
+	const maxPerWorker = int(freeze / pace)
 	type result struct {
 		took      []time.Duration
 		unexpects []string
+		last      time.Time // when the last request of the probe was sent
 	}
 	results := make([]result, len(probes))
 	var mu sync.Mutex
@@ -168,17 +172,22 @@ func TestFrozenRedisCostsOnlyTheBound(t *testing.T) {
 				defer wg.Done()
 				var took []time.Duration
 				var bad []string
+				var start time.Time
 				for i := 0; i < maxPerWorker && time.Now().Before(end); i++ {
-					start := time.Now()
+					start = time.Now()
 					code, body := p.send(w, i)
 					took = append(took, time.Since(start))
 					if code != p.status && len(bad) < 3 {
 						bad = append(bad, fmt.Sprintf("%d %.120s", code, body))
 					}
+					time.Sleep(pace)
 				}
 				mu.Lock()
 				results[pi].took = append(results[pi].took, took...)
 				results[pi].unexpects = append(results[pi].unexpects, bad...)
+				if start.After(results[pi].last) {
+					results[pi].last = start
+				}
 				mu.Unlock()
 			}()
 		}
@@ -206,6 +215,9 @@ func TestFrozenRedisCostsOnlyTheBound(t *testing.T) {
 				}
 			}
 			t.Errorf("%s: %d of %d answers took more than %s (slowest %s) while Redis was frozen", p.name, over, len(r.took), limit, slowest)
+		}
+		if r.last.Before(end.Add(-time.Second)) {
+			t.Errorf("%s: the last request went out %s before the freeze ended: the probe did not cover it", p.name, end.Sub(r.last))
 		}
 		if len(r.unexpects) > 0 {
 			t.Errorf("%s: want %d while Redis is frozen, got %v", p.name, p.status, r.unexpects)
