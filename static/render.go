@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,7 +20,7 @@ import (
 // The embedded defaults. An operator restyles the gateway by dropping
 // files with the same names into static.templates.
 //
-//go:embed templates/*.html
+//go:embed templates/*.html templates/favicon.svg
 var embedded embed.FS
 
 const (
@@ -39,6 +40,26 @@ type SystemData struct {
 	StartsAt   time.Time // optional: countdown target for not_started pages
 }
 
+// Shop is what every page shows of the shop around the product or the
+// message: its name in the header, a link back to its home, the favicon
+// and, when the gateway fronts a sign-in, where to sign in.
+type Shop struct {
+	// Name is shown in the header of every page. Default "Shop".
+	Name string
+	// Home is the link back to the shop on every page. Default "/".
+	Home string
+	// Login is the sign-in page the product page sends anonymous visitors
+	// to, with ?next=<the page>. Default "": no sign-in link.
+	Login string
+	// SignedInCookie names a cookie (readable by scripts, not the session
+	// itself) whose presence tells the product page that the visitor is
+	// signed in, so anonymous visitors never ask for an order token.
+	// Default "": the page asks once and takes a 401 as signed out.
+	SignedInCookie string
+	// Favicon is the icon's URL, set by Load.
+	Favicon string
+}
+
 type kindDefault struct {
 	status         int
 	title, message string
@@ -48,13 +69,13 @@ type kindDefault struct {
 // fields. The gateway usually passes its own status and message; these
 // make a bare RenderSystem(kind, SystemData{}) a sensible page.
 var kindDefaults = map[string]kindDefault{
-	"busy":         {http.StatusServiceUnavailable, "Too busy", "Lots of people are shopping right now. Please try again in a moment."},
+	"busy":         {http.StatusServiceUnavailable, "We are very busy", "Lots of people are shopping right now. Please try again in a moment."},
 	"sold_out":     {http.StatusGone, "Sold out", "Sorry, everything has been sold."},
 	"not_started":  {http.StatusForbidden, "Not started yet", "The sale has not started yet."},
-	"ended":        {http.StatusGone, "Sale ended", "This sale is over. Thank you for your interest."},
-	"blocked":      {http.StatusForbidden, "Access denied", "This request was blocked."},
-	"rate_limited": {http.StatusTooManyRequests, "Slow down", "Too many requests. Please wait a little before trying again."},
-	"not_found":    {http.StatusNotFound, "Not found", "There is nothing here."},
+	"ended":        {http.StatusGone, "This sale has ended", "This sale is over. Thank you for your interest."},
+	"blocked":      {http.StatusForbidden, "We cannot take this order", "This request was blocked."},
+	"rate_limited": {http.StatusTooManyRequests, "Too many requests", "Too many requests. Please wait a little before trying again."},
+	"not_found":    {http.StatusNotFound, "Page not found", "There is nothing here."},
 	"error":        {http.StatusInternalServerError, "Something went wrong", "An unexpected error occurred. Please try again later."},
 }
 
@@ -65,12 +86,26 @@ type templates struct {
 	product *template.Template
 	system  *template.Template
 	kinds   map[string]*template.Template
+	favicon []byte
+	shop    Shop
+}
+
+// funcs are the helpers every template may use.
+var funcs = template.FuncMap{
+	// plural writes a count with its noun: "1 second", "5 seconds".
+	"plural": func(n int, noun string) string {
+		if n == 1 {
+			return "1 " + noun
+		}
+		return strconv.Itoa(n) + " " + noun + "s"
+	},
 }
 
 // productView is what product.html sees: the product plus the URLs of
 // the dynamic half, built here so templates need no URL logic.
 type productView struct {
 	Product
+	Shop      Shop
 	StatusURL string // "" without an activity
 	// TokenURL and PathURL are the checkout flow: an order token when the
 	// page loads, the user's hidden purchase path when they click.
@@ -81,15 +116,25 @@ type productView struct {
 // systemView is what system.html sees.
 type systemView struct {
 	SystemData
+	Shop        Shop
 	Kind        string
 	StartsAtISO string // RFC 3339 UTC, "" when StartsAt is zero
-	Countdown   bool   // not_started with a StartsAt
+	// StartsAtText is StartsAt in words, in UTC; the page's script
+	// replaces it with the shopper's local time.
+	StartsAtText string
+	Countdown    bool // not_started with a StartsAt
+	// AutoRetry makes the page load itself again after RetryAfter: busy
+	// and rate_limited pages, whose visitor has nothing to do but wait.
+	AutoRetry bool
 }
 
 // loadTemplates parses the embedded templates and the overrides in dir.
 func loadTemplates(dir string) (*templates, error) {
 	t := &templates{kinds: map[string]*template.Template{}}
 	var err error
+	if t.favicon, err = embedded.ReadFile("templates/" + faviconFile); err != nil {
+		return nil, fmt.Errorf("%s: embedded %s: %w", keyTemplates, faviconFile, err)
+	}
 	if t.product, err = parseEmbedded(productFile); err != nil {
 		return nil, err
 	}
@@ -106,6 +151,12 @@ func loadTemplates(dir string) (*templates, error) {
 	var errs []error
 	for _, e := range entries {
 		name := e.Name()
+		if !e.IsDir() && name == faviconFile {
+			if t.favicon, err = readAsset(filepath.Join(dir, name)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", keyTemplates, err))
+			}
+			continue
+		}
 		if e.IsDir() || !strings.HasSuffix(name, ".html") {
 			continue
 		}
@@ -119,7 +170,7 @@ func loadTemplates(dir string) (*templates, error) {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", keyTemplates, name, err))
 			continue
 		}
-		tpl, err := template.New(name).Parse(string(src))
+		tpl, err := template.New(name).Funcs(funcs).Parse(string(src))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", keyTemplates, name, err))
 			continue
@@ -140,7 +191,7 @@ func loadTemplates(dir string) (*templates, error) {
 }
 
 func parseEmbedded(name string) (*template.Template, error) {
-	tpl, err := template.ParseFS(embedded, "templates/"+name)
+	tpl, err := template.New(name).Funcs(funcs).ParseFS(embedded, "templates/"+name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: embedded %s: %w", keyTemplates, name, err)
 	}
@@ -168,7 +219,7 @@ func (t *templates) check() error {
 }
 
 func (t *templates) renderProduct(p Product) ([]byte, error) {
-	v := productView{Product: p}
+	v := productView{Product: p, Shop: t.shop}
 	if p.Activity != "" {
 		base := "/api/activities/" + url.PathEscape(p.Activity)
 		v.StatusURL = base + "/status"
@@ -199,9 +250,11 @@ func (t *templates) renderSystem(kind string, d SystemData) ([]byte, error) {
 	if d.Message == "" {
 		d.Message = def.message
 	}
-	v := systemView{SystemData: d, Kind: kind}
+	v := systemView{SystemData: d, Shop: t.shop, Kind: kind,
+		AutoRetry: d.RetryAfter > 0 && (kind == "busy" || kind == "rate_limited")}
 	if !d.StartsAt.IsZero() {
 		v.StartsAtISO = d.StartsAt.UTC().Format(time.RFC3339)
+		v.StartsAtText = d.StartsAt.UTC().Format("2 January 2006, 15:04 UTC")
 		v.Countdown = kind == "not_started"
 	}
 	tpl, file := t.system, systemFile
