@@ -148,3 +148,47 @@ func TestPlural(t *testing.T) {
 		}
 	}
 }
+
+func TestHomePage(t *testing.T) {
+	tests := []struct {
+		name       string
+		productURL string
+		want       []string
+		notWant    []string
+	}{
+		{"linked", "/p/{product}", []string{`<a href="/p/cup"><img src="/assets/cup.svg"`, "<b>Second cup</b>", `href="/p/far"`, "<title>Shop</title>"}, nil},
+		{"no product route", "", []string{"<b>Cup</b>"}, []string{`href="/p/`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Load(Options{CataloguePath: "testdata/shop/catalogue.yaml", ProductURL: tc.productURL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ctx := newCtx("GET")
+			if !s.Serve(ctx, HomePage) || len(ctx.Response.Header.Peek("ETag")) == 0 {
+				t.Fatal("no home page")
+			}
+			body := string(ctx.Response.Body())
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("home lacks %q:\n%s", w, body)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(body, w) {
+					t.Errorf("home has %q", w)
+				}
+			}
+		})
+	}
+	dir := t.TempDir()
+	cat := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cat, []byte("- {id: _home, name: H}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(Options{CataloguePath: cat}); err == nil || err.Error() != `static.catalogue: product id "_home" is reserved for the home page` {
+		t.Errorf("reserved id: %v", err)
+	}
+}

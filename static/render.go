@@ -26,7 +26,13 @@ var embedded embed.FS
 const (
 	productFile = "product.html"
 	systemFile  = "system.html"
+	homeFile    = "home.html"
 )
+
+// HomePage is the page key of the shop's home page, which lists the
+// catalogue's products with links to their pages (Options.ProductURL).
+// A route serves it with page "{home}"; no product may use the key.
+const HomePage = "_home"
 
 // SystemData is what a system page shows. Zero fields get the defaults of
 // the page's kind (see kindDefaults), so a caller sets only what differs.
@@ -85,6 +91,7 @@ var kindDefaults = map[string]kindDefault{
 type templates struct {
 	product *template.Template
 	system  *template.Template
+	home    *template.Template
 	kinds   map[string]*template.Template
 	favicon []byte
 	shop    Shop
@@ -141,6 +148,9 @@ func loadTemplates(dir string) (*templates, error) {
 	if t.system, err = parseEmbedded(systemFile); err != nil {
 		return nil, err
 	}
+	if t.home, err = parseEmbedded(homeFile); err != nil {
+		return nil, err
+	}
 	if dir == "" {
 		return t, nil
 	}
@@ -161,8 +171,8 @@ func loadTemplates(dir string) (*templates, error) {
 			continue
 		}
 		kind := strings.TrimSuffix(name, ".html")
-		if _, ok := kindDefaults[kind]; !ok && name != productFile && name != systemFile {
-			errs = append(errs, fmt.Errorf("%s: %s: unknown template (want %s, %s or <kind>.html)", keyTemplates, name, productFile, systemFile))
+		if _, ok := kindDefaults[kind]; !ok && name != productFile && name != systemFile && name != homeFile {
+			errs = append(errs, fmt.Errorf("%s: %s: unknown template (want %s, %s, %s or <kind>.html)", keyTemplates, name, productFile, systemFile, homeFile))
 			continue
 		}
 		src, err := os.ReadFile(filepath.Join(dir, name))
@@ -178,6 +188,8 @@ func loadTemplates(dir string) (*templates, error) {
 		switch name {
 		case productFile:
 			t.product = tpl
+		case homeFile:
+			t.home = tpl
 		case systemFile:
 			t.system = tpl
 		default:
@@ -207,6 +219,9 @@ func (t *templates) check() error {
 	if _, err := t.renderProduct(sample); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := t.renderHome([]Product{sample}, "/p/{product}"); err != nil {
+		errs = append(errs, err)
+	}
 	seen := map[string]bool{} // system.html serves many kinds: report once
 	for _, kind := range slices.Sorted(maps.Keys(kindDefaults)) {
 		d := SystemData{RetryAfter: 1, Activity: "sample", StartsAt: time.Unix(0, 0)}
@@ -229,6 +244,32 @@ func (t *templates) renderProduct(p Product) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := t.product.Execute(&buf, v); err != nil {
 		return nil, fmt.Errorf("%s: %s: product %q: %w", keyTemplates, productFile, p.ID, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// homeView is what home.html sees.
+type homeView struct {
+	Shop  Shop
+	Items []homeItem
+}
+
+type homeItem struct {
+	Product
+	URL string // "" when no route serves product pages
+}
+
+func (t *templates) renderHome(ps []Product, productURL string) ([]byte, error) {
+	v := homeView{Shop: t.shop, Items: make([]homeItem, len(ps))}
+	for i, p := range ps {
+		v.Items[i].Product = p
+		if productURL != "" {
+			v.Items[i].URL = strings.ReplaceAll(productURL, "{product}", url.PathEscape(p.ID))
+		}
+	}
+	var buf bytes.Buffer
+	if err := t.home.Execute(&buf, v); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", keyTemplates, homeFile, err)
 	}
 	return buf.Bytes(), nil
 }

@@ -41,6 +41,10 @@ type Options struct {
 	// Shop is what every page shows of the shop (name, home link, sign
 	// in). Zero fields get their defaults.
 	Shop Shop
+	// ProductURL is the path of a product page with "{product}" for its
+	// id (the gateway passes its product page route), so the home page
+	// can link each product. Default "": the home page lists no links.
+	ProductURL string
 }
 
 // Site holds the rendered pages. It is immutable after Load, so every
@@ -120,6 +124,20 @@ func Load(o Options) (*Site, error) {
 		}
 		s.pages[p.ID] = pg
 	}
+	home, err := tpl.renderHome(products, o.ProductURL)
+	if err != nil {
+		return nil, err
+	}
+	if _, taken := s.index[HomePage]; taken {
+		return nil, fmt.Errorf("%s: product id %q is reserved for the home page", keyCatalogue, HomePage)
+	}
+	pg, gz, err := newPage(HomePage, home)
+	if err != nil {
+		return nil, fmt.Errorf("static: gzip home page: %w", err)
+	}
+	pg.body, pg.gz = bytes.Clone(home), gz
+	entries = append(entries, entry{pg.bodyKey, pg.body})
+	s.pages[HomePage] = pg
 	// Assets are few and small and every page load asks for them: all hot.
 	images = append(images, asset{name: faviconFile, ctype: assetTypes[".svg"], body: tpl.favicon})
 	for _, a := range images {
