@@ -4,6 +4,7 @@ import (
 	"net"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -41,11 +42,13 @@ func TestRunDemoPortTaken(t *testing.T) {
 	}
 }
 
-// runBounded runs cmd, killing it after d.
+// runBounded runs cmd in its own process group, killing the whole group
+// (a browser the script started, say) after d or when the test dies.
 func runBounded(t *testing.T, cmd *exec.Cmd, d time.Duration) (string, error) {
 	t.Helper()
 	buf := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +58,7 @@ func runBounded(t *testing.T, cmd *exec.Cmd, d time.Duration) (string, error) {
 	case err := <-done:
 		return buf.String(), err
 	case <-time.After(d):
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 		t.Fatalf("still running after %s:\n%s", d, buf.String())
 		return "", nil

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,7 +94,7 @@ type loginView struct {
 
 func (b *Backend) loginForm(ctx *fasthttp.RequestCtx, status int, v loginView) {
 	v.Shop = b.opts.ShopName
-	v.TTL = b.opts.SessionTTL.String()
+	v.TTL = humanTTL(b.opts.SessionTTL)
 	var buf bytes.Buffer
 	if err := loginPage.Execute(&buf, v); err != nil {
 		ctx.Error("login page: "+err.Error(), fasthttp.StatusInternalServerError)
@@ -103,6 +104,21 @@ func (b *Backend) loginForm(ctx *fasthttp.RequestCtx, status int, v loginView) {
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
 	ctx.SetBody(buf.Bytes())
+}
+
+// humanTTL says a session's length in words: "30 minutes", "1 hour".
+func humanTTL(d time.Duration) string {
+	n, unit := int64(d/time.Second), "second"
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		n, unit = int64(d/time.Hour), "hour"
+	case d >= time.Minute && d%time.Minute == 0:
+		n, unit = int64(d/time.Minute), "minute"
+	}
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.FormatInt(n, 10) + " " + unit + "s"
 }
 
 // login serves GET and POST /login.

@@ -32,7 +32,7 @@ func TestLogin(t *testing.T) {
 		want                    []string // in the body
 		session                 bool
 	}{
-		{"form", "GET", "/login?next=/p/phone-x", "", 200, "", []string{`<form method="post" action="/login">`, `name="next" value="/p/phone-x"`, "Sign in · Flash Shop", "10m0s"}, false},
+		{"form", "GET", "/login?next=/p/phone-x", "", 200, "", []string{`<form method="post" action="/login">`, `name="next" value="/p/phone-x"`, "Sign in · Flash Shop", "Your session lasts 10 minutes."}, false},
 		{"form keeps a foreign next home", "GET", "/login?next=//evil.example", "", 200, "", []string{`name="next" value="/"`}, false},
 		{"sign in", "POST", "/login", "user=alice&next=%2Fp%2Fphone-x", 303, "/p/phone-x", nil, true},
 		{"sign in, foreign next", "POST", "/login", "user=alice&next=https%3A%2F%2Fevil.example", 303, "/", nil, true},
@@ -117,6 +117,17 @@ func TestSafeNext(t *testing.T) {
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestHumanTTL(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		30 * time.Minute: "30 minutes", time.Minute: "1 minute", time.Hour: "1 hour", 2 * time.Hour: "2 hours",
+		90 * time.Second: "90 seconds", time.Second: "1 second",
+	} {
+		if got := humanTTL(d); got != want {
+			t.Errorf("humanTTL(%s) = %q, want %q", d, got, want)
 		}
 	}
 }
