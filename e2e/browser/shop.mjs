@@ -1,6 +1,8 @@
 // The shopper's walk through the demo in headless Chromium: sign in, wait
 // for the button, buy, see the success, try again and meet "one per
-// customer"; a second shopper buys the last unit; a third visitor meets
+// customer"; a shopper in async mode waits in line (its 202 and polls
+// answered in the browser); a second shopper buys the last unit; a third
+// visitor meets
 // the sold-out page, the ended and the not-yet-started sales in their own
 // time zone, and a rate-limited page that loads itself again after its
 // Retry-After. Run by e2e/browser_test.go against a demo gateway whose
@@ -108,6 +110,44 @@ await visitor("alice", async (page) => {
   await page.click("#buy");
   await resultSays(page, "One per customer");
   await buttonIs(page, "One per customer", false);
+});
+
+await visitor("dave", async (page) => {
+  // The async buy flow (peak shaving) against its contract: the gateway
+  // answers 202 with a ticket and a poll URL, the page waits in line and
+  // polls until delivered or failed. The purchase and the poll are answered
+  // here, in the browser, so this visitor takes no unit; the token, the
+  // path, the pages and the status are the gateway's.
+  const polls = { "t-1": [{ status: "queued" }, { status: "queued" }, { status: "delivered", backend_status: 201, body: { order_id: "o-9" } }],
+    "t-2": [{ status: "queued" }, { status: "failed", reason: "backend_rejected" }] };
+  let ticket = 0;
+  await page.route(/\/api\/buy\//, (route) => {
+    ticket++;
+    route.fulfill({ status: 202, contentType: "application/json",
+      body: JSON.stringify({ ticket: "t-" + ticket, status: "queued", poll: "/api/orders/t-" + ticket }) });
+  });
+  await page.route(/\/api\/orders\//, (route) => {
+    const t = route.request().url().split("/").pop();
+    route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(polls[t].shift() || { status: "queued" }) });
+  });
+  step("async mode: a queued purchase waits in line, then is delivered");
+  await page.goto(base + "/login?next=%2Fp%2Fphone-x");
+  await signIn(page, "dave");
+  await buttonIs(page, "Buy now", true);
+  await page.click("#buy");
+  await buttonIs(page, "Waiting in line…", false);
+  await resultSays(page, "You are in line");
+  const won = await resultSays(page, "Got it!");
+  check(won === "Got it! Order o-9 is yours.", "async success message: " + won);
+  await buttonIs(page, "It is yours", false);
+
+  step("async mode: a queued purchase that fails says so, and the button comes back");
+  await page.reload();
+  await buttonIs(page, "Buy now", true);
+  await page.click("#buy");
+  const failed = await resultSays(page, "could not be placed");
+  check(failed.includes("(backend_rejected)") && failed.includes("you can try again"), "async failure message: " + failed);
+  await buttonIs(page, "Buy now", true);
 });
 
 await visitor("bob", async (page) => {
