@@ -2,6 +2,7 @@ package static
 
 import (
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -191,4 +192,26 @@ func TestHomePage(t *testing.T) {
 	if _, err := Load(Options{CataloguePath: cat}); err == nil || err.Error() != `static.catalogue: product id "_home" is reserved for the home page` {
 		t.Errorf("reserved id: %v", err)
 	}
+}
+
+// FuzzImageRef: whatever a catalogue's image says, it is either linked as
+// a URL or becomes one plain asset name under AssetPrefix: never a path
+// that climbs out of /assets/ or a name the router would split.
+func FuzzImageRef(f *testing.F) {
+	for _, s := range []string{"phone.svg", "img/phone.svg", "/img/x.jpg", "https://cdn/x.png", "//cdn/x.png",
+		"javascript:alert(1)", "../../etc/passwd.svg", ".hidden.svg", "a b.svg", "x.SVG", "", "dir/", "c:\\x.png"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, img string) {
+		if !isImageFile(img) {
+			return
+		}
+		name := path.Base(filepath.ToSlash(img))
+		if !validAssetName(name) {
+			return
+		}
+		if strings.ContainsAny(name, "/\\?#%") || strings.HasPrefix(name, ".") || name == "" {
+			t.Fatalf("image %q gives asset name %q", img, name)
+		}
+	})
 }
