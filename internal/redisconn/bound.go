@@ -43,9 +43,12 @@ var ErrTooManyWaiting = errors.New("redisconn: too many Redis calls in flight")
 // wake-up of a second thread, 95–104 µs against 64–94; one allocation
 // more (the goroutine's closure). Calls that no dial can outlast (no
 // Done channel, as context.Background, or a deadline further than twice
-// dialTimeout) go straight to rueidis. At most maxWaiting
-// calls are in flight; beyond that Do fails at once with
-// ErrTooManyWaiting, so a frozen Redis cannot pile up goroutines.
+// dialTimeout) go straight to rueidis. At most maxWaiting calls are in
+// flight; beyond that Do fails at once with
+// ErrTooManyWaiting, so a frozen Redis cannot pile up goroutines. The
+// other methods (Receive, Dedicated, the cache and stream calls) pass
+// through unchanged: flashgate calls them only from background loops, or
+// not at all.
 func Bound(c rueidis.Client, dialTimeout time.Duration, maxWaiting int) rueidis.Client {
 	if maxWaiting <= 0 {
 		maxWaiting = DefaultMaxWaiting
