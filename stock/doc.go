@@ -23,7 +23,7 @@
 // over N hash slots. Shard i of activity A has the hash tag {<prefix>A:i};
 // every key of the shard shares it, so every script runs in one slot:
 //
-//	{fg:act42:3}:cfg     HASH   v (load version), pu (per-user limit), n (shards)
+//	{fg:act42:3}:cfg     HASH   v (load version), pu (per-user limit), n (shards), t (units topped up)
 //	{fg:act42:3}:stock   STRING units left on shard 3
 //	{fg:act42:3}:count   HASH   user -> units held, for users whose home is 3
 //	{fg:act42:3}:seq     HASH   user -> last purchase number n issued in this version
