@@ -81,7 +81,8 @@ func (in *Instance) SharedValue(key string) (any, bool) {
 // Admin is the operator API on its own listener: metrics, health, reload,
 // warm-up, stock and release. It is never on the public port.
 type Admin struct {
-	srv *fasthttp.Server
+	srv   *fasthttp.Server
+	conns *connTracker
 }
 
 // NewAdmin builds the admin server, or returns nil when admin.listen is
@@ -140,7 +141,7 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() error) (*Admin, 
 	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
 		(&AdminCall{Ctx: ctx}).Error(405, "method_not_allowed", "this admin endpoint takes another method")
 	}
-	return &Admin{srv: &fasthttp.Server{
+	return &Admin{conns: newConnTracker(), srv: &fasthttp.Server{
 		Handler: r.Handler, NoDefaultServerHeader: true,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,
 		MaxRequestBodySize: 8 << 20,
@@ -148,10 +149,14 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() error) (*Admin, 
 }
 
 // Serve accepts admin connections on ln.
-func (a *Admin) Serve(ln net.Listener) error { return a.srv.Serve(ln) }
+func (a *Admin) Serve(ln net.Listener) error { return a.srv.Serve(a.conns.wrap(ln)) }
 
-// Shutdown stops the admin server.
-func (a *Admin) Shutdown(ctx context.Context) error { return a.srv.ShutdownWithContext(ctx) }
+// Shutdown stops the admin server, giving connections that have not sent
+// a byte DrainGrace, like the public one.
+func (a *Admin) Shutdown(ctx context.Context) error {
+	a.conns.drain(DrainGrace)
+	return a.srv.ShutdownWithContext(ctx)
+}
 
 func withActivity(h func(a *AdminCall, act *Activity)) func(a *AdminCall) {
 	return func(a *AdminCall) {
