@@ -23,7 +23,9 @@ const DrainGrace = 500 * time.Millisecond
 // byte, so that a drain can give them a short read deadline. What it costs
 // the request path: one allocation and a map insert per connection, one
 // atomic load per Read, and an uncontended mutex around each of the two
-// SetReadDeadline calls fasthttp makes per request.
+// SetReadDeadline calls fasthttp makes per request; 20-27 ns and no
+// allocation per request in all (BenchmarkTrackedConnRequest, 2 shared
+// cores), against microseconds for the request's own syscalls.
 type connTracker struct {
 	mu    sync.Mutex
 	conns map[*trackedConn]struct{} // connections that have read nothing yet
