@@ -179,7 +179,8 @@ func (s *activityStatus) render(a *Activity, now time.Time) []byte {
 	return append(b, '\n')
 }
 
-// counts reads the store, bounded by redis.timeout unless it is local.
+// counts reads the store, bounded by redis.timeout unless it is local
+// (or, in tests built without a config, by the store's own call timeouts).
 func (s *activityStatus) counts(activity string) (stock.Counts, error) {
 	if s.local || s.timeout <= 0 {
 		return s.stock.Counts(context.Background(), activity)

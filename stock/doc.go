@@ -193,6 +193,14 @@
 // marked shard's stock every SyncInterval (default 500 ms) and checks the
 // spec version: every instance learns of new stock within about a second.
 //
+// # Numbers
+//
+// Counts is the one definition of what a sale stands at (total, left,
+// sold, sold out; see Counts). The Redis store reads the loaded stock from
+// the meta key and, per shard in one step (counts.lua), the units left and
+// the units topped up: topup.lua records them in the shard's cfg ("t") in
+// the same step as it adds them, and load.lua resets the record.
+//
 // # Failure
 //
 // Every Redis call runs under context.WithTimeout(Timeout), except the
