@@ -55,7 +55,7 @@ func (r *RedisStore) counts(ctx context.Context, activity string) (Counts, error
 		a = nil
 	}
 	var left, topped int64
-	for i, x := range countsScript.ExecMulti(cctx, r.c, multi...) {
+	for i, x := range countsScript.ExecMulti(cctx, r.bg, multi...) {
 		v, err := x.AsIntSlice()
 		if err != nil {
 			return Counts{}, unavailable("counts", err)
