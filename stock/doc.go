@@ -39,6 +39,7 @@
 //
 //	v, pu, n      load version, per-user limit, shard count
 //	s             units left on shard 3
+//	t             units topped up on shard 3 since the load (Counts)
 //	a             "1" once a unit was taken on shard 3 in this version
 //	f             how many fences the fence set holds (take.lua skips it at 0)
 //	u<user>       ledger record of a user whose home is 3: "N;k,a,t;...",
@@ -211,6 +212,15 @@
 // after errors. Pub/sub is at-most-once, so the sync loop re-reads every
 // marked shard's stock every SyncInterval (default 500 ms) and checks the
 // spec version: every instance learns of new stock within about a second.
+//
+// # Numbers
+//
+// Counts is the one definition of what a sale stands at (total, left,
+// sold, sold out; see Counts). The Redis store reads the loaded stock from
+// the meta key and, per shard in one step (counts.lua), the units left and
+// the units topped up: topup.lua records them in the shard's state hash
+// ("t") in the same step as it adds them to "s", and load.lua resets the
+// record.
 //
 // # Failure
 //

@@ -14,7 +14,7 @@ import (
 // the state hash, so that the hot script makes two Redis calls (see
 // lua/take.lua for the layout and its measured cost).
 const (
-	kState  = iota // HASH v, pu, n, s (units left), f (live fences), a (admitted yet), u<user> ledger records, o<id> order records
+	kState  = iota // HASH v, pu, n, s (units left), t (units topped up), f (live fences), a (admitted yet), u<user> ledger records, o<id> order records
 	kPend          // ZSET n:user, score = ms when the home shard was empty
 	kFence         // ZSET attempts given up before take.lua ran, score = ms
 	kOrders        // STREAM orders admitted in async mode: one field per entry, the order id (n:user) -> the order
@@ -69,6 +69,8 @@ var (
 	abandonSrc string
 	//go:embed lua/swapver.lua
 	swapverSrc string
+	//go:embed lua/counts.lua
+	countsSrc string
 )
 
 // Each script is wrapped once: the SHA-1 is computed here, calls use
@@ -86,6 +88,7 @@ var (
 	topupScript   = rueidis.NewLuaScript(topupSrc)
 	metaScript    = rueidis.NewLuaScript(metaSrc)
 	abandonScript = rueidis.NewLuaScript(abandonSrc)
+	countsScript  = rueidis.NewLuaScript(countsSrc)
 )
 
 // shardTag is the hash tag of shard i: "{fg:act42:3}".
