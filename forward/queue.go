@@ -1,0 +1,397 @@
+// Package forward delivers orders admitted in async mode to the shop's
+// backend at the backend's pace (peak shaving): a bounded queue drained
+// at a fixed rate with at most MaxInflight deliveries at a time, retrying
+// failures with backoff and jitter, and giving an order's stock unit back
+// exactly once when the order is dead-lettered.
+//
+// Queue is the in-process queue that serves the memory stock store (one
+// gateway, `make run`). It lives in memory: queued orders and their
+// statuses do not survive a restart (nor do the memory store's units).
+// The fleet's durable queue is the Redis store's per-shard Stream, which
+// this package does not read yet.
+package forward
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Order is one admitted order waiting for delivery. The gateway copies
+// what it needs out of the request; nothing here points into a fasthttp
+// buffer.
+type Order struct {
+	// Ticket is the order's idempotency key ("activity:user:seq"): the
+	// client polls it and the backend deduplicates on it.
+	Ticket   string
+	Activity string
+	User     string
+	Seq      int64
+	// Body and Header are what the backend is sent; Header holds
+	// name, value pairs.
+	Body   []byte
+	Header [][2]string
+}
+
+// Sender delivers one order once. It returns the backend's status and body
+// (owned by the caller from then on), or an error when no answer came:
+// unreachable, refused, timed out or a broken connection. An error is
+// retried, since the order is sent again with the same Idempotency-Key.
+type Sender interface {
+	Send(ctx context.Context, o *Order) (status int, body []byte, err error)
+}
+
+// Releaser gives the order's stock unit back once the order is
+// dead-lettered. Queue calls it at most once per order.
+type Releaser func(ctx context.Context, o *Order) error
+
+// State is where an order is in its life.
+type State uint8
+
+const (
+	Queued    State = iota + 1 // waiting, or being delivered, or waiting for a retry
+	Delivered                  // the backend answered 2xx or 409 (it has the key)
+	Failed                     // dead-lettered; its unit was given back
+)
+
+func (s State) String() string {
+	switch s {
+	case Queued:
+		return "queued"
+	case Delivered:
+		return "delivered"
+	case Failed:
+		return "failed"
+	}
+	return "unknown"
+}
+
+// Reasons of a Failed order.
+const (
+	ReasonRejected  = "backend_rejected"   // a 4xx other than 409
+	ReasonExhausted = "attempts_exhausted" // every attempt failed or got 5xx
+)
+
+// Status is what order_status tells the ticket's user.
+type Status struct {
+	State    State
+	Code     int    // the backend's last status (0 if it never answered)
+	Body     []byte // the backend's last body
+	Reason   string // why it failed (Failed only)
+	Attempts int
+}
+
+// Config sets the pace. Zero fields take the defaults below.
+type Config struct {
+	// Rate is deliveries per second from this queue. Required, > 0.
+	Rate float64
+	// MaxInflight bounds deliveries under way at once. Default 32.
+	MaxInflight int
+	// Attempts is how many sends an order gets before it is
+	// dead-lettered. Default 6.
+	Attempts int
+	// Backoff is the wait before the first retry, doubling per attempt
+	// with jitter, capped at BackoffMax. Defaults 200ms and 10s.
+	Backoff, BackoffMax time.Duration
+	// Capacity bounds the orders not yet finished; Enqueue beyond it
+	// fails with ErrFull. It also bounds how many finished statuses are
+	// kept for polling. Default 65536.
+	Capacity int
+	// SendTimeout bounds one Send. Default 10s.
+	SendTimeout time.Duration
+
+	// Now and Sleep are the clock; nil means the real one. Tests inject
+	// a fake so that pacing and backoff need no real waiting.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Stats counts what the queue did.
+type Stats struct {
+	Enqueued, Delivered, Retried, DeadLettered, ReleaseFailed, Full uint64
+}
+
+// ErrFull is Enqueue's answer when Capacity orders are unfinished: the
+// caller gives the unit back and answers busy.
+var ErrFull = errors.New("forward: queue full")
+
+// ErrClosed is Enqueue's answer after Close.
+var ErrClosed = errors.New("forward: queue closed")
+
+type item struct {
+	o        Order
+	st       Status
+	retryAt  time.Time
+	released bool
+}
+
+// Queue is the in-process queue. Create it with New, start it with Run.
+type Queue struct {
+	cfg     Config
+	send    Sender
+	release Releaser
+
+	mu       sync.Mutex
+	ready    []*item          // FIFO of orders to send now
+	byTicket map[string]*item // every order not yet evicted
+	done     []string         // finished tickets, oldest first (eviction order)
+	open     int              // orders not finished
+	closed   bool
+	stats    Stats
+	wake     chan struct{} // one-slot: "ready has grown"
+}
+
+// New returns a queue that sends through send and gives units back
+// through release.
+func New(cfg Config, send Sender, release Releaser) (*Queue, error) {
+	if !(cfg.Rate > 0) {
+		return nil, errors.New("forward: rate must be > 0")
+	}
+	if cfg.MaxInflight <= 0 {
+		cfg.MaxInflight = 32
+	}
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = 6
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 200 * time.Millisecond
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 10 * time.Second
+	}
+	if cfg.BackoffMax < cfg.Backoff {
+		cfg.BackoffMax = cfg.Backoff
+	}
+	if cfg.Capacity <= 0 {
+		cfg.Capacity = 65536
+	}
+	if cfg.SendTimeout <= 0 {
+		cfg.SendTimeout = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
+	return &Queue{cfg: cfg, send: send, release: release,
+		byTicket: make(map[string]*item), wake: make(chan struct{}, 1)}, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Enqueue queues o. A ticket already queued is refused as a duplicate
+// would be: the caller holds one unit per ticket.
+func (q *Queue) Enqueue(o Order) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.closed:
+		return ErrClosed
+	case q.open >= q.cfg.Capacity:
+		q.stats.Full++
+		return ErrFull
+	}
+	if _, dup := q.byTicket[o.Ticket]; dup {
+		return errors.New("forward: ticket already queued")
+	}
+	it := &item{o: o, st: Status{State: Queued}}
+	q.byTicket[o.Ticket] = it
+	q.open++
+	q.stats.Enqueued++
+	q.ready = append(q.ready, it)
+	q.signal()
+	return nil
+}
+
+// Status answers a poll: ok is false for an unknown ticket and for a
+// ticket of another user, so a poller cannot tell the two apart.
+func (q *Queue) Status(ticket, user string) (Status, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it, ok := q.byTicket[ticket]
+	if !ok || it.o.User != user {
+		return Status{}, false
+	}
+	return it.st, true
+}
+
+// Stats returns the counters so far.
+func (q *Queue) Stats() Stats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.stats
+}
+
+// Close refuses new orders. Run returns once ctx is done; orders still
+// queued then are lost with the process (see the package doc).
+func (q *Queue) Close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+}
+
+func (q *Queue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is done, then waits for the sends under way.
+// One dispatcher paces the sends (one every 1/Rate), so the rate holds
+// whatever the backend's latency; a semaphore bounds those in flight.
+func (q *Queue) Run(ctx context.Context) {
+	interval := time.Duration(float64(time.Second) / q.cfg.Rate)
+	sem := make(chan struct{}, q.cfg.MaxInflight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var next time.Time
+	for {
+		it := q.pop()
+		if it == nil {
+			select {
+			case <-q.wake:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			q.push(it)
+			return
+		}
+		now := q.cfg.Now()
+		if next.After(now) {
+			if q.cfg.Sleep(ctx, next.Sub(now)) != nil {
+				<-sem
+				q.push(it)
+				return
+			}
+			now = q.cfg.Now()
+		}
+		next = now.Add(interval)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			q.deliver(ctx, it)
+		}()
+	}
+}
+
+func (q *Queue) pop() *item {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.ready) == 0 {
+		return nil
+	}
+	it := q.ready[0]
+	q.ready[0] = nil
+	q.ready = q.ready[1:]
+	return it
+}
+
+func (q *Queue) push(it *item) {
+	q.mu.Lock()
+	q.ready = append(q.ready, it)
+	q.mu.Unlock()
+	q.signal()
+}
+
+// deliver sends it once and settles the outcome: ack, retry later, or
+// dead-letter with the unit given back.
+func (q *Queue) deliver(ctx context.Context, it *item) {
+	sctx, cancel := context.WithTimeout(ctx, q.cfg.SendTimeout)
+	code, body, err := q.send.Send(sctx, &it.o)
+	cancel()
+
+	q.mu.Lock()
+	it.st.Attempts++
+	attempts := it.st.Attempts
+	if err == nil {
+		it.st.Code, it.st.Body = code, body
+	}
+	q.mu.Unlock()
+
+	switch {
+	case err == nil && (code < 300 || code == 409):
+		q.finish(it, Delivered, "")
+		return
+	case err == nil && code < 500:
+		q.deadLetter(ctx, it, ReasonRejected)
+		return
+	case attempts >= q.cfg.Attempts:
+		q.deadLetter(ctx, it, ReasonExhausted)
+		return
+	}
+	q.mu.Lock()
+	q.stats.Retried++
+	q.mu.Unlock()
+	if q.cfg.Sleep(ctx, Backoff(q.cfg.Backoff, q.cfg.BackoffMax, attempts, rand.Float64())) != nil {
+		q.push(it) // shutting down: put it back, Run is returning
+		return
+	}
+	q.push(it)
+}
+
+func (q *Queue) deadLetter(ctx context.Context, it *item, reason string) {
+	if !it.released { // only this goroutine owns it now; the flag keeps it once
+		it.released = true
+		if err := q.release(ctx, &it.o); err != nil {
+			q.mu.Lock()
+			q.stats.ReleaseFailed++
+			q.mu.Unlock()
+		}
+	}
+	q.finish(it, Failed, reason)
+}
+
+func (q *Queue) finish(it *item, s State, reason string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it.st.State, it.st.Reason = s, reason
+	if s == Delivered {
+		q.stats.Delivered++
+	} else {
+		q.stats.DeadLettered++
+	}
+	q.open--
+	q.done = append(q.done, it.o.Ticket)
+	if len(q.done) > q.cfg.Capacity { // keep at most Capacity finished statuses
+		delete(q.byTicket, q.done[0])
+		q.done[0] = ""
+		q.done = q.done[1:]
+	}
+}
+
+// Backoff is the wait after the given failed attempt (1-based): base
+// doubled per attempt, capped at max, then "equal jitter": half of it
+// fixed and half spread by r in [0,1), so retries of orders that failed
+// together do not come back together.
+func Backoff(base, max time.Duration, attempt int, r float64) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d/2 + time.Duration(r*float64(d/2))
+}

@@ -1,0 +1,377 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock advances only when slept on, so pacing and backoff are exact
+// and the tests wait for nothing real.
+type fakeClock struct {
+	mu     sync.Mutex
+	t      time.Time
+	sleeps []time.Duration
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	c.sleeps = append(c.sleeps, d)
+	return nil
+}
+
+type reply struct {
+	code int
+	err  error
+}
+
+// scripted answers each ticket's attempts in order from its script; the
+// last reply repeats.
+type scripted struct {
+	mu      sync.Mutex
+	scripts map[string][]reply
+	sends   map[string]int
+	clock   *fakeClock
+	at      []time.Time // clock reading at each send
+}
+
+func (s *scripted) Send(ctx context.Context, o *Order) (int, []byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.clock != nil {
+		s.at = append(s.at, s.clock.Now())
+	}
+	sc := s.scripts[o.Ticket]
+	i := s.sends[o.Ticket]
+	s.sends[o.Ticket]++
+	if i >= len(sc) {
+		i = len(sc) - 1
+	}
+	if i < 0 {
+		return 201, []byte(`{"order":"` + o.Ticket + `"}`), nil
+	}
+	r := sc[i]
+	if r.err != nil {
+		return 0, nil, r.err
+	}
+	return r.code, []byte(fmt.Sprintf(`{"code":%d}`, r.code)), nil
+}
+
+type releases struct {
+	mu   sync.Mutex
+	n    map[string]int
+	fail bool
+}
+
+func (r *releases) release(_ context.Context, o *Order) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n[o.Ticket]++
+	if r.fail {
+		return errors.New("store down")
+	}
+	return nil
+}
+
+// run starts q and returns a stop that cancels it and waits for Run.
+func run(t *testing.T, q *Queue) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// waitFinished polls until n orders are finished (bounded: 10 s).
+func waitFinished(t *testing.T, q *Queue, n uint64) Stats {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if s := q.Stats(); s.Delivered+s.DeadLettered >= n {
+			return s
+		}
+	}
+	t.Fatalf("orders not finished in 10 s: %+v", q.Stats())
+	return Stats{}
+}
+
+func order(i int) Order {
+	return Order{Ticket: fmt.Sprintf("a:u%d:%d", i, i), Activity: "a", User: fmt.Sprintf("u%d", i), Seq: int64(i), Body: []byte("{}")}
+}
+
+var errTimeout = errors.New("timeout")
+
+func TestOutcomes(t *testing.T) {
+	tests := []struct {
+		name     string
+		script   []reply
+		state    State
+		reason   string
+		code     int
+		attempts int
+		released int
+	}{
+		{"created", []reply{{201, nil}}, Delivered, "", 201, 1, 0},
+		{"backend has the key", []reply{{409, nil}}, Delivered, "", 409, 1, 0},
+		{"rejected", []reply{{400, nil}}, Failed, ReasonRejected, 400, 1, 1},
+		{"5xx then created", []reply{{503, nil}, {500, nil}, {200, nil}}, Delivered, "", 200, 3, 0},
+		{"timeouts exhaust the attempts", []reply{{0, errTimeout}}, Failed, ReasonExhausted, 0, 3, 1},
+		{"5xx exhaust the attempts", []reply{{502, nil}}, Failed, ReasonExhausted, 502, 3, 1},
+		{"refused then not found", []reply{{0, errTimeout}, {404, nil}}, Failed, ReasonRejected, 404, 2, 1},
+		{"redirect is no order", []reply{{302, nil}}, Failed, ReasonRejected, 302, 1, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			o := order(1)
+			s := &scripted{scripts: map[string][]reply{o.Ticket: tc.script}, sends: map[string]int{}}
+			rel := &releases{n: map[string]int{}}
+			q, err := New(Config{Rate: 1000, Attempts: 3, Now: clk.Now, Sleep: clk.Sleep}, s, rel.release)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Enqueue(o); err != nil {
+				t.Fatal(err)
+			}
+			run(t, q)
+			st := waitFinished(t, q, 1)
+			got, ok := q.Status(o.Ticket, o.User)
+			if !ok {
+				t.Fatal("status of a finished order is gone")
+			}
+			if got.State != tc.state || got.Reason != tc.reason || got.Code != tc.code || got.Attempts != tc.attempts {
+				t.Errorf("status = %v %q code %d after %d attempts, want %v %q code %d after %d",
+					got.State, got.Reason, got.Code, got.Attempts, tc.state, tc.reason, tc.code, tc.attempts)
+			}
+			if s.sends[o.Ticket] != tc.attempts {
+				t.Errorf("backend saw %d sends, want %d", s.sends[o.Ticket], tc.attempts)
+			}
+			if rel.n[o.Ticket] != tc.released {
+				t.Errorf("released %d times, want %d", rel.n[o.Ticket], tc.released)
+			}
+			if want := uint64(tc.attempts - 1); tc.state == Delivered && st.Retried != want {
+				t.Errorf("retried %d, want %d", st.Retried, want)
+			}
+		})
+	}
+}
+
+func TestStatusOnlyForItsUser(t *testing.T) {
+	s := &scripted{scripts: map[string][]reply{}, sends: map[string]int{}}
+	q, err := New(Config{Rate: 10}, s, (&releases{n: map[string]int{}}).release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := order(7)
+	if err := q.Enqueue(o); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, ticket, user string
+		ok                 bool
+	}{
+		{"own user", o.Ticket, o.User, true},
+		{"another user", o.Ticket, "u8", false},
+		{"empty user", o.Ticket, "", false},
+		{"unknown ticket", "a:u7:8", o.User, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, ok := q.Status(tc.ticket, tc.user)
+			if ok != tc.ok {
+				t.Fatalf("ok = %v, want %v", ok, tc.ok)
+			}
+			if ok && st.State != Queued {
+				t.Errorf("state = %v before Run, want queued", st.State)
+			}
+		})
+	}
+	if err := q.Enqueue(o); err == nil {
+		t.Error("a ticket queued twice was accepted")
+	}
+}
+
+func TestRateSpacesSends(t *testing.T) {
+	const n, rate = 20, 50.0 // one send per 20 ms of the fake clock
+	clk := newFakeClock()
+	s := &scripted{scripts: map[string][]reply{}, sends: map[string]int{}, clock: clk}
+	// MaxInflight 1: a send is recorded before the next one is paced, so
+	// the recorded times are the dispatch times.
+	q, err := New(Config{Rate: rate, MaxInflight: 1, Now: clk.Now, Sleep: clk.Sleep}, s, (&releases{n: map[string]int{}}).release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := q.Enqueue(order(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, q)
+	waitFinished(t, q, n)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.at) != n {
+		t.Fatalf("%d sends, want %d", len(s.at), n)
+	}
+	for i := 1; i < n; i++ {
+		if gap := s.at[i].Sub(s.at[i-1]); gap < 20*time.Millisecond {
+			t.Errorf("sends %d and %d are %v apart, want >= 20ms at rate %v", i-1, i, gap, rate)
+		}
+	}
+}
+
+// blocking holds every send until released, counting those in flight.
+type blocking struct {
+	cur, max atomic.Int64
+	gate     chan struct{}
+}
+
+func (b *blocking) Send(ctx context.Context, o *Order) (int, []byte, error) {
+	c := b.cur.Add(1)
+	for {
+		m := b.max.Load()
+		if c <= m || b.max.CompareAndSwap(m, c) {
+			break
+		}
+	}
+	defer b.cur.Add(-1)
+	select {
+	case <-b.gate:
+		return 201, nil, nil
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
+	}
+}
+
+func TestMaxInflight(t *testing.T) {
+	const n, inflight = 12, 3
+	b := &blocking{gate: make(chan struct{})}
+	q, err := New(Config{Rate: 1e6, MaxInflight: inflight}, b, (&releases{n: map[string]int{}}).release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := q.Enqueue(order(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, q)
+	for deadline := time.Now().Add(10 * time.Second); b.cur.Load() < inflight; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d sends in flight after 10 s, want %d", b.cur.Load(), inflight)
+		}
+	}
+	for range n {
+		b.gate <- struct{}{}
+	}
+	st := waitFinished(t, q, n)
+	if st.Delivered != n {
+		t.Errorf("delivered %d, want %d", st.Delivered, n)
+	}
+	if m := b.max.Load(); m != inflight {
+		t.Errorf("at most %d sends in flight, want exactly max_inflight = %d", m, inflight)
+	}
+}
+
+func TestCapacity(t *testing.T) {
+	s := &scripted{scripts: map[string][]reply{}, sends: map[string]int{}}
+	q, err := New(Config{Rate: 1e6, Capacity: 2}, s, (&releases{n: map[string]int{}}).release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := q.Enqueue(order(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Enqueue(order(2)); !errors.Is(err, ErrFull) {
+		t.Fatalf("third order: err = %v, want ErrFull", err)
+	}
+	run(t, q)
+	waitFinished(t, q, 2)
+	for i := 2; i < 4; i++ { // room again once delivered
+		if err := q.Enqueue(order(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := waitFinished(t, q, 4)
+	if st.Full != 1 || st.Delivered != 4 {
+		t.Errorf("stats = %+v, want Full 1, Delivered 4", st)
+	}
+	// Finished statuses are kept up to Capacity: the oldest are gone.
+	if _, ok := q.Status(order(0).Ticket, order(0).User); ok {
+		t.Error("the oldest finished status is still kept beyond capacity")
+	}
+	if st, ok := q.Status(order(3).Ticket, order(3).User); !ok || st.State != Delivered {
+		t.Errorf("newest status = %v %v, want delivered", st.State, ok)
+	}
+	q.Close()
+	if err := q.Enqueue(order(9)); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: err = %v, want ErrClosed", err)
+	}
+}
+
+func TestReleaseFailureCounted(t *testing.T) {
+	o := order(1)
+	s := &scripted{scripts: map[string][]reply{o.Ticket: {{422, nil}}}, sends: map[string]int{}}
+	rel := &releases{n: map[string]int{}, fail: true}
+	q, err := New(Config{Rate: 1e6}, s, rel.release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Enqueue(o); err != nil {
+		t.Fatal(err)
+	}
+	run(t, q)
+	st := waitFinished(t, q, 1)
+	if st.DeadLettered != 1 || st.ReleaseFailed != 1 || rel.n[o.Ticket] != 1 {
+		t.Errorf("stats %+v, release calls %d; want one dead letter, one failed release, called once", st, rel.n[o.Ticket])
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	base, max := 200*time.Millisecond, 10*time.Second
+	tests := []struct {
+		attempt int
+		r       float64
+		want    time.Duration
+	}{
+		{1, 0, 100 * time.Millisecond},
+		{1, 0.999999, 200 * time.Millisecond},
+		{2, 0, 200 * time.Millisecond},
+		{3, 0.5, 600 * time.Millisecond}, // 800ms: 400 fixed + 200 of jitter
+		{6, 0, 3200 * time.Millisecond},
+		{7, 0, 5 * time.Second}, // 12.8s capped at 10s
+		{60, 0.999999, 10 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("attempt %d r %v", tc.attempt, tc.r), func(t *testing.T) {
+			got := Backoff(base, max, tc.attempt, tc.r)
+			if d := got - tc.want; d < -time.Millisecond || d > time.Millisecond {
+				t.Errorf("Backoff = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewRefusesNoRate(t *testing.T) {
+	if _, err := New(Config{}, &scripted{}, nil); err == nil {
+		t.Error("a queue without a rate was built")
+	}
+}
