@@ -29,8 +29,12 @@ type Order struct {
 	Activity string
 	User     string
 	Seq      int64
-	// Body and Header are what the backend is sent; Header holds
-	// name, value pairs.
+	// Method, Path, Body and Header are the request the backend is
+	// sent (Path already rewritten); Header holds name, value pairs as
+	// the client sent them: the sender strips hop-by-hop and identity
+	// headers and sets its own.
+	Method string
+	Path   string
 	Body   []byte
 	Header [][2]string
 }

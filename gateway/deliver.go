@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/forward"
+)
+
+// Send delivers one queued order (async mode) over the same connection
+// pool, breaker and result metrics as Forward, with the order's ticket as
+// its Idempotency-Key, so that a redelivery after a lost answer is one
+// order to a backend that honours the key. It answers the backend's
+// status and a copy of its body, or the transport error: the queue
+// retries every error, since no answer may still mean an order.
+func (u *Upstream) Send(ctx context.Context, o *forward.Order) (int, []byte, error) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+
+	h := &req.Header
+	for _, kv := range o.Header {
+		h.Add(kv[0], kv[1])
+	}
+	stripHopHeaders(h)
+	h.DelBytes(hdrUserID)
+	h.DelBytes(hdrActivityID)
+	h.DelBytes(hdrIdempotencyKey)
+	h.SetMethod(o.Method)
+	req.SetRequestURI(o.Path)
+	if len(h.Host()) == 0 {
+		h.SetHost(u.name)
+	}
+	if len(h.PeekBytes(hdrRequestID)) == 0 {
+		var buf [64]byte
+		h.SetBytesKV(hdrRequestID, appendRequestID(buf[:0]))
+	}
+	h.Set("X-User-Id", o.User)
+	h.Set("X-Activity-Id", o.Activity)
+	h.Set("Idempotency-Key", o.Ticket)
+	req.SetBody(o.Body)
+
+	timeout := u.timeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	start := time.Now()
+	err := u.lb.DoTimeout(req, resp, timeout)
+	u.duration.Observe(time.Since(start).Seconds())
+	u.breaker.record(err == nil && resp.StatusCode() < 500, time.Now())
+	switch {
+	case err == nil:
+		u.results[classOf(resp.StatusCode())].Inc()
+		return resp.StatusCode(), append([]byte(nil), resp.Body()...), nil
+	case notDelivered(err):
+		u.results[resUnreachable].Inc()
+	case isTimeout(err):
+		u.results[resTimeout].Inc()
+	default:
+		u.results[resError].Inc()
+	}
+	return 0, nil, err
+}
+
+var _ forward.Sender = (*Upstream)(nil)
