@@ -255,6 +255,16 @@ func (c *Config) applyDefaults() {
 		def(&r.Method, "GET")
 		r.Method = strings.ToUpper(r.Method)
 		def(&r.Name, r.Method+" "+r.Path)
+		if r.Action.Type == "proxy" {
+			def(&r.Action.Mode, "sync")
+		}
+		if q := r.Action.Queue; q != nil {
+			def(&q.MaxInflight, 32)
+			def(&q.Attempts, 6)
+			def(&q.Backoff, 200*time.Millisecond)
+			def(&q.BackoffMax, 10*time.Second)
+			def(&q.Capacity, 65536)
+		}
 	}
 }
 
@@ -435,6 +445,7 @@ func (c *Config) validateRoutes(errs *Errors) {
 			if r.Action.Rewrite != "" && r.Action.Rewrite[0] != '/' {
 				errs.Addf(Join(ap, "rewrite"), "must start with /, got %q", r.Action.Rewrite)
 			}
+			c.validateMode(errs, ap, r.Action)
 		case "json":
 			if r.Action.Endpoint == "" {
 				errs.Addf(Join(ap, "endpoint"), "required for a json action")
@@ -442,6 +453,44 @@ func (c *Config) validateRoutes(errs *Errors) {
 		default:
 			errs.Addf(Join(ap, "type"), "must be one of static, proxy, json; got %q", r.Action.Type)
 		}
+		if r.Action.Type != "proxy" {
+			if r.Action.Mode != "" {
+				errs.Addf(Join(ap, "mode"), "only a proxy action has a mode")
+			}
+			if r.Action.Queue != nil {
+				errs.Addf(Join(ap, "queue"), "only an async proxy action has a queue")
+			}
+		}
+	}
+}
+
+// validateMode checks a proxy action's mode and its queue.
+func (c *Config) validateMode(errs *Errors, ap string, a Action) {
+	oneOf(errs, Join(ap, "mode"), a.Mode, "sync", "async")
+	q := a.Queue
+	if a.Mode != "async" {
+		if q != nil {
+			errs.Addf(Join(ap, "queue"), "only an async proxy action has a queue (mode is %s)", a.Mode)
+		}
+		return
+	}
+	if c.Stock.Store != "memory" {
+		errs.Addf(Join(ap, "mode"), "async needs stock.store memory for now: the Redis Stream forwarder is not built (stock.store is %s)", c.Stock.Store)
+	}
+	if q == nil {
+		errs.Addf(Join(ap, "queue"), "required for mode async (at least rate)")
+		return
+	}
+	qp := Join(ap, "queue")
+	if !(q.Rate > 0) || q.Rate > 1e6 {
+		errs.Addf(Join(qp, "rate"), "must be in (0, 1e6] deliveries per second, got %v", q.Rate)
+	}
+	positive(errs, Join(qp, "max_inflight"), q.MaxInflight)
+	positive(errs, Join(qp, "attempts"), q.Attempts)
+	positive(errs, Join(qp, "backoff"), q.Backoff)
+	positive(errs, Join(qp, "capacity"), q.Capacity)
+	if q.BackoffMax < q.Backoff {
+		errs.Addf(Join(qp, "backoff_max"), "must be >= backoff (%s), got %s", q.Backoff, q.BackoffMax)
 	}
 }
 

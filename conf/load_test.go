@@ -70,6 +70,40 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestQueueDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(`
+upstreams: [{name: o, addrs: ['127.0.0.1:1']}]
+routes:
+  - {method: POST, path: /s, action: {type: proxy, upstream: o}}
+  - {method: POST, path: /a, action: {type: proxy, upstream: o, mode: async, queue: {rate: 200}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := cfg.Routes[1].Action.Queue
+	tests := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"mode", cfg.Routes[0].Action.Mode, "sync"},
+		{"sync has no queue", cfg.Routes[0].Action.Queue == nil, true},
+		{"rate", q.Rate, 200.0},
+		{"max_inflight", q.MaxInflight, 32},
+		{"attempts", q.Attempts, 6},
+		{"backoff", q.Backoff, 200 * time.Millisecond},
+		{"backoff_max", q.BackoffMax, 10 * time.Second},
+		{"capacity", q.Capacity, 65536},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+}
+
 func TestEnvOverride(t *testing.T) {
 	t.Setenv("FLASHGATE_SERVER_LISTEN", "127.0.0.1:9999")
 	t.Setenv("FLASHGATE_ADMIN_LISTEN", "127.0.0.1:9998")

@@ -241,8 +241,38 @@ type Action struct {
 	// Rewrite replaces the request path sent upstream (type proxy), e.g.
 	// "/orders". Default "": the request's own path.
 	Rewrite string `mapstructure:"rewrite"`
+	// Mode is "sync" (the client waits for the backend's answer) or
+	// "async" (the order is queued, the client gets 202 with a ticket to
+	// poll, and a forwarder delivers at the queue's pace). Type proxy
+	// only; async needs a stock filter in the chain and, until the Redis
+	// Stream forwarder is built, stock.store memory. Default "sync".
+	Mode string `mapstructure:"mode"`
+	// Queue paces async deliveries. Required for mode async, refused
+	// otherwise.
+	Queue *Queue `mapstructure:"queue"`
 	// Endpoint names the built-in endpoint for type json.
 	Endpoint string `mapstructure:"endpoint"`
 	// Config holds the endpoint's settings (type json only).
 	Config map[string]any `mapstructure:"config"`
+}
+
+// Queue is the delivery pace of an async proxy action.
+type Queue struct {
+	// Rate is deliveries per second to the upstream. Required, > 0.
+	Rate float64 `mapstructure:"rate"`
+	// MaxInflight bounds deliveries under way at once. Default 32.
+	MaxInflight int `mapstructure:"max_inflight"`
+	// Attempts is how many times an order is sent before it is
+	// dead-lettered and its unit given back. Default 6.
+	Attempts int `mapstructure:"attempts"`
+	// Backoff is the wait before the first retry, doubling per attempt
+	// with jitter (half fixed, half random). Default 200ms.
+	Backoff time.Duration `mapstructure:"backoff"`
+	// BackoffMax caps the doubling. Default 10s, >= backoff.
+	BackoffMax time.Duration `mapstructure:"backoff_max"`
+	// Capacity bounds the orders queued and not yet delivered or
+	// dead-lettered; a purchase beyond it gets 503 busy and its unit
+	// back. It also bounds the finished statuses kept for polling.
+	// Default 65536.
+	Capacity int `mapstructure:"capacity"`
 }

@@ -37,6 +37,10 @@ type Deps struct {
 	// the in-memory store only: a Redis store is warmed by operators
 	// (flashgate warm, or the admin API) so a restart never resets a sale.
 	AutoWarm bool
+	// Queues holds the async routes' queues across reloads. Nil: Build
+	// makes a set for the one instance and closes it with the instance
+	// (NewServer makes one for the server's life).
+	Queues *AsyncQueues
 }
 
 // Instance is everything built from one config generation: the router, the
@@ -54,8 +58,21 @@ type Instance struct {
 
 	handler fasthttp.RequestHandler
 	busy    *Page
-	shared  *shared
-	closers []io.Closer
+	queues  *AsyncQueues
+	// activate holds what takes effect only once the instance serves:
+	// running queues switch to this config's upstreams.
+	activate []func()
+	shared   *shared
+	closers  []io.Closer
+}
+
+// Activate applies what waits for the instance to serve (see activate);
+// Server calls it when it swaps the instance in.
+func (in *Instance) Activate() {
+	for _, f := range in.activate {
+		f()
+	}
+	in.activate = nil
 }
 
 // Close releases what the instance built (filters, shared state, cache).
@@ -290,6 +307,16 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		}
 	}()
 	in = built
+	in.queues = deps.Queues
+	if in.queues == nil {
+		in.queues = NewAsyncQueues(deps.Stock, deps.Logger)
+		in.closers = append(in.closers, in.queues)
+		defer func() {
+			if err == nil {
+				in.Activate()
+			}
+		}()
+	}
 	in.Pages = NewPages(func(s PageSpec) ([]byte, error) {
 		return site.RenderSystem(s.Kind, static.SystemData{
 			Status: s.Status, Reason: s.Reason, Title: titleOf(s), Message: s.Message, RetryAfter: s.RetryAfter,
@@ -324,7 +351,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		env := &Env{
 			Config: cfg, Route: rc.Name, RoutePath: rc.Path, AllActivities: in.Activities, Pages: in.Pages,
 			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Stock: deps.Stock, Now: deps.Now,
-			RedisBackground: deps.RedisBackground, shared: in.shared,
+			RedisBackground: deps.RedisBackground, shared: in.shared, Queues: in.queues,
 		}
 		if strings.Contains(rc.Path, "{activity}") {
 			env.Activities = in.routeActivities(rc)

@@ -146,6 +146,8 @@ type Env struct {
 	Stock stock.Store
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// Queues are the async routes' queues, for order_status.
+	Queues *AsyncQueues
 
 	shared *shared
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -172,6 +173,9 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 // checkStockAction refuses a chain that takes a stock unit for an action
 // that would not turn it into an order: the unit would be lost.
 func checkStockAction(rc conf.Route, ds []decoded) error {
+	if rc.Action.Mode == "async" && !slices.ContainsFunc(ds, func(d decoded) bool { return d.typ == "stock" }) {
+		return errors.New("action.mode: async queues the order of a unit the stock filter took, so the chain needs a stock filter")
+	}
 	for _, d := range ds {
 		if d.typ != "stock" {
 			continue
@@ -197,6 +201,14 @@ func (in *Instance) buildAction(rc conf.Route, ec EndpointConfig, env *Env) (fun
 			return nil, fmt.Errorf("unknown upstream %q", rc.Action.Upstream)
 		}
 		rewrite := []byte(rc.Action.Rewrite)
+		if rc.Action.Mode == "async" && rc.Action.Queue != nil {
+			aq, activate, err := in.queues.queue(rc.Name, *rc.Action.Queue, u)
+			if err != nil {
+				return nil, err
+			}
+			in.activate = append(in.activate, activate)
+			return in.asyncAction(u, aq, rewrite), nil
+		}
 		return func(r *Request, _ string) { u.Forward(r, rewrite) }, nil
 	case "json":
 		if ec == nil {

@@ -41,10 +41,15 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
+	if deps.Queues == nil {
+		deps.Queues = NewAsyncQueues(deps.Stock, deps.Logger)
+	}
 	in, err := Build(cfg, deps)
 	if err != nil {
+		_ = deps.Queues.Close()
 		return nil, err
 	}
+	in.Activate()
 	exportStockStats(deps.Stock)
 	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight), conns: newConnTracker()}
 	s.cur.Store(in)
@@ -149,6 +154,7 @@ func (s *Server) Reload(cfg *conf.Config) error {
 		reloadsTotal.WithLabelValues("error").Inc()
 		return err
 	}
+	in.Activate()
 	old := s.cur.Swap(in)
 	reloadsTotal.WithLabelValues("ok").Inc()
 	// Requests already routed to the old instance finish on it; close it
@@ -169,6 +175,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.conns.drain(DrainGrace)
 	err := s.srv.ShutdownWithContext(ctx)
 	_ = s.cur.Load().Close()
+	_ = s.deps.Queues.Close()
 	return err
 }
 

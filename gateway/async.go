@@ -1,0 +1,168 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/forward"
+	"github.com/flashgate/flashgate/stock"
+)
+
+// AsyncQueues holds the queues of the async proxy routes for the life of
+// the server, not of one config: a reload must neither drop the orders a
+// queue holds (each has a unit and a 202 behind it) nor forget the
+// statuses clients are polling. One queue per route name; a reload that
+// changes a running queue's settings is refused (a restart applies it),
+// and a reload points the queue at the new config's upstream.
+type AsyncQueues struct {
+	store stock.Store
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	m      map[string]*asyncQueue
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type asyncQueue struct {
+	q   *forward.Queue
+	cfg conf.Queue
+	up  atomic.Pointer[Upstream]
+}
+
+// Send delivers through the upstream of the config now serving.
+func (aq *asyncQueue) Send(ctx context.Context, o *forward.Order) (int, []byte, error) {
+	return aq.up.Load().Send(ctx, o)
+}
+
+// NewAsyncQueues returns an empty set whose dead-lettered orders give
+// their units back to store.
+func NewAsyncQueues(store stock.Store, log *slog.Logger) *AsyncQueues {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &AsyncQueues{store: store, log: log, m: map[string]*asyncQueue{}, ctx: ctx, cancel: cancel}
+}
+
+// queue returns route's queue, starting it on first use. A queue that
+// already runs keeps its upstream until activate is called, so that a
+// reload that fails later changes nothing.
+func (a *AsyncQueues) queue(route string, c conf.Queue, u *Upstream) (q *asyncQueue, activate func(), err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if q := a.m[route]; q != nil {
+		if q.cfg != c {
+			return nil, nil, errors.New("queue: a running async queue's settings change only with a restart (its queued orders live in this process)")
+		}
+		return q, func() { q.up.Store(u) }, nil
+	}
+	q = &asyncQueue{cfg: c}
+	q.up.Store(u)
+	fq, err := forward.New(forward.Config{
+		Rate: c.Rate, MaxInflight: c.MaxInflight, Attempts: c.Attempts,
+		Backoff: c.Backoff, BackoffMax: c.BackoffMax, Capacity: c.Capacity,
+		SendTimeout: u.timeout,
+	}, q, a.release)
+	if err != nil {
+		return nil, nil, fmt.Errorf("queue: %w", err)
+	}
+	q.q = fq
+	a.m[route] = q
+	a.wg.Add(1)
+	go func() { defer a.wg.Done(); fq.Run(a.ctx) }()
+	return q, func() {}, nil
+}
+
+// release gives a dead-lettered order's unit back.
+func (a *AsyncQueues) release(ctx context.Context, o *forward.Order) error {
+	_, err := a.store.Release(ctx, o.Activity, []byte(o.User), o.Seq)
+	if err != nil {
+		a.log.Error("async: release of a dead-lettered order failed; unit stays held", "ticket", o.Ticket, "err", err)
+		return err
+	}
+	stockReleasesTotal.WithLabelValues(o.Activity, "dead_letter").Inc()
+	return nil
+}
+
+// Status finds ticket in any queue, for its own user only.
+func (a *AsyncQueues) Status(ticket, user string) (forward.Status, bool) {
+	a.mu.Lock()
+	qs := make([]*asyncQueue, 0, len(a.m))
+	for _, q := range a.m {
+		qs = append(qs, q)
+	}
+	a.mu.Unlock()
+	for _, q := range qs {
+		if st, ok := q.q.Status(ticket, user); ok {
+			return st, true
+		}
+	}
+	return forward.Status{}, false
+}
+
+// Close stops every queue: orders not yet delivered are lost with the
+// process, like the memory store's units (README, async mode).
+func (a *AsyncQueues) Close() error {
+	a.mu.Lock()
+	for _, q := range a.m {
+		q.q.Close()
+	}
+	a.mu.Unlock()
+	a.cancel()
+	a.wg.Wait()
+	return nil
+}
+
+// asyncAction queues an admitted order and answers 202 with its ticket.
+// The order is the request as Forward would send it (path rewritten,
+// forwarding and identity headers set, X-Request-Id fixed now so every
+// redelivery carries the same one), copied out of fasthttp's buffers.
+func (in *Instance) asyncAction(u *Upstream, aq *asyncQueue, rewrite []byte) func(r *Request, _ string) {
+	return func(r *Request, _ string) {
+		if !r.Ticket.Held || r.Activity == nil {
+			// Admitted without a unit (a stock entry with on_error: allow):
+			// there is no ticket to queue, so it goes through at once.
+			u.Forward(r, rewrite)
+			return
+		}
+		req := fasthttp.AcquireRequest()
+		r.Ctx.Request.CopyTo(req)
+		if len(rewrite) > 0 {
+			req.URI().SetPathBytes(rewrite)
+		}
+		u.prepare(r, req)
+		o := forward.Order{
+			Ticket:   string(req.Header.PeekBytes(hdrIdempotencyKey)),
+			Activity: r.Activity.ID, User: string(r.User), Seq: r.Ticket.Seq,
+			Method: string(req.Header.Method()), Path: string(req.URI().RequestURI()),
+			Body: append([]byte(nil), req.Body()...),
+		}
+		for k, v := range req.Header.All() {
+			o.Header = append(o.Header, [2]string{string(k), string(v)})
+		}
+		fasthttp.ReleaseRequest(req)
+		if err := aq.q.Enqueue(o); err != nil {
+			releaseTicket(r, "queue_full")
+			in.busy.Write(r.Ctx)
+			return
+		}
+		r.Ticket.Held = false // the queue owns the unit now
+		ctx := r.Ctx
+		ctx.SetStatusCode(fasthttp.StatusAccepted)
+		ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
+		ctx.Response.Header.SetBytesKV(headerCacheCtl, noStore)
+		b := make([]byte, 0, 64+2*len(o.Ticket))
+		b = append(b, `{"ticket":"`...)
+		b = append(b, o.Ticket...)
+		b = append(b, `","status":"queued","poll":"/api/orders/`...)
+		b = append(b, o.Ticket...)
+		b = append(b, "\"}\n"...)
+		ctx.Response.SetBodyRaw(b)
+	}
+}

@@ -1,0 +1,218 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/flashgate/flashgate/conf"
+	_ "github.com/flashgate/flashgate/filters" // the real identity and stock filters
+	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/demobackend"
+	"github.com/flashgate/flashgate/stock"
+)
+
+// This test lives outside package gateway so that it can run the real
+// stock filter (filters/stock imports gateway) on the memory store.
+
+const asyncYAML = `
+upstreams: [{name: orders, addrs: ["BACKEND"], timeout: 2s, connect_timeout: 200ms}]
+activities: [{id: phone-sale, product: phone-x, stock: 3, shards: 1}]
+routes:
+  - method: POST
+    path: /buy/{activity}
+    filters: [{identity: {header: X-User-Id, require: true}}, {stock: {}}]
+    action: {type: proxy, upstream: orders, rewrite: /orders, mode: async, queue: {rate: 1000, attempts: 2, backoff: 1ms}}
+  - method: POST
+    path: /bad/{activity}
+    filters: [{identity: {header: X-User-Id, require: true}}, {stock: {}}]
+    action: {type: proxy, upstream: orders, rewrite: /nowhere, mode: async, queue: {rate: 1000, attempts: 2, backoff: 1ms}}
+  - path: /api/orders/{ticket}
+    filters: [{identity: {header: X-User-Id, require: true}}]
+    action: {type: json, endpoint: order_status}
+`
+
+type asyncGateway struct {
+	s     *gateway.Server
+	yaml  string
+	c     *fasthttp.Client
+	store stock.Store
+	b     *demobackend.Backend
+}
+
+func startAsync(t *testing.T) *asyncGateway {
+	t.Helper()
+	b := demobackend.New(demobackend.Options{})
+	bln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsrv := &fasthttp.Server{Handler: b.Handler}
+	go func() { _ = bsrv.Serve(bln) }()
+	t.Cleanup(func() { _ = bsrv.Shutdown() })
+
+	yaml := strings.Replace(asyncYAML, "BACKEND", bln.Addr().String(), 1)
+	cfg := parse(t, yaml)
+	store := stock.NewMemory()
+	s, err := gateway.NewServer(cfg, gateway.Deps{Stock: store, AutoWarm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := fasthttputil.NewInmemoryListener()
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx) // stops the queues too
+		_ = store.Close()
+	})
+	return &asyncGateway{s: s, yaml: yaml, store: store, b: b, c: &fasthttp.Client{
+		Dial: func(string) (net.Conn, error) { return ln.Dial() }, ReadTimeout: 5 * time.Second,
+	}}
+}
+
+func parse(t *testing.T, yaml string) *conf.Config {
+	t.Helper()
+	cfg, err := conf.Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Static.Catalogue = "testdata/catalogue.yaml"
+	return cfg
+}
+
+func (g *asyncGateway) do(t *testing.T, method, path, user string) (int, map[string]any) {
+	t.Helper()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(method)
+	req.SetRequestURI("http://flashgate.test" + path)
+	req.Header.Set("Accept", "application/json")
+	if user != "" {
+		req.Header.Set("X-User-Id", user)
+	}
+	if method == "POST" {
+		req.Header.SetContentType("application/json")
+		req.SetBodyString(`{"qty":1}`)
+	}
+	if err := g.c.DoTimeout(req, resp, 10*time.Second); err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(resp.Body(), &m); err != nil {
+		t.Fatalf("%s %s: %d %q is not JSON: %v", method, path, resp.StatusCode(), resp.Body(), err)
+	}
+	return resp.StatusCode(), m
+}
+
+// poll asks for ticket's status until it is no longer queued (bounded).
+func (g *asyncGateway) poll(t *testing.T, poll, user string) map[string]any {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		code, m := g.do(t, "GET", poll, user)
+		if code != 200 {
+			t.Fatalf("poll %s: %d %v", poll, code, m)
+		}
+		if m["status"] != "queued" {
+			return m
+		}
+	}
+	t.Fatalf("order %s still queued after 10 s", poll)
+	return nil
+}
+
+func (g *asyncGateway) left(t *testing.T) int64 {
+	t.Helper()
+	n, err := g.store.Left(context.Background(), "phone-sale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestAsyncPurchaseQueuedThenDelivered(t *testing.T) {
+	g := startAsync(t)
+	code, m := g.do(t, "POST", "/buy/phone-sale", "alice")
+	ticket, _ := m["ticket"].(string)
+	if code != 202 || m["status"] != "queued" || !strings.HasPrefix(ticket, "phone-sale:alice:") || m["poll"] != "/api/orders/"+ticket {
+		t.Fatalf("purchase: %d %v, want 202 {ticket phone-sale:alice:<seq>, status queued, poll /api/orders/<ticket>}", code, m)
+	}
+	got := g.poll(t, "/api/orders/"+ticket, "alice")
+	body, _ := got["body"].(map[string]any)
+	if got["status"] != "delivered" || got["code"] != 201.0 || body["idempotency_key"] != ticket || body["order_id"] == nil {
+		t.Errorf("status: %v, want delivered, code 201, the backend's order with the ticket as its key", got)
+	}
+	if g.b.Orders() != 1 || g.left(t) != 2 {
+		t.Errorf("backend has %d orders, %d units left; want 1 and 2", g.b.Orders(), g.left(t))
+	}
+	// One per customer still holds for a queued order.
+	if code, m := g.do(t, "POST", "/buy/phone-sale", "alice"); code != 409 {
+		t.Errorf("second purchase: %d %v, want 409 already_purchased", code, m)
+	}
+	tests := []struct {
+		name, path, user string
+		code             int
+	}{
+		{"another user", "/api/orders/" + ticket, "bob", 404},
+		{"unknown ticket", "/api/orders/phone-sale:alice:99", "alice", 404},
+		{"malformed ticket", "/api/orders/nonsense", "alice", 404},
+		{"anonymous", "/api/orders/" + ticket, "", 401},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if code, m := g.do(t, "GET", tc.path, tc.user); code != tc.code {
+				t.Errorf("%d %v, want %d", code, m, tc.code)
+			}
+		})
+	}
+}
+
+func TestAsyncRejectedOrderGivesItsUnitBack(t *testing.T) {
+	g := startAsync(t)
+	code, m := g.do(t, "POST", "/bad/phone-sale", "carol")
+	if code != 202 {
+		t.Fatalf("purchase: %d %v, want 202", code, m)
+	}
+	got := g.poll(t, m["poll"].(string), "carol")
+	if got["status"] != "failed" || got["reason"] != "backend_rejected" || got["code"] != 404.0 {
+		t.Errorf("status: %v, want failed, backend_rejected, code 404", got)
+	}
+	if g.left(t) != 3 {
+		t.Errorf("%d units left after the dead letter, want all 3 back", g.left(t))
+	}
+	// The unit and the allowance came back: carol can buy again.
+	if code, m := g.do(t, "POST", "/buy/phone-sale", "carol"); code != 202 {
+		t.Errorf("purchase after the dead letter: %d %v, want 202", code, m)
+	}
+}
+
+// A reload keeps the running queue (its orders and the statuses clients
+// poll) and refuses to change its settings, which would need a new queue.
+func TestAsyncQueueSurvivesReload(t *testing.T) {
+	g := startAsync(t)
+	_, m := g.do(t, "POST", "/buy/phone-sale", "dave")
+	poll := m["poll"].(string)
+	if got := g.poll(t, poll, "dave"); got["status"] != "delivered" {
+		t.Fatalf("before reload: %v", got)
+	}
+	if err := g.s.Reload(parse(t, g.yaml)); err != nil {
+		t.Fatalf("reload with the same queue: %v", err)
+	}
+	if code, got := g.do(t, "GET", poll, "dave"); code != 200 || got["status"] != "delivered" {
+		t.Errorf("after reload: %d %v, want the delivered status still there", code, got)
+	}
+	err := g.s.Reload(parse(t, strings.Replace(g.yaml, "rate: 1000, attempts: 2", "rate: 5, attempts: 2", 1)))
+	if err == nil || !strings.Contains(err.Error(), "restart") {
+		t.Errorf("reload changing the queue: err = %v, want a refusal that says restart", err)
+	}
+	if code, m := g.do(t, "POST", "/buy/phone-sale", "erin"); code != 202 {
+		t.Errorf("after the refused reload: %d %v, want the old config serving (202)", code, m)
+	}
+}
