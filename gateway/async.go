@@ -126,8 +126,10 @@ func (a *AsyncQueues) Close() error {
 func (in *Instance) asyncAction(u *Upstream, aq *asyncQueue, rewrite []byte) func(r *Request, _ string) {
 	return func(r *Request, _ string) {
 		if !r.Ticket.Held || r.Activity == nil {
-			// Admitted without a unit (a stock entry with on_error: allow):
-			// there is no ticket to queue, so it goes through at once.
+			// Cannot happen behind the stock filter, which the build
+			// requires and which never admits without a unit; should a
+			// chain ever do so, there is no ticket to queue, and the
+			// request goes through at once rather than being dropped.
 			u.Forward(r, rewrite)
 			return
 		}

@@ -30,7 +30,8 @@
 //	                            field per entry, "n:user" -> the order
 //	                            (take.lua and borrow.lua append when given
 //	                            an order; no Store method asks for it yet:
-//	                            the gateway's async proxy mode is not built)
+//	                            the gateway's async mode runs on the memory
+//	                            store only)
 //	{fg:act42:meta}      HASH   stock, shards, per_user, version, gen
 //
 // The state hash holds everything the hot path reads and writes, so that
