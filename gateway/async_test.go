@@ -48,7 +48,12 @@ type asyncGateway struct {
 
 func startAsync(t *testing.T) *asyncGateway {
 	t.Helper()
-	b := demobackend.New(demobackend.Options{})
+	return startAsyncWith(t, asyncYAML, demobackend.Options{})
+}
+
+func startAsyncWith(t *testing.T, yamlTemplate string, opts demobackend.Options) *asyncGateway {
+	t.Helper()
+	b := demobackend.New(opts)
 	bln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +62,7 @@ func startAsync(t *testing.T) *asyncGateway {
 	go func() { _ = bsrv.Serve(bln) }()
 	t.Cleanup(func() { _ = bsrv.Shutdown() })
 
-	yaml := strings.Replace(asyncYAML, "BACKEND", bln.Addr().String(), 1)
+	yaml := strings.Replace(yamlTemplate, "BACKEND", bln.Addr().String(), 1)
 	cfg := parse(t, yaml)
 	store := stock.NewMemory()
 	s, err := gateway.NewServer(cfg, gateway.Deps{Stock: store, AutoWarm: true})
@@ -214,5 +219,30 @@ func TestAsyncQueueSurvivesReload(t *testing.T) {
 	}
 	if code, m := g.do(t, "POST", "/buy/phone-sale", "erin"); code != 202 {
 		t.Errorf("after the refused reload: %d %v, want the old config serving (202)", code, m)
+	}
+}
+
+// A full queue is the gateway's own limit: the purchase gets 503 busy at
+// once and its unit back, and the queued order is still delivered.
+func TestAsyncFullQueueIsBusy(t *testing.T) {
+	yaml := strings.Replace(asyncYAML, "rate: 1000, attempts: 2, backoff: 1ms}", "rate: 1000, attempts: 2, backoff: 1ms, capacity: 1}", 1)
+	g := startAsyncWith(t, yaml, demobackend.Options{Latency: 300 * time.Millisecond})
+	code, m := g.do(t, "POST", "/buy/phone-sale", "frank")
+	if code != 202 {
+		t.Fatalf("first purchase: %d %v, want 202", code, m)
+	}
+	poll := m["poll"].(string)
+	// frank's order is unfinished for at least the backend's 300 ms.
+	if code, m := g.do(t, "POST", "/buy/phone-sale", "gina"); code != 503 || m["error"] != "busy" {
+		t.Errorf("purchase into a full queue: %d %v, want 503 busy", code, m)
+	}
+	if got := g.poll(t, poll, "frank"); got["status"] != "delivered" {
+		t.Errorf("the queued order: %v, want delivered", got)
+	}
+	if g.left(t) != 2 {
+		t.Errorf("%d units left, want 2: the busy purchase's unit came back", g.left(t))
+	}
+	if code, m := g.do(t, "POST", "/buy/phone-sale", "gina"); code != 202 {
+		t.Errorf("gina again once there is room: %d %v, want 202", code, m)
 	}
 }
