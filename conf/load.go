@@ -45,6 +45,10 @@ func (c *Config) resolvePaths(dir string) {
 	c.Dir = dir
 	c.Static.Templates = c.Resolve(c.Static.Templates)
 	c.Static.Catalogue = c.Resolve(c.Static.Catalogue)
+	for _, p := range []*string{&c.Server.TLS.CertFile, &c.Server.TLS.KeyFile, &c.Admin.TLS.CertFile, &c.Admin.TLS.KeyFile,
+		&c.Redis.TLS.CAFile, &c.Redis.TLS.CertFile, &c.Redis.TLS.KeyFile} {
+		*p = c.Resolve(*p)
+	}
 }
 
 // Parse decodes, defaults and validates YAML config bytes. On validation
@@ -205,6 +209,15 @@ func setDefaults(v *viper.Viper) {
 		"server.shutdown_timeout": "10s",
 		"server.real_ip_header":   "",
 		"server.retry_after":      1,
+		"server.tls.cert_file":    "",
+		"server.tls.key_file":     "",
+		"admin.tls.cert_file":     "",
+		"admin.tls.key_file":      "",
+		"redis.tls.enabled":       false,
+		"redis.tls.ca_file":       "",
+		"redis.tls.cert_file":     "",
+		"redis.tls.key_file":      "",
+		"redis.tls.server_name":   "",
 		"admin.listen":            "",
 		"admin.token":             "",
 		"log.level":               "info",
@@ -286,6 +299,12 @@ func (c *Config) Validate(errs *Errors) {
 	}
 	if s.RetryAfter < 1 {
 		errs.Addf("server.retry_after", "must be >= 1, got %d", s.RetryAfter)
+	}
+	pairTLS(errs, "server.tls", s.TLS.CertFile, s.TLS.KeyFile)
+	pairTLS(errs, "admin.tls", c.Admin.TLS.CertFile, c.Admin.TLS.KeyFile)
+	pairTLS(errs, "redis.tls", c.Redis.TLS.CertFile, c.Redis.TLS.KeyFile)
+	if rt := c.Redis.TLS; !rt.Enabled && (rt.CAFile != "" || rt.CertFile != "" || rt.ServerName != "") {
+		errs.Addf("redis.tls.enabled", "must be true when other redis.tls settings are set")
 	}
 	if c.Admin.Listen != "" {
 		checkAddr(errs, "admin.listen", c.Admin.Listen, true)
@@ -479,6 +498,17 @@ func checkAddr(errs *Errors, path, addr string, listen bool) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || port == "" || (!listen && host == "") {
 		errs.Addf(path, "must be host:port, got %q", addr)
+	}
+}
+
+// pairTLS reports a certificate without its key or a key without its
+// certificate.
+func pairTLS(errs *Errors, path, cert, key string) {
+	switch {
+	case cert != "" && key == "":
+		errs.Addf(Join(path, "key_file"), "required when cert_file is set")
+	case cert == "" && key != "":
+		errs.Addf(Join(path, "cert_file"), "required when key_file is set")
 	}
 }
 

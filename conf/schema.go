@@ -75,7 +75,23 @@ type Server struct {
 	// RetryAfter is the Retry-After, in seconds, sent with busy pages.
 	// Default 1.
 	RetryAfter int `mapstructure:"retry_after"`
+	// TLS serves HTTPS on Listen when its files are set. Default: plain
+	// HTTP.
+	TLS TLS `mapstructure:"tls"`
 }
+
+// TLS is a listener's certificate. Both files or neither; they are read
+// at start-up and again on every reload, so a renewed certificate applies
+// without a restart (turning TLS on or off needs one).
+type TLS struct {
+	// CertFile is the PEM certificate chain. Default "" (no TLS).
+	CertFile string `mapstructure:"cert_file"`
+	// KeyFile is the PEM private key of CertFile. Default "".
+	KeyFile string `mapstructure:"key_file"`
+}
+
+// Enabled reports whether the listener serves TLS.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // Admin configures the operator API.
 type Admin struct {
@@ -84,6 +100,9 @@ type Admin struct {
 	// Token is the bearer token the admin API requires. Required when
 	// Listen is set; set it with FLASHGATE_ADMIN_TOKEN rather than in a file.
 	Token string `mapstructure:"token"`
+	// TLS serves the admin API over HTTPS when its files are set.
+	// Default: plain HTTP.
+	TLS TLS `mapstructure:"tls"`
 }
 
 // Log configures structured logging.
@@ -139,6 +158,25 @@ type Redis struct {
 	DialTimeout time.Duration `mapstructure:"dial_timeout"`
 	// Prefix is put before every key flashgate writes. Default "fg:".
 	Prefix string `mapstructure:"prefix"`
+	// TLS encrypts the connections to Redis, as managed Redis services
+	// require. Default: off.
+	TLS RedisTLS `mapstructure:"tls"`
+}
+
+// RedisTLS configures TLS to Redis.
+type RedisTLS struct {
+	// Enabled turns TLS on. Default false.
+	Enabled bool `mapstructure:"enabled"`
+	// CAFile is a PEM bundle of the CAs that sign the server's
+	// certificate. Default "": the system's roots.
+	CAFile string `mapstructure:"ca_file"`
+	// CertFile and KeyFile are a client certificate, for servers that
+	// require one (tls-auth-clients). Default "" (none).
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+	// ServerName is the name checked in the server's certificate.
+	// Default "": the host of each address.
+	ServerName string `mapstructure:"server_name"`
 }
 
 // Stock chooses the stock store.

@@ -86,7 +86,7 @@ type Admin struct {
 
 // NewAdmin builds the admin server, or returns nil when admin.listen is
 // empty. reload re-reads the config file.
-func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() error) (*Admin, error) {
+func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error)) (*Admin, error) {
 	if c.Listen == "" {
 		return nil, nil
 	}
@@ -118,13 +118,7 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() error) (*Admin, 
 		}
 	}
 	r.GET("/admin/status", auth(adminStatus(s)))
-	r.POST("/admin/reload", auth(func(a *AdminCall) {
-		if err := reload(); err != nil {
-			a.Error(422, "config_invalid", err.Error())
-			return
-		}
-		a.JSON(200, map[string]any{"reloaded": true})
-	}))
+	r.POST("/admin/reload", auth(func(a *AdminCall) { adminReload(a, reload) }))
 	r.POST("/admin/activities/{id}/warm", auth(withActivity(adminWarm)))
 	r.GET("/admin/activities/{id}/stock", auth(withActivity(adminStock)))
 	r.POST("/admin/activities/{id}/topup", auth(withActivity(adminTopUp)))
@@ -152,6 +146,22 @@ func (a *Admin) Serve(ln net.Listener) error { return a.srv.Serve(ln) }
 
 // Shutdown stops the admin server.
 func (a *Admin) Shutdown(ctx context.Context) error { return a.srv.ShutdownWithContext(ctx) }
+
+// adminReload answers 200 with the settings the reload could not apply
+// live (an empty list when it applied all), or 422 with every problem of
+// the file, one per entry, the running config unchanged.
+func adminReload(a *AdminCall, reload func() (Report, error)) {
+	rep, err := reload()
+	if err != nil {
+		a.JSON(422, map[string]any{"error": "config_invalid", "status": 422,
+			"message": "the config was not reloaded; the running config stays", "errors": conf.Problems(err)})
+		return
+	}
+	if rep.NotApplied == nil {
+		rep.NotApplied = []NotApplied{}
+	}
+	a.JSON(200, map[string]any{"reloaded": true, "not_applied": rep.NotApplied})
+}
 
 func withActivity(h func(a *AdminCall, act *Activity)) func(a *AdminCall) {
 	return func(a *AdminCall) {

@@ -260,7 +260,15 @@ func loadSite(cfg *conf.Config) (*static.Site, error) {
 
 // Build makes an Instance from a loaded config. On any error everything
 // already built is closed and all problems are reported together.
-func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
+func Build(cfg *conf.Config, deps Deps) (*Instance, error) {
+	in, _, err := build(cfg, deps, nil)
+	return in, err
+}
+
+// build is Build for a reload: prev is the running instance's shared
+// table, whose kept state (Env.Kept) the new instance takes over. It also
+// returns the activities whose running sale kept its stock settings.
+func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Activity, err error) {
 	registerMetrics()
 	if deps.Now == nil {
 		deps.Now = time.Now
@@ -270,7 +278,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	}
 	decodedRoutes, site, err := prepare(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	built := &Instance{
 		Config:     cfg,
@@ -279,7 +287,11 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		Upstreams:  map[string]*Upstream{},
 		shared:     newShared(),
 	}
+	built.shared.prev = prev
 	defer func() {
+		built.shared.mu.Lock()
+		built.shared.prev = nil // built: let the old instance go
+		built.shared.mu.Unlock()
 		if err != nil {
 			_ = built.Close() // close what was built before the failure
 		}
@@ -293,7 +305,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	})
 	in.busy, err = in.Pages.Get(BusyPage(cfg.Server.RetryAfter))
 	if err != nil {
-		return nil, fmt.Errorf("static.templates: busy page: %w", err)
+		return nil, nil, fmt.Errorf("static.templates: busy page: %w", err)
 	}
 	for i, ac := range cfg.Activities {
 		a := newActivity(i, ac)
@@ -339,16 +351,16 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		}
 	}
 	if err := errors.Join(buildErrs...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Last, so that a config that fails to build changes no stock.
 	if deps.AutoWarm && deps.Stock != nil {
-		if err := autoWarm(deps.Stock, in.ActivityList, deps.Logger); err != nil {
-			return nil, err
+		if kept, err = autoWarm(deps.Stock, in.ActivityList, deps.Logger); err != nil {
+			return nil, nil, err
 		}
 	}
 	in.handler = r.Handler
-	return in, nil
+	return in, kept, nil
 }
 
 // routeActivities are the activities a route's {activity} expands to.
@@ -372,19 +384,19 @@ func BusyPage(retryAfter int) PageSpec {
 
 // autoWarm loads every activity into the store, so `make run` sells
 // without an explicit warm-up. A sale already running keeps its state: a
-// reload never resets it, the admin warm with ?force=true does.
-func autoWarm(s stock.Store, acts []*Activity, log *slog.Logger) error {
+// reload never resets it, the admin warm with ?force=true does. It
+// returns the activities that kept a running sale with other settings.
+func autoWarm(s stock.Store, acts []*Activity, log *slog.Logger) (kept []*Activity, err error) {
 	for _, a := range acts {
 		err := s.Warm(context.Background(), SpecOf(a), false)
 		switch {
 		case errors.Is(err, stock.ErrExists):
-			log.Warn("activity keeps its running sale; its new stock settings need POST /admin/activities/{id}/warm?force=true",
-				"activity", a.ID)
+			kept = append(kept, a)
 		case err != nil:
-			return fmt.Errorf("activities[%d]: warm: %w", a.Index, err)
+			return nil, fmt.Errorf("activities[%d]: warm: %w", a.Index, err)
 		}
 	}
-	return nil
+	return kept, nil
 }
 
 // SpecOf is the stock spec of an activity.

@@ -322,7 +322,7 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 	ts := newTestServer(t, baseYAML, Deps{})
 	bad, _ := conf.Parse([]byte(`routes: [{path: /x, filters: [{nope: {}}], action: {type: static, page: mug}}]`))
 	bad.Static.Catalogue = "testdata/catalogue.yaml"
-	if err := ts.Reload(bad); err == nil || !strings.Contains(err.Error(), "routes[0].filters[0]") {
+	if _, err := ts.Reload(bad); err == nil || !strings.Contains(err.Error(), "routes[0].filters[0]") {
 		t.Fatalf("bad reload: %v", err)
 	}
 	if r := ts.do(t, "GET", "/reject"); r.StatusCode() != 418 {
@@ -330,7 +330,7 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 	}
 	good, _ := conf.Parse([]byte(`routes: [{path: /new, action: {type: static, page: mug}}]`))
 	good.Static.Catalogue = "testdata/catalogue.yaml"
-	if err := ts.Reload(good); err != nil {
+	if _, err := ts.Reload(good); err != nil {
 		t.Fatal(err)
 	}
 	if r := ts.do(t, "GET", "/new"); r.StatusCode() != 200 {
@@ -537,7 +537,7 @@ func TestFailedReloadLeavesStock(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad.Static.Catalogue = "testdata/catalogue.yaml"
-	if err := ts.Reload(bad); err == nil {
+	if _, err := ts.Reload(bad); err == nil {
 		t.Fatal("bad reload accepted")
 	}
 	if left, _ := ts.deps.Stock.Left(bgCtx(), "phone-sale"); left != 3 {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -150,21 +151,17 @@ type Env struct {
 // gateway instance, so that several routes share one blacklist or one key
 // ring. A value that implements io.Closer is closed with the instance.
 func (e *Env) Shared(key string, build func() (any, error)) (any, error) {
-	s := e.shared
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if v, ok := s.m[key]; ok {
-		return v, nil
-	}
-	v, err := build()
-	if err != nil {
-		return nil, err
-	}
-	s.m[key] = v
-	if c, ok := v.(io.Closer); ok {
-		s.closers = append(s.closers, c)
-	}
-	return v, nil
+	return e.shared.get(key, nil, false, build)
+}
+
+// Kept is Shared for state worth keeping across a reload (rate-limit
+// buckets): when the instance being replaced holds a value under key built
+// with an equal fingerprint, the new instance takes over that very value
+// instead of building a fresh one. fingerprint must be comparable and hold
+// every setting that shapes the value. A kept io.Closer is closed when the
+// last instance holding it closes.
+func (e *Env) Kept(key string, fingerprint any, build func() (any, error)) (any, error) {
+	return e.shared.get(key, fingerprint, true, build)
 }
 
 // Page builds a rejection page, naming the entry in the error.
@@ -176,21 +173,87 @@ func (e *Env) Page(s PageSpec) (*Page, error) {
 	return p, nil
 }
 
+// shared is one instance's table of shared values. During a reload's
+// build, prev is the running instance's table, from which Kept values are
+// taken over.
 type shared struct {
 	mu      sync.Mutex
 	m       map[string]any
-	closers []io.Closer
+	fp      map[string]any // fingerprints of the values built by Kept
+	refs    map[string]*ref
+	closers []*ref
+	prev    *shared
 }
 
-func newShared() *shared { return &shared{m: map[string]any{}} }
+// ref counts the instances holding a closable shared value.
+type ref struct {
+	c io.Closer
+	n atomic.Int32
+}
+
+func newShared() *shared {
+	return &shared{m: map[string]any{}, fp: map[string]any{}, refs: map[string]*ref{}}
+}
+
+func (s *shared) get(key string, fingerprint any, keep bool, build func() (any, error)) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.m[key]; ok {
+		return v, nil
+	}
+	if keep && s.prev != nil {
+		if v, r, ok := s.prev.lend(key, fingerprint); ok {
+			s.m[key], s.fp[key] = v, fingerprint
+			if r != nil {
+				s.refs[key] = r
+				s.closers = append(s.closers, r)
+			}
+			return v, nil
+		}
+	}
+	v, err := build()
+	if err != nil {
+		return nil, err
+	}
+	s.m[key] = v
+	if keep {
+		s.fp[key] = fingerprint
+	}
+	if c, ok := v.(io.Closer); ok {
+		r := &ref{c: c}
+		r.n.Store(1)
+		s.refs[key] = r
+		s.closers = append(s.closers, r)
+	}
+	return v, nil
+}
+
+// lend returns the value under key when it was built by Kept with the
+// same fingerprint, counting one more holder of it.
+func (s *shared) lend(key string, fingerprint any) (any, *ref, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fp, kept := s.fp[key]
+	if !kept || fp != fingerprint {
+		return nil, nil, false
+	}
+	r := s.refs[key]
+	if r != nil {
+		r.n.Add(1)
+	}
+	return s.m[key], r, true
+}
 
 func (s *shared) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := len(s.closers) - 1; i >= 0; i-- {
-		_ = s.closers[i].Close()
+		if r := s.closers[i]; r.n.Add(-1) == 0 {
+			_ = r.c.Close()
+		}
 	}
 	s.closers = nil
+	s.prev = nil
 }
 
 // NewEnv returns an Env with plain pages, the real clock and its own

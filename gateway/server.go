@@ -27,7 +27,6 @@ type Server struct {
 	cur         atomic.Pointer[Instance]
 	inflight    atomic.Int64
 	maxInflight int64
-	shed        *Page
 	shedCount   interface{ Inc() }
 	srv         *fasthttp.Server
 
@@ -47,7 +46,6 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	exportStockStats(deps.Stock)
 	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight)}
 	s.cur.Store(in)
-	s.shed = in.busy
 	s.shedCount = requestsTotal.WithLabelValues("", "shed")
 	sc := cfg.Server
 	s.srv = &fasthttp.Server{
@@ -94,7 +92,7 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	}()
 	if s.maxInflight > 0 && n > s.maxInflight {
 		s.shedCount.Inc()
-		s.shed.Write(ctx)
+		s.cur.Load().busy.Write(ctx)
 		return
 	}
 	s.cur.Load().handler(ctx)
@@ -126,29 +124,34 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
 // ReloadFile reads path with LoadConfig and reloads from it; every failure,
 // whether of the file or of the build, is counted and names its file.
-func (s *Server) ReloadFile(path string) error {
+func (s *Server) ReloadFile(path string) (Report, error) {
 	cfg, err := LoadConfig(path)
 	if err != nil {
 		reloadsTotal.WithLabelValues("error").Inc()
-		return err
+		return Report{}, err
 	}
-	if err := s.Reload(cfg); err != nil {
-		return conf.PrefixFile(path, err)
+	rep, err := s.Reload(cfg)
+	if err != nil {
+		return Report{}, conf.PrefixFile(path, err)
 	}
-	return nil
+	return rep, nil
 }
 
 // Reload builds a new Instance from cfg and swaps it in. On any error the
-// running config stays, and the error names every problem.
-func (s *Server) Reload(cfg *conf.Config) error {
+// running config stays, and the error names every problem. Settings fixed
+// at start-up keep their running values; the report lists each one cfg
+// changed, and each activity whose running sale kept its stock.
+func (s *Server) Reload(cfg *conf.Config) (Report, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	in, err := Build(cfg, s.deps)
+	old := s.cur.Load()
+	cfg, notApplied := pinStartup(old.Config, cfg)
+	in, kept, err := build(cfg, s.deps, old.shared)
 	if err != nil {
 		reloadsTotal.WithLabelValues("error").Inc()
-		return err
+		return Report{}, err
 	}
-	old := s.cur.Swap(in)
+	s.cur.Store(in)
 	reloadsTotal.WithLabelValues("ok").Inc()
 	// Requests already routed to the old instance finish on it; close it
 	// once they are surely done: the slowest is a proxied request.
@@ -158,7 +161,7 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	}
 	grace += time.Second
 	time.AfterFunc(grace, func() { _ = old.Close() })
-	return nil
+	return Report{NotApplied: append(notApplied, keptSales(kept)...)}, nil
 }
 
 // Shutdown stops accepting, waits for in-flight requests to finish (up to

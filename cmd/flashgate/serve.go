@@ -51,14 +51,18 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		log.Error("listen", "addr", cfg.Server.Listen, "err", err)
 		return exitFail
 	}
-	reload := func() error {
-		err := srv.ReloadFile(path)
-		if err != nil {
-			log.Error("config reload failed; keeping the running config", "err", err)
-		} else {
+	reload := func() (gateway.Report, error) {
+		rep, err := srv.ReloadFile(path)
+		switch {
+		case err != nil:
+			log.Error("config reload failed; keeping the running config", "file", path, "errors", conf.Problems(err))
+		case len(rep.NotApplied) > 0:
+			log.Warn("config reloaded; some changed settings were not applied and keep their running values",
+				"file", path, "not_applied", rep.NotApplied)
+		default:
 			log.Info("config reloaded", "file", path)
 		}
-		return err
+		return rep, err
 	}
 	admin, err := gateway.NewAdmin(cfg.Admin, srv, deps, reload)
 	if err != nil {
@@ -89,7 +93,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			return exitFail
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				_ = reload()
+				_, _ = reload()
 				continue
 			}
 			log.Info("draining", "signal", sig.String(), "timeout", cfg.Server.ShutdownTimeout.String())
