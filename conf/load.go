@@ -220,6 +220,8 @@ func setDefaults(v *viper.Viper) {
 		"redis.tls.server_name":   "",
 		"admin.listen":            "",
 		"admin.token":             "",
+		"reload.watch":            false,
+		"reload.debounce":         "500ms",
 		"log.level":               "info",
 		"log.format":              "json",
 		"static.templates":        "",
@@ -312,6 +314,7 @@ func (c *Config) Validate(errs *Errors) {
 			errs.Addf("admin.token", "required when admin.listen is set, at least 16 characters (set FLASHGATE_ADMIN_TOKEN)")
 		}
 	}
+	positive(errs, "reload.debounce", c.Reload.Debounce)
 	oneOf(errs, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(errs, "log.format", c.Log.Format, "json", "text")
 	positive(errs, "static.cache_mb", c.Static.CacheMB)

@@ -13,6 +13,9 @@ type Config struct {
 	Admin Admin `mapstructure:"admin"`
 	// Log chooses log level and format.
 	Log Log `mapstructure:"log"`
+	// Reload chooses how the config file is reloaded besides SIGHUP and
+	// POST /admin/reload.
+	Reload Reload `mapstructure:"reload"`
 	// Static is the pre-rendered page cache.
 	Static Static `mapstructure:"static"`
 	// Redis is shared by every filter that needs cross-instance state.
@@ -103,6 +106,16 @@ type Admin struct {
 	// TLS serves the admin API over HTTPS when its files are set.
 	// Default: plain HTTP.
 	TLS TLS `mapstructure:"tls"`
+}
+
+// Reload configures reloading the config file without a restart.
+type Reload struct {
+	// Watch reloads the file when its content changes (an edit, a rename
+	// over it, a Kubernetes ConfigMap update). Default false.
+	Watch bool `mapstructure:"watch"`
+	// Debounce is how long the file's directory must be quiet before the
+	// file is read, so a burst of writes is one reload. Default 500ms.
+	Debounce time.Duration `mapstructure:"debounce"`
 }
 
 // Log configures structured logging.

@@ -98,6 +98,7 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(Registry, promhttp.HandlerOpts{}))
 	r.GET("/metrics", metrics)
 	r.GET("/healthz", func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok\n") })
+	r.GET("/readyz", s.serveReady)
 	// The live dashboard is a static page: it asks for the token and reads
 	// /admin/status and /metrics with it, so the page itself holds nothing.
 	r.GET("/dashboard", func(ctx *fasthttp.RequestCtx) {

@@ -69,6 +69,8 @@ func pinStartup(running, next *conf.Config) (*conf.Config, []NotApplied) {
 	}
 	diff("admin", adm, next.Admin)
 	pinned.Admin = adm
+	diff("reload", running.Reload, next.Reload)
+	pinned.Reload = running.Reload
 	diff("log", running.Log, next.Log)
 	pinned.Log = running.Log
 	diff("redis", running.Redis, next.Redis)

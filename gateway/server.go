@@ -31,6 +31,10 @@ type Server struct {
 	srv         *fasthttp.Server
 
 	reloadMu sync.Mutex
+	// tlsPublic and tlsAdmin hold the listeners' certificates; nil when
+	// the listener is plain HTTP.
+	tlsPublic, tlsAdmin *certSlot
+	ready               readiness
 }
 
 // NewServer builds the first Instance from cfg. Listener settings
@@ -39,12 +43,23 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
+	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight)}
+	if cfg.Server.TLS.Enabled() {
+		s.tlsPublic = new(certSlot)
+	}
+	if cfg.Admin.TLS.Enabled() {
+		s.tlsAdmin = new(certSlot)
+	}
+	useCerts, err := s.readCerts(cfg)
+	if err != nil {
+		return nil, err
+	}
+	useCerts()
 	in, err := Build(cfg, deps)
 	if err != nil {
 		return nil, err
 	}
 	exportStockStats(deps.Stock)
-	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight)}
 	s.cur.Store(in)
 	s.shedCount = requestsTotal.WithLabelValues("", "shed")
 	sc := cfg.Server
@@ -82,6 +97,12 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	if bytes.Equal(ctx.Path(), pathHealthz) {
 		ctx.Response.Header.SetContentTypeBytes(ctypeText)
 		ctx.Response.SetBodyRaw(okBody)
+		return
+	}
+	// So is readiness: a load balancer takes an instance out when its
+	// Redis is gone, not because it is busy.
+	if bytes.Equal(ctx.Path(), pathReadyz) {
+		s.serveReady(ctx)
 		return
 	}
 	n := s.inflight.Add(1)
@@ -146,11 +167,17 @@ func (s *Server) Reload(cfg *conf.Config) (Report, error) {
 	defer s.reloadMu.Unlock()
 	old := s.cur.Load()
 	cfg, notApplied := pinStartup(old.Config, cfg)
+	useCerts, err := s.readCerts(cfg)
+	if err != nil {
+		reloadsTotal.WithLabelValues("error").Inc()
+		return Report{}, err
+	}
 	in, kept, err := build(cfg, s.deps, old.shared)
 	if err != nil {
 		reloadsTotal.WithLabelValues("error").Inc()
 		return Report{}, err
 	}
+	useCerts() // the certificates change only with a config that built
 	s.cur.Store(in)
 	reloadsTotal.WithLabelValues("ok").Inc()
 	// Requests already routed to the old instance finish on it; close it

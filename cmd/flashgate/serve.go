@@ -18,6 +18,7 @@ import (
 	_ "github.com/flashgate/flashgate/filters" // registers every filter type
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/internal/redisconn"
+	"github.com/flashgate/flashgate/internal/watch"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -69,6 +70,23 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		log.Error("admin", "err", err)
 		return exitFail
 	}
+	ln = srv.PublicListener(ln)
+	var reloads chan struct{}
+	if cfg.Reload.Watch {
+		reloads = make(chan struct{}, 1)
+		w, err := watch.File(path, cfg.Reload.Debounce, func() {
+			select {
+			case reloads <- struct{}{}:
+			default: // one already waiting reads the newest file
+			}
+		})
+		if err != nil {
+			log.Error("watch config", "file", path, "err", err)
+			return exitFail
+		}
+		defer w.Close()
+		log.Info("watching the config file; a change reloads it", "file", path, "debounce", cfg.Reload.Debounce.String())
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	if admin != nil {
@@ -77,6 +95,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			log.Error("listen admin", "addr", cfg.Admin.Listen, "err", err)
 			return exitFail
 		}
+		aln = srv.AdminListener(aln)
 		go func() { errc <- admin.Serve(aln) }()
 		log.Info("admin listening", "addr", aln.Addr().String())
 	}
@@ -88,6 +107,8 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	for {
 		select {
+		case <-reloads:
+			_, _ = reload()
 		case err := <-errc:
 			log.Error("server stopped", "err", err)
 			return exitFail
