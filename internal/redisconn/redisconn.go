@@ -25,9 +25,9 @@ func Open(c conf.Redis) (rueidis.Client, error) {
 		InitAddress: c.Addrs,
 		// TLSConfig nil is plain TCP; crypto/tls checks each address's
 		// host name when ServerName is empty.
-		TLSConfig:   tc,
-		Username:    c.Username,
-		Password:    c.Password,
+		TLSConfig: tc,
+		Username:  c.Username,
+		Password:  c.Password,
 		// Client-side caching is not used on the request path; turning it
 		// off keeps RESP2 servers and proxies working too.
 		DisableCache:      true,
