@@ -33,7 +33,9 @@ func TestPinStartup(t *testing.T) {
 		{"nothing changed", "", nil, func(*conf.Config) bool { return true }},
 		{"listen and timeouts", "server: {listen: '127.0.0.1:9090', read_timeout: 1s, max_inflight: 3, tls: {cert_file: a.pem, key_file: a.key}}",
 			[]string{"server.listen", "server.read_timeout", "server.max_inflight"},
-			func(c *conf.Config) bool { return c.Server.Listen == "127.0.0.1:8080" && c.Server.ReadTimeout == 5*time.Second }},
+			func(c *conf.Config) bool {
+				return c.Server.Listen == "127.0.0.1:8080" && c.Server.ReadTimeout == 5*time.Second
+			}},
 		{"applied live: real IP header, retry_after, certificate files", "server: {real_ip_header: X-Real-IP, retry_after: 7, tls: {cert_file: b.pem, key_file: b.key}}",
 			nil, func(c *conf.Config) bool {
 				return c.Server.RealIPHeader == "X-Real-IP" && c.Server.RetryAfter == 7 && c.Server.TLS.CertFile == "b.pem"
