@@ -224,6 +224,7 @@ func setDefaults(v *viper.Viper) {
 		"reload.debounce":         "500ms",
 		"log.level":               "info",
 		"log.format":              "json",
+		"log.access_every":        0,
 		"static.templates":        "",
 		"static.catalogue":        "",
 		"static.cache_control":    "public, max-age=60",
@@ -317,6 +318,9 @@ func (c *Config) Validate(errs *Errors) {
 	positive(errs, "reload.debounce", c.Reload.Debounce)
 	oneOf(errs, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(errs, "log.format", c.Log.Format, "json", "text")
+	if c.Log.AccessEvery < 0 {
+		errs.Addf("log.access_every", "must be >= 0 (0: no access log), got %d", c.Log.AccessEvery)
+	}
 	positive(errs, "static.cache_mb", c.Static.CacheMB)
 	if c.Static.ShopName == "" {
 		errs.Addf("static.shop_name", "must not be empty")

@@ -124,6 +124,10 @@ type Log struct {
 	Level string `mapstructure:"level"`
 	// Format is "json" or "text". Default "json".
 	Format string `mapstructure:"format"`
+	// AccessEvery writes an access log line (slog JSON on stderr, whatever
+	// Format and Level say) for one request in this many: 1 logs every
+	// request, 100 one in a hundred. Default 0 (no access log).
+	AccessEvery int `mapstructure:"access_every"`
 }
 
 // Static configures product pages and system pages.

@@ -2,7 +2,14 @@
 
 package gateway
 
-import "testing"
+import (
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/stock"
+)
 
 // TestZeroAllocs pins the request paths that must not allocate: the
 // product page (plain, gzip, 304), a pass-through chain and a rejection,
@@ -38,5 +45,31 @@ func TestZeroAllocs(t *testing.T) {
 				t.Errorf("%v allocs per request, want 0", allocs)
 			}
 		})
+	}
+}
+
+// TestZeroAllocsAccessLogUnsampled: with the access log on, a request it
+// does not sample allocates nothing either.
+func TestZeroAllocsAccessLogUnsampled(t *testing.T) {
+	cfg, err := conf.Parse([]byte("log: {access_every: 1000000000}\n" + chainYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Static.Catalogue = "testdata/catalogue.yaml"
+	st := stock.NewMemory()
+	t.Cleanup(func() { _ = st.Close() })
+	s, err := NewServer(cfg, Deps{Stock: st, AutoWarm: true, AccessLog: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.access == nil {
+		t.Fatal("access log not on")
+	}
+	for _, path := range []string{"/p/phone-x", "/chain/phone-sale", "/rejected/phone-sale"} {
+		ctx := newCtx("GET", path)
+		serveOnce(s, ctx)
+		if allocs := testing.AllocsPerRun(200, func() { serveOnce(s, ctx) }); allocs != 0 {
+			t.Errorf("%s: %v allocs per unsampled request, want 0", path, allocs)
+		}
 	}
 }

@@ -33,6 +33,9 @@ type Deps struct {
 	Stock stock.Store
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AccessLog receives the sampled access log (log.access_every); nil
+	// means none.
+	AccessLog *slog.Logger
 	// AutoWarm loads every activity into Stock at build time. Set it for
 	// the in-memory store only: a Redis store is warmed by operators
 	// (flashgate warm, or the admin API) so a restart never resets a sale.

@@ -142,6 +142,7 @@ func (in *Instance) expand(pattern string, acts []*Activity) []expanded {
 func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		if !rt.gate.allow(ctx.Time()) {
+			noteRoute(ctx, rt, nil)
 			rt.unavailable.Write(ctx)
 			rt.gateRejects.Inc()
 			rt.metrics.rejected.Inc()
@@ -164,6 +165,7 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 		case Done:
 			rt.metrics.admitted.Inc()
 		}
+		noteRoute(ctx, rt, r)
 		releaseRequest(r)
 		rt.metrics.duration.Observe(time.Since(start).Seconds())
 	}

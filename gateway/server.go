@@ -35,6 +35,7 @@ type Server struct {
 	// the listener is plain HTTP.
 	tlsPublic, tlsAdmin *certSlot
 	ready               readiness
+	access              *accessLog // nil when log.access_every is 0
 }
 
 // NewServer builds the first Instance from cfg. Listener settings
@@ -43,7 +44,8 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight)}
+	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight),
+		access: newAccessLog(deps.AccessLog, cfg.Log.AccessEvery)}
 	if cfg.Server.TLS.Enabled() {
 		s.tlsPublic = new(certSlot)
 	}
@@ -105,6 +107,17 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 		s.serveReady(ctx)
 		return
 	}
+	if a := s.access; a != nil && a.sample() {
+		rec := a.begin(ctx)
+		s.serve(ctx)
+		a.end(ctx, rec)
+		return
+	}
+	s.serve(ctx)
+}
+
+// serve sheds or routes a request.
+func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	n := s.inflight.Add(1)
 	inflight.Inc()
 	defer func() {

@@ -40,6 +40,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer closeDeps()
+	if cfg.Log.AccessEvery > 0 {
+		deps.AccessLog = slog.New(slog.NewJSONHandler(stderr, nil))
+	}
 	srv, err := gateway.NewServer(cfg, deps)
 	if err != nil {
 		fmt.Fprintln(stderr, conf.PrefixFile(path, err))
