@@ -63,7 +63,13 @@ func (s *Server) redisReady() bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
-	err := s.deps.Redis.Do(ctx, s.deps.Redis.B().Ping().Build()).Error()
+	// The probe is not a request: it goes on the background client, so
+	// its dials never queue a request behind them.
+	rc := s.deps.RedisBackground
+	if rc == nil {
+		rc = s.deps.Redis
+	}
+	err := rc.Do(ctx, rc.B().Ping().Build()).Error()
 	if err != nil && (r.redisOK || r.checked.IsZero()) { // log the change, not every probe
 		s.log.Warn("readyz: redis does not answer PING", "err", err)
 	}
