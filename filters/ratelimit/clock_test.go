@@ -129,3 +129,64 @@ func TestDistributedBurstOneExact(t *testing.T) {
 		t.Fatalf("admitted %d, want %.1f ±5%%", admitted, want)
 	}
 }
+
+// A request is judged at the moment of the decision, not at the time it
+// arrived: one that waited in the gateway while its bucket refilled is
+// admitted. Locally the clock is injected; in Redis the bucket is judged
+// with Redis's clock, and the over-limit mark in memory with ours, so a
+// request stamped before the mark expired still reaches Redis.
+func TestDecidesAtTheDecision(t *testing.T) {
+	t.Run("local", func(t *testing.T) {
+		var at atomic.Int64
+		env := newEnv("r", nil)
+		env.Now = func() time.Time { return t0.Add(time.Duration(at.Load())) }
+		f := build(t, Config{Scope: "ip", Rate: 1, Burst: 1}, env)
+		r := request("10.0.0.1", "", nil, t0)
+		if reason, _ := outcome(t, f, r); reason != "" {
+			t.Fatalf("first request: %s", reason)
+		}
+		if reason, _ := outcome(t, f, r); reason != "rate_limited_ip" {
+			t.Fatalf("second request at once: %q", reason)
+		}
+		at.Store(int64(time.Second)) // r.Now stays t0: it arrived a second ago
+		if reason, _ := outcome(t, f, r); reason != "" {
+			t.Fatalf("a request decided once the bucket refilled was refused (%s)", reason)
+		}
+	})
+	t.Run("distributed over-limit mark", func(t *testing.T) {
+		s := redistest.Start(t)
+		f := instance(t, Config{Scope: "ip", Rate: 10, Burst: 1}, s.Addr())
+		arrived := time.Now()
+		r := request("10.0.0.1", "", nil, arrived)
+		outcome(t, f, r)
+		if reason, _ := outcome(t, f, r); reason != "rate_limited_ip" {
+			t.Fatalf("second request at once: %q", reason) // marks the bucket for ~100 ms
+		}
+		time.Sleep(300 * time.Millisecond) // the mark and Redis's interval pass; r.Now does not move
+		if reason, _ := outcome(t, f, r); reason != "" {
+			t.Fatalf("refused from memory (%s) after Redis's interval passed", reason)
+		}
+	})
+}
+
+// decide never moves a TAT backwards: a request judged at an instant
+// before the TAT queues behind it, one after it starts from now.
+func TestDecideNeverMovesBack(t *testing.T) {
+	g := newGCRA(10, 2) // interval 100 ms, tolerance 200 ms
+	ms := int64(time.Millisecond)
+	for _, tc := range []struct {
+		name            string
+		tat, now        int64
+		wantNext, wantW int64
+	}{
+		{"idle bucket starts from now", 0, 1000 * ms, 1100 * ms, -100 * ms},
+		{"now before the TAT", 1150 * ms, 1000 * ms, 1250 * ms, 50 * ms},
+		{"now long before the TAT", 5000 * ms, 1000 * ms, 5100 * ms, 3900 * ms},
+		{"now at the TAT", 1000 * ms, 1000 * ms, 1100 * ms, -100 * ms},
+	} {
+		next, w := g.decide(tc.tat, tc.now)
+		if next != tc.wantNext || w != tc.wantW || next <= tc.tat {
+			t.Errorf("%s: decide(%d, %d) = %d, %d; want %d, %d", tc.name, tc.tat, tc.now, next, w, tc.wantNext, tc.wantW)
+		}
+	}
+}
