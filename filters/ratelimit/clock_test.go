@@ -108,20 +108,22 @@ func TestLocalBurstOneExact(t *testing.T) {
 }
 
 // At burst 1, two instances on one redis-server, offered far more than
-// the shared rate (3 goroutines each, back to back, for 4 s of real time
+// the shared rate (2 goroutines each, back to back, for 5 s of real time
 // or 10 million requests each), admit rate × the measured time (+ the
 // first request) within ±5% between them. At burst 1 every admission
-// loses the time from its due instant to the next request Redis sees, up
-// to a round trip (~1 ms under -race on 2 cores); the rate is low
-// (interval 40 ms) so that this stays a small part of an interval. More
-// spinning goroutines would starve the Redis client's own goroutines.
+// loses the time from its due instant to the next request Redis sees: a
+// round trip, more when other work on this shared 2-core machine delays
+// redis-server (7% lost at 25/s under load average 6). The rate is low
+// (interval 100 ms) so that this stays a small part of an interval, and
+// few goroutines spin so that redis-server and the Redis client's own
+// goroutines get the CPU.
 func TestDistributedBurstOneExact(t *testing.T) {
 	s := redistest.Start(t)
-	const rate = 25
+	const rate = 10
 	cfg := Config{Scope: "global", Rate: rate, Burst: 1, Name: "burst1", RedisTimeout: time.Second}
 	fs := []*filter{instance(t, cfg, s.Addr()), instance(t, cfg, s.Addr())}
 	start := time.Now()
-	admitted, refused := hammer(t, fs, time.Now, 3, 10_000_000, start.Add(4*time.Second))
+	admitted, refused := hammer(t, fs, time.Now, 2, 10_000_000, start.Add(5*time.Second))
 	d := time.Since(start)
 	want := rate*d.Seconds() + 1
 	t.Logf("admitted %d, refused %d in %s; want %.1f", admitted, refused, d, want)
