@@ -74,19 +74,21 @@ func (in *Instance) Close() error {
 // and validated, endpoints known, templates and catalogue rendered. It
 // dials nothing.
 func Check(cfg *conf.Config) error {
-	_, site, err := prepare(cfg)
+	_, _, site, err := prepare(cfg)
 	if site != nil {
 		_ = site.Close()
 	}
 	return err
 }
 
-// prepare decodes and validates every route's filters and endpoint and
-// renders the pages, reporting the problems of both at once. Check and
-// Build share it, so a config is decoded and rendered once per build.
-func prepare(cfg *conf.Config) ([]decodedRoute, *static.Site, error) {
+// prepare decodes and validates every route's filters and endpoint,
+// resolves each activity's early opening (resolveEarly) and renders the
+// pages, reporting the problems of all at once. Check and Build share it,
+// so a config is decoded and rendered once per build.
+func prepare(cfg *conf.Config) ([]decodedRoute, map[string]time.Duration, *static.Site, error) {
 	var errs conf.Errors
 	routes := decodeRoutes(cfg, &errs)
+	early := resolveEarly(cfg, routes, &errs)
 	site, err := loadSite(cfg)
 	if err != nil {
 		errs.Add("", err)
@@ -97,9 +99,9 @@ func prepare(cfg *conf.Config) ([]decodedRoute, *static.Site, error) {
 		if site != nil {
 			_ = site.Close()
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return routes, site, nil
+	return routes, early, site, nil
 }
 
 // checkPages reports what serve would otherwise show only as a 404 at
@@ -273,7 +275,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	decodedRoutes, site, err := prepare(cfg)
+	decodedRoutes, early, site, err := prepare(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -305,6 +307,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		in.Activities[a.ID] = a
 		in.ActivityList = append(in.ActivityList, a)
 	}
+	applyEarly(in.ActivityList, early)
 	for _, uc := range cfg.Upstreams {
 		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages)
 	}
