@@ -213,6 +213,7 @@ func (c *Config) applyDefaults() {
 		def(&u.MaxResponseBytes, 1<<20)
 		def(&u.BreakerFailures, 20)
 		def(&u.BreakerOpen, 5*time.Second)
+		def(&u.BreakerProbes, 1)
 	}
 	for i := range c.Activities {
 		a := &c.Activities[i]
@@ -311,6 +312,9 @@ func (c *Config) validateUpstreams(errs *Errors) {
 			errs.Addf(Join(p, "breaker_failures"), "must be >= 1, or -1 to disable; got %d", u.BreakerFailures)
 		}
 		positive(errs, Join(p, "breaker_open"), u.BreakerOpen)
+		if u.BreakerProbes < 1 || u.BreakerProbes > 1000 {
+			errs.Addf(Join(p, "breaker_probes"), "must be in 1..1000, got %d", u.BreakerProbes)
+		}
 	}
 }
 

@@ -152,14 +152,19 @@ type Upstream struct {
 	MaxIdleConnDuration time.Duration `mapstructure:"max_idle_conn_duration"`
 	// MaxResponseBytes caps an upstream response body. Default 1 MiB.
 	MaxResponseBytes int `mapstructure:"max_response_bytes"`
-	// Breaker opens after this many consecutive failures (timeouts,
-	// unreachable, 5xx): while open, the routes that proxy here answer 503
+	// BreakerFailures: the breaker opens after this many consecutive
+	// failures (timeouts, unreachable, broken connections, 5xx; a full
+	// local pool is not the backend's failure and does not count): while open, the routes that proxy here answer 503
 	// at once, before their chain runs, so no stock is taken for orders
 	// that cannot be delivered. Default 20; -1 disables.
 	BreakerFailures int `mapstructure:"breaker_failures"`
-	// BreakerOpen is how long the breaker stays open before one probe
-	// request is let through. Default 5s.
+	// BreakerOpen is how long the breaker stays open before it turns
+	// half-open and lets probe requests through. Default 5s.
 	BreakerOpen time.Duration `mapstructure:"breaker_open"`
+	// BreakerProbes is how many requests a half-open breaker lets through
+	// at once, and how many successes in a row close it; the first failed
+	// probe opens it again. 1..1000. Default 1.
+	BreakerProbes int `mapstructure:"breaker_probes"`
 }
 
 // Activity is one sale of one item.

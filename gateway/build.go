@@ -254,7 +254,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		in.ActivityList = append(in.ActivityList, a)
 	}
 	for _, uc := range cfg.Upstreams {
-		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages)
+		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages, deps.Now)
 	}
 	r := router.New()
 	r.RedirectTrailingSlash = false

@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/breaker"
 )
 
 // Route is one configured route after its path was expanded: a flat
@@ -24,7 +25,7 @@ type Route struct {
 
 	// gate is the breaker of the upstream a proxy route forwards to: while
 	// it is open the route answers unavailable before running its chain.
-	gate        *breaker
+	gate        *breaker.Breaker
 	unavailable *Page
 	gateRejects prometheus.Counter
 }
@@ -64,7 +65,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		rt.gate = u.breaker
 		rt.gateRejects = breakerRejections.WithLabelValues(rc.Name, rc.Action.Upstream)
 		rt.unavailable, err = in.Pages.Get(PageSpec{Status: 503, Reason: "upstream_unavailable", Kind: "busy",
-			RetryAfter: max(1, int((time.Duration(u.breaker.openFor)+time.Second-1)/time.Second)),
+			RetryAfter: max(1, int((u.breaker.OpenFor()+time.Second-1)/time.Second)),
 			Message:    "Orders cannot be taken right now. Please try again in a moment."})
 		if err != nil {
 			return err
@@ -140,7 +141,10 @@ func (in *Instance) expand(pattern string, acts []*Activity) []expanded {
 // either write the rejection page or run the action.
 func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		if !rt.gate.allow(ctx.Time()) {
+		// The breaker decides with its own clock, read now: ctx.Time() is
+		// when fasthttp began the request, stale under load.
+		gate, ok := rt.gate.Allow()
+		if !ok {
 			rt.unavailable.Write(ctx)
 			rt.gateRejects.Inc()
 			rt.metrics.rejected.Inc()
@@ -148,6 +152,7 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 		}
 		start := time.Now()
 		r := acquireRequest(ctx, rt, a, rt.realIP)
+		r.gate = gate
 		v := rt.chain.run(r)
 		switch v.Action {
 		case Continue:
@@ -163,6 +168,9 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 		case Done:
 			rt.metrics.admitted.Inc()
 		}
+		// Not forwarded (turned away, or an action that does not proxy):
+		// a half-open probe slot goes back without judging the backend.
+		rt.gate.Done(r.gate, breaker.Ignore)
 		releaseRequest(r)
 		rt.metrics.duration.Observe(time.Since(start).Seconds())
 	}
