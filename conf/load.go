@@ -195,6 +195,9 @@ func setDefaults(v *viper.Viper) {
 		"redis.timeout":           "100ms",
 		"redis.dial_timeout":      "1s",
 		"redis.prefix":            "fg:",
+		"redis.breaker_failures":  5,
+		"redis.breaker_open":      "1s",
+		"redis.breaker_probes":    1,
 		"stock.store":             "memory",
 		"stock.shards":            4,
 	} {
@@ -275,6 +278,13 @@ func (c *Config) Validate(errs *Errors) {
 	}
 	positive(errs, "redis.timeout", c.Redis.Timeout)
 	positive(errs, "redis.dial_timeout", c.Redis.DialTimeout)
+	if c.Redis.BreakerFailures < -1 || c.Redis.BreakerFailures == 0 {
+		errs.Addf("redis.breaker_failures", "must be >= 1, or -1 to disable; got %d", c.Redis.BreakerFailures)
+	}
+	positive(errs, "redis.breaker_open", c.Redis.BreakerOpen)
+	if c.Redis.BreakerProbes < 1 || c.Redis.BreakerProbes > 1000 {
+		errs.Addf("redis.breaker_probes", "must be in 1..1000, got %d", c.Redis.BreakerProbes)
+	}
 	oneOf(errs, "stock.store", c.Stock.Store, "memory", "redis")
 	if c.Stock.Store == "redis" && len(c.Redis.Addrs) == 0 {
 		errs.Addf("stock.store", "\"redis\" needs redis.addrs")

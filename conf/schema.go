@@ -125,6 +125,18 @@ type Redis struct {
 	DialTimeout time.Duration `mapstructure:"dial_timeout"`
 	// Prefix is put before every key flashgate writes. Default "fg:".
 	Prefix string `mapstructure:"prefix"`
+	// BreakerFailures: after this many consecutive request-path Redis
+	// failures (no answer within the filter's timeout, or a broken
+	// connection) the Redis breaker opens, and purchases answer 503 busy
+	// at once, with no Redis call, instead of each waiting out its
+	// timeout. Default 5; -1 disables.
+	BreakerFailures int `mapstructure:"breaker_failures"`
+	// BreakerOpen is how long the Redis breaker stays open before it
+	// turns half-open. Default 1s.
+	BreakerOpen time.Duration `mapstructure:"breaker_open"`
+	// BreakerProbes is how many calls a half-open Redis breaker lets
+	// through at once, and how many successes close it. 1..1000. Default 1.
+	BreakerProbes int `mapstructure:"breaker_probes"`
 }
 
 // Stock chooses the stock store.

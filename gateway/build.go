@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/breaker"
 	"github.com/flashgate/flashgate/static"
 	"github.com/flashgate/flashgate/stock"
 )
@@ -28,6 +29,10 @@ type Deps struct {
 	Stock stock.Store
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// RedisBreaker guards the request path's Redis calls (see
+	// NewRedisBreaker); nil disables it. NewServer builds it from
+	// redis.breaker_* when Redis is configured, so it outlives reloads.
+	RedisBreaker *breaker.Breaker
 	// AutoWarm loads every activity into Stock at build time. Set it for
 	// the in-memory store only: a Redis store is warmed by operators
 	// (flashgate warm, or the admin API) so a restart never resets a sale.
@@ -272,7 +277,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		env := &Env{
 			Config: cfg, Route: rc.Name, RoutePath: rc.Path, AllActivities: in.Activities, Pages: in.Pages,
 			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Stock: deps.Stock, Now: deps.Now,
-			shared: in.shared,
+			RedisBreaker: deps.RedisBreaker, shared: in.shared,
 		}
 		if strings.Contains(rc.Path, "{activity}") {
 			env.Activities = in.routeActivities(rc)
