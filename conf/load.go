@@ -232,6 +232,9 @@ func (c *Config) applyDefaults() {
 		def(&r.Method, "GET")
 		r.Method = strings.ToUpper(r.Method)
 		def(&r.Name, r.Method+" "+r.Path)
+		if r.Shed.Target > 0 {
+			def(&r.Shed.Interval, 100*time.Millisecond)
+		}
 	}
 }
 
@@ -385,6 +388,12 @@ func (c *Config) validateRoutes(errs *Errors) {
 				errs.Addf(Index(Join(p, "activities"), j), "unknown activity %q", id)
 			}
 		}
+		if sh := r.Shed; sh.Target != 0 {
+			inRange(errs, Join(p, "shed.target"), sh.Target, time.Millisecond, time.Minute)
+		}
+		if sh := r.Shed; sh.Interval != 0 {
+			inRange(errs, Join(p, "shed.interval"), sh.Interval, time.Millisecond, time.Minute)
+		}
 		for j, f := range r.Filters {
 			if len(f) != 1 {
 				errs.Addf(Index(Join(p, "filters"), j), "must be a one-key map {type: settings}, got %d keys", len(f))
@@ -418,6 +427,12 @@ func (c *Config) validateRoutes(errs *Errors) {
 func positive[T int | int64 | time.Duration](errs *Errors, path string, v T) {
 	if v <= 0 {
 		errs.Addf(path, "must be > 0, got %v", v)
+	}
+}
+
+func inRange(errs *Errors, path string, v, lo, hi time.Duration) {
+	if v < lo || v > hi {
+		errs.Addf(path, "must be in %s..%s, got %s", lo, hi, v)
 	}
 }
 

@@ -230,6 +230,23 @@ type Route struct {
 	Filters []map[string]any `mapstructure:"filters"`
 	// Action is what an admitted request gets.
 	Action Action `mapstructure:"action"`
+	// Shed turns on adaptive overload shedding for the route. Default off.
+	Shed Shed `mapstructure:"shed"`
+}
+
+// Shed configures a route's adaptive overload shedding (internal/shed):
+// when even the fastest request of a whole interval took longer than
+// target, new requests beyond what the route has shown it can hold in
+// flight get the busy page (503 + Retry-After) before the chain runs.
+type Shed struct {
+	// Target is the latency (routing to answer ready, including the
+	// upstream) the route should keep; set it above the route's normal
+	// latency. 0 disables shedding. 1ms..60s. Default 0.
+	Target time.Duration `mapstructure:"target"`
+	// Interval is how long the latency must stay above target before the
+	// route sheds, and the length of one of the 10 buckets its statistics
+	// keep. 1ms..60s. Default 100ms.
+	Interval time.Duration `mapstructure:"interval"`
 }
 
 // Action is what a route does with an admitted request.

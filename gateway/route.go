@@ -13,6 +13,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/internal/shed"
 )
 
 // Route is one configured route after its path was expanded: a flat
@@ -28,6 +29,13 @@ type Route struct {
 	gate        *breaker.Breaker
 	unavailable *Page
 	gateRejects prometheus.Counter
+
+	// shed is the route's adaptive shedder (nil when routes[].shed is
+	// off): it answers busy before the chain runs, so nothing that holds
+	// a stock unit is ever shed.
+	shed     *shed.Shedder
+	shedPage *Page
+	shedded  prometheus.Counter
 }
 
 // addRoute builds the chain and action of rc and registers them. A path
@@ -36,6 +44,11 @@ type Route struct {
 // every captured parameter).
 func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr decodedRoute, env *Env) error {
 	rt := &Route{Name: rc.Name, metrics: newRouteMetrics(rc.Name)}
+	if rc.Shed.Target > 0 {
+		rt.shed = shed.New(shed.Settings{Target: rc.Shed.Target, Interval: rc.Shed.Interval, Now: env.Now})
+		rt.shedPage = in.busy
+		rt.shedded = requestsTotal.WithLabelValues(rc.Name, "shed")
+	}
 	if h := in.Config.Server.RealIPHeader; h != "" {
 		rt.realIP = []byte(h)
 	}
@@ -150,6 +163,13 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 			rt.metrics.rejected.Inc()
 			return
 		}
+		began, ok := rt.shed.Admit()
+		if !ok {
+			rt.gate.Done(gate, breaker.Ignore)
+			rt.shedPage.Write(ctx)
+			rt.shedded.Inc()
+			return
+		}
 		start := time.Now()
 		r := acquireRequest(ctx, rt, a, rt.realIP)
 		r.gate = gate
@@ -172,6 +192,7 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 		// a half-open probe slot goes back without judging the backend.
 		rt.gate.Done(r.gate, breaker.Ignore)
 		releaseRequest(r)
+		rt.shed.Done(began)
 		rt.metrics.duration.Observe(time.Since(start).Seconds())
 	}
 }
