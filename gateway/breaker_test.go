@@ -1,14 +1,17 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/internal/breaker"
@@ -212,5 +215,28 @@ func TestPoolFullIsNotBackendFailure(t *testing.T) {
 	}
 	if got := ts.buy(t, "u1"); got.status != 201 {
 		t.Fatalf("after the pool freed: %+v (the breaker must not have opened)", got)
+	}
+}
+
+func TestRedisOutcome(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want breaker.Outcome
+	}{
+		{"answered", nil, breaker.Success},
+		{"nil reply is an answer", rueidis.Nil, breaker.Success},
+		{"script error is an answer", fmt.Errorf("stock: take: %w", &rueidis.RedisError{}), breaker.Success},
+		{"timeout", context.DeadlineExceeded, breaker.Failure},
+		{"wrapped timeout", fmt.Errorf("stock: take: %w", context.DeadlineExceeded), breaker.Failure},
+		{"broken connection", io.EOF, breaker.Failure},
+		{"caller went away", context.Canceled, breaker.Ignore},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RedisOutcome(tc.err); got != tc.want {
+				t.Errorf("outcome %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
