@@ -222,6 +222,9 @@ func setDefaults(v *viper.Viper) {
 		"redis.timeout":           "100ms",
 		"redis.dial_timeout":      "1s",
 		"redis.prefix":            "fg:",
+		"redis.breaker_failures":  5,
+		"redis.breaker_open":      "1s",
+		"redis.breaker_probes":    1,
 		"stock.store":             "memory",
 		"stock.shards":            4,
 	} {
@@ -240,6 +243,7 @@ func (c *Config) applyDefaults() {
 		def(&u.MaxResponseBytes, 1<<20)
 		def(&u.BreakerFailures, 20)
 		def(&u.BreakerOpen, 5*time.Second)
+		def(&u.BreakerProbes, 1)
 	}
 	for i := range c.Activities {
 		a := &c.Activities[i]
@@ -255,6 +259,9 @@ func (c *Config) applyDefaults() {
 		def(&r.Method, "GET")
 		r.Method = strings.ToUpper(r.Method)
 		def(&r.Name, r.Method+" "+r.Path)
+		if r.Shed.Target > 0 {
+			def(&r.Shed.Interval, 100*time.Millisecond)
+		}
 	}
 }
 
@@ -309,6 +316,13 @@ func (c *Config) Validate(errs *Errors) {
 	}
 	positive(errs, "redis.timeout", c.Redis.Timeout)
 	positive(errs, "redis.dial_timeout", c.Redis.DialTimeout)
+	if c.Redis.BreakerFailures < -1 || c.Redis.BreakerFailures == 0 {
+		errs.Addf("redis.breaker_failures", "must be >= 1, or -1 to disable; got %d", c.Redis.BreakerFailures)
+	}
+	positive(errs, "redis.breaker_open", c.Redis.BreakerOpen)
+	if c.Redis.BreakerProbes < 1 || c.Redis.BreakerProbes > 1000 {
+		errs.Addf("redis.breaker_probes", "must be in 1..1000, got %d", c.Redis.BreakerProbes)
+	}
 	oneOf(errs, "stock.store", c.Stock.Store, "memory", "redis")
 	if c.Stock.Store == "redis" && len(c.Redis.Addrs) == 0 {
 		errs.Addf("stock.store", "\"redis\" needs redis.addrs")
@@ -352,6 +366,9 @@ func (c *Config) validateUpstreams(errs *Errors) {
 			errs.Addf(Join(p, "breaker_failures"), "must be >= 1, or -1 to disable; got %d", u.BreakerFailures)
 		}
 		positive(errs, Join(p, "breaker_open"), u.BreakerOpen)
+		if u.BreakerProbes < 1 || u.BreakerProbes > 1000 {
+			errs.Addf(Join(p, "breaker_probes"), "must be in 1..1000, got %d", u.BreakerProbes)
+		}
 	}
 }
 
@@ -415,6 +432,12 @@ func (c *Config) validateRoutes(errs *Errors) {
 				errs.Addf(Index(Join(p, "activities"), j), "unknown activity %q", id)
 			}
 		}
+		if sh := r.Shed; sh.Target != 0 {
+			inRange(errs, Join(p, "shed.target"), sh.Target, time.Millisecond, time.Minute)
+		}
+		if sh := r.Shed; sh.Interval != 0 {
+			inRange(errs, Join(p, "shed.interval"), sh.Interval, time.Millisecond, time.Minute)
+		}
 		for j, f := range r.Filters {
 			if len(f) != 1 {
 				errs.Addf(Index(Join(p, "filters"), j), "must be a one-key map {type: settings}, got %d keys", len(f))
@@ -463,6 +486,12 @@ func localURL(errs *Errors, path, v string, required bool) {
 func positive[T int | int64 | time.Duration](errs *Errors, path string, v T) {
 	if v <= 0 {
 		errs.Addf(path, "must be > 0, got %v", v)
+	}
+}
+
+func inRange(errs *Errors, path string, v, lo, hi time.Duration) {
+	if v < lo || v > hi {
+		errs.Addf(path, "must be in %s..%s, got %s", lo, hi, v)
 	}
 }
 

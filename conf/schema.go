@@ -139,6 +139,18 @@ type Redis struct {
 	DialTimeout time.Duration `mapstructure:"dial_timeout"`
 	// Prefix is put before every key flashgate writes. Default "fg:".
 	Prefix string `mapstructure:"prefix"`
+	// BreakerFailures: after this many consecutive request-path Redis
+	// failures (no answer within the filter's timeout, or a broken
+	// connection) the Redis breaker opens, and purchases answer 503 busy
+	// at once, with no Redis call, instead of each waiting out its
+	// timeout. Default 5; -1 disables.
+	BreakerFailures int `mapstructure:"breaker_failures"`
+	// BreakerOpen is how long the Redis breaker stays open before it
+	// turns half-open. Default 1s.
+	BreakerOpen time.Duration `mapstructure:"breaker_open"`
+	// BreakerProbes is how many calls a half-open Redis breaker lets
+	// through at once, and how many successes close it. 1..1000. Default 1.
+	BreakerProbes int `mapstructure:"breaker_probes"`
 }
 
 // Stock chooses the stock store.
@@ -166,14 +178,19 @@ type Upstream struct {
 	MaxIdleConnDuration time.Duration `mapstructure:"max_idle_conn_duration"`
 	// MaxResponseBytes caps an upstream response body. Default 1 MiB.
 	MaxResponseBytes int `mapstructure:"max_response_bytes"`
-	// Breaker opens after this many consecutive failures (timeouts,
-	// unreachable, 5xx): while open, the routes that proxy here answer 503
+	// BreakerFailures: the breaker opens after this many consecutive
+	// failures (timeouts, unreachable, broken connections, 5xx; a full
+	// local pool is not the backend's failure and does not count): while open, the routes that proxy here answer 503
 	// at once, before their chain runs, so no stock is taken for orders
 	// that cannot be delivered. Default 20; -1 disables.
 	BreakerFailures int `mapstructure:"breaker_failures"`
-	// BreakerOpen is how long the breaker stays open before one probe
-	// request is let through. Default 5s.
+	// BreakerOpen is how long the breaker stays open before it turns
+	// half-open and lets probe requests through. Default 5s.
 	BreakerOpen time.Duration `mapstructure:"breaker_open"`
+	// BreakerProbes is how many requests a half-open breaker lets through
+	// at once, and how many successes in a row close it; the first failed
+	// probe opens it again. 1..1000. Default 1.
+	BreakerProbes int `mapstructure:"breaker_probes"`
 }
 
 // Activity is one sale of one item.
@@ -227,6 +244,23 @@ type Route struct {
 	Filters []map[string]any `mapstructure:"filters"`
 	// Action is what an admitted request gets.
 	Action Action `mapstructure:"action"`
+	// Shed turns on adaptive overload shedding for the route. Default off.
+	Shed Shed `mapstructure:"shed"`
+}
+
+// Shed configures a route's adaptive overload shedding (internal/shed):
+// when even the fastest request of a whole interval took longer than
+// target, new requests beyond what the route has shown it can hold in
+// flight get the busy page (503 + Retry-After) before the chain runs.
+type Shed struct {
+	// Target is the latency (routing to answer ready, including the
+	// upstream) the route should keep; set it above the route's normal
+	// latency. 0 disables shedding. 1ms..60s. Default 0.
+	Target time.Duration `mapstructure:"target"`
+	// Interval is how long the latency must stay above target before the
+	// route sheds, and the length of one of the 10 buckets its statistics
+	// keep. 1ms..60s. Default 100ms.
+	Interval time.Duration `mapstructure:"interval"`
 }
 
 // Action is what a route does with an admitted request.

@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/breaker"
 	"github.com/flashgate/flashgate/static"
 	"github.com/flashgate/flashgate/stock"
 )
@@ -33,6 +34,10 @@ type Deps struct {
 	Stock stock.Store
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// RedisBreaker guards the request path's Redis calls (see
+	// NewRedisBreaker); nil disables it. NewServer builds it from
+	// redis.breaker_* when Redis is configured, so it outlives reloads.
+	RedisBreaker *breaker.Breaker
 	// AutoWarm loads every activity into Stock at build time. Set it for
 	// the in-memory store only: a Redis store is warmed by operators
 	// (flashgate warm, or the admin API) so a restart never resets a sale.
@@ -309,7 +314,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	}
 	applyEarly(in.ActivityList, early)
 	for _, uc := range cfg.Upstreams {
-		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages)
+		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages, deps.Now)
 	}
 	r := router.New()
 	r.RedirectTrailingSlash = false
@@ -327,7 +332,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		env := &Env{
 			Config: cfg, Route: rc.Name, RoutePath: rc.Path, AllActivities: in.Activities, Pages: in.Pages,
 			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Stock: deps.Stock, Now: deps.Now,
-			RedisBackground: deps.RedisBackground, shared: in.shared,
+			RedisBreaker: deps.RedisBreaker, RedisBackground: deps.RedisBackground, shared: in.shared,
 		}
 		if strings.Contains(rc.Path, "{activity}") {
 			env.Activities = in.routeActivities(rc)

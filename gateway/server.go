@@ -41,6 +41,9 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
+	if deps.RedisBreaker == nil && deps.Redis != nil {
+		deps.RedisBreaker = NewRedisBreaker(cfg.Redis, deps.Now)
+	}
 	in, err := Build(cfg, deps)
 	if err != nil {
 		return nil, err
