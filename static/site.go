@@ -144,6 +144,17 @@ func (s *Site) RenderSystem(kind string, d SystemData) ([]byte, error) {
 	return s.tpl.renderSystem(kind, d)
 }
 
+// LargestBody is the size of the largest body Serve can send, plain or
+// gzip: the server sizes its write buffers from it, so that every page
+// leaves in one write.
+func (s *Site) LargestBody() int {
+	n := 0
+	for _, p := range s.pages {
+		n = max(n, p.size, p.gzSize)
+	}
+	return n
+}
+
 // Close releases the page cache. It is safe to call more than once.
 func (s *Site) Close() error {
 	s.closeOnce.Do(func() {
