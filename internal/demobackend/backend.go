@@ -41,14 +41,16 @@ type Backend struct {
 	opts Options
 
 	mu         sync.Mutex
-	byKey      map[string]uint64 // key -> number of its first order
+	byKey      map[string]uint64   // key -> number of its first order
+	byUser     map[string]struct{} // activity + "\x00" + user of every order
 	orders     uint64
 	duplicates uint64
+	repeats    uint64 // orders for a user who already had one in the activity
 }
 
 // New returns a Backend with no orders.
 func New(opts Options) *Backend {
-	return &Backend{opts: opts, byKey: make(map[string]uint64)}
+	return &Backend{opts: opts, byKey: make(map[string]uint64), byUser: make(map[string]struct{})}
 }
 
 // Orders is the number of orders created so far.
@@ -66,7 +68,17 @@ func (b *Backend) Duplicates() int {
 	return int(b.duplicates)
 }
 
-// Handler serves POST /orders, GET /orders/count and GET /healthz.
+// Repeats is the number of orders created for a user who already had an
+// order in the same activity (X-Activity-Id, X-User-Id): with per_user 1
+// the benchmarks' "no user twice" check wants it 0.
+func (b *Backend) Repeats() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return int(b.repeats)
+}
+
+// Handler serves POST /orders, GET /orders/count, GET /orders/users and
+// GET /healthz.
 func (b *Backend) Handler(ctx *fasthttp.RequestCtx) {
 	switch string(ctx.Path()) {
 	case "/orders":
@@ -81,6 +93,12 @@ func (b *Backend) Handler(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		b.count(ctx)
+	case "/orders/users":
+		if !ctx.IsGet() && !ctx.IsHead() {
+			methodNotAllowed(ctx, "GET, HEAD")
+			return
+		}
+		b.users(ctx)
 	case "/healthz":
 		if !ctx.IsGet() && !ctx.IsHead() {
 			methodNotAllowed(ctx, "GET, HEAD")
