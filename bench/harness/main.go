@@ -28,7 +28,7 @@ import (
 
 type harness struct {
 	root, benchDir, tmp, out string
-	flashgate, demoBackend  string
+	flashgate, demoBackend   string
 
 	duration             time.Duration
 	rounds               int
