@@ -54,7 +54,14 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	s.writeBuffer = WriteBufferSize(sc, in)
 	deps.Logger.Info("write buffer", "bytes", s.writeBuffer, "largest_page", in.LargestPage(),
 		"max_memory_bytes", int64(s.writeBuffer)*int64(sc.MaxConns))
-	s.srv = &fasthttp.Server{
+	s.srv = s.httpServer(sc)
+	return s, nil
+}
+
+// httpServer is the listener for sc, writing through buffers of
+// s.writeBuffer bytes.
+func (s *Server) httpServer(sc conf.Server) *fasthttp.Server {
+	return &fasthttp.Server{
 		Handler:                       s.Handler,
 		ErrorHandler:                  s.errorHandler,
 		ReadTimeout:                   sc.ReadTimeout,
@@ -69,9 +76,8 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 		NoDefaultContentType:          true,
 		DisableHeaderNamesNormalizing: false,
 		CloseOnShutdown:               true,
-		Logger:                        slogPrinter{deps.Logger},
+		Logger:                        slogPrinter{s.log},
 	}
-	return s, nil
 }
 
 // headerRoom is what WriteBufferSize adds to the largest body for the

@@ -72,6 +72,8 @@ func main() {
 			h.only[strings.TrimSpace(s)] = true
 		}
 	}
+	closeInherited()
+	signal.Ignore(syscall.SIGPIPE) // a closed pipe on stdout must not skip the clean-up
 	code := 0
 	if err := h.run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -31,6 +31,8 @@ func start(dir, name string, bin string, args ...string) (*proc, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	// Servers die with the harness, whatever kills it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -64,6 +66,18 @@ func (p *proc) tail() string {
 		b = b[len(b)-2000:]
 	}
 	return string(b)
+}
+
+// closeInherited marks every descriptor the harness inherited beyond
+// stdio close-on-exec, so that the servers it starts do not hold them:
+// under `flock LOCK make bench` a leftover server would hold the lock.
+func closeInherited() {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }
 
 // freePort asks the kernel for a free loopback port.
