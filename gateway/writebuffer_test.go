@@ -48,3 +48,4 @@ routes:
 		t.Fatalf("status %d, response %d bytes > buffer %d", resp.StatusCode(), n, ts.WriteBuffer())
 	}
 }
+

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/flashgate/flashgate/filters/token"
 )
 
@@ -47,6 +49,7 @@ type harness struct {
 	procs       []*proc
 	mint        *token.Minter
 	main        *gw
+	variants    []variant
 	pageBytes   int
 	pageGzBytes int
 
@@ -64,6 +67,11 @@ func main() {
 	flag.IntVar(&h.spikeConns, "spike-conns", 256, "buyer connections of the spike, over both gateways")
 	flag.IntVar(&h.stormRate, "storm-rate", 50000, "users minted per second of a purchase storm (a storm that runs out is flagged)")
 	flag.IntVar(&h.soldUsers, "soldout-users", 200000, "users replayed by the sold-out scenario")
+	flag.Func("variant", "NAME:KEY=VALUE[,KEY=VALUE]: also serve the page scenarios from a gateway with these server.* settings, for an A/B in the same run (repeatable), e.g. wb4k:write_buffer_size=4096", func(s string) error {
+		v, err := parseVariant(s)
+		h.variants = append(h.variants, v)
+		return err
+	})
 	flag.StringVar(&h.out, "out", "bench/results", "directory for bench.json and bench.svg")
 	flag.Parse()
 	if *only != "" {
@@ -134,8 +142,14 @@ func (h *harness) run() error {
 		return err
 	}
 	// The main gateway's sale never opens: its status JSON is a countdown.
-	if h.main, err = h.startGateway("flashgate", "", time.Now().Add(time.Hour)); err != nil {
+	if h.main, err = h.startGateway("flashgate", "", time.Now().Add(time.Hour), nil); err != nil {
 		return err
+	}
+	for i := range h.variants {
+		v := &h.variants[i]
+		if v.g, err = h.startGateway("flashgate-"+v.name, "-", time.Now().Add(time.Hour), v.server); err != nil {
+			return err
+		}
 	}
 	if h.mint, err = h.minter(h.main.cfg); err != nil {
 		return err
@@ -163,6 +177,33 @@ func (h *harness) run() error {
 	h.res.Finished = time.Now().UTC()
 	h.printTable(os.Stdout)
 	return h.write()
+}
+
+// variant is a second gateway with other listener settings.
+type variant struct {
+	name   string
+	server map[string]any
+	g      *gw
+}
+
+func parseVariant(s string) (variant, error) {
+	name, kvs, ok := strings.Cut(s, ":")
+	v := variant{name: name, server: map[string]any{}}
+	if !ok || name == "" {
+		return v, fmt.Errorf("want NAME:KEY=VALUE, got %q", s)
+	}
+	for _, kv := range strings.Split(kvs, ",") {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			return v, fmt.Errorf("want KEY=VALUE, got %q", kv)
+		}
+		var parsed any
+		if err := yaml.Unmarshal([]byte(val), &parsed); err != nil {
+			return v, err
+		}
+		v.server[strings.TrimPrefix(k, "server.")] = parsed
+	}
+	return v, nil
 }
 
 // machine describes where the figures come from.

@@ -102,7 +102,7 @@ func anchorOf(scenario, server string) (string, string) {
 	case server == "nginx":
 		return "", ""
 	case scenario == "page_plain" || scenario == "page_gzip":
-		return scenario, "nginx"
+		return scenario, "nginx" // variants too
 	case scenario == "soldout":
 		return "page_plain", "flashgate"
 	}

@@ -54,22 +54,32 @@ type spec struct {
 // pages runs script against flashgate and nginx, in alternating order.
 func pages(script string) func(*harness, string, int) error {
 	return func(h *harness, name string, round int) error {
-		servers := []string{"flashgate", "nginx"}
-		if round%2 == 0 {
-			servers[0], servers[1] = servers[1], servers[0]
+		type server struct {
+			name string
+			g    *gw
+		}
+		servers := []server{{"flashgate", h.main}}
+		for _, v := range h.variants {
+			servers = append(servers, server{"flashgate " + v.name, v.g})
+		}
+		servers = append(servers, server{"nginx", nil})
+		if round%2 == 0 { // drift hits both ends alike
+			for i, j := 0, len(servers)-1; i < j; i, j = i+1, j-1 {
+				servers[i], servers[j] = servers[j], servers[i]
+			}
 		}
 		for _, srv := range servers {
 			var s sample
 			var err error
-			if srv == "nginx" {
+			if srv.g == nil {
 				s, err = h.measure(h.nginxAddr, 0, script, nil, func() time.Duration { return cpuTree(h.nginx.pid()) })
 			} else {
-				s, err = h.measureGateway(spec{script: script, routes: []string{"product_page"}}, nil)
+				s, err = h.measureGateway(srv.g, spec{script: script, routes: []string{"product_page"}}, nil)
 			}
 			if err != nil {
 				return err
 			}
-			s.Server = srv
+			s.Server = srv.name
 			h.add(name, round, s)
 		}
 		return nil
@@ -102,7 +112,7 @@ func wrkOnly(sp spec) func(*harness, string, int) error {
 				env["FG_CYCLE"] = "1"
 			}
 		}
-		s, err := h.measureGateway(sp, env)
+		s, err := h.measureGateway(h.main, sp, env)
 		if err != nil {
 			return err
 		}
@@ -114,8 +124,8 @@ func wrkOnly(sp spec) func(*harness, string, int) error {
 
 // measureGateway runs sp against the main gateway and adds what the
 // gateway's metrics, Redis and the backend saw meanwhile.
-func (h *harness) measureGateway(sp spec, env map[string]string) (sample, error) {
-	before, err := scrape(h.main.admin)
+func (h *harness) measureGateway(g *gw, sp spec, env map[string]string) (sample, error) {
+	before, err := scrape(g.admin)
 	if err != nil {
 		return sample{}, err
 	}
@@ -125,11 +135,11 @@ func (h *harness) measureGateway(sp spec, env map[string]string) (sample, error)
 			return sample{}, err
 		}
 	}
-	s, err := h.measure(h.main.addr, h.redis.pid(), sp.script, env, func() time.Duration { return cpuOf(h.main.p.pid()) })
+	s, err := h.measure(g.addr, h.redis.pid(), sp.script, env, func() time.Duration { return cpuOf(g.p.pid()) })
 	if err != nil {
 		return s, err
 	}
-	after, err := scrape(h.main.admin)
+	after, err := scrape(g.admin)
 	if err != nil {
 		return s, err
 	}

@@ -27,7 +27,7 @@ const adminToken = "bench-admin-token-0123456789"
 // writeConfig writes a copy of bench/bench.yaml for one gateway: its
 // ports, the harness's Redis, backend and blacklist, the Redis store, and
 // the sale's start.
-func (h *harness) writeConfig(name string, port, adminPort int, saleStart time.Time) (string, error) {
+func (h *harness) writeConfig(name string, port, adminPort int, saleStart time.Time, server map[string]any) (string, error) {
 	src, err := os.ReadFile(filepath.Join(h.benchDir, "bench.yaml"))
 	if err != nil {
 		return "", err
@@ -37,6 +37,9 @@ func (h *harness) writeConfig(name string, port, adminPort int, saleStart time.T
 		return "", err
 	}
 	doc["server"].(map[string]any)["listen"] = "127.0.0.1:" + strconv.Itoa(port)
+	for k, v := range server {
+		doc["server"].(map[string]any)[k] = v
+	}
 	doc["admin"] = map[string]any{"listen": "127.0.0.1:" + strconv.Itoa(adminPort), "token": adminToken}
 	doc["static"].(map[string]any)["catalogue"] = filepath.Join(h.root, "conf/demo-catalogue.yaml")
 	doc["redis"].(map[string]any)["addrs"] = []string{"127.0.0.1:" + strconv.Itoa(h.redisPort)}
@@ -65,7 +68,7 @@ func (h *harness) writeConfig(name string, port, adminPort int, saleStart time.T
 func asList(v any) []any { l, _ := v.([]any); return l }
 
 // startGateway warms activity (all when "") and starts a gateway.
-func (h *harness) startGateway(name, warm string, saleStart time.Time) (*gw, error) {
+func (h *harness) startGateway(name, warm string, saleStart time.Time, server map[string]any) (*gw, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -74,7 +77,7 @@ func (h *harness) startGateway(name, warm string, saleStart time.Time) (*gw, err
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := h.writeConfig(name, port, adminPort, saleStart)
+	cfg, err := h.writeConfig(name, port, adminPort, saleStart, server)
 	if err != nil {
 		return nil, err
 	}
