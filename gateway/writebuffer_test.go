@@ -48,4 +48,3 @@ routes:
 		t.Fatalf("status %d, response %d bytes > buffer %d", resp.StatusCode(), n, ts.WriteBuffer())
 	}
 }
-
