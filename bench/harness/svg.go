@@ -11,7 +11,7 @@ import (
 // scripts' Redis CPU per call: plain SVG, no dependencies, for the README.
 func chart(r results) []byte {
 	const (
-		left, barMax, rowH, width = 330, 420, 22, 860
+		left, barMax, rowH, width = 330, 400, 22, 920
 	)
 	var maxRPS float64
 	for _, row := range r.Summary {
@@ -50,7 +50,7 @@ func chart(r results) []byte {
 	for i := range scripts {
 		scripts[i].frac /= max(maxUs, 1e-9)
 	}
-	height := 70 + rowH*len(bars) + 40 + rowH*len(scripts) + 40
+	height := 70 + rowH*len(bars) + 40 + rowH*len(scripts) + 40 + 18*len(r.Spikes)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", width, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#fff"/>`+"\n")
@@ -75,6 +75,12 @@ func chart(r results) []byte {
 	fmt.Fprintf(&b, `<text x="10" y="%d" font-weight="bold">Redis CPU per stock decision (INFO commandstats usec_per_call, redis-benchmark -P 16)</text>`+"\n", y+4)
 	y += 14
 	draw(scripts, "#c05621")
+	y += 10
+	for _, sp := range r.Spikes {
+		fmt.Fprintf(&b, `<text x="10" y="%d">flash sale round %d: %d users in %.1f s over 2 gateways, %d units sold out in %.0f ms; p99 admitted %.1f ms, sold-out %.1f ms; %s</text>`+"\n",
+			y+8, sp.Round, sp.Users, sp.ArrivalS, sp.Stock, sp.SellOutMs, sp.AdmittedP99Ms, sp.SoldOutP99Ms, html.EscapeString(sp.Invariants))
+		y += 18
+	}
 	b.WriteString("</svg>\n")
 	return b.Bytes()
 }
