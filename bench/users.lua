@@ -19,8 +19,10 @@ local path = os.getenv("FG_PATH")
 local cycle = os.getenv("FG_CYCLE") == "1"
 
 function init(args)
+  local file = os.getenv("FG_USERS")
+  if not file then error("FG_USERS is not set") end
   local n = 0
-  for line in io.lines(os.getenv("FG_USERS")) do
+  for line in io.lines(file) do
     if n % nthreads == tid then
       local sp = line:find(" ", 1, true)
       users[#users + 1] = line:sub(1, sp - 1)

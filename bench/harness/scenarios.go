@@ -69,6 +69,15 @@ func pages(script string) func(*harness, string, int) error {
 			}
 		}
 		for _, srv := range servers {
+			addr := h.nginxAddr
+			if srv.g != nil {
+				addr = srv.g.addr
+			}
+			// One unrecorded second first, so that no server is measured
+			// while the previous one's connections still wind down.
+			if _, err := h.runWrk(script, "http://"+addr, time.Second, nil); err != nil {
+				return err
+			}
 			var s sample
 			var err error
 			if srv.g == nil {
@@ -87,8 +96,9 @@ func pages(script string) func(*harness, string, int) error {
 }
 
 // wrkOnly runs one wrk scenario against the main gateway.
-func wrkOnly(sp spec) func(*harness, string, int) error {
+func wrkOnly(base spec) func(*harness, string, int) error {
 	return func(h *harness, name string, round int) error {
+		sp := base // a copy: every round mints its own users
 		env := map[string]string{"FG_PATH": sp.path}
 		if sp.script == "" {
 			sp.script = "users.lua"
