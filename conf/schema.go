@@ -65,9 +65,9 @@ type Server struct {
 	// a keep-alive connection keeps its buffer while it lives, so the
 	// memory it can cost is write_buffer_size × max_conns. Default 0:
 	// derived at start-up from the largest page actually served (the
-	// rendered catalogue's largest body, plain or gzip, and the largest
-	// rejection page) plus room for its headers, rounded up to 1 KiB,
-	// never below fasthttp's 4096. Otherwise 4096..1048576.
+	// rendered catalogue's largest HTML page, plain or gzip, images not
+	// counted, and the largest rejection page) plus room for its headers,
+	// rounded up to 1 KiB, never below fasthttp's 4096. Else 4096..1048576.
 	WriteBufferSize int `mapstructure:"write_buffer_size"`
 	// MaxInflight caps requests being handled at once; beyond it requests
 	// are shed with the busy page (503 + Retry-After). 0 disables. Default 10000.

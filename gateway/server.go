@@ -60,16 +60,18 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 
 // httpServer is the listener for sc, writing through buffers of
 // s.writeBuffer bytes. The per-request settings were measured with
-// BenchmarkConn (conn_bench_test.go: one keep-alive connection, the
-// demo's 5.6 KB phone-x page, no network; medians of 3 on the shared
-// 2-core build machine, where ns/op moves by ±30%) and with make bench:
+// BenchmarkConn (conn_bench_test.go: one keep-alive connection, a
+// 10.4 KB product page, no network; medians of 5 on the shared 2-core
+// build machine, where ns/op moves by ±30%) and with make bench:
 //
-//   - WriteBufferSize: the derived 7 KiB sends the page in 1 write per
-//     answer against 2 with fasthttp's 4 KiB default (writes/op); each
-//     extra write is a syscall and a TCP segment, which is what the wrk
-//     A/B in the README measures.
-//   - DisableHeaderNamesNormalizing stays false although it saved about a
-//     fifth of the in-memory cost (2.0 vs 2.9 µs/op, plain page): with it,
+//   - WriteBufferSize: the derived size sends the page in 1 write per
+//     answer against 2 with fasthttp's 4 KiB default (writes/op). In
+//     memory that is no faster; on a socket each extra write is a syscall
+//     and a TCP segment: make bench's A/B served the demo page 32% (plain)
+//     and 45% (gzip, 3.8 KB) faster with the derived 12 KiB.
+//   - DisableHeaderNamesNormalizing stays false although it saved a fifth
+//     to a quarter of the in-memory cost (2.8 vs 3.7 µs/op plain, 2.2 vs
+//     2.7 gzip): with it,
 //     fasthttp looks request headers up by exact case, so a client or an
 //     HTTP/2-terminating proxy that sends "x-user-id" would lose its
 //     identity, token and real IP (bench/header_test.go fails).
@@ -108,11 +110,8 @@ func (s *Server) httpServer(sc conf.Server) *fasthttp.Server {
 const headerRoom = 1024
 
 // WriteBufferSize is server.write_buffer_size, or when 0 the size that
-// sends the largest page in's catalogue and rejection pages in a single
-// write. Measured on the demo's 5.6 KB phone-x page (wrk, 2 cores):
-// fasthttp's default 4 KiB buffer flushes it in two write(2) calls, and a
-// buffer that holds it whole served about a third more pages per second.
-// Listener settings are fixed for the life of the Server, so a reload
+// sends the largest HTML page of in's catalogue and its rejection pages
+// in a single write (see httpServer for what that measured). Listener settings are fixed for the life of the Server, so a reload
 // that adds a larger page sends it in two writes until a restart.
 func WriteBufferSize(sc conf.Server, in *Instance) int {
 	if sc.WriteBufferSize > 0 {
