@@ -31,6 +31,7 @@ type Server struct {
 	shedCount   interface{ Inc() }
 	srv         *fasthttp.Server
 	writeBuffer int
+	conns       *connTracker
 
 	reloadMu sync.Mutex
 }
@@ -46,7 +47,7 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	exportStockStats(deps.Stock)
-	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight)}
+	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight), conns: newConnTracker()}
 	s.cur.Store(in)
 	s.shed = in.busy
 	s.shedCount = requestsTotal.WithLabelValues("", "shed")
@@ -111,8 +112,9 @@ const headerRoom = 1024
 
 // WriteBufferSize is server.write_buffer_size, or when 0 the size that
 // sends the largest HTML page of in's catalogue and its rejection pages
-// in a single write (see httpServer for what that measured). Listener settings are fixed for the life of the Server, so a reload
-// that adds a larger page sends it in two writes until a restart.
+// in a single write (see httpServer for what that measured). Listener
+// settings are fixed for the life of the Server, so a reload that adds a
+// larger page sends it in two writes until a restart.
 func WriteBufferSize(sc conf.Server, in *Instance) int {
 	if sc.WriteBufferSize > 0 {
 		return sc.WriteBufferSize
@@ -187,7 +189,7 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 }
 
 // Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(s.conns.wrap(ln)) }
 
 // ReloadFile reads path with LoadConfig and reloads from it; every failure,
 // whether of the file or of the build, is counted and names its file.
@@ -227,8 +229,10 @@ func (s *Server) Reload(cfg *conf.Config) error {
 }
 
 // Shutdown stops accepting, waits for in-flight requests to finish (up to
-// ctx) and closes the instance.
+// ctx) and closes the instance. Connections that have not sent a byte get
+// DrainGrace to begin their request; idle keep-alive ones are closed.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.conns.drain(DrainGrace)
 	err := s.srv.ShutdownWithContext(ctx)
 	_ = s.cur.Load().Close()
 	return err

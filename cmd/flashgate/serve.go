@@ -12,8 +12,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/redis/rueidis"
-
 	"github.com/flashgate/flashgate/conf"
 	_ "github.com/flashgate/flashgate/filters" // registers every filter type
 	"github.com/flashgate/flashgate/gateway"
@@ -109,17 +107,20 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 }
 
 // openDeps opens what outlives config reloads: Redis and the stock store.
+// Redis gets two clients, one for the request path and one for background
+// loops and admin calls, so that a loop never redials a connection a
+// request is waiting on (see internal/redisconn).
 func openDeps(cfg *conf.Config, log *slog.Logger) (gateway.Deps, func(), error) {
 	deps := gateway.Deps{Logger: log}
-	var rc rueidis.Client
-	var err error
-	if rc, err = redisconn.Open(cfg.Redis); err != nil {
+	rc, err := redisconn.OpenClients(cfg.Redis)
+	if err != nil {
 		return deps, nil, err
 	}
-	deps.Redis = rc
+	deps.Redis, deps.RedisBackground = rc.Request, rc.Background
 	switch cfg.Stock.Store {
 	case "redis":
-		deps.Stock, err = stock.NewRedis(stock.RedisOptions{Client: rc, Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout})
+		deps.Stock, err = stock.NewRedis(stock.RedisOptions{Client: rc.Request, Background: rc.Background,
+			Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout})
 		if err != nil {
 			rc.Close()
 			return deps, nil, err
@@ -130,9 +131,7 @@ func openDeps(cfg *conf.Config, log *slog.Logger) (gateway.Deps, func(), error) 
 	}
 	return deps, func() {
 		_ = deps.Stock.Close()
-		if rc != nil {
-			rc.Close()
-		}
+		rc.Close()
 	}, nil
 }
 
