@@ -193,40 +193,41 @@ func integerHook(from, to reflect.Type, data any) (any, error) {
 // environment variables can override it even when the file omits it.
 func setDefaults(v *viper.Viper) {
 	for k, val := range map[string]any{
-		"server.listen":           "127.0.0.1:8080",
-		"server.read_timeout":     "5s",
-		"server.write_timeout":    "5s",
-		"server.idle_timeout":     "60s",
-		"server.max_header_bytes": 8192,
-		"server.max_body_bytes":   65536,
-		"server.max_conns":        65536,
-		"server.max_inflight":     10000,
-		"server.keep_alive":       true,
-		"server.shutdown_timeout": "10s",
-		"server.real_ip_header":   "",
-		"server.retry_after":      1,
-		"admin.listen":            "",
-		"admin.token":             "",
-		"log.level":               "info",
-		"log.format":              "json",
-		"static.templates":        "",
-		"static.catalogue":        "",
-		"static.cache_control":    "public, max-age=60",
-		"static.cache_mb":         64,
-		"static.shop_name":        "Shop",
-		"static.home":             "/",
-		"static.login_url":        "",
-		"static.signed_in_cookie": "",
-		"redis.username":          "",
-		"redis.password":          "",
-		"redis.timeout":           "100ms",
-		"redis.dial_timeout":      "1s",
-		"redis.prefix":            "fg:",
-		"redis.breaker_failures":  5,
-		"redis.breaker_open":      "1s",
-		"redis.breaker_probes":    1,
-		"stock.store":             "memory",
-		"stock.shards":            4,
+		"server.listen":            "127.0.0.1:8080",
+		"server.read_timeout":      "5s",
+		"server.write_timeout":     "5s",
+		"server.idle_timeout":      "60s",
+		"server.max_header_bytes":  8192,
+		"server.max_body_bytes":    65536,
+		"server.max_conns":         65536,
+		"server.write_buffer_size": 0,
+		"server.max_inflight":      10000,
+		"server.keep_alive":        true,
+		"server.shutdown_timeout":  "10s",
+		"server.real_ip_header":    "",
+		"server.retry_after":       1,
+		"admin.listen":             "",
+		"admin.token":              "",
+		"log.level":                "info",
+		"log.format":               "json",
+		"static.templates":         "",
+		"static.catalogue":         "",
+		"static.cache_control":     "public, max-age=60",
+		"static.cache_mb":          64,
+		"static.shop_name":         "Shop",
+		"static.home":              "/",
+		"static.login_url":         "",
+		"static.signed_in_cookie":  "",
+		"redis.username":           "",
+		"redis.password":           "",
+		"redis.timeout":            "100ms",
+		"redis.dial_timeout":       "1s",
+		"redis.prefix":             "fg:",
+		"redis.breaker_failures":   5,
+		"redis.breaker_open":       "1s",
+		"redis.breaker_probes":     1,
+		"stock.store":              "memory",
+		"stock.shards":             4,
 	} {
 		v.SetDefault(k, val)
 	}
@@ -288,6 +289,9 @@ func (c *Config) Validate(errs *Errors) {
 	}
 	positive(errs, "server.max_body_bytes", s.MaxBodyBytes)
 	positive(errs, "server.max_conns", s.MaxConns)
+	if w := s.WriteBufferSize; w != 0 && (w < MinWriteBuffer || w > MaxWriteBuffer) {
+		errs.Addf("server.write_buffer_size", "must be 0 (derived from the pages) or in %d..%d, got %d", MinWriteBuffer, MaxWriteBuffer, w)
+	}
 	if s.MaxInflight < 0 {
 		errs.Addf("server.max_inflight", "must be >= 0, got %d", s.MaxInflight)
 	}

@@ -60,6 +60,15 @@ type Server struct {
 	MaxBodyBytes int `mapstructure:"max_body_bytes"`
 	// MaxConns caps concurrent connections. Default 65536.
 	MaxConns int `mapstructure:"max_conns"`
+	// WriteBufferSize is each connection's response write buffer, in
+	// bytes. A response larger than it leaves in more than one write(2);
+	// a keep-alive connection keeps its buffer while it lives, so the
+	// memory it can cost is write_buffer_size × max_conns. Default 0:
+	// derived at start-up from the largest page actually served (the
+	// rendered catalogue's largest HTML page, plain or gzip, images not
+	// counted, and the largest rejection page) plus room for its headers,
+	// rounded up to 1 KiB, never below fasthttp's 4096. Else 4096..1048576.
+	WriteBufferSize int `mapstructure:"write_buffer_size"`
 	// MaxInflight caps requests being handled at once; beyond it requests
 	// are shed with the busy page (503 + Retry-After). 0 disables. Default 10000.
 	MaxInflight int `mapstructure:"max_inflight"`
@@ -280,3 +289,10 @@ type Action struct {
 	// Config holds the endpoint's settings (type json only).
 	Config map[string]any `mapstructure:"config"`
 }
+
+// Bounds of server.write_buffer_size: fasthttp's own default is the
+// floor; past 1 MiB a page should be split or streamed, not buffered.
+const (
+	MinWriteBuffer = 4096
+	MaxWriteBuffer = 1 << 20
+)
