@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/stock"
@@ -33,6 +36,17 @@ func TestZeroAllocs(t *testing.T) {
 		{"not found", "/nowhere", 404, nil},
 		{"healthz", "/healthz", 200, nil},
 	}
+	t.Run("shed route", func(t *testing.T) {
+		h, _ := sheddingRoute(t)
+		ctx := newCtx("POST", "/buy/phone-sale", "Accept", "application/json")
+		allocs := testing.AllocsPerRun(200, func() { ctx.Response.Reset(); h(ctx) })
+		if ctx.Response.StatusCode() != 503 || string(ctx.Response.Header.Peek("X-Flashgate-Reason")) != "busy" {
+			t.Fatalf("status %d %s, want 503 busy", ctx.Response.StatusCode(), ctx.Response.Header.Peek("X-Flashgate-Reason"))
+		}
+		if allocs != 0 {
+			t.Errorf("%v allocs per shed request, want 0", allocs)
+		}
+	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := newCtx("GET", tc.path, tc.headers...)
@@ -71,5 +85,29 @@ func TestZeroAllocsAccessLogUnsampled(t *testing.T) {
 		if allocs := testing.AllocsPerRun(200, func() { serveOnce(s, ctx) }); allocs != 0 {
 			t.Errorf("%s: %v allocs per unsampled request, want 0", path, allocs)
 		}
+	}
+}
+
+// TestStatusFreshZeroAllocs: a status request within the refresh interval
+// serves the cached body and allocates nothing.
+func TestStatusFreshZeroAllocs(t *testing.T) {
+	mem := stock.NewMemory()
+	t.Cleanup(func() { _ = mem.Close() })
+	if err := mem.Warm(bgCtx(), stock.Spec{Activity: "phone-sale", Stock: 3, Shards: 1, PerUser: 1}, false); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	e, act := newStatusEndpoint(t, mem, func() time.Time { return now }, 100*time.Millisecond)
+	r := &Request{Ctx: new(fasthttp.RequestCtx), Activity: act}
+	e.Respond(r) // builds the body
+	allocs := testing.AllocsPerRun(200, func() {
+		r.Ctx.Response.Reset()
+		e.Respond(r)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocs per fresh status request, want 0", allocs)
+	}
+	if len(r.Ctx.Response.Body()) == 0 {
+		t.Error("no body")
 	}
 }

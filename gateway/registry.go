@@ -12,6 +12,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/breaker"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -147,6 +148,11 @@ type Env struct {
 	Stock stock.Store
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// RedisBreaker guards request-path Redis calls; nil when disabled or
+	// without Redis. A filter that calls Redis per request takes a
+	// Ticket with Allow before the call (refused: return ErrUnavailable at
+	// once, making no call) and reports RedisOutcome(err) with Done.
+	RedisBreaker *breaker.Breaker
 
 	shared *shared
 }

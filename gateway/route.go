@@ -12,6 +12,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/internal/shed"
 	"github.com/flashgate/flashgate/static"
 )
 
@@ -25,9 +27,16 @@ type Route struct {
 
 	// gate is the breaker of the upstream a proxy route forwards to: while
 	// it is open the route answers unavailable before running its chain.
-	gate        *breaker
+	gate        *breaker.Breaker
 	unavailable *Page
 	gateRejects prometheus.Counter
+
+	// shed is the route's adaptive shedder (nil when routes[].shed is
+	// off): it answers busy before the chain runs, so nothing that holds
+	// a stock unit is ever shed.
+	shed     *shed.Shedder
+	shedPage *Page
+	shedded  prometheus.Counter
 }
 
 // addRoute builds the chain and action of rc and registers them. A path
@@ -36,6 +45,11 @@ type Route struct {
 // every captured parameter).
 func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr decodedRoute, env *Env) error {
 	rt := &Route{Name: rc.Name, metrics: newRouteMetrics(rc.Name)}
+	if rc.Shed.Target > 0 {
+		rt.shed = shed.New(shed.Settings{Target: rc.Shed.Target, Interval: rc.Shed.Interval, Now: env.Now})
+		rt.shedPage = in.busy
+		rt.shedded = requestsTotal.WithLabelValues(rc.Name, "shed")
+	}
 	if h := in.Config.Server.RealIPHeader; h != "" {
 		rt.realIP = []byte(h)
 	}
@@ -65,7 +79,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		rt.gate = u.breaker
 		rt.gateRejects = breakerRejections.WithLabelValues(rc.Name, rc.Action.Upstream)
 		rt.unavailable, err = in.Pages.Get(PageSpec{Status: 503, Reason: "upstream_unavailable", Kind: "busy",
-			RetryAfter: max(1, int((time.Duration(u.breaker.openFor)+time.Second-1)/time.Second)),
+			RetryAfter: max(1, int((u.breaker.OpenFor()+time.Second-1)/time.Second)),
 			Message:    "Orders cannot be taken right now. Please try again in a moment."})
 		if err != nil {
 			return err
@@ -141,15 +155,27 @@ func (in *Instance) expand(pattern string, acts []*Activity) []expanded {
 // either write the rejection page or run the action.
 func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		if !rt.gate.allow(ctx.Time()) {
+		// The breaker decides with its own clock, read now: ctx.Time() is
+		// when fasthttp began the request, stale under load.
+		gate, ok := rt.gate.Allow()
+		if !ok {
 			noteRoute(ctx, rt, nil)
 			rt.unavailable.Write(ctx)
 			rt.gateRejects.Inc()
 			rt.metrics.rejected.Inc()
 			return
 		}
+		began, ok := rt.shed.Admit()
+		if !ok {
+			noteRoute(ctx, rt, nil)
+			rt.gate.Done(gate, breaker.Ignore)
+			rt.shedPage.Write(ctx)
+			rt.shedded.Inc()
+			return
+		}
 		start := time.Now()
 		r := acquireRequest(ctx, rt, a, rt.realIP)
+		r.gate = gate
 		v := rt.chain.run(r)
 		switch v.Action {
 		case Continue:
@@ -165,8 +191,12 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 		case Done:
 			rt.metrics.admitted.Inc()
 		}
+		// Not forwarded (turned away, or an action that does not proxy):
+		// a half-open probe slot goes back without judging the backend.
+		rt.gate.Done(r.gate, breaker.Ignore)
 		noteRoute(ctx, rt, r)
 		releaseRequest(r)
+		rt.shed.Done(began)
 		rt.metrics.duration.Observe(time.Since(start).Seconds())
 	}
 }

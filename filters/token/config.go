@@ -138,9 +138,9 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 		if env.Config != nil {
 			prefix = env.Config.Redis.Prefix
 		}
-		f.replay = &replay{client: env.Redis, prefix: prefix, ttl: c.MaxAge, timeout: c.RedisTimeout}
+		f.replay = &replay{client: env.Redis, prefix: prefix, ttl: c.MaxAge, timeout: c.RedisTimeout, breaker: env.RedisBreaker}
 	}
-	if err := f.buildPages(env, c.MinAge); err != nil {
+	if err := f.buildPages(env); err != nil {
 		return nil, err
 	}
 	return f, nil
