@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/override"
 	"github.com/flashgate/flashgate/static"
 	"github.com/flashgate/flashgate/stock"
 )
@@ -32,6 +33,9 @@ type Deps struct {
 	// the in-memory store only: a Redis store is warmed by operators
 	// (flashgate warm, or the admin API) so a restart never resets a sale.
 	AutoWarm bool
+	// Overrides are the operators' pauses and window changes. They outlive
+	// reloads; nil gets a local store (NewServer makes one per Server).
+	Overrides *override.Store
 }
 
 // Instance is everything built from one config generation: the router, the
@@ -221,6 +225,9 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if deps.Overrides == nil {
+		deps.Overrides = override.NewMemory()
+	}
 	decodedRoutes, site, err := prepare(cfg)
 	if err != nil {
 		return nil, err
@@ -250,6 +257,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	}
 	for i, ac := range cfg.Activities {
 		a := newActivity(i, ac)
+		a.override = deps.Overrides.State(a.ID)
 		in.Activities[a.ID] = a
 		in.ActivityList = append(in.ActivityList, a)
 	}
@@ -272,7 +280,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		env := &Env{
 			Config: cfg, Route: rc.Name, RoutePath: rc.Path, AllActivities: in.Activities, Pages: in.Pages,
 			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Stock: deps.Stock, Now: deps.Now,
-			shared: in.shared,
+			Overrides: deps.Overrides, shared: in.shared,
 		}
 		if strings.Contains(rc.Path, "{activity}") {
 			env.Activities = in.routeActivities(rc)

@@ -53,6 +53,22 @@ var (
 		Name: "flashgate_config_reloads_total",
 		Help: "Config reloads by result (ok, error).",
 	}, []string{"result"})
+	lastReload = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "flashgate_config_last_reload_timestamp_seconds",
+		Help: "Unix time of the last config reload, by result (ok, error).",
+	}, []string{"result"})
+	activityAdmitted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_activity_admitted_total",
+		Help: "Purchase requests admitted by an activity's purchase routes (stock filter or proxy action), by activity.",
+	}, []string{"activity"})
+	activityRejections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_activity_rejections_total",
+		Help: "Purchase requests turned away on an activity's purchase routes, by activity and reason code.",
+	}, []string{"activity", "reason"})
+	// Queue depth and delivery lag per activity go here once the durable
+	// order queue exists (issue 10): flashgate_queue_depth{activity} and
+	// flashgate_queue_lag_seconds{activity}, exported by a collector like
+	// activityCollector so the request path stays untouched.
 )
 
 var registerOnce sync.Once
@@ -65,7 +81,8 @@ func registerMetrics() {
 		Registry.MustRegister(
 			requestsTotal, rejectionsTotal, filterErrorsTotal, requestDuration,
 			upstreamTotal, upstreamDuration, breakerRejections, stockReleasesTotal, inflight, reloadsTotal,
-			prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
+			lastReload, activityAdmitted, activityRejections, redisDuration, redisErrors,
+			stateCollector{}, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 		)
 	})
 }
@@ -81,6 +98,31 @@ func newRouteMetrics(route string) routeMetrics {
 		admitted: requestsTotal.WithLabelValues(route, "admitted"),
 		rejected: requestsTotal.WithLabelValues(route, "rejected"),
 		duration: requestDuration.WithLabelValues(route),
+	}
+}
+
+// activityMetrics are the per-activity series of one expanded purchase
+// route, resolved when it is built; the zero value counts nothing.
+type activityMetrics struct {
+	admitted prometheus.Counter
+	rejects  reasonCounters
+}
+
+func (rt *Route) activityMetrics(a *Activity) activityMetrics {
+	if a == nil || !rt.purchase {
+		return activityMetrics{}
+	}
+	return activityMetrics{
+		admitted: activityAdmitted.WithLabelValues(a.ID),
+		rejects: newReasonCounters(rt.pages, func(reason string) prometheus.Counter {
+			return activityRejections.WithLabelValues(a.ID, reason)
+		}),
+	}
+}
+
+func (m *activityMetrics) admit() {
+	if m.admitted != nil {
+		m.admitted.Inc()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/override"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -142,8 +143,14 @@ type Env struct {
 	Stock stock.Store
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// Overrides are the operators' pauses and window changes; a filter
+	// that pre-renders per window listens to them (OnChange).
+	Overrides *override.Store
 
 	shared *shared
+	// built collects the pages of the entry being built, so its
+	// rejection counters are resolved by reason before it serves.
+	built []*Page
 }
 
 // Shared returns the value built by build under key, building it once per
@@ -173,6 +180,7 @@ func (e *Env) Page(s PageSpec) (*Page, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: page %s: %w", e.Path, s.Reason, err)
 	}
+	e.built = append(e.built, p)
 	return p, nil
 }
 

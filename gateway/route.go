@@ -27,6 +27,15 @@ type Route struct {
 	gate        *breaker
 	unavailable *Page
 	gateRejects prometheus.Counter
+
+	// purchase routes (a stock filter or a proxy action on an activity)
+	// honour an operator's pause and count per activity.
+	purchase     bool
+	paused       *Page
+	pauseRejects prometheus.Counter
+	// pages are every page the route can answer a rejection with, so the
+	// per-activity counters are resolved by reason at build time.
+	pages []*Page
 }
 
 // addRoute builds the chain and action of rc and registers them. A path
@@ -41,8 +50,10 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 	if err := checkStockAction(rc, dr.filters); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	rt.pages = append(rt.pages, in.busy)
 	for _, d := range dr.filters {
 		env.Path = d.path
+		env.built = env.built[:0]
 		f, err := d.cfg.Build(env)
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.path, err)
@@ -50,10 +61,31 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		if c, ok := f.(io.Closer); ok {
 			in.closers = append(in.closers, c)
 		}
+		pages := append([]*Page{in.busy}, env.built...)
+		rt.pages = append(rt.pages, env.built...)
+		typ := d.typ
 		rt.chain = append(rt.chain, &entry{
 			typ: d.typ, route: rc.Name, f: f, onError: d.onError, busy: in.busy,
 			errs: filterErrorsTotal.WithLabelValues(rc.Name, d.typ, policyName(d.onError)),
+			rejects: newReasonCounters(pages, func(reason string) prometheus.Counter {
+				return rejectionsTotal.WithLabelValues(rc.Name, typ, reason)
+			}),
 		})
+		if d.typ == "stock" {
+			rt.purchase = true
+		}
+	}
+	if rc.Action.Type == "proxy" {
+		rt.purchase = true
+	}
+	if rt.purchase && env.Activities != nil {
+		var err error
+		rt.paused, err = in.Pages.Get(PausedPage())
+		if err != nil {
+			return fmt.Errorf("%s: paused page: %w", path, err)
+		}
+		rt.pages = append(rt.pages, rt.paused)
+		rt.pauseRejects = rejectionsTotal.WithLabelValues(rc.Name, "pause", rt.paused.Reason)
 	}
 	env.Path = conf.Join(path, "action")
 	act, err := in.buildAction(rc, dr.endpoint, env)
@@ -69,6 +101,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		if err != nil {
 			return err
 		}
+		rt.pages = append(rt.pages, rt.unavailable)
 	}
 	methods := []string{rc.Method}
 	if rc.Method == fasthttp.MethodGet {
@@ -136,14 +169,33 @@ func (in *Instance) expand(pattern string, acts []*Activity) []expanded {
 	return out
 }
 
+// PausedPage is the spec of the page a paused activity's purchases get.
+func PausedPage() PageSpec {
+	return PageSpec{Status: 503, Reason: "paused", Kind: "busy", RetryAfter: PausedRetryAfter,
+		Message: "The sale is paused for a moment. Please try again shortly."}
+}
+
+// PausedRetryAfter is the Retry-After of the paused page, in seconds: a
+// pause is an operator's brake, longer than a busy moment.
+const PausedRetryAfter = 5
+
 // handler is the request path of one expanded route: run the chain, then
 // either write the rejection page or run the action.
 func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHandler {
+	am := rt.activityMetrics(a)
 	return func(ctx *fasthttp.RequestCtx) {
 		if !rt.gate.allow(ctx.Time()) {
 			rt.unavailable.Write(ctx)
 			rt.gateRejects.Inc()
 			rt.metrics.rejected.Inc()
+			am.rejects.inc(rt.unavailable)
+			return
+		}
+		if rt.paused != nil && a.Paused() {
+			rt.paused.Write(ctx)
+			rt.pauseRejects.Inc()
+			rt.metrics.rejected.Inc()
+			am.rejects.inc(rt.paused)
 			return
 		}
 		start := time.Now()
@@ -153,6 +205,7 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 		case Continue:
 			act(r)
 			rt.metrics.admitted.Inc()
+			am.admit()
 		case Reject:
 			if r.Ticket.Held {
 				// A filter after stock refused: the unit goes back.
@@ -160,8 +213,10 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 			}
 			v.Page.Write(ctx)
 			rt.metrics.rejected.Inc()
+			am.rejects.inc(v.Page)
 		case Done:
 			rt.metrics.admitted.Inc()
+			am.admit()
 		}
 		releaseRequest(r)
 		rt.metrics.duration.Observe(time.Since(start).Seconds())

@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/override"
 )
 
 // Server is the public listener. It holds the current Instance behind an
@@ -40,6 +41,9 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
+	if deps.Overrides == nil {
+		deps.Overrides = override.NewMemory()
+	}
 	in, err := Build(cfg, deps)
 	if err != nil {
 		return nil, err
@@ -47,6 +51,7 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	exportStockStats(deps.Stock)
 	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight)}
 	s.cur.Store(in)
+	scraped.Store(s)
 	s.shed = in.busy
 	s.shedCount = requestsTotal.WithLabelValues("", "shed")
 	sc := cfg.Server
@@ -129,7 +134,7 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 func (s *Server) ReloadFile(path string) error {
 	cfg, err := LoadConfig(path)
 	if err != nil {
-		reloadsTotal.WithLabelValues("error").Inc()
+		countReload("error")
 		return err
 	}
 	if err := s.Reload(cfg); err != nil {
@@ -145,11 +150,11 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	defer s.reloadMu.Unlock()
 	in, err := Build(cfg, s.deps)
 	if err != nil {
-		reloadsTotal.WithLabelValues("error").Inc()
+		countReload("error")
 		return err
 	}
 	old := s.cur.Swap(in)
-	reloadsTotal.WithLabelValues("ok").Inc()
+	countReload("ok")
 	// Requests already routed to the old instance finish on it; close it
 	// once they are surely done: the slowest is a proxied request.
 	grace := old.Config.Server.WriteTimeout + old.Config.Server.ReadTimeout
@@ -159,6 +164,12 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	grace += time.Second
 	time.AfterFunc(grace, func() { _ = old.Close() })
 	return nil
+}
+
+// countReload records a reload's result and when it happened.
+func countReload(result string) {
+	reloadsTotal.WithLabelValues(result).Inc()
+	lastReload.WithLabelValues(result).SetToCurrentTime()
 }
 
 // Shutdown stops accepting, waits for in-flight requests to finish (up to

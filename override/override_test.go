@@ -89,10 +89,7 @@ func TestRedisShared(t *testing.T) {
 	rs := redistest.Start(t)
 	ctx := context.Background()
 	open := func() *Store {
-		s, err := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", time.Second, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", time.Second, nil)
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	}
@@ -129,10 +126,7 @@ func TestRedisShared(t *testing.T) {
 func TestRedisDownKeepsOverrides(t *testing.T) {
 	rs := redistest.Start(t)
 	ctx := context.Background()
-	s, err := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", 200*time.Millisecond, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", 200*time.Millisecond, nil)
 	defer s.Close()
 	if err := s.SetPaused(ctx, "sale", true); err != nil {
 		t.Fatal(err)

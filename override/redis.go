@@ -20,20 +20,27 @@ const Poll = 250 * time.Millisecond
 // NewRedis returns a Store shared through the hash <prefix>overrides.
 // It reads the hash once before returning (so a gateway starting in the
 // middle of a paused sale starts paused), then every Poll, each read
-// bounded by timeout. A failed read keeps the last known overrides.
-func NewRedis(ctx context.Context, client rueidis.Client, prefix string, timeout time.Duration, log *slog.Logger) (*Store, error) {
+// bounded by timeout. A failed read keeps the last known overrides and is
+// logged once until a read succeeds again: a gateway whose Redis is down
+// at start starts, and its stock checks fail closed meanwhile.
+func NewRedis(ctx context.Context, client rueidis.Client, prefix string, timeout time.Duration, log *slog.Logger) *Store {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	rb := &redisBackend{client: client, key: prefix + "overrides", timeout: timeout, stop: make(chan struct{}), log: log}
 	s := NewMemory()
 	s.be = rb
 	gen := s.gen.Load()
 	snap, err := rb.read(ctx)
-	if err != nil {
-		return nil, err
+	failing := err != nil
+	if failing {
+		log.Warn("overrides: cannot read Redis at start; pauses and window overrides apply once it answers", "err", err)
+	} else {
+		s.apply(gen, snap)
 	}
-	s.apply(gen, snap)
 	rb.wg.Add(1)
-	go rb.poll(s)
-	return s, nil
+	go rb.poll(s, failing)
+	return s
 }
 
 type redisBackend struct {
@@ -125,11 +132,10 @@ func (rb *redisBackend) read(ctx context.Context) (map[string]Entry, error) {
 	return snap, nil
 }
 
-func (rb *redisBackend) poll(s *Store) {
+func (rb *redisBackend) poll(s *Store, failing bool) {
 	defer rb.wg.Done()
 	t := time.NewTicker(Poll)
 	defer t.Stop()
-	failing := false
 	for {
 		select {
 		case <-rb.stop:
@@ -139,11 +145,14 @@ func (rb *redisBackend) poll(s *Store) {
 		gen := s.gen.Load()
 		snap, err := rb.read(context.Background())
 		if err != nil {
-			if !failing && rb.log != nil {
+			if !failing {
 				rb.log.Warn("overrides: cannot read Redis; keeping the last known pauses and windows", "err", err)
 			}
 			failing = true
 			continue
+		}
+		if failing {
+			rb.log.Info("overrides: Redis answers again")
 		}
 		failing = false
 		s.apply(gen, snap)

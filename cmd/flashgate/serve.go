@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/redis/rueidis"
 
@@ -18,6 +19,7 @@ import (
 	_ "github.com/flashgate/flashgate/filters" // registers every filter type
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/internal/redisconn"
+	"github.com/flashgate/flashgate/override"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -116,19 +118,25 @@ func openDeps(cfg *conf.Config, log *slog.Logger) (gateway.Deps, func(), error) 
 	if rc, err = redisconn.Open(cfg.Redis); err != nil {
 		return deps, nil, err
 	}
+	raw := rc
+	rc = gateway.InstrumentRedis(rc)
 	deps.Redis = rc
 	switch cfg.Stock.Store {
 	case "redis":
 		deps.Stock, err = stock.NewRedis(stock.RedisOptions{Client: rc, Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout})
 		if err != nil {
-			rc.Close()
+			raw.Close()
 			return deps, nil, err
 		}
+		// Pauses and window overrides are shared by every instance.
+		deps.Overrides = override.NewRedis(context.Background(), rc, cfg.Redis.Prefix, max(cfg.Redis.Timeout, 500*time.Millisecond), log)
 	default:
 		deps.Stock = stock.NewMemory()
 		deps.AutoWarm = true
+		deps.Overrides = override.NewMemory()
 	}
 	return deps, func() {
+		_ = deps.Overrides.Close()
 		_ = deps.Stock.Close()
 		if rc != nil {
 			rc.Close()

@@ -1,0 +1,246 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/demobackend"
+)
+
+const adminToken = "test-admin-token-0123456789"
+
+// adminYAML sells phone-sale now and mug-sale from a far future date
+// through a proxied purchase route; the activity_status endpoint shows
+// their phases (the sale_window filter's own tests cover its pages).
+func adminYAML(backend string) string {
+	return `
+upstreams: [{name: orders, addrs: ["` + backend + `"], timeout: 2s, connect_timeout: 200ms}]
+activities:
+  - {id: phone-sale, product: phone-x, stock: 5, shards: 1}
+  - {id: mug-sale, product: mug, stock: 2, shards: 1, start: "2099-01-01T00:00:00Z"}
+routes:
+  - {method: POST, path: "/buy/{activity}", filters: [{test_hold: {}}], action: {type: proxy, upstream: orders, rewrite: /orders}}
+  - path: /api/activities/{activity}/status
+    action: {type: json, endpoint: activity_status}
+`
+}
+
+type adminServer struct {
+	*testServer
+	admin  *Admin
+	client *fasthttp.Client
+}
+
+func newAdminServer(t *testing.T) *adminServer {
+	t.Helper()
+	_, addr, _ := startBackend(t, demobackend.Options{})
+	ts := newTestServer(t, adminYAML(addr), Deps{})
+	reloads := 0
+	ad, err := NewAdmin(conf.Admin{Listen: "inmemory", Token: adminToken}, ts.Server, ts.deps, func() error {
+		reloads++
+		return ts.Reload(ts.Instance().Config)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := fasthttputil.NewInmemoryListener()
+	go func() { _ = ad.Serve(ln) }()
+	t.Cleanup(func() { _ = ad.srv.Shutdown() })
+	return &adminServer{testServer: ts, admin: ad, client: &fasthttp.Client{
+		Dial: func(string) (net.Conn, error) { return ln.Dial() }, ReadTimeout: 5 * time.Second,
+	}}
+}
+
+// call sends an admin request with the given token ("" for none).
+func (as *adminServer) call(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.Header.SetMethod(method)
+	req.SetRequestURI("http://admin.test" + path)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.SetBodyString(body)
+	resp := &fasthttp.Response{}
+	if err := as.client.DoTimeout(req, resp, 5*time.Second); err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(resp.Body(), &m); err != nil {
+		t.Fatalf("%s %s: body %q is not a JSON object: %v", method, path, resp.Body(), err)
+	}
+	return resp.StatusCode(), m
+}
+
+func (as *adminServer) activity(t *testing.T, id string) map[string]any {
+	t.Helper()
+	code, m := as.call(t, "GET", "/admin/activities", adminToken, "")
+	if code != 200 {
+		t.Fatalf("GET /admin/activities: %d %v", code, m)
+	}
+	for _, a := range m["activities"].([]any) {
+		if a := a.(map[string]any); a["id"] == id {
+			return a
+		}
+	}
+	t.Fatalf("activity %s not listed: %v", id, m)
+	return nil
+}
+
+// TestAdminSteering covers every new admin call: success, no token,
+// wrong token, bad input and unknown id, and that a refused call changes
+// nothing.
+func TestAdminSteering(t *testing.T) {
+	as := newAdminServer(t)
+	const win = `{"start":"2026-01-01T00:00:00Z","end":"2098-01-01T00:00:00+08:00"}`
+	tests := []struct {
+		name, method, path, token, body string
+		status                          int
+		reason                          string
+	}{
+		{"list", "GET", "/admin/activities", adminToken, "", 200, ""},
+		{"list no token", "GET", "/admin/activities", "", "", 401, "unauthorized"},
+		{"list wrong token", "GET", "/admin/activities", "wrong-token-wrong-token", "", 401, "unauthorized"},
+		{"pause no token", "POST", "/admin/activities/phone-sale/pause", "", "", 401, "unauthorized"},
+		{"pause wrong token", "POST", "/admin/activities/phone-sale/pause", "x" + adminToken, "", 401, "unauthorized"},
+		{"pause unknown id", "POST", "/admin/activities/nope/pause", adminToken, "", 404, "unknown_activity"},
+		{"resume no token", "POST", "/admin/activities/phone-sale/resume", "", "", 401, "unauthorized"},
+		{"resume wrong token", "POST", "/admin/activities/phone-sale/resume", "bad", "", 401, "unauthorized"},
+		{"resume unknown id", "POST", "/admin/activities/nope/resume", adminToken, "", 404, "unknown_activity"},
+		{"window no token", "PUT", "/admin/activities/mug-sale/window", "", win, 401, "unauthorized"},
+		{"window wrong token", "PUT", "/admin/activities/mug-sale/window", "bad", win, 401, "unauthorized"},
+		{"window unknown id", "PUT", "/admin/activities/nope/window", adminToken, win, 404, "unknown_activity"},
+		{"window bad json", "PUT", "/admin/activities/mug-sale/window", adminToken, `{"start":`, 400, "bad_window"},
+		{"window not an object", "PUT", "/admin/activities/mug-sale/window", adminToken, `["2026-01-01T00:00:00Z"]`, 400, "bad_window"},
+		{"window unknown field", "PUT", "/admin/activities/mug-sale/window", adminToken, `{"begin":"2026-01-01T00:00:00Z"}`, 400, "bad_window"},
+		{"window bad time", "PUT", "/admin/activities/mug-sale/window", adminToken, `{"start":"tomorrow"}`, 400, "bad_window"},
+		{"window no bound", "PUT", "/admin/activities/mug-sale/window", adminToken, `{"start":null,"end":null}`, 400, "bad_window"},
+		{"window end before start", "PUT", "/admin/activities/mug-sale/window", adminToken, `{"start":"2026-02-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}`, 400, "bad_window"},
+		{"window two objects", "PUT", "/admin/activities/mug-sale/window", adminToken, win + win, 400, "bad_window"},
+		{"clear window no token", "DELETE", "/admin/activities/mug-sale/window", "", "", 401, "unauthorized"},
+		{"clear window wrong token", "DELETE", "/admin/activities/mug-sale/window", "bad", "", 401, "unauthorized"},
+		{"clear window unknown id", "DELETE", "/admin/activities/nope/window", adminToken, "", 404, "unknown_activity"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, m := as.call(t, tc.method, tc.path, tc.token, tc.body)
+			if code != tc.status {
+				t.Fatalf("status %d, want %d: %v", code, tc.status, m)
+			}
+			if tc.reason != "" && (m["error"] != tc.reason || m["message"] == "") {
+				t.Fatalf("answer %v, want error %q with a message", m, tc.reason)
+			}
+			// Nothing was changed by any of these calls.
+			for _, id := range []string{"phone-sale", "mug-sale"} {
+				a := as.activity(t, id)
+				if a["paused"] != false || len(a["overrides"].(map[string]any)) != 0 {
+					t.Fatalf("%s changed by a refused call: %v", id, a)
+				}
+			}
+		})
+	}
+	if msg := fmtMessage(as, t, `{"start":"2026-02-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}`); !strings.Contains(msg, "start must be before end") {
+		t.Errorf("end before start message %q", msg)
+	}
+	if msg := fmtMessage(as, t, `{"start":"tomorrow"}`); !strings.Contains(msg, "start: must be an RFC 3339 time") {
+		t.Errorf("bad time message %q", msg)
+	}
+}
+
+func fmtMessage(as *adminServer, t *testing.T, body string) string {
+	_, m := as.call(t, "PUT", "/admin/activities/mug-sale/window", adminToken, body)
+	s, _ := m["message"].(string)
+	return s
+}
+
+// TestAdminPauseResume: a paused activity's purchases get the paused
+// page (503 + Retry-After) and take no stock; other activities and the
+// status endpoint are untouched; the pause survives a reload; resume
+// sells again.
+func TestAdminPauseResume(t *testing.T) {
+	as := newAdminServer(t)
+	code, m := as.call(t, "POST", "/admin/activities/phone-sale/pause", adminToken, "")
+	if code != 200 || m["paused"] != true || m["overrides"].(map[string]any)["paused"] != true {
+		t.Fatalf("pause: %d %v", code, m)
+	}
+	r := as.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1", "Accept", "application/json")
+	if r.StatusCode() != 503 || string(r.Header.Peek("Retry-After")) != "5" || string(r.Header.Peek("X-Flashgate-Reason")) != "paused" {
+		t.Fatalf("paused purchase: %d Retry-After %q reason %q", r.StatusCode(), r.Header.Peek("Retry-After"), r.Header.Peek("X-Flashgate-Reason"))
+	}
+	if left := as.activity(t, "phone-sale")["left"]; left != 5.0 {
+		t.Fatalf("a paused purchase took stock: left %v", left)
+	}
+	if r := as.do(t, "GET", "/api/activities/phone-sale/status"); r.StatusCode() != 200 {
+		t.Fatalf("status endpoint answers %d while paused", r.StatusCode())
+	}
+	if err := as.Reload(as.Instance().Config); err != nil {
+		t.Fatal(err)
+	}
+	if r := as.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1"); r.StatusCode() != 503 {
+		t.Fatalf("after a reload the pause is gone: %d", r.StatusCode())
+	}
+	if code, m := as.call(t, "POST", "/admin/activities/phone-sale/resume", adminToken, ""); code != 200 || m["paused"] != false {
+		t.Fatalf("resume: %d %v", code, m)
+	}
+	if r := as.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1"); r.StatusCode() != 201 {
+		t.Fatalf("after resume: %d %s", r.StatusCode(), r.Body())
+	}
+	if a := as.activity(t, "phone-sale"); a["left"] != 4.0 || a["sold"] != 1.0 {
+		t.Fatalf("after one sale: %v", a)
+	}
+}
+
+// TestAdminWindowOverride: moving a not-yet-started sale's window to now
+// opens it; the override is shown beside the YAML's window, survives a
+// reload, and clearing it brings the YAML's window back.
+func TestAdminWindowOverride(t *testing.T) {
+	as := newAdminServer(t)
+	// The status JSON may be StatusRefresh old: poll it, boundedly.
+	status := func(want string) string {
+		var st ActivityStatus
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			r := as.do(t, "GET", "/api/activities/mug-sale/status")
+			if err := json.Unmarshal(r.Body(), &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Phase == want {
+				break
+			}
+		}
+		return st.Phase
+	}
+	if p := status("not_started"); p != "not_started" {
+		t.Fatalf("phase %s before the override", p)
+	}
+	code, m := as.call(t, "PUT", "/admin/activities/mug-sale/window", adminToken, `{"start":"2026-01-01T00:00:00Z","end":null}`)
+	if code != 200 || m["phase"] != "open" {
+		t.Fatalf("set window: %d %v", code, m)
+	}
+	ov := m["overrides"].(map[string]any)["window"].(map[string]any)
+	if ov["start"] != "2026-01-01T00:00:00Z" || ov["end"] != nil {
+		t.Fatalf("override shown as %v", ov)
+	}
+	if yaml := m["windows"].([]any)[0].(map[string]any); yaml["start"] != "2099-01-01T00:00:00Z" {
+		t.Fatalf("the YAML's window is not shown beside the override: %v", m["windows"])
+	}
+	if err := as.Reload(as.Instance().Config); err != nil {
+		t.Fatal(err)
+	}
+	if p := status("open"); p != "open" {
+		t.Fatalf("phase %s after a reload, want the override's open", p)
+	}
+	if code, m := as.call(t, "DELETE", "/admin/activities/mug-sale/window", adminToken, ""); code != 200 || len(m["overrides"].(map[string]any)) != 0 {
+		t.Fatalf("clear: %d %v", code, m)
+	}
+	if p := status("not_started"); p != "not_started" {
+		t.Fatalf("phase %s after clearing, want the YAML's not_started", p)
+	}
+}
