@@ -213,3 +213,10 @@ func NewEnv() *Env {
 // NewActivity resolves an activity config, for tests and tools; i is its
 // index in the config.
 func NewActivity(i int, c conf.Activity) *Activity { return newActivity(i, c) }
+
+// WithOverride attaches an operator override state to an activity built
+// by hand (NewActivity), for tests and tools; Build does it itself.
+func (a *Activity) WithOverride(s *override.State) *Activity {
+	a.override = s
+	return a
+}
