@@ -258,6 +258,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	for i, ac := range cfg.Activities {
 		a := newActivity(i, ac)
 		a.override = deps.Overrides.State(a.ID)
+		resolveActivitySeries(a.ID)
 		in.Activities[a.ID] = a
 		in.ActivityList = append(in.ActivityList, a)
 	}

@@ -101,6 +101,18 @@ func newRouteMetrics(route string) routeMetrics {
 	}
 }
 
+// releaseCauses are the causes a unit is given back for.
+var releaseCauses = []string{"backend_rejected", "backend_unreachable", "rejected_after_stock", "admin"}
+
+// resolveActivitySeries creates an activity's release series at build
+// time, so they are exported (at 0) before the first release, and the
+// release path only finds them.
+func resolveActivitySeries(id string) {
+	for _, c := range releaseCauses {
+		stockReleasesTotal.WithLabelValues(id, c)
+	}
+}
+
 // activityMetrics are the per-activity series of one expanded purchase
 // route, resolved when it is built; the zero value counts nothing.
 type activityMetrics struct {
