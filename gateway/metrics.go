@@ -84,6 +84,9 @@ func registerMetrics() {
 			lastReload, activityAdmitted, activityRejections, redisDuration, redisErrors,
 			stateCollector{}, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 		)
+		// Zero before the first reload, so a dashboard shows 0, not "no data".
+		reloadsTotal.WithLabelValues("ok")
+		reloadsTotal.WithLabelValues("error")
 	})
 }
 
