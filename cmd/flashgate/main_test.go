@@ -2,8 +2,17 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Every command answers --help (and -h, and "help CMD") on stdout with
@@ -79,6 +88,13 @@ func TestAdminRequest(t *testing.T) {
 		{args: []string{"stock", "a1"}, method: "GET", path: "/admin/activities/a1/stock"},
 		{args: []string{"topup", "a1", "10"}, method: "POST", path: "/admin/activities/a1/topup?units=10"},
 		{args: []string{"release", "a1", "a b", "42"}, method: "POST", path: "/admin/activities/a1/release?user=a+b&seq=42"},
+		{args: []string{"reservations", "a1"}, method: "GET", path: "/admin/activities/a1/reservations"},
+		{args: []string{"reserve", "a1", "list.txt"}, method: "POST", path: "/admin/activities/a1/reservations"},
+		{args: []string{"blacklist"}, method: "GET", path: "/admin/blacklist"},
+		{args: []string{"blacklist-add", "10.0.0.0/8"}, method: "POST", path: "/admin/blacklist?entry=10.0.0.0%2F8"},
+		{args: []string{"blacklist-remove", "bot-7"}, method: "DELETE", path: "/admin/blacklist?entry=bot-7"},
+		{args: []string{"reserve", "a1"}, bad: true},
+		{args: []string{"blacklist-add"}, bad: true},
 		{args: []string{"pause"}, bad: true},
 		{args: []string{"pause", "a", "b"}, bad: true},
 		{args: []string{"window", "a1", "2026-11-11T20:00:00Z"}, bad: true},
@@ -111,5 +127,53 @@ func TestProbeAddr(t *testing.T) {
 		if got := probeAddr(in); got != want {
 			t.Errorf("probeAddr(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// reserve sends a large list in batches with a progress line each, over
+// real HTTP to an admin endpoint that counts what it receives.
+func TestReserveBatches(t *testing.T) {
+	var mu sync.Mutex
+	var got []int
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) != "/admin/activities/a1/reservations" || string(ctx.Request.Header.Peek("Authorization")) != "Bearer tok" ||
+			!strings.HasPrefix(string(ctx.Request.Header.ContentType()), "text/plain") {
+			ctx.SetStatusCode(400)
+			ctx.SetBodyString(`{"error":"bad"}`)
+			return
+		}
+		n := strings.Count(string(ctx.PostBody()), "\n")
+		mu.Lock()
+		got = append(got, n)
+		mu.Unlock()
+		ctx.SetBodyString(`{"added":` + strconv.Itoa(n) + `}`)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+
+	var list strings.Builder
+	list.WriteString("# the launch list\n")
+	for i := 0; i < 2*reserveBatch+5; i++ {
+		fmt.Fprintf(&list, "user-%d\n", i)
+	}
+	file := filepath.Join(t.TempDir(), "list.txt")
+	if err := os.WriteFile(file, []byte(list.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run([]string{"admin", "--addr", ln.Addr().String(), "--token", "tok", "reserve", "a1", file}, &out, &errOut)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if want := []int{reserveBatch, reserveBatch, 5}; !slices.Equal(got, want) {
+		t.Fatalf("batches %v, want %v", got, want)
+	}
+	if !strings.Contains(out.String(), "[1/3] 10000 of 20005 user ids sent, 10000 new so far") ||
+		!strings.Contains(out.String(), "[3/3] 20005 of 20005 user ids sent, 20005 new so far") {
+		t.Fatalf("progress:\n%s", out.String())
 	}
 }
