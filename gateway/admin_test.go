@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -36,15 +37,19 @@ type adminServer struct {
 	*testServer
 	admin  *Admin
 	client *fasthttp.Client
+	// reloadErr, when set, is what the reload call fails with (a bad file).
+	reloadErr error
 }
 
 func newAdminServer(t *testing.T) *adminServer {
 	t.Helper()
 	_, addr, _ := startBackend(t, demobackend.Options{})
 	ts := newTestServer(t, adminYAML(addr), Deps{})
-	reloads := 0
+	as := &adminServer{testServer: ts}
 	ad, err := NewAdmin(conf.Admin{Listen: "inmemory", Token: adminToken}, ts.Server, ts.deps, func() error {
-		reloads++
+		if as.reloadErr != nil {
+			return as.reloadErr
+		}
 		return ts.Reload(ts.Instance().Config)
 	})
 	if err != nil {
@@ -53,9 +58,9 @@ func newAdminServer(t *testing.T) *adminServer {
 	ln := fasthttputil.NewInmemoryListener()
 	go func() { _ = ad.Serve(ln) }()
 	t.Cleanup(func() { _ = ad.srv.Shutdown() })
-	return &adminServer{testServer: ts, admin: ad, client: &fasthttp.Client{
-		Dial: func(string) (net.Conn, error) { return ln.Dial() }, ReadTimeout: 5 * time.Second,
-	}}
+	as.admin = ad
+	as.client = &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }, ReadTimeout: 5 * time.Second}
+	return as
 }
 
 // call sends an admin request with the given token ("" for none).
@@ -242,5 +247,86 @@ func TestAdminWindowOverride(t *testing.T) {
 	}
 	if p := status("not_started"); p != "not_started" {
 		t.Fatalf("phase %s after clearing, want the YAML's not_started", p)
+	}
+}
+
+// TestAdminCalls covers the other admin calls the same way: success, no
+// token, wrong token, bad input and unknown id, where each applies.
+func TestAdminCalls(t *testing.T) {
+	as := newAdminServer(t)
+	const wrong = "wrong-token-wrong-token"
+	tests := []struct {
+		name, method, path, token string
+		status                    int
+		reason                    string
+		reloadErr                 error
+	}{
+		{"status", "GET", "/admin/status", adminToken, 200, "", nil},
+		{"status no token", "GET", "/admin/status", "", 401, "unauthorized", nil},
+		{"status wrong token", "GET", "/admin/status", wrong, 401, "unauthorized", nil},
+		{"reload", "POST", "/admin/reload", adminToken, 200, "", nil},
+		{"reload bad file", "POST", "/admin/reload", adminToken, 422, "config_invalid", errors.New("flashgate.yaml: routes[0].path: required")},
+		{"reload no token", "POST", "/admin/reload", "", 401, "unauthorized", nil},
+		{"reload wrong token", "POST", "/admin/reload", wrong, 401, "unauthorized", nil},
+		{"warm", "POST", "/admin/activities/phone-sale/warm", adminToken, 200, "", nil},
+		{"warm no token", "POST", "/admin/activities/phone-sale/warm", "", 401, "unauthorized", nil},
+		{"warm wrong token", "POST", "/admin/activities/phone-sale/warm", wrong, 401, "unauthorized", nil},
+		{"warm unknown id", "POST", "/admin/activities/nope/warm", adminToken, 404, "unknown_activity", nil},
+		{"stock", "GET", "/admin/activities/phone-sale/stock", adminToken, 200, "", nil},
+		{"stock no token", "GET", "/admin/activities/phone-sale/stock", "", 401, "unauthorized", nil},
+		{"stock wrong token", "GET", "/admin/activities/phone-sale/stock", wrong, 401, "unauthorized", nil},
+		{"stock unknown id", "GET", "/admin/activities/nope/stock", adminToken, 404, "unknown_activity", nil},
+		{"topup no token", "POST", "/admin/activities/phone-sale/topup?units=1", "", 401, "unauthorized", nil},
+		{"topup wrong token", "POST", "/admin/activities/phone-sale/topup?units=1", wrong, 401, "unauthorized", nil},
+		{"topup unknown id", "POST", "/admin/activities/nope/topup?units=1", adminToken, 404, "unknown_activity", nil},
+		{"topup bad units", "POST", "/admin/activities/phone-sale/topup?units=-3", adminToken, 400, "bad_units", nil},
+		{"topup no units", "POST", "/admin/activities/phone-sale/topup", adminToken, 400, "bad_units", nil},
+		{"release no token", "POST", "/admin/activities/phone-sale/release?user=u1&seq=1", "", 401, "unauthorized", nil},
+		{"release wrong token", "POST", "/admin/activities/phone-sale/release?user=u1&seq=1", wrong, 401, "unauthorized", nil},
+		{"release unknown id", "POST", "/admin/activities/nope/release?user=u1&seq=1", adminToken, 404, "unknown_activity", nil},
+		{"release bad seq", "POST", "/admin/activities/phone-sale/release?user=u1&seq=zero", adminToken, 400, "bad_release", nil},
+		{"release no user", "POST", "/admin/activities/phone-sale/release?seq=1", adminToken, 400, "bad_release", nil},
+		{"release unknown order", "POST", "/admin/activities/phone-sale/release?user=u9&seq=99", adminToken, 200, "", nil},
+		{"no such endpoint", "GET", "/admin/nothing", adminToken, 404, "not_found", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			as.reloadErr = tc.reloadErr
+			code, m := as.call(t, tc.method, tc.path, tc.token, "")
+			if code != tc.status {
+				t.Fatalf("status %d, want %d: %v", code, tc.status, m)
+			}
+			if tc.reason != "" && (m["error"] != tc.reason || m["message"] == "") {
+				t.Fatalf("answer %v, want error %q with a message", m, tc.reason)
+			}
+			// None of these calls sold, added or released anything.
+			if a := as.activity(t, "phone-sale"); a["left"] != 5.0 || a["sold"] != 0.0 {
+				t.Fatalf("stock changed: %v", a)
+			}
+		})
+	}
+	// The successful release and top-up, last: they change the stock.
+	r := as.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1")
+	var order struct {
+		Key string `json:"idempotency_key"`
+	}
+	if r.StatusCode() != 201 || json.Unmarshal(r.Body(), &order) != nil {
+		t.Fatalf("purchase: %d %s", r.StatusCode(), r.Body())
+	}
+	if a := as.activity(t, "phone-sale"); a["left"] != 4.0 || a["sold"] != 1.0 {
+		t.Fatalf("after one sale: %v", a)
+	}
+	code, m := as.call(t, "POST", "/admin/activities/phone-sale/release?user=u1&seq="+seqOf(t, order.Key), adminToken, "")
+	if code != 200 || m["released"] != true {
+		t.Fatalf("release: %d %v", code, m)
+	}
+	if a := as.activity(t, "phone-sale"); a["left"] != 5.0 || a["sold"] != 0.0 {
+		t.Fatalf("after the release: %v", a)
+	}
+	if code, m := as.call(t, "POST", "/admin/activities/phone-sale/topup?units=2", adminToken, ""); code != 200 || m["added"] != 2.0 {
+		t.Fatalf("topup: %d %v", code, m)
+	}
+	if a := as.activity(t, "phone-sale"); a["left"] != 7.0 {
+		t.Fatalf("after a top-up of 2: %v", a)
 	}
 }
