@@ -7,7 +7,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin
 
-.PHONY: all build run test test-short vet fmt bench bench-go bench-wrk fuzz clean redis-deps
+.PHONY: all build run test test-short vet fmt bench bench-go bench-wrk fuzz clean redis-deps browser-deps
 
 all: build
 
@@ -29,8 +29,13 @@ fmt:
 redis-deps:
 	@./scripts/ensure-redis.sh
 
-## test: vet, then all tests with the race detector, integration tests included.
-test: redis-deps vet
+## browser-deps: make sure Debian's chromium, node and npm exist (installs them
+## as root) and playwright-core is installed from e2e/browser/package-lock.json.
+browser-deps:
+	@./scripts/ensure-browser.sh
+
+## test: vet, then all tests with the race detector, integration and browser tests included.
+test: redis-deps browser-deps vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) test -race -count=1 -timeout 15m ./...
 

@@ -61,6 +61,22 @@ func (e *Errors) Add(path string, err error) {
 	}
 }
 
+// NameEnv rewrites the problems whose value came from an environment
+// override so they blame the variable, not the YAML key the file may not
+// even have: "FLASHGATE_SERVER_MAX_INFLIGHT (server.max_inflight): ...".
+// env maps a YAML path to the variable that set it, or "" for none.
+func (e *Errors) NameEnv(env func(path string) string) {
+	for i, p := range e.paths {
+		if p == "" {
+			continue
+		}
+		if name := env(p); name != "" {
+			msg := strings.TrimPrefix(e.list[i].Error(), p+": ")
+			e.list[i] = fmt.Errorf("%s (environment, overrides %s): %s", name, p, msg)
+		}
+	}
+}
+
 // Len reports how many problems were recorded.
 func (e *Errors) Len() int { return len(e.list) }
 

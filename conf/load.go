@@ -70,10 +70,33 @@ func Parse(data []byte) (*Config, error) {
 	}
 	cfg.applyDefaults()
 	cfg.Validate(&errs)
+	errs.NameEnv(envOverride)
 	if err := errs.Err(); err != nil {
 		return &cfg, err
 	}
 	return &cfg, nil
+}
+
+// EnvName is the environment variable that overrides the YAML key at
+// path: server.max_inflight is FLASHGATE_SERVER_MAX_INFLIGHT. Keys inside
+// lists (routes[0].path) have none.
+func EnvName(path string) string {
+	if path == "" || strings.ContainsAny(path, "[]") {
+		return ""
+	}
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+}
+
+// envOverride names the variable that set path, or "" when none is set.
+func envOverride(path string) string {
+	name := EnvName(path)
+	if name == "" {
+		return ""
+	}
+	if _, set := os.LookupEnv(name); !set {
+		return ""
+	}
+	return name
 }
 
 // Decode decodes a YAML-shaped value strictly into out: unknown keys and
@@ -190,6 +213,10 @@ func setDefaults(v *viper.Viper) {
 		"static.catalogue":        "",
 		"static.cache_control":    "public, max-age=60",
 		"static.cache_mb":         64,
+		"static.shop_name":        "Shop",
+		"static.home":             "/",
+		"static.login_url":        "",
+		"static.signed_in_cookie": "",
 		"redis.username":          "",
 		"redis.password":          "",
 		"redis.timeout":           "100ms",
@@ -269,6 +296,14 @@ func (c *Config) Validate(errs *Errors) {
 	oneOf(errs, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(errs, "log.format", c.Log.Format, "json", "text")
 	positive(errs, "static.cache_mb", c.Static.CacheMB)
+	if c.Static.ShopName == "" {
+		errs.Addf("static.shop_name", "must not be empty")
+	}
+	localURL(errs, "static.home", c.Static.Home, true)
+	localURL(errs, "static.login_url", c.Static.LoginURL, false)
+	if n := c.Static.SignedInCookie; n != "" && strings.ContainsAny(n, " \t\r\n;,=\"") {
+		errs.Addf("static.signed_in_cookie", "must be a cookie name, got %q", n)
+	}
 	for i, a := range c.Redis.Addrs {
 		checkAddr(errs, Index("redis.addrs", i), a, true)
 	}
@@ -284,6 +319,12 @@ func (c *Config) Validate(errs *Errors) {
 	c.validateUpstreams(errs)
 	c.validateActivities(errs)
 	c.validateRoutes(errs)
+	for i, u := range c.Upstreams {
+		if s.ShutdownTimeout > 0 && u.Timeout > s.ShutdownTimeout {
+			errs.Addf("server.shutdown_timeout", "%s is shorter than %s %s: orders in flight at shutdown would be cut off",
+				s.ShutdownTimeout, Join(Index("upstreams", i), "timeout"), u.Timeout)
+		}
+	}
 }
 
 func (c *Config) validateUpstreams(errs *Errors) {
@@ -354,6 +395,9 @@ func (c *Config) validateRoutes(errs *Errors) {
 	for _, a := range c.Activities {
 		acts[a.ID] = true
 	}
+	if len(c.Routes) == 0 {
+		errs.Addf("routes", "at least one route is required: without one every request is a 404")
+	}
 	for i, r := range c.Routes {
 		p := Index("routes", i)
 		if r.Path == "" || r.Path[0] != '/' {
@@ -398,6 +442,21 @@ func (c *Config) validateRoutes(errs *Errors) {
 		default:
 			errs.Addf(Join(ap, "type"), "must be one of static, proxy, json; got %q", r.Action.Type)
 		}
+	}
+}
+
+// localURL checks a link the pages carry: an absolute path on this site
+// or an http(s) URL, never javascript: or the like.
+func localURL(errs *Errors, path, v string, required bool) {
+	switch {
+	case v == "":
+		if required {
+			errs.Addf(path, "required")
+		}
+	case v[0] == '/' && !strings.HasPrefix(v, "//"):
+	case strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "http://"):
+	default:
+		errs.Addf(path, "must be a path starting with / or an http(s) URL, got %q", v)
 	}
 }
 

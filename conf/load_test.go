@@ -36,8 +36,11 @@ func TestBadConfigs(t *testing.T) {
 	}
 }
 
+// oneRoute makes a minimal config valid: a config needs a route.
+const oneRoute = "\nroutes: [{path: /x, action: {type: json, endpoint: activity_status}}]\n"
+
 func TestDefaults(t *testing.T) {
-	cfg, err := Parse([]byte("activities: [{id: a1, stock: 5}]\nupstreams: [{name: o, addrs: ['127.0.0.1:1']}]\n"))
+	cfg, err := Parse([]byte("activities: [{id: a1, stock: 5}]\nupstreams: [{name: o, addrs: ['127.0.0.1:1']}]\n" + oneRoute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +78,7 @@ func TestEnvOverride(t *testing.T) {
 	t.Setenv("FLASHGATE_SERVER_KEEP_ALIVE", "false")
 	t.Setenv("FLASHGATE_STOCK_SHARDS", "8")
 	t.Setenv("FLASHGATE_REDIS_TIMEOUT", "50ms")
-	cfg, err := Parse([]byte("server: {listen: '127.0.0.1:1'}\n"))
+	cfg, err := Parse([]byte("server: {listen: '127.0.0.1:1'}\n" + oneRoute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,17 +87,17 @@ func TestEnvOverride(t *testing.T) {
 		t.Errorf("env not applied: %+v %+v %+v %+v", cfg.Server, cfg.Admin, cfg.Stock, cfg.Redis)
 	}
 	t.Setenv("FLASHGATE_SERVER_MAX_INFLIGHT", "lots")
-	if _, err := Parse(nil); err == nil || !strings.Contains(err.Error(), "server.max_inflight: wrong type") {
+	if _, err := Parse([]byte(oneRoute)); err == nil || !strings.Contains(err.Error(), "FLASHGATE_SERVER_MAX_INFLIGHT (environment, overrides server.max_inflight): wrong type") {
 		t.Errorf("bad env value: %v", err)
 	}
 }
 
 func TestFractionForInteger(t *testing.T) {
-	_, err := Parse([]byte("server: {max_conns: 2.5}\n"))
+	_, err := Parse([]byte("server: {max_conns: 2.5}\n" + oneRoute))
 	if err == nil || err.Error() != "server.max_conns: must be a whole number, got 2.5" {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := Parse([]byte("server: {max_conns: 2.0}\n")); err != nil {
+	if _, err := Parse([]byte("server: {max_conns: 2.0}\n" + oneRoute)); err != nil {
 		t.Fatalf("2.0 refused: %v", err)
 	}
 }
@@ -111,12 +114,62 @@ activities:
 	if err == nil || !strings.Contains(err.Error(), "activities[1].windows[0]: end 2030-01-01T09:00:00Z must be after start") {
 		t.Fatalf("want window error, got %v", err)
 	}
-	cfg, err = Parse([]byte(`activities: [{id: a, stock: 1, start: "2030-01-01T10:00:00Z", end: "2030-01-01T11:00:00Z"}]`))
+	cfg, err = Parse([]byte(`activities: [{id: a, stock: 1, start: "2030-01-01T10:00:00Z", end: "2030-01-01T11:00:00Z"}]` + oneRoute))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cfg.Activities[0].Windows) != 1 || cfg.Activities[0].Windows[0].Start.Hour() != 10 {
 		t.Errorf("start/end not turned into a window: %+v", cfg.Activities[0].Windows)
+	}
+}
+
+// TestRunTimeErrors: what serve would show only at run time, or blame on
+// the wrong place, is refused at load, each with the path (or the
+// variable) to fix.
+func TestRunTimeErrors(t *testing.T) {
+	up := "upstreams: [{name: o, addrs: ['127.0.0.1:1'], timeout: 3s}]\n"
+	tests := []struct {
+		name string
+		env  map[string]string
+		yaml string
+		want string // the whole error
+	}{
+		{"no routes", nil, up, "routes: at least one route is required: without one every request is a 404"},
+		{"empty routes", nil, up + "routes: []\n", "routes: at least one route is required: without one every request is a 404"},
+		{"shutdown shorter than an upstream timeout", nil, "server: {shutdown_timeout: 2s}\n" + up + oneRoute,
+			"server.shutdown_timeout: 2s is shorter than upstreams[0].timeout 3s: orders in flight at shutdown would be cut off"},
+		{"shutdown shorter, from the environment", map[string]string{"FLASHGATE_SERVER_SHUTDOWN_TIMEOUT": "1s"}, up + oneRoute,
+			"FLASHGATE_SERVER_SHUTDOWN_TIMEOUT (environment, overrides server.shutdown_timeout): 1s is shorter than upstreams[0].timeout 3s: orders in flight at shutdown would be cut off"},
+		{"bad env duration", map[string]string{"FLASHGATE_REDIS_TIMEOUT": "soon"}, oneRoute,
+			`FLASHGATE_REDIS_TIMEOUT (environment, overrides redis.timeout): time: invalid duration "soon"`},
+		{"bad env value the file does not set", map[string]string{"FLASHGATE_LOG_LEVEL": "loud"}, oneRoute,
+			`FLASHGATE_LOG_LEVEL (environment, overrides log.level): must be one of debug, info, warn, error; got "loud"`},
+		{"the file's own error is the file's", map[string]string{"FLASHGATE_LOG_FORMAT": "json"}, "log: {level: loud}\n" + oneRoute,
+			`log.level: must be one of debug, info, warn, error; got "loud"`},
+		{"bad home link", nil, "static: {home: 'javascript:alert(1)'}\n" + oneRoute,
+			`static.home: must be a path starting with / or an http(s) URL, got "javascript:alert(1)"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			_, err := Parse([]byte(tc.yaml))
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("got  %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	for path, want := range map[string]string{
+		"server.max_inflight": "FLASHGATE_SERVER_MAX_INFLIGHT", "admin.token": "FLASHGATE_ADMIN_TOKEN",
+		"routes[0].path": "", "": "",
+	} {
+		if got := EnvName(path); got != want {
+			t.Errorf("EnvName(%q) = %q, want %q", path, got, want)
+		}
 	}
 }
 

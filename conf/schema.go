@@ -108,6 +108,20 @@ type Static struct {
 	CacheControl string `mapstructure:"cache_control"`
 	// CacheMB bounds the in-memory page cache. Default 64.
 	CacheMB int `mapstructure:"cache_mb"`
+	// ShopName is the shop's name in the header of every page. Default
+	// "Shop".
+	ShopName string `mapstructure:"shop_name"`
+	// Home is the link back to the shop on every page. Default "/".
+	Home string `mapstructure:"home"`
+	// LoginURL is where the product page sends a visitor who is not
+	// signed in, with ?next=<the page>. Default "" (no sign-in link).
+	LoginURL string `mapstructure:"login_url"`
+	// SignedInCookie names a cookie that scripts can read (not the
+	// session itself) whose presence tells the product page that the
+	// visitor is signed in, so an anonymous visitor never asks for an
+	// order token. Default "": the page asks once and takes 401 as
+	// signed out.
+	SignedInCookie string `mapstructure:"signed_in_cookie"`
 }
 
 // Redis configures the shared Redis (standalone or cluster).

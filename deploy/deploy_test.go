@@ -88,12 +88,15 @@ func gatewayConfig(t *testing.T, s types.ServiceConfig) *conf.Config {
 		if filepath.Dir(v.Target) != "/etc/flashgate" {
 			t.Fatalf("%s: unexpected mount %s", s.Name, v.Target)
 		}
-		b, err := os.ReadFile(v.Source)
-		if err != nil {
-			t.Fatalf("%s: mount source: %v", s.Name, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(v.Target)), b, 0o644); err != nil {
-			t.Fatal(err)
+		if err := os.CopyFS(filepath.Join(dir, filepath.Base(v.Target)), os.DirFS(v.Source)); err != nil {
+			// Not a directory: a file mount.
+			b, err := os.ReadFile(v.Source)
+			if err != nil {
+				t.Fatalf("%s: mount source: %v", s.Name, err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, filepath.Base(v.Target)), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	mounted(t, s, "/etc/flashgate/flashgate.yaml")

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -49,7 +51,27 @@ activities: [{id: a1, stock: 1}]
 routes: [{path: "/b/{activity}", filters: [{identity: {header: X-User-Id}}, {stock: {}}], action: {type: json, endpoint: activity_status}}]`, 2,
 			[]string{`routes[0].filters[1].stock: stock takes a unit, so the action must be proxy`}},
 		{"bad yaml", "routes: [", 2, []string{"yaml:"}},
+		// What serve would only show at run time (issue 8, item 5).
+		{"route page not in the catalogue", `
+static: {catalogue: ` + catalogue + `}
+routes: [{path: /sale, action: {type: static, page: phone-y}}]`, 2,
+			[]string{`flashgate.yaml: routes[0].action.page: page "phone-y" is not in the catalogue (static.catalogue)`}},
+		{"activity product not in the catalogue", `
+static: {catalogue: ` + catalogue + `}
+activities: [{id: a1, product: phone-y, stock: 1}]
+routes: [{path: "/p/{product}", action: {type: static, page: "{product}"}}]`, 2,
+			[]string{`flashgate.yaml: activities[0].product: "phone-y" is not in the catalogue (static.catalogue): its product page would be a 404`}},
+		{"no routes", `upstreams: [{name: o, addrs: ["127.0.0.1:1"]}]`, 2,
+			[]string{`flashgate.yaml: routes: at least one route is required`}},
+		{"shutdown_timeout shorter than an upstream timeout", `
+server: {shutdown_timeout: 1s}
+upstreams: [{name: o, addrs: ["127.0.0.1:1"], timeout: 3s}]
+routes: [{path: /b, method: POST, action: {type: proxy, upstream: o}}]`, 2,
+			[]string{`flashgate.yaml: server.shutdown_timeout: 1s is shorter than upstreams[0].timeout 3s: orders in flight at shutdown would be cut off`}},
+		{"environment override names the variable", "", 2,
+			[]string{`demo.yaml: FLASHGATE_SERVER_MAX_INFLIGHT (environment, overrides server.max_inflight): wrong type`}},
 	}
+	env := map[string][]string{"environment override names the variable": {"FLASHGATE_SERVER_MAX_INFLIGHT=lots"}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := "../conf/demo.yaml"
@@ -60,7 +82,9 @@ routes: [{path: "/b/{activity}", filters: [{identity: {header: X-User-Id}}, {sto
 			default:
 				path = writeFile(t, "flashgate.yaml", tc.yaml)
 			}
-			out, err := exec.Command(bin.gateway, "check", "--config", path).CombinedOutput()
+			cmd := exec.Command(bin.gateway, "check", "--config", path)
+			cmd.Env = append(os.Environ(), env[tc.name]...)
+			out, err := cmd.CombinedOutput()
 			code := 0
 			if ee, ok := err.(*exec.ExitError); ok {
 				code = ee.ExitCode()
@@ -75,7 +99,7 @@ routes: [{path: "/b/{activity}", filters: [{identity: {header: X-User-Id}}, {sto
 					t.Errorf("output lacks %q:\n%s", w, out)
 				}
 			}
-			if tc.code == 2 && !strings.HasPrefix(string(out), "flashgate.yaml: ") {
+			if tc.code == 2 && !strings.HasPrefix(string(out), filepath.Base(path)+": ") {
 				t.Errorf("errors do not name the file:\n%s", out)
 			}
 		})

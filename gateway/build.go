@@ -89,6 +89,8 @@ func prepare(cfg *conf.Config) ([]decodedRoute, *static.Site, error) {
 	site, err := loadSite(cfg)
 	if err != nil {
 		errs.Add("", err)
+	} else {
+		checkPages(cfg, site, &errs)
 	}
 	if err := errs.Err(); err != nil {
 		if site != nil {
@@ -97,6 +99,39 @@ func prepare(cfg *conf.Config) ([]decodedRoute, *static.Site, error) {
 		return nil, nil, err
 	}
 	return routes, site, nil
+}
+
+// checkPages reports what serve would otherwise show only as a 404 at
+// run time: a static route naming a page the catalogue lacks, and an
+// activity whose product has no page although the config serves product
+// pages (a catalogue is set, or a route serves "{product}").
+func checkPages(cfg *conf.Config, site *static.Site, errs *conf.Errors) {
+	productPages := cfg.Static.Catalogue != ""
+	for i, r := range cfg.Routes {
+		if r.Action.Type != "static" || r.Action.Page == "" {
+			continue
+		}
+		at := conf.Join(conf.Index("routes", i), "action.page")
+		switch {
+		case r.Action.Page == homePage:
+		case r.Action.Page == "{product}":
+			productPages = true
+			if len(site.Products()) == 0 {
+				errs.Addf(at, "serves {product} pages but the catalogue (static.catalogue) has no products")
+			}
+		case !site.Has(r.Action.Page):
+			errs.Addf(at, "page %q is not in the catalogue (static.catalogue)", r.Action.Page)
+		}
+	}
+	if !productPages {
+		return // an API-only gateway: activities need no pages
+	}
+	for i, a := range cfg.Activities {
+		if _, ok := site.Product(a.Product); !ok {
+			errs.Addf(conf.Join(conf.Index("activities", i), "product"),
+				"%q is not in the catalogue (static.catalogue): its product page would be a 404", a.Product)
+		}
+	}
 }
 
 // decoded is one filter entry after decoding and validation.
@@ -201,8 +236,17 @@ func loadSite(cfg *conf.Config) (*static.Site, error) {
 	for _, a := range cfg.Activities {
 		hot = append(hot, a.Product)
 	}
+	productURL := ""
 	for _, r := range cfg.Routes {
-		if r.Action.Type == "static" && r.Action.Page != "{product}" {
+		switch {
+		case r.Action.Type != "static":
+		case r.Action.Page == "{product}":
+			// The home page links products through the first route that
+			// serves them by id alone.
+			if productURL == "" && r.Method == fasthttp.MethodGet && !strings.Contains(r.Path, "{activity}") {
+				productURL = r.Path
+			}
+		default:
 			hot = append(hot, r.Action.Page)
 		}
 	}
@@ -212,6 +256,9 @@ func loadSite(cfg *conf.Config) (*static.Site, error) {
 		CacheControl:  cfg.Static.CacheControl,
 		CacheMB:       cfg.Static.CacheMB,
 		Hot:           hot,
+		Shop: static.Shop{Name: cfg.Static.ShopName, Home: cfg.Static.Home,
+			Login: cfg.Static.LoginURL, SignedInCookie: cfg.Static.SignedInCookie},
+		ProductURL: productURL,
 	})
 }
 
@@ -290,6 +337,16 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 			buildErrs = append(buildErrs, err)
 		}
 	}
+	// The assets every page links (favicon, product images): one exact
+	// route each, served from memory like the pages.
+	for _, name := range site.Assets() {
+		h := func(ctx *fasthttp.RequestCtx) { site.Serve(ctx, name) }
+		for _, m := range []string{fasthttp.MethodGet, fasthttp.MethodHead} {
+			if err := register(r, m, static.AssetPrefix+name, h); err != nil {
+				buildErrs = append(buildErrs, fmt.Errorf("static: asset %s%s: %w", static.AssetPrefix, name, err))
+			}
+		}
+	}
 	if err := errors.Join(buildErrs...); err != nil {
 		return nil, err
 	}
@@ -320,13 +377,6 @@ func (in *Instance) routeActivities(rc conf.Route) []*Activity {
 func BusyPage(retryAfter int) PageSpec {
 	return PageSpec{Status: 503, Reason: "busy", Kind: "busy", RetryAfter: retryAfter,
 		Message: "We are very busy right now. Please try again in a moment."}
-}
-
-func titleOf(s PageSpec) string {
-	if t := fasthttp.StatusMessage(s.Status); t != "" {
-		return t
-	}
-	return "Error"
 }
 
 // autoWarm loads every activity into the store, so `make run` sells

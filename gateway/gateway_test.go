@@ -156,7 +156,11 @@ func TestCheckErrors(t *testing.T) {
 			`routes[0].filters[0].test_verdict.on_error: must be deny or allow, got maybe`},
 		{"unknown endpoint", `routes: [{path: /x, action: {type: json, endpoint: nope}}]`,
 			`routes[0].action.endpoint: unknown endpoint "nope"`},
-		{"unreadable template dir", `static: {templates: /nonexistent/flashgate}`, `static.templates`},
+		{"unreadable template dir", `{static: {templates: /nonexistent/flashgate}, routes: [{path: /x, action: {type: static, page: mug}}]}`, `static.templates`},
+		{"route page not in the catalogue", `routes: [{path: /x, action: {type: static, page: nope}}]`,
+			`routes[0].action.page: page "nope" is not in the catalogue (static.catalogue)`},
+		{"activity product not in the catalogue", "activities: [{id: a1, product: ghost, stock: 1}]\nroutes: [{path: \"/p/{product}\", action: {type: static, page: \"{product}\"}}]",
+			`activities[0].product: "ghost" is not in the catalogue (static.catalogue): its product page would be a 404`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,7 +18,9 @@ type Page struct {
 	Status int
 	// Reason is the machine-readable code, in the JSON body, the
 	// X-Flashgate-Reason header and the metrics.
-	Reason     string
+	Reason string
+	// Kind is the template kind the HTML was rendered from.
+	Kind       string
 	HTML       []byte
 	JSON       []byte
 	retryAfter []byte
@@ -80,6 +82,8 @@ type PageSpec struct {
 	// Kind picks the HTML template: busy, sold_out, not_started, ended,
 	// blocked, rate_limited, not_found or error.
 	Kind string
+	// Title is the page's heading; "" picks one by Reason or Kind (titleOf).
+	Title string
 	// Message is the human sentence shown on the page and in the JSON.
 	Message string
 	// RetryAfter in seconds; 0 sends no Retry-After.
@@ -109,7 +113,7 @@ func NewPages(render RenderFunc) *Pages {
 // Get returns the page for s, building it on first use. Call it while
 // building filters, never per request.
 func (ps *Pages) Get(s PageSpec) (*Page, error) {
-	key := strconv.Itoa(s.Status) + "|" + s.Reason + "|" + s.Kind + "|" + s.Message + "|" + strconv.Itoa(s.RetryAfter) +
+	key := strconv.Itoa(s.Status) + "|" + s.Reason + "|" + s.Kind + "|" + s.Title + "|" + s.Message + "|" + strconv.Itoa(s.RetryAfter) +
 		"|" + s.Activity + "|" + s.StartsAt.String()
 	if len(s.Extra) > 0 {
 		b, _ := json.Marshal(s.Extra)
@@ -126,6 +130,17 @@ func (ps *Pages) Get(s PageSpec) (*Page, error) {
 	}
 	ps.byKey[key] = p
 	return p, nil
+}
+
+// All returns every page built so far, for tests that check them all.
+func (ps *Pages) All() []*Page {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	out := make([]*Page, 0, len(ps.byKey))
+	for _, p := range ps.byKey {
+		out = append(out, p)
+	}
+	return out
 }
 
 // MustGet is Get for specs built into the code, whose rendering cannot
@@ -151,7 +166,7 @@ func BuildPage(s PageSpec, render RenderFunc) (*Page, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Page{Status: s.Status, Reason: s.Reason, JSON: append(js, '\n'), reason: []byte(s.Reason)}
+	p := &Page{Status: s.Status, Reason: s.Reason, Kind: s.Kind, JSON: append(js, '\n'), reason: []byte(s.Reason)}
 	if s.RetryAfter > 0 {
 		p.retryAfter = []byte(strconv.Itoa(s.RetryAfter))
 	}

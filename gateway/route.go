@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/static"
 )
 
 // Route is one configured route after its path was expanded: a flat
@@ -277,11 +278,18 @@ func (in *Instance) staticAction(page string) (func(r *Request, product string),
 			}
 		}, nil
 	}
+	if page == homePage {
+		page = static.HomePage
+	}
 	if !in.Site.Has(page) {
 		return nil, fmt.Errorf("page %q is not in the catalogue", page)
 	}
 	return func(r *Request, _ string) { in.Site.Serve(r.Ctx, page) }, nil
 }
+
+// homePage is the page setting that serves the shop's home page, which
+// lists the catalogue.
+const homePage = "{home}"
 
 func policyName(o OnError) string {
 	if o == FailOpen {

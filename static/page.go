@@ -17,6 +17,7 @@ type page struct {
 	body, gz     []byte
 	bodyKey      string
 	gzKey        string
+	ctype        []byte // Content-Type; nil is an HTML page
 }
 
 // newPage computes the validators and the gzip variant of body.

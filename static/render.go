@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,13 +20,19 @@ import (
 // The embedded defaults. An operator restyles the gateway by dropping
 // files with the same names into static.templates.
 //
-//go:embed templates/*.html
+//go:embed templates/*.html templates/favicon.svg
 var embedded embed.FS
 
 const (
 	productFile = "product.html"
 	systemFile  = "system.html"
+	homeFile    = "home.html"
 )
+
+// HomePage is the page key of the shop's home page, which lists the
+// catalogue's products with links to their pages (Options.ProductURL).
+// A route serves it with page "{home}"; no product may use the key.
+const HomePage = "_home"
 
 // SystemData is what a system page shows. Zero fields get the defaults of
 // the page's kind (see kindDefaults), so a caller sets only what differs.
@@ -39,6 +46,26 @@ type SystemData struct {
 	StartsAt   time.Time // optional: countdown target for not_started pages
 }
 
+// Shop is what every page shows of the shop around the product or the
+// message: its name in the header, a link back to its home, the favicon
+// and, when the gateway fronts a sign-in, where to sign in.
+type Shop struct {
+	// Name is shown in the header of every page. Default "Shop".
+	Name string
+	// Home is the link back to the shop on every page. Default "/".
+	Home string
+	// Login is the sign-in page the product page sends anonymous visitors
+	// to, with ?next=<the page>. Default "": no sign-in link.
+	Login string
+	// SignedInCookie names a cookie (readable by scripts, not the session
+	// itself) whose presence tells the product page that the visitor is
+	// signed in, so anonymous visitors never ask for an order token.
+	// Default "": the page asks once and takes a 401 as signed out.
+	SignedInCookie string
+	// Favicon is the icon's URL, set by Load.
+	Favicon string
+}
+
 type kindDefault struct {
 	status         int
 	title, message string
@@ -48,13 +75,13 @@ type kindDefault struct {
 // fields. The gateway usually passes its own status and message; these
 // make a bare RenderSystem(kind, SystemData{}) a sensible page.
 var kindDefaults = map[string]kindDefault{
-	"busy":         {http.StatusServiceUnavailable, "Too busy", "Lots of people are shopping right now. Please try again in a moment."},
+	"busy":         {http.StatusServiceUnavailable, "We are very busy", "Lots of people are shopping right now. Please try again in a moment."},
 	"sold_out":     {http.StatusGone, "Sold out", "Sorry, everything has been sold."},
 	"not_started":  {http.StatusForbidden, "Not started yet", "The sale has not started yet."},
-	"ended":        {http.StatusGone, "Sale ended", "This sale is over. Thank you for your interest."},
-	"blocked":      {http.StatusForbidden, "Access denied", "This request was blocked."},
-	"rate_limited": {http.StatusTooManyRequests, "Slow down", "Too many requests. Please wait a little before trying again."},
-	"not_found":    {http.StatusNotFound, "Not found", "There is nothing here."},
+	"ended":        {http.StatusGone, "This sale has ended", "This sale is over. Thank you for your interest."},
+	"blocked":      {http.StatusForbidden, "We cannot take this order", "This request was blocked."},
+	"rate_limited": {http.StatusTooManyRequests, "Too many requests", "Too many requests. Please wait a little before trying again."},
+	"not_found":    {http.StatusNotFound, "Page not found", "There is nothing here."},
 	"error":        {http.StatusInternalServerError, "Something went wrong", "An unexpected error occurred. Please try again later."},
 }
 
@@ -64,13 +91,28 @@ var kindDefaults = map[string]kindDefault{
 type templates struct {
 	product *template.Template
 	system  *template.Template
+	home    *template.Template
 	kinds   map[string]*template.Template
+	favicon []byte
+	shop    Shop
+}
+
+// funcs are the helpers every template may use.
+var funcs = template.FuncMap{
+	// plural writes a count with its noun: "1 second", "5 seconds".
+	"plural": func(n int, noun string) string {
+		if n == 1 {
+			return "1 " + noun
+		}
+		return strconv.Itoa(n) + " " + noun + "s"
+	},
 }
 
 // productView is what product.html sees: the product plus the URLs of
 // the dynamic half, built here so templates need no URL logic.
 type productView struct {
 	Product
+	Shop      Shop
 	StatusURL string // "" without an activity
 	// TokenURL and PathURL are the checkout flow: an order token when the
 	// page loads, the user's hidden purchase path when they click.
@@ -81,19 +123,32 @@ type productView struct {
 // systemView is what system.html sees.
 type systemView struct {
 	SystemData
+	Shop        Shop
 	Kind        string
 	StartsAtISO string // RFC 3339 UTC, "" when StartsAt is zero
-	Countdown   bool   // not_started with a StartsAt
+	// StartsAtText is StartsAt in words, in UTC; the page's script
+	// replaces it with the shopper's local time.
+	StartsAtText string
+	Countdown    bool // not_started with a StartsAt
+	// AutoRetry makes the page load itself again after RetryAfter: busy
+	// and rate_limited pages, whose visitor has nothing to do but wait.
+	AutoRetry bool
 }
 
 // loadTemplates parses the embedded templates and the overrides in dir.
 func loadTemplates(dir string) (*templates, error) {
 	t := &templates{kinds: map[string]*template.Template{}}
 	var err error
+	if t.favicon, err = embedded.ReadFile("templates/" + faviconFile); err != nil {
+		return nil, fmt.Errorf("%s: embedded %s: %w", keyTemplates, faviconFile, err)
+	}
 	if t.product, err = parseEmbedded(productFile); err != nil {
 		return nil, err
 	}
 	if t.system, err = parseEmbedded(systemFile); err != nil {
+		return nil, err
+	}
+	if t.home, err = parseEmbedded(homeFile); err != nil {
 		return nil, err
 	}
 	if dir == "" {
@@ -106,12 +161,18 @@ func loadTemplates(dir string) (*templates, error) {
 	var errs []error
 	for _, e := range entries {
 		name := e.Name()
+		if !e.IsDir() && name == faviconFile {
+			if t.favicon, err = readAsset(filepath.Join(dir, name)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", keyTemplates, err))
+			}
+			continue
+		}
 		if e.IsDir() || !strings.HasSuffix(name, ".html") {
 			continue
 		}
 		kind := strings.TrimSuffix(name, ".html")
-		if _, ok := kindDefaults[kind]; !ok && name != productFile && name != systemFile {
-			errs = append(errs, fmt.Errorf("%s: %s: unknown template (want %s, %s or <kind>.html)", keyTemplates, name, productFile, systemFile))
+		if _, ok := kindDefaults[kind]; !ok && name != productFile && name != systemFile && name != homeFile {
+			errs = append(errs, fmt.Errorf("%s: %s: unknown template (want %s, %s, %s or <kind>.html)", keyTemplates, name, productFile, systemFile, homeFile))
 			continue
 		}
 		src, err := os.ReadFile(filepath.Join(dir, name))
@@ -119,7 +180,7 @@ func loadTemplates(dir string) (*templates, error) {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", keyTemplates, name, err))
 			continue
 		}
-		tpl, err := template.New(name).Parse(string(src))
+		tpl, err := template.New(name).Funcs(funcs).Parse(string(src))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %s: %w", keyTemplates, name, err))
 			continue
@@ -127,6 +188,8 @@ func loadTemplates(dir string) (*templates, error) {
 		switch name {
 		case productFile:
 			t.product = tpl
+		case homeFile:
+			t.home = tpl
 		case systemFile:
 			t.system = tpl
 		default:
@@ -140,7 +203,7 @@ func loadTemplates(dir string) (*templates, error) {
 }
 
 func parseEmbedded(name string) (*template.Template, error) {
-	tpl, err := template.ParseFS(embedded, "templates/"+name)
+	tpl, err := template.New(name).Funcs(funcs).ParseFS(embedded, "templates/"+name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: embedded %s: %w", keyTemplates, name, err)
 	}
@@ -156,6 +219,9 @@ func (t *templates) check() error {
 	if _, err := t.renderProduct(sample); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := t.renderHome([]Product{sample}, "/p/{product}"); err != nil {
+		errs = append(errs, err)
+	}
 	seen := map[string]bool{} // system.html serves many kinds: report once
 	for _, kind := range slices.Sorted(maps.Keys(kindDefaults)) {
 		d := SystemData{RetryAfter: 1, Activity: "sample", StartsAt: time.Unix(0, 0)}
@@ -168,7 +234,7 @@ func (t *templates) check() error {
 }
 
 func (t *templates) renderProduct(p Product) ([]byte, error) {
-	v := productView{Product: p}
+	v := productView{Product: p, Shop: t.shop}
 	if p.Activity != "" {
 		base := "/api/activities/" + url.PathEscape(p.Activity)
 		v.StatusURL = base + "/status"
@@ -178,6 +244,32 @@ func (t *templates) renderProduct(p Product) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := t.product.Execute(&buf, v); err != nil {
 		return nil, fmt.Errorf("%s: %s: product %q: %w", keyTemplates, productFile, p.ID, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// homeView is what home.html sees.
+type homeView struct {
+	Shop  Shop
+	Items []homeItem
+}
+
+type homeItem struct {
+	Product
+	URL string // "" when no route serves product pages
+}
+
+func (t *templates) renderHome(ps []Product, productURL string) ([]byte, error) {
+	v := homeView{Shop: t.shop, Items: make([]homeItem, len(ps))}
+	for i, p := range ps {
+		v.Items[i].Product = p
+		if productURL != "" {
+			v.Items[i].URL = strings.ReplaceAll(productURL, "{product}", url.PathEscape(p.ID))
+		}
+	}
+	var buf bytes.Buffer
+	if err := t.home.Execute(&buf, v); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", keyTemplates, homeFile, err)
 	}
 	return buf.Bytes(), nil
 }
@@ -199,9 +291,11 @@ func (t *templates) renderSystem(kind string, d SystemData) ([]byte, error) {
 	if d.Message == "" {
 		d.Message = def.message
 	}
-	v := systemView{SystemData: d, Kind: kind}
+	v := systemView{SystemData: d, Shop: t.shop, Kind: kind,
+		AutoRetry: d.RetryAfter > 0 && (kind == "busy" || kind == "rate_limited")}
 	if !d.StartsAt.IsZero() {
 		v.StartsAtISO = d.StartsAt.UTC().Format(time.RFC3339)
+		v.StartsAtText = d.StartsAt.UTC().Format("2 January 2006, 15:04 UTC")
 		v.Countdown = kind == "not_started"
 	}
 	tpl, file := t.system, systemFile

@@ -16,11 +16,11 @@ func TestRenderProduct(t *testing.T) {
 		notWant []string
 	}{
 		{"phone-x",
-			[]string{"<title>Phone X</title>", "&lt;b&gt;Limited&lt;/b&gt; &amp; fast.", "¥4999.00",
+			[]string{"<title>Phone X · Shop</title>", "&lt;b&gt;Limited&lt;/b&gt; &amp; fast.", "¥4999.00",
 				`src="/img/phone-x.jpg"`, `id="buy"`,
 				`var statusURL = "/api/activities/flash-phone/status", tokenURL = "/api/activities/flash-phone/token", pathURL = "/api/activities/flash-phone/path";`, "<dt>colour</dt><dd>black</dd>"},
 			[]string{"<b>Limited"}},
-		{"tee_2", []string{"<title>T-shirt</title>", "99.00", "Not on sale"}, []string{`id="buy"`, "<script", "<img"}},
+		{"tee_2", []string{"<title>T-shirt · Shop</title>", "99.00", "Not on sale"}, []string{`id="buy"`, "<script", "<img"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.id, func(t *testing.T) {
@@ -67,15 +67,19 @@ func TestRenderSystem(t *testing.T) {
 		want    []string
 		notWant []string
 	}{
-		{"defaults", "busy", SystemData{}, []string{"<title>Too busy</title>", "503 · busy", `class="busy"`}, []string{"seconds."}},
+		{"defaults", "busy", SystemData{}, []string{"<title>We are very busy · Shop</title>", "Reference: busy", `class="busy"`, `<a class="home" href="/">Back to Shop</a>`}, []string{"seconds.", "http-equiv"}},
 		{"given fields", "sold_out", SystemData{Status: 410, Reason: "stock_empty", Title: "Gone!", Message: "All <sold>", RetryAfter: 30, Activity: "flash-1"},
-			[]string{"<title>Gone!</title>", "All &lt;sold&gt;", "Please try again in 30 seconds.", "410 · stock_empty · flash-1"}, nil},
+			[]string{"<title>Gone! · Shop</title>", "All &lt;sold&gt;", "Please try again in 30 seconds.", "Reference: stock_empty · flash-1"}, []string{"http-equiv"}},
 		{"countdown", "not_started", SystemData{StartsAt: starts},
-			[]string{`data-starts-at="2030-01-01T19:04:05Z"`, `<time datetime="2030-01-01T19:04:05Z">`, "<script>"}, nil},
+			[]string{`data-starts-at="2030-01-01T19:04:05Z"`, `<time id="starts" datetime="2030-01-01T19:04:05Z">1 January 2030, 19:04 UTC</time>`, "<script>", "toLocaleString"}, nil},
 		{"no countdown without StartsAt", "not_started", SystemData{}, []string{"Not started yet"}, []string{"<script>", "data-starts-at"}},
-		{"no countdown for other kinds", "ended", SystemData{StartsAt: starts}, []string{"Sale ended"}, []string{"<script>"}},
-		{"unknown kind", "teapot", SystemData{Message: "short and stout"}, []string{`class="error"`, "500 · error", "short and stout"}, nil},
-		{"rate limited", "rate_limited", SystemData{RetryAfter: 2}, []string{"429 · rate_limited", "in 2 seconds"}, nil},
+		{"no countdown for other kinds", "ended", SystemData{StartsAt: starts}, []string{"This sale has ended"}, []string{"<script>"}},
+		{"unknown kind", "teapot", SystemData{Message: "short and stout"}, []string{`class="error"`, "Reference: error", "short and stout"}, nil},
+		{"rate limited, one second", "rate_limited", SystemData{RetryAfter: 1},
+			[]string{"Reference: rate_limited", `<meta http-equiv="refresh" content="1">`, "tries again by itself in 1 second."}, []string{"1 seconds"}},
+		{"busy, two seconds", "busy", SystemData{RetryAfter: 2},
+			[]string{`<meta http-equiv="refresh" content="2">`, "tries again by itself in 2 seconds."}, nil},
+		{"sold out does not reload", "sold_out", SystemData{RetryAfter: 1}, []string{"Please try again in 1 second."}, []string{"http-equiv", "1 seconds"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,7 +129,7 @@ func TestTemplateOverride(t *testing.T) {
 	}
 	tests := []struct{ kind, want string }{
 		{"busy", "<p>busy override 503</p>"},
-		{"ended", "<p>ended: Sale ended</p>"},
+		{"ended", "<p>ended: This sale has ended</p>"},
 		{"nope", "<p>error: Something went wrong</p>"},
 	}
 	for _, tc := range tests {

@@ -71,7 +71,11 @@ func (s *Site) Serve(ctx *fasthttp.RequestCtx, key string) bool {
 	}
 
 	resp.SetStatusCode(fasthttp.StatusOK)
-	h.SetContentTypeBytes(ctypeHTML)
+	if p.ctype != nil {
+		h.SetContentTypeBytes(p.ctype)
+	} else {
+		h.SetContentTypeBytes(ctypeHTML)
+	}
 	h.SetBytesKV(hdrETag, etag)
 	h.SetBytesKV(hdrLastModified, s.lastModified)
 	s.setCaching(h)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,13 @@ type Options struct {
 	// entry names an activity are hot anyway; unknown ids are ignored,
 	// since the gateway can check them with Has. May be nil.
 	Hot []string
+	// Shop is what every page shows of the shop (name, home link, sign
+	// in). Zero fields get their defaults.
+	Shop Shop
+	// ProductURL is the path of a product page with "{product}" for its
+	// id (the gateway passes its product page route), so the home page
+	// can link each product. Default "": the home page lists no links.
+	ProductURL string
 }
 
 // Site holds the rendered pages. It is immutable after Load, so every
@@ -49,7 +57,9 @@ type Site struct {
 	// here as plain slices; cold ones are read from cache, which copies on
 	// every Get (allegro/bigcache#404).
 	pages map[string]*page
-	cache *bigcache.BigCache
+	// assets are the names of the files served under AssetPrefix, sorted.
+	assets []string
+	cache  *bigcache.BigCache
 
 	modified     time.Time // Load time, truncated to HTTP date precision
 	lastModified []byte
@@ -67,9 +77,18 @@ type Site struct {
 func Load(o Options) (*Site, error) {
 	tpl, tplErr := loadTemplates(o.TemplatesDir)
 	products, catErr := readCatalogue(o.CataloguePath)
-	if err := errors.Join(tplErr, catErr); err != nil {
-		return nil, err // both reported, so one run of check shows both
+	images, imgErr := loadImages(products, o.CataloguePath)
+	if err := errors.Join(tplErr, catErr, imgErr); err != nil {
+		return nil, err // all reported, so one run of check shows all
 	}
+	tpl.shop = o.Shop
+	if tpl.shop.Name == "" {
+		tpl.shop.Name = "Shop"
+	}
+	if tpl.shop.Home == "" {
+		tpl.shop.Home = "/"
+	}
+	tpl.shop.Favicon = AssetPrefix + faviconFile
 	s := &Site{
 		tpl:          tpl,
 		products:     products,
@@ -105,6 +124,34 @@ func Load(o Options) (*Site, error) {
 		}
 		s.pages[p.ID] = pg
 	}
+	home, err := tpl.renderHome(products, o.ProductURL)
+	if err != nil {
+		return nil, err
+	}
+	if _, taken := s.index[HomePage]; taken {
+		return nil, fmt.Errorf("%s: product id %q is reserved for the home page", keyCatalogue, HomePage)
+	}
+	pg, gz, err := newPage(HomePage, home)
+	if err != nil {
+		return nil, fmt.Errorf("static: gzip home page: %w", err)
+	}
+	pg.body, pg.gz = bytes.Clone(home), gz
+	entries = append(entries, entry{pg.bodyKey, pg.body})
+	s.pages[HomePage] = pg
+	// Assets are few and small and every page load asks for them: all hot.
+	images = append(images, asset{name: faviconFile, ctype: assetTypes[".svg"], body: tpl.favicon})
+	for _, a := range images {
+		pg, gz, err := newPage(a.name, a.body)
+		if err != nil {
+			return nil, fmt.Errorf("static: gzip %q: %w", a.name, err)
+		}
+		pg.ctype = []byte(a.ctype)
+		pg.body, pg.gz = a.body, gz
+		entries = append(entries, entry{pg.bodyKey, a.body})
+		s.pages[a.name] = pg
+		s.assets = append(s.assets, a.name)
+	}
+	slices.Sort(s.assets)
 	cache, err := newStore(o.CacheMB, entries)
 	if err != nil {
 		return nil, err
@@ -130,6 +177,10 @@ func (s *Site) Product(id string) (Product, bool) {
 	}
 	return cloneProduct(s.products[i]), true
 }
+
+// Assets returns the names of the files Serve answers under key name at
+// the URL AssetPrefix + name: the favicon and the catalogue's images.
+func (s *Site) Assets() []string { return slices.Clone(s.assets) }
 
 // Has reports whether Serve has a page under key.
 func (s *Site) Has(key string) bool {

@@ -96,7 +96,7 @@ func TestLoadErrors(t *testing.T) {
 		{"template execution", Options{TemplatesDir: filepath.Join(dir, "exec")},
 			[]string{`static.templates: system.html: template: system.html:1:5: executing "system.html" at <.Nope>: can't evaluate field Nope`}},
 		{"unknown template", Options{TemplatesDir: filepath.Join(dir, "typo")},
-			[]string{"static.templates: prodcut.html: unknown template (want product.html, system.html or <kind>.html)"}},
+			[]string{"static.templates: prodcut.html: unknown template (want product.html, system.html, home.html or <kind>.html)"}},
 		{"templates and catalogue together", Options{TemplatesDir: filepath.Join(dir, "syntax"), CataloguePath: badCat},
 			[]string{"static.templates: product.html:", "static.catalogue: products[0].name: required"}},
 		{"negative cache", Options{CacheMB: -1}, []string{"static.cache_mb: must be >= 0, got -1"}},

@@ -26,6 +26,10 @@ import (
 // stuck client cannot keep the process alive past its supervisor's patience.
 const shutdownTimeout = 10 * time.Second
 
+// DemoSessionSecret is the demo's session key, the one conf/demo.yaml's
+// identity filters verify with. A demo value: never reuse it.
+const DemoSessionSecret = "demo-session-secret-0123456789abcdef0123"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -47,6 +51,9 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	failRate := fs.Float64("fail-rate", 0, "fraction of orders, in [0,1], answered 500 and not recorded")
 	latency := fs.Duration("latency", 0, "delay added to every order")
 	reject := fs.Bool("reject-duplicates", true, "answer a repeated Idempotency-Key with 409; if false, record another order")
+	secret := fs.String("session-secret", DemoSessionSecret, "HS256 key of the demo sign-in's session JWTs (>= 32 bytes; \"\" disables /login)")
+	ttl := fs.Duration("session-ttl", demobackend.DefaultSessionTTL, "how long a demo sign-in session lasts")
+	shop := fs.String("shop-name", "Flash Shop", "the shop's name on the sign-in page")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,12 +64,19 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 		return fmt.Errorf("-fail-rate: must be in [0,1], got %v", *failRate)
 	case *latency < 0:
 		return fmt.Errorf("-latency: must be >= 0, got %s", *latency)
+	case *secret != "" && len(*secret) < 32:
+		return fmt.Errorf("-session-secret: must be at least 32 bytes, got %d", len(*secret))
+	case *ttl <= 0:
+		return fmt.Errorf("-session-ttl: must be > 0, got %s", *ttl)
 	}
 
 	b := demobackend.New(demobackend.Options{
 		FailRate:        *failRate,
 		Latency:         *latency,
 		AllowDuplicates: !*reject,
+		SessionSecret:   []byte(*secret),
+		SessionTTL:      *ttl,
+		ShopName:        *shop,
 	})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -164,3 +164,31 @@ func depth(v any) int {
 	}
 	return 0
 }
+
+// FuzzSessionCookie: whatever Cookie header a browser (or an attacker)
+// sends, the demo's header-or-cookie identity never panics, never
+// identifies anyone but the holder of a valid session, and reads the
+// session from the named cookie only.
+func FuzzSessionCookie(f *testing.F) {
+	good := rawHS256(hdr, `{"sub":"alice","exp":`+itoa(testNow.Add(time.Hour).Unix())+`}`, testSecret)
+	f.Add("", "")
+	f.Add("fg_user=mallory; ", "")
+	f.Add("a=b; ", "; c=d")
+	f.Add(`fg_session="`, `"`)
+	f.Add("fg_session=x; ", "")
+	f.Add("", "; fg_session=forged")
+	f.Add("fg_session2=", "")
+	fl := build(f, demoShape())
+	f.Fuzz(func(t *testing.T, before, after string) {
+		for _, cookie := range []string{before + after, before + "fg_session=" + good + after} {
+			r := newRequest("Cookie", cookie)
+			reason, user := outcomeOf(t, fl, r)
+			switch {
+			case reason == "" && user != "alice":
+				t.Fatalf("Cookie %q identified %q", cookie, user)
+			case reason == "" && !strings.Contains(cookie, good):
+				t.Fatalf("Cookie %q without the session passed", cookie)
+			}
+		}
+	})
+}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/flashgate/flashgate/internal/demobackend"
 )
 
 const hdr = `{"alg":"HS256","typ":"JWT"}`
@@ -17,6 +19,12 @@ func hsSettings(extra map[string]any) map[string]any {
 		j[k] = v
 	}
 	return map[string]any{"jwt": j}
+}
+
+// demoShape is the identity entry of conf/demo.yaml.
+func demoShape() map[string]any {
+	return map[string]any{"header": "X-User-Id", "require": true,
+		"jwt": map[string]any{"alg": "HS256", "secret": string(testSecret), "cookie": "fg_session"}}
 }
 
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
@@ -51,6 +59,19 @@ func TestIdentityReasons(t *testing.T) {
 		{"jwt lower-case scheme", hsSettings(nil), []string{"Authorization", "bearer " + hs256(t, claims("alice"))}, "", "alice"},
 		{"jwt cookie", hsSettings(map[string]any{"cookie": "session"}), []string{"Cookie", "a=b; session=" + hs256(t, claims("bob"))}, "", "bob"},
 		{"jwt cookie ignores bearer", hsSettings(map[string]any{"cookie": "session"}), bearer(hs256(t, claims("bob"))), "", ""},
+
+		// The demo's shape: the trusted header for curl, the sign-in's
+		// session cookie for browsers, one of them required.
+		{"header or cookie: the cookie", demoShape(), []string{"Cookie", "fg_user=x; fg_session=" + hs256(t, claims("carol"))}, "", "carol"},
+		{"header or cookie: the demo sign-in's JWT", demoShape(),
+			[]string{"Cookie", "fg_session=" + demobackend.SignJWT(testSecret, "dave", testNow, demobackend.DefaultSessionTTL)}, "", "dave"},
+		{"header or cookie: the header wins", demoShape(), []string{"X-User-Id", "eve", "Cookie", "fg_session=" + hs256(t, claims("carol"))}, "", "eve"},
+		{"header or cookie: expired session", demoShape(),
+			[]string{"Cookie", "fg_session=" + demobackend.SignJWT(testSecret, "dave", testNow.Add(-time.Hour), demobackend.DefaultSessionTTL)}, "jwt_expired", ""},
+		{"header or cookie: forged session", demoShape(),
+			[]string{"Cookie", "fg_session=" + demobackend.SignJWT([]byte("another-secret-0123456789abcdef0123"), "dave", testNow, time.Hour)}, "jwt_bad_signature", ""},
+		{"header or cookie: only the hint cookie", demoShape(), []string{"Cookie", "fg_user=carol"}, "unauthenticated", ""},
+		{"header or cookie: neither", demoShape(), nil, "unauthenticated", ""},
 		{"jwt integer sub", hsSettings(nil), bearer(rawHS256(hdr, `{"sub":12345,"exp":`+itoa(exp)+`}`, testSecret)), "", "12345"},
 		{"jwt escaped sub", hsSettings(nil), bearer(rawHS256(hdr, `{"s\u0075b":"us\u0065r","exp":`+itoa(exp)+`}`, testSecret)), "", "user"},
 		{"jwt custom claim", hsSettings(map[string]any{"claim": "uid"}), bearer(hs256(t, jwt.MapClaims{"uid": "carol", "sub": "x y", "exp": exp})), "", "carol"},

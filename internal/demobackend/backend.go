@@ -32,6 +32,13 @@ type Options struct {
 	// inverse of the -reject-duplicates flag so that the zero Options is
 	// the strict backend. Default false.
 	AllowDuplicates bool
+	// SessionSecret signs the demo sign-in's session JWTs (HS256, at
+	// least 32 bytes). Default nil: /login and /logout are 404s.
+	SessionSecret []byte
+	// SessionTTL is how long a session lasts. Default DefaultSessionTTL.
+	SessionTTL time.Duration
+	// ShopName heads the sign-in page. Default "Flash Shop".
+	ShopName string
 }
 
 // Backend records orders by Idempotency-Key. It is safe for concurrent
@@ -48,6 +55,12 @@ type Backend struct {
 
 // New returns a Backend with no orders.
 func New(opts Options) *Backend {
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = DefaultSessionTTL
+	}
+	if opts.ShopName == "" {
+		opts.ShopName = "Flash Shop"
+	}
 	return &Backend{opts: opts, byKey: make(map[string]uint64)}
 }
 
@@ -66,9 +79,23 @@ func (b *Backend) Duplicates() int {
 	return int(b.duplicates)
 }
 
-// Handler serves POST /orders, GET /orders/count and GET /healthz.
+// Handler serves POST /orders, GET /orders/count, GET /healthz and, with
+// a SessionSecret, the demo sign-in: GET and POST /login, GET /logout.
 func (b *Backend) Handler(ctx *fasthttp.RequestCtx) {
-	switch string(ctx.Path()) {
+	signIn := len(b.opts.SessionSecret) > 0
+	switch string(ctx.Path()) { // converted without allocating
+	case "/login":
+		if !signIn {
+			writeJSON(ctx, fasthttp.StatusNotFound, bodyNotFound)
+			return
+		}
+		b.login(ctx)
+	case "/logout":
+		if !signIn {
+			writeJSON(ctx, fasthttp.StatusNotFound, bodyNotFound)
+			return
+		}
+		b.logout(ctx)
 	case "/orders":
 		if !ctx.IsPost() {
 			methodNotAllowed(ctx, "POST")
