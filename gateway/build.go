@@ -23,8 +23,13 @@ import (
 // config reload: changing redis.* or stock.store needs a restart.
 type Deps struct {
 	Logger *slog.Logger
-	// Redis may be nil when redis.addrs is empty.
+	// Redis is the client of the request path; nil when redis.addrs is
+	// empty.
 	Redis rueidis.Client
+	// RedisBackground is the client of background loops and admin calls,
+	// so that they never redial a connection a request waits on (see
+	// internal/redisconn). Nil means Redis.
+	RedisBackground rueidis.Client
 	// Stock is the store the stock filter and admin API use.
 	Stock stock.Store
 	// Now is the clock; nil means time.Now.
@@ -328,7 +333,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		env := &Env{
 			Config: cfg, Route: rc.Name, RoutePath: rc.Path, AllActivities: in.Activities, Pages: in.Pages,
 			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Stock: deps.Stock, Now: deps.Now,
-			Overrides: deps.Overrides, shared: in.shared,
+			RedisBackground: deps.RedisBackground, Overrides: deps.Overrides, shared: in.shared,
 		}
 		if strings.Contains(rc.Path, "{activity}") {
 			env.Activities = in.routeActivities(rc)

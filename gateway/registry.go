@@ -137,8 +137,12 @@ type Env struct {
 	AllActivities map[string]*Activity
 	Pages         *Pages
 	Logger        *slog.Logger
-	// Redis is nil when redis.addrs is empty.
+	// Redis is the request path's client: use it for calls a request
+	// waits on. Nil when redis.addrs is empty.
 	Redis rueidis.Client
+	// RedisBackground is for loops and admin calls; read it through
+	// BackgroundRedis.
+	RedisBackground rueidis.Client
 	// Stock is the stock store chosen by stock.store.
 	Stock stock.Store
 	// Now is the clock; tests replace it.
@@ -151,6 +155,18 @@ type Env struct {
 	// built collects the pages of the entry being built, so its
 	// rejection counters are resolved by reason before it serves.
 	built []*Page
+}
+
+// BackgroundRedis is the client for calls no request waits on (reload
+// loops, admin writes): RedisBackground, or Redis when that is unset (as
+// in tests). Keeping them apart means a loop's dial, with its longer
+// deadline, never holds a connection the request path needs (see
+// internal/redisconn).
+func (e *Env) BackgroundRedis() rueidis.Client {
+	if e.RedisBackground != nil {
+		return e.RedisBackground
+	}
+	return e.Redis
 }
 
 // Shared returns the value built by build under key, building it once per

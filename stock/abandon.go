@@ -118,7 +118,7 @@ func (r *RedisStore) abandon(ctx context.Context, e abandonEntry) (bool, error) 
 	args := []string{a.verStr, e.user, e.attempt, r.fenceKeep}
 	for range 2 { // pending, resolved, then held or rolled back
 		cctx, cancel := context.WithTimeout(ctx, r.timeout)
-		res, err := abandonScript.Exec(cctx, r.c, a.keys[h], args).ToArray()
+		res, err := abandonScript.Exec(cctx, r.bg, a.keys[h], args).ToArray()
 		cancel()
 		if err != nil {
 			return false, unavailable("abandon", err)

@@ -46,7 +46,7 @@ func (r *RedisStore) reconcileActivity(ctx context.Context, a *redisAct, age tim
 	var done int
 	for h := range a.shards {
 		cctx, cancel := context.WithTimeout(ctx, r.timeout)
-		ids, err := pendingScript.Exec(cctx, r.c, a.keys[h], []string{a.verStr, ageMS, limit}).AsStrSlice()
+		ids, err := pendingScript.Exec(cctx, r.bg, a.keys[h], []string{a.verStr, ageMS, limit}).AsStrSlice()
 		cancel()
 		if err != nil {
 			return done, unavailable("reconcile", err)

@@ -13,9 +13,17 @@ import (
 
 // RedisOptions configure NewRedis.
 type RedisOptions struct {
-	// Client is the shared rueidis client (standalone or cluster). Required.
-	// The store does not close it.
+	// Client is the rueidis client (standalone or cluster) of the calls a
+	// request waits on: a Take's scripts and the spec read of a cache miss.
+	// Required. The store does not close it.
 	Client rueidis.Client
+	// Background is the client of everything else: the pub/sub listener,
+	// the sync loop (sync, abandon, reconcile passes) and the admin calls
+	// (Warm, TopUp, Left, Release), so that their dials, whose deadlines
+	// are longer than a request's, and the subscription never hold a
+	// connection a Take is queued for (see internal/redisconn). Default
+	// Client. The store does not close it.
+	Background rueidis.Client
 	// Prefix starts every key and the pub/sub channel, e.g. "fg:".
 	// Default "" (no prefix).
 	Prefix string
@@ -46,7 +54,8 @@ type RedisOptions struct {
 // RedisStore is the Store shared by every gateway instance. NewRedis
 // returns one; type-assert to reach Reconcile and Stats.
 type RedisStore struct {
-	c             rueidis.Client
+	c             rueidis.Client // the request path's (RedisOptions.Client)
+	bg            rueidis.Client // loops' and admin's (RedisOptions.Background)
 	prefix        string
 	channel       string
 	timeout       time.Duration
@@ -93,6 +102,9 @@ func NewRedis(o RedisOptions) (Store, error) {
 	if o.Client == nil {
 		return nil, errors.New("stock: RedisOptions.Client is nil")
 	}
+	if o.Background == nil {
+		o.Background = o.Client
+	}
 	if o.Timeout <= 0 {
 		o.Timeout = 100 * time.Millisecond
 	}
@@ -110,7 +122,7 @@ func NewRedis(o RedisOptions) (Store, error) {
 		o.MaxSettling = 10000
 	}
 	r := &RedisStore{
-		c: o.Client, prefix: o.Prefix, channel: o.Prefix + "stock",
+		c: o.Client, bg: o.Background, prefix: o.Prefix, channel: o.Prefix + "stock",
 		timeout: o.Timeout, settleTimeout: o.SettleTimeout, maxSettling: int64(o.MaxSettling),
 		interval: o.SyncInterval, pendingAge: o.PendingAge,
 		fenceKeep: strconv.FormatInt(fenceKeep(o).Milliseconds(), 10),

@@ -20,7 +20,7 @@ func (r *RedisStore) batchTimeout(n int) time.Duration {
 func (r *RedisStore) doMulti(ctx context.Context, op string, cmds rueidis.Commands) ([]rueidis.RedisResult, error) {
 	cctx, cancel := context.WithTimeout(ctx, r.batchTimeout(len(cmds)))
 	defer cancel()
-	res := r.c.DoMulti(cctx, cmds...)
+	res := r.bg.DoMulti(cctx, cmds...)
 	for _, x := range res {
 		if err := x.Error(); err != nil && !rueidis.IsRedisNil(err) {
 			return nil, unavailable(op, err)
@@ -34,7 +34,7 @@ func (r *RedisStore) execMulti(ctx context.Context, op string, s *rueidis.Lua, m
 	cctx, cancel := context.WithTimeout(ctx, r.batchTimeout(len(multi)))
 	defer cancel()
 	out := make([]int64, len(multi))
-	for i, x := range s.ExecMulti(cctx, r.c, multi...) {
+	for i, x := range s.ExecMulti(cctx, r.bg, multi...) {
 		v, err := x.AsInt64()
 		if err != nil {
 			return nil, unavailable(op, err)
@@ -52,7 +52,7 @@ type metaSpec struct {
 // readMeta reads activity's meta key; ok is false when it is not loaded.
 func (r *RedisStore) readMeta(ctx context.Context, activity string) (m metaSpec, ok bool, err error) {
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	f, err := r.c.Do(cctx, r.c.B().Hgetall().Key(metaKey(r.prefix, activity)).Build()).AsStrMap()
+	f, err := r.bg.Do(cctx, r.bg.B().Hgetall().Key(metaKey(r.prefix, activity)).Build()).AsStrMap()
 	cancel()
 	if err != nil {
 		return m, false, unavailable("read spec", err)
@@ -104,7 +104,7 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 		}
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	version, err := metaScript.Exec(cctx, r.c, []string{metaKey(r.prefix, s.Activity)}, []string{
+	version, err := metaScript.Exec(cctx, r.bg, []string{metaKey(r.prefix, s.Activity)}, []string{
 		strconv.FormatInt(s.Stock, 10), strconv.Itoa(s.Shards), strconv.FormatInt(s.PerUser, 10),
 	}).AsInt64()
 	cancel()
@@ -167,7 +167,7 @@ func (r *RedisStore) loadShards(ctx context.Context, s Spec, version int64, shar
 func (r *RedisStore) announce(ctx context.Context, activity string, version int64) error {
 	r.drop(activity)
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	err := r.c.Do(cctx, r.c.B().Publish().Channel(r.channel).Message(loadMsg(activity, version)).Build()).Error()
+	err := r.bg.Do(cctx, r.bg.B().Publish().Channel(r.channel).Message(loadMsg(activity, version)).Build()).Error()
 	cancel()
 	if err != nil {
 		return unavailable("warm", err)

@@ -21,7 +21,7 @@ func (r *RedisStore) listen() {
 		}
 	})
 	for r.ctx.Err() == nil {
-		err := r.c.Receive(ctx, r.c.B().Subscribe().Channel(r.channel).Build(), r.onMessage)
+		err := r.bg.Receive(ctx, r.bg.B().Subscribe().Channel(r.channel).Build(), r.onMessage)
 		r.subscribed.Store(false)
 		if r.ctx.Err() != nil {
 			return

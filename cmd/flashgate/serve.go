@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/flashgate/flashgate/conf"
 	_ "github.com/flashgate/flashgate/filters" // registers every filter type
 	"github.com/flashgate/flashgate/gateway"
@@ -111,25 +109,28 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 }
 
 // openDeps opens what outlives config reloads: Redis and the stock store.
+// Redis gets two clients, one for the request path and one for background
+// loops and admin calls, so that a loop never redials a connection a
+// request is waiting on (see internal/redisconn).
 func openDeps(cfg *conf.Config, log *slog.Logger) (gateway.Deps, func(), error) {
 	deps := gateway.Deps{Logger: log}
-	var rc rueidis.Client
-	var err error
-	if rc, err = redisconn.Open(cfg.Redis); err != nil {
+	rc, err := redisconn.OpenClients(cfg.Redis)
+	if err != nil {
 		return deps, nil, err
 	}
-	raw := rc
-	rc = gateway.InstrumentRedis(rc)
-	deps.Redis = rc
+	// Both clients' calls are timed and counted by operation.
+	deps.Redis, deps.RedisBackground = gateway.InstrumentRedis(rc.Request), gateway.InstrumentRedis(rc.Background)
 	switch cfg.Stock.Store {
 	case "redis":
-		deps.Stock, err = stock.NewRedis(stock.RedisOptions{Client: rc, Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout})
+		deps.Stock, err = stock.NewRedis(stock.RedisOptions{Client: deps.Redis, Background: deps.RedisBackground,
+			Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout})
 		if err != nil {
-			raw.Close()
+			rc.Close()
 			return deps, nil, err
 		}
-		// Pauses and window overrides are shared by every instance.
-		deps.Overrides = override.NewRedis(context.Background(), rc, cfg.Redis.Prefix, max(cfg.Redis.Timeout, 500*time.Millisecond), log)
+		// Pauses and window overrides are shared by every instance; their
+		// poll and admin writes are background work.
+		deps.Overrides = override.NewRedis(context.Background(), deps.RedisBackground, cfg.Redis.Prefix, max(cfg.Redis.Timeout, 500*time.Millisecond), log)
 	default:
 		deps.Stock = stock.NewMemory()
 		deps.AutoWarm = true
@@ -138,9 +139,7 @@ func openDeps(cfg *conf.Config, log *slog.Logger) (gateway.Deps, func(), error) 
 	return deps, func() {
 		_ = deps.Overrides.Close()
 		_ = deps.Stock.Close()
-		if rc != nil {
-			rc.Close()
-		}
+		rc.Close()
 	}, nil
 }
 

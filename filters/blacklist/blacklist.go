@@ -148,7 +148,7 @@ func (c *Config) newList(env *gateway.Env, file string) (*list, error) {
 	}
 	log := env.Logger.With("filter", "blacklist", "key", key, "file", file)
 	m := userset.New(userset.Options[snapshot]{
-		Client: env.Redis, Key: key, Static: static, Refresh: c.Refresh, Provisional: true, Logger: log,
+		Client: env.BackgroundRedis(), Key: key, Static: static, Refresh: c.Refresh, Provisional: true, Logger: log,
 		Build: func(entries []string) *snapshot {
 			s := build(entries)
 			if len(s.invalid) > 0 {

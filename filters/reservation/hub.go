@@ -56,7 +56,7 @@ func (h *hub) mirrors(env *gateway.Env, specs []spec, refresh time.Duration) []*
 		l := h.byID[id]
 		if l == nil {
 			l = &list{spec: s, m: userset.New(userset.Options[userset.Set]{
-				Client: env.Redis, Key: s.key, Static: s.static, Refresh: refresh, Build: userset.NewSet,
+				Client: env.BackgroundRedis(), Key: s.key, Static: s.static, Refresh: refresh, Build: userset.NewSet,
 				Logger: env.Logger.With("filter", "reservation", "activity", s.activity, "key", s.key),
 			})}
 			h.byID[id] = l

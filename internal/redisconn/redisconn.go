@@ -1,5 +1,39 @@
-// Package redisconn opens the one rueidis client a flashgate process
-// shares, from the redis section of the config.
+// Package redisconn opens the rueidis clients of a flashgate process, from
+// the redis section of the config.
+//
+// A serving process opens two clients (OpenClients), and every call on
+// either waits no longer than its own ctx (see bound.go). Both measures
+// answer one failure: with redis-server frozen, a request-path call that
+// should fail at redis.timeout (100 ms) waited about redis.dial_timeout
+// (0.7–0.95 s) instead, whenever a background loop had started redialling
+// the connection the call was queued for.
+//
+// The cause is in rueidis (v1.0.79, mux.go `_pipe`): each of a client's
+// pipelined connections is redialled by the first caller that finds it
+// broken, and every other caller of that connection waits for that dial on
+// a sync.WaitGroup, whatever its own ctx says. The dial, TCP connect plus
+// the HELLO handshake, is bounded only by the dialling caller's ctx, capped
+// at Dialer.Timeout (dial_timeout). A frozen Redis breaks each connection
+// every ConnWriteTimeout (the writer's deadline on pending replies), and a
+// kernel still accepts TCP connections for a stopped process, so each
+// redial hangs in HELLO until its bound: 1 s when the dialler was a
+// blacklist reload (2 s timeout), the stock listener (no deadline) or a
+// Take settling in the background (SettleTimeout), 100 ms when it was a
+// request.
+//
+//   - The Request client serves the request path only: stock decisions,
+//     single_use claims, distributed limits. The Background client serves
+//     every loop (blacklist and reservation reloads, the stock store's
+//     listener, sync, reconcile and abandon passes) and the admin API, so
+//     their long-deadline dials, their large replies (SMEMBERS of a big
+//     set) and the pub/sub subscription never sit on a connection the
+//     request path is queued for.
+//   - Separation alone is not enough: request-path calls with different
+//     bounds share the Request client (a single_use check bounded at 50 ms
+//     would wait on a stock call's 100 ms dial), and a Take settling in the
+//     background runs with SettleTimeout. So each client is wrapped to
+//     return when the caller's ctx is done even if rueidis is still waiting
+//     for a dial; see bound.go.
 package redisconn
 
 import (
@@ -11,8 +45,48 @@ import (
 	"github.com/flashgate/flashgate/conf"
 )
 
-// Open connects to the configured Redis (standalone or cluster, detected
-// by rueidis). It returns nil, nil when no addresses are configured.
+// Clients are the two clients of a serving process. Both are nil when no
+// Redis is configured.
+type Clients struct {
+	// Request is for calls a request waits for.
+	Request rueidis.Client
+	// Background is for loops, admin calls and anything else no request
+	// waits for.
+	Background rueidis.Client
+}
+
+// Close closes both clients.
+func (c Clients) Close() {
+	if c.Request != nil {
+		c.Request.Close()
+	}
+	if c.Background != nil {
+		c.Background.Close()
+	}
+}
+
+// OpenClients connects the Request and the Background client to the
+// configured Redis (standalone or cluster, detected by rueidis). It
+// returns zero Clients and no error when no addresses are configured.
+func OpenClients(c conf.Redis) (Clients, error) {
+	if len(c.Addrs) == 0 {
+		return Clients{}, nil
+	}
+	rq, err := Open(c)
+	if err != nil {
+		return Clients{}, err
+	}
+	bg, err := Open(c)
+	if err != nil {
+		rq.Close()
+		return Clients{}, err
+	}
+	return Clients{Request: rq, Background: bg}, nil
+}
+
+// Open connects one client, for a command that runs once (warm, check):
+// no request path shares it. It returns nil, nil when no addresses are
+// configured. Its calls wait no longer than their ctx (see bound.go).
 func Open(c conf.Redis) (rueidis.Client, error) {
 	if len(c.Addrs) == 0 {
 		return nil, nil
@@ -23,7 +97,10 @@ func Open(c conf.Redis) (rueidis.Client, error) {
 		Password:    c.Password,
 		// Client-side caching is not used on the request path; turning it
 		// off keeps RESP2 servers and proxies working too.
-		DisableCache:      true,
+		DisableCache: true,
+		// A connection whose replies are this late is broken: it is closed
+		// and redialled. Calls never wait for it (their ctx is shorter);
+		// this only bounds how long a dead peer holds a connection.
 		ConnWriteTimeout:  c.Timeout + time.Second,
 		Dialer:            dialer(c.DialTimeout),
 		BlockingPoolSize:  4,
@@ -32,5 +109,5 @@ func Open(c conf.Redis) (rueidis.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis %v: %w", c.Addrs, err)
 	}
-	return cl, nil
+	return Bound(cl, c.DialTimeout, DefaultMaxWaiting), nil
 }
