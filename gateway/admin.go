@@ -82,6 +82,7 @@ func (in *Instance) SharedValue(key string) (any, bool) {
 // warm-up, stock and release. It is never on the public port.
 type Admin struct {
 	srv    *fasthttp.Server
+	conns  *connTracker
 	routes []string
 }
 
@@ -162,6 +163,7 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() error) (*Admin, 
 	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
 		(&AdminCall{Ctx: ctx}).Error(405, "method_not_allowed", "this admin endpoint takes another method")
 	}
+	ad.conns = newConnTracker()
 	ad.srv = &fasthttp.Server{
 		Handler: r.Handler, NoDefaultServerHeader: true,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,
@@ -179,10 +181,14 @@ func (a *Admin) Routes() []string { return append([]string(nil), a.routes...) }
 func (a *Admin) Handler() fasthttp.RequestHandler { return a.srv.Handler }
 
 // Serve accepts admin connections on ln.
-func (a *Admin) Serve(ln net.Listener) error { return a.srv.Serve(ln) }
+func (a *Admin) Serve(ln net.Listener) error { return a.srv.Serve(a.conns.wrap(ln)) }
 
-// Shutdown stops the admin server.
-func (a *Admin) Shutdown(ctx context.Context) error { return a.srv.ShutdownWithContext(ctx) }
+// Shutdown stops the admin server, giving connections that have not sent
+// a byte DrainGrace, like the public one.
+func (a *Admin) Shutdown(ctx context.Context) error {
+	a.conns.drain(DrainGrace)
+	return a.srv.ShutdownWithContext(ctx)
+}
 
 func withActivity(h func(a *AdminCall, act *Activity)) func(a *AdminCall) {
 	return func(a *AdminCall) {
@@ -218,15 +224,35 @@ func adminWarm(a *AdminCall, act *Activity) {
 	}
 }
 
+// stockAnswer is an activity's stock numbers as the admin API shows them:
+// the store's Counts (defined in package stock), beside the stock the
+// running config names, which differs from loaded after a reload that
+// met a sale already selling.
+type stockAnswer struct {
+	Activity   string `json:"activity"`
+	Configured int64  `json:"configured"`
+	stock.Counts
+}
+
 func adminStock(a *AdminCall, act *Activity) {
 	ctx, cancel := adminCtx()
 	defer cancel()
-	left, err := a.Deps.Stock.Left(ctx, act.ID)
+	c, err := a.Deps.Stock.Counts(ctx, act.ID)
 	if err != nil {
-		a.Error(503, "store_unavailable", err.Error())
+		a.storeError(err)
 		return
 	}
-	a.JSON(200, map[string]any{"activity": act.ID, "stock": act.Stock, "left": left, "sold_out": a.Deps.Stock.SoldOut(act.ID)})
+	a.JSON(200, stockAnswer{Activity: act.ID, Configured: act.Stock, Counts: c})
+}
+
+// storeError answers a stock store error: 409 not_loaded when the
+// activity was never warmed up, else 503 store_unavailable.
+func (a *AdminCall) storeError(err error) {
+	if errors.Is(err, stock.ErrNotLoaded) {
+		a.Error(409, "not_loaded", "the activity is not loaded in the stock store; warm it first")
+		return
+	}
+	a.Error(503, "store_unavailable", err.Error())
 }
 
 func adminTopUp(a *AdminCall, act *Activity) {
@@ -238,7 +264,7 @@ func adminTopUp(a *AdminCall, act *Activity) {
 	ctx, cancel := adminCtx()
 	defer cancel()
 	if err := a.Deps.Stock.TopUp(ctx, act.ID, n); err != nil {
-		a.Error(503, "store_unavailable", err.Error())
+		a.storeError(err)
 		return
 	}
 	a.JSON(200, map[string]any{"activity": act.ID, "added": n})
@@ -268,23 +294,39 @@ func adminRelease(a *AdminCall, act *Activity) {
 	a.JSON(200, map[string]any{"activity": act.ID, "user": string(user), "seq": seq, "released": ok})
 }
 
+// statusActivity is one activity in /admin/status: its config, its phase
+// and the store's Counts, or the reason they could not be read.
+type statusActivity struct {
+	ID         string `json:"id"`
+	Product    string `json:"product"`
+	Phase      string `json:"phase"`
+	Configured int64  `json:"configured"`
+	*stock.Counts
+	StockError string `json:"stock_error,omitempty"`
+}
+
 func adminStatus(s *Server) func(a *AdminCall) {
 	return func(a *AdminCall) {
 		in := a.Instance
 		now := time.Now()
-		acts := make([]map[string]any, 0, len(in.ActivityList))
+		acts := make([]statusActivity, 0, len(in.ActivityList))
 		for _, act := range in.ActivityList {
 			phase, _ := act.PhaseAt(now)
-			m := map[string]any{"id": act.ID, "product": act.Product, "stock": act.Stock, "phase": PhaseName(phase)}
+			sa := statusActivity{ID: act.ID, Product: act.Product, Phase: PhaseName(phase), Configured: act.Stock}
 			if a.Deps.Stock != nil {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				if left, err := a.Deps.Stock.Left(ctx, act.ID); err == nil {
-					m["left"] = left
-				}
+				c, err := a.Deps.Stock.Counts(ctx, act.ID)
 				cancel()
-				m["sold_out"] = a.Deps.Stock.SoldOut(act.ID)
+				switch {
+				case errors.Is(err, stock.ErrNotLoaded):
+					sa.StockError = "not_loaded"
+				case err != nil:
+					sa.StockError = "store_unavailable"
+				default:
+					sa.Counts = &c
+				}
 			}
-			acts = append(acts, m)
+			acts = append(acts, sa)
 		}
 		a.JSON(200, map[string]any{
 			"server_time": now.UTC(), "inflight": s.inflight.Load(),

@@ -15,7 +15,7 @@ import (
 	"github.com/flashgate/flashgate/internal/demobackend"
 )
 
-const adminToken = "test-admin-token-0123456789"
+const steerToken = "test-admin-token-0123456789"
 
 // adminYAML sells phone-sale now and mug-sale from a far future date
 // through a proxied purchase route; the activity_status endpoint shows
@@ -46,7 +46,7 @@ func newAdminServer(t *testing.T) *adminServer {
 	_, addr, _ := startBackend(t, demobackend.Options{})
 	ts := newTestServer(t, adminYAML(addr), Deps{})
 	as := &adminServer{testServer: ts}
-	ad, err := NewAdmin(conf.Admin{Listen: "inmemory", Token: adminToken}, ts.Server, ts.deps, func() error {
+	ad, err := NewAdmin(conf.Admin{Listen: "inmemory", Token: steerToken}, ts.Server, ts.deps, func() error {
 		if as.reloadErr != nil {
 			return as.reloadErr
 		}
@@ -87,7 +87,7 @@ func (as *adminServer) call(t *testing.T, method, path, token, body string) (int
 
 func (as *adminServer) activity(t *testing.T, id string) map[string]any {
 	t.Helper()
-	code, m := as.call(t, "GET", "/admin/activities", adminToken, "")
+	code, m := as.call(t, "GET", "/admin/activities", steerToken, "")
 	if code != 200 {
 		t.Fatalf("GET /admin/activities: %d %v", code, m)
 	}
@@ -111,28 +111,28 @@ func TestAdminSteering(t *testing.T) {
 		status                          int
 		reason                          string
 	}{
-		{"list", "GET", "/admin/activities", adminToken, "", 200, ""},
+		{"list", "GET", "/admin/activities", steerToken, "", 200, ""},
 		{"list no token", "GET", "/admin/activities", "", "", 401, "unauthorized"},
 		{"list wrong token", "GET", "/admin/activities", "wrong-token-wrong-token", "", 401, "unauthorized"},
 		{"pause no token", "POST", "/admin/activities/phone-sale/pause", "", "", 401, "unauthorized"},
-		{"pause wrong token", "POST", "/admin/activities/phone-sale/pause", "x" + adminToken, "", 401, "unauthorized"},
-		{"pause unknown id", "POST", "/admin/activities/nope/pause", adminToken, "", 404, "unknown_activity"},
+		{"pause wrong token", "POST", "/admin/activities/phone-sale/pause", "x" + steerToken, "", 401, "unauthorized"},
+		{"pause unknown id", "POST", "/admin/activities/nope/pause", steerToken, "", 404, "unknown_activity"},
 		{"resume no token", "POST", "/admin/activities/phone-sale/resume", "", "", 401, "unauthorized"},
 		{"resume wrong token", "POST", "/admin/activities/phone-sale/resume", "bad", "", 401, "unauthorized"},
-		{"resume unknown id", "POST", "/admin/activities/nope/resume", adminToken, "", 404, "unknown_activity"},
+		{"resume unknown id", "POST", "/admin/activities/nope/resume", steerToken, "", 404, "unknown_activity"},
 		{"window no token", "PUT", "/admin/activities/mug-sale/window", "", win, 401, "unauthorized"},
 		{"window wrong token", "PUT", "/admin/activities/mug-sale/window", "bad", win, 401, "unauthorized"},
-		{"window unknown id", "PUT", "/admin/activities/nope/window", adminToken, win, 404, "unknown_activity"},
-		{"window bad json", "PUT", "/admin/activities/mug-sale/window", adminToken, `{"start":`, 400, "bad_window"},
-		{"window not an object", "PUT", "/admin/activities/mug-sale/window", adminToken, `["2026-01-01T00:00:00Z"]`, 400, "bad_window"},
-		{"window unknown field", "PUT", "/admin/activities/mug-sale/window", adminToken, `{"begin":"2026-01-01T00:00:00Z"}`, 400, "bad_window"},
-		{"window bad time", "PUT", "/admin/activities/mug-sale/window", adminToken, `{"start":"tomorrow"}`, 400, "bad_window"},
-		{"window no bound", "PUT", "/admin/activities/mug-sale/window", adminToken, `{"start":null,"end":null}`, 400, "bad_window"},
-		{"window end before start", "PUT", "/admin/activities/mug-sale/window", adminToken, `{"start":"2026-02-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}`, 400, "bad_window"},
-		{"window two objects", "PUT", "/admin/activities/mug-sale/window", adminToken, win + win, 400, "bad_window"},
+		{"window unknown id", "PUT", "/admin/activities/nope/window", steerToken, win, 404, "unknown_activity"},
+		{"window bad json", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"start":`, 400, "bad_window"},
+		{"window not an object", "PUT", "/admin/activities/mug-sale/window", steerToken, `["2026-01-01T00:00:00Z"]`, 400, "bad_window"},
+		{"window unknown field", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"begin":"2026-01-01T00:00:00Z"}`, 400, "bad_window"},
+		{"window bad time", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"start":"tomorrow"}`, 400, "bad_window"},
+		{"window no bound", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"start":null,"end":null}`, 400, "bad_window"},
+		{"window end before start", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"start":"2026-02-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}`, 400, "bad_window"},
+		{"window two objects", "PUT", "/admin/activities/mug-sale/window", steerToken, win + win, 400, "bad_window"},
 		{"clear window no token", "DELETE", "/admin/activities/mug-sale/window", "", "", 401, "unauthorized"},
 		{"clear window wrong token", "DELETE", "/admin/activities/mug-sale/window", "bad", "", 401, "unauthorized"},
-		{"clear window unknown id", "DELETE", "/admin/activities/nope/window", adminToken, "", 404, "unknown_activity"},
+		{"clear window unknown id", "DELETE", "/admin/activities/nope/window", steerToken, "", 404, "unknown_activity"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,7 +161,7 @@ func TestAdminSteering(t *testing.T) {
 }
 
 func fmtMessage(as *adminServer, t *testing.T, body string) string {
-	_, m := as.call(t, "PUT", "/admin/activities/mug-sale/window", adminToken, body)
+	_, m := as.call(t, "PUT", "/admin/activities/mug-sale/window", steerToken, body)
 	s, _ := m["message"].(string)
 	return s
 }
@@ -172,7 +172,7 @@ func fmtMessage(as *adminServer, t *testing.T, body string) string {
 // sells again.
 func TestAdminPauseResume(t *testing.T) {
 	as := newAdminServer(t)
-	code, m := as.call(t, "POST", "/admin/activities/phone-sale/pause", adminToken, "")
+	code, m := as.call(t, "POST", "/admin/activities/phone-sale/pause", steerToken, "")
 	if code != 200 || m["paused"] != true || m["overrides"].(map[string]any)["paused"] != true {
 		t.Fatalf("pause: %d %v", code, m)
 	}
@@ -192,7 +192,7 @@ func TestAdminPauseResume(t *testing.T) {
 	if r := as.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1"); r.StatusCode() != 503 {
 		t.Fatalf("after a reload the pause is gone: %d", r.StatusCode())
 	}
-	if code, m := as.call(t, "POST", "/admin/activities/phone-sale/resume", adminToken, ""); code != 200 || m["paused"] != false {
+	if code, m := as.call(t, "POST", "/admin/activities/phone-sale/resume", steerToken, ""); code != 200 || m["paused"] != false {
 		t.Fatalf("resume: %d %v", code, m)
 	}
 	if r := as.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1"); r.StatusCode() != 201 {
@@ -225,7 +225,7 @@ func TestAdminWindowOverride(t *testing.T) {
 	if p := status("not_started"); p != "not_started" {
 		t.Fatalf("phase %s before the override", p)
 	}
-	code, m := as.call(t, "PUT", "/admin/activities/mug-sale/window", adminToken, `{"start":"2026-01-01T00:00:00Z","end":null}`)
+	code, m := as.call(t, "PUT", "/admin/activities/mug-sale/window", steerToken, `{"start":"2026-01-01T00:00:00Z","end":null}`)
 	if code != 200 || m["phase"] != "open" {
 		t.Fatalf("set window: %d %v", code, m)
 	}
@@ -242,7 +242,7 @@ func TestAdminWindowOverride(t *testing.T) {
 	if p := status("open"); p != "open" {
 		t.Fatalf("phase %s after a reload, want the override's open", p)
 	}
-	if code, m := as.call(t, "DELETE", "/admin/activities/mug-sale/window", adminToken, ""); code != 200 || len(m["overrides"].(map[string]any)) != 0 {
+	if code, m := as.call(t, "DELETE", "/admin/activities/mug-sale/window", steerToken, ""); code != 200 || len(m["overrides"].(map[string]any)) != 0 {
 		t.Fatalf("clear: %d %v", code, m)
 	}
 	if p := status("not_started"); p != "not_started" {
@@ -261,33 +261,33 @@ func TestAdminCalls(t *testing.T) {
 		reason                    string
 		reloadErr                 error
 	}{
-		{"status", "GET", "/admin/status", adminToken, 200, "", nil},
+		{"status", "GET", "/admin/status", steerToken, 200, "", nil},
 		{"status no token", "GET", "/admin/status", "", 401, "unauthorized", nil},
 		{"status wrong token", "GET", "/admin/status", wrong, 401, "unauthorized", nil},
-		{"reload", "POST", "/admin/reload", adminToken, 200, "", nil},
-		{"reload bad file", "POST", "/admin/reload", adminToken, 422, "config_invalid", errors.New("flashgate.yaml: routes[0].path: required")},
+		{"reload", "POST", "/admin/reload", steerToken, 200, "", nil},
+		{"reload bad file", "POST", "/admin/reload", steerToken, 422, "config_invalid", errors.New("flashgate.yaml: routes[0].path: required")},
 		{"reload no token", "POST", "/admin/reload", "", 401, "unauthorized", nil},
 		{"reload wrong token", "POST", "/admin/reload", wrong, 401, "unauthorized", nil},
-		{"warm", "POST", "/admin/activities/phone-sale/warm", adminToken, 200, "", nil},
+		{"warm", "POST", "/admin/activities/phone-sale/warm", steerToken, 200, "", nil},
 		{"warm no token", "POST", "/admin/activities/phone-sale/warm", "", 401, "unauthorized", nil},
 		{"warm wrong token", "POST", "/admin/activities/phone-sale/warm", wrong, 401, "unauthorized", nil},
-		{"warm unknown id", "POST", "/admin/activities/nope/warm", adminToken, 404, "unknown_activity", nil},
-		{"stock", "GET", "/admin/activities/phone-sale/stock", adminToken, 200, "", nil},
+		{"warm unknown id", "POST", "/admin/activities/nope/warm", steerToken, 404, "unknown_activity", nil},
+		{"stock", "GET", "/admin/activities/phone-sale/stock", steerToken, 200, "", nil},
 		{"stock no token", "GET", "/admin/activities/phone-sale/stock", "", 401, "unauthorized", nil},
 		{"stock wrong token", "GET", "/admin/activities/phone-sale/stock", wrong, 401, "unauthorized", nil},
-		{"stock unknown id", "GET", "/admin/activities/nope/stock", adminToken, 404, "unknown_activity", nil},
+		{"stock unknown id", "GET", "/admin/activities/nope/stock", steerToken, 404, "unknown_activity", nil},
 		{"topup no token", "POST", "/admin/activities/phone-sale/topup?units=1", "", 401, "unauthorized", nil},
 		{"topup wrong token", "POST", "/admin/activities/phone-sale/topup?units=1", wrong, 401, "unauthorized", nil},
-		{"topup unknown id", "POST", "/admin/activities/nope/topup?units=1", adminToken, 404, "unknown_activity", nil},
-		{"topup bad units", "POST", "/admin/activities/phone-sale/topup?units=-3", adminToken, 400, "bad_units", nil},
-		{"topup no units", "POST", "/admin/activities/phone-sale/topup", adminToken, 400, "bad_units", nil},
+		{"topup unknown id", "POST", "/admin/activities/nope/topup?units=1", steerToken, 404, "unknown_activity", nil},
+		{"topup bad units", "POST", "/admin/activities/phone-sale/topup?units=-3", steerToken, 400, "bad_units", nil},
+		{"topup no units", "POST", "/admin/activities/phone-sale/topup", steerToken, 400, "bad_units", nil},
 		{"release no token", "POST", "/admin/activities/phone-sale/release?user=u1&seq=1", "", 401, "unauthorized", nil},
 		{"release wrong token", "POST", "/admin/activities/phone-sale/release?user=u1&seq=1", wrong, 401, "unauthorized", nil},
-		{"release unknown id", "POST", "/admin/activities/nope/release?user=u1&seq=1", adminToken, 404, "unknown_activity", nil},
-		{"release bad seq", "POST", "/admin/activities/phone-sale/release?user=u1&seq=zero", adminToken, 400, "bad_release", nil},
-		{"release no user", "POST", "/admin/activities/phone-sale/release?seq=1", adminToken, 400, "bad_release", nil},
-		{"release unknown order", "POST", "/admin/activities/phone-sale/release?user=u9&seq=99", adminToken, 200, "", nil},
-		{"no such endpoint", "GET", "/admin/nothing", adminToken, 404, "not_found", nil},
+		{"release unknown id", "POST", "/admin/activities/nope/release?user=u1&seq=1", steerToken, 404, "unknown_activity", nil},
+		{"release bad seq", "POST", "/admin/activities/phone-sale/release?user=u1&seq=zero", steerToken, 400, "bad_release", nil},
+		{"release no user", "POST", "/admin/activities/phone-sale/release?seq=1", steerToken, 400, "bad_release", nil},
+		{"release unknown order", "POST", "/admin/activities/phone-sale/release?user=u9&seq=99", steerToken, 200, "", nil},
+		{"no such endpoint", "GET", "/admin/nothing", steerToken, 404, "not_found", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -316,17 +316,24 @@ func TestAdminCalls(t *testing.T) {
 	if a := as.activity(t, "phone-sale"); a["left"] != 4.0 || a["sold"] != 1.0 {
 		t.Fatalf("after one sale: %v", a)
 	}
-	code, m := as.call(t, "POST", "/admin/activities/phone-sale/release?user=u1&seq="+seqOf(t, order.Key), adminToken, "")
+	code, m := as.call(t, "POST", "/admin/activities/phone-sale/release?user=u1&seq="+seqOf(t, order.Key), steerToken, "")
 	if code != 200 || m["released"] != true {
 		t.Fatalf("release: %d %v", code, m)
 	}
 	if a := as.activity(t, "phone-sale"); a["left"] != 5.0 || a["sold"] != 0.0 {
 		t.Fatalf("after the release: %v", a)
 	}
-	if code, m := as.call(t, "POST", "/admin/activities/phone-sale/topup?units=2", adminToken, ""); code != 200 || m["added"] != 2.0 {
+	if code, m := as.call(t, "POST", "/admin/activities/phone-sale/topup?units=2", steerToken, ""); code != 200 || m["added"] != 2.0 {
 		t.Fatalf("topup: %d %v", code, m)
 	}
-	if a := as.activity(t, "phone-sale"); a["left"] != 7.0 {
+	if a := as.activity(t, "phone-sale"); a["left"] != 7.0 || a["sold"] != 0.0 {
 		t.Fatalf("after a top-up of 2: %v", a)
+	}
+	if r := as.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u2"); r.StatusCode() != 201 {
+		t.Fatalf("purchase after the top-up: %d %s", r.StatusCode(), r.Body())
+	}
+	// Sold counts the top-up: the store's own numbers, not the YAML's stock.
+	if a := as.activity(t, "phone-sale"); a["left"] != 6.0 || a["sold"] != 1.0 {
+		t.Fatalf("after a top-up of 2 and a sale: %v", a)
 	}
 }

@@ -2,7 +2,14 @@
 
 package gateway
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/stock"
+)
 
 // TestZeroAllocs pins the request paths that must not allocate: the
 // product page (plain, gzip, 304), a pass-through chain and a rejection,
@@ -67,5 +74,29 @@ func TestZeroAllocsPurchase(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("paused=%v: %v allocs per request, want 0", paused, allocs)
 		}
+	}
+}
+
+// TestStatusFreshZeroAllocs: a status request within the refresh interval
+// serves the cached body and allocates nothing.
+func TestStatusFreshZeroAllocs(t *testing.T) {
+	mem := stock.NewMemory()
+	t.Cleanup(func() { _ = mem.Close() })
+	if err := mem.Warm(bgCtx(), stock.Spec{Activity: "phone-sale", Stock: 3, Shards: 1, PerUser: 1}, false); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	e, act := newStatusEndpoint(t, mem, func() time.Time { return now }, 100*time.Millisecond)
+	r := &Request{Ctx: new(fasthttp.RequestCtx), Activity: act}
+	e.Respond(r) // builds the body
+	allocs := testing.AllocsPerRun(200, func() {
+		r.Ctx.Response.Reset()
+		e.Respond(r)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocs per fresh status request, want 0", allocs)
+	}
+	if len(r.Ctx.Response.Body()) == 0 {
+		t.Error("no body")
 	}
 }

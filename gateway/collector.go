@@ -77,14 +77,15 @@ func (stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// stockNumbers are an activity's units left and sold, as the stock store
-// reports them; ok is false when it cannot answer or never loaded it.
+// stockNumbers are an activity's units left and sold, from the stock
+// store's Counts, the one definition of those numbers (sold = loaded +
+// top-ups - left); ok is false when it cannot answer or never loaded it.
 func stockNumbers(ctx context.Context, deps Deps, a *Activity) (left, sold int64, ok bool) {
-	left, err := deps.Stock.Left(ctx, a.ID)
-	if err != nil || left < 0 {
+	c, err := deps.Stock.Counts(ctx, a.ID)
+	if err != nil {
 		return 0, 0, false
 	}
-	return left, max(a.Stock-left, 0), true
+	return c.Left, c.Sold, true
 }
 
 func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, label string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,13 +44,25 @@ func (c *StatusConfig) Build(env *Env) (Endpoint, error) {
 // activityStatus is the dynamic half of static-dynamic separation: the
 // product page is cached by a CDN, and its script polls this small JSON
 // for the server's clock, the phase and the stock left. Each activity's
-// answer is rebuilt at most every refresh, so a crowd polling it costs one
-// stock read per interval, not one per request.
+// answer is rebuilt at most every refresh, by one request at a time: the
+// others serve the body before it, so a crowd polling it costs one stock
+// read per interval, not one per request.
 type activityStatus struct {
 	stock   stock.Store
+	local   bool          // an in-process store needs no deadline
+	timeout time.Duration // bound on one stock read: redis.timeout
 	now     func() time.Time
 	refresh time.Duration
-	cache   []atomic.Pointer[statusBody] // by Activity.Index
+	slots   []statusSlot // by Activity.Index
+}
+
+// statusSlot is one activity's cached answer.
+type statusSlot struct {
+	body atomic.Pointer[statusBody]
+	// mu is held by the one request rebuilding the body. Others that find
+	// it held serve the previous body (TryLock fails, no wait) or, before
+	// the first body exists, wait for it.
+	mu sync.Mutex
 }
 
 type statusBody struct {
@@ -64,26 +77,52 @@ func newActivityStatus(env *Env) (Endpoint, error) {
 	if len(env.Activities) == 0 {
 		return nil, errors.New("activity_status needs {activity} in the route path")
 	}
-	return &activityStatus{
+	s := &activityStatus{
 		stock: env.Stock, now: env.Now, refresh: StatusRefresh,
-		cache: make([]atomic.Pointer[statusBody], len(env.AllActivities)),
-	}, nil
+		slots: make([]statusSlot, len(env.AllActivities)),
+	}
+	if env.Stock != nil {
+		s.local = stock.IsLocal(env.Stock)
+	}
+	if env.Config != nil {
+		s.timeout = env.Config.Redis.Timeout
+	}
+	return s, nil
 }
 
 var cacheOneSecond = []byte("public, max-age=1")
 
 func (s *activityStatus) Respond(r *Request) {
-	a := r.Activity
-	now := s.now()
-	b := s.cache[a.Index].Load()
-	if b == nil || now.Sub(b.built) >= s.refresh {
-		b = &statusBody{built: now, body: s.render(a, now)}
-		s.cache[a.Index].Store(b)
-	}
+	b := s.body(r.Activity)
 	h := &r.Ctx.Response.Header
 	h.SetContentTypeBytes(ctypeJSON)
 	h.SetBytesKV(headerCacheCtl, cacheOneSecond)
 	r.Ctx.Response.SetBodyRaw(b.body)
+}
+
+// body returns a's answer, rebuilding it when it is older than refresh
+// and no other request is rebuilding it already.
+func (s *activityStatus) body(a *Activity) *statusBody {
+	slot := &s.slots[a.Index]
+	now := s.now()
+	b := slot.body.Load()
+	if b != nil && now.Sub(b.built) < s.refresh {
+		return b
+	}
+	if !slot.mu.TryLock() {
+		if b != nil {
+			return b // being rebuilt: the previous body is fresh enough
+		}
+		slot.mu.Lock() // the very first body: wait for it
+	}
+	defer slot.mu.Unlock()
+	if nb := slot.body.Load(); nb != nil && nb != b {
+		return nb // rebuilt while this request waited
+	}
+	now = s.now()
+	nb := &statusBody{built: now, body: s.render(a, now)}
+	slot.body.Store(nb)
+	return nb
 }
 
 // ActivityStatus is the JSON body of /api/activities/{id}/status.
@@ -127,18 +166,28 @@ func (s *activityStatus) render(a *Activity, now time.Time) []byte {
 		}
 	}
 	if s.stock != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		if left, err := s.stock.Left(ctx, a.ID); err == nil && left >= 0 {
-			st.StockLeft = &left
-			st.SoldOut = left == 0
-		}
-		cancel()
-		if s.stock.SoldOut(a.ID) {
-			st.SoldOut = true
+		c, err := s.counts(a.ID)
+		if err == nil {
+			st.StockLeft = &c.Left
+			st.SoldOut = c.SoldOut
+		} else {
+			// Unknown count; sold out only if this gateway already knows.
+			st.SoldOut = s.stock.SoldOut(a.ID)
 		}
 	}
 	b, _ := json.Marshal(st)
 	return append(b, '\n')
+}
+
+// counts reads the store, bounded by redis.timeout unless it is local
+// (or, in tests built without a config, by the store's own call timeouts).
+func (s *activityStatus) counts(activity string) (stock.Counts, error) {
+	if s.local || s.timeout <= 0 {
+		return s.stock.Counts(context.Background(), activity)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	return s.stock.Counts(ctx, activity)
 }
 
 var _ = fasthttp.StatusOK

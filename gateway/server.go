@@ -31,6 +31,7 @@ type Server struct {
 	shed        *Page
 	shedCount   interface{ Inc() }
 	srv         *fasthttp.Server
+	conns       *connTracker
 
 	reloadMu sync.Mutex
 }
@@ -49,7 +50,7 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	exportStockStats(deps.Stock)
-	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight)}
+	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight), conns: newConnTracker()}
 	s.cur.Store(in)
 	scraped.Store(s)
 	s.shed = in.busy
@@ -127,7 +128,7 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 }
 
 // Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(s.conns.wrap(ln)) }
 
 // ReloadFile reads path with LoadConfig and reloads from it; every failure,
 // whether of the file or of the build, is counted and names its file.
@@ -173,8 +174,10 @@ func countReload(result string) {
 }
 
 // Shutdown stops accepting, waits for in-flight requests to finish (up to
-// ctx) and closes the instance.
+// ctx) and closes the instance. Connections that have not sent a byte get
+// DrainGrace to begin their request; idle keep-alive ones are closed.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.conns.drain(DrainGrace)
 	err := s.srv.ShutdownWithContext(ctx)
 	_ = s.cur.Load().Close()
 	return err

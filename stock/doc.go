@@ -23,7 +23,7 @@
 // over N hash slots. Shard i of activity A has the hash tag {<prefix>A:i};
 // every key of the shard shares it, so every script runs in one slot:
 //
-//	{fg:act42:3}:cfg     HASH   v (load version), pu (per-user limit), n (shards)
+//	{fg:act42:3}:cfg     HASH   v (load version), pu (per-user limit), n (shards), t (units topped up)
 //	{fg:act42:3}:stock   STRING units left on shard 3
 //	{fg:act42:3}:count   HASH   user -> units held, for users whose home is 3
 //	{fg:act42:3}:seq     HASH   user -> last purchase number n issued in this version
@@ -192,6 +192,14 @@
 // after errors. Pub/sub is at-most-once, so the sync loop re-reads every
 // marked shard's stock every SyncInterval (default 500 ms) and checks the
 // spec version: every instance learns of new stock within about a second.
+//
+// # Numbers
+//
+// Counts is the one definition of what a sale stands at (total, left,
+// sold, sold out; see Counts). The Redis store reads the loaded stock from
+// the meta key and, per shard in one step (counts.lua), the units left and
+// the units topped up: topup.lua records them in the shard's cfg ("t") in
+// the same step as it adds them, and load.lua resets the record.
 //
 // # Failure
 //

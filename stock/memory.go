@@ -24,7 +24,8 @@ type memAct struct {
 	version int64
 	stock   []counter
 	empty   emptySet
-	sold    atomic.Bool // something was admitted since the load
+	sold    atomic.Bool  // something was admitted since the load
+	topped  atomic.Int64 // units TopUp added since the load
 	// retired and takers let Warm replace an unsold activity without
 	// losing a Take that is admitting on it at that moment: a Take counts
 	// itself in takers and backs off from a retired activity; Warm retires
@@ -236,16 +237,26 @@ func (m *memoryStore) Warm(_ context.Context, s Spec, force bool) error {
 	return nil
 }
 
-func (m *memoryStore) Left(_ context.Context, activity string) (int64, error) {
+func (m *memoryStore) Counts(_ context.Context, activity string) (Counts, error) {
 	a := m.get(activity)
 	if a == nil {
+		return Counts{}, ErrNotLoaded
+	}
+	// Left first, then the top-ups: TopUp records its units before adding
+	// them, so a unit seen in Left is never missing from Total.
+	var left int64
+	for i := range a.stock {
+		left += a.stock[i].v.Load()
+	}
+	return newCounts(a.spec.Stock, a.topped.Load(), left), nil
+}
+
+func (m *memoryStore) Left(ctx context.Context, activity string) (int64, error) {
+	c, err := m.Counts(ctx, activity)
+	if err != nil {
 		return -1, nil
 	}
-	var n int64
-	for i := range a.stock {
-		n += a.stock[i].v.Load()
-	}
-	return n, nil
+	return c.Left, nil
 }
 
 func (m *memoryStore) TopUp(_ context.Context, activity string, n int64) error {
@@ -256,6 +267,7 @@ func (m *memoryStore) TopUp(_ context.Context, activity string, n int64) error {
 	if a == nil {
 		return ErrNotLoaded
 	}
+	a.topped.Add(n)
 	for i := range a.stock {
 		if s := share(n, len(a.stock), i); s > 0 {
 			a.addUnits(i, s)

@@ -19,7 +19,7 @@ type RedisOptions struct {
 	Client rueidis.Client
 	// Background is the client of everything else: the pub/sub listener,
 	// the sync loop (sync, abandon, reconcile passes) and the admin calls
-	// (Warm, TopUp, Left, Release), so that their dials, whose deadlines
+	// (Warm, TopUp, Counts, Left, Release), so that their dials, whose deadlines
 	// are longer than a request's, and the subscription never hold a
 	// connection a Take is queued for (see internal/redisconn). Default
 	// Client. The store does not close it.

@@ -203,37 +203,6 @@ func (r *RedisStore) inspect(ctx context.Context, m metaSpec) (behind []int, sol
 	return behind, sold, nil
 }
 
-func (r *RedisStore) Left(ctx context.Context, activity string) (int64, error) {
-	if !validName(activity) {
-		return -1, nil
-	}
-	m, ok, err := r.readMeta(ctx, activity)
-	if err != nil || !ok {
-		return -1, err
-	}
-	cmds := make(rueidis.Commands, m.spec.Shards)
-	for i := range cmds {
-		cmds[i] = r.c.B().Get().Key(shardTag(r.prefix, activity, i) + keySuffixes[kStock]).Build()
-	}
-	res, err := r.doMulti(ctx, "left", cmds)
-	if err != nil {
-		return -1, err
-	}
-	a := r.cached(activity)
-	if a != nil && a.version != m.version {
-		a = nil
-	}
-	var left int64
-	for i, x := range res {
-		n, _ := x.AsInt64()
-		left += n
-		if a != nil && n > 0 {
-			a.empty.clear(i) // free news for the local bits
-		}
-	}
-	return left, nil
-}
-
 func (r *RedisStore) TopUp(ctx context.Context, activity string, n int64) error {
 	if n <= 0 || n > MaxUnits {
 		return &specError{"top-up must be in 1..2^40"}

@@ -11,7 +11,7 @@ import (
 // tag, so one precomputed slice per shard serves every call and no script
 // can reach a second slot.
 const (
-	kCfg   = iota // HASH v (load version), pu (per-user limit), n (shards)
+	kCfg   = iota // HASH v (load version), pu (per-user limit), n (shards), t (units topped up)
 	kStock        // STRING units left on this shard
 	kCount        // HASH user -> units held (users whose home is this shard)
 	kSeq          // HASH user -> last purchase number issued in this version
@@ -68,6 +68,8 @@ var (
 	abandonSrc string
 	//go:embed lua/swapver.lua
 	swapverSrc string
+	//go:embed lua/counts.lua
+	countsSrc string
 )
 
 // Each script is wrapped once: the SHA-1 is computed here, calls use
@@ -85,6 +87,7 @@ var (
 	topupScript   = rueidis.NewLuaScript(topupSrc)
 	metaScript    = rueidis.NewLuaScript(metaSrc)
 	abandonScript = rueidis.NewLuaScript(abandonSrc)
+	countsScript  = rueidis.NewLuaScript(countsSrc)
 )
 
 // shardTag is the hash tag of shard i: "{fg:act42:3}".

@@ -71,7 +71,8 @@ var (
 	// ErrExists means Warm without force met a different spec on an
 	// activity that has already sold something.
 	ErrExists = errors.New("stock: activity already loaded and selling")
-	// ErrNotLoaded means TopUp met an activity that was never warmed up.
+	// ErrNotLoaded means TopUp or Counts met an activity that was never
+	// warmed up.
 	ErrNotLoaded = errors.New("stock: activity not loaded")
 	// ErrBadSpec means Warm or TopUp got arguments out of range.
 	ErrBadSpec = errors.New("stock: invalid spec")
@@ -94,7 +95,10 @@ type Store interface {
 	// different spec on an activity that has already sold something
 	// returns ErrExists unless force. force resets stock and ledgers.
 	Warm(ctx context.Context, s Spec, force bool) error
-	// Left is the units left over all shards (-1 if not loaded).
+	// Counts reads the activity's stock numbers (see Counts for their
+	// definitions), or returns ErrNotLoaded.
+	Counts(ctx context.Context, activity string) (Counts, error)
+	// Left is Counts(ctx, activity).Left, or -1 if not loaded.
 	Left(ctx context.Context, activity string) (int64, error)
 	// TopUp adds n units, spread over the shards; every instance stops
 	// believing the activity is sold out within a second.

@@ -140,7 +140,7 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 		}
 		f.replay = &replay{client: env.Redis, prefix: prefix, ttl: c.MaxAge, timeout: c.RedisTimeout}
 	}
-	if err := f.buildPages(env, c.MinAge); err != nil {
+	if err := f.buildPages(env); err != nil {
 		return nil, err
 	}
 	return f, nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"sync"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -46,7 +45,10 @@ var pageSpecs = [numOutcomes]gateway.PageSpec{
 }
 
 // maxRetryPages caps the too-young pages built (one per Retry-After
-// second); a longer wait is announced as this many seconds.
+// second); a longer wait is announced as this many seconds. All of them
+// are built whatever min_age is: a token signed by an instance whose clock
+// is ahead waits longer than min_age, and is told so (README: clocks must
+// agree to well within min_age).
 const maxRetryPages = 60
 
 // tooYoungSpec is the page for a token that needs secs more seconds.
@@ -64,10 +66,10 @@ type filter struct {
 	param    string
 	replay   *replay
 	pages    [numOutcomes]*gateway.Page
-	young    []*gateway.Page // young[i] has Retry-After i+1
+	young    []*gateway.Page // young[i] has Retry-After i+1, up to maxRetryPages
 }
 
-func (f *filter) buildPages(env *gateway.Env, minAge time.Duration) error {
+func (f *filter) buildPages(env *gateway.Env) error {
 	for o, s := range pageSpecs {
 		if s.Reason == "" {
 			continue
@@ -78,8 +80,7 @@ func (f *filter) buildPages(env *gateway.Env, minAge time.Duration) error {
 		}
 		f.pages[o] = p
 	}
-	n := min(max(int((minAge+time.Second-1)/time.Second), 1), maxRetryPages)
-	for i := 1; i <= n; i++ {
+	for i := 1; i <= maxRetryPages; i++ {
 		p, err := env.Page(tooYoungSpec(i))
 		if err != nil {
 			return err

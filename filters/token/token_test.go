@@ -83,7 +83,13 @@ func TestFilterReasons(t *testing.T) {
 		{"too young at issue", nil, req{header: good, user: "alice"}, "token_too_young", "1"},
 		{"too young rounds up", map[string]any{"min_age": "3s"}, req{header: good, user: "alice", at: 400 * time.Millisecond}, "token_too_young", "3"},
 		{"too young 2s left", map[string]any{"min_age": "3s"}, req{header: good, user: "alice", at: 1000 * time.Millisecond}, "token_too_young", "2"},
-		{"issued in the future", map[string]any{"min_age": "3s"}, req{header: mint(t, "k2", secretB, t0.Add(time.Minute), "alice", "act1"), user: "alice"}, "token_too_young", "3"},
+		// A signer whose clock is ahead: the whole wait, rounded up, capped at 60 s.
+		{"issued in the future", map[string]any{"min_age": "3s"}, req{header: mint(t, "k2", secretB, t0.Add(time.Minute), "alice", "act1"), user: "alice"}, "token_too_young", "60"},
+		{"issued 100s in the future", nil, req{header: mint(t, "k2", secretB, t0.Add(100*time.Second), "alice", "act1"), user: "alice"}, "token_too_young", "60"},
+		{"issued 20.5s in the future", nil, req{header: mint(t, "k2", secretB, t0.Add(20500*time.Millisecond), "alice", "act1"), user: "alice"}, "token_too_young", "22"},
+		// The binding is checked before the age: another user's young token is not "too young".
+		{"too young and another user's", nil, req{header: good, user: "bob", at: 500 * time.Millisecond}, "token_wrong_user", ""},
+		{"too young and another activity's", nil, req{header: good, user: "alice", act: 1, at: 500 * time.Millisecond}, "token_wrong_activity", ""},
 
 		{"expired", nil, req{header: good, user: "alice", at: 5 * time.Minute}, "token_expired", ""},
 		{"expired custom max_age", map[string]any{"max_age": "10s"}, req{header: good, user: "alice", at: 10 * time.Second}, "token_expired", ""},

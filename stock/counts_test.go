@@ -1,0 +1,101 @@
+package stock
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func mustCounts(t testing.TB, s Store, activity string) Counts {
+	t.Helper()
+	c, err := s.Counts(testCtx(t, 5*time.Second), activity)
+	if err != nil {
+		t.Fatalf("Counts(%s): %v", activity, err)
+	}
+	return c
+}
+
+// TestCountsTransitions walks one sale through every transition that
+// changes its numbers and checks them after each, on every store: the
+// numbers must be what the store holds, the moment it holds them.
+func TestCountsTransitions(t *testing.T) {
+	for _, tp := range allTopos {
+		t.Run(tp.String(), func(t *testing.T) {
+			s, another := open(t, tp)
+			ctx := testCtx(t, 30*time.Second)
+			if _, err := s.Counts(ctx, "nums"); !errors.Is(err, ErrNotLoaded) {
+				t.Fatalf("Counts before Warm: %v, want ErrNotLoaded", err)
+			}
+			spec := Spec{Activity: "nums", Stock: 3, Shards: 2, PerUser: 1}
+			mustWarm(t, s, spec, false)
+			check := func(step string, want Counts) {
+				t.Helper()
+				if got := mustCounts(t, s, "nums"); got != want {
+					t.Fatalf("after %s: Counts = %+v, want %+v", step, got, want)
+				}
+				if another != nil {
+					// Another instance that never sold reads the same.
+					if got := mustCounts(t, another(), "nums"); got != want {
+						t.Fatalf("after %s, other instance: Counts = %+v, want %+v", step, got, want)
+					}
+				}
+			}
+			check("warm", Counts{Loaded: 3, Total: 3, Left: 3})
+
+			alice := mustTake(t, s, "nums", "alice", Admitted)
+			mustTake(t, s, "nums", "bob", Admitted)
+			check("two sales", Counts{Loaded: 3, Total: 3, Left: 1, Sold: 2})
+
+			// Sell-out: the last unit sold, nobody turned away yet.
+			mustTake(t, s, "nums", "carol", Admitted)
+			check("sell-out", Counts{Loaded: 3, Total: 3, Left: 0, Sold: 3, SoldOut: true})
+
+			if err := s.TopUp(ctx, "nums", 5); err != nil {
+				t.Fatalf("TopUp: %v", err)
+			}
+			check("top-up", Counts{Loaded: 3, ToppedUp: 5, Total: 8, Left: 5, Sold: 3})
+
+			if ok, err := s.Release(ctx, "nums", []byte("alice"), alice.Seq); !ok || err != nil {
+				t.Fatalf("Release = %v, %v", ok, err)
+			}
+			check("release", Counts{Loaded: 3, ToppedUp: 5, Total: 8, Left: 6, Sold: 2})
+
+			// Reload: a config with other stock meets a selling activity.
+			// The store keeps its sale, and the numbers say so.
+			changed := spec
+			changed.Stock = 10
+			if err := s.Warm(ctx, changed, false); !errors.Is(err, ErrExists) {
+				t.Fatalf("Warm of a selling activity with another stock: %v, want ErrExists", err)
+			}
+			check("reload", Counts{Loaded: 3, ToppedUp: 5, Total: 8, Left: 6, Sold: 2})
+			mustWarm(t, s, spec, false) // the same spec again: a no-op
+			check("same warm", Counts{Loaded: 3, ToppedUp: 5, Total: 8, Left: 6, Sold: 2})
+
+			// Re-warm: a forced load starts the numbers over, top-ups too.
+			mustWarm(t, s, changed, true)
+			check("re-warm", Counts{Loaded: 10, Total: 10, Left: 10})
+			mustLeft(t, s, "nums", 10)
+		})
+	}
+}
+
+func TestNewCounts(t *testing.T) {
+	tests := []struct {
+		name                 string
+		loaded, topped, left int64
+		want                 Counts
+	}{
+		{"fresh", 5, 0, 5, Counts{Loaded: 5, Total: 5, Left: 5}},
+		{"selling", 5, 2, 3, Counts{Loaded: 5, ToppedUp: 2, Total: 7, Left: 3, Sold: 4}},
+		{"sold out", 5, 0, 0, Counts{Loaded: 5, Total: 5, Sold: 5, SoldOut: true}},
+		{"empty load", 0, 0, 0, Counts{SoldOut: true}},
+		{"torn read", 5, 0, 6, Counts{Loaded: 5, Total: 5, Left: 6}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := newCounts(tc.loaded, tc.topped, tc.left); got != tc.want {
+				t.Errorf("newCounts(%d, %d, %d) = %+v, want %+v", tc.loaded, tc.topped, tc.left, got, tc.want)
+			}
+		})
+	}
+}
