@@ -193,37 +193,41 @@ func integerHook(from, to reflect.Type, data any) (any, error) {
 // environment variables can override it even when the file omits it.
 func setDefaults(v *viper.Viper) {
 	for k, val := range map[string]any{
-		"server.listen":           "127.0.0.1:8080",
-		"server.read_timeout":     "5s",
-		"server.write_timeout":    "5s",
-		"server.idle_timeout":     "60s",
-		"server.max_header_bytes": 8192,
-		"server.max_body_bytes":   65536,
-		"server.max_conns":        65536,
-		"server.max_inflight":     10000,
-		"server.keep_alive":       true,
-		"server.shutdown_timeout": "10s",
-		"server.real_ip_header":   "",
-		"server.retry_after":      1,
-		"admin.listen":            "",
-		"admin.token":             "",
-		"log.level":               "info",
-		"log.format":              "json",
-		"static.templates":        "",
-		"static.catalogue":        "",
-		"static.cache_control":    "public, max-age=60",
-		"static.cache_mb":         64,
-		"static.shop_name":        "Shop",
-		"static.home":             "/",
-		"static.login_url":        "",
-		"static.signed_in_cookie": "",
-		"redis.username":          "",
-		"redis.password":          "",
-		"redis.timeout":           "100ms",
-		"redis.dial_timeout":      "1s",
-		"redis.prefix":            "fg:",
-		"stock.store":             "memory",
-		"stock.shards":            4,
+		"server.listen":            "127.0.0.1:8080",
+		"server.read_timeout":      "5s",
+		"server.write_timeout":     "5s",
+		"server.idle_timeout":      "60s",
+		"server.max_header_bytes":  8192,
+		"server.max_body_bytes":    65536,
+		"server.max_conns":         65536,
+		"server.write_buffer_size": 0,
+		"server.max_inflight":      10000,
+		"server.keep_alive":        true,
+		"server.shutdown_timeout":  "10s",
+		"server.real_ip_header":    "",
+		"server.retry_after":       1,
+		"admin.listen":             "",
+		"admin.token":              "",
+		"log.level":                "info",
+		"log.format":               "json",
+		"static.templates":         "",
+		"static.catalogue":         "",
+		"static.cache_control":     "public, max-age=60",
+		"static.cache_mb":          64,
+		"static.shop_name":         "Shop",
+		"static.home":              "/",
+		"static.login_url":         "",
+		"static.signed_in_cookie":  "",
+		"redis.username":           "",
+		"redis.password":           "",
+		"redis.timeout":            "100ms",
+		"redis.dial_timeout":       "1s",
+		"redis.prefix":             "fg:",
+		"redis.breaker_failures":   5,
+		"redis.breaker_open":       "1s",
+		"redis.breaker_probes":     1,
+		"stock.store":              "memory",
+		"stock.shards":             4,
 	} {
 		v.SetDefault(k, val)
 	}
@@ -240,6 +244,7 @@ func (c *Config) applyDefaults() {
 		def(&u.MaxResponseBytes, 1<<20)
 		def(&u.BreakerFailures, 20)
 		def(&u.BreakerOpen, 5*time.Second)
+		def(&u.BreakerProbes, 1)
 	}
 	for i := range c.Activities {
 		a := &c.Activities[i]
@@ -255,6 +260,9 @@ func (c *Config) applyDefaults() {
 		def(&r.Method, "GET")
 		r.Method = strings.ToUpper(r.Method)
 		def(&r.Name, r.Method+" "+r.Path)
+		if r.Shed.Target > 0 {
+			def(&r.Shed.Interval, 100*time.Millisecond)
+		}
 	}
 }
 
@@ -281,6 +289,9 @@ func (c *Config) Validate(errs *Errors) {
 	}
 	positive(errs, "server.max_body_bytes", s.MaxBodyBytes)
 	positive(errs, "server.max_conns", s.MaxConns)
+	if w := s.WriteBufferSize; w != 0 && (w < MinWriteBuffer || w > MaxWriteBuffer) {
+		errs.Addf("server.write_buffer_size", "must be 0 (derived from the pages) or in %d..%d, got %d", MinWriteBuffer, MaxWriteBuffer, w)
+	}
 	if s.MaxInflight < 0 {
 		errs.Addf("server.max_inflight", "must be >= 0, got %d", s.MaxInflight)
 	}
@@ -309,6 +320,13 @@ func (c *Config) Validate(errs *Errors) {
 	}
 	positive(errs, "redis.timeout", c.Redis.Timeout)
 	positive(errs, "redis.dial_timeout", c.Redis.DialTimeout)
+	if c.Redis.BreakerFailures < -1 || c.Redis.BreakerFailures == 0 {
+		errs.Addf("redis.breaker_failures", "must be >= 1, or -1 to disable; got %d", c.Redis.BreakerFailures)
+	}
+	positive(errs, "redis.breaker_open", c.Redis.BreakerOpen)
+	if c.Redis.BreakerProbes < 1 || c.Redis.BreakerProbes > 1000 {
+		errs.Addf("redis.breaker_probes", "must be in 1..1000, got %d", c.Redis.BreakerProbes)
+	}
 	oneOf(errs, "stock.store", c.Stock.Store, "memory", "redis")
 	if c.Stock.Store == "redis" && len(c.Redis.Addrs) == 0 {
 		errs.Addf("stock.store", "\"redis\" needs redis.addrs")
@@ -352,6 +370,9 @@ func (c *Config) validateUpstreams(errs *Errors) {
 			errs.Addf(Join(p, "breaker_failures"), "must be >= 1, or -1 to disable; got %d", u.BreakerFailures)
 		}
 		positive(errs, Join(p, "breaker_open"), u.BreakerOpen)
+		if u.BreakerProbes < 1 || u.BreakerProbes > 1000 {
+			errs.Addf(Join(p, "breaker_probes"), "must be in 1..1000, got %d", u.BreakerProbes)
+		}
 	}
 }
 
@@ -415,6 +436,12 @@ func (c *Config) validateRoutes(errs *Errors) {
 				errs.Addf(Index(Join(p, "activities"), j), "unknown activity %q", id)
 			}
 		}
+		if sh := r.Shed; sh.Target != 0 {
+			inRange(errs, Join(p, "shed.target"), sh.Target, time.Millisecond, time.Minute)
+		}
+		if sh := r.Shed; sh.Interval != 0 {
+			inRange(errs, Join(p, "shed.interval"), sh.Interval, time.Millisecond, time.Minute)
+		}
 		for j, f := range r.Filters {
 			if len(f) != 1 {
 				errs.Addf(Index(Join(p, "filters"), j), "must be a one-key map {type: settings}, got %d keys", len(f))
@@ -463,6 +490,12 @@ func localURL(errs *Errors, path, v string, required bool) {
 func positive[T int | int64 | time.Duration](errs *Errors, path string, v T) {
 	if v <= 0 {
 		errs.Addf(path, "must be > 0, got %v", v)
+	}
+}
+
+func inRange(errs *Errors, path string, v, lo, hi time.Duration) {
+	if v < lo || v > hi {
+		errs.Addf(path, "must be in %s..%s, got %s", lo, hi, v)
 	}
 }
 

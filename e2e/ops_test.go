@@ -140,7 +140,7 @@ func TestScriptedSale(t *testing.T) {
 		{m1, `flashgate_requests_total{outcome="admitted",route="buy"}`, 4},
 		{m1, `flashgate_filter_rejections_total{filter="stock",reason="already_purchased",route="buy"}`, 1},
 		{m1, `flashgate_upstream_requests_total{result="2xx",upstream="orders"}`, 4},
-		{m1, `flashgate_upstream_breaker_open{upstream="orders"}`, 0},
+		{m1, `flashgate_breaker_state{breaker="upstream:orders"}`, 0},
 		{m2, `flashgate_activity_admitted_total{activity="sale"}`, 0},
 		{m2, `flashgate_activity_rejections_total{activity="sale",reason="paused"}`, 1},
 		{m2, `flashgate_activity_rejections_total{activity="sale",reason="sold_out"}`, 1},

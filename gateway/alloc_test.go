@@ -33,6 +33,17 @@ func TestZeroAllocs(t *testing.T) {
 		{"not found", "/nowhere", 404, nil},
 		{"healthz", "/healthz", 200, nil},
 	}
+	t.Run("shed route", func(t *testing.T) {
+		h, _ := sheddingRoute(t)
+		ctx := newCtx("POST", "/buy/phone-sale", "Accept", "application/json")
+		allocs := testing.AllocsPerRun(200, func() { ctx.Response.Reset(); h(ctx) })
+		if ctx.Response.StatusCode() != 503 || string(ctx.Response.Header.Peek("X-Flashgate-Reason")) != "busy" {
+			t.Fatalf("status %d %s, want 503 busy", ctx.Response.StatusCode(), ctx.Response.Header.Peek("X-Flashgate-Reason"))
+		}
+		if allocs != 0 {
+			t.Errorf("%v allocs per shed request, want 0", allocs)
+		}
+	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := newCtx("GET", tc.path, tc.headers...)

@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/breaker"
 	"github.com/flashgate/flashgate/override"
 	"github.com/flashgate/flashgate/static"
 	"github.com/flashgate/flashgate/stock"
@@ -34,6 +35,10 @@ type Deps struct {
 	Stock stock.Store
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// RedisBreaker guards the request path's Redis calls (see
+	// NewRedisBreaker); nil disables it. NewServer builds it from
+	// redis.breaker_* when Redis is configured, so it outlives reloads.
+	RedisBreaker *breaker.Breaker
 	// AutoWarm loads every activity into Stock at build time. Set it for
 	// the in-memory store only: a Redis store is warmed by operators
 	// (flashgate warm, or the admin API) so a restart never resets a sale.
@@ -78,19 +83,21 @@ func (in *Instance) Close() error {
 // and validated, endpoints known, templates and catalogue rendered. It
 // dials nothing.
 func Check(cfg *conf.Config) error {
-	_, site, err := prepare(cfg)
+	_, _, site, err := prepare(cfg)
 	if site != nil {
 		_ = site.Close()
 	}
 	return err
 }
 
-// prepare decodes and validates every route's filters and endpoint and
-// renders the pages, reporting the problems of both at once. Check and
-// Build share it, so a config is decoded and rendered once per build.
-func prepare(cfg *conf.Config) ([]decodedRoute, *static.Site, error) {
+// prepare decodes and validates every route's filters and endpoint,
+// resolves each activity's early opening (resolveEarly) and renders the
+// pages, reporting the problems of all at once. Check and Build share it,
+// so a config is decoded and rendered once per build.
+func prepare(cfg *conf.Config) ([]decodedRoute, map[string]time.Duration, *static.Site, error) {
 	var errs conf.Errors
 	routes := decodeRoutes(cfg, &errs)
+	early := resolveEarly(cfg, routes, &errs)
 	site, err := loadSite(cfg)
 	if err != nil {
 		errs.Add("", err)
@@ -101,9 +108,9 @@ func prepare(cfg *conf.Config) ([]decodedRoute, *static.Site, error) {
 		if site != nil {
 			_ = site.Close()
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return routes, site, nil
+	return routes, early, site, nil
 }
 
 // checkPages reports what serve would otherwise show only as a 404 at
@@ -280,7 +287,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	if deps.Overrides == nil {
 		deps.Overrides = override.NewMemory()
 	}
-	decodedRoutes, site, err := prepare(cfg)
+	decodedRoutes, early, site, err := prepare(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -314,8 +321,9 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		in.Activities[a.ID] = a
 		in.ActivityList = append(in.ActivityList, a)
 	}
+	applyEarly(in.ActivityList, early)
 	for _, uc := range cfg.Upstreams {
-		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages)
+		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages, deps.Now)
 	}
 	r := router.New()
 	r.RedirectTrailingSlash = false
@@ -333,7 +341,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		env := &Env{
 			Config: cfg, Route: rc.Name, RoutePath: rc.Path, AllActivities: in.Activities, Pages: in.Pages,
 			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Stock: deps.Stock, Now: deps.Now,
-			RedisBackground: deps.RedisBackground, Overrides: deps.Overrides, shared: in.shared,
+			RedisBreaker: deps.RedisBreaker, RedisBackground: deps.RedisBackground, Overrides: deps.Overrides, shared: in.shared,
 		}
 		if strings.Contains(rc.Path, "{activity}") {
 			env.Activities = in.routeActivities(rc)

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// The state gauges (stock left, units sold, paused, phase, breaker) are
+// The state gauges (stock left, units sold, paused, open) are
 // read when Prometheus scrapes, from the Server serving now: the request
 // path does not touch them at all.
 var (
@@ -24,9 +24,6 @@ var (
 	descOpen = prometheus.NewDesc("flashgate_activity_open",
 		"1 while a sale window of the activity is open (an operator's window override included).",
 		[]string{"activity"}, nil)
-	descBreaker = prometheus.NewDesc("flashgate_upstream_breaker_open",
-		"1 while the upstream's circuit breaker refuses requests.",
-		[]string{"upstream"}, nil)
 )
 
 // scraped is the Server whose state the gauges describe: the last one
@@ -36,7 +33,7 @@ var scraped atomic.Pointer[Server]
 type stateCollector struct{}
 
 func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLeft, descSold, descPaused, descOpen, descBreaker} {
+	for _, d := range []*prometheus.Desc{descLeft, descSold, descPaused, descOpen} {
 		ch <- d
 	}
 }
@@ -68,11 +65,6 @@ func (stateCollector) Collect(ch chan<- prometheus.Metric) {
 		if left, sold, ok := stockNumbers(ctx, s.deps, a); ok {
 			gauge(ch, descLeft, float64(left), a.ID)
 			gauge(ch, descSold, float64(sold), a.ID)
-		}
-	}
-	for name, u := range in.Upstreams {
-		if u.breaker != nil {
-			gauge(ch, descBreaker, b2f(u.breaker.open(t)), name)
 		}
 	}
 }

@@ -41,6 +41,10 @@ var (
 		Name: "flashgate_upstream_breaker_rejections_total",
 		Help: "Requests answered 503 upstream_unavailable, before their chain ran, because the upstream's breaker was open.",
 	}, []string{"route", "upstream"})
+	breakerState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "flashgate_breaker_state",
+		Help: "State of each circuit breaker (breaker = upstream:<name> or redis): 0 closed, 1 open, 2 half-open.",
+	}, []string{"breaker"})
 	stockReleasesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "flashgate_stock_releases_total",
 		Help: "Units given back after a failed order, by activity and cause.",
@@ -80,7 +84,7 @@ func registerMetrics() {
 	registerOnce.Do(func() {
 		Registry.MustRegister(
 			requestsTotal, rejectionsTotal, filterErrorsTotal, requestDuration,
-			upstreamTotal, upstreamDuration, breakerRejections, stockReleasesTotal, inflight, reloadsTotal,
+			upstreamTotal, upstreamDuration, breakerRejections, breakerState, stockReleasesTotal, inflight, reloadsTotal,
 			lastReload, activityAdmitted, activityRejections, redisDuration, redisErrors,
 			stateCollector{}, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 		)

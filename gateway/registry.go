@@ -11,6 +11,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/breaker"
 	"github.com/flashgate/flashgate/override"
 	"github.com/flashgate/flashgate/stock"
 )
@@ -150,6 +151,11 @@ type Env struct {
 	// Overrides are the operators' pauses and window changes; a filter
 	// that pre-renders per window listens to them (OnChange).
 	Overrides *override.Store
+	// RedisBreaker guards request-path Redis calls; nil when disabled or
+	// without Redis. A filter that calls Redis per request takes a
+	// Ticket with Allow before the call (refused: return ErrUnavailable at
+	// once, making no call) and reports RedisOutcome(err) with Done.
+	RedisBreaker *breaker.Breaker
 
 	shared *shared
 	// built collects the pages of the entry being built, so its

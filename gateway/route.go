@@ -12,6 +12,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/internal/shed"
 	"github.com/flashgate/flashgate/static"
 )
 
@@ -25,7 +27,7 @@ type Route struct {
 
 	// gate is the breaker of the upstream a proxy route forwards to: while
 	// it is open the route answers unavailable before running its chain.
-	gate        *breaker
+	gate        *breaker.Breaker
 	unavailable *Page
 	gateRejects prometheus.Counter
 
@@ -37,6 +39,12 @@ type Route struct {
 	// pages are every page the route can answer a rejection with, so the
 	// per-activity counters are resolved by reason at build time.
 	pages []*Page
+	// shed is the route's adaptive shedder (nil when routes[].shed is
+	// off): it answers busy before the chain runs, so nothing that holds
+	// a stock unit is ever shed.
+	shed     *shed.Shedder
+	shedPage *Page
+	shedded  prometheus.Counter
 }
 
 // addRoute builds the chain and action of rc and registers them. A path
@@ -45,6 +53,11 @@ type Route struct {
 // every captured parameter).
 func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr decodedRoute, env *Env) error {
 	rt := &Route{Name: rc.Name, metrics: newRouteMetrics(rc.Name)}
+	if rc.Shed.Target > 0 {
+		rt.shed = shed.New(shed.Settings{Target: rc.Shed.Target, Interval: rc.Shed.Interval, Now: env.Now})
+		rt.shedPage = in.busy
+		rt.shedded = requestsTotal.WithLabelValues(rc.Name, "shed")
+	}
 	if h := in.Config.Server.RealIPHeader; h != "" {
 		rt.realIP = []byte(h)
 	}
@@ -97,7 +110,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		rt.gate = u.breaker
 		rt.gateRejects = breakerRejections.WithLabelValues(rc.Name, rc.Action.Upstream)
 		rt.unavailable, err = in.Pages.Get(PageSpec{Status: 503, Reason: "upstream_unavailable", Kind: "busy",
-			RetryAfter: max(1, int((time.Duration(u.breaker.openFor)+time.Second-1)/time.Second)),
+			RetryAfter: max(1, int((u.breaker.OpenFor()+time.Second-1)/time.Second)),
 			Message:    "Orders cannot be taken right now. Please try again in a moment."})
 		if err != nil {
 			return err
@@ -185,7 +198,10 @@ const PausedRetryAfter = 5
 func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHandler {
 	am := rt.activityMetrics(a)
 	return func(ctx *fasthttp.RequestCtx) {
-		if !rt.gate.allow(ctx.Time()) {
+		// The breaker decides with its own clock, read now: ctx.Time() is
+		// when fasthttp began the request, stale under load.
+		gate, ok := rt.gate.Allow()
+		if !ok {
 			rt.unavailable.Write(ctx)
 			rt.gateRejects.Inc()
 			rt.metrics.rejected.Inc()
@@ -193,14 +209,24 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 			return
 		}
 		if rt.paused != nil && a.Paused() {
+			rt.gate.Done(gate, breaker.Ignore)
 			rt.paused.Write(ctx)
 			rt.pauseRejects.Inc()
 			rt.metrics.rejected.Inc()
 			am.rejects.inc(rt.paused)
 			return
 		}
+		began, ok := rt.shed.Admit()
+		if !ok {
+			rt.gate.Done(gate, breaker.Ignore)
+			rt.shedPage.Write(ctx)
+			rt.shedded.Inc()
+			am.rejects.inc(rt.shedPage)
+			return
+		}
 		start := time.Now()
 		r := acquireRequest(ctx, rt, a, rt.realIP)
+		r.gate = gate
 		v := rt.chain.run(r)
 		switch v.Action {
 		case Continue:
@@ -219,7 +245,11 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 			rt.metrics.admitted.Inc()
 			am.admit()
 		}
+		// Not forwarded (turned away, or an action that does not proxy):
+		// a half-open probe slot goes back without judging the backend.
+		rt.gate.Done(r.gate, breaker.Ignore)
 		releaseRequest(r)
+		rt.shed.Done(began)
 		rt.metrics.duration.Observe(time.Since(start).Seconds())
 	}
 }

@@ -38,14 +38,14 @@ type limiter struct {
 	local  *table  // nil when distributed
 	remote *remote // nil when local
 
-	now  func() time.Time
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	clock *clock
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
 }
 
 func newLimiter(p params, env *gateway.Env, name string) *limiter {
-	l := &limiter{p: p, g: newGCRA(p.rate, p.burst), now: env.Now}
+	l := &limiter{p: p, g: newGCRA(p.rate, p.burst), clock: newClock(env.Now)}
 	n := len(env.AllActivities)
 	if p.distributed {
 		prefix := ""
@@ -63,14 +63,14 @@ func newLimiter(p params, env *gateway.Env, name string) *limiter {
 	return l
 }
 
-// take decides a request: 0 when admitted, else the ns to wait.
+// take decides a request: 0 when admitted, else the ns to wait. It reads
+// the limiter's clock at the decision and never r.Now (see clock).
 func (l *limiter) take(r *gateway.Request) (int64, error) {
-	now := r.Now.UnixNano()
 	if l.remote != nil {
-		return l.remote.take(l.p.scope, r, now)
+		return l.remote.take(l.p.scope, r, l.clock)
 	}
 	var buf [keyBufLen]byte
-	return l.local.take(r, l.g, now, buf[:0]), nil
+	return l.local.take(r, l.g, l.clock, buf[:0]), nil
 }
 
 func (l *limiter) sweep(now int64) {
@@ -92,7 +92,7 @@ func (l *limiter) janitor() {
 		case <-l.stop:
 			return
 		case <-t.C:
-			l.sweep(l.now().UnixNano())
+			l.sweep(l.clock.read())
 		}
 	}
 }

@@ -24,9 +24,16 @@ func init() {
 // from each activity's start/end or windows in the activities section.
 type Config struct {
 	// Early lets requests in this long before a window opens, to absorb
-	// clock skew between the gateway and the shop. Default 0.
+	// clock skew between the gateway and the shop. It opens the activity's
+	// sale, not just this filter: the build gives every activity the route
+	// serves this margin (gateway.Activity.Early), so the purchase_path
+	// and order_token endpoints and the hidden_path filter open with it.
+	// Entries serving one activity must agree. Default 0.
 	Early time.Duration `mapstructure:"early"`
 }
+
+// OpensEarly is the margin the build gives the route's activities.
+func (c *Config) OpensEarly() time.Duration { return c.Early }
 
 // Validate checks the settings.
 func (c *Config) Validate(at conf.At) {
@@ -41,7 +48,7 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	if len(env.Activities) == 0 {
 		return nil, errors.New("sale_window needs a route path with {activity}")
 	}
-	f := &filter{early: c.Early, acts: make([]pages, len(env.AllActivities))}
+	f := &filter{acts: make([]pages, len(env.AllActivities))}
 	for _, a := range env.Activities {
 		p := &f.acts[a.Index]
 		var err error
@@ -118,7 +125,6 @@ type overridePage struct {
 }
 
 type filter struct {
-	early  time.Duration
 	acts   []pages // by Activity.Index
 	cancel func()
 }
@@ -131,10 +137,11 @@ func (f *filter) Close() error {
 	return nil
 }
 
-// Handle lets the request through while a window is open.
+// Handle lets the request through while a window's sale is open (from
+// Early before its start, see Config.Early).
 func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 	a := r.Activity
-	phase, next := a.PhaseAt(r.Now.Add(f.early))
+	phase, next := a.SalePhase(r.Now)
 	switch phase {
 	case gateway.Open:
 		return gateway.Pass, nil
@@ -158,5 +165,6 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 
 var (
 	_ gateway.FilterConfig = (*Config)(nil)
+	_ gateway.EarlyOpener  = (*Config)(nil)
 	_ gateway.Filter       = (*filter)(nil)
 )
