@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/override"
 )
 
 // Phase is where an activity stands in its sale windows.
@@ -26,6 +27,9 @@ type Activity struct {
 	// Index is the activity's position in the config, so filters can keep
 	// per-activity state in a slice instead of a map.
 	Index int
+	// override is what operators changed on top of the YAML (pause,
+	// window), resolved once at build time; it outlives reloads.
+	override *override.State
 	// Early is how long before each window opens the sale admits
 	// purchases: the `early` of the sale_window entries serving the
 	// activity, resolved once when the config is built (resolveEarly), so
@@ -38,6 +42,22 @@ type Activity struct {
 
 func newActivity(i int, c conf.Activity) *Activity {
 	return &Activity{Activity: c, IDBytes: []byte(c.ID), Index: i}
+}
+
+// Paused reports whether an operator stopped this activity's purchases.
+func (a *Activity) Paused() bool { return a.override.Paused() }
+
+// Override is the activity's operator overrides (nil for an activity
+// built by hand in a test).
+func (a *Activity) Override() *override.State { return a.override }
+
+// CurrentWindows are the windows in force: an operator's window override
+// when there is one, the YAML's otherwise.
+func (a *Activity) CurrentWindows() []conf.Window {
+	if ws := a.override.Windows(); ws != nil {
+		return ws
+	}
+	return a.Windows
 }
 
 // OpenWindow returns the window open at now; ok is false when none is.
@@ -55,10 +75,11 @@ func (a *Activity) SaleWindow(now time.Time) (w conf.Window, ok bool) {
 }
 
 func (a *Activity) window(now time.Time, early time.Duration) (conf.Window, bool) {
-	if len(a.Windows) == 0 {
+	ws := a.CurrentWindows()
+	if len(ws) == 0 {
 		return conf.Window{}, true
 	}
-	for _, w := range a.Windows {
+	for _, w := range ws {
 		if opened(w, now, early) && (w.End.IsZero() || now.Before(w.End)) {
 			return w, true
 		}
@@ -89,7 +110,7 @@ func (a *Activity) phase(now time.Time, early time.Duration) (Phase, time.Time) 
 		return Open, w.End
 	}
 	var next time.Time
-	for _, w := range a.Windows {
+	for _, w := range a.CurrentWindows() {
 		if !opened(w, now, early) && (next.IsZero() || w.Start.Before(next)) {
 			next = w.Start
 		}

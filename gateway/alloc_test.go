@@ -50,7 +50,7 @@ func TestZeroAllocs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := newCtx("GET", tc.path, tc.headers...)
-			serveOnce(s, ctx) // warm pools and lazily built counters
+			serveOnce(s, ctx) // warm pools
 			allocs := testing.AllocsPerRun(200, func() { serveOnce(s, ctx) })
 			if ctx.Response.StatusCode() != tc.status {
 				t.Fatalf("status %d, want %d", ctx.Response.StatusCode(), tc.status)
@@ -84,6 +84,35 @@ func TestZeroAllocsAccessLogUnsampled(t *testing.T) {
 		serveOnce(s, ctx)
 		if allocs := testing.AllocsPerRun(200, func() { serveOnce(s, ctx) }); allocs != 0 {
 			t.Errorf("%s: %v allocs per unsampled request, want 0", path, allocs)
+		}
+	}
+}
+
+// purchaseYAML adds a purchase route (a proxy action), whose rejections
+// are also counted per activity, and which an operator's pause stops.
+const purchaseYAML = chainYAML + `  - path: /buy/{activity}
+    filters: [{test_verdict: {do: reject}}]
+    action: {type: proxy, upstream: orders}
+upstreams: [{name: orders, addrs: ["127.0.0.1:1"]}]
+`
+
+// TestZeroAllocsPurchase pins the purchase route's rejection (counted per
+// route, filter and activity) and the paused page at zero allocations.
+func TestZeroAllocsPurchase(t *testing.T) {
+	s := benchServer(t, purchaseYAML)
+	for _, paused := range []bool{false, true} {
+		if err := s.deps.Overrides.SetPaused(bgCtx(), "phone-sale", paused); err != nil {
+			t.Fatal(err)
+		}
+		ctx := newCtx("GET", "/buy/phone-sale", "Accept", "application/json")
+		serveOnce(s, ctx)
+		allocs := testing.AllocsPerRun(200, func() { serveOnce(s, ctx) })
+		want := map[bool]int{false: 418, true: 503}[paused]
+		if ctx.Response.StatusCode() != want {
+			t.Fatalf("paused=%v: status %d, want %d", paused, ctx.Response.StatusCode(), want)
+		}
+		if allocs != 0 {
+			t.Errorf("paused=%v: %v allocs per request, want 0", paused, allocs)
 		}
 	}
 }

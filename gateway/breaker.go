@@ -3,8 +3,6 @@ package gateway
 import (
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/internal/breaker"
 )
@@ -23,19 +21,19 @@ func newUpstreamBreaker(c conf.Upstream, now func() time.Time) *breaker.Breaker 
 	if c.BreakerFailures <= 0 {
 		return nil
 	}
-	b := breaker.New(breaker.Settings{
-		Failures: c.BreakerFailures, OpenFor: c.BreakerOpen, Probes: c.BreakerProbes, Now: now,
-	})
-	g := breakerState.WithLabelValues("upstream:" + c.Name)
-	g.Set(0)
-	b.OnChange(stateGauge(g))
-	return b
+	return gaugedBreaker("upstream:"+c.Name, c.BreakerFailures, c.BreakerOpen, c.BreakerProbes, now)
 }
 
-// stateGauge follows a breaker's state in a gauge: 0 closed, 1 open, 2
-// half-open.
-func stateGauge(g prometheus.Gauge) func(from, to breaker.State) {
-	return func(_, to breaker.State) { g.Set(float64(to)) }
+// gaugedBreaker builds a breaker whose state flashgate_breaker_state
+// follows under the label name (0 closed, 1 open, 2 half-open), the one
+// way the upstream and Redis breakers are made.
+func gaugedBreaker(name string, failures int, openFor time.Duration, probes int, now func() time.Time) *breaker.Breaker {
+	b := breaker.New(breaker.Settings{Failures: failures, OpenFor: openFor, Probes: probes, Now: now})
+	registerMetrics()
+	g := breakerState.WithLabelValues(name)
+	g.Set(0)
+	b.OnChange(func(_, to breaker.State) { g.Set(float64(to)) })
+	return b
 }
 
 // upstreamOutcome is what an exchange says about the backend's health.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/override"
 	"github.com/flashgate/flashgate/static"
 	"github.com/flashgate/flashgate/stock"
 )
@@ -45,6 +46,9 @@ type Deps struct {
 	// the in-memory store only: a Redis store is warmed by operators
 	// (flashgate warm, or the admin API) so a restart never resets a sale.
 	AutoWarm bool
+	// Overrides are the operators' pauses and window changes. They outlive
+	// reloads; nil gets a local store (NewServer makes one per Server).
+	Overrides *override.Store
 }
 
 // Instance is everything built from one config generation: the router, the
@@ -291,6 +295,9 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if deps.Overrides == nil {
+		deps.Overrides = override.NewMemory()
+	}
 	decodedRoutes, early, site, err := prepare(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -324,6 +331,8 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 	}
 	for i, ac := range cfg.Activities {
 		a := newActivity(i, ac)
+		a.override = deps.Overrides.State(a.ID)
+		resolveActivitySeries(a.ID)
 		in.Activities[a.ID] = a
 		in.ActivityList = append(in.ActivityList, a)
 	}
@@ -347,7 +356,7 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 		env := &Env{
 			Config: cfg, Route: rc.Name, RoutePath: rc.Path, AllActivities: in.Activities, Pages: in.Pages,
 			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Stock: deps.Stock, Now: deps.Now,
-			RedisBreaker: deps.RedisBreaker, RedisBackground: deps.RedisBackground, shared: in.shared,
+			RedisBreaker: deps.RedisBreaker, RedisBackground: deps.RedisBackground, Overrides: deps.Overrides, shared: in.shared,
 		}
 		if strings.Contains(rc.Path, "{activity}") {
 			env.Activities = in.routeActivities(rc)

@@ -25,14 +25,7 @@ func NewRedisBreaker(c conf.Redis, now func() time.Time) *breaker.Breaker {
 	if c.BreakerFailures <= 0 {
 		return nil
 	}
-	b := breaker.New(breaker.Settings{
-		Failures: c.BreakerFailures, OpenFor: c.BreakerOpen, Probes: c.BreakerProbes, Now: now,
-	})
-	registerMetrics()
-	g := breakerState.WithLabelValues("redis")
-	g.Set(0)
-	b.OnChange(stateGauge(g))
-	return b
+	return gaugedBreaker("redis", c.BreakerFailures, c.BreakerOpen, c.BreakerProbes, now)
 }
 
 // RedisOutcome classifies a request-path Redis call for the breaker: an

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/override"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -148,6 +149,9 @@ type Env struct {
 	Stock stock.Store
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// Overrides are the operators' pauses and window changes; a filter
+	// that pre-renders per window listens to them (OnChange).
+	Overrides *override.Store
 	// RedisBreaker guards request-path Redis calls; nil when disabled or
 	// without Redis. A filter that calls Redis per request takes a
 	// Ticket with Allow before the call (refused: return ErrUnavailable at
@@ -155,6 +159,9 @@ type Env struct {
 	RedisBreaker *breaker.Breaker
 
 	shared *shared
+	// built collects the pages of the entry being built, so its
+	// rejection counters are resolved by reason before it serves.
+	built []*Page
 }
 
 // BackgroundRedis is the client for calls no request waits on (reload
@@ -192,6 +199,7 @@ func (e *Env) Page(s PageSpec) (*Page, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: page %s: %w", e.Path, s.Reason, err)
 	}
+	e.built = append(e.built, p)
 	return p, nil
 }
 
@@ -290,3 +298,10 @@ func NewEnv() *Env {
 // NewActivity resolves an activity config, for tests and tools; i is its
 // index in the config.
 func NewActivity(i int, c conf.Activity) *Activity { return newActivity(i, c) }
+
+// WithOverride attaches an operator override state to an activity built
+// by hand (NewActivity), for tests and tools; Build does it itself.
+func (a *Activity) WithOverride(s *override.State) *Activity {
+	a.override = s
+	return a
+}

@@ -31,6 +31,14 @@ type Route struct {
 	unavailable *Page
 	gateRejects prometheus.Counter
 
+	// purchase routes (a stock filter or a proxy action on an activity)
+	// honour an operator's pause and count per activity.
+	purchase     bool
+	paused       *Page
+	pauseRejects prometheus.Counter
+	// pages are every page the route can answer a rejection with, so the
+	// per-activity counters are resolved by reason at build time.
+	pages []*Page
 	// shed is the route's adaptive shedder (nil when routes[].shed is
 	// off): it answers busy before the chain runs, so nothing that holds
 	// a stock unit is ever shed.
@@ -56,8 +64,10 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 	if err := checkStockAction(rc, dr.filters); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	rt.pages = append(rt.pages, in.busy)
 	for _, d := range dr.filters {
 		env.Path = d.path
+		env.built = env.built[:0]
 		f, err := d.cfg.Build(env)
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.path, err)
@@ -65,10 +75,31 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		if c, ok := f.(io.Closer); ok {
 			in.closers = append(in.closers, c)
 		}
+		pages := append([]*Page{in.busy}, env.built...)
+		rt.pages = append(rt.pages, env.built...)
+		typ := d.typ
 		rt.chain = append(rt.chain, &entry{
 			typ: d.typ, route: rc.Name, f: f, onError: d.onError, busy: in.busy,
 			errs: filterErrorsTotal.WithLabelValues(rc.Name, d.typ, policyName(d.onError)),
+			rejects: newReasonCounters(pages, func(reason string) prometheus.Counter {
+				return rejectionsTotal.WithLabelValues(rc.Name, typ, reason)
+			}),
 		})
+		if d.typ == "stock" {
+			rt.purchase = true
+		}
+	}
+	if rc.Action.Type == "proxy" {
+		rt.purchase = true
+	}
+	if rt.purchase && env.Activities != nil {
+		var err error
+		rt.paused, err = in.Pages.Get(PausedPage())
+		if err != nil {
+			return fmt.Errorf("%s: paused page: %w", path, err)
+		}
+		rt.pages = append(rt.pages, rt.paused)
+		rt.pauseRejects = rejectionsTotal.WithLabelValues(rc.Name, "pause", rt.paused.Reason)
 	}
 	env.Path = conf.Join(path, "action")
 	act, err := in.buildAction(rc, dr.endpoint, env)
@@ -84,6 +115,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		if err != nil {
 			return err
 		}
+		rt.pages = append(rt.pages, rt.unavailable)
 	}
 	methods := []string{rc.Method}
 	if rc.Method == fasthttp.MethodGet {
@@ -151,9 +183,20 @@ func (in *Instance) expand(pattern string, acts []*Activity) []expanded {
 	return out
 }
 
+// PausedPage is the spec of the page a paused activity's purchases get.
+func PausedPage() PageSpec {
+	return PageSpec{Status: 503, Reason: "paused", Kind: "busy", RetryAfter: PausedRetryAfter,
+		Message: "The sale is paused for a moment. Please try again shortly."}
+}
+
+// PausedRetryAfter is the Retry-After of the paused page, in seconds: a
+// pause is an operator's brake, longer than a busy moment.
+const PausedRetryAfter = 5
+
 // handler is the request path of one expanded route: run the chain, then
 // either write the rejection page or run the action.
 func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHandler {
+	am := rt.activityMetrics(a)
 	return func(ctx *fasthttp.RequestCtx) {
 		// The breaker decides with its own clock, read now: ctx.Time() is
 		// when fasthttp began the request, stale under load.
@@ -163,6 +206,15 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 			rt.unavailable.Write(ctx)
 			rt.gateRejects.Inc()
 			rt.metrics.rejected.Inc()
+			am.rejects.inc(rt.unavailable)
+			return
+		}
+		if rt.paused != nil && a.Paused() {
+			rt.gate.Done(gate, breaker.Ignore)
+			rt.paused.Write(ctx)
+			rt.pauseRejects.Inc()
+			rt.metrics.rejected.Inc()
+			am.rejects.inc(rt.paused)
 			return
 		}
 		began, ok := rt.shed.Admit()
@@ -171,6 +223,7 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 			rt.gate.Done(gate, breaker.Ignore)
 			rt.shedPage.Write(ctx)
 			rt.shedded.Inc()
+			am.rejects.inc(rt.shedPage)
 			return
 		}
 		start := time.Now()
@@ -181,6 +234,7 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 		case Continue:
 			act(r)
 			rt.metrics.admitted.Inc()
+			am.admit()
 		case Reject:
 			if r.Ticket.Held {
 				// A filter after stock refused: the unit goes back.
@@ -188,8 +242,10 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 			}
 			v.Page.Write(ctx)
 			rt.metrics.rejected.Inc()
+			am.rejects.inc(v.Page)
 		case Done:
 			rt.metrics.admitted.Inc()
+			am.admit()
 		}
 		// Not forwarded (turned away, or an action that does not proxy):
 		// a half-open probe slot goes back without judging the backend.

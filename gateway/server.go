@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/override"
 )
 
 // Server is the public listener. It holds the current Instance behind an
@@ -46,6 +47,9 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
+	if deps.Overrides == nil {
+		deps.Overrides = override.NewMemory()
+	}
 	if deps.RedisBreaker == nil && deps.Redis != nil {
 		deps.RedisBreaker = NewRedisBreaker(cfg.Redis, deps.Now)
 	}
@@ -68,6 +72,7 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	}
 	exportStockStats(deps.Stock)
 	s.cur.Store(in)
+	scraped.Store(s)
 	s.shedCount = requestsTotal.WithLabelValues("", "shed")
 	sc := cfg.Server
 	s.writeBuffer = WriteBufferSize(sc, in)
@@ -231,7 +236,7 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(s.conns.wrap(
 func (s *Server) ReloadFile(path string) (Report, error) {
 	cfg, err := LoadConfig(path)
 	if err != nil {
-		reloadsTotal.WithLabelValues("error").Inc()
+		countReload("error")
 		return Report{}, err
 	}
 	rep, err := s.Reload(cfg)
@@ -252,17 +257,17 @@ func (s *Server) Reload(cfg *conf.Config) (Report, error) {
 	cfg, notApplied := pinStartup(old.Config, cfg)
 	useCerts, err := s.readCerts(cfg)
 	if err != nil {
-		reloadsTotal.WithLabelValues("error").Inc()
+		countReload("error")
 		return Report{}, err
 	}
 	in, kept, err := build(cfg, s.deps, old.shared)
 	if err != nil {
-		reloadsTotal.WithLabelValues("error").Inc()
+		countReload("error")
 		return Report{}, err
 	}
 	useCerts() // the certificates change only with a config that built
 	s.cur.Store(in)
-	reloadsTotal.WithLabelValues("ok").Inc()
+	countReload("ok")
 	// Requests already routed to the old instance finish on it; close it
 	// once they are surely done: the slowest is a proxied request.
 	grace := old.Config.Server.WriteTimeout + old.Config.Server.ReadTimeout
@@ -272,6 +277,12 @@ func (s *Server) Reload(cfg *conf.Config) (Report, error) {
 	grace += time.Second
 	time.AfterFunc(grace, func() { _ = old.Close() })
 	return Report{NotApplied: append(notApplied, keptSales(kept)...)}, nil
+}
+
+// countReload records a reload's result and when it happened.
+func countReload(result string) {
+	reloadsTotal.WithLabelValues(result).Inc()
+	lastReload.WithLabelValues(result).SetToCurrentTime()
 }
 
 // Shutdown stops accepting, waits for in-flight requests to finish (up to

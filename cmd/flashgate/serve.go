@@ -11,12 +11,14 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/flashgate/flashgate/conf"
 	_ "github.com/flashgate/flashgate/filters" // registers every filter type
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/internal/redisconn"
 	"github.com/flashgate/flashgate/internal/watch"
+	"github.com/flashgate/flashgate/override"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -144,20 +146,26 @@ func openDeps(cfg *conf.Config, log *slog.Logger) (gateway.Deps, func(), error) 
 	if err != nil {
 		return deps, nil, err
 	}
-	deps.Redis, deps.RedisBackground = rc.Request, rc.Background
+	// Both clients' calls are timed and counted by operation.
+	deps.Redis, deps.RedisBackground = gateway.InstrumentRedis(rc.Request), gateway.InstrumentRedis(rc.Background)
 	switch cfg.Stock.Store {
 	case "redis":
-		deps.Stock, err = stock.NewRedis(stock.RedisOptions{Client: rc.Request, Background: rc.Background,
+		deps.Stock, err = stock.NewRedis(stock.RedisOptions{Client: deps.Redis, Background: deps.RedisBackground,
 			Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout})
 		if err != nil {
 			rc.Close()
 			return deps, nil, err
 		}
+		// Pauses and window overrides are shared by every instance; their
+		// poll and admin writes are background work.
+		deps.Overrides = override.NewRedis(context.Background(), deps.RedisBackground, cfg.Redis.Prefix, max(cfg.Redis.Timeout, 500*time.Millisecond), log)
 	default:
 		deps.Stock = stock.NewMemory()
 		deps.AutoWarm = true
+		deps.Overrides = override.NewMemory()
 	}
 	return deps, func() {
+		_ = deps.Overrides.Close()
 		_ = deps.Stock.Close()
 		rc.Close()
 	}, nil

@@ -6,6 +6,7 @@ package window
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
@@ -56,31 +57,84 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Until the page of an operator's new window is rendered (at once,
+		// off the request path), requests get this one without a countdown.
+		p.notStartedAny, err = env.Page(gateway.PageSpec{Status: 403, Reason: "not_started", Kind: "not_started",
+			Activity: a.ID, Message: "The sale has not started yet.", Extra: map[string]any{"activity": a.ID}})
+		if err != nil {
+			return nil, err
+		}
 		for _, w := range a.Windows {
 			if w.Start.IsZero() {
 				p.notStarted = append(p.notStarted, nil)
 				continue
 			}
-			pg, err := env.Page(gateway.PageSpec{Status: 403, Reason: "not_started", Kind: "not_started",
-				Activity: a.ID, StartsAt: w.Start,
-				Message: "The sale has not started yet.",
-				Extra:   map[string]any{"activity": a.ID, "starts_at": w.Start.UTC().Format(time.RFC3339)}})
+			pg, err := env.Page(notStartedSpec(a, w.Start))
 			if err != nil {
 				return nil, err
 			}
 			p.notStarted = append(p.notStarted, pg)
 		}
 	}
+	if env.Overrides != nil {
+		render := func(a *gateway.Activity) {
+			w, ok := a.Override().Window()
+			if !ok || w.Start.IsZero() {
+				f.acts[a.Index].override.Store(nil)
+				return
+			}
+			pg, err := env.Pages.Get(notStartedSpec(a, w.Start))
+			if err != nil {
+				env.Logger.Error("sale_window: page of the overriding window", "activity", a.ID, "err", err)
+				return
+			}
+			f.acts[a.Index].override.Store(&overridePage{start: w.Start, page: pg})
+		}
+		for _, a := range env.Activities {
+			render(a) // an override that survived a reload
+		}
+		f.cancel = env.Overrides.OnChange(func(id string) {
+			for _, a := range env.Activities {
+				if a.ID == id {
+					render(a)
+				}
+			}
+		})
+	}
 	return f, nil
 }
 
+func notStartedSpec(a *gateway.Activity, start time.Time) gateway.PageSpec {
+	return gateway.PageSpec{Status: 403, Reason: "not_started", Kind: "not_started",
+		Activity: a.ID, StartsAt: start,
+		Message: "The sale has not started yet.",
+		Extra:   map[string]any{"activity": a.ID, "starts_at": start.UTC().Format(time.RFC3339)}}
+}
+
 type pages struct {
-	notStarted []*gateway.Page // by window index
-	ended      *gateway.Page
+	notStarted    []*gateway.Page // by window index
+	notStartedAny *gateway.Page   // no countdown
+	ended         *gateway.Page
+	override      atomic.Pointer[overridePage]
+}
+
+// overridePage is the not-started page of an operator's window.
+type overridePage struct {
+	start time.Time
+	page  *gateway.Page
 }
 
 type filter struct {
-	acts []pages // by Activity.Index
+	acts   []pages // by Activity.Index
+	cancel func()
+}
+
+// Close stops rendering pages for window overrides.
+func (f *filter) Close() error {
+	if f.cancel != nil {
+		f.cancel()
+	}
+	return nil
 }
 
 // Handle lets the request through while a window's sale is open (from
@@ -95,6 +149,12 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 		return gateway.RejectWith(f.acts[a.Index].ended), nil
 	}
 	p := &f.acts[a.Index]
+	if a.Override().Windows() != nil {
+		if ov := p.override.Load(); ov != nil && ov.start.Equal(next) {
+			return gateway.RejectWith(ov.page), nil
+		}
+		return gateway.RejectWith(p.notStartedAny), nil
+	}
 	for i, w := range a.Windows {
 		if w.Start.Equal(next) && p.notStarted[i] != nil {
 			return gateway.RejectWith(p.notStarted[i]), nil
