@@ -3,6 +3,7 @@ package e2e
 import (
 	"crypto/tls"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,10 @@ routes:
 		if code, _, err := fasthttp.GetTimeout(nil, "http://"+a+"/healthz", 2*time.Second); err == nil && code == 200 {
 			t.Errorf("plain HTTP answered on the TLS port %s", a)
 		}
+	}
+	// The container health check follows server.tls.
+	if out, err := exec.Command(bin.gateway, "health", "--config", cfg).CombinedOutput(); err != nil || !strings.Contains(string(out), "healthy: https://") {
+		t.Errorf("flashgate health on a TLS listener: %v %s", err, out)
 	}
 	// A client that does not trust the CA gets no connection.
 	untrusting := &fasthttp.Client{TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
