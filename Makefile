@@ -47,14 +47,19 @@ FUZZTIME ?= 10s
 fuzz:
 	@./scripts/fuzz.sh $(FUZZTIME)
 
-## bench: Go benchmarks (allocations per op) and wrk against a local gateway.
+## bench: Go benchmarks (allocations per op), then the load harness:
+## redis-server, the demo backend, gateways and nginx on loopback, every
+## scenario in interleaved rounds, one table, bench/results/bench.{json,svg}.
+## BENCH_ARGS passes flags, e.g. BENCH_ARGS="-duration 2s -rounds 1".
+BENCH_ARGS ?=
 bench: bench-go bench-wrk
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./gateway/ ./bench/ ./static/ ./stock/ ./filters/...
 
 bench-wrk: build
-	@./bench/run.sh
+	@./scripts/ensure-bench-tools.sh
+	$(GO) run ./bench/harness $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BIN)

@@ -176,3 +176,18 @@ func CheckSection(path string, in any, out Validator) error {
 	DecodeSection(&errs, path, in, out)
 	return errs.Err()
 }
+
+// Problems lists the problems of a config error one per entry, as the
+// admin API's 422 answer carries them: each line of the joined error.
+func Problems(err error) []string {
+	if err == nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -60,6 +60,10 @@ func TestDefaults(t *testing.T) {
 		{"activity per_user", cfg.Activities[0].PerUser, int64(1)},
 		{"upstream timeout", cfg.Upstreams[0].Timeout, 3 * time.Second},
 		{"upstream max_conns", cfg.Upstreams[0].MaxConns, 512},
+		{"upstream breaker_probes", cfg.Upstreams[0].BreakerProbes, 1},
+		{"redis.breaker_failures", cfg.Redis.BreakerFailures, 5},
+		{"redis.breaker_open", cfg.Redis.BreakerOpen, time.Second},
+		{"redis.breaker_probes", cfg.Redis.BreakerProbes, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,9 @@ type Config struct {
 	Admin Admin `mapstructure:"admin"`
 	// Log chooses log level and format.
 	Log Log `mapstructure:"log"`
+	// Reload chooses how the config file is reloaded besides SIGHUP and
+	// POST /admin/reload.
+	Reload Reload `mapstructure:"reload"`
 	// Static is the pre-rendered page cache.
 	Static Static `mapstructure:"static"`
 	// Redis is shared by every filter that needs cross-instance state.
@@ -60,6 +63,15 @@ type Server struct {
 	MaxBodyBytes int `mapstructure:"max_body_bytes"`
 	// MaxConns caps concurrent connections. Default 65536.
 	MaxConns int `mapstructure:"max_conns"`
+	// WriteBufferSize is each connection's response write buffer, in
+	// bytes. A response larger than it leaves in more than one write(2);
+	// a keep-alive connection keeps its buffer while it lives, so the
+	// memory it can cost is write_buffer_size × max_conns. Default 0:
+	// derived at start-up from the largest page actually served (the
+	// rendered catalogue's largest HTML page, plain or gzip, images not
+	// counted, and the largest rejection page) plus room for its headers,
+	// rounded up to 1 KiB, never below fasthttp's 4096. Else 4096..1048576.
+	WriteBufferSize int `mapstructure:"write_buffer_size"`
 	// MaxInflight caps requests being handled at once; beyond it requests
 	// are shed with the busy page (503 + Retry-After). 0 disables. Default 10000.
 	MaxInflight int `mapstructure:"max_inflight"`
@@ -75,7 +87,23 @@ type Server struct {
 	// RetryAfter is the Retry-After, in seconds, sent with busy pages.
 	// Default 1.
 	RetryAfter int `mapstructure:"retry_after"`
+	// TLS serves HTTPS on Listen when its files are set. Default: plain
+	// HTTP.
+	TLS TLS `mapstructure:"tls"`
 }
+
+// TLS is a listener's certificate. Both files or neither; they are read
+// at start-up and again on every reload, so a renewed certificate applies
+// without a restart (turning TLS on or off needs one).
+type TLS struct {
+	// CertFile is the PEM certificate chain. Default "" (no TLS).
+	CertFile string `mapstructure:"cert_file"`
+	// KeyFile is the PEM private key of CertFile. Default "".
+	KeyFile string `mapstructure:"key_file"`
+}
+
+// Enabled reports whether the listener serves TLS.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // Admin configures the operator API.
 type Admin struct {
@@ -84,6 +112,19 @@ type Admin struct {
 	// Token is the bearer token the admin API requires. Required when
 	// Listen is set; set it with FLASHGATE_ADMIN_TOKEN rather than in a file.
 	Token string `mapstructure:"token"`
+	// TLS serves the admin API over HTTPS when its files are set.
+	// Default: plain HTTP.
+	TLS TLS `mapstructure:"tls"`
+}
+
+// Reload configures reloading the config file without a restart.
+type Reload struct {
+	// Watch reloads the file when its content changes (an edit, a rename
+	// over it, a Kubernetes ConfigMap update). Default false.
+	Watch bool `mapstructure:"watch"`
+	// Debounce is how long the file's directory must be quiet before the
+	// file is read, so a burst of writes is one reload. Default 500ms.
+	Debounce time.Duration `mapstructure:"debounce"`
 }
 
 // Log configures structured logging.
@@ -92,6 +133,10 @@ type Log struct {
 	Level string `mapstructure:"level"`
 	// Format is "json" or "text". Default "json".
 	Format string `mapstructure:"format"`
+	// AccessEvery writes an access log line (slog JSON on stderr, whatever
+	// Format and Level say) for one request in this many: 1 logs every
+	// request, 100 one in a hundred. Default 0 (no access log).
+	AccessEvery int `mapstructure:"access_every"`
 }
 
 // Static configures product pages and system pages.
@@ -139,6 +184,37 @@ type Redis struct {
 	DialTimeout time.Duration `mapstructure:"dial_timeout"`
 	// Prefix is put before every key flashgate writes. Default "fg:".
 	Prefix string `mapstructure:"prefix"`
+	// BreakerFailures: after this many consecutive request-path Redis
+	// failures (no answer within the filter's timeout, or a broken
+	// connection) the Redis breaker opens, and purchases answer 503 busy
+	// at once, with no Redis call, instead of each waiting out its
+	// timeout. Default 5; -1 disables.
+	BreakerFailures int `mapstructure:"breaker_failures"`
+	// BreakerOpen is how long the Redis breaker stays open before it
+	// turns half-open. Default 1s.
+	BreakerOpen time.Duration `mapstructure:"breaker_open"`
+	// BreakerProbes is how many calls a half-open Redis breaker lets
+	// through at once, and how many successes close it. 1..1000. Default 1.
+	BreakerProbes int `mapstructure:"breaker_probes"`
+	// TLS encrypts the connections to Redis, as managed Redis services
+	// require. Default: off.
+	TLS RedisTLS `mapstructure:"tls"`
+}
+
+// RedisTLS configures TLS to Redis.
+type RedisTLS struct {
+	// Enabled turns TLS on. Default false.
+	Enabled bool `mapstructure:"enabled"`
+	// CAFile is a PEM bundle of the CAs that sign the server's
+	// certificate. Default "": the system's roots.
+	CAFile string `mapstructure:"ca_file"`
+	// CertFile and KeyFile are a client certificate, for servers that
+	// require one (tls-auth-clients). Default "" (none).
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+	// ServerName is the name checked in the server's certificate.
+	// Default "": the host of each address.
+	ServerName string `mapstructure:"server_name"`
 }
 
 // Stock chooses the stock store.
@@ -166,14 +242,19 @@ type Upstream struct {
 	MaxIdleConnDuration time.Duration `mapstructure:"max_idle_conn_duration"`
 	// MaxResponseBytes caps an upstream response body. Default 1 MiB.
 	MaxResponseBytes int `mapstructure:"max_response_bytes"`
-	// Breaker opens after this many consecutive failures (timeouts,
-	// unreachable, 5xx): while open, the routes that proxy here answer 503
+	// BreakerFailures: the breaker opens after this many consecutive
+	// failures (timeouts, unreachable, broken connections, 5xx; a full
+	// local pool is not the backend's failure and does not count): while open, the routes that proxy here answer 503
 	// at once, before their chain runs, so no stock is taken for orders
 	// that cannot be delivered. Default 20; -1 disables.
 	BreakerFailures int `mapstructure:"breaker_failures"`
-	// BreakerOpen is how long the breaker stays open before one probe
-	// request is let through. Default 5s.
+	// BreakerOpen is how long the breaker stays open before it turns
+	// half-open and lets probe requests through. Default 5s.
 	BreakerOpen time.Duration `mapstructure:"breaker_open"`
+	// BreakerProbes is how many requests a half-open breaker lets through
+	// at once, and how many successes in a row close it; the first failed
+	// probe opens it again. 1..1000. Default 1.
+	BreakerProbes int `mapstructure:"breaker_probes"`
 }
 
 // Activity is one sale of one item.
@@ -227,6 +308,23 @@ type Route struct {
 	Filters []map[string]any `mapstructure:"filters"`
 	// Action is what an admitted request gets.
 	Action Action `mapstructure:"action"`
+	// Shed turns on adaptive overload shedding for the route. Default off.
+	Shed Shed `mapstructure:"shed"`
+}
+
+// Shed configures a route's adaptive overload shedding (internal/shed):
+// when even the fastest request of a whole interval took longer than
+// target, new requests beyond what the route has shown it can hold in
+// flight get the busy page (503 + Retry-After) before the chain runs.
+type Shed struct {
+	// Target is the latency (routing to answer ready, including the
+	// upstream) the route should keep; set it above the route's normal
+	// latency. 0 disables shedding. 1ms..60s. Default 0.
+	Target time.Duration `mapstructure:"target"`
+	// Interval is how long the latency must stay above target before the
+	// route sheds, and the length of one of the 10 buckets its statistics
+	// keep. 1ms..60s. Default 100ms.
+	Interval time.Duration `mapstructure:"interval"`
 }
 
 // Action is what a route does with an admitted request.
@@ -276,3 +374,10 @@ type Queue struct {
 	// Default 65536.
 	Capacity int `mapstructure:"capacity"`
 }
+
+// Bounds of server.write_buffer_size: fasthttp's own default is the
+// floor; past 1 MiB a page should be split or streamed, not buffered.
+const (
+	MinWriteBuffer = 4096
+	MaxWriteBuffer = 1 << 20
+)

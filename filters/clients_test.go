@@ -24,14 +24,7 @@ import (
 // the background client's.
 func TestReloadLoopsUseTheBackgroundClient(t *testing.T) {
 	rs := redistest.Start(t)
-	named := func(name string) rueidis.Client {
-		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{rs.Addr()}, DisableCache: true, ClientName: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
-		return c
-	}
+	named := func(name string) rueidis.Client { return redistest.NamedClient(t, name, rs.Addr()) }
 	cfg, err := conf.Parse(fmt.Appendf(nil, `
 redis: {addrs: [%q]}
 activities: [{id: sale, stock: 5}]

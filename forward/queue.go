@@ -121,6 +121,11 @@ type Stats struct {
 // caller gives the unit back and answers busy.
 var ErrFull = errors.New("forward: queue full")
 
+// ErrNotSent, wrapped in a Sender's error, says the order was not sent at
+// all (the upstream's breaker refused it): the queue waits and tries again
+// without counting an attempt.
+var ErrNotSent = errors.New("forward: not sent")
+
 // ErrClosed is Enqueue's answer after Close.
 var ErrClosed = errors.New("forward: queue closed")
 
@@ -326,8 +331,11 @@ func (q *Queue) deliver(ctx context.Context, it *item) {
 	code, body, err := q.send.Send(sctx, &it.o)
 	cancel()
 
+	notSent := errors.Is(err, ErrNotSent)
 	q.mu.Lock()
-	it.st.Attempts++
+	if !notSent {
+		it.st.Attempts++
+	}
 	attempts := it.st.Attempts
 	if err == nil {
 		it.st.Code, it.st.Body = code, body
@@ -335,6 +343,7 @@ func (q *Queue) deliver(ctx context.Context, it *item) {
 	q.mu.Unlock()
 
 	switch {
+	case notSent:
 	case err == nil && (code < 300 || code == 409):
 		q.finish(it, Delivered, "")
 		return
@@ -348,7 +357,7 @@ func (q *Queue) deliver(ctx context.Context, it *item) {
 	q.mu.Lock()
 	q.stats.Retried++
 	q.mu.Unlock()
-	if q.cfg.Sleep(ctx, Backoff(q.cfg.Backoff, q.cfg.BackoffMax, attempts, rand.Float64())) != nil {
+	if q.cfg.Sleep(ctx, Backoff(q.cfg.Backoff, q.cfg.BackoffMax, max(attempts, 1), rand.Float64())) != nil {
 		q.push(it) // shutting down: put it back, Run is returning
 		return
 	}

@@ -375,3 +375,25 @@ func TestNewRefusesNoRate(t *testing.T) {
 		t.Error("a queue without a rate was built")
 	}
 }
+
+func TestNotSentUsesNoAttempt(t *testing.T) {
+	o := order(1)
+	notSent := fmt.Errorf("breaker open: %w", ErrNotSent)
+	s := &scripted{scripts: map[string][]reply{o.Ticket: {{0, notSent}, {0, notSent}, {0, notSent}, {201, nil}}}, sends: map[string]int{}}
+	clk := newFakeClock()
+	rel := &releases{n: map[string]int{}}
+	q, err := New(Config{Rate: 1000, Attempts: 2, Now: clk.Now, Sleep: clk.Sleep}, s, rel.release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Enqueue(o); err != nil {
+		t.Fatal(err)
+	}
+	run(t, q)
+	waitFinished(t, q, 1)
+	st, _ := q.Status(o.Ticket, o.User)
+	if st.State != Delivered || st.Attempts != 1 || rel.n[o.Ticket] != 0 {
+		t.Errorf("status %v after %d attempts, %d releases; want delivered after 1 (three refusals of an unsent order are no attempts), none released",
+			st.State, st.Attempts, rel.n[o.Ticket])
+	}
+}

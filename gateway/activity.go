@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/override"
 )
 
 // Phase is where an activity stands in its sale windows.
@@ -26,36 +27,91 @@ type Activity struct {
 	// Index is the activity's position in the config, so filters can keep
 	// per-activity state in a slice instead of a map.
 	Index int
+	// override is what operators changed on top of the YAML (pause,
+	// window), resolved once at build time; it outlives reloads.
+	override *override.State
+	// Early is how long before each window opens the sale admits
+	// purchases: the `early` of the sale_window entries serving the
+	// activity, resolved once when the config is built (resolveEarly), so
+	// that the purchase route, the purchase_path endpoint with the
+	// hidden_path filter, and the order_token endpoint all open together.
+	// A request let in early that got no path or token would be refused
+	// further down the chain. Zero without a sale_window.
+	Early time.Duration
 }
 
 func newActivity(i int, c conf.Activity) *Activity {
 	return &Activity{Activity: c, IDBytes: []byte(c.ID), Index: i}
 }
 
+// Paused reports whether an operator stopped this activity's purchases.
+func (a *Activity) Paused() bool { return a.override.Paused() }
+
+// Override is the activity's operator overrides (nil for an activity
+// built by hand in a test).
+func (a *Activity) Override() *override.State { return a.override }
+
+// CurrentWindows are the windows in force: an operator's window override
+// when there is one, the YAML's otherwise.
+func (a *Activity) CurrentWindows() []conf.Window {
+	if ws := a.override.Windows(); ws != nil {
+		return ws
+	}
+	return a.Windows
+}
+
 // OpenWindow returns the window open at now; ok is false when none is.
 // An activity without windows is always open, in a zero window.
 func (a *Activity) OpenWindow(now time.Time) (w conf.Window, ok bool) {
-	if len(a.Windows) == 0 {
+	return a.window(now, 0)
+}
+
+// SaleWindow is OpenWindow for a purchase: the configured window whose
+// sale has opened at now, Early before its Start and until its End. The
+// window is returned as configured (the hidden path's MAC and countdowns
+// use its real Start).
+func (a *Activity) SaleWindow(now time.Time) (w conf.Window, ok bool) {
+	return a.window(now, a.Early)
+}
+
+func (a *Activity) window(now time.Time, early time.Duration) (conf.Window, bool) {
+	ws := a.CurrentWindows()
+	if len(ws) == 0 {
 		return conf.Window{}, true
 	}
-	for _, w := range a.Windows {
-		if w.Contains(now) {
+	for _, w := range ws {
+		if opened(w, now, early) && (w.End.IsZero() || now.Before(w.End)) {
 			return w, true
 		}
 	}
 	return conf.Window{}, false
 }
 
+// opened reports whether w's sale has opened at now, early before Start.
+func opened(w conf.Window, now time.Time, early time.Duration) bool {
+	return w.Start.IsZero() || !now.Before(w.Start.Add(-early))
+}
+
 // PhaseAt reports the activity's phase at now and, when not Ended, the
 // instant it next changes (zero when it never does).
 func (a *Activity) PhaseAt(now time.Time) (Phase, time.Time) {
-	if w, ok := a.OpenWindow(now); ok {
+	return a.phase(now, 0)
+}
+
+// SalePhase is PhaseAt for a purchase, with each window opening Early
+// before its Start. When NotStarted, the instant returned is still the
+// window's configured Start: the countdown shoppers see.
+func (a *Activity) SalePhase(now time.Time) (Phase, time.Time) {
+	return a.phase(now, a.Early)
+}
+
+func (a *Activity) phase(now time.Time, early time.Duration) (Phase, time.Time) {
+	if w, ok := a.window(now, early); ok {
 		return Open, w.End
 	}
 	var next time.Time
-	for _, w := range a.Windows {
-		started := w.Start.IsZero() || !now.Before(w.Start)
-		if !started && (next.IsZero() || w.Start.Before(next)) {
+	for _, w := range a.CurrentWindows() {
+		if !opened(w, now, early) && (next.IsZero() || w.Start.Before(next)) {
 			next = w.Start
 		}
 	}

@@ -81,13 +81,17 @@ func (in *Instance) SharedValue(key string) (any, bool) {
 // Admin is the operator API on its own listener: metrics, health, reload,
 // warm-up, stock and release. It is never on the public port.
 type Admin struct {
-	srv   *fasthttp.Server
-	conns *connTracker
+	srv    *fasthttp.Server
+	conns  *connTracker
+	routes []string
 }
+
+//go:embed openapi.json
+var openAPI []byte
 
 // NewAdmin builds the admin server, or returns nil when admin.listen is
 // empty. reload re-reads the config file.
-func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() error) (*Admin, error) {
+func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error)) (*Admin, error) {
 	if c.Listen == "" {
 		return nil, nil
 	}
@@ -95,16 +99,30 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() error) (*Admin, 
 		return nil, errors.New("admin.token must be at least 16 characters")
 	}
 	token := []byte("Bearer " + c.Token)
+	if deps.Overrides == nil {
+		deps.Overrides = s.deps.Overrides
+	}
 	r := router.New()
+	ad := &Admin{}
+	handle := func(method, path string, h fasthttp.RequestHandler) {
+		r.Handle(method, path, h)
+		ad.routes = append(ad.routes, method+" "+path)
+	}
 	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(Registry, promhttp.HandlerOpts{}))
-	r.GET("/metrics", metrics)
-	r.GET("/healthz", func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok\n") })
+	handle("GET", "/metrics", metrics)
+	handle("GET", "/healthz", func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok\n") })
+	handle("GET", "/readyz", s.serveReady)
 	// The live dashboard is a static page: it asks for the token and reads
 	// /admin/status and /metrics with it, so the page itself holds nothing.
-	r.GET("/dashboard", func(ctx *fasthttp.RequestCtx) {
+	handle("GET", "/dashboard", func(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.SetContentTypeBytes(ctypeHTML)
 		ctx.Response.Header.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
 		ctx.Response.SetBodyRaw(dashboardHTML)
+	})
+	// The description of this API is open, like /metrics: it holds no data.
+	handle("GET", "/admin/openapi.json", func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
+		ctx.Response.SetBodyRaw(openAPI)
 	})
 	auth := func(h func(a *AdminCall)) fasthttp.RequestHandler {
 		return func(ctx *fasthttp.RequestCtx) {
@@ -118,21 +136,20 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() error) (*Admin, 
 			h(a)
 		}
 	}
-	r.GET("/admin/status", auth(adminStatus(s)))
-	r.POST("/admin/reload", auth(func(a *AdminCall) {
-		if err := reload(); err != nil {
-			a.Error(422, "config_invalid", err.Error())
-			return
-		}
-		a.JSON(200, map[string]any{"reloaded": true})
-	}))
-	r.POST("/admin/activities/{id}/warm", auth(withActivity(adminWarm)))
-	r.GET("/admin/activities/{id}/stock", auth(withActivity(adminStock)))
-	r.POST("/admin/activities/{id}/topup", auth(withActivity(adminTopUp)))
-	r.POST("/admin/activities/{id}/release", auth(withActivity(adminRelease)))
+	handle("GET", "/admin/status", auth(adminStatus(s)))
+	handle("POST", "/admin/reload", auth(func(a *AdminCall) { adminReload(a, reload) }))
+	handle("GET", "/admin/activities", auth(adminActivities))
+	handle("POST", "/admin/activities/{id}/pause", auth(adminPause(true)))
+	handle("POST", "/admin/activities/{id}/resume", auth(adminPause(false)))
+	handle("PUT", "/admin/activities/{id}/window", auth(adminSetWindow))
+	handle("DELETE", "/admin/activities/{id}/window", auth(adminClearWindow))
+	handle("POST", "/admin/activities/{id}/warm", auth(withActivity(adminWarm)))
+	handle("GET", "/admin/activities/{id}/stock", auth(withActivity(adminStock)))
+	handle("POST", "/admin/activities/{id}/topup", auth(withActivity(adminTopUp)))
+	handle("POST", "/admin/activities/{id}/release", auth(withActivity(adminRelease)))
 	adminMu.Lock()
 	for _, ar := range adminRoutes {
-		r.Handle(ar.Method, ar.Path, auth(ar.Handler))
+		handle(ar.Method, ar.Path, auth(ar.Handler))
 	}
 	adminMu.Unlock()
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
@@ -141,12 +158,22 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() error) (*Admin, 
 	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
 		(&AdminCall{Ctx: ctx}).Error(405, "method_not_allowed", "this admin endpoint takes another method")
 	}
-	return &Admin{conns: newConnTracker(), srv: &fasthttp.Server{
+	ad.conns = newConnTracker()
+	ad.srv = &fasthttp.Server{
 		Handler: r.Handler, NoDefaultServerHeader: true,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,
 		MaxRequestBodySize: 8 << 20,
-	}}, nil
+	}
+	return ad, nil
 }
+
+// Routes lists every route of the admin listener as "METHOD /path", in
+// registration order: what /admin/openapi.json must describe.
+func (a *Admin) Routes() []string { return append([]string(nil), a.routes...) }
+
+// Handler is the admin listener's request handler, for tests that drive
+// it without a network.
+func (a *Admin) Handler() fasthttp.RequestHandler { return a.srv.Handler }
 
 // Serve accepts admin connections on ln.
 func (a *Admin) Serve(ln net.Listener) error { return a.srv.Serve(a.conns.wrap(ln)) }
@@ -156,6 +183,22 @@ func (a *Admin) Serve(ln net.Listener) error { return a.srv.Serve(a.conns.wrap(l
 func (a *Admin) Shutdown(ctx context.Context) error {
 	a.conns.drain(DrainGrace)
 	return a.srv.ShutdownWithContext(ctx)
+}
+
+// adminReload answers 200 with the settings the reload could not apply
+// live (an empty list when it applied all), or 422 with every problem of
+// the file, one per entry, the running config unchanged.
+func adminReload(a *AdminCall, reload func() (Report, error)) {
+	rep, err := reload()
+	if err != nil {
+		a.JSON(422, map[string]any{"error": "config_invalid", "status": 422,
+			"message": "the config was not reloaded; the running config stays", "errors": conf.Problems(err)})
+		return
+	}
+	if rep.NotApplied == nil {
+		rep.NotApplied = []NotApplied{}
+	}
+	a.JSON(200, map[string]any{"reloaded": true, "not_applied": rep.NotApplied})
 }
 
 func withActivity(h func(a *AdminCall, act *Activity)) func(a *AdminCall) {

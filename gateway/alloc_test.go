@@ -3,11 +3,14 @@
 package gateway
 
 import (
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -33,10 +36,21 @@ func TestZeroAllocs(t *testing.T) {
 		{"not found", "/nowhere", 404, nil},
 		{"healthz", "/healthz", 200, nil},
 	}
+	t.Run("shed route", func(t *testing.T) {
+		h, _ := sheddingRoute(t)
+		ctx := newCtx("POST", "/buy/phone-sale", "Accept", "application/json")
+		allocs := testing.AllocsPerRun(200, func() { ctx.Response.Reset(); h(ctx) })
+		if ctx.Response.StatusCode() != 503 || string(ctx.Response.Header.Peek("X-Flashgate-Reason")) != "busy" {
+			t.Fatalf("status %d %s, want 503 busy", ctx.Response.StatusCode(), ctx.Response.Header.Peek("X-Flashgate-Reason"))
+		}
+		if allocs != 0 {
+			t.Errorf("%v allocs per shed request, want 0", allocs)
+		}
+	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := newCtx("GET", tc.path, tc.headers...)
-			serveOnce(s, ctx) // warm pools and lazily built counters
+			serveOnce(s, ctx) // warm pools
 			allocs := testing.AllocsPerRun(200, func() { serveOnce(s, ctx) })
 			if ctx.Response.StatusCode() != tc.status {
 				t.Fatalf("status %d, want %d", ctx.Response.StatusCode(), tc.status)
@@ -45,6 +59,61 @@ func TestZeroAllocs(t *testing.T) {
 				t.Errorf("%v allocs per request, want 0", allocs)
 			}
 		})
+	}
+}
+
+// TestZeroAllocsAccessLogUnsampled: with the access log on, a request it
+// does not sample allocates nothing either.
+func TestZeroAllocsAccessLogUnsampled(t *testing.T) {
+	cfg, err := conf.Parse([]byte("log: {access_every: 1000000000}\n" + chainYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Static.Catalogue = "testdata/catalogue.yaml"
+	st := stock.NewMemory()
+	t.Cleanup(func() { _ = st.Close() })
+	s, err := NewServer(cfg, Deps{Stock: st, AutoWarm: true, AccessLog: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.access == nil {
+		t.Fatal("access log not on")
+	}
+	for _, path := range []string{"/p/phone-x", "/chain/phone-sale", "/rejected/phone-sale"} {
+		ctx := newCtx("GET", path)
+		serveOnce(s, ctx)
+		if allocs := testing.AllocsPerRun(200, func() { serveOnce(s, ctx) }); allocs != 0 {
+			t.Errorf("%s: %v allocs per unsampled request, want 0", path, allocs)
+		}
+	}
+}
+
+// purchaseYAML adds a purchase route (a proxy action), whose rejections
+// are also counted per activity, and which an operator's pause stops.
+const purchaseYAML = chainYAML + `  - path: /buy/{activity}
+    filters: [{test_verdict: {do: reject}}]
+    action: {type: proxy, upstream: orders}
+upstreams: [{name: orders, addrs: ["127.0.0.1:1"]}]
+`
+
+// TestZeroAllocsPurchase pins the purchase route's rejection (counted per
+// route, filter and activity) and the paused page at zero allocations.
+func TestZeroAllocsPurchase(t *testing.T) {
+	s := benchServer(t, purchaseYAML)
+	for _, paused := range []bool{false, true} {
+		if err := s.deps.Overrides.SetPaused(bgCtx(), "phone-sale", paused); err != nil {
+			t.Fatal(err)
+		}
+		ctx := newCtx("GET", "/buy/phone-sale", "Accept", "application/json")
+		serveOnce(s, ctx)
+		allocs := testing.AllocsPerRun(200, func() { serveOnce(s, ctx) })
+		want := map[bool]int{false: 418, true: 503}[paused]
+		if ctx.Response.StatusCode() != want {
+			t.Fatalf("paused=%v: status %d, want %d", paused, ctx.Response.StatusCode(), want)
+		}
+		if allocs != 0 {
+			t.Errorf("paused=%v: %v allocs per request, want 0", paused, allocs)
+		}
 	}
 }
 

@@ -207,13 +207,13 @@ func TestAsyncQueueSurvivesReload(t *testing.T) {
 	if got := g.poll(t, poll, "dave"); got["status"] != "delivered" {
 		t.Fatalf("before reload: %v", got)
 	}
-	if err := g.s.Reload(parse(t, g.yaml)); err != nil {
+	if _, err := g.s.Reload(parse(t, g.yaml)); err != nil {
 		t.Fatalf("reload with the same queue: %v", err)
 	}
 	if code, got := g.do(t, "GET", poll, "dave"); code != 200 || got["status"] != "delivered" {
 		t.Errorf("after reload: %d %v, want the delivered status still there", code, got)
 	}
-	err := g.s.Reload(parse(t, strings.Replace(g.yaml, "rate: 1000, attempts: 2", "rate: 5, attempts: 2", 1)))
+	_, err := g.s.Reload(parse(t, strings.Replace(g.yaml, "rate: 1000, attempts: 2", "rate: 5, attempts: 2", 1)))
 	if err == nil || !strings.Contains(err.Error(), "restart") {
 		t.Errorf("reload changing the queue: err = %v, want a refusal that says restart", err)
 	}

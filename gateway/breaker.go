@@ -1,79 +1,51 @@
 package gateway
 
 import (
-	"sync/atomic"
 	"time"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/breaker"
 )
 
-// breaker is a consecutive-failure circuit breaker for one upstream. When
-// the backend keeps failing, the routes that proxy to it answer 503 at
-// once, before their chain runs: no stock is taken for orders that could
-// not be delivered, and the crowd does not queue on a dead backend.
-// Lock-free: three atomics, read on every request.
-type breaker struct {
-	threshold int64
-	openFor   int64 // ns
-	fails     atomic.Int64
-	openUntil atomic.Int64 // unix ns; 0 = closed
-	probeAt   atomic.Int64 // unix ns of the last probe let through
-}
-
-func newBreaker(failures int, open time.Duration) *breaker {
-	if failures <= 0 {
+// newUpstreamBreaker is the breaker of one upstream, or nil when
+// breaker_failures is -1. It decides with now, read at the moment of each
+// decision (never the request's arrival time), so a test can inject it.
+//
+// While it is open, the routes that proxy to the upstream answer 503
+// upstream_unavailable before their chain runs: no stock is taken for
+// orders that could not be delivered, and the crowd does not queue on a
+// dead backend. The route gate takes the Ticket, Forward reports the
+// exchange's outcome with it, and a request the chain turned away gives
+// it back with breaker.Ignore (see Route.handler).
+func newUpstreamBreaker(c conf.Upstream, now func() time.Time) *breaker.Breaker {
+	if c.BreakerFailures <= 0 {
 		return nil
 	}
-	return &breaker{threshold: int64(failures), openFor: int64(open)}
+	return gaugedBreaker("upstream:"+c.Name, c.BreakerFailures, c.BreakerOpen, c.BreakerProbes, now)
 }
 
-// allow reports whether a request may go on. While open it refuses; once
-// the open period is over it lets one probe through per period (a probe
-// whose request never reached the backend, rejected by a filter, does not
-// block the next period's).
-func (b *breaker) allow(now time.Time) bool {
-	if b == nil {
-		return true
-	}
-	until := b.openUntil.Load()
-	if until == 0 {
-		return true
-	}
-	t := now.UnixNano()
-	if t < until {
-		return false
-	}
-	last := b.probeAt.Load()
-	return t-last >= b.openFor && b.probeAt.CompareAndSwap(last, t)
+// gaugedBreaker builds a breaker whose state flashgate_breaker_state
+// follows under the label name (0 closed, 1 open, 2 half-open), the one
+// way the upstream and Redis breakers are made.
+func gaugedBreaker(name string, failures int, openFor time.Duration, probes int, now func() time.Time) *breaker.Breaker {
+	b := breaker.New(breaker.Settings{Failures: failures, OpenFor: openFor, Probes: probes, Now: now})
+	registerMetrics()
+	g := breakerState.WithLabelValues(name)
+	g.Set(0)
+	b.OnChange(func(_, to breaker.State) { g.Set(float64(to)) })
+	return b
 }
 
-// retryAfter is how long until the breaker lets a probe through, in whole
-// seconds, at least 1.
-func (b *breaker) retryAfter(now time.Time) int {
-	d := time.Duration(b.openUntil.Load() - now.UnixNano())
-	return max(1, int((d+time.Second-1)/time.Second))
-}
-
-// record counts an exchange's outcome: a success closes the breaker; the
-// threshold-th consecutive failure (or a failed probe) opens it.
-func (b *breaker) record(ok bool, now time.Time) {
-	if b == nil {
-		return
+// upstreamOutcome is what an exchange says about the backend's health.
+// A full local pool (fasthttp.ErrNoFreeConns) is the gateway's own
+// saturation: the request never left, so it says nothing about the
+// backend and must not open its breaker.
+func upstreamOutcome(err error, status int) breaker.Outcome {
+	switch {
+	case err == nil && status < 500:
+		return breaker.Success
+	case err != nil && poolFull(err):
+		return breaker.Ignore
 	}
-	if ok {
-		if b.fails.Load() != 0 {
-			b.fails.Store(0)
-		}
-		if b.openUntil.Load() != 0 {
-			b.openUntil.Store(0)
-		}
-		return
-	}
-	n := b.fails.Add(1)
-	if n >= b.threshold || b.openUntil.Load() != 0 {
-		b.openUntil.Store(now.UnixNano() + b.openFor)
-	}
-}
-
-// open reports whether the breaker refuses requests now (for metrics).
-func (b *breaker) open(now time.Time) bool {
-	return b != nil && b.openUntil.Load() > now.UnixNano()
+	return breaker.Failure
 }

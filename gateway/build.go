@@ -14,6 +14,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/override"
 	"github.com/flashgate/flashgate/static"
 	"github.com/flashgate/flashgate/stock"
 )
@@ -33,6 +35,13 @@ type Deps struct {
 	Stock stock.Store
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AccessLog receives the sampled access log (log.access_every); nil
+	// means none.
+	AccessLog *slog.Logger
+	// RedisBreaker guards the request path's Redis calls (see
+	// NewRedisBreaker); nil disables it. NewServer builds it from
+	// redis.breaker_* when Redis is configured, so it outlives reloads.
+	RedisBreaker *breaker.Breaker
 	// AutoWarm loads every activity into Stock at build time. Set it for
 	// the in-memory store only: a Redis store is warmed by operators
 	// (flashgate warm, or the admin API) so a restart never resets a sale.
@@ -41,6 +50,9 @@ type Deps struct {
 	// makes a set for the one instance and closes it with the instance
 	// (NewServer makes one for the server's life).
 	Queues *AsyncQueues
+	// Overrides are the operators' pauses and window changes. They outlive
+	// reloads; nil gets a local store (NewServer makes one per Server).
+	Overrides *override.Store
 }
 
 // Instance is everything built from one config generation: the router, the
@@ -91,19 +103,21 @@ func (in *Instance) Close() error {
 // and validated, endpoints known, templates and catalogue rendered. It
 // dials nothing.
 func Check(cfg *conf.Config) error {
-	_, site, err := prepare(cfg)
+	_, _, site, err := prepare(cfg)
 	if site != nil {
 		_ = site.Close()
 	}
 	return err
 }
 
-// prepare decodes and validates every route's filters and endpoint and
-// renders the pages, reporting the problems of both at once. Check and
-// Build share it, so a config is decoded and rendered once per build.
-func prepare(cfg *conf.Config) ([]decodedRoute, *static.Site, error) {
+// prepare decodes and validates every route's filters and endpoint,
+// resolves each activity's early opening (resolveEarly) and renders the
+// pages, reporting the problems of all at once. Check and Build share it,
+// so a config is decoded and rendered once per build.
+func prepare(cfg *conf.Config) ([]decodedRoute, map[string]time.Duration, *static.Site, error) {
 	var errs conf.Errors
 	routes := decodeRoutes(cfg, &errs)
+	early := resolveEarly(cfg, routes, &errs)
 	site, err := loadSite(cfg)
 	if err != nil {
 		errs.Add("", err)
@@ -114,9 +128,9 @@ func prepare(cfg *conf.Config) ([]decodedRoute, *static.Site, error) {
 		if site != nil {
 			_ = site.Close()
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return routes, site, nil
+	return routes, early, site, nil
 }
 
 // checkPages reports what serve would otherwise show only as a 404 at
@@ -282,7 +296,15 @@ func loadSite(cfg *conf.Config) (*static.Site, error) {
 
 // Build makes an Instance from a loaded config. On any error everything
 // already built is closed and all problems are reported together.
-func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
+func Build(cfg *conf.Config, deps Deps) (*Instance, error) {
+	in, _, err := build(cfg, deps, nil)
+	return in, err
+}
+
+// build is Build for a reload: prev is the running instance's shared
+// table, whose kept state (Env.Kept) the new instance takes over. It also
+// returns the activities whose running sale kept its stock settings.
+func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Activity, err error) {
 	registerMetrics()
 	if deps.Now == nil {
 		deps.Now = time.Now
@@ -290,9 +312,12 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	decodedRoutes, site, err := prepare(cfg)
+	if deps.Overrides == nil {
+		deps.Overrides = override.NewMemory()
+	}
+	decodedRoutes, early, site, err := prepare(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	built := &Instance{
 		Config:     cfg,
@@ -301,7 +326,11 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		Upstreams:  map[string]*Upstream{},
 		shared:     newShared(),
 	}
+	built.shared.prev = prev
 	defer func() {
+		built.shared.mu.Lock()
+		built.shared.prev = nil // built: let the old instance go
+		built.shared.mu.Unlock()
 		if err != nil {
 			_ = built.Close() // close what was built before the failure
 		}
@@ -325,15 +354,18 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 	})
 	in.busy, err = in.Pages.Get(BusyPage(cfg.Server.RetryAfter))
 	if err != nil {
-		return nil, fmt.Errorf("static.templates: busy page: %w", err)
+		return nil, nil, fmt.Errorf("static.templates: busy page: %w", err)
 	}
 	for i, ac := range cfg.Activities {
 		a := newActivity(i, ac)
+		a.override = deps.Overrides.State(a.ID)
+		resolveActivitySeries(a.ID)
 		in.Activities[a.ID] = a
 		in.ActivityList = append(in.ActivityList, a)
 	}
+	applyEarly(in.ActivityList, early)
 	for _, uc := range cfg.Upstreams {
-		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages)
+		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages, deps.Now)
 	}
 	r := router.New()
 	r.RedirectTrailingSlash = false
@@ -351,7 +383,7 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		env := &Env{
 			Config: cfg, Route: rc.Name, RoutePath: rc.Path, AllActivities: in.Activities, Pages: in.Pages,
 			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Stock: deps.Stock, Now: deps.Now,
-			RedisBackground: deps.RedisBackground, shared: in.shared, Queues: in.queues,
+			RedisBreaker: deps.RedisBreaker, RedisBackground: deps.RedisBackground, Overrides: deps.Overrides, shared: in.shared, Queues: in.queues,
 		}
 		if strings.Contains(rc.Path, "{activity}") {
 			env.Activities = in.routeActivities(rc)
@@ -371,16 +403,16 @@ func Build(cfg *conf.Config, deps Deps) (in *Instance, err error) {
 		}
 	}
 	if err := errors.Join(buildErrs...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Last, so that a config that fails to build changes no stock.
 	if deps.AutoWarm && deps.Stock != nil {
-		if err := autoWarm(deps.Stock, in.ActivityList, deps.Logger); err != nil {
-			return nil, err
+		if kept, err = autoWarm(deps.Stock, in.ActivityList, deps.Logger); err != nil {
+			return nil, nil, err
 		}
 	}
 	in.handler = r.Handler
-	return in, nil
+	return in, kept, nil
 }
 
 // routeActivities are the activities a route's {activity} expands to.
@@ -404,19 +436,19 @@ func BusyPage(retryAfter int) PageSpec {
 
 // autoWarm loads every activity into the store, so `make run` sells
 // without an explicit warm-up. A sale already running keeps its state: a
-// reload never resets it, the admin warm with ?force=true does.
-func autoWarm(s stock.Store, acts []*Activity, log *slog.Logger) error {
+// reload never resets it, the admin warm with ?force=true does. It
+// returns the activities that kept a running sale with other settings.
+func autoWarm(s stock.Store, acts []*Activity, log *slog.Logger) (kept []*Activity, err error) {
 	for _, a := range acts {
 		err := s.Warm(context.Background(), SpecOf(a), false)
 		switch {
 		case errors.Is(err, stock.ErrExists):
-			log.Warn("activity keeps its running sale; its new stock settings need POST /admin/activities/{id}/warm?force=true",
-				"activity", a.ID)
+			kept = append(kept, a)
 		case err != nil:
-			return fmt.Errorf("activities[%d]: warm: %w", a.Index, err)
+			return nil, fmt.Errorf("activities[%d]: warm: %w", a.Index, err)
 		}
 	}
-	return nil
+	return kept, nil
 }
 
 // SpecOf is the stock spec of an activity.

@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"sync"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -26,7 +24,9 @@ type entry struct {
 	onError OnError
 	busy    *Page
 	errs    prometheus.Counter
-	rejects sync.Map // *Page -> prometheus.Counter, filled on first use
+	// rejects holds a counter per reason of every page the filter built
+	// (and the busy page), resolved at build time and only read after.
+	rejects reasonCounters
 }
 
 // chain is a flat slice walked by a for loop, so running it allocates
@@ -58,15 +58,34 @@ func (c chain) run(r *Request) Verdict {
 }
 
 // count increments the rejection counter of page p for this entry.
-func (e *entry) count(p *Page) {
-	if p == nil {
+func (e *entry) count(p *Page) { e.rejects.inc(p) }
+
+// reasonCounters are counters by reason code, resolved when a chain is
+// built. A map read with a string key allocates nothing.
+type reasonCounters struct {
+	by    map[string]prometheus.Counter
+	other prometheus.Counter // a page no filter announced at build time
+}
+
+// newReasonCounters resolves one counter per distinct reason of pages;
+// with builds the series of a reason (and "other").
+func newReasonCounters(pages []*Page, with func(reason string) prometheus.Counter) reasonCounters {
+	rc := reasonCounters{by: map[string]prometheus.Counter{}, other: with("other")}
+	for _, p := range pages {
+		if p != nil && rc.by[p.Reason] == nil {
+			rc.by[p.Reason] = with(p.Reason)
+		}
+	}
+	return rc
+}
+
+func (rc *reasonCounters) inc(p *Page) {
+	if p == nil || rc.other == nil {
 		return
 	}
-	if c, ok := e.rejects.Load(p); ok {
-		c.(prometheus.Counter).Inc()
+	if c := rc.by[p.Reason]; c != nil {
+		c.Inc()
 		return
 	}
-	c := rejectionsTotal.WithLabelValues(e.route, e.typ, p.Reason)
-	e.rejects.Store(p, c)
-	c.Inc()
+	rc.other.Inc()
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -43,6 +44,10 @@ func (u *Upstream) Send(ctx context.Context, o *forward.Order) (int, []byte, err
 	h.Set("Idempotency-Key", o.Ticket)
 	req.SetBody(o.Body)
 
+	gate, ok := u.breaker.Allow()
+	if !ok {
+		return 0, nil, errBreakerOpen // nothing sent: the queue waits, the attempt is not used
+	}
 	timeout := u.timeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
@@ -50,7 +55,7 @@ func (u *Upstream) Send(ctx context.Context, o *forward.Order) (int, []byte, err
 	start := time.Now()
 	err := u.lb.DoTimeout(req, resp, timeout)
 	u.duration.Observe(time.Since(start).Seconds())
-	u.breaker.record(err == nil && resp.StatusCode() < 500, time.Now())
+	u.breaker.Done(gate, upstreamOutcome(err, resp.StatusCode()))
 	switch {
 	case err == nil:
 		u.results[classOf(resp.StatusCode())].Inc()
@@ -64,5 +69,11 @@ func (u *Upstream) Send(ctx context.Context, o *forward.Order) (int, []byte, err
 	}
 	return 0, nil, err
 }
+
+// errBreakerOpen is Send's answer while the upstream's breaker refuses:
+// the order was not sent, so the queue retries it later without counting
+// an attempt (a backend down for a while does not dead-letter its orders
+// by the breaker's refusals alone).
+var errBreakerOpen = fmt.Errorf("upstream breaker open: %w", forward.ErrNotSent)
 
 var _ forward.Sender = (*Upstream)(nil)

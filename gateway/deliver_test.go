@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/forward"
+	"github.com/flashgate/flashgate/internal/breaker"
 	"github.com/flashgate/flashgate/internal/demobackend"
 )
 
@@ -18,7 +20,7 @@ func testUpstream(addr string, breakerFailures int) *Upstream {
 		Name: "orders", Addrs: []string{addr}, Timeout: 2 * time.Second, ConnectTimeout: 200 * time.Millisecond,
 		MaxConns: 4, MaxIdleConnDuration: time.Second, MaxResponseBytes: 1 << 20,
 		BreakerFailures: breakerFailures, BreakerOpen: time.Minute,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)), NewPages(nil))
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)), NewPages(nil), time.Now)
 }
 
 func queuedOrder(user string, seq int64, header ...[2]string) *forward.Order {
@@ -90,8 +92,13 @@ func TestSendUnreachableOpensBreaker(t *testing.T) {
 			t.Fatalf("send %d: %d %v, want a not-delivered error", i, code, err)
 		}
 	}
-	if !u.breaker.open(time.Now()) {
-		t.Error("two unreachable deliveries did not open the breaker (breaker_failures 2)")
+	if st := u.breaker.State(); st != breaker.Open {
+		t.Errorf("breaker %v after two unreachable deliveries, want open (breaker_failures 2)", st)
+	}
+	// While it is open nothing is sent, and the queue is told so: the
+	// order waits without using an attempt.
+	if _, _, err := u.Send(context.Background(), queuedOrder("bob", 3)); !errors.Is(err, forward.ErrNotSent) {
+		t.Errorf("send through an open breaker: %v, want ErrNotSent", err)
 	}
 }
 

@@ -154,7 +154,7 @@ func (s *activityStatus) render(a *Activity, now time.Time) []byte {
 	switch phase {
 	case NotStarted:
 		st.StartsAt = &next
-		for _, w := range a.Windows {
+		for _, w := range a.CurrentWindows() {
 			if w.Start.Equal(next) && !w.End.IsZero() {
 				end := w.End
 				st.EndsAt = &end

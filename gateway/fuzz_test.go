@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/override"
 )
 
 // FuzzClientIP: whatever a client puts in the real-IP header, the address
@@ -50,4 +52,28 @@ func TestClientIP(t *testing.T) {
 			t.Errorf("%q: got %s, want %s", tc.header, got, tc.want)
 		}
 	}
+}
+
+// FuzzParseWindow: whatever an admin client sends as a window body, the
+// parser either refuses it with a message or returns a window the
+// override store accepts; nothing panics.
+func FuzzParseWindow(f *testing.F) {
+	for _, s := range []string{
+		`{"start":"2026-01-01T00:00:00Z","end":"2026-01-02T00:00:00+08:00"}`, `{"start":null,"end":"2026-01-01T00:00:00Z"}`,
+		`{"start":"2026-02-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}`, `{}`, `[]`, `{"start":1}`, `{"begin":"x"}`, ``, `{"start":"x"} {}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		w, err := parseWindow(body)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("an error without a message")
+			}
+			return
+		}
+		if verr := override.Validate(w); verr != nil {
+			t.Fatalf("parsed %q into a window the store refuses: %v", body, verr)
+		}
+	})
 }

@@ -322,7 +322,7 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 	ts := newTestServer(t, baseYAML, Deps{})
 	bad, _ := conf.Parse([]byte(`routes: [{path: /x, filters: [{nope: {}}], action: {type: static, page: mug}}]`))
 	bad.Static.Catalogue = "testdata/catalogue.yaml"
-	if err := ts.Reload(bad); err == nil || !strings.Contains(err.Error(), "routes[0].filters[0]") {
+	if _, err := ts.Reload(bad); err == nil || !strings.Contains(err.Error(), "routes[0].filters[0]") {
 		t.Fatalf("bad reload: %v", err)
 	}
 	if r := ts.do(t, "GET", "/reject"); r.StatusCode() != 418 {
@@ -330,7 +330,7 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 	}
 	good, _ := conf.Parse([]byte(`routes: [{path: /new, action: {type: static, page: mug}}]`))
 	good.Static.Catalogue = "testdata/catalogue.yaml"
-	if err := ts.Reload(good); err != nil {
+	if _, err := ts.Reload(good); err != nil {
 		t.Fatal(err)
 	}
 	if r := ts.do(t, "GET", "/new"); r.StatusCode() != 200 {
@@ -393,7 +393,8 @@ func TestBreaker(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens: every exchange fails at once
 	yaml := strings.Replace(proxyYAML(addr, "1s"), "connect_timeout: 200ms}", "connect_timeout: 200ms, breaker_failures: 2, breaker_open: 300ms}", 1)
-	ts := newTestServer(t, yaml, Deps{})
+	clk := newTestClock()
+	ts := newTestServer(t, yaml, Deps{Now: clk.now})
 	for i := 0; i < 2; i++ {
 		if r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1"); r.StatusCode() != 502 {
 			t.Fatalf("failure %d: %d", i, r.StatusCode())
@@ -416,16 +417,12 @@ func TestBreaker(t *testing.T) {
 	srv := &fasthttp.Server{Handler: b.Handler}
 	go func() { _ = srv.Serve(ln2) }()
 	defer srv.Shutdown()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u3")
-		if r.StatusCode() == 201 {
-			break
-		}
-		if r.StatusCode() != 503 || time.Now().After(deadline) {
-			t.Fatalf("after recovery: %d %s", r.StatusCode(), r.Body())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u3"); r.StatusCode() != 503 {
+		t.Fatalf("before breaker_open passed: %d", r.StatusCode())
+	}
+	clk.add(300 * time.Millisecond)
+	if r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u3"); r.StatusCode() != 201 {
+		t.Fatalf("probe after recovery: %d %s", r.StatusCode(), r.Body())
 	}
 	if r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u4"); r.StatusCode() != 201 {
 		t.Fatalf("breaker not closed: %d", r.StatusCode())
@@ -537,7 +534,7 @@ func TestFailedReloadLeavesStock(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad.Static.Catalogue = "testdata/catalogue.yaml"
-	if err := ts.Reload(bad); err == nil {
+	if _, err := ts.Reload(bad); err == nil {
 		t.Fatal("bad reload accepted")
 	}
 	if left, _ := ts.deps.Stock.Left(bgCtx(), "phone-sale"); left != 3 {

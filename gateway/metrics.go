@@ -41,6 +41,10 @@ var (
 		Name: "flashgate_upstream_breaker_rejections_total",
 		Help: "Requests answered 503 upstream_unavailable, before their chain ran, because the upstream's breaker was open.",
 	}, []string{"route", "upstream"})
+	breakerState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "flashgate_breaker_state",
+		Help: "State of each circuit breaker (breaker = upstream:<name> or redis): 0 closed, 1 open, 2 half-open.",
+	}, []string{"breaker"})
 	stockReleasesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "flashgate_stock_releases_total",
 		Help: "Units given back after a failed order, by activity and cause.",
@@ -53,6 +57,22 @@ var (
 		Name: "flashgate_config_reloads_total",
 		Help: "Config reloads by result (ok, error).",
 	}, []string{"result"})
+	lastReload = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "flashgate_config_last_reload_timestamp_seconds",
+		Help: "Unix time of the last config reload, by result (ok, error).",
+	}, []string{"result"})
+	activityAdmitted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_activity_admitted_total",
+		Help: "Purchase requests admitted by an activity's purchase routes (stock filter or proxy action), by activity.",
+	}, []string{"activity"})
+	activityRejections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_activity_rejections_total",
+		Help: "Purchase requests turned away on an activity's purchase routes, by activity and reason code.",
+	}, []string{"activity", "reason"})
+	// Queue depth and delivery lag per activity go here once the durable
+	// order queue exists (issue 10): flashgate_queue_depth{activity} and
+	// flashgate_queue_lag_seconds{activity}, exported by a collector like
+	// activityCollector so the request path stays untouched.
 )
 
 var registerOnce sync.Once
@@ -64,9 +84,13 @@ func registerMetrics() {
 	registerOnce.Do(func() {
 		Registry.MustRegister(
 			requestsTotal, rejectionsTotal, filterErrorsTotal, requestDuration,
-			upstreamTotal, upstreamDuration, breakerRejections, stockReleasesTotal, inflight, reloadsTotal,
-			prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
+			upstreamTotal, upstreamDuration, breakerRejections, breakerState, stockReleasesTotal, inflight, reloadsTotal,
+			lastReload, activityAdmitted, activityRejections, redisDuration, redisErrors,
+			stateCollector{}, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 		)
+		// Zero before the first reload, so a dashboard shows 0, not "no data".
+		reloadsTotal.WithLabelValues("ok")
+		reloadsTotal.WithLabelValues("error")
 	})
 }
 
@@ -81,6 +105,43 @@ func newRouteMetrics(route string) routeMetrics {
 		admitted: requestsTotal.WithLabelValues(route, "admitted"),
 		rejected: requestsTotal.WithLabelValues(route, "rejected"),
 		duration: requestDuration.WithLabelValues(route),
+	}
+}
+
+// releaseCauses are the causes a unit is given back for.
+var releaseCauses = []string{"backend_rejected", "backend_unreachable", "rejected_after_stock", "admin"}
+
+// resolveActivitySeries creates an activity's release series at build
+// time, so they are exported (at 0) before the first release, and the
+// release path only finds them.
+func resolveActivitySeries(id string) {
+	for _, c := range releaseCauses {
+		stockReleasesTotal.WithLabelValues(id, c)
+	}
+}
+
+// activityMetrics are the per-activity series of one expanded purchase
+// route, resolved when it is built; the zero value counts nothing.
+type activityMetrics struct {
+	admitted prometheus.Counter
+	rejects  reasonCounters
+}
+
+func (rt *Route) activityMetrics(a *Activity) activityMetrics {
+	if a == nil || !rt.purchase {
+		return activityMetrics{}
+	}
+	return activityMetrics{
+		admitted: activityAdmitted.WithLabelValues(a.ID),
+		rejects: newReasonCounters(rt.pages, func(reason string) prometheus.Counter {
+			return activityRejections.WithLabelValues(a.ID, reason)
+		}),
+	}
+}
+
+func (m *activityMetrics) admit() {
+	if m.admitted != nil {
+		m.admitted.Inc()
 	}
 }
 

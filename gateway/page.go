@@ -153,6 +153,17 @@ func (ps *Pages) MustGet(s PageSpec) *Page {
 	return p
 }
 
+// Largest is the size of the largest body of any page built so far.
+func (ps *Pages) Largest() int {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	n := 0
+	for _, p := range ps.byKey {
+		n = max(n, len(p.HTML), len(p.JSON))
+	}
+	return n
+}
+
 // BuildPage renders s into a Page.
 func BuildPage(s PageSpec, render RenderFunc) (*Page, error) {
 	body := map[string]any{"error": s.Reason, "message": s.Message, "status": s.Status}

@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/breaker"
 )
 
 // Upstream forwards admitted requests to one order backend over long-lived
@@ -26,11 +27,11 @@ type Upstream struct {
 	timeout time.Duration
 	log     *slog.Logger
 
-	badGateway, upstreamError, gatewayTimeout *Page
-	breaker                                   *breaker
-	results                                   [7]prometheus.Counter // by result class
-	duration                                  prometheus.Observer
-	released, keptOnTimeout                   func(activity string) prometheus.Counter
+	badGateway, upstreamError, gatewayTimeout, poolBusy *Page
+	breaker                                             *breaker.Breaker
+	results                                             [8]prometheus.Counter // by result class
+	duration                                            prometheus.Observer
+	released, keptOnTimeout                             func(activity string) prometheus.Counter
 }
 
 const (
@@ -41,11 +42,12 @@ const (
 	resTimeout
 	resUnreachable
 	resError
+	resPoolFull
 )
 
-var resultNames = [...]string{"2xx", "3xx", "4xx", "5xx", "timeout", "unreachable", "error"}
+var resultNames = [...]string{"2xx", "3xx", "4xx", "5xx", "timeout", "unreachable", "error", "pool_full"}
 
-func newUpstream(c conf.Upstream, log *slog.Logger, pages *Pages) *Upstream {
+func newUpstream(c conf.Upstream, log *slog.Logger, pages *Pages, now func() time.Time) *Upstream {
 	u := &Upstream{name: c.Name, timeout: c.Timeout, log: log.With("upstream", c.Name)}
 	u.lb = &fasthttp.LBClient{Timeout: c.Timeout}
 	for _, addr := range c.Addrs {
@@ -70,15 +72,28 @@ func newUpstream(c conf.Upstream, log *slog.Logger, pages *Pages) *Upstream {
 		u.results[i] = upstreamTotal.WithLabelValues(c.Name, resultNames[i])
 	}
 	u.duration = upstreamDuration.WithLabelValues(c.Name)
-	u.breaker = newBreaker(c.BreakerFailures, c.BreakerOpen)
+	u.breaker = newUpstreamBreaker(c, now)
 	u.badGateway = pages.MustGet(PageSpec{Status: 502, Reason: "upstream_unreachable", Kind: "busy", RetryAfter: 1,
 		Message: "The order service cannot be reached. Please try again."})
 	u.upstreamError = pages.MustGet(PageSpec{Status: 502, Reason: "upstream_error", Kind: "error",
 		Message: "The order service failed to answer. Your order may still be processed; do not pay twice."})
 	u.gatewayTimeout = pages.MustGet(PageSpec{Status: 504, Kind: "error", Reason: "upstream_timeout",
 		Message: "The order service did not answer in time. Your order may still be processed; do not pay twice."})
+	// Every connection of the pool is busy: the gateway itself is
+	// saturated, so the answer is the busy page, not a backend error.
+	u.poolBusy = pages.MustGet(BusyPage(1))
 	return u
 }
+
+// Breaker is the upstream's circuit breaker (nil when disabled). Callers
+// that forward without a route gate (queued orders) take a Ticket with
+// Allow before the exchange and report it with Done, classifying the
+// result with Outcome.
+func (u *Upstream) Breaker() *breaker.Breaker { return u.breaker }
+
+// Outcome classifies an exchange for the breaker: a status >= 500 or an
+// error is a failure, except a full local pool, which is ignored.
+func Outcome(err error, status int) breaker.Outcome { return upstreamOutcome(err, status) }
 
 // Hop-by-hop headers (RFC 9110 7.6.1) are never forwarded, nor are the
 // headers a message's Connection header names.
@@ -156,7 +171,9 @@ func (u *Upstream) Forward(r *Request, rewrite []byte) {
 	err := u.lb.DoTimeout(req, resp, u.timeout)
 	u.duration.Observe(time.Since(start).Seconds())
 
-	u.breaker.record(err == nil && resp.StatusCode() < 500, r.Now)
+	// The ticket the route gate took before the chain ran.
+	u.breaker.Done(r.gate, upstreamOutcome(err, resp.StatusCode()))
+	r.gate = breaker.Ticket{}
 	switch {
 	case err == nil:
 		code := resp.StatusCode()
@@ -167,6 +184,13 @@ func (u *Upstream) Forward(r *Request, rewrite []byte) {
 		stripHopHeaders(&resp.Header)
 		resp.Header.SetServerBytes(nil) // the gateway names no server
 		resp.CopyTo(&ctx.Response)
+	case poolFull(err):
+		// No free connection within connect_timeout: the order never left
+		// the gateway, so the unit goes back, and the user is told the
+		// gateway is busy (the backend did nothing wrong).
+		u.results[resPoolFull].Inc()
+		u.release(r, "pool_full")
+		u.poolBusy.Write(ctx)
 	case notDelivered(err):
 		// Never connected: the backend cannot have the order.
 		u.results[resUnreachable].Inc()
@@ -271,10 +295,14 @@ func classOf(code int) int {
 	return res5xx
 }
 
+// poolFull reports whether err is the local pool's: every one of the
+// upstream's max_conns connections was busy for connect_timeout.
+func poolFull(err error) bool { return errors.Is(err, fasthttp.ErrNoFreeConns) }
+
 // notDelivered reports whether err proves the request never reached the
-// backend: no connection could be had or made.
+// backend: no connection could be made.
 func notDelivered(err error) bool {
-	if errors.Is(err, fasthttp.ErrNoFreeConns) || errors.Is(err, fasthttp.ErrDialTimeout) ||
+	if errors.Is(err, fasthttp.ErrDialTimeout) ||
 		errors.Is(err, syscall.ECONNREFUSED) {
 		return true
 	}

@@ -6,11 +6,14 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/override"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -148,8 +151,19 @@ type Env struct {
 	Now func() time.Time
 	// Queues are the async routes' queues, for order_status.
 	Queues *AsyncQueues
+	// Overrides are the operators' pauses and window changes; a filter
+	// that pre-renders per window listens to them (OnChange).
+	Overrides *override.Store
+	// RedisBreaker guards request-path Redis calls; nil when disabled or
+	// without Redis. A filter that calls Redis per request takes a
+	// Ticket with Allow before the call (refused: return ErrUnavailable at
+	// once, making no call) and reports RedisOutcome(err) with Done.
+	RedisBreaker *breaker.Breaker
 
 	shared *shared
+	// built collects the pages of the entry being built, so its
+	// rejection counters are resolved by reason before it serves.
+	built []*Page
 }
 
 // BackgroundRedis is the client for calls no request waits on (reload
@@ -168,21 +182,17 @@ func (e *Env) BackgroundRedis() rueidis.Client {
 // gateway instance, so that several routes share one blacklist or one key
 // ring. A value that implements io.Closer is closed with the instance.
 func (e *Env) Shared(key string, build func() (any, error)) (any, error) {
-	s := e.shared
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if v, ok := s.m[key]; ok {
-		return v, nil
-	}
-	v, err := build()
-	if err != nil {
-		return nil, err
-	}
-	s.m[key] = v
-	if c, ok := v.(io.Closer); ok {
-		s.closers = append(s.closers, c)
-	}
-	return v, nil
+	return e.shared.get(key, nil, false, build)
+}
+
+// Kept is Shared for state worth keeping across a reload (rate-limit
+// buckets): when the instance being replaced holds a value under key built
+// with an equal fingerprint, the new instance takes over that very value
+// instead of building a fresh one. fingerprint must be comparable and hold
+// every setting that shapes the value. A kept io.Closer is closed when the
+// last instance holding it closes.
+func (e *Env) Kept(key string, fingerprint any, build func() (any, error)) (any, error) {
+	return e.shared.get(key, fingerprint, true, build)
 }
 
 // Page builds a rejection page, naming the entry in the error.
@@ -191,24 +201,91 @@ func (e *Env) Page(s PageSpec) (*Page, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: page %s: %w", e.Path, s.Reason, err)
 	}
+	e.built = append(e.built, p)
 	return p, nil
 }
 
+// shared is one instance's table of shared values. During a reload's
+// build, prev is the running instance's table, from which Kept values are
+// taken over.
 type shared struct {
 	mu      sync.Mutex
 	m       map[string]any
-	closers []io.Closer
+	fp      map[string]any // fingerprints of the values built by Kept
+	refs    map[string]*ref
+	closers []*ref
+	prev    *shared
 }
 
-func newShared() *shared { return &shared{m: map[string]any{}} }
+// ref counts the instances holding a closable shared value.
+type ref struct {
+	c io.Closer
+	n atomic.Int32
+}
+
+func newShared() *shared {
+	return &shared{m: map[string]any{}, fp: map[string]any{}, refs: map[string]*ref{}}
+}
+
+func (s *shared) get(key string, fingerprint any, keep bool, build func() (any, error)) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.m[key]; ok {
+		return v, nil
+	}
+	if keep && s.prev != nil {
+		if v, r, ok := s.prev.lend(key, fingerprint); ok {
+			s.m[key], s.fp[key] = v, fingerprint
+			if r != nil {
+				s.refs[key] = r
+				s.closers = append(s.closers, r)
+			}
+			return v, nil
+		}
+	}
+	v, err := build()
+	if err != nil {
+		return nil, err
+	}
+	s.m[key] = v
+	if keep {
+		s.fp[key] = fingerprint
+	}
+	if c, ok := v.(io.Closer); ok {
+		r := &ref{c: c}
+		r.n.Store(1)
+		s.refs[key] = r
+		s.closers = append(s.closers, r)
+	}
+	return v, nil
+}
+
+// lend returns the value under key when it was built by Kept with the
+// same fingerprint, counting one more holder of it.
+func (s *shared) lend(key string, fingerprint any) (any, *ref, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fp, kept := s.fp[key]
+	if !kept || fp != fingerprint {
+		return nil, nil, false
+	}
+	r := s.refs[key]
+	if r != nil {
+		r.n.Add(1)
+	}
+	return s.m[key], r, true
+}
 
 func (s *shared) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := len(s.closers) - 1; i >= 0; i-- {
-		_ = s.closers[i].Close()
+		if r := s.closers[i]; r.n.Add(-1) == 0 {
+			_ = r.c.Close()
+		}
 	}
 	s.closers = nil
+	s.prev = nil
 }
 
 // NewEnv returns an Env with plain pages, the real clock and its own
@@ -223,3 +300,10 @@ func NewEnv() *Env {
 // NewActivity resolves an activity config, for tests and tools; i is its
 // index in the config.
 func NewActivity(i int, c conf.Activity) *Activity { return newActivity(i, c) }
+
+// WithOverride attaches an operator override state to an activity built
+// by hand (NewActivity), for tests and tools; Build does it itself.
+func (a *Activity) WithOverride(s *override.State) *Activity {
+	a.override = s
+	return a
+}

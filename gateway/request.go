@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/internal/breaker"
 )
 
 // Request is the per-request state the chain hands to each filter. It is
@@ -29,6 +31,10 @@ type Request struct {
 	Ticket Ticket
 
 	userBuf []byte
+	// gate is the upstream breaker's ticket, taken by the route gate and
+	// reported by Forward; one still set when the request ends is given
+	// back unjudged.
+	gate breaker.Ticket
 }
 
 // Ticket records a stock unit a filter has taken for the request, so that
@@ -75,6 +81,7 @@ func releaseRequest(r *Request) {
 	r.User = nil
 	r.userBuf = r.userBuf[:0]
 	r.Ticket = Ticket{}
+	r.gate = breaker.Ticket{}
 	requestPool.Put(r)
 }
 

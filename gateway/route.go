@@ -13,6 +13,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/internal/shed"
 	"github.com/flashgate/flashgate/static"
 )
 
@@ -26,9 +28,24 @@ type Route struct {
 
 	// gate is the breaker of the upstream a proxy route forwards to: while
 	// it is open the route answers unavailable before running its chain.
-	gate        *breaker
+	gate        *breaker.Breaker
 	unavailable *Page
 	gateRejects prometheus.Counter
+
+	// purchase routes (a stock filter or a proxy action on an activity)
+	// honour an operator's pause and count per activity.
+	purchase     bool
+	paused       *Page
+	pauseRejects prometheus.Counter
+	// pages are every page the route can answer a rejection with, so the
+	// per-activity counters are resolved by reason at build time.
+	pages []*Page
+	// shed is the route's adaptive shedder (nil when routes[].shed is
+	// off): it answers busy before the chain runs, so nothing that holds
+	// a stock unit is ever shed.
+	shed     *shed.Shedder
+	shedPage *Page
+	shedded  prometheus.Counter
 }
 
 // addRoute builds the chain and action of rc and registers them. A path
@@ -37,14 +54,21 @@ type Route struct {
 // every captured parameter).
 func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr decodedRoute, env *Env) error {
 	rt := &Route{Name: rc.Name, metrics: newRouteMetrics(rc.Name)}
+	if rc.Shed.Target > 0 {
+		rt.shed = shed.New(shed.Settings{Target: rc.Shed.Target, Interval: rc.Shed.Interval, Now: env.Now})
+		rt.shedPage = in.busy
+		rt.shedded = requestsTotal.WithLabelValues(rc.Name, "shed")
+	}
 	if h := in.Config.Server.RealIPHeader; h != "" {
 		rt.realIP = []byte(h)
 	}
 	if err := checkStockAction(rc, dr.filters); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	rt.pages = append(rt.pages, in.busy)
 	for _, d := range dr.filters {
 		env.Path = d.path
+		env.built = env.built[:0]
 		f, err := d.cfg.Build(env)
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.path, err)
@@ -52,10 +76,31 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		if c, ok := f.(io.Closer); ok {
 			in.closers = append(in.closers, c)
 		}
+		pages := append([]*Page{in.busy}, env.built...)
+		rt.pages = append(rt.pages, env.built...)
+		typ := d.typ
 		rt.chain = append(rt.chain, &entry{
 			typ: d.typ, route: rc.Name, f: f, onError: d.onError, busy: in.busy,
 			errs: filterErrorsTotal.WithLabelValues(rc.Name, d.typ, policyName(d.onError)),
+			rejects: newReasonCounters(pages, func(reason string) prometheus.Counter {
+				return rejectionsTotal.WithLabelValues(rc.Name, typ, reason)
+			}),
 		})
+		if d.typ == "stock" {
+			rt.purchase = true
+		}
+	}
+	if rc.Action.Type == "proxy" {
+		rt.purchase = true
+	}
+	if rt.purchase && env.Activities != nil {
+		var err error
+		rt.paused, err = in.Pages.Get(PausedPage())
+		if err != nil {
+			return fmt.Errorf("%s: paused page: %w", path, err)
+		}
+		rt.pages = append(rt.pages, rt.paused)
+		rt.pauseRejects = rejectionsTotal.WithLabelValues(rc.Name, "pause", rt.paused.Reason)
 	}
 	env.Path = conf.Join(path, "action")
 	act, err := in.buildAction(rc, dr.endpoint, env)
@@ -66,11 +111,12 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		rt.gate = u.breaker
 		rt.gateRejects = breakerRejections.WithLabelValues(rc.Name, rc.Action.Upstream)
 		rt.unavailable, err = in.Pages.Get(PageSpec{Status: 503, Reason: "upstream_unavailable", Kind: "busy",
-			RetryAfter: max(1, int((time.Duration(u.breaker.openFor)+time.Second-1)/time.Second)),
+			RetryAfter: max(1, int((u.breaker.OpenFor()+time.Second-1)/time.Second)),
 			Message:    "Orders cannot be taken right now. Please try again in a moment."})
 		if err != nil {
 			return err
 		}
+		rt.pages = append(rt.pages, rt.unavailable)
 	}
 	methods := []string{rc.Method}
 	if rc.Method == fasthttp.MethodGet {
@@ -138,23 +184,58 @@ func (in *Instance) expand(pattern string, acts []*Activity) []expanded {
 	return out
 }
 
+// PausedPage is the spec of the page a paused activity's purchases get.
+func PausedPage() PageSpec {
+	return PageSpec{Status: 503, Reason: "paused", Kind: "busy", RetryAfter: PausedRetryAfter,
+		Message: "The sale is paused for a moment. Please try again shortly."}
+}
+
+// PausedRetryAfter is the Retry-After of the paused page, in seconds: a
+// pause is an operator's brake, longer than a busy moment.
+const PausedRetryAfter = 5
+
 // handler is the request path of one expanded route: run the chain, then
 // either write the rejection page or run the action.
 func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHandler {
+	am := rt.activityMetrics(a)
 	return func(ctx *fasthttp.RequestCtx) {
-		if !rt.gate.allow(ctx.Time()) {
+		// The breaker decides with its own clock, read now: ctx.Time() is
+		// when fasthttp began the request, stale under load.
+		gate, ok := rt.gate.Allow()
+		if !ok {
+			noteRoute(ctx, rt, nil)
 			rt.unavailable.Write(ctx)
 			rt.gateRejects.Inc()
 			rt.metrics.rejected.Inc()
+			am.rejects.inc(rt.unavailable)
+			return
+		}
+		if rt.paused != nil && a.Paused() {
+			rt.gate.Done(gate, breaker.Ignore)
+			rt.paused.Write(ctx)
+			rt.pauseRejects.Inc()
+			rt.metrics.rejected.Inc()
+			am.rejects.inc(rt.paused)
+			return
+		}
+		began, ok := rt.shed.Admit()
+		if !ok {
+			noteRoute(ctx, rt, nil)
+			rt.gate.Done(gate, breaker.Ignore)
+			rt.shedPage.Write(ctx)
+			rt.shedded.Inc()
+			am.rejects.inc(rt.shedPage)
 			return
 		}
 		start := time.Now()
 		r := acquireRequest(ctx, rt, a, rt.realIP)
+		r.gate = gate
 		v := rt.chain.run(r)
 		switch v.Action {
 		case Continue:
 			act(r)
 			rt.metrics.admitted.Inc()
+			am.admit()
 		case Reject:
 			if r.Ticket.Held {
 				// A filter after stock refused: the unit goes back.
@@ -162,10 +243,17 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 			}
 			v.Page.Write(ctx)
 			rt.metrics.rejected.Inc()
+			am.rejects.inc(v.Page)
 		case Done:
 			rt.metrics.admitted.Inc()
+			am.admit()
 		}
+		// Not forwarded (turned away, or an action that does not proxy):
+		// a half-open probe slot goes back without judging the backend.
+		rt.gate.Done(r.gate, breaker.Ignore)
+		noteRoute(ctx, rt, r)
 		releaseRequest(r)
+		rt.shed.Done(began)
 		rt.metrics.duration.Observe(time.Since(start).Seconds())
 	}
 }

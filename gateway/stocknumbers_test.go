@@ -31,7 +31,7 @@ type adminClient struct {
 	c *fasthttp.Client
 }
 
-func newAdminClient(t *testing.T, ts *testServer, deps Deps, reload func() error) *adminClient {
+func newAdminClient(t *testing.T, ts *testServer, deps Deps, reload func() (Report, error)) *adminClient {
 	t.Helper()
 	adm, err := NewAdmin(conf.Admin{Listen: "inmemory", Token: adminToken}, ts.Server, deps, reload)
 	if err != nil {
@@ -144,7 +144,7 @@ func TestStockNumbers(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg.Static.Catalogue = "testdata/catalogue.yaml"
-			if err := ts.Reload(cfg); err != nil {
+			if _, err := ts.Reload(cfg); err != nil {
 				t.Fatalf("reload: %v", err)
 			}
 			if backend == "redis" {

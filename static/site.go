@@ -195,6 +195,21 @@ func (s *Site) RenderSystem(kind string, d SystemData) ([]byte, error) {
 	return s.tpl.renderSystem(kind, d)
 }
 
+// LargestBody is the size of the largest HTML page Serve can send (the
+// product pages and the home page), plain or gzip: the server sizes its
+// write buffers from it, so that every page leaves in one write. Assets
+// (images, favicon) do not count: browsers and CDNs cache them, and a
+// buffer sized to a 512 KiB image would cost that on every connection.
+func (s *Site) LargestBody() int {
+	n := 0
+	for _, p := range s.pages {
+		if p.ctype == nil {
+			n = max(n, p.size, p.gzSize)
+		}
+	}
+	return n
+}
+
 // Close releases the page cache. It is safe to call more than once.
 func (s *Site) Close() error {
 	s.closeOnce.Do(func() {

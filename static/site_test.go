@@ -158,3 +158,18 @@ func TestCloseTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLargestBody: the write buffer follows the largest HTML page, not
+// the assets.
+func TestLargestBody(t *testing.T) {
+	s := loadTestSite(t)
+	want := 0
+	for _, p := range s.pages {
+		if p.ctype == nil {
+			want = max(want, p.size, p.gzSize)
+		}
+	}
+	if got := s.LargestBody(); got != want || got < s.pages["phone-x"].size {
+		t.Fatalf("LargestBody = %d, want %d (phone-x is %d)", got, want, s.pages["phone-x"].size)
+	}
+}

@@ -18,14 +18,7 @@ import (
 // the request client's and nothing subscribed there.
 func TestBackgroundClient(t *testing.T) {
 	rs := redistest.Start(t)
-	named := func(name string) rueidis.Client {
-		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{rs.Addr()}, DisableCache: true, ClientName: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
-		return c
-	}
+	named := func(name string) rueidis.Client { return redistest.NamedClient(t, name, rs.Addr()) }
 	rq, bg := named("request"), named("background")
 	s := newRedisStore(t, rq, func(o *RedisOptions) {
 		o.Background = bg

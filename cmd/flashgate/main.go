@@ -1,9 +1,13 @@
 // Command flashgate is the flash-sale edge gateway.
 //
-//	flashgate serve --config FILE   run the gateway
-//	flashgate check --config FILE   validate a config (exit 2 on errors)
-//	flashgate warm  --config FILE   load activities' stock into Redis
+//	flashgate serve  --config FILE   run the gateway
+//	flashgate check  --config FILE   validate a config (exit 2 on errors)
+//	flashgate warm   --config FILE   load activities' stock into Redis
+//	flashgate health [--config FILE | --url URL]   probe /healthz (container HEALTHCHECK)
+//	flashgate admin  [--config FILE | --addr HOST:PORT] CALL ...   call the admin API
 //	flashgate version
+//
+// Every command answers --help on stdout with exit 0.
 package main
 
 import (
@@ -18,45 +22,145 @@ var version = "dev"
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// Exit codes, as nginx -t uses them: 2 means the config is wrong.
+// Exit codes, as nginx -t uses them: 2 means the config (or the command
+// line) is wrong, 1 that something failed at run time.
 const (
 	exitOK     = 0
 	exitFail   = 1
 	exitConfig = 2
 )
 
+// command is one subcommand with the help it prints for --help.
+type command struct {
+	run  func(args []string, stdout, stderr io.Writer) int
+	help string
+}
+
+var commands = map[string]command{
+	"serve": {cmdServe, `usage: flashgate serve --config FILE
+
+Run the gateway on server.listen (and the admin API on admin.listen).
+SIGTERM or SIGINT drains in-flight requests, then exits; SIGHUP reloads the
+config file (a bad file is logged with every error; the running config stays).
+
+  --config FILE   the config file (YAML)
+
+Exit codes: 0 stopped cleanly, 1 runtime failure (listen, Redis, drain
+incomplete), 2 usage or config error.
+`},
+	"check": {cmdCheck, `usage: flashgate check --config FILE
+
+Validate a config like nginx -t: "config ok", or every error with its YAML
+path, one per line. With redis.addrs set it connects to Redis to finish.
+
+  --config FILE   the config file (YAML)
+
+Exit codes: 0 config ok, 1 could not finish (Redis unreachable), 2 config
+errors.
+`},
+	"warm": {cmdWarm, `usage: flashgate warm --config FILE [--activity ID] [--force]
+
+Load activities' stock, shards and per-user limit into the configured Redis
+before a sale (stock.store: redis). An activity already loaded with the
+same spec is left alone ("already loaded, nothing to do"); one that has
+sold under another spec is refused unless --force, which resets its stock
+and ledgers.
+
+  --config FILE     the config file (YAML)
+  --activity ID     warm only this activity
+  --force           reset a sale that has already sold units
+
+Exit codes: 0 done, 1 Redis failure or refused without --force, 2 usage or
+config error.
+`},
+	"health": {cmdHealth, `usage: flashgate health [--config FILE | --url URL] [--timeout D]
+
+Probe the gateway's /healthz, for a container HEALTHCHECK (distroless
+images have no curl). With --config the URL is built from server.listen
+(a wildcard host is probed on loopback).
+
+  --config FILE   read server.listen from this config
+  --url URL       probe this URL instead (default http://127.0.0.1:8080/healthz)
+  --timeout D     give up after D (default 2s)
+
+Exit codes: 0 healthy, 1 unhealthy or unreachable, 2 usage or config error.
+`},
+	"admin": {cmdAdmin, adminHelp},
+	"version": {func(_ []string, stdout, _ io.Writer) int {
+		fmt.Fprintln(stdout, "flashgate", version)
+		return exitOK
+	}, "usage: flashgate version\n\nPrint the version. Exit code 0.\n"},
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return exitConfig
 	}
-	switch args[0] {
-	case "serve":
-		return cmdServe(args[1:], stdout, stderr)
-	case "check":
-		return cmdCheck(args[1:], stdout, stderr)
-	case "warm":
-		return cmdWarm(args[1:], stdout, stderr)
-	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "flashgate", version)
-		return exitOK
+	name := args[0]
+	switch name {
+	case "--version", "-v":
+		name = "version"
 	case "help", "-h", "--help":
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				fmt.Fprint(stdout, c.help)
+				return exitOK
+			}
+		}
 		usage(stdout)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "flashgate: unknown command %q\n", args[0])
-	usage(stderr)
-	return exitConfig
+	c, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "flashgate: unknown command %q\n", args[0])
+		usage(stderr)
+		return exitConfig
+	}
+	if wantsHelp(args[1:]) {
+		fmt.Fprint(stdout, c.help)
+		return exitOK
+	}
+	return c.run(args[1:], stdout, stderr)
+}
+
+// wantsHelp reports whether the flags ask for help (before any "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  flashgate serve --config FILE    run the gateway (SIGTERM/SIGINT drain then exit, SIGHUP reloads)
-  flashgate check --config FILE    validate a config: "config ok" or every error with its YAML path (exit 2)
-  flashgate warm  --config FILE [--activity ID] [--force]
-                                   load activities' stock into the configured Redis before a sale
+  flashgate serve  --config FILE    run the gateway (SIGTERM/SIGINT drain then exit, SIGHUP reloads)
+  flashgate check  --config FILE    validate a config: "config ok" or every error with its YAML path (exit 2)
+  flashgate warm   --config FILE [--activity ID] [--force]
+                                    load activities' stock into the configured Redis before a sale
+  flashgate health [--config FILE | --url URL]
+                                    probe /healthz (exit 0 healthy, 1 not): a container HEALTHCHECK
+  flashgate admin  [--config FILE | --addr HOST:PORT] CALL [ARGS]
+                                    call the admin API (activities, pause, resume, window, ...)
   flashgate version
+
+"flashgate COMMAND --help" explains a command.
+Exit codes: 0 ok, 1 runtime failure, 2 usage or config error.
 `)
+}
+
+// commandNames lists the commands, for tests.
+func commandNames() []string {
+	out := make([]string, 0, len(commands))
+	for n := range commands {
+		out = append(out, n)
+	}
+	return out
 }
 
 // configFlag parses the flags shared by every command that reads a config.

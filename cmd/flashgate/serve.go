@@ -11,11 +11,14 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/flashgate/flashgate/conf"
 	_ "github.com/flashgate/flashgate/filters" // registers every filter type
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/internal/redisconn"
+	"github.com/flashgate/flashgate/internal/watch"
+	"github.com/flashgate/flashgate/override"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -39,6 +42,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer closeDeps()
+	if cfg.Log.AccessEvery > 0 {
+		deps.AccessLog = slog.New(slog.NewJSONHandler(stderr, nil))
+	}
 	srv, err := gateway.NewServer(cfg, deps)
 	if err != nil {
 		fmt.Fprintln(stderr, conf.PrefixFile(path, err))
@@ -49,19 +55,40 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		log.Error("listen", "addr", cfg.Server.Listen, "err", err)
 		return exitFail
 	}
-	reload := func() error {
-		err := srv.ReloadFile(path)
-		if err != nil {
-			log.Error("config reload failed; keeping the running config", "err", err)
-		} else {
+	reload := func() (gateway.Report, error) {
+		rep, err := srv.ReloadFile(path)
+		switch {
+		case err != nil:
+			log.Error("config reload failed; keeping the running config", "file", path, "errors", conf.Problems(err))
+		case len(rep.NotApplied) > 0:
+			log.Warn("config reloaded; some changed settings were not applied and keep their running values",
+				"file", path, "not_applied", rep.NotApplied)
+		default:
 			log.Info("config reloaded", "file", path)
 		}
-		return err
+		return rep, err
 	}
 	admin, err := gateway.NewAdmin(cfg.Admin, srv, deps, reload)
 	if err != nil {
 		log.Error("admin", "err", err)
 		return exitFail
+	}
+	ln = srv.PublicListener(ln)
+	var reloads chan struct{}
+	if cfg.Reload.Watch {
+		reloads = make(chan struct{}, 1)
+		w, err := watch.File(path, cfg.Reload.Debounce, func() {
+			select {
+			case reloads <- struct{}{}:
+			default: // one already waiting reads the newest file
+			}
+		})
+		if err != nil {
+			log.Error("watch config", "file", path, "err", err)
+			return exitFail
+		}
+		defer w.Close()
+		log.Info("watching the config file; a change reloads it", "file", path, "debounce", cfg.Reload.Debounce.String())
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
@@ -71,6 +98,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			log.Error("listen admin", "addr", cfg.Admin.Listen, "err", err)
 			return exitFail
 		}
+		aln = srv.AdminListener(aln)
 		go func() { errc <- admin.Serve(aln) }()
 		log.Info("admin listening", "addr", aln.Addr().String())
 	}
@@ -82,12 +110,14 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	for {
 		select {
+		case <-reloads:
+			_, _ = reload()
 		case err := <-errc:
 			log.Error("server stopped", "err", err)
 			return exitFail
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				_ = reload()
+				_, _ = reload()
 				continue
 			}
 			log.Info("draining", "signal", sig.String(), "timeout", cfg.Server.ShutdownTimeout.String())
@@ -116,20 +146,26 @@ func openDeps(cfg *conf.Config, log *slog.Logger) (gateway.Deps, func(), error) 
 	if err != nil {
 		return deps, nil, err
 	}
-	deps.Redis, deps.RedisBackground = rc.Request, rc.Background
+	// Both clients' calls are timed and counted by operation.
+	deps.Redis, deps.RedisBackground = gateway.InstrumentRedis(rc.Request), gateway.InstrumentRedis(rc.Background)
 	switch cfg.Stock.Store {
 	case "redis":
-		deps.Stock, err = stock.NewRedis(stock.RedisOptions{Client: rc.Request, Background: rc.Background,
+		deps.Stock, err = stock.NewRedis(stock.RedisOptions{Client: deps.Redis, Background: deps.RedisBackground,
 			Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout})
 		if err != nil {
 			rc.Close()
 			return deps, nil, err
 		}
+		// Pauses and window overrides are shared by every instance; their
+		// poll and admin writes are background work.
+		deps.Overrides = override.NewRedis(context.Background(), deps.RedisBackground, cfg.Redis.Prefix, max(cfg.Redis.Timeout, 500*time.Millisecond), log)
 	default:
 		deps.Stock = stock.NewMemory()
 		deps.AutoWarm = true
+		deps.Overrides = override.NewMemory()
 	}
 	return deps, func() {
+		_ = deps.Overrides.Close()
 		_ = deps.Stock.Close()
 		rc.Close()
 	}, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,11 @@ import (
 	"github.com/flashgate/flashgate/internal/redisconn"
 	"github.com/flashgate/flashgate/stock"
 )
+
+// loadedChecker is the Redis store's "would a Warm change anything".
+type loadedChecker interface {
+	Loaded(ctx context.Context, s stock.Spec) (bool, error)
+}
 
 // cmdWarm pre-heats stock: it loads each activity's stock, shards and
 // per-user limit into Redis before the sale. Warming the same spec again
@@ -47,25 +53,54 @@ func cmdWarm(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer st.Close()
-	found := false
+	var todo []gateway.Activity
 	for i, ac := range cfg.Activities {
-		if activity != "" && ac.ID != activity {
-			continue
+		if activity == "" || ac.ID == activity {
+			todo = append(todo, gateway.Activity{Activity: ac, Index: i})
 		}
-		found = true
-		spec := gateway.SpecOf(&gateway.Activity{Activity: ac, Index: i})
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := st.Warm(ctx, spec, force)
-		cancel()
-		if err != nil {
-			fmt.Fprintf(stderr, "activity %s: %v\n", ac.ID, err)
-			return exitFail
-		}
-		fmt.Fprintf(stdout, "warmed %s: stock=%d shards=%d per_user=%d\n", ac.ID, spec.Stock, spec.Shards, spec.PerUser)
 	}
-	if !found {
+	if len(todo) == 0 {
 		fmt.Fprintf(stderr, "flashgate warm: no activity %q in %s\n", activity, path)
 		return exitConfig
+	}
+	warmed, skipped := 0, 0
+	for i := range todo {
+		spec := gateway.SpecOf(&todo[i])
+		// A progress prefix, so a warm-up of many activities shows where it is.
+		step := fmt.Sprintf("[%d/%d] ", i+1, len(todo))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if lc, ok := st.(loadedChecker); ok && !force {
+			loaded, err := lc.Loaded(ctx, spec)
+			if err != nil {
+				cancel()
+				fmt.Fprintf(stderr, "%sactivity %s: %v\n", step, spec.Activity, err)
+				return exitFail
+			}
+			if loaded {
+				cancel()
+				skipped++
+				fmt.Fprintf(stdout, "%s%s: already loaded, nothing to do (stock=%d shards=%d per_user=%d)\n",
+					step, spec.Activity, spec.Stock, spec.Shards, spec.PerUser)
+				continue
+			}
+		}
+		err := st.Warm(ctx, spec, force)
+		cancel()
+		switch {
+		case errors.Is(err, stock.ErrExists):
+			fmt.Fprintf(stderr, "%sactivity %s: refused: it has already sold units under another spec; "+
+				"--force resets its stock and ledgers to stock=%d shards=%d per_user=%d\n",
+				step, spec.Activity, spec.Stock, spec.Shards, spec.PerUser)
+			return exitFail
+		case err != nil:
+			fmt.Fprintf(stderr, "%sactivity %s: %v\n", step, spec.Activity, err)
+			return exitFail
+		}
+		warmed++
+		fmt.Fprintf(stdout, "%swarmed %s: stock=%d shards=%d per_user=%d\n", step, spec.Activity, spec.Stock, spec.Shards, spec.PerUser)
+	}
+	if len(todo) > 1 {
+		fmt.Fprintf(stdout, "%d activities: %d warmed, %d already loaded\n", len(todo), warmed, skipped)
 	}
 	return exitOK
 }

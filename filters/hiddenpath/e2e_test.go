@@ -3,6 +3,7 @@ package hiddenpath_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	_ "github.com/flashgate/flashgate/filters/hiddenpath"
 	_ "github.com/flashgate/flashgate/filters/identity"
 	_ "github.com/flashgate/flashgate/filters/token"
+	_ "github.com/flashgate/flashgate/filters/window"
 	"github.com/flashgate/flashgate/gateway"
 )
 
@@ -63,6 +65,28 @@ routes:
     action: {type: json, endpoint: activity_status}
 `
 
+// serve runs a gateway on yaml over an in-memory listener until the test
+// ends.
+func serve(t *testing.T, yaml string) client {
+	t.Helper()
+	cfg, err := conf.Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := gateway.NewServer(cfg, gateway.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := fasthttputil.NewInmemoryListener()
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return client{&fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}}
+}
+
 type client struct {
 	c *fasthttp.Client
 }
@@ -90,22 +114,7 @@ func (c client) do(t *testing.T, method, path, user string, headers ...string) (
 // TestEndToEnd runs the three parts behind a real gateway: fetch a path
 // and a token, wait min_age, buy; and checks that every shortcut fails.
 func TestEndToEnd(t *testing.T) {
-	cfg, err := conf.Parse([]byte(e2eConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := gateway.NewServer(cfg, gateway.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := fasthttputil.NewInmemoryListener()
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	c := client{&fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}}
+	c := serve(t, e2eConfig)
 
 	status, reason, _ := c.do(t, "GET", "/api/activities/act1/path", "")
 	if status != 401 || reason != "unauthenticated" {
@@ -148,5 +157,83 @@ func TestEndToEnd(t *testing.T) {
 	time.Sleep(250 * time.Millisecond)
 	if status, reason, body := c.do(t, "POST", p.Path, "alice", "X-Order-Token", tok.Token); status != 200 {
 		t.Fatalf("purchase: %d %s %s", status, reason, body)
+	}
+}
+
+// earlyConfig is e2eConfig's three routes with a sale_window early margin
+// of 30 s on the purchase route: "soon" opens 20 s from now (inside the
+// margin), "later" 50 s from now (outside it).
+const earlyConfig = `
+activities:
+  - {id: soon, stock: 10, start: "%[1]s", end: "%[3]s"}
+  - {id: later, stock: 10, start: "%[2]s", end: "%[3]s"}
+routes:
+  - name: token
+    path: /api/activities/{activity}/token
+    filters:
+      - identity: {header: X-User-Id, require: true}
+    action:
+      type: json
+      endpoint: order_token
+      config:
+        keys: &order_keys
+          - {id: k1, secret: "order-secret-1-order-secret-1-xx"}
+        min_age: 200ms
+        max_age: 5m
+  - name: path
+    path: /api/activities/{activity}/path
+    filters:
+      - identity: {header: X-User-Id}
+    action:
+      type: json
+      endpoint: purchase_path
+      config:
+        keys: &path_keys
+          - {id: p1, secret: "path-secret-1-path-secret-1-xxxx"}
+  - name: buy
+    method: POST
+    path: /api/buy/{activity}/{sig}
+    filters:
+      - identity: {header: X-User-Id, require: true}
+      - sale_window: {early: 30s}
+      - hidden_path: {keys: *path_keys}
+      - order_token: {keys: *order_keys, min_age: 200ms, max_age: 5m}
+    action: {type: json, endpoint: activity_status}
+`
+
+// sale_window.early opens the whole sale, not just its own filter: within
+// the margin a shopper gets a path and a token and buys; outside it every
+// step is refused as before. (The endpoints used to judge the raw window,
+// so a request sale_window let in early had no path or token.)
+func TestEarlyOpensEveryStep(t *testing.T) {
+	now := time.Now().UTC()
+	ts := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
+	c := serve(t, fmt.Sprintf(earlyConfig, ts(20*time.Second), ts(50*time.Second), ts(time.Hour)))
+
+	status, reason, body := c.do(t, "GET", "/api/activities/soon/path", "alice")
+	var p struct{ Path string }
+	if err := json.Unmarshal([]byte(body), &p); status != 200 || err != nil || !strings.HasPrefix(p.Path, "/api/buy/soon/") {
+		t.Fatalf("path within the margin: %d %s %s", status, reason, body)
+	}
+	status, reason, body = c.do(t, "GET", "/api/activities/soon/token", "alice")
+	var tok struct{ Token string }
+	if err := json.Unmarshal([]byte(body), &tok); status != 200 || err != nil || tok.Token == "" {
+		t.Fatalf("token within the margin: %d %s %s", status, reason, body)
+	}
+	time.Sleep(250 * time.Millisecond) // min_age
+	if status, reason, body := c.do(t, "POST", p.Path, "alice", "X-Order-Token", tok.Token); status != 200 {
+		t.Fatalf("purchase within the margin: %d %s %s", status, reason, body)
+	}
+
+	later := ts(50 * time.Second)
+	if status, reason, body := c.do(t, "GET", "/api/activities/later/path", "alice"); status != 403 || reason != "not_started" ||
+		!strings.Contains(body, `"starts_at":"`+later[:len(later)-1]+`.000Z"`) {
+		t.Fatalf("path outside the margin: %d %s %s", status, reason, body)
+	}
+	if status, reason, body := c.do(t, "GET", "/api/activities/later/token", "alice"); status != 403 || reason != "sale_closed" {
+		t.Fatalf("token outside the margin: %d %s %s", status, reason, body)
+	}
+	if status, reason, body := c.do(t, "POST", "/api/buy/later/AAAAAAAAAAAAAAAAAAAAAA", "alice", "X-Order-Token", tok.Token); status != 403 || reason != "not_started" {
+		t.Fatalf("purchase outside the margin: %d %s %s", status, reason, body)
 	}
 }

@@ -100,7 +100,7 @@ func (e *endpoint) Respond(r *gateway.Request) {
 		return
 	}
 	a := r.Activity
-	phase, next := a.PhaseAt(r.Now)
+	phase, next := a.SalePhase(r.Now) // opens with the sale, Early included
 	switch phase {
 	case gateway.Ended:
 		e.ended.WriteJSON(r.Ctx)

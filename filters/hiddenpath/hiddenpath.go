@@ -172,10 +172,12 @@ func message(dst, act, user []byte, start int64) ([]byte, bool) {
 	return binary.BigEndian.AppendUint64(dst, uint64(start)), true
 }
 
-// windowStart finds the window open at now, as Activity.PhaseAt does, and
-// returns its start in unix ms (0 when unbounded).
+// windowStart finds the window whose sale is open at now (from the
+// activity's Early margin before its start, as the purchase_path endpoint
+// and sale_window decide) and returns its configured start in unix ms (0
+// when unbounded).
 func windowStart(a *gateway.Activity, now time.Time) (int64, bool) {
-	w, ok := a.OpenWindow(now)
+	w, ok := a.SaleWindow(now)
 	if !ok || w.Start.IsZero() {
 		return 0, ok
 	}

@@ -77,9 +77,9 @@ func (ks *keyStore) get(key []byte) *slot {
 }
 
 // take runs GCRA on key's bucket.
-func (ks *keyStore) take(key []byte, g gcra, now int64) int64 {
+func (ks *keyStore) take(key []byte, g gcra, c *clock) int64 {
 	for {
-		wait, retry := g.take(&ks.get(key).v, now)
+		wait, retry := g.take(&ks.get(key).v, c)
 		if !retry {
 			return wait
 		}

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,14 +39,14 @@ type limiter struct {
 	local  *table  // nil when distributed
 	remote *remote // nil when local
 
-	now  func() time.Time
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	clock *clock
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
 }
 
 func newLimiter(p params, env *gateway.Env, name string) *limiter {
-	l := &limiter{p: p, g: newGCRA(p.rate, p.burst), now: env.Now}
+	l := &limiter{p: p, g: newGCRA(p.rate, p.burst), clock: newClock(env.Now)}
 	n := len(env.AllActivities)
 	if p.distributed {
 		prefix := ""
@@ -63,14 +64,14 @@ func newLimiter(p params, env *gateway.Env, name string) *limiter {
 	return l
 }
 
-// take decides a request: 0 when admitted, else the ns to wait.
+// take decides a request: 0 when admitted, else the ns to wait. It reads
+// the limiter's clock at the decision and never r.Now (see clock).
 func (l *limiter) take(r *gateway.Request) (int64, error) {
-	now := r.Now.UnixNano()
 	if l.remote != nil {
-		return l.remote.take(l.p.scope, r, now)
+		return l.remote.take(l.p.scope, r, l.clock)
 	}
 	var buf [keyBufLen]byte
-	return l.local.take(r, l.g, now, buf[:0]), nil
+	return l.local.take(r, l.g, l.clock, buf[:0]), nil
 }
 
 func (l *limiter) sweep(now int64) {
@@ -92,7 +93,7 @@ func (l *limiter) janitor() {
 		case <-l.stop:
 			return
 		case <-t.C:
-			l.sweep(l.now().UnixNano())
+			l.sweep(l.clock.read())
 		}
 	}
 }
@@ -136,7 +137,15 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	if !p.distributed { // settings that only matter in Redis
 		p.onRedisError, p.instances, p.redisTimeout = "", 0, 0
 	}
-	v, err := env.Shared("rate_limit:"+s.String()+":"+name, func() (any, error) {
+	// A reload that leaves these settings alone keeps the buckets, so a
+	// client that spent its burst does not get a new one from a reload.
+	// The item scope indexes buckets by activity, so its buckets are kept
+	// only while the activities stay in the same order.
+	keep := keptAs{p: p}
+	if s == scopeItem {
+		keep.activities = activityOrder(env.AllActivities)
+	}
+	v, err := env.Kept("rate_limit:"+s.String()+":"+name, keep, func() (any, error) {
 		return newLimiter(p, env, name), nil
 	})
 	if err != nil {
@@ -158,6 +167,24 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 		}
 	}
 	return f, nil
+}
+
+// keptAs is what a limiter's buckets depend on: equal across a reload,
+// the new config takes the running limiter over.
+type keptAs struct {
+	p          params
+	activities string
+}
+
+// activityOrder lists the activity ids by Activity.Index.
+func activityOrder(all map[string]*gateway.Activity) string {
+	ids := make([]string, len(all))
+	for id, a := range all {
+		if a.Index < len(ids) {
+			ids[a.Index] = id
+		}
+	}
+	return strings.Join(ids, "\x00")
 }
 
 // Handle admits the request or rejects it with Retry-After set to the

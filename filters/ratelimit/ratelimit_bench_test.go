@@ -10,9 +10,17 @@ import (
 	"github.com/flashgate/flashgate/internal/redistest"
 )
 
+// realEnv is newEnv on the real clock, so a benchmark counts the clock
+// read each decision makes.
+func realEnv(acts []*gateway.Activity) *gateway.Env {
+	env := newEnv("r", acts)
+	env.Now = time.Now
+	return env
+}
+
 func benchLocal(b *testing.B, scope string, rate float64, burst int) {
 	acts := activities(1)
-	f := build(b, Config{Scope: scope, Rate: rate, Burst: burst}, newEnv("r", acts))
+	f := build(b, Config{Scope: scope, Rate: rate, Burst: burst}, realEnv(acts))
 	r := request("10.0.0.1", "user-42", acts[0], t0)
 	f.Handle(r)
 	b.ReportAllocs()
@@ -31,7 +39,7 @@ func BenchmarkLocalRejectIP(b *testing.B)   { benchLocal(b, "ip", 1, 1) }
 // Many clients hitting one limiter from every core: the sharded map and
 // per-key CAS keep them apart.
 func BenchmarkLocalParallelIP(b *testing.B) {
-	f := build(b, Config{Scope: "ip", Rate: 1e9, Burst: 1e9}, newEnv("r", nil))
+	f := build(b, Config{Scope: "ip", Rate: 1e9, Burst: 1e9}, realEnv(nil))
 	var next atomic.Uint32
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -50,7 +58,7 @@ func BenchmarkLocalParallelIP(b *testing.B) {
 // The global bucket is one atomic word shared by every core: the worst
 // case for contention.
 func BenchmarkLocalParallelGlobal(b *testing.B) {
-	f := build(b, Config{Scope: "global", Rate: 1e9, Burst: 1e9}, newEnv("r", nil))
+	f := build(b, Config{Scope: "global", Rate: 1e9, Burst: 1e9}, realEnv(nil))
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		r := request("10.0.0.1", "", nil, t0)

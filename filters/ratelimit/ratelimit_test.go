@@ -86,6 +86,8 @@ func TestScopes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			acts := activities(2)
 			base := newEnv("r1", acts) // routes of one instance share its Env state
+			var at time.Duration
+			base.Now = func() time.Time { return t0.Add(at) }
 			byRoute := map[string]*filter{}
 			for _, st := range tc.steps {
 				route := st.route
@@ -103,7 +105,8 @@ func TestScopes(t *testing.T) {
 				if st.act >= 0 {
 					act = acts[st.act]
 				}
-				reason, retry := outcome(t, f, request(st.ip, st.user, act, t0.Add(st.at)))
+				at = st.at // the limiter reads its clock, not r.Now
+				reason, retry := outcome(t, f, request(st.ip, st.user, act, t0))
 				if reason != st.want || retry != st.retry {
 					t.Fatalf("%+v: got %q retry %q, want %q retry %q", st, reason, retry, st.want, st.retry)
 				}
@@ -113,16 +116,21 @@ func TestScopes(t *testing.T) {
 }
 
 // Over a simulated 5 s of 1,000 requests/s against 200/s with burst 20,
-// GCRA admits the burst at t0 and then one request per 5 ms: requests
-// arrive at t0 + k ms for k = 0..4999, so further admissions happen at
-// 5, 10, ..., 4995 ms and the count is 20 + 999 = 1,019: rate × the
-// 4.999 s between first and last request, plus the burst. The spec's
-// figure is 1,000 + burst within ±2%.
+// GCRA admits the burst at once and then one request per 5 ms. The clock
+// moves on 1 ms per read (stepClock); the limiter reads it once when it
+// is built and once per decision, so one worker decides at 1, 2, ...,
+// 5,000 ms since the limiter's epoch: further admissions happen at 5, 10,
+// ..., 4,995 ms after the first and the count is 20 + 999 = 1,019, rate ×
+// the 4.999 s between first and last request plus the burst. Several
+// workers racing on the bucket re-read the clock on a lost CAS, so the
+// simulated span is the clock's and the count is checked within ±2%.
 func TestLocalRateSimulated(t *testing.T) {
 	const rate, burst, perSec, secs = 200, 20, 1000, 5
-	want := float64(rate*secs + burst)
 	for _, workers := range []int{1, 4} {
-		f := build(t, Config{Scope: "ip", Rate: rate, Burst: burst}, newEnv("r", nil))
+		clk := &stepClock{step: time.Second / perSec}
+		env := newEnv("r", nil)
+		env.Now = clk.Now
+		f := build(t, Config{Scope: "ip", Rate: rate, Burst: burst}, env)
 		var admitted atomic.Int64
 		var wg sync.WaitGroup
 		for w := range workers {
@@ -131,7 +139,6 @@ func TestLocalRateSimulated(t *testing.T) {
 				defer wg.Done()
 				r := request("10.1.1.1", "", nil, t0)
 				for k := w; k < perSec*secs; k += workers {
-					r.Now = t0.Add(time.Duration(k) * time.Second / perSec)
 					if v, _ := f.Handle(r); v.Action == gateway.Continue {
 						admitted.Add(1)
 					}
@@ -140,6 +147,7 @@ func TestLocalRateSimulated(t *testing.T) {
 		}
 		wg.Wait()
 		got := float64(admitted.Load())
+		want := rate*(clk.elapsed()-2*clk.step).Seconds() + burst // span of the decisions
 		if got < want*0.98 || got > want*1.02 {
 			t.Errorf("%d workers: admitted %v of %d, want %v ±2%%", workers, got, perSec*secs, want)
 		}
@@ -167,21 +175,22 @@ func TestKeyStoreBounds(t *testing.T) {
 	ks := newKeyStore(1) // one shard, one key
 	ks.limit = 3
 	g := newGCRA(1, 1)
-	now := t0.UnixNano()
+	c := newClock(func() time.Time { return t0 })
+	now := c.read()
 	for _, k := range []string{"k1", "k2", "k3"} {
-		if w := ks.take([]byte(k), g, now); w != 0 {
+		if w := ks.take([]byte(k), g, c); w != 0 {
 			t.Fatalf("%s: first request waits %d", k, w)
 		}
 	}
 	old := ks.lookup([]byte("k1"))
-	ks.take([]byte("k4"), g, now)
+	ks.take([]byte("k4"), g, c)
 	if ks.lookup([]byte("k1")) != nil || ks.len() != 3 {
 		t.Fatalf("k1 not evicted at the cap: len %d", ks.len())
 	}
-	if _, retry := g.take(&old.v, now); !retry {
+	if _, retry := g.take(&old.v, c); !retry {
 		t.Fatal("a request holding an evicted slot does not retry")
 	}
-	if w := ks.take([]byte("k1"), g, now); w != 0 {
+	if w := ks.take([]byte("k1"), g, c); w != 0 {
 		t.Fatal("an evicted key does not start with a full bucket")
 	}
 	// k2 was evicted to make room for k1; k3 and k4 are limited until

@@ -39,7 +39,7 @@ type remote struct {
 	// on_redis_error is "local"; nil for "deny".
 	fallback  *table
 	fallbackG gcra
-	// downUntil is the Unix ns before which Redis is not asked again.
+	// downUntil is the clock reading before which Redis is not asked again.
 	downUntil atomic.Int64
 }
 
@@ -70,21 +70,30 @@ func newRemote(p params, client rueidis.Client, prefix, name string, activities 
 // take decides a request through Redis: 0 when admitted, else the ns to
 // wait; gateway.ErrUnavailable when Redis could not decide and there is no
 // local fallback.
-func (rm *remote) take(s scope, r *gateway.Request, now int64) (int64, error) {
+//
+// The over-limit shortcut reads the clock after the bucket's mark, like a
+// local decision (see clock): judged at the request's arrival time, a
+// request delayed in the gateway was refused from memory although Redis
+// had long been admitting again. The mark itself is the clock read before
+// the call plus Redis's wait, so it never lies past the instant Redis will
+// admit again: the shortcut refuses nothing Redis would admit.
+func (rm *remote) take(s scope, r *gateway.Request, c *clock) (int64, error) {
 	var buf [keyBufLen]byte
-	if until := rm.over.until(r, buf[:0]); until > now {
+	until := rm.over.until(r, buf[:0])
+	now := c.read()
+	if until > now {
 		return until - now, nil
 	}
 	if rm.downUntil.Load() > now {
-		return rm.degraded(r, now)
+		return rm.degraded(r, c)
 	}
 	key := string(redisKey(rm.head, s, r, rm.tail, buf[:0]))
 	ctx, cancel := context.WithTimeout(context.Background(), rm.timeout)
 	waitUS, err := script.Exec(ctx, rm.client, []string{key}, rm.args).AsInt64()
 	cancel()
 	if err != nil {
-		rm.downUntil.Store(now + int64(breakerPause))
-		return rm.degraded(r, now)
+		rm.downUntil.Store(c.read() + int64(breakerPause))
+		return rm.degraded(r, c)
 	}
 	if waitUS <= 0 {
 		return 0, nil
@@ -94,12 +103,12 @@ func (rm *remote) take(s scope, r *gateway.Request, now int64) (int64, error) {
 	return wait, nil
 }
 
-func (rm *remote) degraded(r *gateway.Request, now int64) (int64, error) {
+func (rm *remote) degraded(r *gateway.Request, c *clock) (int64, error) {
 	if rm.fallback == nil {
 		return 0, gateway.ErrUnavailable
 	}
 	var buf [keyBufLen]byte
-	return rm.fallback.take(r, rm.fallbackG, now, buf[:0]), nil
+	return rm.fallback.take(r, rm.fallbackG, c, buf[:0]), nil
 }
 
 func (rm *remote) sweep(now int64) {

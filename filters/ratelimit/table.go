@@ -68,15 +68,15 @@ func (t *table) fixed(r *gateway.Request) (s *slot, keyed bool) {
 
 // take runs GCRA for the request's bucket: 0 when admitted, else the ns
 // to wait.
-func (t *table) take(r *gateway.Request, g gcra, now int64, buf []byte) int64 {
+func (t *table) take(r *gateway.Request, g gcra, c *clock, buf []byte) int64 {
 	s, keyed := t.fixed(r)
 	if keyed {
-		return t.keys.take(localKey(t.scope, r, buf), g, now)
+		return t.keys.take(localKey(t.scope, r, buf), g, c)
 	}
 	if s == nil {
 		return 0
 	}
-	wait, _ := g.take(&s.v, now) // fixed slots are never evicted
+	wait, _ := g.take(&s.v, c) // fixed slots are never evicted
 	return wait
 }
 

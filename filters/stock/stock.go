@@ -11,6 +11,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/breaker"
 	store "github.com/flashgate/flashgate/stock"
 )
 
@@ -50,6 +51,9 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	}
 	f := &filter{store: env.Stock, local: store.IsLocal(env.Stock), timeout: timeout,
 		rel: &releaser{store: env.Stock, timeout: 5 * time.Second}}
+	if !f.local {
+		f.redis = env.RedisBreaker
+	}
 	var err error
 	pages := []struct {
 		dst  **gateway.Page
@@ -73,6 +77,10 @@ type filter struct {
 	local   bool // an in-process store needs no deadline
 	timeout time.Duration
 	rel     *releaser
+	// redis is the Redis breaker (nil for the memory store or when
+	// disabled): while it is open a purchase fails closed at once, with
+	// no Redis call, instead of waiting out timeout.
+	redis *breaker.Breaker
 
 	soldOut, limit, login, notLoaded *gateway.Page
 }
@@ -94,9 +102,14 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 	if f.local {
 		d, err = f.store.Take(context.Background(), a.ID, r.User)
 	} else {
+		t, ok := f.redis.Allow()
+		if !ok {
+			return gateway.Verdict{}, gateway.ErrUnavailable
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 		d, err = f.store.Take(ctx, a.ID, r.User)
 		cancel()
+		f.redis.Done(t, gateway.RedisOutcome(err))
 	}
 	if err != nil {
 		return gateway.Verdict{}, gateway.ErrUnavailable

@@ -138,7 +138,7 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 		if env.Config != nil {
 			prefix = env.Config.Redis.Prefix
 		}
-		f.replay = &replay{client: env.Redis, prefix: prefix, ttl: c.MaxAge, timeout: c.RedisTimeout}
+		f.replay = &replay{client: env.Redis, prefix: prefix, ttl: c.MaxAge, timeout: c.RedisTimeout, breaker: env.RedisBreaker}
 	}
 	if err := f.buildPages(env); err != nil {
 		return nil, err

@@ -54,7 +54,7 @@ func (e *endpoint) Respond(r *gateway.Request) {
 		e.unauth.WriteJSON(r.Ctx)
 		return
 	}
-	if _, open := r.Activity.OpenWindow(r.Now); !open {
+	if _, open := r.Activity.SaleWindow(r.Now); !open { // opens with the sale, Early included
 		e.closed.WriteJSON(r.Ctx)
 		return
 	}

@@ -3,6 +3,7 @@ package token
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/breaker"
 	"github.com/flashgate/flashgate/internal/redistest"
 )
 
@@ -95,5 +97,51 @@ func TestSingleUseRedisDown(t *testing.T) {
 	r.Ctx.Request.Header.Set("X-Order-Token", tok)
 	if reason, _ := verdict(t, f, r); reason != "token_wrong_user" {
 		t.Fatalf("got %q", reason)
+	}
+}
+
+// TestSingleUseRedisBreaker: while the Redis breaker is open, a single_use
+// check fails closed at once and makes no Redis call (the server's SET
+// count does not move); a closed breaker lets it through and counts the
+// answer as a success.
+func TestSingleUseRedisBreaker(t *testing.T) {
+	srv := redistest.Start(t)
+	client := redistest.Client(t, srv.Addr())
+	env := testEnv()
+	env.Redis = client
+	env.RedisBreaker = breaker.New(breaker.Settings{Failures: 1, OpenFor: time.Hour, Now: func() time.Time { return t0 }})
+	f := buildFilter(t, env, map[string]any{"single_use": true, "max_age": "1m"})
+	e := buildEndpoint(t, env, map[string]any{"max_age": "1m"})
+	sets := func() int {
+		info, err := client.Do(context.Background(), client.B().Info().Section("commandstats").Build()).ToString()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(info, "\n") {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(l), "cmdstat_set:calls="); ok {
+				n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+				return n
+			}
+		}
+		return 0
+	}
+	use := func() error {
+		r := request(env, 0, "alice", t0.Add(2*time.Second))
+		r.Ctx.Request.Header.Set("X-Order-Token", issue(t, e, env, 0, "alice", t0).Token)
+		_, err := f.Handle(r)
+		return err
+	}
+	if err := use(); err != nil || sets() != 1 {
+		t.Fatalf("closed breaker: %v, %d SETs", err, sets())
+	}
+	tk, _ := env.RedisBreaker.Allow()
+	env.RedisBreaker.Done(tk, breaker.Failure)
+	for range 10 {
+		if err := use(); !errors.Is(err, gateway.ErrUnavailable) {
+			t.Fatalf("open breaker: %v, want ErrUnavailable", err)
+		}
+	}
+	if n := sets(); n != 1 {
+		t.Fatalf("an open breaker let %d SETs through", n-1)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flashgate/flashgate/filters/internal/keyring"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/breaker"
 )
 
 // replay remembers used nonces in Redis, for single_use. A token's nonce
@@ -18,6 +19,9 @@ type replay struct {
 	prefix  string
 	ttl     time.Duration
 	timeout time.Duration
+	// breaker is the Redis breaker: while it is open a claim fails at once
+	// (the entry's on_error applies) without a Redis call.
+	breaker *breaker.Breaker
 }
 
 // key is <prefix>tok:{nonce}; the braces make the nonce the cluster hash
@@ -34,10 +38,15 @@ func (rp *replay) key(nonce []byte) string {
 // claim marks nonce used. It returns replayed when it already was, and
 // gateway.ErrUnavailable when Redis did not answer within the timeout.
 func (rp *replay) claim(nonce []byte) (outcome, error) {
+	t, allowed := rp.breaker.Allow()
+	if !allowed {
+		return ok, gateway.ErrUnavailable
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), rp.timeout)
 	defer cancel()
 	cmd := rp.client.B().Set().Key(rp.key(nonce)).Value("1").Nx().PxMilliseconds(rp.ttl.Milliseconds()).Build()
 	err := rp.client.Do(ctx, cmd).Error()
+	rp.breaker.Done(t, gateway.RedisOutcome(err)) // a nil reply (replayed) is an answer
 	switch {
 	case rueidis.IsRedisNil(err):
 		return replayed, nil

@@ -3,14 +3,44 @@
 package window
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/override"
 )
 
 func TestAllocs(t *testing.T) {
 	f, acts := build(t, 0)
 	for _, now := range []time.Time{t0.Add(time.Minute), t0.Add(-time.Minute), t0.Add(20 * time.Hour)} {
 		r := req(acts[0], now)
+		if n := testing.AllocsPerRun(500, func() { _, _ = f.Handle(r) }); n != 0 {
+			t.Errorf("at %s: %v allocs, want 0", now, n)
+		}
+	}
+}
+
+// An operator's window override is decided from atomics, without
+// allocating, before and inside the new window.
+func TestOverrideAllocs(t *testing.T) {
+	store := override.NewMemory()
+	a := gateway.NewActivity(0, conf.Activity{ID: "sale", Windows: []conf.Window{{Start: t0, End: t0.Add(time.Hour)}}}).
+		WithOverride(store.State("sale"))
+	env := gateway.NewEnv()
+	env.Activities = []*gateway.Activity{a}
+	env.AllActivities["sale"] = a
+	env.Overrides = store
+	f, err := (&Config{}).Build(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SetWindow(context.Background(), "sale", &conf.Window{Start: t0.Add(5 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, now := range []time.Time{t0.Add(time.Minute), t0.Add(6 * time.Hour)} {
+		r := req(a, now)
 		if n := testing.AllocsPerRun(500, func() { _, _ = f.Handle(r) }); n != 0 {
 			t.Errorf("at %s: %v allocs, want 0", now, n)
 		}

@@ -29,6 +29,7 @@ func build(t testing.TB, early time.Duration) (gateway.Filter, []*gateway.Activi
 	env := gateway.NewEnv()
 	env.Activities = acts
 	for _, a := range acts {
+		a.Early = early // as the build resolves it from Config.OpensEarly
 		env.AllActivities[a.ID] = a
 	}
 	f, err := (&Config{Early: early}).Build(env)
@@ -86,10 +87,37 @@ func TestWindows(t *testing.T) {
 	}
 }
 
+// Early opens each window that much before its start, and only there:
+// the end does not move, and the not_started page still counts down to
+// the configured start.
 func TestEarly(t *testing.T) {
 	f, acts := build(t, 2*time.Second)
-	if v, _ := f.Handle(req(acts[0], t0.Add(-time.Second))); v.Action != gateway.Continue {
-		t.Error("early allowance not applied")
+	for _, tc := range []struct {
+		name   string
+		now    time.Time
+		reason string
+	}{
+		{"before the margin", t0.Add(-2*time.Second - time.Nanosecond), "not_started"},
+		{"margin starts", t0.Add(-2 * time.Second), ""},
+		{"within the margin", t0.Add(-time.Second), ""},
+		{"just before the end", t0.Add(time.Hour - time.Second), ""},
+		{"at the end", t0.Add(time.Hour), "not_started"},
+		{"second window's margin", t0.Add(8*time.Hour - time.Second), ""},
+	} {
+		v, err := f.Handle(req(acts[0], tc.now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case tc.reason == "" && v.Action != gateway.Continue:
+			t.Errorf("%s: rejected with %s", tc.name, v.Page.Reason)
+		case tc.reason != "" && (v.Action != gateway.Reject || v.Page.Reason != tc.reason):
+			t.Errorf("%s: verdict %+v, want %s", tc.name, v, tc.reason)
+		}
+	}
+	v, _ := f.Handle(req(acts[0], t0.Add(-time.Minute)))
+	if !strings.Contains(string(v.Page.JSON), `"starts_at":"2030-01-01T10:00:00Z"`) {
+		t.Errorf("not_started JSON %s does not count down to the configured start", v.Page.JSON)
 	}
 }
 

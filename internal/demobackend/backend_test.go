@@ -84,6 +84,8 @@ func TestContract(t *testing.T) {
 			413, `{"error":"body_too_large"}`},
 		{"count", request{method: "GET", path: "/orders/count"}, 200,
 			`{"orders":3,"duplicates":1}`},
+		{"users: three orders of u1 in a1", request{method: "GET", path: "/orders/users"}, 200,
+			`{"users":1,"repeat_users":2}`},
 		{"healthz", request{method: "GET", path: "/healthz"}, 200, "ok"},
 		{"wrong method", request{method: "GET", path: "/orders"}, 405,
 			`{"error":"method_not_allowed"}`},

@@ -62,6 +62,13 @@ func (b *Backend) createOrder(ctx *fasthttp.RequestCtx) {
 	}
 	b.orders++
 	id := b.orders
+	var ua [256]byte
+	u := append(append(append(ua[:0], ctx.Request.Header.PeekBytes(hdrActivityID)...), 0), ctx.Request.Header.PeekBytes(hdrUserID)...)
+	if _, seen := b.byUser[string(u)]; seen {
+		b.repeats++
+	} else {
+		b.byUser[string(u)] = struct{}{}
+	}
 	if dup {
 		b.duplicates++
 	} else {
@@ -92,6 +99,21 @@ func (b *Backend) count(ctx *fasthttp.RequestCtx) {
 	buf = fasthttp.AppendUint(buf, int(orders))
 	buf = append(buf, `,"duplicates":`...)
 	buf = fasthttp.AppendUint(buf, int(dups))
+	buf = append(buf, '}')
+	writeJSONCopy(ctx, fasthttp.StatusOK, buf)
+}
+
+// users is GET /orders/users: how many distinct (activity, user) pairs
+// have an order, and how many orders went to a pair that had one already.
+func (b *Backend) users(ctx *fasthttp.RequestCtx) {
+	b.mu.Lock()
+	users, repeats := len(b.byUser), b.repeats
+	b.mu.Unlock()
+	var arr [64]byte
+	buf := append(arr[:0], `{"users":`...)
+	buf = fasthttp.AppendUint(buf, users)
+	buf = append(buf, `,"repeat_users":`...)
+	buf = fasthttp.AppendUint(buf, int(repeats))
 	buf = append(buf, '}')
 	writeJSONCopy(ctx, fasthttp.StatusOK, buf)
 }

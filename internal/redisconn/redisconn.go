@@ -91,10 +91,17 @@ func Open(c conf.Redis) (rueidis.Client, error) {
 	if len(c.Addrs) == 0 {
 		return nil, nil
 	}
+	tc, err := tlsConfig(c.TLS)
+	if err != nil {
+		return nil, err
+	}
 	cl, err := rueidis.NewClient(rueidis.ClientOption{
 		InitAddress: c.Addrs,
-		Username:    c.Username,
-		Password:    c.Password,
+		// TLSConfig nil is plain TCP; crypto/tls checks each address's
+		// host name when ServerName is empty.
+		TLSConfig: tc,
+		Username:  c.Username,
+		Password:  c.Password,
 		// Client-side caching is not used on the request path; turning it
 		// off keeps RESP2 servers and proxies working too.
 		DisableCache: true,

@@ -18,3 +18,15 @@ func Client(t testing.TB, addrs ...string) rueidis.Client {
 	t.Cleanup(c.Close)
 	return c
 }
+
+// NamedClient is Client with a CLIENT SETNAME, so a test can tell from
+// CLIENT LIST which of several clients ran a command.
+func NamedClient(t testing.TB, name string, addrs ...string) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true, ClientName: name})
+	if err != nil {
+		t.Fatalf("rueidis.NewClient(%v): %v", addrs, err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}

@@ -94,20 +94,13 @@ func ReadSecret(field, path string) ([]byte, error) {
 // Shared returns the ring for keys, built once per gateway instance and
 // per distinct key set, reading secret files now.
 func Shared(env *gateway.Env, field string, keys []Key) (*Ring, error) {
-	secrets := make([][]byte, len(keys))
+	ids, secrets, err := Secrets(env.Config, field, keys)
+	if err != nil {
+		return nil, err
+	}
 	fp := sha256.New()
-	ids := make([]string, len(keys))
-	for i, k := range keys {
-		s := []byte(k.Secret)
-		if k.SecretFile != "" {
-			var err error
-			if s, err = ReadSecret(conf.Join(conf.Index(field, i), "secret_file"), env.Config.Resolve(k.SecretFile)); err != nil {
-				return nil, err
-			}
-		}
-		secrets[i] = s
-		ids[i] = k.ID
-		fp.Write([]byte(k.ID))
+	for i, s := range secrets {
+		fp.Write([]byte(ids[i]))
 		fp.Write([]byte{0})
 		fp.Write(s)
 		fp.Write([]byte{0})
@@ -120,6 +113,24 @@ func Shared(env *gateway.Env, field string, keys []Key) (*Ring, error) {
 		return nil, err
 	}
 	return v.(*Ring), nil
+}
+
+// Secrets reads the ids and secrets of keys, secret files relative to
+// cfg's directory; field names the list in errors.
+func Secrets(cfg *conf.Config, field string, keys []Key) ([]string, [][]byte, error) {
+	ids := make([]string, len(keys))
+	secrets := make([][]byte, len(keys))
+	for i, k := range keys {
+		s := []byte(k.Secret)
+		if k.SecretFile != "" {
+			var err error
+			if s, err = ReadSecret(conf.Join(conf.Index(field, i), "secret_file"), cfg.Resolve(k.SecretFile)); err != nil {
+				return nil, nil, err
+			}
+		}
+		ids[i], secrets[i] = k.ID, s
+	}
+	return ids, secrets, nil
 }
 
 // Ring is an ordered set of keys: the first signs, all verify.

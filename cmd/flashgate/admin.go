@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/conf"
+)
+
+const adminHelp = `usage: flashgate admin [--config FILE | --addr HOST:PORT] [--token T] [--timeout D] CALL [ARGS]
+
+Call the admin API and print its JSON answer. The token defaults to
+$FLASHGATE_ADMIN_TOKEN (or admin.token of --config); --addr defaults to
+admin.listen of --config, else 127.0.0.1:8081.
+
+Calls:
+  activities                   GET    /admin/activities (phase, stock, sold, paused, overrides)
+  status                       GET    /admin/status
+  reload                       POST   /admin/reload
+  pause ID                     POST   /admin/activities/ID/pause (every instance, within 1 s)
+  resume ID                    POST   /admin/activities/ID/resume
+  window ID START END          PUT    /admin/activities/ID/window (RFC 3339 times; "-" leaves a side open)
+  window-clear ID              DELETE /admin/activities/ID/window (the YAML's windows again)
+  warm ID [--force]            POST   /admin/activities/ID/warm
+  stock ID                     GET    /admin/activities/ID/stock
+  topup ID UNITS               POST   /admin/activities/ID/topup?units=UNITS
+  release ID USER SEQ          POST   /admin/activities/ID/release?user=USER&seq=SEQ
+  reservations ID              GET    /admin/activities/ID/reservations
+  reserve ID FILE              POST   /admin/activities/ID/reservations, FILE ("-": stdin) one user id a
+                                      line, sent in batches of 10000 with a progress line each; adding is
+                                      idempotent, so after a refused batch fix the file and run it again
+  blacklist                    GET    /admin/blacklist
+  blacklist-add ENTRY          POST   /admin/blacklist?entry=ENTRY (user id, IP or CIDR)
+  blacklist-remove ENTRY       DELETE /admin/blacklist?entry=ENTRY
+
+Exit codes: 0 the call succeeded (2xx), 1 it was refused or the admin API
+is unreachable (the answer is printed on stderr), 2 usage or config error.
+`
+
+// adminCall is the HTTP request one CLI call makes.
+type adminCall struct {
+	method, path string
+	body         []byte
+}
+
+// adminRequest maps a CLI call to its HTTP request.
+func adminRequest(args []string) (adminCall, error) {
+	if len(args) == 0 {
+		return adminCall{}, fmt.Errorf("a CALL is required")
+	}
+	want := func(n int, names string) error {
+		if len(args)-1 != n {
+			return fmt.Errorf("%s takes %s", args[0], names)
+		}
+		return nil
+	}
+	act := func() string { return "/admin/activities/" + url.PathEscape(args[1]) }
+	switch args[0] {
+	case "activities":
+		return adminCall{"GET", "/admin/activities", nil}, want(0, "no arguments")
+	case "status":
+		return adminCall{"GET", "/admin/status", nil}, want(0, "no arguments")
+	case "reload":
+		return adminCall{"POST", "/admin/reload", nil}, want(0, "no arguments")
+	case "pause", "resume", "stock", "window-clear":
+		if err := want(1, "ID"); err != nil {
+			return adminCall{}, err
+		}
+		switch args[0] {
+		case "stock":
+			return adminCall{"GET", act() + "/stock", nil}, nil
+		case "window-clear":
+			return adminCall{"DELETE", act() + "/window", nil}, nil
+		}
+		return adminCall{"POST", act() + "/" + args[0], nil}, nil
+	case "window":
+		if err := want(3, "ID START END"); err != nil {
+			return adminCall{}, err
+		}
+		side := func(s string) *string {
+			if s == "-" {
+				return nil
+			}
+			return &s
+		}
+		body, _ := json.Marshal(map[string]*string{"start": side(args[2]), "end": side(args[3])})
+		return adminCall{"PUT", act() + "/window", body}, nil
+	case "warm":
+		if len(args) == 3 && args[2] == "--force" {
+			return adminCall{"POST", act() + "/warm?force=true", nil}, nil
+		}
+		if len(args) < 2 {
+			return adminCall{}, fmt.Errorf("warm takes ID [--force]")
+		}
+		return adminCall{"POST", act() + "/warm", nil}, want(1, "ID [--force]")
+	case "reservations":
+		if err := want(1, "ID"); err != nil {
+			return adminCall{}, err
+		}
+		return adminCall{"GET", act() + "/reservations", nil}, nil
+	case "reserve":
+		if err := want(2, "ID FILE"); err != nil {
+			return adminCall{}, err
+		}
+		return adminCall{"POST", act() + "/reservations", nil}, nil
+	case "blacklist":
+		return adminCall{"GET", "/admin/blacklist", nil}, want(0, "no arguments")
+	case "blacklist-add", "blacklist-remove":
+		if err := want(1, "ENTRY"); err != nil {
+			return adminCall{}, err
+		}
+		method := map[string]string{"blacklist-add": "POST", "blacklist-remove": "DELETE"}[args[0]]
+		return adminCall{method, "/admin/blacklist?entry=" + url.QueryEscape(args[1]), nil}, nil
+	case "topup":
+		if err := want(2, "ID UNITS"); err != nil {
+			return adminCall{}, err
+		}
+		return adminCall{"POST", act() + "/topup?units=" + url.QueryEscape(args[2]), nil}, nil
+	case "release":
+		if err := want(3, "ID USER SEQ"); err != nil {
+			return adminCall{}, err
+		}
+		return adminCall{"POST", act() + "/release?user=" + url.QueryEscape(args[2]) + "&seq=" + url.QueryEscape(args[3]), nil}, nil
+	}
+	return adminCall{}, fmt.Errorf("unknown call %q", args[0])
+}
+
+// cmdAdmin calls the admin API: every documented call is one command line.
+func cmdAdmin(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "read admin.listen and admin.token from this config")
+	addr := fs.String("addr", "", "admin API host:port (default admin.listen, else 127.0.0.1:8081)")
+	token := fs.String("token", os.Getenv("FLASHGATE_ADMIN_TOKEN"), "bearer token (default $FLASHGATE_ADMIN_TOKEN)")
+	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	call, err := adminRequest(fs.Args())
+	if err != nil {
+		fmt.Fprintf(stderr, "flashgate admin: %v (see flashgate admin --help)\n", err)
+		return exitConfig
+	}
+	if *path != "" {
+		cfg, err := conf.Load(*path)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitConfig
+		}
+		if *addr == "" {
+			*addr = probeAddr(cfg.Admin.Listen)
+		}
+		if *token == "" {
+			*token = cfg.Admin.Token
+		}
+	}
+	if *addr == "" {
+		*addr = "127.0.0.1:8081"
+	}
+	if *token == "" {
+		fmt.Fprintln(stderr, "flashgate admin: no token: set FLASHGATE_ADMIN_TOKEN or --token")
+		return exitConfig
+	}
+	c := adminClient{addr: *addr, token: *token, timeout: *timeout}
+	if fs.Arg(0) == "reserve" {
+		return c.reserve(call, fs.Arg(2), stdout, stderr)
+	}
+	body, err := c.do(call)
+	if err != nil {
+		fmt.Fprintf(stderr, "flashgate admin: %v", err)
+		return exitFail
+	}
+	_, _ = stdout.Write(body)
+	return exitOK
+}
+
+type adminClient struct {
+	addr, token string
+	timeout     time.Duration
+}
+
+// do sends one call; a non-2xx answer is an error carrying the answer.
+func (c adminClient) do(call adminCall) ([]byte, error) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(call.method)
+	req.SetRequestURI("http://" + c.addr + call.path)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if call.body != nil {
+		ctype := "application/json"
+		if strings.HasSuffix(call.path, "/reservations") {
+			ctype = "text/plain; charset=utf-8" // one user id a line
+		}
+		req.Header.SetContentType(ctype)
+		req.SetBody(call.body)
+	}
+	if err := fasthttp.DoTimeout(req, resp, c.timeout); err != nil {
+		return nil, fmt.Errorf("%s %s: %v\n", call.method, call.path, err)
+	}
+	if code := resp.StatusCode(); code < 200 || code > 299 {
+		return nil, fmt.Errorf("%s %s: %d\n%s", call.method, call.path, code, resp.Body())
+	}
+	return append([]byte(nil), resp.Body()...), nil
+}
+
+// reserveBatch is how many user ids one reservation call carries, so a
+// list of millions shows progress and no call nears the body limit.
+const reserveBatch = 10000
+
+// reserve uploads a reservation list in batches, one progress line each.
+func (c adminClient) reserve(call adminCall, file string, stdout, stderr io.Writer) int {
+	var data []byte
+	var err error
+	if file == "-" {
+		data, err = io.ReadAll(os.Stdin)
+	} else {
+		data, err = os.ReadFile(file)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "flashgate admin reserve: %v\n", err)
+		return exitConfig
+	}
+	var lines [][]byte
+	for _, l := range bytes.Split(data, []byte("\n")) {
+		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' {
+			lines = append(lines, t)
+		}
+	}
+	if len(lines) == 0 {
+		fmt.Fprintf(stderr, "flashgate admin reserve: %s lists no user ids\n", file)
+		return exitConfig
+	}
+	batches := (len(lines) + reserveBatch - 1) / reserveBatch
+	var added int64
+	for b := 0; b < batches; b++ {
+		chunk := lines[b*reserveBatch : min((b+1)*reserveBatch, len(lines))]
+		call.body = append(bytes.Join(chunk, []byte("\n")), '\n')
+		body, err := c.do(call)
+		if err != nil {
+			fmt.Fprintf(stderr, "flashgate admin reserve: batch %d/%d refused (batches before it were added; adding again is harmless): %v", b+1, batches, err)
+			return exitFail
+		}
+		var ans struct {
+			Added int64 `json:"added"`
+		}
+		_ = json.Unmarshal(body, &ans)
+		added += ans.Added
+		fmt.Fprintf(stdout, "[%d/%d] %d of %d user ids sent, %d new so far\n", b+1, batches, b*reserveBatch+len(chunk), len(lines), added)
+	}
+	return exitOK
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Every command answers --help (and -h, and "help CMD") on stdout with
+// exit 0, and its help names the exit codes.
+func TestHelpEveryCommand(t *testing.T) {
+	for _, name := range commandNames() {
+		for _, args := range [][]string{{name, "--help"}, {name, "-h"}, {"help", name}} {
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				var out, errOut bytes.Buffer
+				if code := run(args, &out, &errOut); code != exitOK {
+					t.Fatalf("exit %d, stderr %q", code, errOut.String())
+				}
+				if !strings.HasPrefix(out.String(), "usage: flashgate "+name) || errOut.Len() != 0 {
+					t.Fatalf("stdout %q stderr %q", out.String(), errOut.String())
+				}
+				if name != "version" && !strings.Contains(out.String(), "Exit codes: 0") {
+					t.Fatalf("help of %s does not document its exit codes:\n%s", name, out.String())
+				}
+			})
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		err  string
+	}{
+		{"no command", nil, exitConfig, "usage:"},
+		{"unknown command", []string{"teleport"}, exitConfig, `unknown command "teleport"`},
+		{"top-level help", []string{"--help"}, exitOK, ""},
+		{"serve without config", []string{"serve"}, exitConfig, "--config FILE is required"},
+		{"serve unknown flag", []string{"serve", "--nope"}, exitConfig, "flag provided but not defined"},
+		{"check missing file", []string{"check", "--config", "/nonexistent/flashgate.yaml"}, exitConfig, "nonexistent"},
+		{"health two targets", []string{"health", "--config", "x", "--url", "y"}, exitConfig, "not both"},
+		{"health unreachable", []string{"health", "--url", "http://127.0.0.1:1/healthz", "--timeout", "500ms"}, exitFail, "unhealthy"},
+		{"admin no call", []string{"admin", "--token", "t"}, exitConfig, "a CALL is required"},
+		{"admin unknown call", []string{"admin", "--token", "t", "explode"}, exitConfig, `unknown call "explode"`},
+		{"admin unreachable", []string{"admin", "--token", "t", "--addr", "127.0.0.1:1", "--timeout", "500ms", "activities"}, exitFail, "GET /admin/activities"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(tc.args, &out, &errOut); code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr %q", code, tc.code, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), tc.err) {
+				t.Fatalf("stderr %q lacks %q", errOut.String(), tc.err)
+			}
+		})
+	}
+}
+
+func TestAdminRequest(t *testing.T) {
+	tests := []struct {
+		args         []string
+		method, path string
+		body         string
+		bad          bool
+	}{
+		{args: []string{"activities"}, method: "GET", path: "/admin/activities"},
+		{args: []string{"status"}, method: "GET", path: "/admin/status"},
+		{args: []string{"reload"}, method: "POST", path: "/admin/reload"},
+		{args: []string{"pause", "phone-sale"}, method: "POST", path: "/admin/activities/phone-sale/pause"},
+		{args: []string{"resume", "phone-sale"}, method: "POST", path: "/admin/activities/phone-sale/resume"},
+		{args: []string{"window", "a1", "2026-11-11T20:00:00+08:00", "-"}, method: "PUT", path: "/admin/activities/a1/window",
+			body: `{"end":null,"start":"2026-11-11T20:00:00+08:00"}`},
+		{args: []string{"window-clear", "a1"}, method: "DELETE", path: "/admin/activities/a1/window"},
+		{args: []string{"warm", "a1"}, method: "POST", path: "/admin/activities/a1/warm"},
+		{args: []string{"warm", "a1", "--force"}, method: "POST", path: "/admin/activities/a1/warm?force=true"},
+		{args: []string{"stock", "a1"}, method: "GET", path: "/admin/activities/a1/stock"},
+		{args: []string{"topup", "a1", "10"}, method: "POST", path: "/admin/activities/a1/topup?units=10"},
+		{args: []string{"release", "a1", "a b", "42"}, method: "POST", path: "/admin/activities/a1/release?user=a+b&seq=42"},
+		{args: []string{"reservations", "a1"}, method: "GET", path: "/admin/activities/a1/reservations"},
+		{args: []string{"reserve", "a1", "list.txt"}, method: "POST", path: "/admin/activities/a1/reservations"},
+		{args: []string{"blacklist"}, method: "GET", path: "/admin/blacklist"},
+		{args: []string{"blacklist-add", "10.0.0.0/8"}, method: "POST", path: "/admin/blacklist?entry=10.0.0.0%2F8"},
+		{args: []string{"blacklist-remove", "bot-7"}, method: "DELETE", path: "/admin/blacklist?entry=bot-7"},
+		{args: []string{"reserve", "a1"}, bad: true},
+		{args: []string{"blacklist-add"}, bad: true},
+		{args: []string{"pause"}, bad: true},
+		{args: []string{"pause", "a", "b"}, bad: true},
+		{args: []string{"window", "a1", "2026-11-11T20:00:00Z"}, bad: true},
+		{args: []string{"warm"}, bad: true},
+		{args: []string{"warm", "a1", "--forse"}, bad: true},
+		{args: []string{"topup", "a1"}, bad: true},
+		{args: []string{"status", "x"}, bad: true},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			c, err := adminRequest(tc.args)
+			if tc.bad {
+				if err == nil {
+					t.Fatalf("accepted: %+v", c)
+				}
+				return
+			}
+			if err != nil || c.method != tc.method || c.path != tc.path || string(c.body) != tc.body {
+				t.Fatalf("got %s %s %s (%v), want %s %s %s", c.method, c.path, c.body, err, tc.method, tc.path, tc.body)
+			}
+		})
+	}
+}
+
+func TestProbeAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"0.0.0.0:8080": "127.0.0.1:8080", ":8080": "127.0.0.1:8080", "[::]:8080": "[::1]:8080",
+		"127.0.0.1:9000": "127.0.0.1:9000", "gw.internal:8080": "gw.internal:8080",
+	} {
+		if got := probeAddr(in); got != want {
+			t.Errorf("probeAddr(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// reserve sends a large list in batches with a progress line each, over
+// real HTTP to an admin endpoint that counts what it receives.
+func TestReserveBatches(t *testing.T) {
+	var mu sync.Mutex
+	var got []int
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) != "/admin/activities/a1/reservations" || string(ctx.Request.Header.Peek("Authorization")) != "Bearer tok" ||
+			!strings.HasPrefix(string(ctx.Request.Header.ContentType()), "text/plain") {
+			ctx.SetStatusCode(400)
+			ctx.SetBodyString(`{"error":"bad"}`)
+			return
+		}
+		n := strings.Count(string(ctx.PostBody()), "\n")
+		mu.Lock()
+		got = append(got, n)
+		mu.Unlock()
+		ctx.SetBodyString(`{"added":` + strconv.Itoa(n) + `}`)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+
+	var list strings.Builder
+	list.WriteString("# the launch list\n")
+	for i := 0; i < 2*reserveBatch+5; i++ {
+		fmt.Fprintf(&list, "user-%d\n", i)
+	}
+	file := filepath.Join(t.TempDir(), "list.txt")
+	if err := os.WriteFile(file, []byte(list.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code := run([]string{"admin", "--addr", ln.Addr().String(), "--token", "tok", "reserve", "a1", file}, &out, &errOut)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if want := []int{reserveBatch, reserveBatch, 5}; !slices.Equal(got, want) {
+		t.Fatalf("batches %v, want %v", got, want)
+	}
+	if !strings.Contains(out.String(), "[1/3] 10000 of 20005 user ids sent, 10000 new so far") ||
+		!strings.Contains(out.String(), "[3/3] 20005 of 20005 user ids sent, 20005 new so far") {
+		t.Fatalf("progress:\n%s", out.String())
+	}
+}

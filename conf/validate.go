@@ -1,0 +1,313 @@
+package conf
+
+import (
+	"net"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// This file holds Validate: the checks of the whole decoded config, with
+// no I/O. Decoding and defaults are in load.go.
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Validate checks the whole config and records every problem in errs.
+// It does no I/O; filter sections are checked by the gateway's registry.
+func (c *Config) Validate(errs *Errors) {
+	s := c.Server
+	checkAddr(errs, "server.listen", s.Listen, true)
+	positive(errs, "server.read_timeout", s.ReadTimeout)
+	positive(errs, "server.write_timeout", s.WriteTimeout)
+	positive(errs, "server.idle_timeout", s.IdleTimeout)
+	positive(errs, "server.shutdown_timeout", s.ShutdownTimeout)
+	if s.MaxHeaderBytes < 1024 {
+		errs.Addf("server.max_header_bytes", "must be >= 1024, got %d", s.MaxHeaderBytes)
+	}
+	positive(errs, "server.max_body_bytes", s.MaxBodyBytes)
+	positive(errs, "server.max_conns", s.MaxConns)
+	if w := s.WriteBufferSize; w != 0 && (w < MinWriteBuffer || w > MaxWriteBuffer) {
+		errs.Addf("server.write_buffer_size", "must be 0 (derived from the pages) or in %d..%d, got %d", MinWriteBuffer, MaxWriteBuffer, w)
+	}
+	if s.MaxInflight < 0 {
+		errs.Addf("server.max_inflight", "must be >= 0, got %d", s.MaxInflight)
+	}
+	if s.RetryAfter < 1 {
+		errs.Addf("server.retry_after", "must be >= 1, got %d", s.RetryAfter)
+	}
+	pairTLS(errs, "server.tls", s.TLS.CertFile, s.TLS.KeyFile)
+	pairTLS(errs, "admin.tls", c.Admin.TLS.CertFile, c.Admin.TLS.KeyFile)
+	pairTLS(errs, "redis.tls", c.Redis.TLS.CertFile, c.Redis.TLS.KeyFile)
+	if rt := c.Redis.TLS; !rt.Enabled && (rt.CAFile != "" || rt.CertFile != "" || rt.ServerName != "") {
+		errs.Addf("redis.tls.enabled", "must be true when other redis.tls settings are set")
+	}
+	if c.Admin.Listen != "" {
+		checkAddr(errs, "admin.listen", c.Admin.Listen, true)
+		if len(c.Admin.Token) < 16 {
+			errs.Addf("admin.token", "required when admin.listen is set, at least 16 characters (set FLASHGATE_ADMIN_TOKEN)")
+		}
+	}
+	positive(errs, "reload.debounce", c.Reload.Debounce)
+	oneOf(errs, "log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf(errs, "log.format", c.Log.Format, "json", "text")
+	if c.Log.AccessEvery < 0 {
+		errs.Addf("log.access_every", "must be >= 0 (0: no access log), got %d", c.Log.AccessEvery)
+	}
+	positive(errs, "static.cache_mb", c.Static.CacheMB)
+	if c.Static.ShopName == "" {
+		errs.Addf("static.shop_name", "must not be empty")
+	}
+	localURL(errs, "static.home", c.Static.Home, true)
+	localURL(errs, "static.login_url", c.Static.LoginURL, false)
+	if n := c.Static.SignedInCookie; n != "" && strings.ContainsAny(n, " \t\r\n;,=\"") {
+		errs.Addf("static.signed_in_cookie", "must be a cookie name, got %q", n)
+	}
+	for i, a := range c.Redis.Addrs {
+		checkAddr(errs, Index("redis.addrs", i), a, true)
+	}
+	positive(errs, "redis.timeout", c.Redis.Timeout)
+	positive(errs, "redis.dial_timeout", c.Redis.DialTimeout)
+	if c.Redis.BreakerFailures < -1 || c.Redis.BreakerFailures == 0 {
+		errs.Addf("redis.breaker_failures", "must be >= 1, or -1 to disable; got %d", c.Redis.BreakerFailures)
+	}
+	positive(errs, "redis.breaker_open", c.Redis.BreakerOpen)
+	if c.Redis.BreakerProbes < 1 || c.Redis.BreakerProbes > 1000 {
+		errs.Addf("redis.breaker_probes", "must be in 1..1000, got %d", c.Redis.BreakerProbes)
+	}
+	oneOf(errs, "stock.store", c.Stock.Store, "memory", "redis")
+	if c.Stock.Store == "redis" && len(c.Redis.Addrs) == 0 {
+		errs.Addf("stock.store", "\"redis\" needs redis.addrs")
+	}
+	if c.Stock.Shards < 1 || c.Stock.Shards > 1024 {
+		errs.Addf("stock.shards", "must be in 1..1024, got %d", c.Stock.Shards)
+	}
+	c.validateUpstreams(errs)
+	c.validateActivities(errs)
+	c.validateRoutes(errs)
+	for i, u := range c.Upstreams {
+		if s.ShutdownTimeout > 0 && u.Timeout > s.ShutdownTimeout {
+			errs.Addf("server.shutdown_timeout", "%s is shorter than %s %s: orders in flight at shutdown would be cut off",
+				s.ShutdownTimeout, Join(Index("upstreams", i), "timeout"), u.Timeout)
+		}
+	}
+}
+
+func (c *Config) validateUpstreams(errs *Errors) {
+	seen := map[string]bool{}
+	for i, u := range c.Upstreams {
+		p := Index("upstreams", i)
+		if !idPattern.MatchString(u.Name) {
+			errs.Addf(Join(p, "name"), "required, [A-Za-z0-9_-]{1,64}, got %q", u.Name)
+		} else if seen[u.Name] {
+			errs.Addf(Join(p, "name"), "duplicate upstream %q", u.Name)
+		}
+		seen[u.Name] = true
+		if len(u.Addrs) == 0 {
+			errs.Addf(Join(p, "addrs"), "at least one host:port is required")
+		}
+		for j, a := range u.Addrs {
+			checkAddr(errs, Index(Join(p, "addrs"), j), a, false)
+		}
+		positive(errs, Join(p, "connect_timeout"), u.ConnectTimeout)
+		positive(errs, Join(p, "timeout"), u.Timeout)
+		positive(errs, Join(p, "max_conns"), u.MaxConns)
+		positive(errs, Join(p, "max_idle_conn_duration"), u.MaxIdleConnDuration)
+		positive(errs, Join(p, "max_response_bytes"), u.MaxResponseBytes)
+		if u.BreakerFailures < -1 {
+			errs.Addf(Join(p, "breaker_failures"), "must be >= 1, or -1 to disable; got %d", u.BreakerFailures)
+		}
+		positive(errs, Join(p, "breaker_open"), u.BreakerOpen)
+		if u.BreakerProbes < 1 || u.BreakerProbes > 1000 {
+			errs.Addf(Join(p, "breaker_probes"), "must be in 1..1000, got %d", u.BreakerProbes)
+		}
+	}
+}
+
+func (c *Config) validateActivities(errs *Errors) {
+	seen := map[string]bool{}
+	for i, a := range c.Activities {
+		p := Index("activities", i)
+		if !idPattern.MatchString(a.ID) {
+			errs.Addf(Join(p, "id"), "required, [A-Za-z0-9_-]{1,64}, got %q", a.ID)
+		} else if seen[a.ID] {
+			errs.Addf(Join(p, "id"), "duplicate activity %q", a.ID)
+		}
+		seen[a.ID] = true
+		if !idPattern.MatchString(a.Product) {
+			errs.Addf(Join(p, "product"), "must match [A-Za-z0-9_-]{1,64}, got %q", a.Product)
+		}
+		if a.Stock < 0 || a.Stock > 1<<40 {
+			errs.Addf(Join(p, "stock"), "must be in 0..2^40, got %d", a.Stock)
+		}
+		if a.Shards < 1 || a.Shards > 1024 {
+			errs.Addf(Join(p, "shards"), "must be in 1..1024, got %d", a.Shards)
+		}
+		if a.PerUser < 1 {
+			errs.Addf(Join(p, "per_user"), "must be >= 1, got %d", a.PerUser)
+		}
+		for j, w := range a.Windows {
+			if !w.End.IsZero() && !w.End.After(w.Start) {
+				errs.Addf(Index(Join(p, "windows"), j), "end %s must be after start %s",
+					w.End.Format(time.RFC3339), w.Start.Format(time.RFC3339))
+			}
+		}
+	}
+}
+
+func (c *Config) validateRoutes(errs *Errors) {
+	ups := map[string]bool{}
+	for _, u := range c.Upstreams {
+		ups[u.Name] = true
+	}
+	acts := map[string]bool{}
+	for _, a := range c.Activities {
+		acts[a.ID] = true
+	}
+	if len(c.Routes) == 0 {
+		errs.Addf("routes", "at least one route is required: without one every request is a 404")
+	}
+	for i, r := range c.Routes {
+		p := Index("routes", i)
+		if r.Path == "" || r.Path[0] != '/' {
+			errs.Addf(Join(p, "path"), "required, must start with /, got %q", r.Path)
+		}
+		oneOf(errs, Join(p, "method"), r.Method, "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+		if strings.Contains(r.Path, "{activity}") && len(c.Activities) == 0 {
+			errs.Addf(Join(p, "path"), "uses {activity} but no activities are configured")
+		}
+		if len(r.Activities) > 0 && !strings.Contains(r.Path, "{activity}") {
+			errs.Addf(Join(p, "activities"), "needs {activity} in the path")
+		}
+		for j, id := range r.Activities {
+			if !acts[id] {
+				errs.Addf(Index(Join(p, "activities"), j), "unknown activity %q", id)
+			}
+		}
+		if sh := r.Shed; sh.Target != 0 {
+			inRange(errs, Join(p, "shed.target"), sh.Target, time.Millisecond, time.Minute)
+		}
+		if sh := r.Shed; sh.Interval != 0 {
+			inRange(errs, Join(p, "shed.interval"), sh.Interval, time.Millisecond, time.Minute)
+		}
+		for j, f := range r.Filters {
+			if len(f) != 1 {
+				errs.Addf(Index(Join(p, "filters"), j), "must be a one-key map {type: settings}, got %d keys", len(f))
+			}
+		}
+		ap := Join(p, "action")
+		switch r.Action.Type {
+		case "static":
+			if r.Action.Page == "" {
+				errs.Addf(Join(ap, "page"), "required for a static action")
+			}
+		case "proxy":
+			if r.Action.Upstream == "" {
+				errs.Addf(Join(ap, "upstream"), "required for a proxy action")
+			} else if !ups[r.Action.Upstream] {
+				errs.Addf(Join(ap, "upstream"), "unknown upstream %q", r.Action.Upstream)
+			}
+			if r.Action.Rewrite != "" && r.Action.Rewrite[0] != '/' {
+				errs.Addf(Join(ap, "rewrite"), "must start with /, got %q", r.Action.Rewrite)
+			}
+			c.validateMode(errs, ap, r.Action)
+		case "json":
+			if r.Action.Endpoint == "" {
+				errs.Addf(Join(ap, "endpoint"), "required for a json action")
+			}
+		default:
+			errs.Addf(Join(ap, "type"), "must be one of static, proxy, json; got %q", r.Action.Type)
+		}
+		if r.Action.Type != "proxy" {
+			if r.Action.Mode != "" {
+				errs.Addf(Join(ap, "mode"), "only a proxy action has a mode")
+			}
+			if r.Action.Queue != nil {
+				errs.Addf(Join(ap, "queue"), "only an async proxy action has a queue")
+			}
+		}
+	}
+}
+
+// validateMode checks a proxy action's mode and its queue.
+func (c *Config) validateMode(errs *Errors, ap string, a Action) {
+	oneOf(errs, Join(ap, "mode"), a.Mode, "sync", "async")
+	q := a.Queue
+	if a.Mode != "async" {
+		if q != nil {
+			errs.Addf(Join(ap, "queue"), "only an async proxy action has a queue (mode is %s)", a.Mode)
+		}
+		return
+	}
+	if c.Stock.Store != "memory" {
+		errs.Addf(Join(ap, "mode"), "async needs stock.store memory for now: the Redis Stream forwarder is not built (stock.store is %s)", c.Stock.Store)
+	}
+	if q == nil {
+		errs.Addf(Join(ap, "queue"), "required for mode async (at least rate)")
+		return
+	}
+	qp := Join(ap, "queue")
+	if !(q.Rate > 0) || q.Rate > 1e6 {
+		errs.Addf(Join(qp, "rate"), "must be in (0, 1e6] deliveries per second, got %v", q.Rate)
+	}
+	positive(errs, Join(qp, "max_inflight"), q.MaxInflight)
+	positive(errs, Join(qp, "attempts"), q.Attempts)
+	positive(errs, Join(qp, "backoff"), q.Backoff)
+	positive(errs, Join(qp, "capacity"), q.Capacity)
+	if q.BackoffMax < q.Backoff {
+		errs.Addf(Join(qp, "backoff_max"), "must be >= backoff (%s), got %s", q.Backoff, q.BackoffMax)
+	}
+}
+
+// localURL checks a link the pages carry: an absolute path on this site
+// or an http(s) URL, never javascript: or the like.
+func localURL(errs *Errors, path, v string, required bool) {
+	switch {
+	case v == "":
+		if required {
+			errs.Addf(path, "required")
+		}
+	case v[0] == '/' && !strings.HasPrefix(v, "//"):
+	case strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "http://"):
+	default:
+		errs.Addf(path, "must be a path starting with / or an http(s) URL, got %q", v)
+	}
+}
+
+func positive[T int | int64 | time.Duration](errs *Errors, path string, v T) {
+	if v <= 0 {
+		errs.Addf(path, "must be > 0, got %v", v)
+	}
+}
+
+func inRange(errs *Errors, path string, v, lo, hi time.Duration) {
+	if v < lo || v > hi {
+		errs.Addf(path, "must be in %s..%s, got %s", lo, hi, v)
+	}
+}
+
+func oneOf(errs *Errors, path, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	errs.Addf(path, "must be one of %s; got %q", strings.Join(allowed, ", "), v)
+}
+
+func checkAddr(errs *Errors, path, addr string, listen bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || (!listen && host == "") {
+		errs.Addf(path, "must be host:port, got %q", addr)
+	}
+}
+
+// pairTLS reports a certificate without its key or a key without its
+// certificate.
+func pairTLS(errs *Errors, path, cert, key string) {
+	switch {
+	case cert != "" && key == "":
+		errs.Addf(Join(path, "key_file"), "required when cert_file is set")
+	case cert == "" && key != "":
+		errs.Addf(Join(path, "cert_file"), "required when key_file is set")
+	}
+}

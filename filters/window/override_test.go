@@ -1,0 +1,75 @@
+package window
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/override"
+)
+
+// An operator's window replaces the YAML's: the filter decides by it, and
+// its not-started page (rendered when the override is set, not per
+// request) counts down to the new start. Clearing it restores the YAML.
+func TestWindowOverride(t *testing.T) {
+	store := override.NewMemory()
+	a := gateway.NewActivity(0, conf.Activity{ID: "sale", Windows: []conf.Window{{Start: t0, End: t0.Add(time.Hour)}}}).
+		WithOverride(store.State("sale"))
+	env := gateway.NewEnv()
+	env.Activities = []*gateway.Activity{a}
+	env.AllActivities["sale"] = a
+	env.Overrides = store
+	f, err := (&Config{}).Build(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	later := t0.Add(10 * time.Hour)
+	if err := store.SetWindow(ctx, "sale", &conf.Window{Start: later}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(now time.Time, reason, startsAt string) {
+		t.Helper()
+		v, err := f.Handle(req(a, now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reason == "" {
+			if v.Action != gateway.Continue {
+				t.Fatalf("at %s: rejected with %s, want pass", now, v.Page.Reason)
+			}
+			return
+		}
+		if v.Action != gateway.Reject || v.Page.Reason != reason {
+			t.Fatalf("at %s: verdict %+v, want %s", now, v, reason)
+		}
+		var body map[string]any
+		if err := json.Unmarshal(v.Page.JSON, &body); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := body["starts_at"].(string); got != startsAt {
+			t.Fatalf("at %s: starts_at %q, want %q", now, got, startsAt)
+		}
+	}
+	check(t0.Add(30*time.Minute), "not_started", "2030-01-01T20:00:00Z") // inside the YAML's window, before the override's
+	check(later.Add(time.Minute), "", "")                                // the override has no end
+	if err := store.SetWindow(ctx, "sale", nil); err != nil {
+		t.Fatal(err)
+	}
+	check(t0.Add(30*time.Minute), "", "")
+	check(t0.Add(-time.Minute), "not_started", "2030-01-01T10:00:00Z")
+	check(t0.Add(2*time.Hour), "ended", "")
+
+	// A closed filter (an old config generation) renders nothing more.
+	if err := f.(io.Closer).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SetWindow(ctx, "sale", &conf.Window{Start: later}); err != nil {
+		t.Fatal(err)
+	}
+	check(t0.Add(30*time.Minute), "not_started", "")
+}

@@ -1,0 +1,206 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/override"
+)
+
+// The operator's steering calls: list, pause, resume, move a window.
+// Overrides live in deps.Overrides (shared through Redis with the Redis
+// store), outlive reloads and are shown beside the YAML's values.
+
+// windowJSON is a window on the wire: RFC 3339, null for an open side.
+type windowJSON struct {
+	Start *time.Time `json:"start"`
+	End   *time.Time `json:"end"`
+}
+
+func toWindowJSON(w conf.Window) windowJSON {
+	var out windowJSON
+	if !w.Start.IsZero() {
+		s := w.Start.UTC()
+		out.Start = &s
+	}
+	if !w.End.IsZero() {
+		e := w.End.UTC()
+		out.End = &e
+	}
+	return out
+}
+
+func windowsJSON(ws []conf.Window) []windowJSON {
+	out := make([]windowJSON, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, toWindowJSON(w))
+	}
+	return out
+}
+
+// activityView is one activity in GET /admin/activities.
+type activityView struct {
+	ID      string `json:"id"`
+	Product string `json:"product"`
+	Phase   string `json:"phase"`
+	// Stock is the YAML's stock; Left and Sold are the store's numbers
+	// (absent while it cannot answer).
+	Stock   int64        `json:"stock"`
+	Left    *int64       `json:"left,omitempty"`
+	Sold    *int64       `json:"sold,omitempty"`
+	SoldOut bool         `json:"sold_out"`
+	Paused  bool         `json:"paused"`
+	Windows []windowJSON `json:"windows"`
+	// Overrides are what operators changed on top of the YAML: empty
+	// when the YAML's values are in force.
+	Overrides overridesView `json:"overrides"`
+}
+
+type overridesView struct {
+	Paused bool        `json:"paused,omitempty"`
+	Window *windowJSON `json:"window,omitempty"`
+}
+
+func viewOf(ctx context.Context, a *Activity, deps Deps, now time.Time) activityView {
+	phase, _ := a.PhaseAt(now)
+	v := activityView{ID: a.ID, Product: a.Product, Phase: PhaseName(phase), Stock: a.Stock,
+		Paused: a.Paused(), Windows: windowsJSON(a.Windows)}
+	v.Overrides.Paused = a.Paused()
+	if w, ok := a.Override().Window(); ok {
+		wj := toWindowJSON(w)
+		v.Overrides.Window = &wj
+	}
+	if deps.Stock != nil {
+		if left, sold, ok := stockNumbers(ctx, deps, a); ok {
+			v.Left, v.Sold = &left, &sold
+		}
+		v.SoldOut = deps.Stock.SoldOut(a.ID)
+	}
+	return v
+}
+
+func adminActivities(a *AdminCall) {
+	ctx, cancel := adminCtx()
+	defer cancel()
+	now := time.Now()
+	out := make([]activityView, 0, len(a.Instance.ActivityList))
+	for _, act := range a.Instance.ActivityList {
+		out = append(out, viewOf(ctx, act, a.Deps, now))
+	}
+	a.JSON(200, map[string]any{"server_time": now.UTC(), "activities": out})
+}
+
+// lookupActivity finds the {id} of the call or answers 404.
+func lookupActivity(a *AdminCall) *Activity {
+	act := a.Instance.Activities[a.Param("id")]
+	if act == nil {
+		a.Error(404, "unknown_activity", "no activity "+strconv.Quote(a.Param("id"))+" in the running config")
+	}
+	return act
+}
+
+// answerActivity writes the activity as GET /admin/activities shows it.
+func answerActivity(a *AdminCall, act *Activity) {
+	ctx, cancel := adminCtx()
+	defer cancel()
+	a.JSON(200, viewOf(ctx, act, a.Deps, time.Now()))
+}
+
+func adminPause(paused bool) func(a *AdminCall) {
+	return func(a *AdminCall) {
+		act := lookupActivity(a)
+		if act == nil {
+			return
+		}
+		ctx, cancel := adminCtx()
+		defer cancel()
+		if err := a.Deps.Overrides.SetPaused(ctx, act.ID, paused); err != nil {
+			a.Error(503, "store_unavailable", "the pause could not be shared with the other instances: "+err.Error())
+			return
+		}
+		answerActivity(a, act)
+	}
+}
+
+// adminSetWindow answers PUT /admin/activities/{id}/window with a body
+// {"start": RFC 3339 or null, "end": RFC 3339 or null}: the window then
+// replaces the YAML's windows until DELETE clears it.
+func adminSetWindow(a *AdminCall) {
+	act := lookupActivity(a)
+	if act == nil {
+		return
+	}
+	w, err := parseWindow(a.Ctx.PostBody())
+	if err != nil {
+		a.Error(400, "bad_window", err.Error())
+		return
+	}
+	ctx, cancel := adminCtx()
+	defer cancel()
+	if err := a.Deps.Overrides.SetWindow(ctx, act.ID, &w); err != nil {
+		a.Error(503, "store_unavailable", "the window could not be shared with the other instances: "+err.Error())
+		return
+	}
+	answerActivity(a, act)
+}
+
+func adminClearWindow(a *AdminCall) {
+	act := lookupActivity(a)
+	if act == nil {
+		return
+	}
+	ctx, cancel := adminCtx()
+	defer cancel()
+	if err := a.Deps.Overrides.SetWindow(ctx, act.ID, nil); err != nil {
+		a.Error(503, "store_unavailable", "the window could not be shared with the other instances: "+err.Error())
+		return
+	}
+	answerActivity(a, act)
+}
+
+// parseWindow reads a window body strictly: a JSON object with only
+// start and end, each an RFC 3339 time or null, at least one set, start
+// before end.
+func parseWindow(body []byte) (conf.Window, error) {
+	var in struct {
+		Start *string `json:"start"`
+		End   *string `json:"end"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return conf.Window{}, errors.New(`body must be a JSON object {"start": RFC 3339 or null, "end": RFC 3339 or null}: ` + err.Error())
+	}
+	if dec.More() {
+		return conf.Window{}, errors.New("body must hold one JSON object")
+	}
+	var w conf.Window
+	for _, f := range []struct {
+		name string
+		in   *string
+		out  *time.Time
+	}{{"start", in.Start, &w.Start}, {"end", in.End, &w.End}} {
+		if f.in == nil {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, *f.in)
+		if err != nil {
+			return conf.Window{}, errors.New(f.name + ": must be an RFC 3339 time such as 2026-11-11T20:00:00+08:00, got " + strconv.Quote(*f.in))
+		}
+		*f.out = t
+	}
+	if err := override.Validate(w); err != nil {
+		switch {
+		case w.Start.IsZero() && w.End.IsZero():
+			return conf.Window{}, errors.New("start or end is required")
+		default:
+			return conf.Window{}, errors.New("start must be before end")
+		}
+	}
+	return w, nil
+}

@@ -1,0 +1,339 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/demobackend"
+)
+
+const steerToken = "test-admin-token-0123456789"
+
+// adminYAML sells phone-sale now and mug-sale from a far future date
+// through a proxied purchase route; the activity_status endpoint shows
+// their phases (the sale_window filter's own tests cover its pages).
+func adminYAML(backend string) string {
+	return `
+upstreams: [{name: orders, addrs: ["` + backend + `"], timeout: 2s, connect_timeout: 200ms}]
+activities:
+  - {id: phone-sale, product: phone-x, stock: 5, shards: 1}
+  - {id: mug-sale, product: mug, stock: 2, shards: 1, start: "2099-01-01T00:00:00Z"}
+routes:
+  - {method: POST, path: "/buy/{activity}", filters: [{test_hold: {}}], action: {type: proxy, upstream: orders, rewrite: /orders}}
+  - path: /api/activities/{activity}/status
+    action: {type: json, endpoint: activity_status}
+`
+}
+
+type adminServer struct {
+	*testServer
+	admin  *Admin
+	client *fasthttp.Client
+	// reloadErr, when set, is what the reload call fails with (a bad file).
+	reloadErr error
+}
+
+func newAdminServer(t *testing.T) *adminServer {
+	t.Helper()
+	_, addr, _ := startBackend(t, demobackend.Options{})
+	ts := newTestServer(t, adminYAML(addr), Deps{})
+	as := &adminServer{testServer: ts}
+	ad, err := NewAdmin(conf.Admin{Listen: "inmemory", Token: steerToken}, ts.Server, ts.deps, func() (Report, error) {
+		if as.reloadErr != nil {
+			return Report{}, as.reloadErr
+		}
+		return ts.Reload(ts.Instance().Config)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := fasthttputil.NewInmemoryListener()
+	go func() { _ = ad.Serve(ln) }()
+	t.Cleanup(func() { _ = ad.srv.Shutdown() })
+	as.admin = ad
+	as.client = &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }, ReadTimeout: 5 * time.Second}
+	return as
+}
+
+// call sends an admin request with the given token ("" for none).
+func (as *adminServer) call(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.Header.SetMethod(method)
+	req.SetRequestURI("http://admin.test" + path)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.SetBodyString(body)
+	resp := &fasthttp.Response{}
+	if err := as.client.DoTimeout(req, resp, 5*time.Second); err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(resp.Body(), &m); err != nil {
+		t.Fatalf("%s %s: body %q is not a JSON object: %v", method, path, resp.Body(), err)
+	}
+	return resp.StatusCode(), m
+}
+
+func (as *adminServer) activity(t *testing.T, id string) map[string]any {
+	t.Helper()
+	code, m := as.call(t, "GET", "/admin/activities", steerToken, "")
+	if code != 200 {
+		t.Fatalf("GET /admin/activities: %d %v", code, m)
+	}
+	for _, a := range m["activities"].([]any) {
+		if a := a.(map[string]any); a["id"] == id {
+			return a
+		}
+	}
+	t.Fatalf("activity %s not listed: %v", id, m)
+	return nil
+}
+
+// TestAdminSteering covers every new admin call: success, no token,
+// wrong token, bad input and unknown id, and that a refused call changes
+// nothing.
+func TestAdminSteering(t *testing.T) {
+	as := newAdminServer(t)
+	const win = `{"start":"2026-01-01T00:00:00Z","end":"2098-01-01T00:00:00+08:00"}`
+	tests := []struct {
+		name, method, path, token, body string
+		status                          int
+		reason                          string
+	}{
+		{"list", "GET", "/admin/activities", steerToken, "", 200, ""},
+		{"list no token", "GET", "/admin/activities", "", "", 401, "unauthorized"},
+		{"list wrong token", "GET", "/admin/activities", "wrong-token-wrong-token", "", 401, "unauthorized"},
+		{"pause no token", "POST", "/admin/activities/phone-sale/pause", "", "", 401, "unauthorized"},
+		{"pause wrong token", "POST", "/admin/activities/phone-sale/pause", "x" + steerToken, "", 401, "unauthorized"},
+		{"pause unknown id", "POST", "/admin/activities/nope/pause", steerToken, "", 404, "unknown_activity"},
+		{"resume no token", "POST", "/admin/activities/phone-sale/resume", "", "", 401, "unauthorized"},
+		{"resume wrong token", "POST", "/admin/activities/phone-sale/resume", "bad", "", 401, "unauthorized"},
+		{"resume unknown id", "POST", "/admin/activities/nope/resume", steerToken, "", 404, "unknown_activity"},
+		{"window no token", "PUT", "/admin/activities/mug-sale/window", "", win, 401, "unauthorized"},
+		{"window wrong token", "PUT", "/admin/activities/mug-sale/window", "bad", win, 401, "unauthorized"},
+		{"window unknown id", "PUT", "/admin/activities/nope/window", steerToken, win, 404, "unknown_activity"},
+		{"window bad json", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"start":`, 400, "bad_window"},
+		{"window not an object", "PUT", "/admin/activities/mug-sale/window", steerToken, `["2026-01-01T00:00:00Z"]`, 400, "bad_window"},
+		{"window unknown field", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"begin":"2026-01-01T00:00:00Z"}`, 400, "bad_window"},
+		{"window bad time", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"start":"tomorrow"}`, 400, "bad_window"},
+		{"window no bound", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"start":null,"end":null}`, 400, "bad_window"},
+		{"window end before start", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"start":"2026-02-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}`, 400, "bad_window"},
+		{"window two objects", "PUT", "/admin/activities/mug-sale/window", steerToken, win + win, 400, "bad_window"},
+		{"clear window no token", "DELETE", "/admin/activities/mug-sale/window", "", "", 401, "unauthorized"},
+		{"clear window wrong token", "DELETE", "/admin/activities/mug-sale/window", "bad", "", 401, "unauthorized"},
+		{"clear window unknown id", "DELETE", "/admin/activities/nope/window", steerToken, "", 404, "unknown_activity"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, m := as.call(t, tc.method, tc.path, tc.token, tc.body)
+			if code != tc.status {
+				t.Fatalf("status %d, want %d: %v", code, tc.status, m)
+			}
+			if tc.reason != "" && (m["error"] != tc.reason || m["message"] == "") {
+				t.Fatalf("answer %v, want error %q with a message", m, tc.reason)
+			}
+			// Nothing was changed by any of these calls.
+			for _, id := range []string{"phone-sale", "mug-sale"} {
+				a := as.activity(t, id)
+				if a["paused"] != false || len(a["overrides"].(map[string]any)) != 0 {
+					t.Fatalf("%s changed by a refused call: %v", id, a)
+				}
+			}
+		})
+	}
+	if msg := fmtMessage(as, t, `{"start":"2026-02-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}`); !strings.Contains(msg, "start must be before end") {
+		t.Errorf("end before start message %q", msg)
+	}
+	if msg := fmtMessage(as, t, `{"start":"tomorrow"}`); !strings.Contains(msg, "start: must be an RFC 3339 time") {
+		t.Errorf("bad time message %q", msg)
+	}
+}
+
+func fmtMessage(as *adminServer, t *testing.T, body string) string {
+	_, m := as.call(t, "PUT", "/admin/activities/mug-sale/window", steerToken, body)
+	s, _ := m["message"].(string)
+	return s
+}
+
+// TestAdminPauseResume: a paused activity's purchases get the paused
+// page (503 + Retry-After) and take no stock; other activities and the
+// status endpoint are untouched; the pause survives a reload; resume
+// sells again.
+func TestAdminPauseResume(t *testing.T) {
+	as := newAdminServer(t)
+	code, m := as.call(t, "POST", "/admin/activities/phone-sale/pause", steerToken, "")
+	if code != 200 || m["paused"] != true || m["overrides"].(map[string]any)["paused"] != true {
+		t.Fatalf("pause: %d %v", code, m)
+	}
+	r := as.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1", "Accept", "application/json")
+	if r.StatusCode() != 503 || string(r.Header.Peek("Retry-After")) != "5" || string(r.Header.Peek("X-Flashgate-Reason")) != "paused" {
+		t.Fatalf("paused purchase: %d Retry-After %q reason %q", r.StatusCode(), r.Header.Peek("Retry-After"), r.Header.Peek("X-Flashgate-Reason"))
+	}
+	if left := as.activity(t, "phone-sale")["left"]; left != 5.0 {
+		t.Fatalf("a paused purchase took stock: left %v", left)
+	}
+	if r := as.do(t, "GET", "/api/activities/phone-sale/status"); r.StatusCode() != 200 {
+		t.Fatalf("status endpoint answers %d while paused", r.StatusCode())
+	}
+	if _, err := as.Reload(as.Instance().Config); err != nil {
+		t.Fatal(err)
+	}
+	if r := as.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1"); r.StatusCode() != 503 {
+		t.Fatalf("after a reload the pause is gone: %d", r.StatusCode())
+	}
+	if code, m := as.call(t, "POST", "/admin/activities/phone-sale/resume", steerToken, ""); code != 200 || m["paused"] != false {
+		t.Fatalf("resume: %d %v", code, m)
+	}
+	if r := as.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1"); r.StatusCode() != 201 {
+		t.Fatalf("after resume: %d %s", r.StatusCode(), r.Body())
+	}
+	if a := as.activity(t, "phone-sale"); a["left"] != 4.0 || a["sold"] != 1.0 {
+		t.Fatalf("after one sale: %v", a)
+	}
+}
+
+// TestAdminWindowOverride: moving a not-yet-started sale's window to now
+// opens it; the override is shown beside the YAML's window, survives a
+// reload, and clearing it brings the YAML's window back.
+func TestAdminWindowOverride(t *testing.T) {
+	as := newAdminServer(t)
+	// The status JSON may be StatusRefresh old: poll it, boundedly.
+	status := func(want string) string {
+		var st ActivityStatus
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			r := as.do(t, "GET", "/api/activities/mug-sale/status")
+			if err := json.Unmarshal(r.Body(), &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Phase == want {
+				break
+			}
+		}
+		return st.Phase
+	}
+	if p := status("not_started"); p != "not_started" {
+		t.Fatalf("phase %s before the override", p)
+	}
+	code, m := as.call(t, "PUT", "/admin/activities/mug-sale/window", steerToken, `{"start":"2026-01-01T00:00:00Z","end":null}`)
+	if code != 200 || m["phase"] != "open" {
+		t.Fatalf("set window: %d %v", code, m)
+	}
+	ov := m["overrides"].(map[string]any)["window"].(map[string]any)
+	if ov["start"] != "2026-01-01T00:00:00Z" || ov["end"] != nil {
+		t.Fatalf("override shown as %v", ov)
+	}
+	if yaml := m["windows"].([]any)[0].(map[string]any); yaml["start"] != "2099-01-01T00:00:00Z" {
+		t.Fatalf("the YAML's window is not shown beside the override: %v", m["windows"])
+	}
+	if _, err := as.Reload(as.Instance().Config); err != nil {
+		t.Fatal(err)
+	}
+	if p := status("open"); p != "open" {
+		t.Fatalf("phase %s after a reload, want the override's open", p)
+	}
+	if code, m := as.call(t, "DELETE", "/admin/activities/mug-sale/window", steerToken, ""); code != 200 || len(m["overrides"].(map[string]any)) != 0 {
+		t.Fatalf("clear: %d %v", code, m)
+	}
+	if p := status("not_started"); p != "not_started" {
+		t.Fatalf("phase %s after clearing, want the YAML's not_started", p)
+	}
+}
+
+// TestAdminCalls covers the other admin calls the same way: success, no
+// token, wrong token, bad input and unknown id, where each applies.
+func TestAdminCalls(t *testing.T) {
+	as := newAdminServer(t)
+	const wrong = "wrong-token-wrong-token"
+	tests := []struct {
+		name, method, path, token string
+		status                    int
+		reason                    string
+		reloadErr                 error
+	}{
+		{"status", "GET", "/admin/status", steerToken, 200, "", nil},
+		{"status no token", "GET", "/admin/status", "", 401, "unauthorized", nil},
+		{"status wrong token", "GET", "/admin/status", wrong, 401, "unauthorized", nil},
+		{"reload", "POST", "/admin/reload", steerToken, 200, "", nil},
+		{"reload bad file", "POST", "/admin/reload", steerToken, 422, "config_invalid", errors.New("flashgate.yaml: routes[0].path: required")},
+		{"reload no token", "POST", "/admin/reload", "", 401, "unauthorized", nil},
+		{"reload wrong token", "POST", "/admin/reload", wrong, 401, "unauthorized", nil},
+		{"warm", "POST", "/admin/activities/phone-sale/warm", steerToken, 200, "", nil},
+		{"warm no token", "POST", "/admin/activities/phone-sale/warm", "", 401, "unauthorized", nil},
+		{"warm wrong token", "POST", "/admin/activities/phone-sale/warm", wrong, 401, "unauthorized", nil},
+		{"warm unknown id", "POST", "/admin/activities/nope/warm", steerToken, 404, "unknown_activity", nil},
+		{"stock", "GET", "/admin/activities/phone-sale/stock", steerToken, 200, "", nil},
+		{"stock no token", "GET", "/admin/activities/phone-sale/stock", "", 401, "unauthorized", nil},
+		{"stock wrong token", "GET", "/admin/activities/phone-sale/stock", wrong, 401, "unauthorized", nil},
+		{"stock unknown id", "GET", "/admin/activities/nope/stock", steerToken, 404, "unknown_activity", nil},
+		{"topup no token", "POST", "/admin/activities/phone-sale/topup?units=1", "", 401, "unauthorized", nil},
+		{"topup wrong token", "POST", "/admin/activities/phone-sale/topup?units=1", wrong, 401, "unauthorized", nil},
+		{"topup unknown id", "POST", "/admin/activities/nope/topup?units=1", steerToken, 404, "unknown_activity", nil},
+		{"topup bad units", "POST", "/admin/activities/phone-sale/topup?units=-3", steerToken, 400, "bad_units", nil},
+		{"topup no units", "POST", "/admin/activities/phone-sale/topup", steerToken, 400, "bad_units", nil},
+		{"release no token", "POST", "/admin/activities/phone-sale/release?user=u1&seq=1", "", 401, "unauthorized", nil},
+		{"release wrong token", "POST", "/admin/activities/phone-sale/release?user=u1&seq=1", wrong, 401, "unauthorized", nil},
+		{"release unknown id", "POST", "/admin/activities/nope/release?user=u1&seq=1", steerToken, 404, "unknown_activity", nil},
+		{"release bad seq", "POST", "/admin/activities/phone-sale/release?user=u1&seq=zero", steerToken, 400, "bad_release", nil},
+		{"release no user", "POST", "/admin/activities/phone-sale/release?seq=1", steerToken, 400, "bad_release", nil},
+		{"release unknown order", "POST", "/admin/activities/phone-sale/release?user=u9&seq=99", steerToken, 200, "", nil},
+		{"no such endpoint", "GET", "/admin/nothing", steerToken, 404, "not_found", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			as.reloadErr = tc.reloadErr
+			code, m := as.call(t, tc.method, tc.path, tc.token, "")
+			if code != tc.status {
+				t.Fatalf("status %d, want %d: %v", code, tc.status, m)
+			}
+			if tc.reason != "" && (m["error"] != tc.reason || m["message"] == "") {
+				t.Fatalf("answer %v, want error %q with a message", m, tc.reason)
+			}
+			// None of these calls sold, added or released anything.
+			if a := as.activity(t, "phone-sale"); a["left"] != 5.0 || a["sold"] != 0.0 {
+				t.Fatalf("stock changed: %v", a)
+			}
+		})
+	}
+	// The successful release and top-up, last: they change the stock.
+	r := as.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1")
+	var order struct {
+		Key string `json:"idempotency_key"`
+	}
+	if r.StatusCode() != 201 || json.Unmarshal(r.Body(), &order) != nil {
+		t.Fatalf("purchase: %d %s", r.StatusCode(), r.Body())
+	}
+	if a := as.activity(t, "phone-sale"); a["left"] != 4.0 || a["sold"] != 1.0 {
+		t.Fatalf("after one sale: %v", a)
+	}
+	code, m := as.call(t, "POST", "/admin/activities/phone-sale/release?user=u1&seq="+seqOf(t, order.Key), steerToken, "")
+	if code != 200 || m["released"] != true {
+		t.Fatalf("release: %d %v", code, m)
+	}
+	if a := as.activity(t, "phone-sale"); a["left"] != 5.0 || a["sold"] != 0.0 {
+		t.Fatalf("after the release: %v", a)
+	}
+	if code, m := as.call(t, "POST", "/admin/activities/phone-sale/topup?units=2", steerToken, ""); code != 200 || m["added"] != 2.0 {
+		t.Fatalf("topup: %d %v", code, m)
+	}
+	if a := as.activity(t, "phone-sale"); a["left"] != 7.0 || a["sold"] != 0.0 {
+		t.Fatalf("after a top-up of 2: %v", a)
+	}
+	if r := as.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u2"); r.StatusCode() != 201 {
+		t.Fatalf("purchase after the top-up: %d %s", r.StatusCode(), r.Body())
+	}
+	// Sold counts the top-up: the store's own numbers, not the YAML's stock.
+	if a := as.activity(t, "phone-sale"); a["left"] != 6.0 || a["sold"] != 1.0 {
+		t.Fatalf("after a top-up of 2 and a sale: %v", a)
+	}
+}

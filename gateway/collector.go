@@ -1,0 +1,92 @@
+package gateway
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The state gauges (stock left, units sold, paused, open) are
+// read when Prometheus scrapes, from the Server serving now: the request
+// path does not touch them at all.
+var (
+	descLeft = prometheus.NewDesc("flashgate_activity_stock_left",
+		"Units left in the stock store, by activity (absent while the store cannot answer or the activity is not loaded).",
+		[]string{"activity"}, nil)
+	descSold = prometheus.NewDesc("flashgate_activity_units_sold",
+		"Units sold (admitted and not given back), by activity, as the stock store counts them.",
+		[]string{"activity"}, nil)
+	descPaused = prometheus.NewDesc("flashgate_activity_paused",
+		"1 while an operator has paused the activity's purchases.",
+		[]string{"activity"}, nil)
+	descOpen = prometheus.NewDesc("flashgate_activity_open",
+		"1 while a sale window of the activity is open (an operator's window override included).",
+		[]string{"activity"}, nil)
+)
+
+// scraped is the Server whose state the gauges describe: the last one
+// built (a process runs one; tests build several in turn).
+var scraped atomic.Pointer[Server]
+
+type stateCollector struct{}
+
+func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descLeft, descSold, descPaused, descOpen} {
+		ch <- d
+	}
+}
+
+// scrapeTimeout bounds the stock reads of one scrape, so a slow Redis
+// makes the stock gauges disappear instead of hanging /metrics.
+const scrapeTimeout = time.Second
+
+func (stateCollector) Collect(ch chan<- prometheus.Metric) {
+	s := scraped.Load()
+	if s == nil {
+		return
+	}
+	in := s.Instance()
+	now := s.deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	t := now()
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	for _, a := range in.ActivityList {
+		gauge(ch, descPaused, b2f(a.Paused()), a.ID)
+		phase, _ := a.PhaseAt(t)
+		gauge(ch, descOpen, b2f(phase == Open), a.ID)
+		if s.deps.Stock == nil {
+			continue
+		}
+		if left, sold, ok := stockNumbers(ctx, s.deps, a); ok {
+			gauge(ch, descLeft, float64(left), a.ID)
+			gauge(ch, descSold, float64(sold), a.ID)
+		}
+	}
+}
+
+// stockNumbers are an activity's units left and sold, from the stock
+// store's Counts, the one definition of those numbers (sold = loaded +
+// top-ups - left); ok is false when it cannot answer or never loaded it.
+func stockNumbers(ctx context.Context, deps Deps, a *Activity) (left, sold int64, ok bool) {
+	c, err := deps.Stock.Counts(ctx, a.ID)
+	if err != nil {
+		return 0, 0, false
+	}
+	return c.Left, c.Sold, true
+}
+
+func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, label string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, label)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/flashgate/flashgate/internal/redistest"
+)
+
+type readyAnswer struct {
+	Ready  bool              `json:"ready"`
+	Checks map[string]string `json:"checks"`
+}
+
+func readyz(t *testing.T, ts *testServer) (int, readyAnswer) {
+	t.Helper()
+	r := ts.do(t, "GET", "/readyz")
+	var a readyAnswer
+	if err := json.Unmarshal(r.Body(), &a); err != nil {
+		t.Fatalf("readyz body %q: %v", r.Body(), err)
+	}
+	if string(r.Header.Peek("Cache-Control")) != "no-store" {
+		t.Errorf("readyz Cache-Control %q", r.Header.Peek("Cache-Control"))
+	}
+	return r.StatusCode(), a
+}
+
+// TestReadyzWithoutRedis: a gateway without Redis is ready once its
+// config is built and its pages rendered, even while it sheds.
+func TestReadyzWithoutRedis(t *testing.T) {
+	ts := newTestServer(t, "server: {max_inflight: 1}\n"+baseYAML, Deps{})
+	ts.inflight.Add(1) // busy: /readyz is answered before shedding
+	defer ts.inflight.Add(-1)
+	code, a := readyz(t, ts)
+	if code != 200 || !a.Ready || a.Checks["config"] != "ok" || a.Checks["pages"] != "ok" || a.Checks["redis"] != "" {
+		t.Fatalf("readyz: %d %+v", code, a)
+	}
+}
+
+// TestReadyzFollowsRedis: with a real redis-server, /readyz is 200 while
+// it answers PING, 503 naming redis once it is killed, 200 again after a
+// restart.
+func TestReadyzFollowsRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	ts := newTestServer(t, baseYAML, Deps{Redis: redistest.Client(t, srv.Addr())})
+	if code, a := readyz(t, ts); code != 200 || a.Checks["redis"] != "ok" {
+		t.Fatalf("redis up: %d %+v", code, a)
+	}
+	srv.Kill()
+	waitReady(t, ts, 503, "unreachable")
+	srv.Restart(t)
+	waitReady(t, ts, 200, "ok")
+}
+
+// waitReady polls /readyz (whose Redis probe is cached for a second)
+// until it answers code with the redis check, for up to 15 s.
+func waitReady(t *testing.T, ts *testServer, code int, redis string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, a := readyz(t, ts)
+		if c == code && a.Checks["redis"] == redis && a.Ready == (code == 200) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz stayed %d %+v, want %d redis=%s", c, a, code, redis)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

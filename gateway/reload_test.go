@@ -1,0 +1,187 @@
+package gateway
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flashgate/flashgate/conf"
+)
+
+func parse(t *testing.T, yaml string) *conf.Config {
+	t.Helper()
+	cfg, err := conf.Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Static.Catalogue = "testdata/catalogue.yaml"
+	return cfg
+}
+
+// TestPinStartup: every start-up setting a file changes is listed and
+// keeps its running value; the settings a reload applies are taken from
+// the file and not listed.
+func TestPinStartup(t *testing.T) {
+	running := parse(t, "server: {listen: '127.0.0.1:8080', tls: {cert_file: a.pem, key_file: a.key}}\nredis: {addrs: ['127.0.0.1:6379']}\n"+baseYAML)
+	tests := []struct {
+		name    string
+		yaml    string
+		listed  []string
+		applied func(c *conf.Config) bool
+	}{
+		{"nothing changed", "", nil, func(*conf.Config) bool { return true }},
+		{"listen and timeouts", "server: {listen: '127.0.0.1:9090', read_timeout: 1s, max_inflight: 3, tls: {cert_file: a.pem, key_file: a.key}}",
+			[]string{"server.listen", "server.read_timeout", "server.max_inflight"},
+			func(c *conf.Config) bool {
+				return c.Server.Listen == "127.0.0.1:8080" && c.Server.ReadTimeout == 5*time.Second
+			}},
+		{"applied live: real IP header, retry_after, certificate files", "server: {real_ip_header: X-Real-IP, retry_after: 7, tls: {cert_file: b.pem, key_file: b.key}}",
+			nil, func(c *conf.Config) bool {
+				return c.Server.RealIPHeader == "X-Real-IP" && c.Server.RetryAfter == 7 && c.Server.TLS.CertFile == "b.pem"
+			}},
+		{"TLS turned off", "server: {listen: '127.0.0.1:8080'}", []string{"server.tls.cert_file", "server.tls.key_file"},
+			func(c *conf.Config) bool { return c.Server.TLS.CertFile == "a.pem" }},
+		{"redis, without its values", "redis: {addrs: ['127.0.0.1:6380'], password: s3cret}", []string{"redis.addrs", "redis.password"},
+			func(c *conf.Config) bool { return c.Redis.Addrs[0] == "127.0.0.1:6379" && c.Redis.Password == "" }},
+		{"stock store, log, admin, reload", "stock: {store: redis}\nlog: {level: debug}\nadmin: {listen: '127.0.0.1:9', token: 0123456789abcdef}\nreload: {watch: true}",
+			[]string{"admin.listen", "admin.token", "reload.watch", "log.level", "stock.store"},
+			func(c *conf.Config) bool {
+				return c.Stock.Store == "memory" && c.Log.Level == "info" && c.Admin.Listen == "" && !c.Reload.Watch
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			y := tc.yaml
+			if !strings.Contains(y, "server:") {
+				y += "\nserver: {listen: '127.0.0.1:8080', tls: {cert_file: a.pem, key_file: a.key}}"
+			}
+			if !strings.Contains(y, "redis:") {
+				y += "\nredis: {addrs: ['127.0.0.1:6379']}"
+			}
+			next := parse(t, y+"\n"+baseYAML)
+			pinned, na := pinStartup(running, next)
+			var got []string
+			for _, n := range na {
+				got = append(got, n.Setting)
+				if strings.Contains(n.Reason, "s3cret") {
+					t.Errorf("a value in the report: %v", n)
+				}
+			}
+			if strings.Join(got, " ") != strings.Join(tc.listed, " ") {
+				t.Errorf("listed %q, want %q", got, tc.listed)
+			}
+			if !tc.applied(pinned) {
+				t.Errorf("pinned config wrong: %+v", pinned)
+			}
+		})
+	}
+}
+
+// closeCounter counts Close calls.
+type closeCounter struct{ n int }
+
+func (c *closeCounter) Close() error { c.n++; return nil }
+
+// TestKeptSharedValues: a Kept value is taken over by the next table when
+// its fingerprint is equal, closed once by the last table holding it, and
+// rebuilt when the fingerprint changes; Shared values are never carried.
+func TestKeptSharedValues(t *testing.T) {
+	old := newShared()
+	v1 := &closeCounter{}
+	env := &Env{shared: old}
+	if _, err := env.Kept("k", 1, func() (any, error) { return v1, nil }); err != nil {
+		t.Fatal(err)
+	}
+	plain := &closeCounter{}
+	_, _ = env.Shared("p", func() (any, error) { return plain, nil })
+
+	next := newShared()
+	next.prev = old
+	env2 := &Env{shared: next}
+	got, _ := env2.Kept("k", 1, func() (any, error) { return &closeCounter{}, nil })
+	if got != v1 {
+		t.Fatal("an equal fingerprint did not keep the value")
+	}
+	got, _ = env2.Shared("p", func() (any, error) { return &closeCounter{}, nil })
+	if got == plain {
+		t.Fatal("a Shared value was carried over")
+	}
+	old.close() // the old instance's grace ends
+	if v1.n != 0 || plain.n != 1 {
+		t.Fatalf("after the old table closed: kept closed %d times, plain %d", v1.n, plain.n)
+	}
+	newer := newShared()
+	newer.prev = next
+	env3 := &Env{shared: newer}
+	v3 := &closeCounter{}
+	got, _ = env3.Kept("k", 2, func() (any, error) { return v3, nil })
+	if got != v3 {
+		t.Fatal("a changed fingerprint kept the old value")
+	}
+	next.close()
+	if v1.n != 1 {
+		t.Fatalf("the last holder closed: kept closed %d times, want 1", v1.n)
+	}
+	newer.close()
+	if v3.n != 1 {
+		t.Fatalf("v3 closed %d times", v3.n)
+	}
+}
+
+// TestFailedBuildReturnsKept: a build that fails after taking over a kept
+// value gives it back: the running table still holds it, open.
+func TestFailedBuildReturnsKept(t *testing.T) {
+	old := newShared()
+	v := &closeCounter{}
+	_, _ = (&Env{shared: old}).Kept("k", "fp", func() (any, error) { return v, nil })
+	next := newShared()
+	next.prev = old
+	_, _ = (&Env{shared: next}).Kept("k", "fp", func() (any, error) { return nil, errors.New("not built") })
+	next.close() // the failed build's cleanup
+	if v.n != 0 {
+		t.Fatal("a failed build closed the running instance's value")
+	}
+	old.close()
+	if v.n != 1 {
+		t.Fatalf("closed %d times, want 1", v.n)
+	}
+}
+
+// TestReloadAppliesRetryAfter: server.retry_after applies on reload: the
+// busy page of shedding is the new instance's.
+func TestReloadAppliesRetryAfter(t *testing.T) {
+	ts := newTestServer(t, "server: {max_inflight: 1}\n"+baseYAML, Deps{})
+	rep, err := ts.Reload(parse(t, "server: {max_inflight: 1, retry_after: 4}\n"+baseYAML))
+	if err != nil || len(rep.NotApplied) != 0 {
+		t.Fatalf("reload: %v %v", rep, err)
+	}
+	ts.inflight.Add(1)
+	r := ts.do(t, "GET", "/p/phone-x")
+	ts.inflight.Add(-1)
+	if r.StatusCode() != 503 || string(r.Header.Peek("Retry-After")) != "4" {
+		t.Fatalf("shed after reload: %d Retry-After %q", r.StatusCode(), r.Header.Peek("Retry-After"))
+	}
+}
+
+// TestReloadKeepsSoldOut: the stock store, with what it knows is sold
+// out, outlives a reload, and the new instance answers from it.
+func TestReloadKeepsSoldOut(t *testing.T) {
+	ts := newTestServer(t, baseYAML, Deps{})
+	for _, u := range []string{"a", "b", "c", "d"} {
+		_, _ = ts.deps.Stock.Take(bgCtx(), "phone-sale", []byte(u))
+	}
+	if !ts.deps.Stock.SoldOut("phone-sale") {
+		t.Fatal("not sold out before the reload")
+	}
+	if _, err := ts.Reload(parse(t, baseYAML)); err != nil {
+		t.Fatal(err)
+	}
+	if !ts.deps.Stock.SoldOut("phone-sale") {
+		t.Fatal("a reload forgot the sold-out activity")
+	}
+	r := ts.do(t, "GET", "/api/activities/phone-sale/status")
+	if !strings.Contains(string(r.Body()), `"stock_left":0`) || !strings.Contains(string(r.Body()), `"sold_out":true`) {
+		t.Fatalf("status after reload: %s", r.Body())
+	}
+}

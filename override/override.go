@@ -1,0 +1,240 @@
+// Package override holds what operators change during a sale on top of
+// the YAML: an activity paused (the emergency brake) or its sale window
+// moved. The YAML stays the source of the initial values; an override
+// lasts, across reloads, until an operator clears it.
+//
+// With a Redis-backed gateway the overrides live in one Redis hash that
+// every instance polls, so a pause made on one instance reaches all of
+// them within a second; with the memory store they are local.
+//
+// The request path reads one atomic per check (State.Paused,
+// State.Windows): no lock, no allocation.
+package override
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/flashgate/flashgate/conf"
+)
+
+// State is the override of one activity. Its pointer is stable for the
+// life of the Store, so an activity resolves it once at build time and a
+// reload finds the same one.
+type State struct {
+	paused atomic.Bool
+	window atomic.Pointer[[]conf.Window] // nil: the YAML's windows
+}
+
+// Paused reports whether purchases of the activity are stopped.
+func (s *State) Paused() bool { return s != nil && s.paused.Load() }
+
+// Windows returns the windows that replace the YAML's, or nil.
+func (s *State) Windows() []conf.Window {
+	if s == nil {
+		return nil
+	}
+	if w := s.window.Load(); w != nil {
+		return *w
+	}
+	return nil
+}
+
+// Window returns the overriding window and whether there is one.
+func (s *State) Window() (conf.Window, bool) {
+	if ws := s.Windows(); len(ws) == 1 {
+		return ws[0], true
+	}
+	return conf.Window{}, false
+}
+
+func (s *State) setWindow(w *conf.Window) bool {
+	old := s.window.Load()
+	if w == nil {
+		return s.window.Swap(nil) != nil
+	}
+	if old != nil && len(*old) == 1 && (*old)[0].Start.Equal(w.Start) && (*old)[0].End.Equal(w.End) {
+		return false
+	}
+	ws := []conf.Window{*w}
+	s.window.Store(&ws)
+	return true
+}
+
+// ErrBadWindow means a window override has its end before its start, or
+// no bound at all.
+var ErrBadWindow = errors.New("override: window needs start or end, and start before end")
+
+// Validate checks a window override.
+func Validate(w conf.Window) error {
+	if w.Start.IsZero() && w.End.IsZero() {
+		return ErrBadWindow
+	}
+	if !w.Start.IsZero() && !w.End.IsZero() && !w.Start.Before(w.End) {
+		return ErrBadWindow
+	}
+	return nil
+}
+
+// backend is where overrides are shared: nil for the memory store.
+type backend interface {
+	setPaused(ctx context.Context, id string, paused bool) error
+	setWindow(ctx context.Context, id string, w *conf.Window) error
+	close()
+}
+
+// Store holds every activity's override.
+type Store struct {
+	mu        sync.Mutex
+	states    map[string]*State
+	listeners map[int]func(id string)
+	nextID    int
+	be        backend
+	// gen counts local writes, so a poll that read Redis before a write
+	// does not undo it locally (the next poll brings the truth).
+	gen atomic.Uint64
+}
+
+// NewMemory returns a Store whose overrides are local to this process.
+func NewMemory() *Store {
+	return &Store{states: map[string]*State{}, listeners: map[int]func(string){}}
+}
+
+// State returns the override state of activity id, creating it empty.
+// Call it at build time, never per request.
+func (s *Store) State(id string) *State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stateLocked(id)
+}
+
+func (s *Store) stateLocked(id string) *State {
+	st := s.states[id]
+	if st == nil {
+		st = &State{}
+		s.states[id] = st
+	}
+	return st
+}
+
+// OnChange calls f (off the request path) with an activity id whose
+// window override changed, so a filter can render pages for the new
+// window before requests need them. cancel removes f.
+func (s *Store) OnChange(f func(id string)) (cancel func()) {
+	s.mu.Lock()
+	id := s.nextID
+	s.nextID++
+	s.listeners[id] = f
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.listeners, id)
+		s.mu.Unlock()
+	}
+}
+
+func (s *Store) notify(id string) {
+	s.mu.Lock()
+	fs := make([]func(string), 0, len(s.listeners))
+	for _, f := range s.listeners {
+		fs = append(fs, f)
+	}
+	s.mu.Unlock()
+	for _, f := range fs {
+		f(id)
+	}
+}
+
+// SetPaused pauses or resumes activity id, on every instance when the
+// store is shared.
+func (s *Store) SetPaused(ctx context.Context, id string, paused bool) error {
+	if s.be != nil {
+		if err := s.be.setPaused(ctx, id, paused); err != nil {
+			return err
+		}
+	}
+	s.gen.Add(1)
+	s.State(id).paused.Store(paused)
+	return nil
+}
+
+// SetWindow replaces activity id's YAML windows with w; nil clears the
+// override. w must pass Validate.
+func (s *Store) SetWindow(ctx context.Context, id string, w *conf.Window) error {
+	if w != nil {
+		if err := Validate(*w); err != nil {
+			return err
+		}
+	}
+	if s.be != nil {
+		if err := s.be.setWindow(ctx, id, w); err != nil {
+			return err
+		}
+	}
+	s.gen.Add(1)
+	if s.State(id).setWindow(w) {
+		s.notify(id)
+	}
+	return nil
+}
+
+// Entry is one activity's overrides, for the admin API.
+type Entry struct {
+	ID     string
+	Paused bool
+	Window *conf.Window
+}
+
+// List returns every activity that has an override, sorted by id.
+func (s *Store) List() []Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Entry
+	for id, st := range s.states {
+		e := Entry{ID: id, Paused: st.Paused()}
+		if w, ok := st.Window(); ok {
+			e.Window = &w
+		}
+		if e.Paused || e.Window != nil {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// apply makes the local states match a snapshot read from the shared
+// store at generation gen; a snapshot older than a local write is
+// dropped.
+func (s *Store) apply(gen uint64, snap map[string]Entry) {
+	if s.gen.Load() != gen {
+		return
+	}
+	var changed []string
+	s.mu.Lock()
+	for id := range snap {
+		s.stateLocked(id)
+	}
+	for id, st := range s.states {
+		e := snap[id]
+		st.paused.Store(e.Paused)
+		if st.setWindow(e.Window) {
+			changed = append(changed, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range changed {
+		s.notify(id)
+	}
+}
+
+// Close stops sharing; the states keep their last values.
+func (s *Store) Close() error {
+	if s.be != nil {
+		s.be.close()
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package override
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/redistest"
+)
+
+var (
+	t0 = time.Date(2026, 11, 11, 0, 0, 0, 0, time.UTC)
+	t1 = t0.Add(time.Hour)
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		w    conf.Window
+		ok   bool
+	}{
+		{"both bounds", conf.Window{Start: t0, End: t1}, true},
+		{"start only", conf.Window{Start: t0}, true},
+		{"end only", conf.Window{End: t1}, true},
+		{"no bound", conf.Window{}, false},
+		{"end before start", conf.Window{Start: t1, End: t0}, false},
+		{"empty window", conf.Window{Start: t0, End: t0}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Validate(tc.w)
+			if (err == nil) != tc.ok {
+				t.Fatalf("Validate = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, ErrBadWindow) {
+				t.Fatalf("error %v is not ErrBadWindow", err)
+			}
+		})
+	}
+}
+
+func TestMemoryStore(t *testing.T) {
+	s := NewMemory()
+	st := s.State("a1")
+	if st != s.State("a1") {
+		t.Fatal("State is not stable")
+	}
+	var changed []string
+	cancel := s.OnChange(func(id string) { changed = append(changed, id) })
+	ctx := context.Background()
+	if err := s.SetPaused(ctx, "a1", true); err != nil || !st.Paused() {
+		t.Fatalf("pause: err %v paused %v", err, st.Paused())
+	}
+	w := conf.Window{Start: t0, End: t1}
+	if err := s.SetWindow(ctx, "a1", &w); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := st.Window(); !ok || !got.Start.Equal(t0) || !got.End.Equal(t1) {
+		t.Fatalf("window %v %v", got, ok)
+	}
+	if err := s.SetWindow(ctx, "a1", &conf.Window{Start: t1, End: t0}); !errors.Is(err, ErrBadWindow) {
+		t.Fatalf("bad window: %v", err)
+	}
+	if got, _ := st.Window(); !got.Start.Equal(t0) {
+		t.Fatal("a refused window changed the override")
+	}
+	list := s.List()
+	if len(list) != 1 || list[0].ID != "a1" || !list[0].Paused || list[0].Window == nil {
+		t.Fatalf("list %+v", list)
+	}
+	_ = s.SetPaused(ctx, "a1", false)
+	_ = s.SetWindow(ctx, "a1", nil)
+	if st.Paused() || st.Windows() != nil || len(s.List()) != 0 {
+		t.Fatalf("cleared: paused %v windows %v list %v", st.Paused(), st.Windows(), s.List())
+	}
+	cancel()
+	_ = s.SetWindow(ctx, "a1", &w)
+	if len(changed) != 2 || changed[0] != "a1" {
+		t.Fatalf("listener saw %v, want two changes before cancel", changed)
+	}
+}
+
+// Two stores on one Redis stand for two gateway instances: a pause or a
+// window set on one reaches the other within a second, and a store
+// opened afterwards starts with them.
+func TestRedisShared(t *testing.T) {
+	rs := redistest.Start(t)
+	ctx := context.Background()
+	open := func() *Store {
+		s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", time.Second, nil)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	onB := b.State("sale")
+	if err := a.SetPaused(ctx, "sale", true); err != nil {
+		t.Fatal(err)
+	}
+	if !a.State("sale").Paused() {
+		t.Fatal("the writing instance is not paused at once")
+	}
+	within(t, func() bool { return onB.Paused() })
+	w := conf.Window{Start: t0}
+	if err := a.SetWindow(ctx, "sale", &w); err != nil {
+		t.Fatal(err)
+	}
+	within(t, func() bool { got, ok := onB.Window(); return ok && got.Start.Equal(t0) && got.End.IsZero() })
+
+	c := open()
+	if st := c.State("sale"); !st.Paused() || st.Windows() == nil {
+		t.Fatalf("a new instance starts without the overrides: paused %v windows %v", st.Paused(), st.Windows())
+	}
+	if err := b.SetPaused(ctx, "sale", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetWindow(ctx, "sale", nil); err != nil {
+		t.Fatal(err)
+	}
+	within(t, func() bool { st := a.State("sale"); return !st.Paused() && st.Windows() == nil })
+}
+
+// A Redis that stops answering keeps the last known overrides: a paused
+// sale does not resume because Redis went away.
+func TestRedisDownKeepsOverrides(t *testing.T) {
+	rs := redistest.Start(t)
+	ctx := context.Background()
+	s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", 200*time.Millisecond, nil)
+	defer s.Close()
+	if err := s.SetPaused(ctx, "sale", true); err != nil {
+		t.Fatal(err)
+	}
+	rs.Kill()
+	time.Sleep(3 * Poll)
+	if !s.State("sale").Paused() {
+		t.Fatal("pause lost while Redis is down")
+	}
+	if err := s.SetPaused(ctx, "sale", false); err == nil {
+		t.Fatal("resume succeeded with Redis down: other instances would stay paused")
+	}
+	if !s.State("sale").Paused() {
+		t.Fatal("a failed resume changed the local state")
+	}
+}
+
+// within waits up to one second (the promise) plus a generous margin for
+// a loaded test machine.
+func within(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("not shared within the bound")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

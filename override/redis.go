@@ -1,0 +1,165 @@
+package override
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/flashgate/flashgate/conf"
+)
+
+// Poll is how often every instance reads the shared overrides: a pause
+// reaches every instance within Poll plus one Redis round trip.
+const Poll = 250 * time.Millisecond
+
+// NewRedis returns a Store shared through the hash <prefix>overrides.
+// It reads the hash once before returning (so a gateway starting in the
+// middle of a paused sale starts paused), then every Poll, each read
+// bounded by timeout. A failed read keeps the last known overrides and is
+// logged once until a read succeeds again: a gateway whose Redis is down
+// at start starts, and its stock checks fail closed meanwhile.
+func NewRedis(ctx context.Context, client rueidis.Client, prefix string, timeout time.Duration, log *slog.Logger) *Store {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rb := &redisBackend{client: client, key: prefix + "overrides", timeout: timeout, stop: make(chan struct{}), log: log}
+	s := NewMemory()
+	s.be = rb
+	gen := s.gen.Load()
+	snap, err := rb.read(ctx)
+	failing := err != nil
+	if failing {
+		log.Warn("overrides: cannot read Redis at start; pauses and window overrides apply once it answers", "err", err)
+	} else {
+		s.apply(gen, snap)
+	}
+	rb.wg.Add(1)
+	go rb.poll(s, failing)
+	return s
+}
+
+type redisBackend struct {
+	client  rueidis.Client
+	key     string
+	timeout time.Duration
+	log     *slog.Logger
+	stop    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+}
+
+const (
+	fieldPaused = "paused:"
+	fieldWindow = "window:"
+)
+
+// wireWindow is a window as stored in Redis and shown by the admin API.
+type wireWindow struct {
+	Start *time.Time `json:"start,omitempty"`
+	End   *time.Time `json:"end,omitempty"`
+}
+
+func (rb *redisBackend) setPaused(ctx context.Context, id string, paused bool) error {
+	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
+	defer cancel()
+	var cmd rueidis.Completed
+	if paused {
+		cmd = rb.client.B().Hset().Key(rb.key).FieldValue().FieldValue(fieldPaused+id, "1").Build()
+	} else {
+		cmd = rb.client.B().Hdel().Key(rb.key).Field(fieldPaused + id).Build()
+	}
+	return rb.client.Do(ctx, cmd).Error()
+}
+
+func (rb *redisBackend) setWindow(ctx context.Context, id string, w *conf.Window) error {
+	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
+	defer cancel()
+	if w == nil {
+		return rb.client.Do(ctx, rb.client.B().Hdel().Key(rb.key).Field(fieldWindow+id).Build()).Error()
+	}
+	var ww wireWindow
+	if !w.Start.IsZero() {
+		ww.Start = &w.Start
+	}
+	if !w.End.IsZero() {
+		ww.End = &w.End
+	}
+	b, _ := json.Marshal(ww)
+	return rb.client.Do(ctx, rb.client.B().Hset().Key(rb.key).FieldValue().FieldValue(fieldWindow+id, string(b)).Build()).Error()
+}
+
+func (rb *redisBackend) read(ctx context.Context) (map[string]Entry, error) {
+	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
+	defer cancel()
+	m, err := rb.client.Do(ctx, rb.client.B().Hgetall().Key(rb.key).Build()).AsStrMap()
+	if err != nil {
+		return nil, err
+	}
+	snap := make(map[string]Entry, len(m))
+	for f, v := range m {
+		switch {
+		case strings.HasPrefix(f, fieldPaused):
+			id := f[len(fieldPaused):]
+			e := snap[id]
+			e.ID, e.Paused = id, v == "1"
+			snap[id] = e
+		case strings.HasPrefix(f, fieldWindow):
+			id := f[len(fieldWindow):]
+			var ww wireWindow
+			if json.Unmarshal([]byte(v), &ww) != nil {
+				continue // not ours to judge; the admin API writes valid ones
+			}
+			var w conf.Window
+			if ww.Start != nil {
+				w.Start = *ww.Start
+			}
+			if ww.End != nil {
+				w.End = *ww.End
+			}
+			if Validate(w) != nil {
+				continue
+			}
+			e := snap[id]
+			e.ID, e.Window = id, &w
+			snap[id] = e
+		}
+	}
+	return snap, nil
+}
+
+func (rb *redisBackend) poll(s *Store, failing bool) {
+	defer rb.wg.Done()
+	t := time.NewTicker(Poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-rb.stop:
+			return
+		case <-t.C:
+		}
+		gen := s.gen.Load()
+		snap, err := rb.read(context.Background())
+		if err != nil {
+			if !failing {
+				rb.log.Warn("overrides: cannot read Redis; keeping the last known pauses and windows", "err", err)
+			}
+			failing = true
+			continue
+		}
+		if failing {
+			rb.log.Info("overrides: Redis answers again")
+		}
+		failing = false
+		s.apply(gen, snap)
+	}
+}
+
+func (rb *redisBackend) close() {
+	rb.once.Do(func() { close(rb.stop) })
+	rb.wg.Wait()
+}
