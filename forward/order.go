@@ -1,0 +1,102 @@
+package forward
+
+import (
+	"context"
+	"time"
+)
+
+// The types a queue works with: an order, what delivers it, its life and
+// its pace. The queue itself is in queue.go.
+
+// Order is one admitted order waiting for delivery. The gateway copies
+// what it needs out of the request; nothing here points into a fasthttp
+// buffer.
+type Order struct {
+	// Ticket is the order's idempotency key ("activity:user:seq"): the
+	// client polls it and the backend deduplicates on it.
+	Ticket   string
+	Activity string
+	User     string
+	Seq      int64
+	// Method, Path, Body and Header are the request the backend is
+	// sent (Path already rewritten); Header holds name, value pairs as
+	// the client sent them: the sender strips hop-by-hop and identity
+	// headers and sets its own.
+	Method string
+	Path   string
+	Body   []byte
+	Header [][2]string
+}
+
+// Sender delivers one order once. It returns the backend's status and body
+// (owned by the caller from then on), or an error when no answer came:
+// unreachable, refused, timed out or a broken connection. An error is
+// retried, since the order is sent again with the same Idempotency-Key.
+type Sender interface {
+	Send(ctx context.Context, o *Order) (status int, body []byte, err error)
+}
+
+// Releaser gives the order's stock unit back once the order is
+// dead-lettered. Queue calls it at most once per order.
+type Releaser func(ctx context.Context, o *Order) error
+
+// State is where an order is in its life.
+type State uint8
+
+const (
+	Queued    State = iota + 1 // waiting, or being delivered, or waiting for a retry
+	Delivered                  // the backend answered 2xx or 409 (it has the key)
+	Failed                     // dead-lettered; its unit was given back
+)
+
+func (s State) String() string {
+	switch s {
+	case Queued:
+		return "queued"
+	case Delivered:
+		return "delivered"
+	case Failed:
+		return "failed"
+	}
+	return "unknown"
+}
+
+// Reasons of a Failed order.
+const (
+	ReasonRejected  = "backend_rejected"   // a 4xx other than 409
+	ReasonExhausted = "attempts_exhausted" // every attempt failed or got 5xx
+)
+
+// Status is what order_status tells the ticket's user.
+type Status struct {
+	State    State
+	Code     int    // the backend's last status (0 if it never answered)
+	Body     []byte // the backend's last body
+	Reason   string // why it failed (Failed only)
+	Attempts int
+}
+
+// Config sets the pace. Zero fields take the defaults below.
+type Config struct {
+	// Rate is deliveries per second from this queue. Required, > 0.
+	Rate float64
+	// MaxInflight bounds deliveries under way at once. Default 32.
+	MaxInflight int
+	// Attempts is how many sends an order gets before it is
+	// dead-lettered. Default 6.
+	Attempts int
+	// Backoff is the wait before the first retry, doubling per attempt
+	// with jitter, capped at BackoffMax. Defaults 200ms and 10s.
+	Backoff, BackoffMax time.Duration
+	// Capacity bounds the orders not yet finished; Enqueue beyond it
+	// fails with ErrFull. It also bounds how many finished statuses are
+	// kept for polling. Default 65536.
+	Capacity int
+	// SendTimeout bounds one Send. Default 10s.
+	SendTimeout time.Duration
+
+	// Now and Sleep are the clock; nil means the real one. Tests inject
+	// a fake so that pacing and backoff need no real waiting.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+}
