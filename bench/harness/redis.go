@@ -43,6 +43,7 @@ type redisScript struct {
 var redisScripts = []redisScript{
 	{name: "naive (SISMEMBER, GET, DECRBY, SADD)", args: naiveArgs},
 	{name: "take.lua (sync)", ratioTo: "naive (SISMEMBER, GET, DECRBY, SADD)", args: takeArgs},
+	{name: "take.lua (async, 256-byte order)", ratioTo: "take.lua (sync)", args: takeAsyncArgs},
 }
 
 type scriptSample struct {
@@ -67,8 +68,14 @@ func naiveArgs(h *harness) ([]string, error) {
 }
 
 // takeArgs is take.lua exactly as the gateway sends it for activity big
-// (stock.RedisStore.TakeCommand).
-func takeArgs(h *harness) ([]string, error) {
+// (stock.RedisStore.TakeCommand), in sync mode: no order appended.
+func takeArgs(h *harness) ([]string, error) { return takeCommand(h, "") }
+
+// takeAsyncArgs is the same call in async mode: the script also appends a
+// 256-byte order to the shard's Stream.
+func takeAsyncArgs(h *harness) ([]string, error) { return takeCommand(h, strings.Repeat("o", 256)) }
+
+func takeCommand(h *harness, order string) ([]string, error) {
 	cfg, err := conf.Load(h.main.cfg)
 	if err != nil {
 		return nil, err
@@ -88,7 +95,7 @@ func takeArgs(h *harness) ([]string, error) {
 		return nil, err
 	}
 	defer st.Close()
-	return st.(*stock.RedisStore).TakeCommand(ctx, "big", 0, "") // sync mode: no order appended
+	return st.(*stock.RedisStore).TakeCommand(ctx, "big", 0, order)
 }
 
 // runRedisScripts runs each script with redis-benchmark (-P 16, the
