@@ -337,3 +337,38 @@ func TestAdminCalls(t *testing.T) {
 		t.Fatalf("after a top-up of 2 and a sale: %v", a)
 	}
 }
+
+// TestAdminActivitiesCountdown: GET /admin/activities carries what the
+// dashboard's countdown and stock columns show: the store's total, and
+// the window times (Activity.Countdown, the one the shoppers' status JSON
+// uses), override included.
+func TestAdminActivitiesCountdown(t *testing.T) {
+	as := newAdminServer(t)
+	tests := []struct {
+		name, id, window string
+		starts, ends     any
+		total            any
+	}{
+		{"open, no end", "phone-sale", "", nil, nil, 5.0},
+		{"not started, no end", "mug-sale", "", "2099-01-01T00:00:00Z", nil, 2.0},
+		{"override moves both", "mug-sale", `{"start":"2098-01-01T08:00:00+08:00","end":"2098-01-02T00:00:00Z"}`,
+			"2098-01-01T00:00:00Z", "2098-01-02T00:00:00Z", 2.0},
+		{"open until the override's end", "phone-sale", `{"start":null,"end":"2097-05-01T00:00:00Z"}`, nil, "2097-05-01T00:00:00Z", 5.0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.window != "" {
+				if code, m := as.call(t, "PUT", "/admin/activities/"+tc.id+"/window", steerToken, tc.window); code != 200 {
+					t.Fatalf("window: %d %v", code, m)
+				}
+			}
+			a := as.activity(t, tc.id)
+			if a["starts_at"] != tc.starts || a["ends_at"] != tc.ends || a["total"] != tc.total {
+				t.Errorf("starts_at %v ends_at %v total %v, want %v %v %v", a["starts_at"], a["ends_at"], a["total"], tc.starts, tc.ends, tc.total)
+			}
+			if _, ok := a["starts_at"]; !ok {
+				t.Errorf("starts_at missing (it is null when there is none): %v", a)
+			}
+		})
+	}
+}
