@@ -372,3 +372,38 @@ func TestAdminActivitiesCountdown(t *testing.T) {
 		})
 	}
 }
+
+// TestDashboardPage: /dashboard is one self-contained page (it must work
+// offline, beside a gate that may have no way out): no script, style or
+// image from anywhere, a CSP that allows none, and it reads only the
+// admin API and /metrics of its own origin.
+func TestDashboardPage(t *testing.T) {
+	as := newAdminServer(t)
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.SetRequestURI("http://admin.test/dashboard")
+	resp := &fasthttp.Response{}
+	if err := as.client.DoTimeout(req, resp, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	body := string(resp.Body())
+	if resp.StatusCode() != 200 || !strings.HasPrefix(string(resp.Header.ContentType()), "text/html") {
+		t.Fatalf("GET /dashboard: %d %s", resp.StatusCode(), resp.Header.ContentType())
+	}
+	if csp := string(resp.Header.Peek("Content-Security-Policy")); !strings.HasPrefix(csp, "default-src 'self';") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+	for _, bad := range []string{"src=", "<link", "@import", "url(", "https://", "?token"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("the dashboard holds %q: it must need nothing from elsewhere", bad)
+		}
+	}
+	for _, want := range []string{`"/admin/activities"`, `"/metrics"`, `"Bearer "`, "sessionStorage"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the dashboard does not use %s", want)
+		}
+	}
+	if len(body) > 20<<10 {
+		t.Errorf("the dashboard is %d bytes; keep it under 20 KiB", len(body))
+	}
+}
