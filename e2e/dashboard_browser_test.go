@@ -14,15 +14,18 @@ import (
 )
 
 // dashboardConfig sells "sale" (200 units, one per user, ending in an hour)
-// from the memory store, with the admin port on admin.
+// from the memory store, with "later" opening in two hours, and the admin
+// port on admin.
 func dashboardConfig(listen, admin, be string) string {
-	end := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	at := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
 	return fmt.Sprintf(`
 server: {listen: %q}
 admin: {listen: %q, token: %q}
 log: {level: warn, format: text}
 upstreams: [{name: orders, addrs: [%q], timeout: 5s}]
-activities: [{id: sale, product: phone-x, stock: 200, shards: 4, per_user: 1, end: %q}]
+activities:
+  - {id: sale, product: phone-x, stock: 200, shards: 4, per_user: 1, end: %q}
+  - {id: later, product: watch-s, stock: 5, start: %q, end: %q}
 static: {catalogue: %s}
 routes:
   - name: buy
@@ -32,7 +35,7 @@ routes:
       - identity: {header: X-User-Id, require: true}
       - stock: {}
     action: {type: proxy, upstream: orders, rewrite: /orders}
-`, listen, admin, opsToken, be, end, catalogue)
+`, listen, admin, opsToken, be, at(time.Hour), at(2*time.Hour), at(3*time.Hour), catalogue)
 }
 
 // TestDashboardInBrowser is the operator's screen in headless Chromium

@@ -52,13 +52,25 @@ try {
   page.setDefaultTimeout(20000);
   page.on("pageerror", (e) => problems.push("script error: " + e.message));
   page.on("request", (r) => { if (r.url().includes(token)) { problems.push("token in a URL: " + r.url()); } });
-  page.on("response", (r) => { if (r.status() >= 400) { problems.push(r.status() + " " + r.url()); } });
+  let wrongToken = false; // while true, a 401 is what the step expects
+  page.on("response", (r) => {
+    if (r.status() >= 400 && !(wrongToken && r.status() === 401)) { problems.push(r.status() + " " + r.url()); }
+  });
   const card = '.act[data-activity="sale"]';
   const num = (sel) => page.evaluate((s) => { const e = document.querySelector(s); return e ? Number(e.textContent) : NaN; }, sel);
 
-  step("the page asks for the token, keeps it in the tab, and shows the sale");
+  step("a wrong token is refused and the form stays");
   await page.goto(admin + "/dashboard");
   check(await page.isVisible("#login"), "no token form");
+  wrongToken = true;
+  await page.fill("#token", "not-the-admin-token");
+  await page.click("#login button");
+  await page.waitForFunction(() => document.getElementById("err").textContent.includes(": 401 "));
+  check(await page.isVisible("#login") && !(await page.isVisible("#bar")), "a wrong token showed the dashboard");
+  check((await page.evaluate(() => sessionStorage.getItem("flashgate-admin"))) === null, "a refused token was kept");
+  wrongToken = false;
+
+  step("the right token is kept in the tab, and the page shows the sales");
   await page.fill("#token", token);
   await page.click("#login button");
   await page.waitForSelector(card + " .total");
@@ -71,6 +83,11 @@ try {
   const before = await page.textContent(card + " .count");
   check(/^ends in 00:5\d:\d\d$/.test(before), "countdown: " + before);
   check((await page.textContent(card + " .state")) === "selling", "state: " + (await page.textContent(card + " .state")));
+  const later = '.act[data-activity="later"]';
+  const opens = await page.textContent(later + " .count");
+  check(/^starts in 01:5\d:\d\d$/.test(opens), "countdown of the sale to come: " + opens);
+  check((await page.textContent(later + " .phase")) === "not started", "phase of the sale to come");
+  check(!(await page.isVisible(later + " .state")), "the sale to come says " + (await page.textContent(later + " .state")));
   await page.waitForFunction(() => {
     const b = document.querySelector('[data-breaker="upstream:orders"]');
     return b && b.textContent === "upstream:orders closed";
@@ -90,8 +107,8 @@ try {
   await page.waitForFunction((c) => Number(document.querySelector(c + " .sold").textContent) >= 120, card);
   await page.screenshot({ path: join(out, "dashboard.png") });
   // Several seconds into the load: the countdown has run.
-  const later = await page.textContent(card + " .count");
-  check(/^ends in 00:5\d:\d\d$/.test(later) && later < before, "countdown did not run: " + before + " then " + later);
+  const after = await page.textContent(card + " .count");
+  check(/^ends in 00:5\d:\d\d$/.test(after) && after < before, "countdown did not run: " + before + " then " + after);
   say("SEEN");
 
   check((await receive()) === "PAUSE", "expected PAUSE");
