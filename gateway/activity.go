@@ -98,6 +98,29 @@ func (a *Activity) PhaseAt(now time.Time) (Phase, time.Time) {
 	return a.phase(now, 0)
 }
 
+// Countdown is what a countdown shows at now: the phase, and when the
+// next window starts (NotStarted) and when the running or next window
+// ends (nil for an open side). The shoppers' status JSON and the admin
+// API both show these, so they cannot disagree.
+func (a *Activity) Countdown(now time.Time) (phase Phase, startsAt, endsAt *time.Time) {
+	phase, next := a.PhaseAt(now)
+	switch phase {
+	case NotStarted:
+		startsAt = &next
+		for _, w := range a.CurrentWindows() {
+			if w.Start.Equal(next) && !w.End.IsZero() {
+				end := w.End
+				endsAt = &end
+			}
+		}
+	case Open:
+		if !next.IsZero() {
+			endsAt = &next
+		}
+	}
+	return phase, startsAt, endsAt
+}
+
 // SalePhase is PhaseAt for a purchase, with each window opening Early
 // before its Start. When NotStarted, the instant returned is still the
 // window's configured Start: the countdown shoppers see.

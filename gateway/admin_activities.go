@@ -48,9 +48,14 @@ type activityView struct {
 	ID      string `json:"id"`
 	Product string `json:"product"`
 	Phase   string `json:"phase"`
-	// Stock is the YAML's stock; Left and Sold are the store's numbers
-	// (absent while it cannot answer).
+	// StartsAt and EndsAt are the countdown's targets, as the shoppers'
+	// status JSON shows them (null for none).
+	StartsAt *time.Time `json:"starts_at"`
+	EndsAt   *time.Time `json:"ends_at"`
+	// Stock is the YAML's stock; Total, Left and Sold are the store's
+	// numbers (absent while it cannot answer).
 	Stock   int64        `json:"stock"`
+	Total   *int64       `json:"total,omitempty"`
 	Left    *int64       `json:"left,omitempty"`
 	Sold    *int64       `json:"sold,omitempty"`
 	SoldOut bool         `json:"sold_out"`
@@ -67,21 +72,29 @@ type overridesView struct {
 }
 
 func viewOf(ctx context.Context, a *Activity, deps Deps, now time.Time) activityView {
-	phase, _ := a.PhaseAt(now)
-	v := activityView{ID: a.ID, Product: a.Product, Phase: PhaseName(phase), Stock: a.Stock,
-		Paused: a.Paused(), Windows: windowsJSON(a.Windows)}
+	phase, starts, ends := a.Countdown(now)
+	v := activityView{ID: a.ID, Product: a.Product, Phase: PhaseName(phase), StartsAt: utc(starts), EndsAt: utc(ends),
+		Stock: a.Stock, Paused: a.Paused(), Windows: windowsJSON(a.Windows)}
 	v.Overrides.Paused = a.Paused()
 	if w, ok := a.Override().Window(); ok {
 		wj := toWindowJSON(w)
 		v.Overrides.Window = &wj
 	}
 	if deps.Stock != nil {
-		if left, sold, ok := stockNumbers(ctx, deps, a); ok {
-			v.Left, v.Sold = &left, &sold
+		if c, err := deps.Stock.Counts(ctx, a.ID); err == nil {
+			v.Total, v.Left, v.Sold = &c.Total, &c.Left, &c.Sold
 		}
 		v.SoldOut = deps.Stock.SoldOut(a.ID)
 	}
 	return v
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 func adminActivities(a *AdminCall) {

@@ -337,3 +337,73 @@ func TestAdminCalls(t *testing.T) {
 		t.Fatalf("after a top-up of 2 and a sale: %v", a)
 	}
 }
+
+// TestAdminActivitiesCountdown: GET /admin/activities carries what the
+// dashboard's countdown and stock columns show: the store's total, and
+// the window times (Activity.Countdown, the one the shoppers' status JSON
+// uses), override included.
+func TestAdminActivitiesCountdown(t *testing.T) {
+	as := newAdminServer(t)
+	tests := []struct {
+		name, id, window string
+		starts, ends     any
+		total            any
+	}{
+		{"open, no end", "phone-sale", "", nil, nil, 5.0},
+		{"not started, no end", "mug-sale", "", "2099-01-01T00:00:00Z", nil, 2.0},
+		{"override moves both", "mug-sale", `{"start":"2098-01-01T08:00:00+08:00","end":"2098-01-02T00:00:00Z"}`,
+			"2098-01-01T00:00:00Z", "2098-01-02T00:00:00Z", 2.0},
+		{"open until the override's end", "phone-sale", `{"start":null,"end":"2097-05-01T00:00:00Z"}`, nil, "2097-05-01T00:00:00Z", 5.0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.window != "" {
+				if code, m := as.call(t, "PUT", "/admin/activities/"+tc.id+"/window", steerToken, tc.window); code != 200 {
+					t.Fatalf("window: %d %v", code, m)
+				}
+			}
+			a := as.activity(t, tc.id)
+			if a["starts_at"] != tc.starts || a["ends_at"] != tc.ends || a["total"] != tc.total {
+				t.Errorf("starts_at %v ends_at %v total %v, want %v %v %v", a["starts_at"], a["ends_at"], a["total"], tc.starts, tc.ends, tc.total)
+			}
+			if _, ok := a["starts_at"]; !ok {
+				t.Errorf("starts_at missing (it is null when there is none): %v", a)
+			}
+		})
+	}
+}
+
+// TestDashboardPage: /dashboard is one self-contained page (it must work
+// offline, beside a gate that may have no way out): no script, style or
+// image from anywhere, a CSP that allows none, and it reads only the
+// admin API and /metrics of its own origin.
+func TestDashboardPage(t *testing.T) {
+	as := newAdminServer(t)
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.SetRequestURI("http://admin.test/dashboard")
+	resp := &fasthttp.Response{}
+	if err := as.client.DoTimeout(req, resp, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	body := string(resp.Body())
+	if resp.StatusCode() != 200 || !strings.HasPrefix(string(resp.Header.ContentType()), "text/html") {
+		t.Fatalf("GET /dashboard: %d %s", resp.StatusCode(), resp.Header.ContentType())
+	}
+	if csp := string(resp.Header.Peek("Content-Security-Policy")); !strings.HasPrefix(csp, "default-src 'self';") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+	for _, bad := range []string{"src=", "<link", "@import", "url(", "https://", "?token"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("the dashboard holds %q: it must need nothing from elsewhere", bad)
+		}
+	}
+	for _, want := range []string{`"/admin/activities"`, `"/metrics"`, `"Bearer "`, "sessionStorage"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the dashboard does not use %s", want)
+		}
+	}
+	if len(body) > 20<<10 {
+		t.Errorf("the dashboard is %d bytes; keep it under 20 KiB", len(body))
+	}
+}

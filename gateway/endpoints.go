@@ -149,22 +149,9 @@ func PhaseName(p Phase) string {
 }
 
 func (s *activityStatus) render(a *Activity, now time.Time) []byte {
-	phase, next := a.PhaseAt(now)
-	st := ActivityStatus{Activity: a.ID, Product: a.Product, ServerTime: now.UTC(), Phase: PhaseName(phase)}
-	switch phase {
-	case NotStarted:
-		st.StartsAt = &next
-		for _, w := range a.CurrentWindows() {
-			if w.Start.Equal(next) && !w.End.IsZero() {
-				end := w.End
-				st.EndsAt = &end
-			}
-		}
-	case Open:
-		if !next.IsZero() {
-			st.EndsAt = &next
-		}
-	}
+	phase, starts, ends := a.Countdown(now)
+	st := ActivityStatus{Activity: a.ID, Product: a.Product, ServerTime: now.UTC(), Phase: PhaseName(phase),
+		StartsAt: starts, EndsAt: ends}
 	if s.stock != nil {
 		c, err := s.counts(a.ID)
 		if err == nil {
