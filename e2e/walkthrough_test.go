@@ -119,16 +119,19 @@ func TestWalkthrough(t *testing.T) {
 }
 
 // TestDashboard: the admin port serves the live dashboard page; its data
-// comes from the bearer-protected status and metrics.
+// comes from the bearer-protected activities list and metrics
+// (TestDashboardInBrowser drives it in Chromium).
 func TestDashboard(t *testing.T) {
 	be := backend(t)
 	cfg, addr, admin := demoConfig(t, be)
 	gateway(t, cfg, addr)
 	code, body, h := call(t, "GET", "http://"+admin+"/dashboard")
-	if code != 200 || !strings.Contains(string(h.ContentType()), "text/html") || !strings.Contains(body, "/admin/status") {
+	if code != 200 || !strings.Contains(string(h.ContentType()), "text/html") || !strings.Contains(body, "/admin/activities") || !strings.Contains(body, "/metrics") {
 		t.Fatalf("dashboard: %d %q", code, body[:min(len(body), 200)])
 	}
-	if code, _, _ := call(t, "GET", "http://"+admin+"/admin/status"); code != 401 {
-		t.Errorf("status without token: %d", code)
+	for _, p := range []string{"/admin/activities", "/admin/status"} {
+		if code, _, _ := call(t, "GET", "http://"+admin+p); code != 401 {
+			t.Errorf("%s without token: %d", p, code)
+		}
 	}
 }
