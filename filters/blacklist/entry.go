@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/flashgate/flashgate/internal/userid"
+
 	"github.com/flashgate/flashgate/filters/internal/userset"
 )
 
@@ -53,7 +55,7 @@ func parseEntry(s string) (entry, error) {
 		a = a.Unmap()
 		return entry{prefix: netip.PrefixFrom(a, a.BitLen())}, nil
 	}
-	if !userset.ValidUser(s) {
+	if !userid.Valid(s) {
 		return entry{}, fmt.Errorf("%q is not a user id ([A-Za-z0-9_.@:-]{1,128}), an IP address or a CIDR", s)
 	}
 	return entry{user: s}, nil

@@ -12,6 +12,8 @@ package identity
 import (
 	"bytes"
 
+	"github.com/flashgate/flashgate/internal/userid"
+
 	"github.com/flashgate/flashgate/gateway"
 )
 
@@ -70,7 +72,7 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 	h := &r.Ctx.Request.Header
 	if f.header != nil {
 		if id := h.PeekBytes(f.header); len(id) > 0 {
-			if !ValidUserID(id) {
+			if !userid.Valid(id) {
 				return gateway.RejectWith(f.pages[badUserID]), nil
 			}
 			r.SetUser(id)

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashgate/flashgate/internal/userid"
+
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/flashgate/flashgate/internal/demobackend"
@@ -31,7 +33,7 @@ func bearer(tok string) []string { return []string{"Authorization", "Bearer " + 
 
 func TestIdentityReasons(t *testing.T) {
 	exp := testNow.Add(time.Hour).Unix()
-	long := strings.Repeat("u", MaxUserID)
+	long := strings.Repeat("u", userid.Max)
 	tests := []struct {
 		name     string
 		settings map[string]any
