@@ -17,6 +17,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/userid"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -221,9 +222,15 @@ func adminCtx() (context.Context, context.CancelFunc) {
 }
 
 func adminWarm(a *AdminCall, act *Activity) {
+	if !a.Query("bad_force", "force") {
+		return
+	}
+	force, ok := a.Bool("force", "bad_force")
+	if !ok {
+		return
+	}
 	ctx, cancel := adminCtx()
 	defer cancel()
-	force := string(a.Ctx.QueryArgs().Peek("force")) == "true"
 	err := a.Deps.Stock.Warm(ctx, SpecOf(act), force)
 	switch {
 	case errors.Is(err, stock.ErrExists):
@@ -267,6 +274,9 @@ func (a *AdminCall) storeError(err error) {
 }
 
 func adminTopUp(a *AdminCall, act *Activity) {
+	if !a.Query("bad_units", "units") {
+		return
+	}
 	n, err := strconv.ParseInt(string(a.Ctx.QueryArgs().Peek("units")), 10, 64)
 	if err != nil || n <= 0 || n > stock.MaxUnits {
 		a.Error(400, "bad_units", "units must be an integer in 1..2^40")
@@ -285,11 +295,18 @@ func adminTopUp(a *AdminCall, act *Activity) {
 // order failed or went unpaid. A repeated release is a no-op (200 with
 // released=false), so the backend may retry safely.
 func adminRelease(a *AdminCall, act *Activity) {
+	if !a.Query("bad_release", "user", "seq") {
+		return
+	}
 	q := a.Ctx.QueryArgs()
 	user := q.Peek("user")
+	if !userid.Valid(user) {
+		a.Error(400, "bad_release", "user must be a user id, "+userid.Rule+", got "+strconv.Quote(string(user)))
+		return
+	}
 	seq, err := strconv.ParseInt(string(q.Peek("seq")), 10, 64)
-	if len(user) == 0 || err != nil || seq <= 0 {
-		a.Error(400, "bad_release", "user and a positive seq are required")
+	if err != nil || seq <= 0 {
+		a.Error(400, "bad_release", "seq must be a positive integer, got "+strconv.Quote(string(q.Peek("seq"))))
 		return
 	}
 	ctx, cancel := adminCtx()

@@ -287,6 +287,18 @@ func TestAdminCalls(t *testing.T) {
 		{"release bad seq", "POST", "/admin/activities/phone-sale/release?user=u1&seq=zero", steerToken, 400, "bad_release", nil},
 		{"release no user", "POST", "/admin/activities/phone-sale/release?seq=1", steerToken, 400, "bad_release", nil},
 		{"release unknown order", "POST", "/admin/activities/phone-sale/release?user=u9&seq=99", steerToken, 200, "", nil},
+		{"warm force=yes", "POST", "/admin/activities/phone-sale/warm?force=yes", steerToken, 400, "bad_force", nil},
+		{"warm force empty", "POST", "/admin/activities/phone-sale/warm?force=", steerToken, 400, "bad_force", nil},
+		{"warm force=1", "POST", "/admin/activities/phone-sale/warm?force=1", steerToken, 200, "", nil},
+		{"warm force=false", "POST", "/admin/activities/phone-sale/warm?force=false", steerToken, 200, "", nil},
+		{"warm misspelt force", "POST", "/admin/activities/phone-sale/warm?froce=true", steerToken, 400, "bad_force", nil},
+		{"warm force twice", "POST", "/admin/activities/phone-sale/warm?force=false&force=true", steerToken, 400, "bad_force", nil},
+		{"topup units twice", "POST", "/admin/activities/phone-sale/topup?units=1&units=9", steerToken, 400, "bad_units", nil},
+		{"topup unknown parameter", "POST", "/admin/activities/phone-sale/topup?units=1&unit=9", steerToken, 400, "bad_units", nil},
+		{"release user with a space", "POST", "/admin/activities/phone-sale/release?user=a%20b&seq=1", steerToken, 400, "bad_release", nil},
+		{"release user too long", "POST", "/admin/activities/phone-sale/release?user=" + strings.Repeat("u", 200) + "&seq=1", steerToken, 400, "bad_release", nil},
+		{"release user with a brace", "POST", "/admin/activities/phone-sale/release?user=%7Bx%7D&seq=1", steerToken, 400, "bad_release", nil},
+		{"release unknown parameter", "POST", "/admin/activities/phone-sale/release?user=u1&seq=1&force=true", steerToken, 400, "bad_release", nil},
 		{"no such endpoint", "GET", "/admin/nothing", steerToken, 404, "not_found", nil},
 	}
 	for _, tc := range tests {
@@ -304,6 +316,17 @@ func TestAdminCalls(t *testing.T) {
 				t.Fatalf("stock changed: %v", a)
 			}
 		})
+	}
+	for path, want := range map[string]string{
+		"/admin/activities/phone-sale/warm?force=yes":           `force must be true, false, 1 or 0, got "yes"`,
+		"/admin/activities/phone-sale/release?user=a%20b&seq=1": `user must be a user id, 1..128 bytes of [A-Za-z0-9_.@:-], got "a b"`,
+		"/admin/activities/phone-sale/topup?units=1&units=9":    `query parameter "units" is given more than once`,
+		"/admin/activities/phone-sale/warm?froce=true":          `unknown query parameter "froce" (this call takes force)`,
+		"/admin/activities/phone-sale/release?user=u1&seq=0x1":  `seq must be a positive integer, got "0x1"`,
+	} {
+		if _, m := as.call(t, "POST", path, steerToken, ""); m["message"] != want {
+			t.Errorf("POST %s: message %q, want %q", path, m["message"], want)
+		}
 	}
 	// The successful release and top-up, last: they change the stock.
 	r := as.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1")
