@@ -23,7 +23,7 @@ import (
 
 // AdminRoute is an operator endpoint a package adds to the admin API (the
 // blacklist filter adds its own, for instance). Every admin route requires
-// the bearer token.
+// the bearer token (adminAuth).
 type AdminRoute struct {
 	Method  string
 	Path    string
@@ -125,16 +125,11 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 		ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
 		ctx.Response.SetBodyRaw(openAPI)
 	})
+	// The token is checked before routing (adminAuth), so auth only
+	// hands the handler its call.
 	auth := func(h func(a *AdminCall)) fasthttp.RequestHandler {
 		return func(ctx *fasthttp.RequestCtx) {
-			a := &AdminCall{Ctx: ctx, Instance: s.Instance(), Deps: deps}
-			got := ctx.Request.Header.Peek("Authorization")
-			if subtle.ConstantTimeCompare(got, token) != 1 {
-				ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flashgate-admin"`)
-				a.Error(401, "unauthorized", "a valid admin bearer token is required")
-				return
-			}
-			h(a)
+			h(&AdminCall{Ctx: ctx, Instance: s.Instance(), Deps: deps})
 		}
 	}
 	handle("GET", "/admin/status", auth(adminStatus(s)))
@@ -161,11 +156,33 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 	}
 	ad.conns = newConnTracker()
 	ad.srv = &fasthttp.Server{
-		Handler: r.Handler, NoDefaultServerHeader: true,
+		Handler: adminAuth(token, r.Handler), NoDefaultServerHeader: true,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,
 		MaxRequestBodySize: 8 << 20,
 	}
 	return ad, nil
+}
+
+// adminOpen are the admin listener's paths that need no token: they hold
+// no data (the dashboard page reads its data with the token it asks for).
+var adminOpen = map[string]bool{
+	"/metrics": true, "/healthz": true, "/readyz": true, "/dashboard": true, "/admin/openapi.json": true,
+}
+
+// adminAuth checks the bearer token before the router runs, for every
+// path but adminOpen: a call without it gets 401 whether or not the path
+// exists, so the answers do not map the API (a 404 or 405, or the
+// router's redirect of /ADMIN/status, would), and a route added later
+// cannot forget the check.
+func adminAuth(token []byte, next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if !adminOpen[string(ctx.Path())] && subtle.ConstantTimeCompare(ctx.Request.Header.Peek("Authorization"), token) != 1 {
+			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flashgate-admin"`)
+			(&AdminCall{Ctx: ctx}).Error(401, "unauthorized", "a valid admin bearer token is required")
+			return
+		}
+		next(ctx)
+	}
 }
 
 // Routes lists every route of the admin listener as "METHOD /path", in

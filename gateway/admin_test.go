@@ -360,3 +360,49 @@ func TestAdminCalls(t *testing.T) {
 		t.Fatalf("after a top-up of 2 and a sale: %v", a)
 	}
 }
+
+// TestAdminAuthFirst: without the token every admin path answers 401,
+// whether it exists, takes another method or exists in another case, so
+// the answers do not map the API; the open paths stay open.
+func TestAdminAuthFirst(t *testing.T) {
+	as := newAdminServer(t)
+	tests := []struct {
+		name, method, path string
+		status             int
+	}{
+		{"unknown admin path", "GET", "/admin/nothing", 401},
+		{"unknown activity call", "POST", "/admin/activities/phone-sale/explode", 401},
+		{"wrong method", "DELETE", "/admin/status", 401},
+		{"other case", "GET", "/ADMIN/status", 401},
+		{"trailing slash", "GET", "/admin/status/", 401},
+		{"bare /admin", "GET", "/admin", 401},
+		{"outside /admin", "GET", "/secret", 401},
+		{"openapi", "GET", "/admin/openapi.json", 200},
+		{"metrics", "GET", "/metrics", 200},
+		{"healthz", "GET", "/healthz", 200},
+		{"readyz", "GET", "/readyz", 200},
+		{"dashboard", "GET", "/dashboard", 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.Header.SetMethod(tc.method)
+			req.SetRequestURI("http://admin.test" + tc.path)
+			if err := as.client.DoTimeout(req, resp, 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode() != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode(), tc.status, resp.Body())
+			}
+			if tc.status == 401 && (!strings.Contains(string(resp.Body()), `"unauthorized"`) || len(resp.Header.Peek("WWW-Authenticate")) == 0) {
+				t.Fatalf("401 without the JSON error or WWW-Authenticate: %s", resp.Body())
+			}
+		})
+	}
+	// With the token, an unknown path is a plain 404.
+	if code, m := as.call(t, "GET", "/admin/nothing", steerToken, ""); code != 404 || m["error"] != "not_found" {
+		t.Errorf("unknown path with the token: %d %v", code, m)
+	}
+}
