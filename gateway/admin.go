@@ -375,7 +375,7 @@ func adminStatus(s *Server) func(a *AdminCall) {
 			acts = append(acts, sa)
 		}
 		a.JSON(200, map[string]any{
-			"server_time": now.UTC(), "inflight": s.inflight.Load(),
+			"server_time": Millis(now), "inflight": s.inflight.Load(),
 			"routes": len(in.Config.Routes), "activities": acts,
 		})
 	}
