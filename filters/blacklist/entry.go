@@ -7,9 +7,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/flashgate/flashgate/internal/userid"
-
 	"github.com/flashgate/flashgate/filters/internal/userset"
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 // entry is one blacklist line: a user id, or an address range (a single

@@ -12,9 +12,8 @@ package identity
 import (
 	"bytes"
 
-	"github.com/flashgate/flashgate/internal/userid"
-
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 func init() {

@@ -6,11 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flashgate/flashgate/internal/userid"
-
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/flashgate/flashgate/internal/demobackend"
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 const hdr = `{"alg":"HS256","typ":"JWT"}`

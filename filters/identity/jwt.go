@@ -11,9 +11,8 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/flashgate/flashgate/internal/userid"
-
 	"github.com/flashgate/flashgate/filters/internal/keyring"
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 // outcome is the result of checking a credential; each failure is its

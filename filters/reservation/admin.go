@@ -6,10 +6,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/flashgate/flashgate/internal/userid"
-
 	"github.com/flashgate/flashgate/filters/internal/userset"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 func init() {

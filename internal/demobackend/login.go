@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flashgate/flashgate/internal/userid"
-
 	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 // The demo sign-in: GET /login shows a form asking for a user name, POST
