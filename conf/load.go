@@ -65,11 +65,16 @@ func Parse(data []byte) (*Config, error) {
 	}
 	var cfg Config
 	var errs Errors
-	if err := Decode(v.AllSettings(), &cfg); err != nil {
+	// The file's keys are checked against the schema on the YAML tree
+	// (checkKeys), not on viper's flattened settings, which drop a key
+	// whose value is empty; so the decode here does not report unused
+	// keys itself, or each would be reported twice.
+	if err := decode(v.AllSettings(), &cfg, false); err != nil {
 		// Keep going: validation still reports the fields that decoded,
 		// so one run lists every problem in the file.
 		errs.Add("", err)
 	}
+	checkKeys(&errs, data, &cfg)
 	cfg.applyDefaults()
 	cfg.Validate(&errs)
 	errs.NameEnv(envOverride)
@@ -104,7 +109,9 @@ func envOverride(path string) string {
 // Decode decodes a YAML-shaped value strictly into out: unknown keys and
 // wrong types are errors, durations and RFC 3339 times are parsed.
 // Filters use it for their own sections.
-func Decode(in any, out any) error {
+func Decode(in any, out any) error { return decode(in, out, true) }
+
+func decode(in any, out any, errorUnused bool) error {
 	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			durationHook,
@@ -112,7 +119,7 @@ func Decode(in any, out any) error {
 			integerHook,
 			mapstructure.StringToTimeHookFunc(time.RFC3339),
 		),
-		ErrorUnused:      true,
+		ErrorUnused:      errorUnused,
 		WeaklyTypedInput: false,
 		Result:           out,
 		TagName:          "mapstructure",

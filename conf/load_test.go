@@ -237,3 +237,42 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestKeysCheckedOnTheYAMLTree: a key is known or unknown by the schema,
+// whatever its value; viper's flattening drops empty values, so these were
+// once accepted. Merge keys and environment overrides still work.
+func TestKeysCheckedOnTheYAMLTree(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		yaml string
+		want string // "" for accepted
+	}{
+		{"empty map", nil, "logging: {}\n" + oneRoute, "unknown field(s): logging"},
+		{"null", nil, "logging:\n" + oneRoute, "unknown field(s): logging"},
+		{"nested empty map", nil, "redis: {addrz: {}}\n" + oneRoute, "redis: unknown field(s): addrz"},
+		{"empty list", nil, "admin: {tokens: []}\n" + oneRoute, "admin: unknown field(s): tokens"},
+		{"in a list item", nil, "routes: [{path: /x, shed_: {}, action: {type: json, endpoint: activity_status}}]\n",
+			"routes[0]: unknown field(s): shed_"},
+		{"known empty sections", nil, "server: {tls: {}}\nlog:\nreload: {}\n" + oneRoute, ""},
+		{"merge key", nil, "base: &b {listen: '127.0.0.1:1'}\nserver: {<<: *b}\n" + oneRoute, "unknown field(s): base"},
+		{"merged keys are checked", nil, "x: &b {listen: '127.0.0.1:1', nope: 1}\nserver:\n  <<: *b\n" + oneRoute,
+			"server: unknown field(s): nope\nunknown field(s): x"},
+		{"env override beside an empty section", map[string]string{"FLASHGATE_SERVER_MAX_INFLIGHT": "5"}, "server: {}\n" + oneRoute, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			_, err := Parse([]byte(tc.yaml))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}

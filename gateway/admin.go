@@ -17,12 +17,13 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/userid"
 	"github.com/flashgate/flashgate/stock"
 )
 
 // AdminRoute is an operator endpoint a package adds to the admin API (the
 // blacklist filter adds its own, for instance). Every admin route requires
-// the bearer token.
+// the bearer token (adminAuth).
 type AdminRoute struct {
 	Method  string
 	Path    string
@@ -124,16 +125,11 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 		ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
 		ctx.Response.SetBodyRaw(openAPI)
 	})
+	// The token is checked before routing (adminAuth), so auth only
+	// hands the handler its call.
 	auth := func(h func(a *AdminCall)) fasthttp.RequestHandler {
 		return func(ctx *fasthttp.RequestCtx) {
-			a := &AdminCall{Ctx: ctx, Instance: s.Instance(), Deps: deps}
-			got := ctx.Request.Header.Peek("Authorization")
-			if subtle.ConstantTimeCompare(got, token) != 1 {
-				ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flashgate-admin"`)
-				a.Error(401, "unauthorized", "a valid admin bearer token is required")
-				return
-			}
-			h(a)
+			h(&AdminCall{Ctx: ctx, Instance: s.Instance(), Deps: deps})
 		}
 	}
 	handle("GET", "/admin/status", auth(adminStatus(s)))
@@ -160,11 +156,34 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 	}
 	ad.conns = newConnTracker()
 	ad.srv = &fasthttp.Server{
-		Handler: r.Handler, NoDefaultServerHeader: true,
+		Handler: adminAuth(token, r.Handler), NoDefaultServerHeader: true,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,
 		MaxRequestBodySize: 8 << 20,
+		Logger:             newFasthttpLog(s.log, s.deps.Now),
 	}
 	return ad, nil
+}
+
+// adminOpen are the admin listener's paths that need no token: they hold
+// no data (the dashboard page reads its data with the token it asks for).
+var adminOpen = map[string]bool{
+	"/metrics": true, "/healthz": true, "/readyz": true, "/dashboard": true, "/admin/openapi.json": true,
+}
+
+// adminAuth checks the bearer token before the router runs, for every
+// path but adminOpen: a call without it gets 401 whether or not the path
+// exists, so the answers do not map the API (a 404 or 405, or the
+// router's redirect of /ADMIN/status, would), and a route added later
+// cannot forget the check.
+func adminAuth(token []byte, next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if !adminOpen[string(ctx.Path())] && subtle.ConstantTimeCompare(ctx.Request.Header.Peek("Authorization"), token) != 1 {
+			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flashgate-admin"`)
+			(&AdminCall{Ctx: ctx}).Error(401, "unauthorized", "a valid admin bearer token is required")
+			return
+		}
+		next(ctx)
+	}
 }
 
 // Routes lists every route of the admin listener as "METHOD /path", in
@@ -221,9 +240,15 @@ func adminCtx() (context.Context, context.CancelFunc) {
 }
 
 func adminWarm(a *AdminCall, act *Activity) {
+	if !a.Query("bad_force", "force") {
+		return
+	}
+	force, ok := a.Bool("force", "bad_force")
+	if !ok {
+		return
+	}
 	ctx, cancel := adminCtx()
 	defer cancel()
-	force := string(a.Ctx.QueryArgs().Peek("force")) == "true"
 	err := a.Deps.Stock.Warm(ctx, SpecOf(act), force)
 	switch {
 	case errors.Is(err, stock.ErrExists):
@@ -267,6 +292,9 @@ func (a *AdminCall) storeError(err error) {
 }
 
 func adminTopUp(a *AdminCall, act *Activity) {
+	if !a.Query("bad_units", "units") {
+		return
+	}
 	n, err := strconv.ParseInt(string(a.Ctx.QueryArgs().Peek("units")), 10, 64)
 	if err != nil || n <= 0 || n > stock.MaxUnits {
 		a.Error(400, "bad_units", "units must be an integer in 1..2^40")
@@ -285,11 +313,18 @@ func adminTopUp(a *AdminCall, act *Activity) {
 // order failed or went unpaid. A repeated release is a no-op (200 with
 // released=false), so the backend may retry safely.
 func adminRelease(a *AdminCall, act *Activity) {
+	if !a.Query("bad_release", "user", "seq") {
+		return
+	}
 	q := a.Ctx.QueryArgs()
 	user := q.Peek("user")
+	if !userid.Valid(user) {
+		a.Error(400, "bad_release", "user must be a user id, "+userid.Rule+", got "+strconv.Quote(string(user)))
+		return
+	}
 	seq, err := strconv.ParseInt(string(q.Peek("seq")), 10, 64)
-	if len(user) == 0 || err != nil || seq <= 0 {
-		a.Error(400, "bad_release", "user and a positive seq are required")
+	if err != nil || seq <= 0 {
+		a.Error(400, "bad_release", "seq must be a positive integer, got "+strconv.Quote(string(q.Peek("seq"))))
 		return
 	}
 	ctx, cancel := adminCtx()
@@ -340,7 +375,7 @@ func adminStatus(s *Server) func(a *AdminCall) {
 			acts = append(acts, sa)
 		}
 		a.JSON(200, map[string]any{
-			"server_time": now.UTC(), "inflight": s.inflight.Load(),
+			"server_time": Millis(now), "inflight": s.inflight.Load(),
 			"routes": len(in.Config.Routes), "activities": acts,
 		})
 	}

@@ -287,6 +287,18 @@ func TestAdminCalls(t *testing.T) {
 		{"release bad seq", "POST", "/admin/activities/phone-sale/release?user=u1&seq=zero", steerToken, 400, "bad_release", nil},
 		{"release no user", "POST", "/admin/activities/phone-sale/release?seq=1", steerToken, 400, "bad_release", nil},
 		{"release unknown order", "POST", "/admin/activities/phone-sale/release?user=u9&seq=99", steerToken, 200, "", nil},
+		{"warm force=yes", "POST", "/admin/activities/phone-sale/warm?force=yes", steerToken, 400, "bad_force", nil},
+		{"warm force empty", "POST", "/admin/activities/phone-sale/warm?force=", steerToken, 400, "bad_force", nil},
+		{"warm force=1", "POST", "/admin/activities/phone-sale/warm?force=1", steerToken, 200, "", nil},
+		{"warm force=false", "POST", "/admin/activities/phone-sale/warm?force=false", steerToken, 200, "", nil},
+		{"warm misspelt force", "POST", "/admin/activities/phone-sale/warm?froce=true", steerToken, 400, "bad_force", nil},
+		{"warm force twice", "POST", "/admin/activities/phone-sale/warm?force=false&force=true", steerToken, 400, "bad_force", nil},
+		{"topup units twice", "POST", "/admin/activities/phone-sale/topup?units=1&units=9", steerToken, 400, "bad_units", nil},
+		{"topup unknown parameter", "POST", "/admin/activities/phone-sale/topup?units=1&unit=9", steerToken, 400, "bad_units", nil},
+		{"release user with a space", "POST", "/admin/activities/phone-sale/release?user=a%20b&seq=1", steerToken, 400, "bad_release", nil},
+		{"release user too long", "POST", "/admin/activities/phone-sale/release?user=" + strings.Repeat("u", 200) + "&seq=1", steerToken, 400, "bad_release", nil},
+		{"release user with a brace", "POST", "/admin/activities/phone-sale/release?user=%7Bx%7D&seq=1", steerToken, 400, "bad_release", nil},
+		{"release unknown parameter", "POST", "/admin/activities/phone-sale/release?user=u1&seq=1&force=true", steerToken, 400, "bad_release", nil},
 		{"no such endpoint", "GET", "/admin/nothing", steerToken, 404, "not_found", nil},
 	}
 	for _, tc := range tests {
@@ -304,6 +316,17 @@ func TestAdminCalls(t *testing.T) {
 				t.Fatalf("stock changed: %v", a)
 			}
 		})
+	}
+	for path, want := range map[string]string{
+		"/admin/activities/phone-sale/warm?force=yes":           `force must be true, false, 1 or 0, got "yes"`,
+		"/admin/activities/phone-sale/release?user=a%20b&seq=1": `user must be a user id, 1..128 bytes of [A-Za-z0-9_.@:-], got "a b"`,
+		"/admin/activities/phone-sale/topup?units=1&units=9":    `query parameter "units" is given more than once`,
+		"/admin/activities/phone-sale/warm?froce=true":          `unknown query parameter "froce" (this call takes force)`,
+		"/admin/activities/phone-sale/release?user=u1&seq=0x1":  `seq must be a positive integer, got "0x1"`,
+	} {
+		if _, m := as.call(t, "POST", path, steerToken, ""); m["message"] != want {
+			t.Errorf("POST %s: message %q, want %q", path, m["message"], want)
+		}
 	}
 	// The successful release and top-up, last: they change the stock.
 	r := as.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u1")
@@ -405,5 +428,51 @@ func TestDashboardPage(t *testing.T) {
 	}
 	if len(body) > 20<<10 {
 		t.Errorf("the dashboard is %d bytes; keep it under 20 KiB", len(body))
+	}
+}
+
+// TestAdminAuthFirst: without the token every admin path answers 401,
+// whether it exists, takes another method or exists in another case, so
+// the answers do not map the API; the open paths stay open.
+func TestAdminAuthFirst(t *testing.T) {
+	as := newAdminServer(t)
+	tests := []struct {
+		name, method, path string
+		status             int
+	}{
+		{"unknown admin path", "GET", "/admin/nothing", 401},
+		{"unknown activity call", "POST", "/admin/activities/phone-sale/explode", 401},
+		{"wrong method", "DELETE", "/admin/status", 401},
+		{"other case", "GET", "/ADMIN/status", 401},
+		{"trailing slash", "GET", "/admin/status/", 401},
+		{"bare /admin", "GET", "/admin", 401},
+		{"outside /admin", "GET", "/secret", 401},
+		{"openapi", "GET", "/admin/openapi.json", 200},
+		{"metrics", "GET", "/metrics", 200},
+		{"healthz", "GET", "/healthz", 200},
+		{"readyz", "GET", "/readyz", 200},
+		{"dashboard", "GET", "/dashboard", 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.Header.SetMethod(tc.method)
+			req.SetRequestURI("http://admin.test" + tc.path)
+			if err := as.client.DoTimeout(req, resp, 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode() != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode(), tc.status, resp.Body())
+			}
+			if tc.status == 401 && (!strings.Contains(string(resp.Body()), `"unauthorized"`) || len(resp.Header.Peek("WWW-Authenticate")) == 0) {
+				t.Fatalf("401 without the JSON error or WWW-Authenticate: %s", resp.Body())
+			}
+		})
+	}
+	// With the token, an unknown path is a plain 404.
+	if code, m := as.call(t, "GET", "/admin/nothing", steerToken, ""); code != 404 || m["error"] != "not_found" {
+		t.Errorf("unknown path with the token: %d %v", code, m)
 	}
 }

@@ -47,6 +47,17 @@ func TestZeroAllocs(t *testing.T) {
 			t.Errorf("%v allocs per shed request, want 0", allocs)
 		}
 	})
+	t.Run("shed route html post", func(t *testing.T) {
+		h, _ := sheddingRoute(t)
+		ctx := newCtx("POST", "/buy/phone-sale")
+		allocs := testing.AllocsPerRun(200, func() { ctx.Response.Reset(); h(ctx) })
+		if ctx.Response.StatusCode() != 503 || string(ctx.Response.Header.ContentType()) != "text/html; charset=utf-8" {
+			t.Fatalf("status %d %s, want 503 HTML", ctx.Response.StatusCode(), ctx.Response.Header.ContentType())
+		}
+		if allocs != 0 {
+			t.Errorf("%v allocs per shed request, want 0", allocs)
+		}
+	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := newCtx("GET", tc.path, tc.headers...)

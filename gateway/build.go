@@ -151,11 +151,15 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 			}
 		}()
 	}
-	in.Pages = NewPages(func(s PageSpec) ([]byte, error) {
-		return site.RenderSystem(s.Kind, static.SystemData{
+	in.Pages = NewPages(func(s PageSpec, other bool) ([]byte, error) {
+		d := static.SystemData{
 			Status: s.Status, Reason: s.Reason, Title: titleOf(s), Message: s.Message, RetryAfter: s.RetryAfter,
 			Activity: s.Activity, StartsAt: s.StartsAt,
-		})
+		}
+		if other {
+			d.RetryTo = cfg.Static.Home
+		}
+		return site.RenderSystem(s.Kind, d)
 	})
 	in.busy, err = in.Pages.Get(BusyPage(cfg.Server.RetryAfter))
 	if err != nil {

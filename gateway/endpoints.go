@@ -127,14 +127,14 @@ func (s *activityStatus) body(a *Activity) *statusBody {
 
 // ActivityStatus is the JSON body of /api/activities/{id}/status.
 type ActivityStatus struct {
-	Activity   string     `json:"activity"`
-	Product    string     `json:"product"`
-	ServerTime time.Time  `json:"server_time"`
-	Phase      string     `json:"phase"`
-	StartsAt   *time.Time `json:"starts_at"`
-	EndsAt     *time.Time `json:"ends_at"`
-	StockLeft  *int64     `json:"stock_left"`
-	SoldOut    bool       `json:"sold_out"`
+	Activity   string  `json:"activity"`
+	Product    string  `json:"product"`
+	ServerTime Millis  `json:"server_time"`
+	Phase      string  `json:"phase"`
+	StartsAt   *Millis `json:"starts_at"`
+	EndsAt     *Millis `json:"ends_at"`
+	StockLeft  *int64  `json:"stock_left"`
+	SoldOut    bool    `json:"sold_out"`
 }
 
 // PhaseName is the wire name of a phase.
@@ -150,8 +150,8 @@ func PhaseName(p Phase) string {
 
 func (s *activityStatus) render(a *Activity, now time.Time) []byte {
 	phase, starts, ends := a.Countdown(now)
-	st := ActivityStatus{Activity: a.ID, Product: a.Product, ServerTime: now.UTC(), Phase: PhaseName(phase),
-		StartsAt: starts, EndsAt: ends}
+	st := ActivityStatus{Activity: a.ID, Product: a.Product, ServerTime: Millis(now), Phase: PhaseName(phase),
+		StartsAt: millisPtr(starts), EndsAt: millisPtr(ends)}
 	if s.stock != nil {
 		c, err := s.counts(a.ID)
 		if err == nil {

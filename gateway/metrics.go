@@ -85,7 +85,7 @@ func registerMetrics() {
 		Registry.MustRegister(
 			requestsTotal, rejectionsTotal, filterErrorsTotal, requestDuration,
 			upstreamTotal, upstreamDuration, breakerRejections, breakerState, stockReleasesTotal, inflight, reloadsTotal,
-			lastReload, activityAdmitted, activityRejections, redisDuration, redisErrors,
+			lastReload, activityAdmitted, activityRejections, redisDuration, redisErrors, connErrorsTotal,
 			stateCollector{}, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 		)
 		// Zero before the first reload, so a dashboard shows 0, not "no data".

@@ -20,8 +20,16 @@ type Page struct {
 	// X-Flashgate-Reason header and the metrics.
 	Reason string
 	// Kind is the template kind the HTML was rendered from.
-	Kind       string
-	HTML       []byte
+	Kind string
+	// HTML is the page for GET and HEAD; a busy or rate-limited one
+	// loads itself again after Retry-After.
+	HTML []byte
+	// HTMLOther is the page for every other method: a busy or
+	// rate-limited one goes to static.home after Retry-After instead,
+	// because a browser follows a refresh with a GET, which a POST
+	// purchase route answers with 405. The same slice as HTML for the
+	// kinds that do not reload.
+	HTMLOther  []byte
 	JSON       []byte
 	retryAfter []byte
 	reason     []byte
@@ -47,7 +55,11 @@ func (p *Page) Write(ctx *fasthttp.RequestCtx) {
 	}
 	p.writeHeaders(ctx)
 	ctx.Response.Header.SetContentTypeBytes(ctypeHTML)
-	ctx.Response.SetBodyRaw(p.HTML)
+	if ctx.IsGet() || ctx.IsHead() {
+		ctx.Response.SetBodyRaw(p.HTML)
+	} else {
+		ctx.Response.SetBodyRaw(p.HTMLOther)
+	}
 }
 
 // WriteJSON sends the page as JSON whatever the client accepts: for
@@ -95,8 +107,9 @@ type PageSpec struct {
 	StartsAt time.Time
 }
 
-// RenderFunc renders the HTML of a system page.
-type RenderFunc func(s PageSpec) ([]byte, error)
+// RenderFunc renders the HTML of a system page. other is true for the
+// variant answered to methods other than GET and HEAD (Page.HTMLOther).
+type RenderFunc func(s PageSpec, other bool) ([]byte, error)
 
 // Pages builds and memoizes rejection pages at start-up.
 type Pages struct {
@@ -159,7 +172,7 @@ func (ps *Pages) Largest() int {
 	defer ps.mu.Unlock()
 	n := 0
 	for _, p := range ps.byKey {
-		n = max(n, len(p.HTML), len(p.JSON))
+		n = max(n, len(p.HTML), len(p.HTMLOther), len(p.JSON))
 	}
 	return n
 }
@@ -182,11 +195,18 @@ func BuildPage(s PageSpec, render RenderFunc) (*Page, error) {
 		p.retryAfter = []byte(strconv.Itoa(s.RetryAfter))
 	}
 	if render != nil {
-		if p.HTML, err = render(s); err != nil {
+		if p.HTML, err = render(s, false); err != nil {
 			return nil, err
+		}
+		if p.HTMLOther, err = render(s, true); err != nil {
+			return nil, err
+		}
+		if bytes.Equal(p.HTMLOther, p.HTML) {
+			p.HTMLOther = p.HTML
 		}
 	} else {
 		p.HTML = []byte("<!doctype html><title>" + strconv.Itoa(s.Status) + "</title><p>" + html.EscapeString(s.Message) + "</p>\n")
+		p.HTMLOther = p.HTML
 	}
 	return p, nil
 }

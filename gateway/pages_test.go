@@ -16,7 +16,7 @@ import (
 
 var (
 	h1Re      = regexp.MustCompile(`<h1>([^<]*)</h1>`)
-	refreshRe = regexp.MustCompile(`<meta http-equiv="refresh" content="(\d+)">`)
+	refreshRe = regexp.MustCompile(`<meta http-equiv="refresh" content="(\d+)(;url=[^"]*)?">`)
 	pluralRe  = regexp.MustCompile(`\b1 seconds\b|\b1 minutes\b|\b1 days\b`)
 )
 
@@ -78,10 +78,20 @@ func TestSystemPages(t *testing.T) {
 			r := refreshRe.FindStringSubmatch(html)
 			retries := p.Kind == "busy" || p.Kind == "rate_limited"
 			switch {
-			case retries && body.RetryAfter > 0 && (r == nil || r[1] != fmt.Sprint(body.RetryAfter)):
-				t.Errorf("no refresh after Retry-After %d: %v", body.RetryAfter, r)
+			case retries && body.RetryAfter > 0 && (r == nil || r[1] != fmt.Sprint(body.RetryAfter) || r[2] != ""):
+				t.Errorf("no refresh of itself after Retry-After %d: %v", body.RetryAfter, r)
 			case !retries && r != nil:
 				t.Errorf("a %s page reloads itself", p.Kind)
+			}
+			// Answered to a POST, a reloading page goes to the shop's home
+			// (a GET of the POST route would be a 405); the others are
+			// the same page.
+			other := refreshRe.FindStringSubmatch(string(p.HTMLOther))
+			switch {
+			case retries && body.RetryAfter > 0 && (other == nil || other[1] != fmt.Sprint(body.RetryAfter) || other[2] != ";url=/"):
+				t.Errorf("the page for a POST does not go home after Retry-After %d: %v", body.RetryAfter, other)
+			case !retries && string(p.HTMLOther) != html:
+				t.Errorf("a %s page differs for a POST", p.Kind)
 			}
 		})
 	}

@@ -128,7 +128,7 @@ func (s *Server) httpServer(sc conf.Server) *fasthttp.Server {
 		NoDefaultContentType:          true,
 		DisableHeaderNamesNormalizing: false,
 		CloseOnShutdown:               true,
-		Logger:                        slogPrinter{s.log},
+		Logger:                        newFasthttpLog(s.log, s.deps.Now),
 	}
 }
 
@@ -300,11 +300,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	_ = s.cur.Load().Close()
 	_ = s.deps.Queues.Close()
 	return err
-}
-
-// slogPrinter adapts slog to fasthttp's Logger.
-type slogPrinter struct{ l *slog.Logger }
-
-func (p slogPrinter) Printf(format string, args ...any) {
-	p.l.Warn("fasthttp", "msg", fmt.Sprintf(format, args...))
 }

@@ -44,6 +44,12 @@ type SystemData struct {
 	RetryAfter int       // seconds, 0 = none
 	Activity   string    // optional
 	StartsAt   time.Time // optional: countdown target for not_started pages
+	// RetryTo is where a page that loads itself again after RetryAfter
+	// (busy, rate_limited) goes: "" is the page's own URL, right for a
+	// GET; a page answered to a POST sets the shop's home, because a
+	// browser reloads a refresh URL with GET, which the POST route would
+	// answer with 405.
+	RetryTo string
 }
 
 // Shop is what every page shows of the shop around the product or the

@@ -79,6 +79,10 @@ func TestRenderSystem(t *testing.T) {
 			[]string{"Reference: rate_limited", `<meta http-equiv="refresh" content="1">`, "tries again by itself in 1 second."}, []string{"1 seconds"}},
 		{"busy, two seconds", "busy", SystemData{RetryAfter: 2},
 			[]string{`<meta http-equiv="refresh" content="2">`, "tries again by itself in 2 seconds."}, nil},
+		{"busy answered to a POST goes home", "busy", SystemData{RetryAfter: 2, RetryTo: "/"},
+			[]string{`<meta http-equiv="refresh" content="2;url=/">`, `data-text="This page takes you back to Shop in"`, "takes you back to Shop in 2 seconds."}, []string{"tries again by itself"}},
+		{"a RetryTo URL is escaped", "rate_limited", SystemData{RetryAfter: 1, RetryTo: `https://shop.example/?a=1&b="`},
+			[]string{`content="1;url=https://shop.example/?a=1&amp;b=&#34;"`}, nil},
 		{"sold out does not reload", "sold_out", SystemData{RetryAfter: 1}, []string{"Please try again in 1 second."}, []string{"http-equiv", "1 seconds"}},
 	}
 	for _, tc := range tests {

@@ -67,6 +67,9 @@ func target(a *gateway.AdminCall) (e entry, raw string, ls []*list, ok bool) {
 	if all == nil {
 		return entry{}, "", nil, false
 	}
+	if !a.Query("bad_entry", "entry", "key") {
+		return entry{}, "", nil, false
+	}
 	q := a.Ctx.QueryArgs()
 	raw = string(q.Peek("entry"))
 	e, err := parseEntry(raw)

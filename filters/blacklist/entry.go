@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/flashgate/flashgate/filters/internal/userset"
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 // entry is one blacklist line: a user id, or an address range (a single
@@ -53,7 +54,7 @@ func parseEntry(s string) (entry, error) {
 		a = a.Unmap()
 		return entry{prefix: netip.PrefixFrom(a, a.BitLen())}, nil
 	}
-	if !userset.ValidUser(s) {
+	if !userid.Valid(s) {
 		return entry{}, fmt.Errorf("%q is not a user id ([A-Za-z0-9_.@:-]{1,128}), an IP address or a CIDR", s)
 	}
 	return entry{user: s}, nil

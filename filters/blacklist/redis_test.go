@@ -119,6 +119,8 @@ func TestAdmin(t *testing.T) {
 	}{
 		{"bad entry", adminAdd, "/admin/blacklist?entry=bad%20user", 400, map[string]any{"error": "bad_entry"}},
 		{"no entry", adminAdd, "/admin/blacklist", 400, map[string]any{"error": "bad_entry"}},
+		{"two entries", adminAdd, "/admin/blacklist?entry=a&entry=b", 400, map[string]any{"error": "bad_entry"}},
+		{"misspelt key", adminRemove, "/admin/blacklist?entry=a&kee=blacklist", 400, map[string]any{"error": "bad_entry"}},
 		{"add", adminAdd, "/admin/blacklist?entry=::ffff:10.0.0.1", 200, map[string]any{"entry": "10.0.0.1", "added": true}},
 		{"add again", adminAdd, "/admin/blacklist?entry=10.0.0.1", 200, map[string]any{"added": false}},
 		{"unknown key", adminAdd, "/admin/blacklist?entry=x&key=other", 503, map[string]any{"error": "no_redis"}},

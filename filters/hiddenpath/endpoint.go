@@ -108,9 +108,9 @@ func (e *endpoint) Respond(r *gateway.Request) {
 	case gateway.NotStarted:
 		b := respPool.Get().(*respBuf)
 		out := append(b.out[:0], `{"error":"not_started","message":"The sale has not started yet.","status":403,"starts_at":"`...)
-		out = next.UTC().AppendFormat(out, rfc3339Milli)
+		out = next.UTC().AppendFormat(out, gateway.RFC3339Milli)
 		out = append(out, `","server_time":"`...)
-		out = r.Now.UTC().AppendFormat(out, rfc3339Milli)
+		out = r.Now.UTC().AppendFormat(out, gateway.RFC3339Milli)
 		out = append(out, "\"}\n"...)
 		writeJSON(r.Ctx, 403, out)
 		r.Ctx.Response.Header.Set(headerReason, "not_started")
@@ -134,8 +134,6 @@ func (e *endpoint) Respond(r *gateway.Request) {
 	b.out = out
 	writeJSON(r.Ctx, 200, out)
 }
-
-const rfc3339Milli = "2006-01-02T15:04:05.000Z07:00"
 
 func writeJSON(ctx *fasthttp.RequestCtx, status int, body []byte) {
 	ctx.SetStatusCode(status)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 func fuzzVerifier(t testing.TB) *verifier {
@@ -54,7 +56,7 @@ func FuzzJWT(f *testing.F) {
 		if !signedWith(tok, testSecret) {
 			t.Fatalf("accepted a token not signed with the key: %q", tok)
 		}
-		if !ValidUserID(user) {
+		if !userid.Valid(user) {
 			t.Fatalf("accepted invalid user %q", user)
 		}
 	})

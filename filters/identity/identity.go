@@ -13,6 +13,7 @@ import (
 	"bytes"
 
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 func init() {
@@ -70,7 +71,7 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 	h := &r.Ctx.Request.Header
 	if f.header != nil {
 		if id := h.PeekBytes(f.header); len(id) > 0 {
-			if !ValidUserID(id) {
+			if !userid.Valid(id) {
 				return gateway.RejectWith(f.pages[badUserID]), nil
 			}
 			r.SetUser(id)

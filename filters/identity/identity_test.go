@@ -9,6 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/flashgate/flashgate/internal/demobackend"
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 const hdr = `{"alg":"HS256","typ":"JWT"}`
@@ -31,7 +32,7 @@ func bearer(tok string) []string { return []string{"Authorization", "Bearer " + 
 
 func TestIdentityReasons(t *testing.T) {
 	exp := testNow.Add(time.Hour).Unix()
-	long := strings.Repeat("u", MaxUserID)
+	long := strings.Repeat("u", userid.Max)
 	tests := []struct {
 		name     string
 		settings map[string]any

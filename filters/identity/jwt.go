@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/flashgate/flashgate/filters/internal/keyring"
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 // outcome is the result of checking a credential; each failure is its
@@ -46,7 +47,7 @@ type scratch struct {
 	hdr     [maxHeader]byte
 	payload [maxPayload]byte
 	sig     [maxSig]byte
-	user    [2 * MaxUserID]byte
+	user    [2 * userid.Max]byte
 	str     [512]byte
 	sum     [sha256.Size]byte
 }
@@ -223,7 +224,7 @@ func (v *verifier) checkClaims(b []byte, nowMs int64, sc *scratch) ([]byte, outc
 		return nil, jwtExpired
 	case seen.nbf && satAdd(nowMs, v.leewayMs) < nbfMs:
 		return nil, jwtNotYetValid
-	case userInvalid || !ValidUserID(user):
+	case userInvalid || !userid.Valid(user):
 		return nil, badUserID
 	}
 	return user, ok

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flashgate/flashgate/filters/internal/userset"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 func init() {
@@ -49,7 +50,7 @@ func adminAdd(a *gateway.AdminCall) {
 	users := make([]string, 0, len(lines))
 	var bad []string
 	for _, l := range lines {
-		if !userset.ValidUser(l.Text) {
+		if !userid.Valid(l.Text) {
 			bad = append(bad, fmt.Sprintf("line %d: %q is not a user id ([A-Za-z0-9_.@:-]{1,128})", l.N, l.Text))
 			continue
 		}

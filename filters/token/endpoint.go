@@ -44,10 +44,6 @@ var (
 
 const headerReason = "X-Flashgate-Reason"
 
-// rfc3339Milli is RFC 3339 with milliseconds: the page must not round
-// usable_from down to a second at which the token is still too young.
-const rfc3339Milli = "2006-01-02T15:04:05.000Z07:00"
-
 // Respond issues a token for the route's activity to the identified user.
 func (e *endpoint) Respond(r *gateway.Request) {
 	if r.Anonymous() {
@@ -69,11 +65,11 @@ func (e *endpoint) Respond(r *gateway.Request) {
 		return
 	}
 	out = append(out, `","issued_at":"`...)
-	out = now.UTC().AppendFormat(out, rfc3339Milli)
+	out = now.UTC().AppendFormat(out, gateway.RFC3339Milli)
 	out = append(out, `","usable_from":"`...)
-	out = now.Add(e.minAge).UTC().AppendFormat(out, rfc3339Milli)
+	out = now.Add(e.minAge).UTC().AppendFormat(out, gateway.RFC3339Milli)
 	out = append(out, `","expires_at":"`...)
-	out = now.Add(e.maxAge).UTC().AppendFormat(out, rfc3339Milli)
+	out = now.Add(e.maxAge).UTC().AppendFormat(out, gateway.RFC3339Milli)
 	out = append(out, "\"}\n"...)
 	b.out = out
 	resp := &r.Ctx.Response

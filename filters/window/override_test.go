@@ -55,13 +55,13 @@ func TestWindowOverride(t *testing.T) {
 			t.Fatalf("at %s: starts_at %q, want %q", now, got, startsAt)
 		}
 	}
-	check(t0.Add(30*time.Minute), "not_started", "2030-01-01T20:00:00Z") // inside the YAML's window, before the override's
-	check(later.Add(time.Minute), "", "")                                // the override has no end
+	check(t0.Add(30*time.Minute), "not_started", "2030-01-01T20:00:00.000Z") // inside the YAML's window, before the override's
+	check(later.Add(time.Minute), "", "")                                    // the override has no end
 	if err := store.SetWindow(ctx, "sale", nil); err != nil {
 		t.Fatal(err)
 	}
 	check(t0.Add(30*time.Minute), "", "")
-	check(t0.Add(-time.Minute), "not_started", "2030-01-01T10:00:00Z")
+	check(t0.Add(-time.Minute), "not_started", "2030-01-01T10:00:00.000Z")
 	check(t0.Add(2*time.Hour), "ended", "")
 
 	// A closed filter (an old config generation) renders nothing more.

@@ -108,7 +108,7 @@ func notStartedSpec(a *gateway.Activity, start time.Time) gateway.PageSpec {
 	return gateway.PageSpec{Status: 403, Reason: "not_started", Kind: "not_started",
 		Activity: a.ID, StartsAt: start,
 		Message: "The sale has not started yet.",
-		Extra:   map[string]any{"activity": a.ID, "starts_at": start.UTC().Format(time.RFC3339)}}
+		Extra:   map[string]any{"activity": a.ID, "starts_at": start.UTC().Format(gateway.RFC3339Milli)}}
 }
 
 type pages struct {

@@ -54,11 +54,11 @@ func TestWindows(t *testing.T) {
 		reason   string // "" = pass
 		startsAt string
 	}{
-		{"before first", 0, t0.Add(-time.Minute), "not_started", "2030-01-01T10:00:00Z"},
+		{"before first", 0, t0.Add(-time.Minute), "not_started", "2030-01-01T10:00:00.000Z"},
 		{"at start", 0, t0, "", ""},
 		{"inside first", 0, t0.Add(30 * time.Minute), "", ""},
-		{"at end is closed", 0, t0.Add(time.Hour), "not_started", "2030-01-01T18:00:00Z"},
-		{"between windows", 0, t0.Add(4 * time.Hour), "not_started", "2030-01-01T18:00:00Z"},
+		{"at end is closed", 0, t0.Add(time.Hour), "not_started", "2030-01-01T18:00:00.000Z"},
+		{"between windows", 0, t0.Add(4 * time.Hour), "not_started", "2030-01-01T18:00:00.000Z"},
 		{"inside second", 0, t0.Add(8*time.Hour + time.Second), "", ""},
 		{"after last", 0, t0.Add(10 * time.Hour), "ended", ""},
 		{"unbounded", 1, t0, "", ""},
@@ -116,7 +116,7 @@ func TestEarly(t *testing.T) {
 		}
 	}
 	v, _ := f.Handle(req(acts[0], t0.Add(-time.Minute)))
-	if !strings.Contains(string(v.Page.JSON), `"starts_at":"2030-01-01T10:00:00Z"`) {
+	if !strings.Contains(string(v.Page.JSON), `"starts_at":"2030-01-01T10:00:00.000Z"`) {
 		t.Errorf("not_started JSON %s does not count down to the configured start", v.Page.JSON)
 	}
 }

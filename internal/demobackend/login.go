@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 // The demo sign-in: GET /login shows a form asking for a user name, POST
@@ -32,19 +34,11 @@ const (
 	maxUserName       = 64
 )
 
-// validUser is the demo's user name rule, a subset of what the identity
-// filter accepts ([A-Za-z0-9_.@:-]{1,128}).
+// validUser is the demo's user name rule: the one user-id rule
+// (internal/userid), narrowed to 64 bytes and without ':', so the sign-in
+// form can say it in words ("1 to 64 letters, digits or _ . @ -").
 func validUser(s string) bool {
-	if s == "" || len(s) > maxUserName {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '@' || c == '-') {
-			return false
-		}
-	}
-	return true
+	return len(s) <= maxUserName && !strings.Contains(s, ":") && userid.Valid(s)
 }
 
 // safeNext keeps the redirect after sign-in on this site: a path, never

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 // Set is an immutable set of user ids, the snapshot of a reservation list.
@@ -29,27 +31,6 @@ func (s *Set) Has(user []byte) bool {
 
 // Len is the number of users.
 func (s *Set) Len() int { return len(s.m) }
-
-// MaxUserLen is the longest user id a list accepts.
-const MaxUserLen = 128
-
-// ValidUser reports whether s is a user id a list accepts:
-// [A-Za-z0-9_.@:-]{1,128}. The charset keeps ids printable, free of
-// whitespace and comment marks, so every list file round-trips.
-func ValidUser(s string) bool {
-	if len(s) == 0 || len(s) > MaxUserLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '_', c == '.', c == '@', c == ':', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
 
 // Line is one entry of a list file with its 1-based line number.
 type Line struct {
@@ -102,7 +83,7 @@ func Users(path string) ([]string, error) {
 	out := make([]string, 0, len(lines))
 	var bad []string
 	for _, l := range lines {
-		if !ValidUser(l.Text) {
+		if !userid.Valid(l.Text) {
 			bad = append(bad, fmt.Sprintf("%s:%d: %q is not a user id ([A-Za-z0-9_.@:-]{1,128})", path, l.N, l.Text))
 			continue
 		}

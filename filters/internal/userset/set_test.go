@@ -30,21 +30,6 @@ func TestParseLines(t *testing.T) {
 	}
 }
 
-func TestValidUser(t *testing.T) {
-	for _, tc := range []struct {
-		s    string
-		want bool
-	}{
-		{"alice", true}, {"a.b@c:d_e-f", true}, {"0", true}, {strings.Repeat("x", 128), true},
-		{"", false}, {strings.Repeat("x", 129), false}, {"a b", false}, {"a#b", false}, {"é", false},
-		{"a/b", false}, {"a\x00", false},
-	} {
-		if got := ValidUser(tc.s); got != tc.want {
-			t.Errorf("ValidUser(%q) = %v, want %v", tc.s, got, tc.want)
-		}
-	}
-}
-
 func TestUsersFile(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.txt")

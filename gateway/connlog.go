@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// connErrorsTotal counts the connections fasthttp closed on an error it
+// reports per connection: a request it could not read (already answered
+// 400, 408, 413 or 431 by errorHandler), a TLS handshake that failed.
+var connErrorsTotal = prometheus.NewCounter(prometheus.CounterOpts{
+	Name: "flashgate_connection_errors_total",
+	Help: "Connections closed on an error (unreadable request, failed TLS handshake); logged at most once per 10 s.",
+})
+
+// connErrorPrefix starts fasthttp's per-connection error line
+// (workerpool.go: "error when serving connection %q<->%q: %v").
+const connErrorPrefix = "error when serving connection"
+
+// connLogEvery is the shortest gap between two logged connection errors.
+const connLogEvery = 10 * time.Second
+
+// fasthttpLog is the public server's fasthttp Logger. Any client can
+// cause a per-connection error at will (`printf 'GARBAGE\r\n\r\n' | nc`,
+// a 70 KB body), so logging each one would let it grow the log without
+// limit: they are counted in flashgate_connection_errors_total and logged
+// at most once per connLogEvery, with the number left out since the last
+// line. fasthttp's other lines (accept errors, the concurrency limit,
+// which it limits to one a minute itself) are logged as they come.
+type fasthttpLog struct {
+	log   *slog.Logger
+	now   func() time.Time
+	count interface{ Inc() }
+
+	mu         sync.Mutex
+	last       time.Time // when a connection error was last logged
+	suppressed int
+}
+
+func newFasthttpLog(log *slog.Logger, now func() time.Time) *fasthttpLog {
+	if now == nil {
+		now = time.Now
+	}
+	return &fasthttpLog{log: log, now: now, count: connErrorsTotal}
+}
+
+// Printf implements fasthttp.Logger.
+func (l *fasthttpLog) Printf(format string, args ...any) {
+	if !strings.HasPrefix(format, connErrorPrefix) {
+		l.log.Warn("fasthttp", "error", fmt.Sprintf(format, args...))
+		return
+	}
+	l.count.Inc()
+	l.mu.Lock()
+	now := l.now()
+	if !l.last.IsZero() && now.Sub(l.last) < connLogEvery {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
+	l.log.Warn("connection error", "error", fmt.Sprintf(format, args...), "not_logged_since_last", n,
+		"note", "at most one a "+connLogEvery.String()+"; all are counted in flashgate_connection_errors_total")
+}

@@ -1,0 +1,92 @@
+package gateway
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+)
+
+type countInc struct{ n atomic.Int64 }
+
+func (c *countInc) Inc() { c.n.Add(1) }
+
+// TestFasthttpLogLimitsConnectionErrors: every per-connection error is
+// counted, at most one is logged per connLogEvery with the number left
+// out, and fasthttp's other lines are logged as they come.
+func TestFasthttpLogLimitsConnectionErrors(t *testing.T) {
+	var buf bytes.Buffer
+	now := time.Unix(1000, 0)
+	l := newFasthttpLog(slog.New(slog.NewTextHandler(&buf, nil)), func() time.Time { return now })
+	c := &countInc{}
+	l.count = c
+	connErr := func() { l.Printf("error when serving connection %q<->%q: %v", "a", "b", "cannot parse") }
+	lines := func() []string { return strings.Split(strings.TrimSpace(buf.String()), "\n") }
+	for range 100 {
+		connErr()
+	}
+	if got := lines(); len(got) != 1 || !strings.Contains(got[0], "not_logged_since_last=0") {
+		t.Fatalf("100 errors in an instant logged %d lines: %v", len(got), got)
+	}
+	now = now.Add(connLogEvery - time.Millisecond)
+	connErr()
+	if got := lines(); len(got) != 1 {
+		t.Fatalf("logged again before %v: %v", connLogEvery, got)
+	}
+	now = now.Add(time.Millisecond)
+	connErr()
+	if got := lines(); len(got) != 2 || !strings.Contains(got[1], "not_logged_since_last=100") {
+		t.Fatalf("after %v: %v", connLogEvery, got)
+	}
+	if c.n.Load() != 102 {
+		t.Errorf("counted %d, want 102", c.n.Load())
+	}
+	l.Printf("Permanent error when accepting new connections: %v", "boom")
+	l.Printf("Permanent error when accepting new connections: %v", "boom")
+	if got := lines(); len(got) != 4 || c.n.Load() != 102 {
+		t.Errorf("other lines not logged as they come, or counted: %v", got)
+	}
+}
+
+// TestGarbageRequestNotLogged: a real fasthttp server with this logger,
+// sent garbage and an oversized body, answers them, counts each and logs
+// one line, not one per connection: the test holds fasthttp's own wording
+// to connErrorPrefix.
+func TestGarbageRequestNotLogged(t *testing.T) {
+	logs := &lockedBuffer{}
+	l := newFasthttpLog(slog.New(slog.NewJSONHandler(logs, nil)), nil)
+	c := &countInc{}
+	l.count = c
+	ln := fasthttputil.NewInmemoryListener()
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {}, Logger: l, MaxRequestBodySize: 1024}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() { _ = srv.Shutdown() }()
+	for _, req := range []string{"GARBAGE\r\n\r\n", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n" + strings.Repeat("a", 70000), "GARBAGE\r\n\r\n"} {
+		conn, err := ln.Dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _, _ = io.WriteString(conn, req) }()
+		resp, _ := io.ReadAll(conn)
+		_ = conn.Close()
+		if !strings.HasPrefix(string(resp), "HTTP/1.1 4") {
+			t.Fatalf("%.20q answered %.40q", req, resp)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for c.n.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if c.n.Load() != 3 {
+		t.Fatalf("counted %d connection errors, want 3", c.n.Load())
+	}
+	if got := logs.lines(t); len(got) != 1 || got[0]["error"] == nil {
+		t.Errorf("%d log lines for 3 bad connections, want 1: %v", len(got), got)
+	}
+}
