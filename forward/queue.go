@@ -19,9 +19,15 @@ import (
 	"time"
 )
 
-// Stats counts what the queue did.
+// Stats counts what the queue did, and what it holds now.
 type Stats struct {
 	Enqueued, Delivered, Retried, DeadLettered, ReleaseFailed, Full uint64
+	// Depth is the number of orders not finished (queued, waiting for a
+	// retry or being sent): what Capacity bounds.
+	Depth int
+	// HeadWait is how long the order at the head of the line has waited
+	// since it was queued (0 when none is ready): the delivery lag.
+	HeadWait time.Duration
 }
 
 // ErrFull is Enqueue's answer when Capacity orders are unfinished: the
@@ -41,6 +47,7 @@ type item struct {
 	st       Status
 	retryAt  time.Time
 	released bool
+	queuedAt time.Time
 }
 
 // Queue is the in-process queue. Create it with New, start it with Run.
@@ -125,7 +132,7 @@ func (q *Queue) Enqueue(o Order) error {
 	if _, dup := q.byTicket[o.Ticket]; dup {
 		return errors.New("forward: ticket already queued")
 	}
-	it := &item{o: o, st: Status{State: Queued}}
+	it := &item{o: o, st: Status{State: Queued}, queuedAt: q.cfg.Now()}
 	q.byTicket[o.Ticket] = it
 	q.open++
 	q.stats.Enqueued++
@@ -146,11 +153,16 @@ func (q *Queue) Status(ticket, user string) (Status, bool) {
 	return it.st, true
 }
 
-// Stats returns the counters so far.
+// Stats returns the counters so far, the depth and the head's wait.
 func (q *Queue) Stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.stats
+	s := q.stats
+	s.Depth = q.open
+	if len(q.ready) > 0 {
+		s.HeadWait = max(q.cfg.Now().Sub(q.ready[0].queuedAt), 0)
+	}
+	return s
 }
 
 // Close refuses new orders. Run returns once ctx is done; orders still

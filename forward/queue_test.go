@@ -397,3 +397,28 @@ func TestNotSentUsesNoAttempt(t *testing.T) {
 			st.State, st.Attempts, rel.n[o.Ticket])
 	}
 }
+
+// Stats tells the depth (orders not finished) and the head's wait (the
+// delivery lag) before the queue runs, and both fall to zero once it has
+// delivered.
+func TestStatsDepthAndHeadWait(t *testing.T) {
+	clk := newFakeClock()
+	s := &scripted{scripts: map[string][]reply{}, sends: map[string]int{}}
+	q, err := New(Config{Rate: 1e6, Capacity: 10, Now: clk.Now, Sleep: clk.Sleep}, s, (&releases{n: map[string]int{}}).release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := q.Enqueue(order(i)); err != nil {
+			t.Fatal(err)
+		}
+		clk.Sleep(context.Background(), time.Second)
+	}
+	if st := q.Stats(); st.Depth != 3 || st.HeadWait != 3*time.Second {
+		t.Fatalf("before delivery: depth %d, head wait %s; want 3 and 3s", st.Depth, st.HeadWait)
+	}
+	run(t, q)
+	if st := waitFinished(t, q, 3); st.Depth != 0 || st.HeadWait != 0 {
+		t.Errorf("after delivery: depth %d, head wait %s; want 0 and 0", st.Depth, st.HeadWait)
+	}
+}

@@ -106,6 +106,18 @@ func (a *AsyncQueues) Status(ticket, user string) (forward.Status, bool) {
 	return forward.Status{}, false
 }
 
+// Stats is each route's queue's counters, depth and head wait, by route
+// name, for the metrics collector.
+func (a *AsyncQueues) Stats() map[string]forward.Stats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]forward.Stats, len(a.m))
+	for route, q := range a.m {
+		out[route] = q.q.Stats()
+	}
+	return out
+}
+
 // Close stops every queue: orders not yet delivered are lost with the
 // process, like the memory store's units (README, async mode).
 func (a *AsyncQueues) Close() error {

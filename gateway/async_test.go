@@ -246,3 +246,45 @@ func TestAsyncFullQueueIsBusy(t *testing.T) {
 		t.Errorf("gina again once there is room: %d %v, want 202", code, m)
 	}
 }
+
+// The queue metrics describe what the queues did and hold: after one
+// order is delivered, the route that queued it counts it enqueued and
+// delivered, and no queue holds anything.
+func TestAsyncQueueMetrics(t *testing.T) {
+	g := startAsync(t)
+	code, m := g.do(t, "POST", "/buy/phone-sale", "carol")
+	ticket, _ := m["ticket"].(string)
+	if code != 202 {
+		t.Fatalf("purchase: %d %v", code, m)
+	}
+	if got := g.poll(t, "/api/orders/"+ticket, "carol"); got["status"] != "delivered" {
+		t.Fatalf("status: %v", got)
+	}
+	mfs, err := gateway.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]float64{} // result -> sum over routes
+	depths, seen := 0.0, 0
+	for _, mf := range mfs {
+		for _, mt := range mf.GetMetric() {
+			switch mf.GetName() {
+			case "flashgate_queue_orders_total":
+				for _, l := range mt.GetLabel() {
+					if l.GetName() == "result" {
+						counts[l.GetValue()] += mt.GetCounter().GetValue()
+					}
+				}
+			case "flashgate_queue_depth":
+				depths += mt.GetGauge().GetValue()
+				seen++
+			}
+		}
+	}
+	if seen != 2 { // the two async routes of asyncYAML
+		t.Errorf("flashgate_queue_depth has %d series, want one per async route (2)", seen)
+	}
+	if counts["enqueued"] != 1 || counts["delivered"] != 1 || counts["dead_lettered"] != 0 || depths != 0 {
+		t.Errorf("queue metrics %v, depth %v; want enqueued 1, delivered 1, dead_lettered 0, depth 0", counts, depths)
+	}
+}

@@ -26,6 +26,20 @@ var (
 		[]string{"activity"}, nil)
 )
 
+// The async queues' gauges and counters, by route, read from the queues
+// at scrape time like the stock gauges.
+var (
+	descQueueDepth = prometheus.NewDesc("flashgate_queue_depth",
+		"Orders an async route's queue holds and has not finished (queued, waiting for a retry or being sent), by route.",
+		[]string{"route"}, nil)
+	descQueueWait = prometheus.NewDesc("flashgate_queue_head_wait_seconds",
+		"How long the order at the head of an async route's queue has waited since it was admitted: the delivery lag.",
+		[]string{"route"}, nil)
+	descQueueOrders = prometheus.NewDesc("flashgate_queue_orders_total",
+		"Orders of an async route's queue by result: enqueued, delivered, retried (attempts that will be retried), dead_lettered, full (refused, unit given back).",
+		[]string{"route", "result"}, nil)
+)
+
 // scraped is the Server whose state the gauges describe: the last one
 // built (a process runs one; tests build several in turn).
 var scraped atomic.Pointer[Server]
@@ -33,7 +47,7 @@ var scraped atomic.Pointer[Server]
 type stateCollector struct{}
 
 func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLeft, descSold, descPaused, descOpen} {
+	for _, d := range []*prometheus.Desc{descLeft, descSold, descPaused, descOpen, descQueueDepth, descQueueWait, descQueueOrders} {
 		ch <- d
 	}
 }
@@ -55,6 +69,7 @@ func (stateCollector) Collect(ch chan<- prometheus.Metric) {
 	t := now()
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
+	collectQueues(ch, in.queues)
 	for _, a := range in.ActivityList {
 		gauge(ch, descPaused, b2f(a.Paused()), a.ID)
 		phase, _ := a.PhaseAt(t)
@@ -89,4 +104,23 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+func collectQueues(ch chan<- prometheus.Metric, qs *AsyncQueues) {
+	if qs == nil {
+		return
+	}
+	for route, st := range qs.Stats() {
+		gauge(ch, descQueueDepth, float64(st.Depth), route)
+		gauge(ch, descQueueWait, st.HeadWait.Seconds(), route)
+		for _, c := range []struct {
+			result string
+			n      uint64
+		}{
+			{"enqueued", st.Enqueued}, {"delivered", st.Delivered}, {"retried", st.Retried},
+			{"dead_lettered", st.DeadLettered}, {"full", st.Full},
+		} {
+			ch <- prometheus.MustNewConstMetric(descQueueOrders, prometheus.CounterValue, float64(c.n), route, c.result)
+		}
+	}
 }

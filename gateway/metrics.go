@@ -69,10 +69,6 @@ var (
 		Name: "flashgate_activity_rejections_total",
 		Help: "Purchase requests turned away on an activity's purchase routes, by activity and reason code.",
 	}, []string{"activity", "reason"})
-	// Queue depth and delivery lag per activity go here once the durable
-	// order queue exists (issue 10): flashgate_queue_depth{activity} and
-	// flashgate_queue_lag_seconds{activity}, exported by a collector like
-	// activityCollector so the request path stays untouched.
 )
 
 var registerOnce sync.Once
