@@ -28,6 +28,10 @@ type AdminRoute struct {
 	Method  string
 	Path    string
 	Handler func(a *AdminCall)
+	// TakesQuery says the handler reads (and checks, with AdminCall.Query)
+	// its own query parameters. Without it the call takes none, and any
+	// query parameter is refused with 400 bad_query before it runs.
+	TakesQuery bool
 }
 
 // AdminCall is one authenticated admin request.
@@ -132,20 +136,33 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 			h(&AdminCall{Ctx: ctx, Instance: s.Instance(), Deps: deps})
 		}
 	}
-	handle("GET", "/admin/status", auth(adminStatus(s)))
-	handle("POST", "/admin/reload", auth(func(a *AdminCall) { adminReload(a, reload) }))
-	handle("GET", "/admin/activities", auth(adminActivities))
-	handle("POST", "/admin/activities/{id}/pause", auth(adminPause(true)))
-	handle("POST", "/admin/activities/{id}/resume", auth(adminPause(false)))
-	handle("PUT", "/admin/activities/{id}/window", auth(adminSetWindow))
-	handle("DELETE", "/admin/activities/{id}/window", auth(adminClearWindow))
+	// none is a call that takes no query parameter: ?dry=1 on a reload is
+	// refused, not ignored (the operator would get a real reload).
+	none := func(h func(a *AdminCall)) func(a *AdminCall) {
+		return func(a *AdminCall) {
+			if a.Query("bad_query") {
+				h(a)
+			}
+		}
+	}
+	handle("GET", "/admin/status", auth(none(adminStatus(s))))
+	handle("POST", "/admin/reload", auth(none(func(a *AdminCall) { adminReload(a, reload) })))
+	handle("GET", "/admin/activities", auth(none(adminActivities)))
+	handle("POST", "/admin/activities/{id}/pause", auth(none(adminPause(true))))
+	handle("POST", "/admin/activities/{id}/resume", auth(none(adminPause(false))))
+	handle("PUT", "/admin/activities/{id}/window", auth(none(adminSetWindow)))
+	handle("DELETE", "/admin/activities/{id}/window", auth(none(adminClearWindow)))
 	handle("POST", "/admin/activities/{id}/warm", auth(withActivity(adminWarm)))
-	handle("GET", "/admin/activities/{id}/stock", auth(withActivity(adminStock)))
+	handle("GET", "/admin/activities/{id}/stock", auth(none(withActivity(adminStock))))
 	handle("POST", "/admin/activities/{id}/topup", auth(withActivity(adminTopUp)))
 	handle("POST", "/admin/activities/{id}/release", auth(withActivity(adminRelease)))
 	adminMu.Lock()
 	for _, ar := range adminRoutes {
-		handle(ar.Method, ar.Path, auth(ar.Handler))
+		h := ar.Handler
+		if !ar.TakesQuery {
+			h = none(h)
+		}
+		handle(ar.Method, ar.Path, auth(h))
 	}
 	adminMu.Unlock()
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {

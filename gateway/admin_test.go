@@ -476,3 +476,32 @@ func TestAdminAuthFirst(t *testing.T) {
 		t.Errorf("unknown path with the token: %d %v", code, m)
 	}
 }
+
+// TestAdminCallsTakingNoQuery: a call that takes no query parameter
+// refuses one with 400 bad_query, naming it, and does nothing: a guessed
+// ?dry=1 must not become a real reload, a ?force=1 on a pause no pause.
+func TestAdminCallsTakingNoQuery(t *testing.T) {
+	as := newAdminServer(t)
+	tests := []struct{ method, path, body string }{
+		{"GET", "/admin/status?froce=1", ""},
+		{"POST", "/admin/reload?dry=1", ""},
+		{"GET", "/admin/activities?all=1", ""},
+		{"POST", "/admin/activities/phone-sale/pause?force=1", ""},
+		{"POST", "/admin/activities/phone-sale/resume?x=1", ""},
+		{"PUT", "/admin/activities/phone-sale/window?x=1", `{"start":"2099-01-01T00:00:00Z"}`},
+		{"DELETE", "/admin/activities/phone-sale/window?x=1", ""},
+		{"GET", "/admin/activities/phone-sale/stock?fresh=1", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			code, m := as.call(t, tc.method, tc.path, steerToken, tc.body)
+			if msg, _ := m["message"].(string); code != 400 || m["error"] != "bad_query" || !strings.Contains(msg, "(this call takes none)") {
+				t.Fatalf("%d %v, want 400 bad_query naming the parameter", code, m)
+			}
+		})
+	}
+	a := as.activity(t, "phone-sale")
+	if ov, _ := a["overrides"].(map[string]any); a["paused"] != false || len(ov) != 0 {
+		t.Errorf("a refused call changed the activity: %v", a)
+	}
+}

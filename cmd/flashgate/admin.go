@@ -140,10 +140,16 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "read admin.listen and admin.token from this config")
 	addr := fs.String("addr", "", "admin API host:port (default admin.listen, else 127.0.0.1:8081)")
-	token := fs.String("token", os.Getenv("FLASHGATE_ADMIN_TOKEN"), "bearer token (default $FLASHGATE_ADMIN_TOKEN)")
+	// The default stays empty and the environment is read after parsing:
+	// a flag's default is printed by the usage text on any mistyped flag,
+	// and that text must never carry the live token into a CI log.
+	token := fs.String("token", "", "bearer token (default $FLASHGATE_ADMIN_TOKEN)")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
+	}
+	if *token == "" {
+		*token = os.Getenv("FLASHGATE_ADMIN_TOKEN")
 	}
 	call, err := adminRequest(fs.Args())
 	if err != nil {

@@ -103,10 +103,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		name = "version"
 	case "help", "-h", "--help":
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				fmt.Fprint(stdout, c.help)
-				return exitOK
+			c, ok := commands[args[1]]
+			if !ok {
+				fmt.Fprintf(stderr, "flashgate: unknown command %q\n", args[1])
+				usage(stderr)
+				return exitConfig
 			}
+			fmt.Fprint(stdout, c.help)
+			return exitOK
 		}
 		usage(stdout)
 		return exitOK

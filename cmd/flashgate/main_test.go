@@ -46,6 +46,7 @@ func TestExitCodes(t *testing.T) {
 		{"no command", nil, exitConfig, "usage:"},
 		{"unknown command", []string{"teleport"}, exitConfig, `unknown command "teleport"`},
 		{"top-level help", []string{"--help"}, exitOK, ""},
+		{"help for an unknown command", []string{"help", "teleport"}, exitConfig, `unknown command "teleport"`},
 		{"serve without config", []string{"serve"}, exitConfig, "--config FILE is required"},
 		{"serve unknown flag", []string{"serve", "--nope"}, exitConfig, "flag provided but not defined"},
 		{"check missing file", []string{"check", "--config", "/nonexistent/flashgate.yaml"}, exitConfig, "nonexistent"},
@@ -175,5 +176,25 @@ func TestReserveBatches(t *testing.T) {
 	if !strings.Contains(out.String(), "[1/3] 10000 of 20005 user ids sent, 10000 new so far") ||
 		!strings.Contains(out.String(), "[3/3] 20005 of 20005 user ids sent, 20005 new so far") {
 		t.Fatalf("progress:\n%s", out.String())
+	}
+}
+
+// A mistyped flag prints the usage text, which shows each flag's default:
+// the admin token taken from the environment must never be among them,
+// or any typo in a CI job puts the live token in its log. The token from
+// the environment is still used.
+func TestAdminUsageHidesToken(t *testing.T) {
+	const secret = "s3cret-prod-token-value"
+	t.Setenv("FLASHGATE_ADMIN_TOKEN", secret)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"admin", "--adr", "127.0.0.1:1", "activities"}, &out, &errOut); code != exitConfig {
+		t.Fatalf("exit %d, want %d", code, exitConfig)
+	}
+	if strings.Contains(errOut.String()+out.String(), secret) {
+		t.Fatalf("the usage text shows the token:\n%s", errOut.String())
+	}
+	errOut.Reset()
+	if code := run([]string{"admin", "--addr", "127.0.0.1:1", "--timeout", "300ms", "activities"}, &out, &errOut); code != exitFail || strings.Contains(errOut.String(), "no token") {
+		t.Fatalf("the token from the environment was not used: exit %d, %q", code, errOut.String())
 	}
 }

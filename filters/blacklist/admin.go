@@ -11,8 +11,8 @@ import (
 
 func init() {
 	gateway.RegisterAdmin(gateway.AdminRoute{Method: "GET", Path: "/admin/blacklist", Handler: adminList})
-	gateway.RegisterAdmin(gateway.AdminRoute{Method: "POST", Path: "/admin/blacklist", Handler: adminAdd})
-	gateway.RegisterAdmin(gateway.AdminRoute{Method: "DELETE", Path: "/admin/blacklist", Handler: adminRemove})
+	gateway.RegisterAdmin(gateway.AdminRoute{Method: "POST", Path: "/admin/blacklist", Handler: adminAdd, TakesQuery: true})
+	gateway.RegisterAdmin(gateway.AdminRoute{Method: "DELETE", Path: "/admin/blacklist", Handler: adminRemove, TakesQuery: true})
 }
 
 // adminTimeout bounds the Redis writes of one admin call.
