@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
-	"github.com/flashgate/flashgate/gateway"
-	"github.com/flashgate/flashgate/override"
 )
 
 func TestAllocs(t *testing.T) {
@@ -25,17 +23,7 @@ func TestAllocs(t *testing.T) {
 // An operator's window override is decided from atomics, without
 // allocating, before and inside the new window.
 func TestOverrideAllocs(t *testing.T) {
-	store := override.NewMemory()
-	a := gateway.NewActivity(0, conf.Activity{ID: "sale", Windows: []conf.Window{{Start: t0, End: t0.Add(time.Hour)}}}).
-		WithOverride(store.State("sale"))
-	env := gateway.NewEnv()
-	env.Activities = []*gateway.Activity{a}
-	env.AllActivities["sale"] = a
-	env.Overrides = store
-	f, err := (&Config{}).Build(env)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, a, f := overriddenFilter(t)
 	if err := store.SetWindow(context.Background(), "sale", &conf.Window{Start: t0.Add(5 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}

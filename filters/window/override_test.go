@@ -16,17 +16,7 @@ import (
 // its not-started page (rendered when the override is set, not per
 // request) counts down to the new start. Clearing it restores the YAML.
 func TestWindowOverride(t *testing.T) {
-	store := override.NewMemory()
-	a := gateway.NewActivity(0, conf.Activity{ID: "sale", Windows: []conf.Window{{Start: t0, End: t0.Add(time.Hour)}}}).
-		WithOverride(store.State("sale"))
-	env := gateway.NewEnv()
-	env.Activities = []*gateway.Activity{a}
-	env.AllActivities["sale"] = a
-	env.Overrides = store
-	f, err := (&Config{}).Build(env)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, a, f := overriddenFilter(t)
 	ctx := context.Background()
 	later := t0.Add(10 * time.Hour)
 	if err := store.SetWindow(ctx, "sale", &conf.Window{Start: later}); err != nil {
@@ -72,4 +62,23 @@ func TestWindowOverride(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t0.Add(30*time.Minute), "not_started", "")
+}
+
+// overriddenFilter is a sale_window filter over activity "sale" (open
+// t0 to t0+1h in the YAML) whose window an operator can override in the
+// returned in-memory store.
+func overriddenFilter(t *testing.T) (*override.Store, *gateway.Activity, gateway.Filter) {
+	t.Helper()
+	store := override.NewMemory()
+	a := gateway.NewActivity(0, conf.Activity{ID: "sale", Windows: []conf.Window{{Start: t0, End: t0.Add(time.Hour)}}}).
+		WithOverride(store.State("sale"))
+	env := gateway.NewEnv()
+	env.Activities = []*gateway.Activity{a}
+	env.AllActivities["sale"] = a
+	env.Overrides = store
+	f, err := (&Config{}).Build(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, a, f
 }
