@@ -100,6 +100,22 @@ func run(t *testing.T, q *Queue) {
 }
 
 // waitFinished polls until n orders are finished (bounded: 10 s).
+// deliverOne runs a queue with cfg until o, answered by script, is
+// finished (delivered or dead-lettered), units given back through rel.
+func deliverOne(t *testing.T, cfg Config, o Order, script []reply, rel *releases) (*Queue, *scripted, Stats) {
+	t.Helper()
+	s := &scripted{scripts: map[string][]reply{o.Ticket: script}, sends: map[string]int{}}
+	q, err := New(cfg, s, rel.release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Enqueue(o); err != nil {
+		t.Fatal(err)
+	}
+	run(t, q)
+	return q, s, waitFinished(t, q, 1)
+}
+
 func waitFinished(t *testing.T, q *Queue, n uint64) Stats {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
@@ -140,17 +156,8 @@ func TestOutcomes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newFakeClock()
 			o := order(1)
-			s := &scripted{scripts: map[string][]reply{o.Ticket: tc.script}, sends: map[string]int{}}
 			rel := &releases{n: map[string]int{}}
-			q, err := New(Config{Rate: 1000, Attempts: 3, Now: clk.Now, Sleep: clk.Sleep}, s, rel.release)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := q.Enqueue(o); err != nil {
-				t.Fatal(err)
-			}
-			run(t, q)
-			st := waitFinished(t, q, 1)
+			q, s, st := deliverOne(t, Config{Rate: 1000, Attempts: 3, Now: clk.Now, Sleep: clk.Sleep}, o, tc.script, rel)
 			got, ok := q.Status(o.Ticket, o.User)
 			if !ok {
 				t.Fatal("status of a finished order is gone")
@@ -329,17 +336,8 @@ func TestCapacity(t *testing.T) {
 
 func TestReleaseFailureCounted(t *testing.T) {
 	o := order(1)
-	s := &scripted{scripts: map[string][]reply{o.Ticket: {{422, nil}}}, sends: map[string]int{}}
 	rel := &releases{n: map[string]int{}, fail: true}
-	q, err := New(Config{Rate: 1e6}, s, rel.release)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Enqueue(o); err != nil {
-		t.Fatal(err)
-	}
-	run(t, q)
-	st := waitFinished(t, q, 1)
+	_, _, st := deliverOne(t, Config{Rate: 1e6}, o, []reply{{422, nil}}, rel)
 	if st.DeadLettered != 1 || st.ReleaseFailed != 1 || rel.n[o.Ticket] != 1 {
 		t.Errorf("stats %+v, release calls %d; want one dead letter, one failed release, called once", st, rel.n[o.Ticket])
 	}
@@ -379,18 +377,10 @@ func TestNewRefusesNoRate(t *testing.T) {
 func TestNotSentUsesNoAttempt(t *testing.T) {
 	o := order(1)
 	notSent := fmt.Errorf("breaker open: %w", ErrNotSent)
-	s := &scripted{scripts: map[string][]reply{o.Ticket: {{0, notSent}, {0, notSent}, {0, notSent}, {201, nil}}}, sends: map[string]int{}}
 	clk := newFakeClock()
 	rel := &releases{n: map[string]int{}}
-	q, err := New(Config{Rate: 1000, Attempts: 2, Now: clk.Now, Sleep: clk.Sleep}, s, rel.release)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Enqueue(o); err != nil {
-		t.Fatal(err)
-	}
-	run(t, q)
-	waitFinished(t, q, 1)
+	q, _, _ := deliverOne(t, Config{Rate: 1000, Attempts: 2, Now: clk.Now, Sleep: clk.Sleep}, o,
+		[]reply{{0, notSent}, {0, notSent}, {0, notSent}, {201, nil}}, rel)
 	st, _ := q.Status(o.Ticket, o.User)
 	if st.State != Delivered || st.Attempts != 1 || rel.n[o.Ticket] != 0 {
 		t.Errorf("status %v after %d attempts, %d releases; want delivered after 1 (three refusals of an unsent order are no attempts), none released",
