@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/flashgate/flashgate/conf"
 	_ "github.com/flashgate/flashgate/filters" // the real identity and stock filters
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/internal/demobackend"
+	"github.com/flashgate/flashgate/internal/gatewaytest"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -69,17 +69,8 @@ func startAsyncWith(t *testing.T, yamlTemplate string, opts demobackend.Options)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := fasthttputil.NewInmemoryListener()
-	go func() { _ = s.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx) // stops the queues too
-		_ = store.Close()
-	})
-	return &asyncGateway{s: s, yaml: yaml, store: store, b: b, c: &fasthttp.Client{
-		Dial: func(string) (net.Conn, error) { return ln.Dial() }, ReadTimeout: 5 * time.Second,
-	}}
+	t.Cleanup(func() { _ = store.Close() }) // after the Shutdown below (cleanups run last first), which stops the queues
+	return &asyncGateway{s: s, yaml: yaml, store: store, b: b, c: gatewaytest.Serve(t, s)}
 }
 
 func parse(t *testing.T, yaml string) *conf.Config {

@@ -1,16 +1,13 @@
 package hiddenpath_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/flashgate/flashgate/conf"
 	_ "github.com/flashgate/flashgate/filters/hiddenpath"
@@ -18,6 +15,7 @@ import (
 	_ "github.com/flashgate/flashgate/filters/token"
 	_ "github.com/flashgate/flashgate/filters/window"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/gatewaytest"
 )
 
 // e2eConfig is the README's example, with secrets inline and a short
@@ -77,14 +75,7 @@ func serve(t *testing.T, yaml string) client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := fasthttputil.NewInmemoryListener()
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return client{&fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}}
+	return client{gatewaytest.Serve(t, srv)}
 }
 
 type client struct {

@@ -2,7 +2,6 @@ package stock_test
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -10,13 +9,13 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/flashgate/flashgate/conf"
 	_ "github.com/flashgate/flashgate/filters/identity"
 	_ "github.com/flashgate/flashgate/filters/stock"
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/internal/gatewaytest"
 	"github.com/flashgate/flashgate/internal/redistest"
 	store "github.com/flashgate/flashgate/stock"
 )
@@ -68,16 +67,9 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := fasthttputil.NewInmemoryListener()
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
 	rstats := st.(interface{ Stats() store.RedisStats })
 	return &sale{redis: rs, store: st, br: br, clk: clk, stats: rstats.Stats,
-		client: &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}}
+		client: gatewaytest.Serve(t, srv)}
 }
 
 func (s *sale) buy(t *testing.T, user string) (int, string) {
