@@ -10,6 +10,13 @@ import (
 // This file holds Validate: the checks of the whole decoded config, with
 // no I/O. Decoding and defaults are in load.go.
 
+// Bounds of server.write_buffer_size: fasthttp's own default is the
+// floor; past 1 MiB a page should be split or streamed, not buffered.
+const (
+	MinWriteBuffer = 4096
+	MaxWriteBuffer = 1 << 20
+)
+
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Validate checks the whole config and records every problem in errs.
@@ -190,8 +197,8 @@ func (c *Config) validateRoutes(errs *Errors) {
 			inRange(errs, Join(p, "shed.interval"), sh.Interval, time.Millisecond, time.Minute)
 		}
 		for j, f := range r.Filters {
-			if len(f) != 1 {
-				errs.Addf(Index(Join(p, "filters"), j), "must be a one-key map {type: settings}, got %d keys", len(f))
+			if len(f.raw) != 1 {
+				errs.Addf(Index(Join(p, "filters"), j), "must be a one-key map {type: settings}, got %d keys", len(f.raw))
 			}
 		}
 		ap := Join(p, "action")

@@ -81,7 +81,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		typ := d.typ
 		rt.chain = append(rt.chain, &entry{
 			typ: d.typ, route: rc.Name, f: f, onError: d.onError, busy: in.busy,
-			errs: filterErrorsTotal.WithLabelValues(rc.Name, d.typ, policyName(d.onError)),
+			errs: filterErrorsTotal.WithLabelValues(rc.Name, d.typ, d.onError.String()),
 			rejects: newReasonCounters(pages, func(reason string) prometheus.Counter {
 				return rejectionsTotal.WithLabelValues(rc.Name, typ, reason)
 			}),
@@ -335,10 +335,3 @@ func (in *Instance) staticAction(page string) (func(r *Request, product string),
 // homePage is the page setting that serves the shop's home page, which
 // lists the catalogue.
 const homePage = "{home}"
-
-func policyName(o OnError) string {
-	if o == FailOpen {
-		return "allow"
-	}
-	return "deny"
-}

@@ -30,7 +30,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitConfig
 	}
-	cfg, err := gateway.LoadConfig(path)
+	cfg, err := conf.Load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
@@ -47,7 +47,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	srv, err := gateway.NewServer(cfg, deps)
 	if err != nil {
-		fmt.Fprintln(stderr, conf.PrefixFile(path, err))
+		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)

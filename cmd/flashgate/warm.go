@@ -21,7 +21,10 @@ type loadedChecker interface {
 
 // cmdWarm pre-heats stock: it loads each activity's stock, shards and
 // per-user limit into Redis before the sale. Warming the same spec again
-// is a no-op; changing a sale that has sold needs --force.
+// is a no-op; changing a sale that has sold needs --force. It reads the
+// config through the stages serve runs (conf.Load, then gateway.Build on
+// the Redis store, without listening), so it warms only a config serve
+// would accept, and warms the activities as the built plan resolved them.
 func cmdWarm(args []string, stdout, stderr io.Writer) int {
 	var activity string
 	var force bool
@@ -53,10 +56,16 @@ func cmdWarm(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer st.Close()
-	var todo []gateway.Activity
-	for i, ac := range cfg.Activities {
-		if activity == "" || ac.ID == activity {
-			todo = append(todo, gateway.Activity{Activity: ac, Index: i})
+	in, err := gateway.Build(cfg, gateway.Deps{Redis: rc, Stock: st})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitConfig
+	}
+	defer in.Close()
+	var todo []*gateway.Activity
+	for _, a := range in.ActivityList {
+		if activity == "" || a.ID == activity {
+			todo = append(todo, a)
 		}
 	}
 	if len(todo) == 0 {
@@ -65,7 +74,7 @@ func cmdWarm(args []string, stdout, stderr io.Writer) int {
 	}
 	warmed, skipped := 0, 0
 	for i := range todo {
-		spec := gateway.SpecOf(&todo[i])
+		spec := gateway.SpecOf(todo[i])
 		// A progress prefix, so a warm-up of many activities shows where it is.
 		step := fmt.Sprintf("[%d/%d] ", i+1, len(todo))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
