@@ -521,7 +521,7 @@ func TestStockNeedsAnOrderAction(t *testing.T) {
 		{conf.Action{Type: "static", Page: "mug"}, false},
 	}
 	for _, tc := range tests {
-		err := checkStockAction(conf.Route{Action: tc.action}, ds)
+		err := checkStockAction("routes[0]", conf.Route{Action: tc.action}, ds)
 		if (err == nil) != tc.ok {
 			t.Errorf("%+v: err %v", tc.action, err)
 		}
