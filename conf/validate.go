@@ -2,9 +2,10 @@ package conf
 
 import (
 	"net"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/flashgate/flashgate/internal/ident"
 )
 
 // This file holds Validate: the checks of the whole decoded config, with
@@ -16,8 +17,6 @@ const (
 	MinWriteBuffer = 4096
 	MaxWriteBuffer = 1 << 20
 )
-
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Validate checks the whole config and records every problem in errs.
 // It does no I/O; filter sections are checked by the gateway's registry.
@@ -103,8 +102,8 @@ func (c *Config) validateUpstreams(errs *Errors) {
 	seen := map[string]bool{}
 	for i, u := range c.Upstreams {
 		p := Index("upstreams", i)
-		if !idPattern.MatchString(u.Name) {
-			errs.Addf(Join(p, "name"), "required, [A-Za-z0-9_-]{1,64}, got %q", u.Name)
+		if !ident.Valid(u.Name) {
+			errs.Addf(Join(p, "name"), "required, %s, got %q", ident.Rule, u.Name)
 		} else if seen[u.Name] {
 			errs.Addf(Join(p, "name"), "duplicate upstream %q", u.Name)
 		}
@@ -134,14 +133,14 @@ func (c *Config) validateActivities(errs *Errors) {
 	seen := map[string]bool{}
 	for i, a := range c.Activities {
 		p := Index("activities", i)
-		if !idPattern.MatchString(a.ID) {
-			errs.Addf(Join(p, "id"), "required, [A-Za-z0-9_-]{1,64}, got %q", a.ID)
+		if !ident.Valid(a.ID) {
+			errs.Addf(Join(p, "id"), "required, %s, got %q", ident.Rule, a.ID)
 		} else if seen[a.ID] {
 			errs.Addf(Join(p, "id"), "duplicate activity %q", a.ID)
 		}
 		seen[a.ID] = true
-		if !idPattern.MatchString(a.Product) {
-			errs.Addf(Join(p, "product"), "must match [A-Za-z0-9_-]{1,64}, got %q", a.Product)
+		if !ident.Valid(a.Product) {
+			errs.Addf(Join(p, "product"), "must match %s, got %q", ident.Rule, a.Product)
 		}
 		if a.Stock < 0 || a.Stock > 1<<40 {
 			errs.Addf(Join(p, "stock"), "must be in 0..2^40, got %d", a.Stock)
