@@ -14,6 +14,9 @@ import (
 	"github.com/spf13/viper"
 )
 
+// DefaultRedisPrefix is redis.prefix when the file does not set it.
+const DefaultRedisPrefix = "fg:"
+
 // EnvPrefix prefixes environment overrides: FLASHGATE_SERVER_LISTEN
 // overrides server.listen.
 const EnvPrefix = "FLASHGATE"
@@ -251,7 +254,7 @@ func setDefaults(v *viper.Viper) {
 		"redis.password":           "",
 		"redis.timeout":            "100ms",
 		"redis.dial_timeout":       "1s",
-		"redis.prefix":             "fg:",
+		"redis.prefix":             DefaultRedisPrefix,
 		"redis.breaker_failures":   5,
 		"redis.breaker_open":       "1s",
 		"redis.breaker_probes":     1,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/internal/retryafter"
 	"github.com/flashgate/flashgate/internal/shed"
 	"github.com/flashgate/flashgate/static"
 )
@@ -111,7 +112,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		rt.gate = u.breaker
 		rt.gateRejects = breakerRejections.WithLabelValues(rc.Name, rc.Action.Upstream)
 		rt.unavailable, err = in.Pages.Get(PageSpec{Status: 503, Reason: "upstream_unavailable", Kind: "busy",
-			RetryAfter: max(1, int((u.breaker.OpenFor()+time.Second-1)/time.Second)),
+			RetryAfter: retryafter.Seconds(u.breaker.OpenFor()),
 			Message:    "Orders cannot be taken right now. Please try again in a moment."})
 		if err != nil {
 			return err
