@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/internal/redisconn"
 	"github.com/flashgate/flashgate/stock"
@@ -18,13 +17,8 @@ import (
 // set, the build connects to Redis, and a Redis it cannot reach is exit
 // 1, not a config error.
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	path, ok := configFlag("check", args, stderr, nil)
+	_, cfg, ok := loadFlags("check", args, stderr, nil)
 	if !ok {
-		return exitConfig
-	}
-	cfg, err := conf.Load(path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
 	rc, err := redisconn.Open(cfg.Redis)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/internal/redisconn"
 	"github.com/flashgate/flashgate/stock"
@@ -28,16 +27,11 @@ type loadedChecker interface {
 func cmdWarm(args []string, stdout, stderr io.Writer) int {
 	var activity string
 	var force bool
-	path, ok := configFlag("warm", args, stderr, func(fs *flag.FlagSet) {
+	path, cfg, ok := loadFlags("warm", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&activity, "activity", "", "warm only this activity id")
 		fs.BoolVar(&force, "force", false, "overwrite a sale that has already sold units")
 	})
 	if !ok {
-		return exitConfig
-	}
-	cfg, err := conf.Load(path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
 	if cfg.Stock.Store != "redis" {
