@@ -102,12 +102,7 @@ func (c *Config) validateUpstreams(errs *Errors) {
 	seen := map[string]bool{}
 	for i, u := range c.Upstreams {
 		p := Index("upstreams", i)
-		if !ident.Valid(u.Name) {
-			errs.Addf(Join(p, "name"), "required, %s, got %q", ident.Rule, u.Name)
-		} else if seen[u.Name] {
-			errs.Addf(Join(p, "name"), "duplicate upstream %q", u.Name)
-		}
-		seen[u.Name] = true
+		uniqueName(errs, Join(p, "name"), "upstream", u.Name, seen)
 		if len(u.Addrs) == 0 {
 			errs.Addf(Join(p, "addrs"), "at least one host:port is required")
 		}
@@ -133,12 +128,7 @@ func (c *Config) validateActivities(errs *Errors) {
 	seen := map[string]bool{}
 	for i, a := range c.Activities {
 		p := Index("activities", i)
-		if !ident.Valid(a.ID) {
-			errs.Addf(Join(p, "id"), "required, %s, got %q", ident.Rule, a.ID)
-		} else if seen[a.ID] {
-			errs.Addf(Join(p, "id"), "duplicate activity %q", a.ID)
-		}
-		seen[a.ID] = true
+		uniqueName(errs, Join(p, "id"), "activity", a.ID, seen)
 		if !ident.Valid(a.Product) {
 			errs.Addf(Join(p, "product"), "must match %s, got %q", ident.Rule, a.Product)
 		}
@@ -262,6 +252,17 @@ func (c *Config) validateMode(errs *Errors, ap string, a Action) {
 	if q.BackoffMax < q.Backoff {
 		errs.Addf(Join(qp, "backoff_max"), "must be >= backoff (%s), got %s", q.Backoff, q.BackoffMax)
 	}
+}
+
+// uniqueName reports a name (an upstream's, an activity's) that breaks
+// the name rule (internal/ident) or repeats one in seen, and adds it.
+func uniqueName(errs *Errors, path, kind, name string, seen map[string]bool) {
+	if !ident.Valid(name) {
+		errs.Addf(path, "required, %s, got %q", ident.Rule, name)
+	} else if seen[name] {
+		errs.Addf(path, "duplicate %s %q", kind, name)
+	}
+	seen[name] = true
 }
 
 // localURL checks a link the pages carry: an absolute path on this site
