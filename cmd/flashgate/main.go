@@ -66,7 +66,8 @@ Load activities' stock, shards and per-user limit into the configured Redis
 before a sale (stock.store: redis). An activity already loaded with the
 same spec is left alone ("already loaded, nothing to do"); one that has
 sold under another spec is refused unless --force, which resets its stock
-and ledgers.
+and ledgers. The config is read and built as serve would (without
+listening), so a config serve refuses is refused, with the same errors.
 
   --config FILE     the config file (YAML)
   --activity ID     warm only this activity
