@@ -119,7 +119,11 @@ func decodeFilter(reg Types, errs *Errors, fp string, f *Filter) {
 	}
 	f.raw = nil
 	s, failClosedOnly, ok := reg.Filter(f.Type)
-	if !ok {
+	switch {
+	case !ok && len(reg.FilterTypes()) == 0:
+		errs.Addf(fp, "filter type %q cannot be checked: this program registered no filter types (it must import github.com/flashgate/flashgate/filters)", f.Type)
+		return
+	case !ok:
 		errs.Addf(fp, "unknown filter type %q (known: %s)", f.Type, strings.Join(reg.FilterTypes(), ", "))
 		return
 	}
