@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/internal/ident"
+	"github.com/flashgate/flashgate/stock"
 )
 
 // This file holds Validate: the checks of the whole decoded config, with
@@ -84,8 +85,8 @@ func (c *Config) Validate(errs *Errors) {
 	if c.Stock.Store == "redis" && len(c.Redis.Addrs) == 0 {
 		errs.Addf("stock.store", "\"redis\" needs redis.addrs")
 	}
-	if c.Stock.Shards < 1 || c.Stock.Shards > 1024 {
-		errs.Addf("stock.shards", "must be in 1..1024, got %d", c.Stock.Shards)
+	if c.Stock.Shards < 1 || c.Stock.Shards > stock.MaxShards {
+		errs.Addf("stock.shards", "must be in 1..%d, got %d", stock.MaxShards, c.Stock.Shards)
 	}
 	c.validateUpstreams(errs)
 	c.validateActivities(errs)
@@ -132,11 +133,11 @@ func (c *Config) validateActivities(errs *Errors) {
 		if !ident.Valid(a.Product) {
 			errs.Addf(Join(p, "product"), "must match %s, got %q", ident.Rule, a.Product)
 		}
-		if a.Stock < 0 || a.Stock > 1<<40 {
+		if a.Stock < 0 || a.Stock > stock.MaxUnits { // 2^40
 			errs.Addf(Join(p, "stock"), "must be in 0..2^40, got %d", a.Stock)
 		}
-		if a.Shards < 1 || a.Shards > 1024 {
-			errs.Addf(Join(p, "shards"), "must be in 1..1024, got %d", a.Shards)
+		if a.Shards < 1 || a.Shards > stock.MaxShards {
+			errs.Addf(Join(p, "shards"), "must be in 1..%d, got %d", stock.MaxShards, a.Shards)
 		}
 		if a.PerUser < 1 {
 			errs.Addf(Join(p, "per_user"), "must be >= 1, got %d", a.PerUser)
