@@ -1,9 +1,13 @@
-// Package conf holds flashgate's configuration schema and its loader.
+// Package conf is the load and validate stages of a config: its schema
+// and its loader.
 //
 // Configuration is read once with viper (YAML plus FLASHGATE_* environment
-// overrides), decoded strictly into typed structs, given defaults and
-// validated. Every problem is reported with its YAML path, and all of them
-// at once, so an operator fixes a file in one pass.
+// overrides), decoded strictly into typed structs (each filter's settings
+// and each endpoint's config by its registered type, sections.go), given
+// defaults and validated. Every problem is a *PathError with its YAML
+// path, and all of them come at once as one *FileError, so an operator
+// fixes a file in one pass. The gateway builds its plan from the Config
+// returned; there is no config beside an error.
 package conf
 
 import (
