@@ -75,7 +75,10 @@ type Instance struct {
 	// running queues switch to this config's upstreams.
 	activate []func()
 	shared   *shared
-	closers  []io.Closer
+	// plan is the shared table as the build left it, read without a
+	// lock by Shared.
+	plan    map[any]any
+	closers []io.Closer
 }
 
 // Activate applies what waits for the instance to serve (see activate);
@@ -110,7 +113,6 @@ func Build(cfg *conf.Config, deps Deps) (*Instance, error) {
 // table, whose kept state (Env.Kept) the new instance takes over. It also
 // returns the activities whose running sale kept its stock settings.
 func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Activity, err error) {
-	registerMetrics()
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -221,6 +223,7 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 		}
 	}
 	in.handler = r.Handler
+	in.plan = in.shared.freeze()
 	return in, kept, nil
 }
 

@@ -14,10 +14,6 @@ import (
 	"github.com/flashgate/flashgate/stock"
 )
 
-func init() {
-	RegisterEndpoint(EndpointInfo{Name: "activity_status", New: func() EndpointConfig { return &StatusConfig{} }})
-}
-
 // StatusConfig is the config of the activity_status endpoint.
 type StatusConfig struct {
 	// Refresh is how stale the answer may be; each activity's JSON is
@@ -178,10 +174,6 @@ func (s *activityStatus) counts(activity string) (stock.Counts, error) {
 }
 
 var _ = fasthttp.StatusOK
-
-func init() {
-	RegisterEndpoint(EndpointInfo{Name: "stock_decision", New: func() EndpointConfig { return &DecisionConfig{} }})
-}
 
 // DecisionConfig is the (empty) config of the stock_decision endpoint.
 type DecisionConfig struct{}

@@ -15,8 +15,10 @@ import (
 
 // Test filters, registered once for every test in the package.
 func init() {
-	RegisterFilter(FilterInfo{Type: "test_verdict", New: func() FilterConfig { return &verdictConfig{} }})
-	RegisterFilter(FilterInfo{Type: "test_hold", New: func() FilterConfig { return &holdConfig{} }})
+	Register(Module{Name: "gateway tests", Filters: []FilterInfo{
+		{Type: "test_verdict", New: func() FilterConfig { return &verdictConfig{} }},
+		{Type: "test_hold", New: func() FilterConfig { return &holdConfig{} }},
+	}})
 }
 
 // verdictConfig builds a filter that passes, rejects with a 418 page, or

@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"sync"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flashgate/flashgate/stock"
@@ -49,6 +47,10 @@ var (
 		Name: "flashgate_stock_releases_total",
 		Help: "Units given back after a failed order, by activity and cause.",
 	}, []string{"activity", "cause"})
+	stockReleaseFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_stock_release_failures_total",
+		Help: "Units the gateway meant to give back but could not (the store failed or timed out): each stays held until the backend releases it through the admin API or a forced warm.",
+	}, []string{"activity", "cause"})
 	inflight = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "flashgate_inflight_requests",
 		Help: "Requests being handled now.",
@@ -71,24 +73,10 @@ var (
 	}, []string{"activity", "reason"})
 )
 
-var registerOnce sync.Once
-
 // Registry is the process-wide Prometheus registry flashgate exports.
+// Metrics reach it through a Module (registry.go); gateway's are listed
+// in core.go.
 var Registry = prometheus.NewRegistry()
-
-func registerMetrics() {
-	registerOnce.Do(func() {
-		Registry.MustRegister(
-			requestsTotal, rejectionsTotal, filterErrorsTotal, requestDuration,
-			upstreamTotal, upstreamDuration, breakerRejections, breakerState, stockReleasesTotal, inflight, reloadsTotal,
-			lastReload, activityAdmitted, activityRejections, redisDuration, redisErrors, connErrorsTotal,
-			stateCollector{}, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
-		)
-		// Zero before the first reload, so a dashboard shows 0, not "no data".
-		reloadsTotal.WithLabelValues("ok")
-		reloadsTotal.WithLabelValues("error")
-	})
-}
 
 // routeMetrics are the series of one route, resolved when it is built.
 type routeMetrics struct {
@@ -144,32 +132,46 @@ func (m *activityMetrics) admit() {
 // statser is the Redis stock store's view of its background work.
 type statser interface{ Stats() stock.RedisStats }
 
-var stockStatsOnce sync.Once
+// The Redis stock store's counters of decisions it finished after the
+// caller gave up, read at scrape time from the store of the Server
+// serving now (the store outlives config reloads). A memory store has
+// none, and exports none.
+var stockStats = []struct {
+	desc *prometheus.Desc
+	kind prometheus.ValueType
+	read func(stock.RedisStats) uint64
+}{
+	{prometheus.NewDesc("flashgate_stock_abandoned_total", "Stock decisions the gateway stopped waiting for (answered 503); their outcome is settled in the background.", nil, nil),
+		prometheus.CounterValue, func(s stock.RedisStats) uint64 { return s.Abandoned }},
+	{prometheus.NewDesc("flashgate_stock_compensated_total", "Units given back because no caller learned they were admitted.", nil, nil),
+		prometheus.CounterValue, func(s stock.RedisStats) uint64 { return s.Compensated }},
+	{prometheus.NewDesc("flashgate_stock_lost_total", "Unknown outcomes given up on (queue full or shutdown): each may hold one unit until the next forced warm.", nil, nil),
+		prometheus.CounterValue, func(s stock.RedisStats) uint64 { return s.Lost }},
+	{prometheus.NewDesc("flashgate_stock_shed_total", "Stock decisions refused at once because too many were still settling.", nil, nil),
+		prometheus.CounterValue, func(s stock.RedisStats) uint64 { return s.Shed }},
+	{prometheus.NewDesc("flashgate_stock_unresolved", "Unknown outcomes waiting for Redis to answer.", nil, nil),
+		prometheus.GaugeValue, func(s stock.RedisStats) uint64 { return uint64(s.Unresolved) }},
+}
 
-// exportStockStats publishes the Redis stock store's counters of
-// decisions it finished after the caller gave up. Registered once per
-// process: the store outlives config reloads.
-func exportStockStats(s stock.Store) {
-	st, ok := s.(statser)
+type stockStatsCollector struct{}
+
+func (stockStatsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, s := range stockStats {
+		ch <- s.desc
+	}
+}
+
+func (stockStatsCollector) Collect(ch chan<- prometheus.Metric) {
+	s := scraped.Load()
+	if s == nil {
+		return
+	}
+	st, ok := s.deps.Stock.(statser)
 	if !ok {
 		return
 	}
-	stockStatsOnce.Do(func() {
-		counter := func(name, help string, f func(stock.RedisStats) uint64) prometheus.Collector {
-			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-				func() float64 { return float64(f(st.Stats())) })
-		}
-		Registry.MustRegister(
-			counter("flashgate_stock_abandoned_total", "Stock decisions the gateway stopped waiting for (answered 503); their outcome is settled in the background.",
-				func(s stock.RedisStats) uint64 { return s.Abandoned }),
-			counter("flashgate_stock_compensated_total", "Units given back because no caller learned they were admitted.",
-				func(s stock.RedisStats) uint64 { return s.Compensated }),
-			counter("flashgate_stock_lost_total", "Unknown outcomes given up on (queue full or shutdown): each may hold one unit until the next forced warm.",
-				func(s stock.RedisStats) uint64 { return s.Lost }),
-			counter("flashgate_stock_shed_total", "Stock decisions refused at once because too many were still settling.",
-				func(s stock.RedisStats) uint64 { return s.Shed }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flashgate_stock_unresolved", Help: "Unknown outcomes waiting for Redis to answer."},
-				func() float64 { return float64(st.Stats().Unresolved) }),
-		)
-	})
+	v := st.Stats()
+	for _, m := range stockStats {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, float64(m.read(v)))
+	}
 }

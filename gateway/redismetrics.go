@@ -43,7 +43,6 @@ func InstrumentRedis(c rueidis.Client) rueidis.Client {
 	if c == nil {
 		return nil
 	}
-	registerMetrics()
 	ic := &instrumented{Client: c, ops: make(map[string]opMetrics, len(redisOps))}
 	for _, op := range redisOps {
 		name := strings.ToLower(op)

@@ -75,7 +75,6 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	in.Activate()
-	exportStockStats(deps.Stock)
 	s.cur.Store(in)
 	scraped.Store(s)
 	s.shedCount = requestsTotal.WithLabelValues("", "shed")

@@ -34,11 +34,11 @@ routes:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close() })
-	v, ok := in.SharedValue(registryKey)
+	reg, ok := gateway.Shared(in, registryKey)
 	if !ok {
 		t.Fatal("no blacklist registry in the instance")
 	}
-	l := v.(*registry).all()[0]
+	l := reg.all()[0]
 	return in, &filter{l: l, user: true, ip: true, page: &gateway.Page{Status: 403, Reason: "blacklisted"}}
 }
 

@@ -37,11 +37,10 @@ routes:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close() })
-	v, ok := in.SharedValue(hubKey)
+	h, ok := gateway.Shared(in, hubKey)
 	if !ok {
 		t.Fatal("no reservation hub in the instance")
 	}
-	h := v.(*hub)
 	f := &filter{byIndex: make([]*userset.Mirror[userset.Set], len(in.ActivityList)),
 		login: &gateway.Page{Status: 401, Reason: "reservation_requires_login"}, notReserved: &gateway.Page{Status: 403, Reason: "not_reserved"}}
 	for _, a := range in.ActivityList {

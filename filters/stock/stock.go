@@ -16,11 +16,9 @@ import (
 )
 
 func init() {
-	gateway.RegisterFilter(gateway.FilterInfo{
-		Type:           "stock",
-		New:            func() gateway.FilterConfig { return &Config{} },
-		FailClosedOnly: true,
-	})
+	gateway.Register(gateway.Module{Name: "stock", Filters: []gateway.FilterInfo{
+		{Type: "stock", New: func() gateway.FilterConfig { return &Config{} }, FailClosedOnly: true},
+	}})
 }
 
 // Config is the settings block of a stock entry.
