@@ -110,7 +110,7 @@ func Build(cfg *conf.Config, deps Deps) (*Instance, error) {
 }
 
 // build is Build for a reload: prev is the running instance's shared
-// table, whose kept state (Env.Kept) the new instance takes over. It also
+// table, whose kept state (Keep) the new instance takes over. It also
 // returns the activities whose running sale kept its stock settings.
 func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Activity, err error) {
 	if deps.Now == nil {

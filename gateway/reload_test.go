@@ -83,9 +83,9 @@ type closeCounter struct{ n int }
 
 func (c *closeCounter) Close() error { c.n++; return nil }
 
-// TestKeptSharedValues: a Kept value is taken over by the next table when
+// TestKeptSharedValues: a kept value is taken over by the next table when
 // its fingerprint is equal, closed once by the last table holding it, and
-// rebuilt when the fingerprint changes; Shared values are never carried.
+// rebuilt when the fingerprint changes; shared (not kept) values are never carried.
 func TestKeptSharedValues(t *testing.T) {
 	k, p := NewSharedKey[*closeCounter]("k"), NewSharedKey[*closeCounter]("p")
 	old := newShared()

@@ -34,7 +34,7 @@ type params struct {
 var tableKey = gateway.NewSharedKey[*limiter]("rate_limit")
 
 // limiter is the state of one bucket namespace (scope + name), shared by
-// every entry that names it through env.Shared and closed with the
+// every entry that names it through gateway.Keep and closed with the
 // instance.
 type limiter struct {
 	p      params

@@ -4,7 +4,7 @@
 // is dropped only once nothing it signed can still be in use.
 //
 // A ring is built once per distinct key set and shared, through
-// gateway.Env.Shared, by every route and endpoint configured with the same
+// gateway.Share, by every route and endpoint configured with the same
 // keys, so the token endpoint and the order_token filter agree by
 // construction when the YAML shares the list with an anchor.
 package keyring
