@@ -306,13 +306,10 @@ func adminRelease(a *AdminCall, act *Activity) {
 	}
 	ctx, cancel := adminCtx()
 	defer cancel()
-	ok, err := a.Deps.Stock.Release(ctx, act.ID, user, seq)
+	ok, err := a.Instance.units.Release(ctx, act.ID, user, seq, "admin")
 	if err != nil {
 		a.Error(503, "store_unavailable", err.Error())
 		return
-	}
-	if ok {
-		stockReleasesTotal.WithLabelValues(act.ID, "admin").Inc()
 	}
 	a.JSON(200, map[string]any{"activity": act.ID, "user": string(user), "seq": seq, "released": ok})
 }

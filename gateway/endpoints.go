@@ -73,12 +73,9 @@ func newActivityStatus(env *Env) (Endpoint, error) {
 	if len(env.Activities) == 0 {
 		return nil, errors.New("activity_status needs {activity} in the route path")
 	}
-	s := &activityStatus{
-		stock: env.Stock, now: env.Now, refresh: StatusRefresh,
-		slots: make([]statusSlot, len(env.AllActivities)),
-	}
-	if env.Stock != nil {
-		s.local = stock.IsLocal(env.Stock)
+	s := &activityStatus{now: env.Now, refresh: StatusRefresh, slots: make([]statusSlot, len(env.AllActivities))}
+	if env.Units != nil && env.Units.Store() != nil {
+		s.stock, s.local = env.Units.Store(), env.Units.Local()
 	}
 	if env.Config != nil {
 		s.timeout = env.Config.Redis.Timeout

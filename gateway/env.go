@@ -11,7 +11,6 @@ import (
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/internal/breaker"
 	"github.com/flashgate/flashgate/override"
-	"github.com/flashgate/flashgate/stock"
 )
 
 // Env is what a filter or endpoint may use while it is built. Everything
@@ -37,8 +36,10 @@ type Env struct {
 	// RedisBackground is for loops and admin calls; read it through
 	// BackgroundRedis.
 	RedisBackground rueidis.Client
-	// Stock is the stock store chosen by stock.store.
-	Stock stock.Store
+	// Units owns the units of the stock store chosen by stock.store: take
+	// and give back through it, read counts through Units.Store. Nil
+	// when there is no store.
+	Units *Units
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 	// Queues are the async routes' queues, for order_status.

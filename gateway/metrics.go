@@ -93,7 +93,7 @@ func newRouteMetrics(route string) routeMetrics {
 }
 
 // releaseCauses are the causes a unit is given back for.
-var releaseCauses = []string{"backend_rejected", "backend_unreachable", "rejected_after_stock", "admin"}
+var releaseCauses = []string{"backend_rejected", "backend_unreachable", "pool_full", "rejected_after_stock", "queue_full", "dead_letter", "admin"}
 
 // resolveActivitySeries creates an activity's release series at build
 // time, so they are exported (at 0) before the first release, and the
@@ -101,6 +101,7 @@ var releaseCauses = []string{"backend_rejected", "backend_unreachable", "rejecte
 func resolveActivitySeries(id string) {
 	for _, c := range releaseCauses {
 		stockReleasesTotal.WithLabelValues(id, c)
+		stockReleaseFailures.WithLabelValues(id, c)
 	}
 }
 
