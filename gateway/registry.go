@@ -168,3 +168,23 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// NewFilterConfig returns the config of filter type typ with its
+// defaults set, as a build starts from: for tools and tests
+// (internal/filtertest), so that they never retype a default.
+func NewFilterConfig(typ string) (FilterConfig, bool) {
+	fi, ok := lookupFilter(typ)
+	if !ok {
+		return nil, false
+	}
+	return fi.New(), true
+}
+
+// NewEndpointConfig is NewFilterConfig for a json endpoint.
+func NewEndpointConfig(name string) (EndpointConfig, bool) {
+	ei, ok := lookupEndpoint(name)
+	if !ok {
+		return nil, false
+	}
+	return ei.New(), true
+}
