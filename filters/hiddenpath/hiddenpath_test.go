@@ -135,11 +135,11 @@ func TestConfigErrors(t *testing.T) {
 		settings map[string]any
 		want     string
 	}{
-		{"no keys", &Config{Param: "sig"}, map[string]any{}, at + ".keys: at least one key is required"},
-		{"bad param", &Config{Param: "sig"}, map[string]any{"keys": keys("k1"), "param": "{sig}"}, at + `.param: must be a route parameter name ([A-Za-z0-9_]+), got "{sig}"`},
-		{"short secret", &Config{Param: "sig"}, map[string]any{"keys": []any{map[string]any{"id": "k1", "secret": "x"}}}, at + ".keys[0].secret: must be at least 32 bytes, got 1"},
-		{"relative prefix", &EndpointConfig{}, map[string]any{"keys": keys("k1"), "path_prefix": "buy/"}, at + `.path_prefix: must be a path starting with / (no spaces, ?, #, quotes), got "buy/"`},
-		{"unknown field", &EndpointConfig{PathPrefix: "/"}, map[string]any{"keys": keys("k1"), "param": "sig"}, at + ": unknown field(s): param"},
+		{"no keys", newConfig(), map[string]any{}, at + ".keys: at least one key is required"},
+		{"bad param", newConfig(), map[string]any{"keys": keys("k1"), "param": "{sig}"}, at + `.param: must be a route parameter name ([A-Za-z0-9_]+), got "{sig}"`},
+		{"short secret", newConfig(), map[string]any{"keys": []any{map[string]any{"id": "k1", "secret": "x"}}}, at + ".keys[0].secret: must be at least 32 bytes, got 1"},
+		{"relative prefix", newEndpointConfig(), map[string]any{"keys": keys("k1"), "path_prefix": "buy/"}, at + `.path_prefix: must be a path starting with / (no spaces, ?, #, quotes), got "buy/"`},
+		{"unknown field", newEndpointConfig(), map[string]any{"keys": keys("k1"), "param": "sig"}, at + ": unknown field(s): param"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,11 +148,11 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	env := gateway.NewEnv()
-	if _, err := (&Config{Param: "sig", Keys: nil}).Build(env); err == nil || err != errNoActivity {
+	env := filtertest.Env()
+	if _, err := newConfig().Build(env); err == nil || err != errNoActivity {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := (&EndpointConfig{}).Build(env); err == nil || err != errNoActivity {
+	if _, err := newEndpointConfig().Build(env); err == nil || err != errNoActivity {
 		t.Fatalf("got %v", err)
 	}
 }

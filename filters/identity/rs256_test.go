@@ -1,13 +1,13 @@
 package identity
 
 import (
-	"github.com/flashgate/flashgate/internal/filtertest"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"os"
 	"path/filepath"
 	"sync"

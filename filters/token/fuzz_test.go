@@ -1,11 +1,11 @@
 package token
 
 import (
-	"github.com/flashgate/flashgate/internal/filtertest"
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"net/url"
 	"testing"
 	"time"

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/internal/filtertest"
 )

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -190,4 +192,28 @@ func Settings(c any) map[string]any {
 		out[name] = v.Field(i).Interface()
 	}
 	return out
+}
+
+// Build decodes settings into filter type typ's config (failing the test
+// on a decode or validation problem) and returns what its Build returns,
+// for tests of build errors.
+func Build(t testing.TB, env *gateway.Env, typ string, settings map[string]any) (gateway.Filter, error) {
+	t.Helper()
+	c, ok := gateway.NewFilterConfig(typ)
+	if !ok {
+		t.Fatalf("no filter type %q", typ)
+	}
+	Decode(t, typ, settings, c)
+	return c.Build(env)
+}
+
+// WriteFile writes body to a file name in the test's temporary
+// directory and returns its path.
+func WriteFile(t testing.TB, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
