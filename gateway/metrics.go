@@ -6,7 +6,8 @@ import (
 	"github.com/flashgate/flashgate/stock"
 )
 
-// Metrics are registered once per process and shared by every config
+// gateway's metrics, all declared here and registered through its Module
+// (core.go). They live for the process and are shared by every config
 // generation, so a reload keeps counting into the same series.
 var (
 	requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -71,6 +72,27 @@ var (
 		Name: "flashgate_activity_rejections_total",
 		Help: "Purchase requests turned away on an activity's purchase routes, by activity and reason code.",
 	}, []string{"activity", "reason"})
+)
+
+// connErrorsTotal counts the connections fasthttp closed on an error it
+// reports per connection: a request it could not read (already answered
+// 400, 408, 413 or 431 by errorHandler), a TLS handshake that failed.
+var connErrorsTotal = prometheus.NewCounter(prometheus.CounterOpts{
+	Name: "flashgate_connection_errors_total",
+	Help: "Connections closed on an error (unreadable request, failed TLS handshake); logged at most once per 10 s.",
+})
+
+// The request path's Redis calls, by command (redismetrics.go).
+var (
+	redisDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "flashgate_redis_duration_seconds",
+		Help:    "Redis call time by operation (the command: evalsha for the stock and rate-limit scripts); a pipelined batch counts once, under its first command.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+	}, []string{"op"})
+	redisErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_redis_errors_total",
+		Help: "Redis calls that failed (timeout, connection, server error; not a nil reply), by operation.",
+	}, []string{"op"})
 )
 
 // Registry is the process-wide Prometheus registry flashgate exports.
