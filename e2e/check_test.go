@@ -29,9 +29,7 @@ routes: [{path: "/b/{activity}", filters: [{rate_limit: {scope: ip, rate: -5}}],
 			[]string{`routes[0].filters[0].rate_limit.rate: must be > 0`}},
 		{"missing upstream", `routes: [{path: /b, method: POST, action: {type: proxy}}]`, 2,
 			[]string{`routes[0].action.upstream: required for a proxy action`}},
-		// The plan stage (templates, catalogue, files) runs once the whole
-		// file has loaded.
-		{"unreadable template", `{static: {templates: /nonexistent/templates}, routes: [{path: /x, action: {type: static, page: "{home}"}}]}`, 2,
+		{"unreadable template", `static: {templates: /nonexistent/templates}`, 2,
 			[]string{`static.templates`}},
 		{"several at once", `
 server: {read_timeout: soon}
