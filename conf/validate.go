@@ -145,6 +145,9 @@ func (c *Config) validateActivities(errs *Errors) {
 		if a.PerUser < 1 {
 			errs.Addf(Join(p, "per_user"), "must be >= 1, got %d", a.PerUser)
 		}
+		if a.PayWithin != 0 && (a.PayWithin < time.Second || a.PayWithin > 720*time.Hour) {
+			errs.Addf(Join(p, "pay_within"), "must be 0 (off) or in 1s..720h, got %s", a.PayWithin)
+		}
 		for j, w := range a.Windows {
 			if !w.End.IsZero() && !w.End.After(w.Start) {
 				errs.Addf(Index(Join(p, "windows"), j), "end %s must be after start %s",

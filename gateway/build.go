@@ -262,7 +262,7 @@ func autoWarm(s stock.Store, acts []*Activity, log *slog.Logger) (kept []*Activi
 
 // SpecOf is the stock spec of an activity.
 func SpecOf(a *Activity) stock.Spec {
-	return stock.Spec{Activity: a.ID, Stock: a.Stock, Shards: a.Shards, PerUser: a.PerUser}
+	return stock.Spec{Activity: a.ID, Stock: a.Stock, Shards: a.Shards, PerUser: a.PerUser, PayWithin: a.PayWithin}
 }
 
 // LoadConfig reads path. When the top-level schema has errors it also
