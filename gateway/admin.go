@@ -156,6 +156,7 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 	handle("GET", "/admin/activities/{id}/stock", auth(none(withActivity(adminStock))))
 	handle("POST", "/admin/activities/{id}/topup", auth(withActivity(adminTopUp)))
 	handle("POST", "/admin/activities/{id}/release", auth(withActivity(adminRelease)))
+	handle("POST", "/admin/activities/{id}/orders/{key}/paid", auth(none(withActivity(adminPaid))))
 	adminMu.Lock()
 	for _, ar := range adminRoutes {
 		h := ar.Handler
