@@ -166,7 +166,7 @@ func (r *RedisStore) sweepActivity(ctx context.Context, a *redisAct) (int, bool,
 func (r *RedisStore) expire(ctx context.Context, a *redisAct, h int, id string) (bool, error) {
 	n, user, ok := parseOrderID(id)
 	if !ok {
-		return false, unavailable("sweep", errReply)
+		return false, nil // not a mark the scripts write: skipped, so it cannot stall the others
 	}
 	ns := strconv.FormatInt(n, 10)
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
