@@ -251,7 +251,7 @@ func TestPaidRacesExpiry(t *testing.T) {
 
 			results := make([]PaidResult, units)
 			var wg sync.WaitGroup
-			var swept atomic.Int64
+			var swept, resold atomic.Int64
 			ctx := testCtx(t, 60*time.Second)
 			for _, sw := range sweepers {
 				for range 2 {
@@ -268,6 +268,24 @@ func TestPaidRacesExpiry(t *testing.T) {
 						}
 					}()
 				}
+			}
+			// New buyers meanwhile, on every instance: they get only what the
+			// sweepers gave back.
+			for w, sw := range sweepers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range units / 2 {
+						d, err := sw.Take(ctx, "race", []byte("new-"+strconv.Itoa(w)+"-"+strconv.Itoa(i)))
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if d.Result == Admitted {
+							resold.Add(1)
+						}
+					}
+				}()
 			}
 			for w := range 4 {
 				wg.Add(1)
@@ -311,9 +329,15 @@ func TestPaidRacesExpiry(t *testing.T) {
 				}
 				mustPaid(t, s, "race", users[i], seqs[i], want)
 			}
-			wantPay(t, mustCounts(t, s, "race"), late, 0, paid, late)
-			// The released units sell again, and only those.
-			for i := range late {
+			// The resold units are held again; the rest of the released ones
+			// sell to the next buyers, and nothing more.
+			n := resold.Load()
+			t.Logf("%d paid in time, %d released unpaid, %d of them resold at once", paid, late, n)
+			if n > late {
+				t.Fatalf("resold %d units, but only %d came back", n, late)
+			}
+			wantPay(t, mustCounts(t, s, "race"), late-n, n, paid, late)
+			for i := range late - n {
 				mustTake(t, s, "race", "again-"+strconv.FormatInt(i, 10), Admitted)
 			}
 			mustTake(t, s, "race", "again-last", SoldOut)
