@@ -13,6 +13,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/internal/demobackend"
+	"github.com/flashgate/flashgate/internal/userid"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -114,4 +115,30 @@ func TestAdminPaid(t *testing.T) {
 	if resp := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "bob"); resp.StatusCode() != 201 {
 		t.Fatalf("bob again: %d %s", resp.StatusCode(), resp.Body())
 	}
+}
+
+// FuzzParseOrderKey: whatever key the backend sends, parseOrderKey either
+// refuses it or returns a valid user and a positive seq that put back
+// together give a key it reads the same way; nothing panics.
+func FuzzParseOrderKey(f *testing.F) {
+	for _, s := range []string{"sale:ann:4294967297", "sale:a:b:c:1", "sale:ann", "sale::1", "other:ann:1", "sale:ann:0",
+		"sale:ann:-1", "sale:ann:01", "sale:ann:99999999999999999999", ":::", "", "sale:a b:1", "sale:ann:1:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		user, seq, err := parseOrderKey(key, "sale")
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("an empty error message")
+			}
+			return
+		}
+		if !userid.Valid(user) || seq <= 0 || !strings.HasPrefix(key, "sale:"+user+":") {
+			t.Fatalf("parseOrderKey(%q) = %q, %d", key, user, seq)
+		}
+		again := "sale:" + user + ":" + strconv.FormatInt(seq, 10)
+		if u2, s2, err := parseOrderKey(again, "sale"); err != nil || u2 != user || s2 != seq {
+			t.Fatalf("%q read back as %q, %d, %v", again, u2, s2, err)
+		}
+	})
 }

@@ -176,8 +176,9 @@ func (s Spec) Validate() error {
 		return &specError{"shards must be 1..1024, got " + strconv.Itoa(s.Shards)}
 	case s.PerUser < 1:
 		return &specError{"per_user must be >= 1, got " + strconv.FormatInt(s.PerUser, 10)}
-	case s.PayWithin < 0 || s.PayWithin > MaxPayWithin:
-		return &specError{"pay_within must be in 0..720h, got " + s.PayWithin.String()}
+	case s.PayWithin != 0 && (s.PayWithin < time.Millisecond || s.PayWithin > MaxPayWithin):
+		// Redis keeps it in ms: a shorter one would be 0 there, and off.
+		return &specError{"pay_within must be 0 (off) or in 1ms..720h, got " + s.PayWithin.String()}
 	}
 	return nil
 }
