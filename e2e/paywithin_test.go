@@ -66,6 +66,13 @@ func TestPayWithinTwoGateways(t *testing.T) {
 	if code, m := paid(g[1], keys["ann"]); code != 200 || m["status"] != "already_paid" {
 		t.Fatalf("paid again, on the other instance: %d %v", code, m)
 	}
+	// The operator's command line makes the same call.
+	if code, out, errOut := cli(t, "admin", "--addr", g[1].admin, "paid", "sale", keys["ann"]); code != 0 || !strings.Contains(out, `"status":"already_paid"`) {
+		t.Fatalf("flashgate admin paid: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := cli(t, "admin", "--addr", g[1].admin, "paid", "sale", "sale:nobody:4294967297"); code != 1 || !strings.Contains(errOut, "unknown_order") {
+		t.Fatalf("flashgate admin paid of an unknown order: %d %s", code, errOut)
+	}
 	for _, tc := range []struct {
 		key    string
 		status int
