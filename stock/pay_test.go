@@ -24,30 +24,39 @@ func newTestClock() *testClock {
 func (c *testClock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
 func (c *testClock) add(d time.Duration) { c.ns.Add(int64(d)) }
 
-// openPay is open with the store's clock injected. The Redis sync loop is
-// slowed down so that the test's own sweeps do the work (a sync pass
-// still runs at start; the tests check the store's numbers, not which
-// sweep released a unit).
-func openPay(t *testing.T, tp topo, clk *testClock) (Store, func() *RedisStore) {
+// payTopo starts tp's backend once and returns how to open a store on
+// it with the store's clock injected. Every store it opens on Redis has a
+// key prefix of its own, so the tests sharing one Redis (a cluster is
+// slow to start) do not see each other. The Redis sync loop is slowed
+// down so that the test's own sweeps do the work (a sync pass still runs
+// at start; the tests check the store's numbers, not which sweep
+// released a unit).
+func payTopo(t *testing.T, tp topo) func(t *testing.T, clk *testClock) (Store, func() *RedisStore) {
 	t.Helper()
 	var addrs []string
 	switch tp {
-	case memTopo:
-		m := NewMemoryClock(clk.now).(*memoryStore)
-		m.sweeper.every = time.Hour
-		t.Cleanup(func() { _ = m.Close() })
-		return m, nil
 	case standaloneTopo:
 		addrs = []string{redistest.Start(t).Addr()}
 	case clusterTopo:
 		addrs = redistest.StartCluster(t, 3).Addrs()
 	}
-	another := func() *RedisStore {
-		return newRedisStore(t, newClient(t, addrs...), func(o *RedisOptions) {
-			o.Now, o.SyncInterval = clk.now, time.Hour
-		})
+	var n atomic.Int64
+	return func(t *testing.T, clk *testClock) (Store, func() *RedisStore) {
+		t.Helper()
+		if tp == memTopo {
+			m := NewMemoryClock(clk.now).(*memoryStore)
+			m.sweeper.every = time.Hour
+			t.Cleanup(func() { _ = m.Close() })
+			return m, nil
+		}
+		prefix := "pay" + strconv.FormatInt(n.Add(1), 10) + ":"
+		another := func() *RedisStore {
+			return newRedisStore(t, newClient(t, addrs...), func(o *RedisOptions) {
+				o.Now, o.SyncInterval, o.Prefix = clk.now, time.Hour, prefix
+			})
+		}
+		return another(), another
 	}
-	return another(), another
 }
 
 func mustPaid(t testing.TB, s Store, activity, user string, seq int64, want PaidResult) {
@@ -183,10 +192,11 @@ func TestPayWithin(t *testing.T) {
 	}
 	for _, tp := range allTopos {
 		t.Run(tp.String(), func(t *testing.T) {
+			open := payTopo(t, tp)
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
 					clk := newTestClock()
-					s, _ := openPay(t, tp, clk)
+					s, _ := open(t, clk)
 					mustWarm(t, s, Spec{Activity: "pay", Stock: tc.stock, Shards: tc.shards, PerUser: 1, PayWithin: window}, false)
 					// users[i] lives on shard i % shards.
 					users := make([]string, 8)
@@ -206,7 +216,7 @@ func TestPaidWithoutDeadline(t *testing.T) {
 	for _, tp := range allTopos {
 		t.Run(tp.String(), func(t *testing.T) {
 			clk := newTestClock()
-			s, _ := openPay(t, tp, clk)
+			s, _ := payTopo(t, tp)(t, clk)
 			mustWarm(t, s, Spec{Activity: "plain", Stock: 2, Shards: 2, PerUser: 1}, false)
 			d := mustTake(t, s, "plain", "alice", Admitted)
 			mustPaid(t, s, "plain", "alice", d.Seq, PaidAlready)
@@ -232,7 +242,7 @@ func TestPaidRacesExpiry(t *testing.T) {
 	for _, tp := range allTopos {
 		t.Run(tp.String(), func(t *testing.T) {
 			clk := newTestClock()
-			s, another := openPay(t, tp, clk)
+			s, another := payTopo(t, tp)(t, clk)
 			sweepers := []Store{s}
 			if another != nil {
 				sweepers = append(sweepers, another())
@@ -351,10 +361,11 @@ func TestPaidRacesExpiry(t *testing.T) {
 func TestSweepKilledHalfWay(t *testing.T) {
 	for _, tp := range []topo{standaloneTopo, clusterTopo} {
 		t.Run(tp.String(), func(t *testing.T) {
+			open := payTopo(t, tp)
 			for _, steps := range []int{1, 2} {
 				t.Run(strconv.Itoa(steps)+" step(s) done", func(t *testing.T) {
 					clk := newTestClock()
-					s, another := openPay(t, tp, clk)
+					s, another := open(t, clk)
 					r := s.(*RedisStore)
 					mustWarm(t, s, Spec{Activity: "half", Stock: 1, Shards: 2, PerUser: 1, PayWithin: time.Minute}, false)
 					u := usersHomedAt(1, 1, 2)[0]
@@ -404,7 +415,7 @@ func TestSweepKilledHalfWay(t *testing.T) {
 // step, so the unit is not held unpaid for ever.
 func TestReconciledHoldGetsDeadline(t *testing.T) {
 	clk := newTestClock()
-	s, _ := openPay(t, standaloneTopo, clk)
+	s, _ := payTopo(t, standaloneTopo)(t, clk)
 	r := s.(*RedisStore)
 	mustWarm(t, s, Spec{Activity: "rec", Stock: 1, Shards: 2, PerUser: 1, PayWithin: time.Minute}, false)
 	u := usersHomedAt(1, 1, 2)[0]
@@ -437,14 +448,15 @@ func TestSyncLoopSweeps(t *testing.T) {
 	for _, tp := range allTopos {
 		t.Run(tp.String(), func(t *testing.T) {
 			clk := newTestClock()
-			s, _ := openPay(t, tp, clk)
+			s, another := payTopo(t, tp)(t, clk)
 			sweeper := s
 			if m, ok := s.(*memoryStore); ok {
 				m.sweeper.every = 20 * time.Millisecond
 			}
-			if r, ok := s.(*RedisStore); ok {
+			if another != nil {
+				r := another()
 				sweeper = newRedisStore(t, r.c, func(o *RedisOptions) {
-					o.Now, o.SyncInterval = clk.now, 20*time.Millisecond
+					o.Now, o.SyncInterval, o.Prefix = clk.now, 20*time.Millisecond, r.prefix
 				})
 			}
 			mustWarm(t, s, Spec{Activity: "bg", Stock: 2, Shards: 2, PerUser: 1, PayWithin: time.Second}, false)
