@@ -255,9 +255,9 @@
 //     instance's sync loop sees it within SyncInterval. load.lua deletes
 //     the due set with the ledgers.
 //   - The sweeper covers the activities an instance has cached, warmed,
-//     read Counts of or confirmed a payment for: a gateway warms its
-//     config's activities at start and its metrics read their Counts, so
-//     every serving instance sweeps every activity it serves, even after a
+//     read Counts of, confirmed a payment for or been told of (Track: the
+//     gateway tells it every configured activity at build), so every
+//     serving instance sweeps every activity it serves, even after a
 //     restart that came after the last sale.
 //
 // The memory store keeps the deadline in the held unit, under the user's

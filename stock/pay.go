@@ -82,6 +82,17 @@ func (r *RedisStore) Paid(ctx context.Context, activity string, user []byte, seq
 	}
 }
 
+// Tracker is a store whose pay_within sweeper must be told which
+// activities to cover: the Redis store, on which an instance may serve an
+// activity it has not touched yet (after a restart that came after the
+// sale, say). The gateway tells it every configured activity at build.
+type Tracker interface{ Track(activity string) }
+
+var _ Tracker = (*RedisStore)(nil)
+
+// Track makes the sweeper of this instance cover activity.
+func (r *RedisStore) Track(activity string) { r.sweepAlso(activity) }
+
 // sweepAlso makes the sweeper cover activity even while this instance has
 // not cached it (an instance that restarted after the sale must still give
 // back the units that go unpaid).
