@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/flashgate/flashgate/internal/ident"
 )
 
 // The Redis store's pay_within (see doc.go, "Pay within"): take.lua and
@@ -97,7 +99,7 @@ func (r *RedisStore) Track(activity string) { r.sweepAlso(activity) }
 // not cached it (an instance that restarted after the sale must still give
 // back the units that go unpaid).
 func (r *RedisStore) sweepAlso(activity string) {
-	if validName(activity) {
+	if ident.Valid(activity) {
 		r.swept.Store(activity, struct{}{})
 	}
 }
