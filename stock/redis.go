@@ -263,6 +263,10 @@ func (r *RedisStore) SoldOut(activity string) bool {
 }
 
 func (r *RedisStore) Take(ctx context.Context, activity string, user []byte) (Decision, error) {
+	return r.takeOrder(ctx, activity, user, "")
+}
+
+func (r *RedisStore) takeOrder(ctx context.Context, activity string, user []byte, order string) (Decision, error) {
 	a := r.cached(activity)
 	for attempt := 0; ; attempt++ {
 		if a == nil {
@@ -277,7 +281,7 @@ func (r *RedisStore) Take(ctx context.Context, activity string, user []byte) (De
 		if a.empty.all() {
 			return Decision{Result: SoldOut}, nil
 		}
-		d, err := r.await(ctx, a, user)
+		d, err := r.await(ctx, a, user, order)
 		if err != errStale {
 			return d, err
 		}
@@ -290,9 +294,16 @@ func (r *RedisStore) Take(ctx context.Context, activity string, user []byte) (De
 
 // take runs the three steps of a purchase (see doc.go) for attempt, under
 // ctx alone. It runs on the background goroutine of await.
-func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt string) (Decision, error) {
+func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt, order string) (Decision, error) {
 	h := homeShard(u, a.shards)
-	v, err := call(ctx, r.c, "take", takeScript, a.keys[h][:syncKeys], []string{a.verStr, u, a.idx[h], attempt, a.puStr})
+	var v int64
+	var err error
+	if order == "" {
+		v, err = call(ctx, r.c, "take", takeScript, a.keys[h][:syncKeys], []string{a.verStr, u, a.idx[h], attempt, a.puStr})
+	} else {
+		order = streamValue(a.verStr, order)
+		v, err = call(ctx, r.c, "take", takeScript, a.keys[h], []string{a.verStr, u, a.idx[h], attempt, a.puStr, order})
+	}
 	if err != nil {
 		return Decision{}, err
 	}
@@ -304,7 +315,7 @@ func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt string) (
 		return Decision{Result: LimitReached}, nil
 	case codeBorrow:
 		a.empty.set(h)
-		return r.borrow(ctx, a, h, u, n)
+		return r.borrow(ctx, a, h, u, n, order)
 	case codeNotLoaded:
 		r.drop(a.name)
 		return Decision{Result: NotLoaded}, nil
@@ -319,9 +330,12 @@ func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt string) (
 // borrow looks for a unit on the other shards for the pending purchase n
 // of user: first those not known empty, then, so that a stale bit never
 // makes a SoldOut, those that were. It then settles on the home shard h.
-func (r *RedisStore) borrow(ctx context.Context, a *redisAct, h int, u string, n int64) (Decision, error) {
+func (r *RedisStore) borrow(ctx context.Context, a *redisAct, h int, u string, n int64, order string) (Decision, error) {
 	id := orderID(n, u)
 	args := []string{a.verStr, id}
+	if order != "" {
+		args = append(args, order)
+	}
 	var tried [MaxShards / 64]uint64
 	for pass := 0; pass < 2; pass++ {
 		for k := 1; k < a.shards; k++ {

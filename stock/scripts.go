@@ -71,6 +71,12 @@ var (
 	swapverSrc string
 	//go:embed lua/counts.lua
 	countsSrc string
+	//go:embed lua/claim.lua
+	claimSrc string
+	//go:embed lua/ack.lua
+	ackSrc string
+	//go:embed lua/touch.lua
+	touchSrc string
 )
 
 // Each script is wrapped once: the SHA-1 is computed here, calls use
@@ -89,6 +95,9 @@ var (
 	metaScript    = rueidis.NewLuaScript(metaSrc)
 	abandonScript = rueidis.NewLuaScript(abandonSrc)
 	countsScript  = rueidis.NewLuaScript(countsSrc)
+	claimScript   = rueidis.NewLuaScript(claimSrc)
+	ackScript     = rueidis.NewLuaScript(ackSrc)
+	touchScript   = rueidis.NewLuaScript(touchSrc)
 )
 
 // shardTag is the hash tag of shard i: "{fg:act42:3}".
