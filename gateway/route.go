@@ -46,6 +46,9 @@ type Route struct {
 	shed     *shed.Shedder
 	shedPage *Page
 	shedded  prometheus.Counter
+	// order encodes the request as the order the stock filter queues
+	// with its Take (async mode on the Redis store); nil otherwise.
+	order func(r *Request, dst []byte) ([]byte, error)
 }
 
 // addRoute builds the chain and action of rc and registers them. A path
@@ -103,7 +106,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		rt.pauseRejects = rejectionsTotal.WithLabelValues(rc.Name, "pause", rt.paused.Reason)
 	}
 	env.Path = conf.Join(path, "action")
-	act, err := in.buildAction(rc, dr.endpoint, env)
+	act, err := in.buildAction(rt, rc, dr.endpoint, env)
 	if err != nil {
 		return fmt.Errorf("%s: %w", env.Path, err)
 	}
@@ -279,7 +282,7 @@ func checkStockAction(rc conf.Route, ds []decoded) error {
 
 // buildAction resolves a route's action into a function of the request and
 // the product the expanded path names.
-func (in *Instance) buildAction(rc conf.Route, ec EndpointConfig, env *Env) (func(r *Request, product string), error) {
+func (in *Instance) buildAction(rt *Route, rc conf.Route, ec EndpointConfig, env *Env) (func(r *Request, product string), error) {
 	switch rc.Action.Type {
 	case "static":
 		return in.staticAction(rc.Action.Page)
@@ -289,6 +292,15 @@ func (in *Instance) buildAction(rc conf.Route, ec EndpointConfig, env *Env) (fun
 			return nil, fmt.Errorf("unknown upstream %q", rc.Action.Upstream)
 		}
 		rewrite := []byte(rc.Action.Rewrite)
+		if rc.Action.Mode == "async" && rc.Action.Queue != nil && in.queues.durable != nil {
+			activate, err := in.queues.stream(rc.Name, *rc.Action.Queue, u, env)
+			if err != nil {
+				return nil, err
+			}
+			in.activate = append(in.activate, activate)
+			rt.order = orderEncoder(u, rewrite)
+			return durableAction(u), nil
+		}
 		if rc.Action.Mode == "async" && rc.Action.Queue != nil {
 			aq, activate, err := in.queues.queue(rc.Name, *rc.Action.Queue, u)
 			if err != nil {
