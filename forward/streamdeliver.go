@@ -124,10 +124,12 @@ func (f *Forwarder) wait(ctx context.Context) bool {
 	}
 }
 
-// deadLetter gives the unit back (Release is idempotent: a retry after a
-// crash releases nothing twice), records the failure, and moves the entry
-// to the dead-letter Stream.
+// deadLetter records the failure (first: a poll between the release and
+// the record would find neither the ledger entry nor the record), gives
+// the unit back (Release is idempotent: a retry after a crash releases
+// nothing twice) and moves the entry to the dead-letter Stream.
 func (f *Forwarder) deadLetter(ctx context.Context, it *streamItem, o *Order, st Status) {
+	f.record(ctx, o, st)
 	for {
 		_, err := f.log.Release(ctx, o.Activity, []byte(o.User), o.Seq)
 		if err == nil {
@@ -139,7 +141,6 @@ func (f *Forwarder) deadLetter(ctx context.Context, it *streamItem, o *Order, st
 		}
 	}
 	f.st.dead.Add(1)
-	f.record(ctx, o, st)
 	f.finish(ctx, it, st.Reason)
 }
 
