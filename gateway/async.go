@@ -30,9 +30,9 @@ type AsyncQueues struct {
 	m       map[string]*asyncQueue
 	streams map[string]*streamQueue // by route, Redis store (asyncredis.go)
 	owner   map[string]string       // activity -> the route that sells it async on Redis
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 type asyncQueue struct {
