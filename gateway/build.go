@@ -33,6 +33,10 @@ type Deps struct {
 	RedisBackground rueidis.Client
 	// Stock is the store the stock filter and admin API use.
 	Stock stock.Store
+	// Units owns Stock's units: every take and give-back goes through it.
+	// Nil: Build makes one for the instance and closes it with the
+	// instance (NewServer makes one for the server's life).
+	Units *Units
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// AccessLog receives the sampled access log (log.access_every); nil
@@ -71,11 +75,15 @@ type Instance struct {
 	handler fasthttp.RequestHandler
 	busy    *Page
 	queues  *AsyncQueues
+	units   *Units
 	// activate holds what takes effect only once the instance serves:
 	// running queues switch to this config's upstreams.
 	activate []func()
 	shared   *shared
-	closers  []io.Closer
+	// plan is the shared table as the build left it, read without a
+	// lock by Shared.
+	plan    map[any]any
+	closers []io.Closer
 }
 
 // Activate applies what waits for the instance to serve (see activate);
@@ -107,10 +115,9 @@ func Build(cfg *conf.Config, deps Deps) (*Instance, error) {
 }
 
 // build is Build for a reload: prev is the running instance's shared
-// table, whose kept state (Env.Kept) the new instance takes over. It also
+// table, whose kept state (Keep) the new instance takes over. It also
 // returns the activities whose running sale kept its stock settings.
 func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Activity, err error) {
-	registerMetrics()
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -141,9 +148,14 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 		}
 	}()
 	in = built
+	in.units = deps.Units
+	if in.units == nil {
+		in.units = NewUnits(deps.Stock, deps.Logger)
+		in.closers = append(in.closers, in.units)
+	}
 	in.queues = deps.Queues
 	if in.queues == nil {
-		in.queues = NewAsyncQueues(deps.Stock, deps.Logger)
+		in.queues = NewAsyncQueues(in.units, deps.Logger)
 		in.closers = append(in.closers, in.queues)
 		defer func() {
 			if err == nil {
@@ -174,7 +186,7 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 	}
 	applyEarly(in.ActivityList, early)
 	for _, uc := range cfg.Upstreams {
-		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages, deps.Now)
+		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages, deps.Now, in.units)
 	}
 	r := router.New()
 	r.RedirectTrailingSlash = false
@@ -191,7 +203,7 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 	for i, rc := range cfg.Routes {
 		env := &Env{
 			Config: cfg, Route: rc.Name, RoutePath: rc.Path, AllActivities: in.Activities, Pages: in.Pages,
-			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Stock: deps.Stock, Now: deps.Now,
+			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Units: in.units, Now: deps.Now,
 			RedisBreaker: deps.RedisBreaker, RedisBackground: deps.RedisBackground, Overrides: deps.Overrides, shared: in.shared, Queues: in.queues,
 		}
 		if strings.Contains(rc.Path, "{activity}") {
@@ -221,6 +233,7 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 		}
 	}
 	in.handler = r.Handler
+	in.plan = in.shared.freeze()
 	return in, kept, nil
 }
 

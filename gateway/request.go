@@ -37,22 +37,15 @@ type Request struct {
 	gate breaker.Ticket
 }
 
-// Ticket records a stock unit a filter has taken for the request, so that
-// the action can give it back when the order fails and send the backend an
-// idempotency key for it.
+// Ticket records a stock unit the stock filter took (through Units) for
+// the request, so that the action sends the backend an idempotency key
+// for it, and the gateway gives it back (Units.GiveBack) when the order
+// certainly failed.
 type Ticket struct {
 	// Held is true when a unit was taken.
 	Held bool
 	// Seq is the user's purchase number in the activity (1 for the first).
 	Seq int64
-	// Store is where the unit came from, to give it back.
-	Store Releaser
-}
-
-// Releaser gives a held stock unit back, at most once per (activity, user,
-// seq): a repeated release is a no-op.
-type Releaser interface {
-	Release(activity string, user []byte, seq int64) error
 }
 
 // SetUser records the authenticated user id, copying b.

@@ -46,6 +46,8 @@ type Route struct {
 	shed     *shed.Shedder
 	shedPage *Page
 	shedded  prometheus.Counter
+	// units takes back the unit of a request a filter after stock refused.
+	units *Units
 	// order encodes the request as the order the stock filter queues
 	// with its Take (async mode on the Redis store); nil otherwise.
 	order func(r *Request, dst []byte) ([]byte, error)
@@ -56,7 +58,7 @@ type Route struct {
 // configured id, so matching it allocates nothing (fasthttp/router copies
 // every captured parameter).
 func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr decodedRoute, env *Env) error {
-	rt := &Route{Name: rc.Name, metrics: newRouteMetrics(rc.Name)}
+	rt := &Route{Name: rc.Name, metrics: newRouteMetrics(rc.Name), units: in.units}
 	if rc.Shed.Target > 0 {
 		rt.shed = shed.New(shed.Settings{Target: rc.Shed.Target, Interval: rc.Shed.Interval, Now: env.Now})
 		rt.shedPage = in.busy
@@ -242,7 +244,7 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 		case Reject:
 			if r.Ticket.Held {
 				// A filter after stock refused: the unit goes back.
-				releaseTicket(r, "rejected_after_stock")
+				rt.units.GiveBack(r, "rejected_after_stock")
 			}
 			v.Page.Write(ctx)
 			rt.metrics.rejected.Inc()

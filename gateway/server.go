@@ -47,8 +47,11 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
+	if deps.Units == nil {
+		deps.Units = NewUnits(deps.Stock, deps.Logger)
+	}
 	if deps.Queues == nil {
-		deps.Queues = NewAsyncQueues(deps.Stock, deps.Logger)
+		deps.Queues = NewAsyncQueues(deps.Units, deps.Logger)
 	}
 	if deps.Overrides == nil {
 		deps.Overrides = override.NewMemory()
@@ -72,10 +75,10 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	in, err := Build(cfg, deps)
 	if err != nil {
 		_ = deps.Queues.Close()
+		_ = deps.Units.Close()
 		return nil, err
 	}
 	in.Activate()
-	exportStockStats(deps.Stock)
 	s.cur.Store(in)
 	scraped.Store(s)
 	s.shedCount = requestsTotal.WithLabelValues("", "shed")
@@ -299,5 +302,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.srv.ShutdownWithContext(ctx)
 	_ = s.cur.Load().Close()
 	_ = s.deps.Queues.Close()
+	_ = s.deps.Units.Close() // after the queues: a dead letter gives back through it
 	return err
 }

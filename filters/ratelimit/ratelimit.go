@@ -30,8 +30,11 @@ type params struct {
 	maxKeys      int
 }
 
+// tableKey keeps one limiter per scope and name across reloads.
+var tableKey = gateway.NewSharedKey[*limiter]("rate_limit")
+
 // limiter is the state of one bucket namespace (scope + name), shared by
-// every entry that names it through env.Shared and closed with the
+// every entry that names it through gateway.Keep and closed with the
 // instance.
 type limiter struct {
 	p      params
@@ -145,13 +148,12 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	if s == scopeItem {
 		keep.activities = activityOrder(env.AllActivities)
 	}
-	v, err := env.Kept("rate_limit:"+s.String()+":"+name, keep, func() (any, error) {
+	l, err := gateway.Keep(env, tableKey.With(s.String()+":"+name), keep, func() (*limiter, error) {
 		return newLimiter(p, env, name), nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	l := v.(*limiter)
 	if l.p != p {
 		return nil, fmt.Errorf("shares the %s bucket %q with another rate_limit entry with other settings "+
 			"(rate %v, burst %d, distributed %v); give this entry its own name", s, name, l.p.rate, l.p.burst, l.p.distributed)

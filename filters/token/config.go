@@ -10,10 +10,17 @@ import (
 )
 
 func init() {
-	gateway.RegisterFilter(gateway.FilterInfo{Type: "order_token", New: func() gateway.FilterConfig { return newConfig() }})
-	gateway.RegisterEndpoint(gateway.EndpointInfo{Name: "order_token", New: func() gateway.EndpointConfig {
-		return &EndpointConfig{MinAge: time.Second, MaxAge: 5 * time.Minute}
-	}})
+	gateway.Register(gateway.Module{
+		Name:      "order_token",
+		Filters:   []gateway.FilterInfo{{Type: "order_token", New: func() gateway.FilterConfig { return newConfig() }}},
+		Endpoints: []gateway.EndpointInfo{{Name: "order_token", New: func() gateway.EndpointConfig { return newEndpointConfig() }}},
+	})
+}
+
+// newEndpointConfig is the endpoint's defaults, the one place they are
+// written.
+func newEndpointConfig() *EndpointConfig {
+	return &EndpointConfig{MinAge: time.Second, MaxAge: 5 * time.Minute}
 }
 
 var (

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
 // TestMinter: tokens minted offline from a config pass the real filter
@@ -53,9 +54,9 @@ routes:
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := request(env, 0, tc.user, t0)
+			r := filtertest.Request(env.Activities[0], tc.user, t0)
 			r.Ctx.Request.Header.Set("X-Order-Token", string(tok))
-			if got, _ := verdict(t, f, r); got != tc.reason {
+			if got, _ := filtertest.Outcome(t, f, r); got != tc.reason {
 				t.Fatalf("reason %q, want %q", got, tc.reason)
 			}
 		})
