@@ -181,9 +181,11 @@ func TestAsyncTwoGatewaysOneKilled(t *testing.T) {
 			gateway(t, cfg2, a2)
 
 			// SIGKILL gw1 mid-sale, once deliveries are under way.
+			var killedAt time.Time
 			delivering := func() bool { keys, _ := kb.snapshot(); return len(keys) >= 20 }
 			tickets, codes := asyncBuyers(t, []string{a1, a2}, users, 40*time.Millisecond, delivering, func() {
 				keys, _ := kb.snapshot()
+				killedAt = time.Now()
 				t.Logf("SIGKILL with %d orders at the backend, %d in flight", len(keys), kb.inflight.Load())
 				if err := g1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 					t.Errorf("SIGKILL: %v", err)
@@ -196,16 +198,17 @@ func TestAsyncTwoGatewaysOneKilled(t *testing.T) {
 			if len(tickets) == 0 || codes[410] == 0 {
 				t.Fatalf("the sale did not sell out: %v", codes)
 			}
-			// Every unit sold has its order delivered, by gw2 alone now.
-			var keys map[string]int
-			deadline := time.Now().Add(60 * time.Second)
-			for {
-				keys, _ = kb.snapshot()
-				if len(keys) == stock || time.Now().After(deadline) {
-					break
-				}
+			// Every unit sold has its order delivered, by gw2 alone now,
+			// and the Streams drain (gw1's entries taken over after
+			// claim_idle).
+			within := time.Now().Add(60 * time.Second)
+			for queueDepth(t, raddrs) != 0 && time.Now().Before(within) {
 				time.Sleep(100 * time.Millisecond)
 			}
+			if d := queueDepth(t, raddrs); d != 0 {
+				t.Errorf("%d orders still queued after 60 s", d)
+			}
+			keys, _ := kb.snapshot()
 			for _, tk := range tickets {
 				if keys[tk] == 0 {
 					t.Errorf("ticket %s (a 202) never reached the backend", tk)
@@ -224,7 +227,9 @@ func TestAsyncTwoGatewaysOneKilled(t *testing.T) {
 					redelivered += n - 1
 				}
 			}
-			t.Logf("202s seen %d, orders delivered %d, redeliveries %d (max_inflight of the killed instance %d)", len(tickets), len(keys), redelivered, maxInflight)
+			_, times := kb.snapshot()
+			t.Logf("202s seen %d, orders delivered %d, redeliveries %d (max_inflight of the killed instance %d), last delivery %v after the SIGKILL",
+				len(tickets), len(keys), redelivered, maxInflight, times[len(times)-1].Sub(killedAt).Round(time.Millisecond))
 			if redelivered > maxInflight {
 				t.Errorf("%d redeliveries > the dead instance's max_inflight %d", redelivered, maxInflight)
 			}
@@ -252,6 +257,19 @@ func g1Killed(p *proc) bool {
 // stockLeft reads the sale's units left from Redis, through the store.
 func stockLeft(t *testing.T, addrs []string) int64 {
 	t.Helper()
+	n, _ := saleNumbers(t, addrs)
+	return n
+}
+
+// queueDepth is how many orders of the sale its Streams still hold.
+func queueDepth(t *testing.T, addrs []string) int64 {
+	t.Helper()
+	_, d := saleNumbers(t, addrs)
+	return d
+}
+
+func saleNumbers(t *testing.T, addrs []string) (left, depth int64) {
+	t.Helper()
 	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true})
 	if err != nil {
 		t.Fatal(err)
@@ -264,11 +282,15 @@ func stockLeft(t *testing.T, addrs []string) int64 {
 	defer s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	n, err := s.Left(ctx, "sale")
+	left, err = s.Left(ctx, "sale")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	depth, _, err = s.(*stock.RedisStore).QueueDepth(ctx, "sale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return left, depth
 }
 
 // TestAsyncBackendDown: the backend stops for part of an async sale: the
