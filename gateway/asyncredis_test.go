@@ -146,3 +146,33 @@ func TestAsyncOnRedis(t *testing.T) {
 		})
 	}
 }
+
+// TestAsyncOnRedisReload: a reload keeps the route's one forwarder (no
+// second consumer, no order sent twice) and refuses to change its
+// settings.
+func TestAsyncOnRedisReload(t *testing.T) {
+	b, backend := startBackend(t)
+	g := startAsyncRedis(t, []string{redistest.Start(t).Addr()}, b, backend)
+	for range 3 {
+		if _, err := g.s.Reload(parse(t, g.yaml)); err != nil {
+			t.Fatalf("reload with the same queue: %v", err)
+		}
+	}
+	for _, u := range []string{"ann", "ben"} {
+		code, m := g.do(t, "POST", "/buy/phone-sale", u)
+		if code != 202 {
+			t.Fatalf("purchase: %d %v", code, m)
+		}
+		if got := g.poll(t, m["poll"].(string), u); got["status"] != "delivered" {
+			t.Fatalf("status: %v", got)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // a duplicate forwarder would have sent by now
+	if b.Orders() != 2 || b.Duplicates() != 0 {
+		t.Errorf("backend has %d orders, %d duplicates; want 2 and 0", b.Orders(), b.Duplicates())
+	}
+	_, err := g.s.Reload(parse(t, strings.Replace(g.yaml, "rate: 1000, attempts: 2", "rate: 5, attempts: 2", 1)))
+	if err == nil || !strings.Contains(err.Error(), "restart") {
+		t.Errorf("reload changing the queue: err = %v, want a refusal that says restart", err)
+	}
+}
