@@ -91,7 +91,7 @@ func (a *AsyncQueues) stream(route string, c conf.Queue, u *Upstream, env *Env) 
 		Activities: acts, Group: "flashgate:" + route, Consumer: consumerName,
 		MaxInflight: c.MaxInflight, Attempts: c.Attempts, Backoff: c.Backoff, BackoffMax: c.BackoffMax,
 		SendTimeout: u.timeout, ClaimIdle: c.ClaimIdle,
-	}, ds, sq, pace)
+	}, streamLog{ds, a.units}, sq, pace)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
@@ -103,6 +103,17 @@ func (a *AsyncQueues) stream(route string, c conf.Queue, u *Upstream, env *Env) 
 	a.wg.Add(1)
 	go func() { defer a.wg.Done(); fw.Run(a.ctx) }()
 	return func() {}, nil
+}
+
+// streamLog is the store as a forwarder uses it, with dead letters
+// released through Units, so they are counted like every give-back.
+type streamLog struct {
+	durableStore
+	units *Units
+}
+
+func (l streamLog) Release(ctx context.Context, activity string, user []byte, seq int64) (bool, error) {
+	return l.units.Release(ctx, activity, user, seq, "dead_letter")
 }
 
 // orderEncoder makes the order the stock filter queues: the request as

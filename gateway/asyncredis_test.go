@@ -176,3 +176,28 @@ func TestAsyncOnRedisReload(t *testing.T) {
 		t.Errorf("reload changing the queue: err = %v, want a refusal that says restart", err)
 	}
 }
+
+// TestAsyncOnRedisStockLast: a filter after stock could refuse a request
+// whose order the stock script already queued; the build refuses it.
+func TestAsyncOnRedisStockLast(t *testing.T) {
+	addr := redistest.Start(t).Addr()
+	yaml := strings.Replace(asyncRedisYAML, "REDIS", addr, 1)
+	yaml = strings.Replace(yaml, "BACKEND", "127.0.0.1:9", 1)
+	yaml = strings.Replace(yaml, "{stock: {}}]\n    action: {type: proxy, upstream: orders, rewrite: /orders",
+		"{stock: {}}, {identity: {header: X-User-Id, require: true}}]\n    action: {type: proxy, upstream: orders, rewrite: /orders", 1)
+	cfg := parse(t, yaml)
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	st, err := stock.NewRedis(stock.RedisOptions{Client: c, Prefix: cfg.Redis.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	_, err = gateway.NewServer(cfg, gateway.Deps{Stock: st, Redis: c})
+	if err == nil || !strings.Contains(err.Error(), "stock must be the chain's last filter") {
+		t.Fatalf("NewServer = %v, want the stock-last refusal", err)
+	}
+}

@@ -70,6 +70,11 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 	if err := checkStockAction(rc, dr.filters); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	if n := len(dr.filters); rc.Action.Mode == "async" && in.queues.durable != nil && n > 0 && dr.filters[n-1].typ != "stock" {
+		// The stock script queues the order; a later filter's refusal
+		// would give the unit back while a forwarder may already deliver.
+		return fmt.Errorf("%s: %s: async mode on the Redis store queues the order in the stock filter's script, so stock must be the chain's last filter", path, dr.filters[n-1].path)
+	}
 	rt.pages = append(rt.pages, in.busy)
 	for _, d := range dr.filters {
 		env.Path = d.path
