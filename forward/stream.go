@@ -25,7 +25,7 @@ type StreamLog interface {
 	OrderShards(ctx context.Context, activity string) (int, error)
 	CreateGroups(ctx context.Context, activity, group string) error
 	ReadOrders(ctx context.Context, activity string, shard int, group, consumer string, count int) ([]stock.QueuedOrder, error)
-	ClaimIdle(ctx context.Context, activity string, shard int, group, consumer string, idle time.Duration, count int) ([]stock.QueuedOrder, error)
+	ClaimIdle(ctx context.Context, activity string, shard int, group, consumer string, idle time.Duration, count int, cursor string) ([]stock.QueuedOrder, string, error)
 	Touch(ctx context.Context, activity string, shard int, group, consumer string, ids []string) ([]string, error)
 	Check(ctx context.Context, q *stock.QueuedOrder) (stock.OrderCheck, error)
 	Finish(ctx context.Context, q *stock.QueuedOrder, group, deadReason string) (bool, error)
@@ -148,6 +148,7 @@ func (f *Forwarder) Run(ctx context.Context) {
 	go func() { defer wg.Done(); f.touchLoop(ctx) }()
 
 	var shards []shardRef
+	cursors := map[shardRef]string{} // XAUTOCLAIM scan position per Stream
 	var refreshed, claimed time.Time
 	poll := f.cfg.PollMin
 	var buf []stock.QueuedOrder
@@ -167,7 +168,15 @@ func (f *Forwarder) Run(ctx context.Context) {
 			}
 			for _, s := range shards {
 				if takeOver {
-					qs, err := f.log.ClaimIdle(ctx, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, f.cfg.ClaimIdle, per)
+					cur := cursors[s]
+					if cur == "" {
+						cur = "0-0"
+					}
+					qs, next, err := f.log.ClaimIdle(ctx, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, f.cfg.ClaimIdle, per, cur)
+					cursors[s] = next
+					if next != "0-0" {
+						claimed = time.Time{} // more to scan: go on next round
+					}
 					if err == nil {
 						f.st.takenOver.Add(uint64(len(qs)))
 						buf = append(buf, qs...)

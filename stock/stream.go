@@ -136,27 +136,33 @@ func (r *RedisStore) ReadOrders(ctx context.Context, activity string, shard int,
 }
 
 // ClaimIdle takes over up to count entries of a shard's Stream that have
-// been pending longer than idle (their consumer died, or lost them).
-func (r *RedisStore) ClaimIdle(ctx context.Context, activity string, shard int, group, consumer string, idle time.Duration, count int) ([]QueuedOrder, error) {
+// been pending longer than idle (their consumer died, or lost them),
+// scanning the pending list from cursor ("0-0" at first); it returns the
+// cursor to go on from, "0-0" once the scan went round.
+func (r *RedisStore) ClaimIdle(ctx context.Context, activity string, shard int, group, consumer string, idle time.Duration, count int, cursor string) ([]QueuedOrder, string, error) {
 	a, key, err := r.shardStream(ctx, activity, shard)
 	if err != nil {
-		return nil, err
+		return nil, "0-0", err
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	res, err := r.bg.Do(cctx, r.bg.B().Xautoclaim().Key(key).Group(group).Consumer(consumer).
-		MinIdleTime(strconv.FormatInt(idle.Milliseconds(), 10)).Start("0-0").Count(int64(count)).Build()).ToArray()
+		MinIdleTime(strconv.FormatInt(idle.Milliseconds(), 10)).Start(cursor).Count(int64(count)).Build()).ToArray()
 	if err != nil {
-		return nil, unavailable("claim orders", err)
+		return nil, "0-0", unavailable("claim orders", err)
 	}
 	if len(res) < 2 {
-		return nil, unavailable("claim orders", errReply)
+		return nil, "0-0", unavailable("claim orders", errReply)
+	}
+	next, err := res[0].ToString()
+	if err != nil {
+		next = "0-0"
 	}
 	es, err := res[1].AsXRange()
 	if err != nil {
-		return nil, unavailable("claim orders", err)
+		return nil, "0-0", unavailable("claim orders", err)
 	}
-	return parseEntries(a.name, shard, es, true), nil
+	return parseEntries(a.name, shard, es, true), next, nil
 }
 
 func parseEntries(activity string, shard int, es []rueidis.XRangeEntry, claimed bool) []QueuedOrder {
