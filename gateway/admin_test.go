@@ -451,6 +451,8 @@ func TestAdminAuthFirst(t *testing.T) {
 		{"metrics", "GET", "/metrics", 200},
 		{"healthz", "GET", "/healthz", 200},
 		{"readyz", "GET", "/readyz", 200},
+		{"healthz HEAD", "HEAD", "/healthz", 200},
+		{"readyz HEAD", "HEAD", "/readyz", 200},
 		{"dashboard", "GET", "/dashboard", 200},
 	}
 	for _, tc := range tests {
@@ -503,5 +505,20 @@ func TestAdminCallsTakingNoQuery(t *testing.T) {
 	a := as.activity(t, "phone-sale")
 	if ov, _ := a["overrides"].(map[string]any); a["paused"] != false || len(ov) != 0 {
 		t.Errorf("a refused call changed the activity: %v", a)
+	}
+}
+
+// TestAdminBearerScheme: the scheme is case-insensitive (RFC 7235), the
+// token is not, and nothing else passes.
+func TestAdminBearerScheme(t *testing.T) {
+	tok := []byte("0123456789abcdef")
+	for h, want := range map[string]bool{
+		"Bearer 0123456789abcdef": true, "bearer 0123456789abcdef": true, "BEARER 0123456789abcdef": true,
+		"Bearer 0123456789ABCDEF": false, "Bearer 0123456789abcde": false, "Bearer  0123456789abcdef": false,
+		"Basic 0123456789abcdef": false, "Bearer": false, "": false, "0123456789abcdef": false,
+	} {
+		if got := bearerIs([]byte(h), tok); got != want {
+			t.Errorf("bearerIs(%q) = %v, want %v", h, got, want)
+		}
 	}
 }

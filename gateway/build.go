@@ -107,8 +107,10 @@ func (in *Instance) Close() error {
 	return nil
 }
 
-// Build makes an Instance from a loaded config. On any error everything
-// already built is closed and all problems are reported together.
+// Build makes an Instance from a loaded config (conf.Load): the plan
+// stage. On any error everything already built is closed and all
+// problems are reported together, as one *conf.FileError naming the
+// config's file.
 func Build(cfg *conf.Config, deps Deps) (*Instance, error) {
 	in, _, err := build(cfg, deps, nil)
 	return in, err
@@ -118,6 +120,7 @@ func Build(cfg *conf.Config, deps Deps) (*Instance, error) {
 // table, whose kept state (Keep) the new instance takes over. It also
 // returns the activities whose running sale kept its stock settings.
 func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Activity, err error) {
+	defer func() { err = conf.InFile(cfg.File, err) }()
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -127,8 +130,9 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 	if deps.Overrides == nil {
 		deps.Overrides = override.NewMemory()
 	}
-	decodedRoutes, early, site, err := prepare(cfg)
-	if err != nil {
+	var errs conf.Errors
+	decodedRoutes, early, site := prepare(cfg, &errs)
+	if err := errs.Err(); err != nil {
 		return nil, nil, err
 	}
 	built := &Instance{
@@ -276,20 +280,4 @@ func autoWarm(s stock.Store, acts []*Activity, log *slog.Logger) (kept []*Activi
 // SpecOf is the stock spec of an activity.
 func SpecOf(a *Activity) stock.Spec {
 	return stock.Spec{Activity: a.ID, Stock: a.Stock, Shards: a.Shards, PerUser: a.PerUser}
-}
-
-// LoadConfig reads path. When the top-level schema has errors it also
-// checks, as far as the file decoded, every filter's and endpoint's
-// settings, templates and catalogue, so the error names every problem at
-// once. A config it returns is checked by Build, which decodes and renders
-// it anyway: serve, reload and check all read configs through it.
-func LoadConfig(path string) (*conf.Config, error) {
-	cfg, err := conf.Load(path)
-	if err == nil || cfg == nil {
-		return cfg, err
-	}
-	if cerr := Check(cfg); cerr != nil {
-		err = errors.Join(err, conf.PrefixFile(path, cerr))
-	}
-	return nil, err
 }

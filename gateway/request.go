@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/internal/bytesconv"
 )
 
 // Request is the per-request state the chain hands to each filter. It is
@@ -91,7 +92,7 @@ func clientIP(ctx *fasthttp.RequestCtx, header []byte) netip.Addr {
 					break
 				}
 			}
-			if a, err := netip.ParseAddr(b2s(trimSpace(v))); err == nil {
+			if a, err := netip.ParseAddr(bytesconv.String(bytesconv.TrimOWS(v))); err == nil {
 				return a.Unmap()
 			}
 		}
@@ -107,14 +108,4 @@ func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
 		}
 	}
 	return netip.Addr{}
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

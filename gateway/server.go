@@ -239,19 +239,16 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(s.conns.wrap(ln)) }
 
-// ReloadFile reads path with LoadConfig and reloads from it; every failure,
-// whether of the file or of the build, is counted and names its file.
+// ReloadFile loads path (conf.Load) and reloads from it, the path serve
+// started on; every failure, whether of the file or of the build, is
+// counted and names its file.
 func (s *Server) ReloadFile(path string) (Report, error) {
-	cfg, err := LoadConfig(path)
+	cfg, err := conf.Load(path)
 	if err != nil {
 		countReload("error")
 		return Report{}, err
 	}
-	rep, err := s.Reload(cfg)
-	if err != nil {
-		return Report{}, conf.PrefixFile(path, err)
-	}
-	return rep, nil
+	return s.Reload(cfg)
 }
 
 // Reload builds a new Instance from cfg and swaps it in. On any error the

@@ -148,10 +148,7 @@ func (c *Config) newList(env *gateway.Env, file string) (*list, error) {
 	}
 	key := ""
 	if c.RedisKey != "" {
-		key = c.RedisKey
-		if env.Config != nil {
-			key = env.Config.Redis.Prefix + key
-		}
+		key = env.RedisPrefix() + c.RedisKey
 	}
 	log := env.Logger.With("filter", "blacklist", "key", key, "file", file)
 	m := userset.New(userset.Options[snapshot]{

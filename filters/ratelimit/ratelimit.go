@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/retryafter"
 )
 
 // maxRetryAfter caps the Retry-After sent; pages for 1..maxRetryAfter s
@@ -52,11 +53,7 @@ func newLimiter(p params, env *gateway.Env, name string) *limiter {
 	l := &limiter{p: p, g: newGCRA(p.rate, p.burst), clock: newClock(env.Now)}
 	n := len(env.AllActivities)
 	if p.distributed {
-		prefix := ""
-		if env.Config != nil {
-			prefix = env.Config.Redis.Prefix
-		}
-		l.remote = newRemote(p, env.Redis, prefix, name, n)
+		l.remote = newRemote(p, env.Redis, env.RedisPrefix(), name, n)
 	} else {
 		l.local = newTable(p.scope, n, p.maxKeys)
 	}
@@ -204,6 +201,5 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 
 // retryAfter is ceil(wait) in seconds, within 1..maxRetryAfter.
 func retryAfter(wait int64) int {
-	s := (wait + int64(time.Second) - 1) / int64(time.Second)
-	return int(min(max(s, 1), maxRetryAfter))
+	return min(retryafter.Seconds(time.Duration(wait)), maxRetryAfter)
 }

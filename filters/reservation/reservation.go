@@ -94,10 +94,7 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	prefix := ""
-	if env.Config != nil {
-		prefix = env.Config.Redis.Prefix
-	}
+	prefix := env.RedisPrefix()
 	specs := make([]spec, len(acts))
 	for i, a := range acts {
 		specs[i] = spec{activity: a.ID, file: file, static: static}

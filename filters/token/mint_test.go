@@ -24,9 +24,8 @@ routes:
     method: POST
     path: /buy/{activity}
     filters:
-      - identity: {header: X-User-Id}
       - order_token: {keys: [{id: k1, secret_file: k1.secret}], min_age: 1s}
-    action: {type: json, endpoint: stock_decision}
+    action: {type: static, page: mug}
 `))
 	if err != nil {
 		t.Fatal(err)
