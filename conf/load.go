@@ -313,6 +313,7 @@ func (c *Config) applyDefaults() {
 			def(&q.Backoff, 200*time.Millisecond)
 			def(&q.BackoffMax, 10*time.Second)
 			def(&q.Capacity, 65536)
+			def(&q.ClaimIdle, 30*time.Second)
 		}
 		if r.Shed.Target > 0 {
 			def(&r.Shed.Interval, 100*time.Millisecond)

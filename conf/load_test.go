@@ -102,6 +102,7 @@ routes:
 		{"backoff", q.Backoff, 200 * time.Millisecond},
 		{"backoff_max", q.BackoffMax, 10 * time.Second},
 		{"capacity", q.Capacity, 65536},
+		{"claim_idle", q.ClaimIdle, 30 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

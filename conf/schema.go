@@ -351,8 +351,9 @@ type Action struct {
 	// Mode is "sync" (the client waits for the backend's answer) or
 	// "async" (the order is queued, the client gets 202 with a ticket to
 	// poll, and a forwarder delivers at the queue's pace). Type proxy
-	// only; async needs a stock filter in the chain and, until the Redis
-	// Stream forwarder is built, stock.store memory. Default "sync".
+	// only; async needs a stock filter in the chain. With stock.store
+	// redis the queue is the shards' Redis Streams, drained by every
+	// instance; with memory, an in-process queue. Default "sync".
 	Mode string `mapstructure:"mode"`
 	// Queue paces async deliveries. Required for mode async, refused
 	// otherwise.
@@ -382,6 +383,13 @@ type Queue struct {
 	// Capacity bounds the orders queued and not yet delivered or
 	// dead-lettered; a purchase beyond it gets 503 busy and its unit
 	// back. It also bounds the finished statuses kept for polling.
-	// Default 65536.
+	// Memory store only (the Redis Streams hold at most the sale's
+	// units). Default 65536.
 	Capacity int `mapstructure:"capacity"`
+	// ClaimIdle is how long an order a gateway is delivering may go
+	// without news before another instance takes it over (it died): at
+	// least twice the upstream's connect_timeout + timeout, since a live
+	// forwarder refreshes its orders every claim_idle/3 and a takeover
+	// sends the order again. Redis store only. Default 30s.
+	ClaimIdle time.Duration `mapstructure:"claim_idle"`
 }

@@ -255,9 +255,6 @@ func (c *Config) validateMode(errs *Errors, ap string, a Action) {
 		}
 		return
 	}
-	if c.Stock.Store != "memory" {
-		errs.Addf(Join(ap, "mode"), "async needs stock.store memory for now: the Redis Stream forwarder is not built (stock.store is %s)", c.Stock.Store)
-	}
 	if q == nil {
 		errs.Addf(Join(ap, "queue"), "required for mode async (at least rate)")
 		return
@@ -272,6 +269,14 @@ func (c *Config) validateMode(errs *Errors, ap string, a Action) {
 	positive(errs, Join(qp, "capacity"), q.Capacity)
 	if q.BackoffMax < q.Backoff {
 		errs.Addf(Join(qp, "backoff_max"), "must be >= backoff (%s), got %s", q.Backoff, q.BackoffMax)
+	}
+	for _, u := range c.Upstreams {
+		if u.Name != a.Upstream {
+			continue
+		}
+		if floor := 2 * (u.ConnectTimeout + u.Timeout); q.ClaimIdle < floor {
+			errs.Addf(Join(qp, "claim_idle"), "must be >= 2 x (connect_timeout + timeout) of upstream %s (%s): a live delivery must not look dead, got %s", u.Name, floor, q.ClaimIdle)
+		}
 	}
 }
 

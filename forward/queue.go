@@ -7,8 +7,8 @@
 // Queue is the in-process queue that serves the memory stock store (one
 // gateway, `make run`). It lives in memory: queued orders and their
 // statuses do not survive a restart (nor do the memory store's units).
-// The fleet's durable queue is the Redis store's per-shard Stream, which
-// this package does not read yet.
+// The fleet's durable queue is the Redis store's per-shard Streams, read
+// by a Forwarder in every instance (stream.go).
 package forward
 
 import (

@@ -21,14 +21,17 @@ import (
 // changes a running queue's settings is refused (a restart applies it),
 // and a reload points the queue at the new config's upstream.
 type AsyncQueues struct {
-	units *Units
-	log   *slog.Logger
+	units   *Units
+	durable durableStore // the store, when it queues in Redis Streams; nil for memory
+	log     *slog.Logger
 
-	mu     sync.Mutex
-	m      map[string]*asyncQueue
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	m       map[string]*asyncQueue
+	streams map[string]*streamQueue // by route, Redis store (asyncredis.go)
+	owner   map[string]string       // activity -> the route that sells it async on Redis
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 type asyncQueue struct {
@@ -46,7 +49,12 @@ func (aq *asyncQueue) Send(ctx context.Context, o *forward.Order) (int, []byte, 
 // their units back through units.
 func NewAsyncQueues(units *Units, log *slog.Logger) *AsyncQueues {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &AsyncQueues{units: units, log: log, m: map[string]*asyncQueue{}, ctx: ctx, cancel: cancel}
+	a := &AsyncQueues{units: units, log: log, m: map[string]*asyncQueue{}, ctx: ctx, cancel: cancel,
+		streams: map[string]*streamQueue{}, owner: map[string]string{}}
+	if units != nil {
+		a.durable, _ = units.Store().(durableStore)
+	}
+	return a
 }
 
 // queue returns route's queue, starting it on first use. A queue that
@@ -84,7 +92,18 @@ func (a *AsyncQueues) release(ctx context.Context, o *forward.Order) error {
 	return err
 }
 
-// Status finds ticket in any queue, for its own user only.
+// Lookup answers an order_status poll for ticket, for its own user only:
+// from Redis on the Redis store (any instance answers), else from the
+// in-process queues. An error means Redis could not answer.
+func (a *AsyncQueues) Lookup(ticket, user string) (forward.Status, bool, error) {
+	if a.durable != nil {
+		return a.durableStatus(ticket, user)
+	}
+	st, ok := a.Status(ticket, user)
+	return st, ok, nil
+}
+
+// Status finds ticket in any in-process queue, for its own user only.
 func (a *AsyncQueues) Status(ticket, user string) (forward.Status, bool) {
 	a.mu.Lock()
 	qs := make([]*asyncQueue, 0, len(a.m))
@@ -161,16 +180,6 @@ func (in *Instance) asyncAction(u *Upstream, aq *asyncQueue, rewrite []byte) fun
 			return
 		}
 		r.Ticket.Held = false // the queue owns the unit now
-		ctx := r.Ctx
-		ctx.SetStatusCode(fasthttp.StatusAccepted)
-		ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
-		ctx.Response.Header.SetBytesKV(headerCacheCtl, noStore)
-		b := make([]byte, 0, 64+2*len(o.Ticket))
-		b = append(b, `{"ticket":"`...)
-		b = append(b, o.Ticket...)
-		b = append(b, `","status":"queued","poll":"/api/orders/`...)
-		b = append(b, o.Ticket...)
-		b = append(b, "\"}\n"...)
-		ctx.Response.SetBodyRaw(b)
+		writeQueued(r.Ctx, []byte(o.Ticket))
 	}
 }

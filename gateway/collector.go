@@ -49,6 +49,9 @@ var (
 	descQueueOrders = prometheus.NewDesc("flashgate_queue_orders_total",
 		"Orders of an async route's queue by result: enqueued, delivered, retried (attempts that will be retried), dead_lettered, full (refused, unit given back).",
 		[]string{"route", "result"}, nil)
+	descQueueDuplicates = prometheus.NewDesc("flashgate_queue_duplicate_deliveries_total",
+		"Sends of an order that may have reached the backend before (same Idempotency-Key), by route and cause: claimed_from_dead (taken over from an instance that had claimed it), retry_after_timeout (sent again after no answer). Redis store.",
+		[]string{"route", "cause"}, nil)
 )
 
 // scraped is the Server whose state the gauges describe: the last one
@@ -58,7 +61,7 @@ var scraped atomic.Pointer[Server]
 type stateCollector struct{}
 
 func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLeft, descSold, descHeld, descPaid, descUnpaid, descPaused, descOpen, descQueueDepth, descQueueWait, descQueueOrders} {
+	for _, d := range []*prometheus.Desc{descLeft, descSold, descHeld, descPaid, descUnpaid, descPaused, descOpen, descQueueDepth, descQueueWait, descQueueOrders, descQueueDuplicates} {
 		ch <- d
 	}
 }
@@ -125,5 +128,22 @@ func collectQueues(ch chan<- prometheus.Metric, qs *AsyncQueues) {
 		} {
 			ch <- prometheus.MustNewConstMetric(descQueueOrders, prometheus.CounterValue, float64(c.n), route, c.result)
 		}
+	}
+	for route, st := range qs.streamStats() {
+		if st.depthOK {
+			gauge(ch, descQueueDepth, float64(st.depth), route)
+			gauge(ch, descQueueWait, st.headWait.Seconds(), route)
+		}
+		for _, c := range []struct {
+			result string
+			n      uint64
+		}{
+			{"delivered", st.Delivered}, {"retried", st.Retried}, {"dead_lettered", st.DeadLettered},
+			{"dropped", st.Dropped}, {"taken_over", st.TakenOver},
+		} {
+			ch <- prometheus.MustNewConstMetric(descQueueOrders, prometheus.CounterValue, float64(c.n), route, c.result)
+		}
+		ch <- prometheus.MustNewConstMetric(descQueueDuplicates, prometheus.CounterValue, float64(st.ClaimedFromDead), route, "claimed_from_dead")
+		ch <- prometheus.MustNewConstMetric(descQueueDuplicates, prometheus.CounterValue, float64(st.RetryAfterTimeout), route, "retry_after_timeout")
 	}
 }

@@ -22,12 +22,30 @@ func (*OrderStatusConfig) Build(env *Env) (Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &orderStatus{queues: env.Queues, notFound: p}, nil
+	busy, err := env.Page(PageSpec{Status: 503, Reason: "busy", Kind: "busy", RetryAfter: 1, Message: "Order status is not available right now. Please try again in a moment."})
+	if err != nil {
+		return nil, err
+	}
+	s := &orderStatus{notFound: p, busy: busy}
+	if env.Queues != nil {
+		s.statuses = env.Queues
+	}
+	return s, nil
+}
+
+// OrderStatuses answers order_status polls, whichever store runs: the
+// in-process queues (memory) or the Redis status records (Redis: any
+// instance answers). *AsyncQueues is one.
+type OrderStatuses interface {
+	// Lookup finds ticket for user; ok is false for an unknown ticket and
+	// for another user's. An error means the store could not answer.
+	Lookup(ticket, user string) (st forward.Status, ok bool, err error)
 }
 
 type orderStatus struct {
-	queues   *AsyncQueues
+	statuses OrderStatuses
 	notFound *Page
+	busy     *Page
 }
 
 // orderAnswer is the poll's JSON. Body is the backend's answer as JSON
@@ -45,11 +63,15 @@ type orderAnswer struct {
 // ticket cannot be probed.
 func (s *orderStatus) Respond(r *Request) {
 	ticket, _ := r.Ctx.UserValue("ticket").(string)
-	if ticket == "" || r.Anonymous() || s.queues == nil {
+	if ticket == "" || r.Anonymous() || s.statuses == nil {
 		s.notFound.WriteJSON(r.Ctx)
 		return
 	}
-	st, ok := s.queues.Status(ticket, string(r.User))
+	st, ok, err := s.statuses.Lookup(ticket, string(r.User))
+	if err != nil {
+		s.busy.WriteJSON(r.Ctx)
+		return
+	}
 	if !ok {
 		s.notFound.WriteJSON(r.Ctx)
 		return

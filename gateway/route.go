@@ -49,6 +49,9 @@ type Route struct {
 	shedded  prometheus.Counter
 	// units takes back the unit of a request a filter after stock refused.
 	units *Units
+	// order encodes the request as the order the stock filter queues
+	// with its Take (async mode on the Redis store); nil otherwise.
+	order func(r *Request, dst []byte) ([]byte, error)
 }
 
 // addRoute builds the chain and action of rc and registers them. A path
@@ -67,6 +70,11 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 	}
 	if err := checkStockAction(path, rc, dr.filters); err != nil {
 		return err
+	}
+	if n := len(dr.filters); rc.Action.Mode == "async" && in.queues.durable != nil && n > 0 && dr.filters[n-1].typ != "stock" {
+		// The stock script queues the order; a later filter's refusal
+		// would give the unit back while a forwarder may already deliver.
+		return fmt.Errorf("%s: %s: async mode on the Redis store queues the order in the stock filter's script, so stock must be the chain's last filter", path, dr.filters[n-1].path)
 	}
 	rt.pages = append(rt.pages, in.busy)
 	for _, d := range dr.filters {
@@ -106,7 +114,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		rt.pauseRejects = rejectionsTotal.WithLabelValues(rc.Name, "pause", rt.paused.Reason)
 	}
 	env.Path = conf.Join(path, "action")
-	act, err := in.buildAction(rc, dr.endpoint, env)
+	act, err := in.buildAction(rt, rc, dr.endpoint, env)
 	if err != nil {
 		return conf.AtPath(env.Path, err)
 	}
@@ -282,7 +290,7 @@ func checkStockAction(path string, rc conf.Route, ds []decoded) error {
 
 // buildAction resolves a route's action into a function of the request and
 // the product the expanded path names.
-func (in *Instance) buildAction(rc conf.Route, ec EndpointConfig, env *Env) (func(r *Request, product string), error) {
+func (in *Instance) buildAction(rt *Route, rc conf.Route, ec EndpointConfig, env *Env) (func(r *Request, product string), error) {
 	switch rc.Action.Type {
 	case "static":
 		return in.staticAction(rc.Action.Page)
@@ -292,6 +300,15 @@ func (in *Instance) buildAction(rc conf.Route, ec EndpointConfig, env *Env) (fun
 			return nil, fmt.Errorf("unknown upstream %q", rc.Action.Upstream)
 		}
 		rewrite := []byte(rc.Action.Rewrite)
+		if rc.Action.Mode == "async" && rc.Action.Queue != nil && in.queues.durable != nil {
+			activate, err := in.queues.stream(rc.Name, *rc.Action.Queue, u, env)
+			if err != nil {
+				return nil, err
+			}
+			in.activate = append(in.activate, activate)
+			rt.order = orderEncoder(u, rewrite)
+			return durableAction(u), nil
+		}
 		if rc.Action.Mode == "async" && rc.Action.Queue != nil {
 			aq, activate, err := in.queues.queue(rc.Name, *rc.Action.Queue, u)
 			if err != nil {

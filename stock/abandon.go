@@ -131,7 +131,7 @@ func (r *RedisStore) abandon(ctx context.Context, e abandonEntry) (bool, error) 
 			if t < 0 || t >= a.shards {
 				return false, unavailable("abandon", errReply)
 			}
-			return r.giveBack(ctx, a, h, t, id, e.user)
+			return r.giveBack(ctx, a, h, t, id, e.user, e.attempt)
 		case code == abandonPending:
 			if err := r.resolve(ctx, a, h, id); err != nil {
 				return false, err

@@ -26,6 +26,7 @@ type takeOp struct {
 	a       *redisAct
 	user    string // a copy: the caller may reuse its buffer once it left
 	attempt string // random id of this Take, sent to take.lua
+	order   string // async mode: the order take.lua or borrow.lua appends; "" in sync mode
 	d       Decision
 	err     error
 }
@@ -46,7 +47,7 @@ var ops = sync.Pool{New: func() any {
 }}
 
 func (op *takeOp) recycle() {
-	op.a, op.user, op.attempt, op.d, op.err = nil, "", "", Decision{}, nil
+	op.a, op.user, op.attempt, op.order, op.d, op.err = nil, "", "", "", Decision{}, nil
 	ops.Put(op)
 }
 
@@ -59,7 +60,7 @@ var (
 // when ctx is done or after Timeout, whichever comes first; the scripts go
 // on in the background until SettleTimeout, and whatever they decide after
 // the caller left is undone (see complete).
-func (r *RedisStore) await(ctx context.Context, a *redisAct, user []byte) (Decision, error) {
+func (r *RedisStore) await(ctx context.Context, a *redisAct, user []byte, order string) (Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return Decision{}, unavailable("take", err)
 	}
@@ -73,7 +74,7 @@ func (r *RedisStore) await(ctx context.Context, a *redisAct, user []byte) (Decis
 	}
 	op := ops.Get().(*takeOp)
 	op.state.Store(opWaiting)
-	op.a, op.user, op.attempt = a, string(user), newAttempt()
+	op.a, op.user, op.attempt, op.order = a, string(user), newAttempt(), order
 	go r.complete(op)
 
 	// The Timeout bound needs a timer only when ctx ends later (a gateway's
@@ -120,7 +121,7 @@ func newAttempt() string { return strconv.FormatUint(rand.Uint64(), 16) }
 func (r *RedisStore) complete(op *takeOp) {
 	defer r.settling.Add(-1)
 	ctx, cancel := context.WithTimeout(r.ctx, r.settleTimeout)
-	d, err := r.take(ctx, op.a, op.user, op.attempt)
+	d, err := r.take(ctx, op.a, op.user, op.attempt, op.order)
 	cancel()
 	if err != nil && err != errStale {
 		r.queue.push(r, abandonEntry{a: op.a, user: op.user, attempt: op.attempt})
@@ -143,7 +144,7 @@ func (r *RedisStore) complete(op *takeOp) {
 func (r *RedisStore) giveBackAbandoned(e abandonEntry, d Decision) {
 	_, n := splitSeq(d.Seq)
 	ctx, cancel := context.WithTimeout(r.ctx, r.settleTimeout)
-	ok, err := r.giveBack(ctx, e.a, homeShard(e.user, e.a.shards), d.Shard, orderID(n, e.user), e.user)
+	ok, err := r.giveBack(ctx, e.a, homeShard(e.user, e.a.shards), d.Shard, orderID(n, e.user), e.user, e.attempt)
 	cancel()
 	switch {
 	case err != nil:

@@ -26,16 +26,20 @@
 //	{fg:act42:3}:s       HASH   the shard's state, below
 //	{fg:act42:3}:pend    ZSET   "n:user", score = ms (pending mark)
 //	{fg:act42:3}:fence   ZSET   attempts given up before take.lua ran, score = ms
-//	{fg:act42:3}:orders  STREAM async mode: orders admitted on shard 3, one
-//	                            field per entry, "n:user" -> the order
-//	                            (take.lua and borrow.lua append when given
-//	                            an order; no Store method asks for it yet:
-//	                            the gateway's async mode runs on the memory
-//	                            store only)
+//	{fg:act42:3}:orders  STREAM async mode: orders whose unit shard 3 gave,
+//	                            one field per entry, "n:user" ->
+//	                            "version:order" (TakeOrder: take.lua or
+//	                            borrow.lua append in the call that takes
+//	                            the unit); acked entries are deleted
 //	{fg:act42:3}:due     ZSET   pay_within: "n:user" -> deadline ms of each
 //	                            unit held unpaid whose home is 3; "xn:user"
 //	                            -> 0 while its release is under way (see
 //	                            Pay within)
+//	{fg:act42:3}:dead    STREAM async mode: dead-lettered orders of shard 3
+//	                            (id, order, reason), capped near 100000
+//	{fg:act42:3}:st:<n:user>
+//	                     STRING async mode: the final status of purchase n
+//	                            of a user homed on 3 (24 h TTL)
 //	{fg:act42:meta}      HASH   stock, shards, per_user, pay_within (ms),
 //	                            version, gen
 //
@@ -51,7 +55,11 @@
 //	u<user>       ledger record of a user whose home is 3: "N;k,a,t;...",
 //	              N the last purchase number issued in this version, then
 //	              one entry per live purchase k with its attempt id a and
-//	              the shard t holding its unit ("p" while pending)
+//	              the shard t holding its unit ("p" while pending); in
+//	              async mode a becomes D once a forwarder claimed the
+//	              order, and every give-back first turns it into R
+//	              (retracted); neither is lower-case hex, so no attempt
+//	              id is ever mistaken for them
 //	o<n:user>     order record of a unit borrowed from shard 3 by a user
 //	              homed elsewhere: "1" taken, "0" tombstone
 //	pd, ru        pay_within: payments confirmed, units released unpaid
@@ -171,14 +179,28 @@
 //	the gateway crashes or        -               what the steps had done: an
 //	  Closes mid-Take, or the                     admitted unit stays held
 //	  queue is full                               with no order (sold, never
-//	                                              sent) until a forced Warm
-//	                                              (with pay_within: until its
+//	                                              sent; in async mode its
+//	                                              order is in the Stream and
+//	                                              is delivered) until a
+//	                                              forced Warm (with
+//	                                              pay_within: until its
 //	                                              deadline, then swept); a
 //	                                              pending mark is resolved by
 //	                                              Reconcile (held if a borrow
 //	                                              took a unit, else rolled
 //	                                              back). The queue is memory:
 //	                                              it dies with the process
+//
+//	async: a forwarder dies      -               its entries stay pending
+//	  with entries read or                        until another instance
+//	  claimed                                     takes them over after
+//	                                              claim_idle; those it had
+//	                                              claimed (D, at most its
+//	                                              max_inflight) are sent
+//	                                              again, same key
+//	async: a forwarder dies       -               a dead letter: the unit is
+//	  between Release and ack                     back, the entry R or gone:
+//	                                              the next claimer drops it
 //
 // Never an oversell or a PerUser breach in any row. The attempt records
 // cost two small fields per live purchase on its home shard (dropped when
@@ -198,10 +220,46 @@
 // fence a borrow still settling in the background: that Take then fails
 // closed, its allowance given back, and abandon.lua finds nothing to undo.
 //
+// # Async mode: the held-mark check
+//
+// TakeOrder queues the order in the script that takes the unit, so there
+// is no admitted unit without its order. The other direction, no order
+// delivered for a unit that was given back, is claim.lua's, on the home
+// shard h (h = fnv1a(user) mod the order's version's shard count; the
+// order of a borrowed unit sits in shard t's Stream, its entry on h):
+//
+//   - claim (a forwarder, before the first send): no entry or R: the unit
+//     was given back: drop the order; t = p: settle.lua has not run:
+//     check again shortly; D: claimed before (a redelivery, same
+//     Idempotency-Key); else the attempt id becomes D: deliver. Another
+//     version: a forced re-Warm reset the ledger: drop.
+//   - retract (the first step of every give-back, giveBack): the attempt
+//     id becomes R. A give-back of an abandoned Take (giveBackAbandoned,
+//     abandon.lua's held case) passes its attempt id and retracts only
+//     if the entry still carries it: a D entry is left alone, the order
+//     is under way and its unit stays sold. Release passes none and
+//     retracts a D entry too (the backend or an operator decided; a
+//     forwarder that takes the entry over later finds R and drops it).
+//
+// Claim and retract both run on h, so Redis serialises them: either the
+// order is delivered and the unit stays sold, or the unit comes back
+// and the order is dropped. abandon.lua looking up a claimed attempt
+// finds no entry carrying it and fences an attempt that already ran,
+// which is harmless. A crash between retract and the rest of a
+// give-back leaves an R entry holding the allowance (no oversell); a
+// retried Release finishes it, as before.
+//
+// A forwarder acks and deletes an entry once it is finished (ack.lua;
+// a dead letter is first copied to the shard's :dead Stream), writes the
+// final status under h's tag, and keeps the entries it works on fresh
+// (touch.lua) so that XAUTOCLAIM in another instance takes over only the
+// entries of a dead one.
+//
 // # Release
 //
-// Find t from the user's record on h (HGET), then, for a unit borrowed
-// from t != h, release.lua on t (turn the live order record into a
+// Find t from the user's record on h (HGET), then claim.lua's retract on
+// h (see Async mode), then, for a unit borrowed from t != h, release.lua
+// on t (turn the live order record into a
 // tombstone, s_t+1, PUBLISH), then unhold.lua on h (drop the entry, only
 // if it is held; for t = h it gives the unit back in the same step). A
 // crash between the two steps of a borrowed unit leaves the allowance used

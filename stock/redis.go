@@ -277,6 +277,10 @@ func (r *RedisStore) SoldOut(activity string) bool {
 }
 
 func (r *RedisStore) Take(ctx context.Context, activity string, user []byte) (Decision, error) {
+	return r.takeOrder(ctx, activity, user, "")
+}
+
+func (r *RedisStore) takeOrder(ctx context.Context, activity string, user []byte, order string) (Decision, error) {
 	a := r.cached(activity)
 	for attempt := 0; ; attempt++ {
 		if a == nil {
@@ -291,7 +295,7 @@ func (r *RedisStore) Take(ctx context.Context, activity string, user []byte) (De
 		if a.empty.all() {
 			return Decision{Result: SoldOut}, nil
 		}
-		d, err := r.await(ctx, a, user)
+		d, err := r.await(ctx, a, user, order)
 		if err != errStale {
 			return d, err
 		}
@@ -304,11 +308,19 @@ func (r *RedisStore) Take(ctx context.Context, activity string, user []byte) (De
 
 // take runs the three steps of a purchase (see doc.go) for attempt, under
 // ctx alone. It runs on the background goroutine of await.
-func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt string) (Decision, error) {
+func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt, order string) (Decision, error) {
 	h := homeShard(u, a.shards)
 	keys, args := a.keys[h][:syncKeys], []string{a.verStr, u, a.idx[h], attempt, a.puStr}
-	if a.payWithin > 0 {
-		keys, args = a.keys[h], append(args, "", r.dueArg(a)) // no order, the deadline
+	if order != "" || a.payWithin > 0 {
+		// async mode: the order, appended to h's Stream on admission;
+		// pay_within: the deadline (ARGV[7], after an empty order).
+		keys, args = a.keys[h], append(args, "")
+		if order != "" {
+			args[5] = streamValue(a.verStr, order)
+		}
+		if a.payWithin > 0 {
+			args = append(args, r.dueArg(a))
+		}
 	}
 	v, err := call(ctx, r.c, "take", takeScript, keys, args)
 	if err != nil {
@@ -322,7 +334,7 @@ func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt string) (
 		return Decision{Result: LimitReached}, nil
 	case codeBorrow:
 		a.empty.set(h)
-		return r.borrow(ctx, a, h, u, n)
+		return r.borrow(ctx, a, h, u, n, order)
 	case codeNotLoaded:
 		r.drop(a.name)
 		return Decision{Result: NotLoaded}, nil
@@ -337,9 +349,12 @@ func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt string) (
 // borrow looks for a unit on the other shards for the pending purchase n
 // of user: first those not known empty, then, so that a stale bit never
 // makes a SoldOut, those that were. It then settles on the home shard h.
-func (r *RedisStore) borrow(ctx context.Context, a *redisAct, h int, u string, n int64) (Decision, error) {
+func (r *RedisStore) borrow(ctx context.Context, a *redisAct, h int, u string, n int64, order string) (Decision, error) {
 	id := orderID(n, u)
 	args := []string{a.verStr, id}
+	if order != "" {
+		args = append(args, order)
+	}
 	var tried [MaxShards / 64]uint64
 	for pass := 0; pass < 2; pass++ {
 		for k := 1; k < a.shards; k++ {

@@ -315,17 +315,28 @@ func (r *RedisStore) Release(ctx context.Context, activity string, user []byte, 
 	if t < 0 || t >= a.shards {
 		return false, unavailable("release", errReply)
 	}
-	return r.giveBack(ctx, a, h, t, orderID(n, u), u)
+	return r.giveBack(ctx, a, h, t, orderID(n, u), u, "")
 }
 
 // giveBack is the last steps of Release, also used for the units of
-// abandoned Takes: for a borrowed unit release.lua on t (tombstone, INCR,
-// PUBLISH), then unhold.lua on h, which for a unit on h does both. It
-// reports whether the allowance was freed.
-func (r *RedisStore) giveBack(ctx context.Context, a *redisAct, h, t int, id, u string) (bool, error) {
+// abandoned Takes: claim.lua's retract on h (from then on no forwarder
+// delivers the entry's queued order, see doc.go, async mode), for a
+// borrowed unit release.lua on t (tombstone, INCR, PUBLISH), then
+// unhold.lua on h, which for a unit on h does both. An abandoned Take
+// passes its attempt: a unit whose order a forwarder already claimed stays
+// sold. It reports whether the allowance was freed.
+func (r *RedisStore) giveBack(ctx context.Context, a *redisAct, h, t int, id, u, attempt string) (bool, error) {
 	n, _, ok := parseOrderID(id)
 	if !ok {
 		return false, unavailable("release", errReply)
+	}
+	ns := strconv.FormatInt(n, 10)
+	code, err := r.run(ctx, "release", claimScript, a.keys[h], []string{a.verStr, ns, u, "r", attempt})
+	if err != nil {
+		return false, err
+	}
+	if code != 1 { // gone, pending, under delivery or another load: nothing to give back
+		return false, nil
 	}
 	if t != h {
 		code, err := r.run(ctx, "release", releaseScript, a.keys[t], []string{a.verStr, id, r.channel, stockMsg(a.name, t)})
@@ -336,8 +347,8 @@ func (r *RedisStore) giveBack(ctx context.Context, a *redisAct, h, t int, id, u 
 			a.empty.clear(t)
 		}
 	}
-	code, err := r.run(ctx, "release", unholdScript, a.keys[h],
-		[]string{a.verStr, strconv.FormatInt(n, 10), u, a.idx[h], r.channel, stockMsg(a.name, h)})
+	code, err = r.run(ctx, "release", unholdScript, a.keys[h],
+		[]string{a.verStr, ns, u, a.idx[h], r.channel, stockMsg(a.name, h)})
 	if err != nil {
 		return false, err
 	}

@@ -78,6 +78,12 @@ var (
 	expireSrc string
 	//go:embed lua/unpaid.lua
 	unpaidSrc string
+	//go:embed lua/claim.lua
+	claimSrc string
+	//go:embed lua/ack.lua
+	ackSrc string
+	//go:embed lua/touch.lua
+	touchSrc string
 )
 
 // Each script is wrapped once: the SHA-1 is computed here, calls use
@@ -99,6 +105,9 @@ var (
 	paidScript    = rueidis.NewLuaScript(paidSrc)
 	expireScript  = rueidis.NewLuaScript(expireSrc)
 	unpaidScript  = rueidis.NewLuaScript(unpaidSrc)
+	claimScript   = rueidis.NewLuaScript(claimSrc)
+	ackScript     = rueidis.NewLuaScript(ackSrc)
+	touchScript   = rueidis.NewLuaScript(touchSrc)
 )
 
 // shardTag is the hash tag of shard i: "{fg:act42:3}".

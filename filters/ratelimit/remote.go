@@ -2,21 +2,18 @@ package ratelimit
 
 import (
 	"context"
-	_ "embed"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
 
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/redisgcra"
 )
 
-//go:embed gcra.lua
-var gcraLua string
-
-// script is wrapped once: EVALSHA, with EVAL when Redis lacks the script.
-var script = rueidis.NewLuaScript(gcraLua)
+// script is the shared GCRA (internal/redisgcra), also the async
+// forwarders' delivery rate.
+var script = redisgcra.Script
 
 // breakerPause is how long a distributed limiter stops asking Redis after
 // a failed call: during an outage each request is decided at once (locally
@@ -44,13 +41,9 @@ type remote struct {
 }
 
 func newRemote(p params, client rueidis.Client, prefix, name string, activities int) *remote {
-	ivUS := 1e6 / p.rate
 	rm := &remote{
-		client: client,
-		args: []string{
-			strconv.FormatFloat(ivUS, 'f', -1, 64),
-			strconv.FormatFloat(ivUS*float64(p.burst), 'f', -1, 64),
-		},
+		client:  client,
+		args:    redisgcra.Args(p.rate, p.burst),
 		head:    []byte(prefix + "rl:{"),
 		tail:    "}",
 		timeout: p.redisTimeout,

@@ -48,6 +48,7 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 		timeout = env.Config.Redis.Timeout
 	}
 	f := &filter{units: env.Units, local: env.Units.Local(), timeout: timeout}
+	f.orders, _ = env.Units.Store().(store.OrderTaker)
 	if !f.local {
 		f.redis = env.RedisBreaker
 	}
@@ -60,6 +61,7 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 		{&f.limit, gateway.PageSpec{Status: 409, Reason: "already_purchased", Kind: "blocked", Message: "You already have this item: one per customer."}},
 		{&f.login, gateway.PageSpec{Status: 401, Reason: "login_required", Kind: "blocked", Message: "Please sign in to buy."}},
 		{&f.notLoaded, gateway.PageSpec{Status: 503, Reason: "not_loaded", Kind: "busy", RetryAfter: 1, Message: "The sale is being prepared. Please try again in a moment."}},
+		{&f.tooLarge, gateway.PageSpec{Status: 413, Reason: "order_too_large", Kind: "blocked", Message: "The order is too large (at most 16 KiB with its headers)."}},
 	}
 	for _, p := range pages {
 		if *p.dst, err = env.Page(p.spec); err != nil {
@@ -79,8 +81,11 @@ type filter struct {
 	// disabled): while it is open a purchase fails closed at once, with
 	// no Redis call, instead of waiting out timeout.
 	redis *breaker.Breaker
+	// orders is the store's TakeOrder (Redis), for routes in async mode:
+	// the order is queued in the same script as the decision.
+	orders store.OrderTaker
 
-	soldOut, limit, login, notLoaded *gateway.Page
+	soldOut, limit, login, notLoaded, tooLarge *gateway.Page
 }
 
 // Handle takes a unit. Sold-out is decided from local memory first, so the
@@ -100,12 +105,24 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 	if f.local {
 		d, err = f.units.Take(context.Background(), a.ID, r.User)
 	} else {
+		// Async mode on Redis: the order goes into the decision's script.
+		order, async, oerr := r.AsyncOrder()
+		if oerr != nil {
+			return gateway.RejectWith(f.tooLarge), nil
+		}
+		if async && f.orders == nil {
+			return gateway.Verdict{}, gateway.ErrUnavailable // no Stream to queue in: never a 202 without its order
+		}
 		t, ok := f.redis.Allow()
 		if !ok {
 			return gateway.Verdict{}, gateway.ErrUnavailable
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
-		d, err = f.units.Take(ctx, a.ID, r.User)
+		if async {
+			d, err = f.orders.TakeOrder(ctx, a.ID, r.User, order)
+		} else {
+			d, err = f.units.Take(ctx, a.ID, r.User)
+		}
 		cancel()
 		f.redis.Done(t, gateway.RedisOutcome(err))
 	}

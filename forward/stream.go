@@ -1,0 +1,311 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flashgate/flashgate/stock"
+)
+
+// The fleet's durable queue: a Forwarder in every gateway instance reads
+// the Redis store's per-shard orders Streams through one consumer group
+// and delivers at a rate shared by all instances (see README, async mode
+// on Redis, and stock/doc.go for the held-mark check).
+
+// StreamLog is the Redis store's queue as a Forwarder uses it
+// (*stock.RedisStore).
+type StreamLog interface {
+	OrderShards(ctx context.Context, activity string) (int, error)
+	CreateGroups(ctx context.Context, activity, group string) error
+	ReadOrders(ctx context.Context, activity string, shard int, group, consumer string, count int) ([]stock.QueuedOrder, error)
+	ClaimIdle(ctx context.Context, activity string, shard int, group, consumer string, idle time.Duration, count int, cursor string) ([]stock.QueuedOrder, string, error)
+	Touch(ctx context.Context, activity string, shard int, group, consumer string, ids []string) ([]string, error)
+	Check(ctx context.Context, q *stock.QueuedOrder) (stock.OrderCheck, error)
+	Finish(ctx context.Context, q *stock.QueuedOrder, group, deadReason string) (bool, error)
+	Release(ctx context.Context, activity string, user []byte, seq int64) (bool, error)
+	PutOrderStatus(ctx context.Context, activity, user string, seq int64, rec []byte, ttl time.Duration) error
+}
+
+// Pacer is the delivery rate shared by every instance: Take answers 0 when
+// a delivery may start now, else how long to wait before asking again
+// (a redisgcra.Bucket).
+type Pacer interface {
+	Take(ctx context.Context) (time.Duration, error)
+}
+
+// StreamConfig configures a Forwarder. Zero durations take the defaults.
+type StreamConfig struct {
+	Activities []string // the route's sales: their Streams are read
+	Group      string   // the consumer group, one per route
+	Consumer   string   // unique per instance
+	// MaxInflight bounds the orders this instance works on at once, from
+	// its held-mark claim to its ack (retries waiting included): so an
+	// instance that dies leaves at most MaxInflight orders that may have
+	// been sent and will be sent again. Default 32.
+	MaxInflight int
+	Attempts    int           // default 6
+	Backoff     time.Duration // default 200ms
+	BackoffMax  time.Duration // default 10s
+	SendTimeout time.Duration // default 10s
+	// ClaimIdle is how long an entry must be idle before another instance
+	// takes it over. Live forwarders touch theirs every ClaimIdle/3.
+	// Default 30s; it must exceed SendTimeout (conf checks it).
+	ClaimIdle time.Duration
+	StatusTTL time.Duration // how long a final status is kept; default 24h
+	// PollMin and PollMax bound the adaptive poll: PollMin while busy,
+	// doubling to PollMax while idle. Defaults 2ms and 100ms.
+	PollMin, PollMax time.Duration
+}
+
+// StreamStats counts what a Forwarder did.
+type StreamStats struct {
+	Delivered, Retried, DeadLettered, ReleaseFailed, Dropped, TakenOver uint64
+	// Duplicates counts sends of an order that may have reached the
+	// backend before, by cause: claimed_from_dead (taken over from
+	// another instance after it had claimed it), retry_after_timeout
+	// (sent again after no answer).
+	ClaimedFromDead, RetryAfterTimeout uint64
+	Inflight                           int
+}
+
+// Forwarder delivers one async route's orders from the Redis Streams.
+type Forwarder struct {
+	cfg  StreamConfig
+	log  StreamLog
+	send Sender
+	pace Pacer
+
+	sem   chan struct{}
+	mu    sync.Mutex
+	owned map[string]*streamItem // by activity/shard/id: read and not finished
+	st    struct {
+		delivered, retried, dead, relFailed, dropped, takenOver, fromDead, afterTimeout atomic.Uint64
+	}
+}
+
+type streamItem struct {
+	q    stock.QueuedOrder
+	lost atomic.Bool // another consumer owns it now: stop working on it
+}
+
+// NewForwarder returns a Forwarder; Run starts it.
+func NewForwarder(cfg StreamConfig, log StreamLog, send Sender, pace Pacer) (*Forwarder, error) {
+	if len(cfg.Activities) == 0 || cfg.Group == "" || cfg.Consumer == "" {
+		return nil, errors.New("forward: a stream forwarder needs activities, a group and a consumer name")
+	}
+	def := func(p *time.Duration, v time.Duration) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	if cfg.MaxInflight <= 0 {
+		cfg.MaxInflight = 32
+	}
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = 6
+	}
+	def(&cfg.Backoff, 200*time.Millisecond)
+	def(&cfg.BackoffMax, 10*time.Second)
+	def(&cfg.SendTimeout, 10*time.Second)
+	def(&cfg.ClaimIdle, 30*time.Second)
+	def(&cfg.StatusTTL, 24*time.Hour)
+	def(&cfg.PollMin, 2*time.Millisecond)
+	def(&cfg.PollMax, 100*time.Millisecond)
+	return &Forwarder{cfg: cfg, log: log, send: send, pace: pace,
+		sem: make(chan struct{}, cfg.MaxInflight), owned: map[string]*streamItem{}}, nil
+}
+
+// Stats returns the counters so far.
+func (f *Forwarder) Stats() StreamStats {
+	return StreamStats{
+		Delivered: f.st.delivered.Load(), Retried: f.st.retried.Load(), DeadLettered: f.st.dead.Load(),
+		ReleaseFailed: f.st.relFailed.Load(), Dropped: f.st.dropped.Load(), TakenOver: f.st.takenOver.Load(),
+		ClaimedFromDead: f.st.fromDead.Load(), RetryAfterTimeout: f.st.afterTimeout.Load(),
+		Inflight: len(f.sem),
+	}
+}
+
+type shardRef struct {
+	activity string
+	shard    int
+}
+
+// Run reads and delivers until ctx is done, then waits for the orders
+// under way; what it leaves unacked another instance claims after
+// ClaimIdle (or this one, restarted under the same consumer name, reads
+// again: its pending entries are read first).
+func (f *Forwarder) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() { defer wg.Done(); f.touchLoop(ctx) }()
+
+	var shards []shardRef
+	cursors := map[shardRef]string{} // XAUTOCLAIM scan position per Stream
+	var refreshed, claimed time.Time
+	poll := f.cfg.PollMin
+	var buf []stock.QueuedOrder
+	for ctx.Err() == nil {
+		now := time.Now()
+		if now.Sub(refreshed) > time.Second || len(shards) == 0 {
+			shards = f.refresh(ctx, shards)
+			refreshed = now
+		}
+		free := f.cfg.MaxInflight - len(f.sem)
+		buf = buf[:0]
+		if free > 0 && len(shards) > 0 {
+			per := max(1, free/len(shards))
+			takeOver := now.Sub(claimed) > f.cfg.ClaimIdle/2
+			if takeOver {
+				claimed = now
+			}
+			for _, s := range shards {
+				if takeOver {
+					cur := cursors[s]
+					if cur == "" {
+						cur = "0-0"
+					}
+					qs, next, err := f.log.ClaimIdle(ctx, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, f.cfg.ClaimIdle, per, cur)
+					cursors[s] = next
+					if next != "0-0" {
+						claimed = time.Time{} // more to scan: go on next round
+					}
+					if err == nil {
+						f.st.takenOver.Add(uint64(len(qs)))
+						buf = append(buf, qs...)
+					}
+				}
+				qs, err := f.log.ReadOrders(ctx, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, per)
+				if stock.IsNoGroup(err) {
+					refreshed = time.Time{} // re-create the groups next round
+				}
+				buf = append(buf, qs...)
+			}
+		}
+		// Roughly admission order across shards: by entry id (ms-seq).
+		sort.SliceStable(buf, func(i, j int) bool { return idLess(buf[i].ID, buf[j].ID) })
+		for i := range buf {
+			it := f.own(buf[i])
+			select {
+			case f.sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-f.sem }()
+				f.deliver(ctx, it)
+				f.disown(it)
+			}()
+		}
+		if len(buf) > 0 {
+			poll = f.cfg.PollMin
+		} else {
+			poll = min(2*poll, f.cfg.PollMax)
+		}
+		if sleep(ctx, poll) != nil {
+			return
+		}
+	}
+}
+
+// refresh lists the Streams (shards) of the route's sales and makes sure
+// their group exists; a sale not loaded yet is skipped until it is.
+func (f *Forwarder) refresh(ctx context.Context, cur []shardRef) []shardRef {
+	var out []shardRef
+	for _, a := range f.cfg.Activities {
+		n, err := f.log.OrderShards(ctx, a)
+		if err != nil {
+			for _, s := range cur { // Redis away: keep what we had
+				if s.activity == a {
+					out = append(out, s)
+				}
+			}
+			continue
+		}
+		if n == 0 || f.log.CreateGroups(ctx, a, f.cfg.Group) != nil {
+			continue
+		}
+		for i := range n {
+			out = append(out, shardRef{a, i})
+		}
+	}
+	return out
+}
+
+func itemKey(q *stock.QueuedOrder) string {
+	return q.Activity + "/" + strconv.Itoa(q.Shard) + "/" + q.ID
+}
+
+func (f *Forwarder) own(q stock.QueuedOrder) *streamItem {
+	it := &streamItem{q: q}
+	f.mu.Lock()
+	f.owned[itemKey(&it.q)] = it
+	f.mu.Unlock()
+	return it
+}
+
+func (f *Forwarder) disown(it *streamItem) {
+	f.mu.Lock()
+	if f.owned[itemKey(&it.q)] == it {
+		delete(f.owned, itemKey(&it.q))
+	}
+	f.mu.Unlock()
+}
+
+// touchLoop keeps every owned entry fresh, every ClaimIdle/3, and marks
+// those another instance took over meanwhile.
+func (f *Forwarder) touchLoop(ctx context.Context) {
+	for sleep(ctx, f.cfg.ClaimIdle/3) == nil {
+		groups := map[shardRef][]*streamItem{}
+		f.mu.Lock()
+		for _, it := range f.owned {
+			k := shardRef{it.q.Activity, it.q.Shard}
+			groups[k] = append(groups[k], it)
+		}
+		f.mu.Unlock()
+		for k, its := range groups {
+			ids := make([]string, len(its))
+			for i, it := range its {
+				ids[i] = it.q.ID
+			}
+			lost, err := f.log.Touch(ctx, k.activity, k.shard, f.cfg.Group, f.cfg.Consumer, ids)
+			if err != nil {
+				continue
+			}
+			for _, id := range lost {
+				for _, it := range its {
+					if it.q.ID == id {
+						it.lost.Store(true)
+					}
+				}
+			}
+		}
+	}
+}
+
+// idLess orders Stream entry ids "ms-seq" numerically.
+func idLess(a, b string) bool {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	if len(am) != len(bm) {
+		return len(am) < len(bm)
+	}
+	if am != bm {
+		return am < bm
+	}
+	if len(as) != len(bs) {
+		return len(as) < len(bs)
+	}
+	return as < bs
+}
+
+func jitter() float64 { return rand.Float64() }

@@ -1,0 +1,373 @@
+package forward
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/flashgate/flashgate/internal/redisgcra"
+	"github.com/flashgate/flashgate/internal/redistest"
+	"github.com/flashgate/flashgate/stock"
+)
+
+// backend is a test Sender that records every send by ticket (allowing
+// duplicates) and answers with reply.
+type backend struct {
+	mu       sync.Mutex
+	sends    map[string]int
+	times    []time.Time
+	inflight atomic.Int64
+	peak     atomic.Int64
+	reply    func(o *Order, n int) (int, error) // n: sends of this ticket so far, 1-based
+	// hang, when set, makes every send wait for ctx: an instance that
+	// dies mid-send.
+	hang bool
+}
+
+func newBackend(reply func(o *Order, n int) (int, error)) *backend {
+	return &backend{sends: map[string]int{}, reply: reply}
+}
+
+func (b *backend) Send(ctx context.Context, o *Order) (int, []byte, error) {
+	in := b.inflight.Add(1)
+	defer b.inflight.Add(-1)
+	for p := b.peak.Load(); in > p && !b.peak.CompareAndSwap(p, in); p = b.peak.Load() {
+	}
+	b.mu.Lock()
+	b.sends[o.Ticket]++
+	n := b.sends[o.Ticket]
+	b.times = append(b.times, time.Now())
+	b.mu.Unlock()
+	if b.hang {
+		<-ctx.Done()
+		return 0, nil, ctx.Err()
+	}
+	code, err := b.reply(o, n)
+	if err != nil {
+		return 0, nil, err
+	}
+	return code, []byte(`{"ok":true}`), nil
+}
+
+func (b *backend) count() (orders, sends int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, n := range b.sends {
+		orders++
+		sends += n
+	}
+	return orders, sends
+}
+
+type fixture struct {
+	r      *stock.RedisStore
+	client rueidis.Client
+	act    string
+	stock  int64
+}
+
+func newFixture(t *testing.T, addrs []string, act string, units int64) *fixture {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true, Dialer: net.Dialer{Timeout: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	s, err := stock.NewRedis(stock.RedisOptions{Client: c, Prefix: "fg:", Timeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Warm(ctx, stock.Spec{Activity: act, Stock: units, Shards: 3, PerUser: 1}, false); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{r: s.(*stock.RedisStore), client: c, act: act, stock: units}
+}
+
+// sell admits n orders from distinct users and returns their tickets.
+func (f *fixture) sell(t *testing.T, n int) []string {
+	t.Helper()
+	var tickets []string
+	for i := range n {
+		u := "buyer" + strconv.Itoa(i)
+		b, err := AppendOrder(nil, &Order{Method: "POST", Path: "/orders", Body: []byte(`{"u":"` + u + `"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		d, err := f.r.TakeOrder(ctx, f.act, []byte(u), b)
+		cancel()
+		if err != nil || d.Result != stock.Admitted {
+			t.Fatalf("TakeOrder(%s) = %+v, %v", u, d, err)
+		}
+		tickets = append(tickets, f.act+":"+u+":"+strconv.FormatInt(d.Seq, 10))
+	}
+	return tickets
+}
+
+func (f *fixture) forwarder(t *testing.T, consumer string, send Sender, rate float64, edit func(*StreamConfig)) *Forwarder {
+	t.Helper()
+	cfg := StreamConfig{Activities: []string{f.act}, Group: "orders", Consumer: consumer, MaxInflight: 4,
+		Attempts: 3, Backoff: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond, SendTimeout: time.Second, ClaimIdle: 2 * time.Second}
+	if edit != nil {
+		edit(&cfg)
+	}
+	pace := &redisgcra.Bucket{Client: f.client, Key: "fg:q:{" + f.act + "}", Args: redisgcra.Args(rate, 1), Timeout: time.Second}
+	fw, err := NewForwarder(cfg, f.r, send, pace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fw
+}
+
+func runFw(t *testing.T, fw *Forwarder) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); fw.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Error("forwarder did not stop within 10s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func within(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for start := time.Now(); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+	}
+}
+
+func (f *fixture) depth(t *testing.T) int64 {
+	t.Helper()
+	n, _, err := f.r.QueueDepth(context.Background(), f.act)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (f *fixture) status(t *testing.T, ticket string) (Status, stock.OrderState) {
+	t.Helper()
+	act, user, seq := splitTicket(t, ticket)
+	b, state, err := f.r.OrderStatus(context.Background(), act, user, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state != stock.OrderRecorded {
+		return Status{}, state
+	}
+	st, err := ParseStatus(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, state
+}
+
+func splitTicket(t *testing.T, ticket string) (string, string, int64) {
+	t.Helper()
+	var parts []string
+	last := 0
+	for i := 0; i < len(ticket); i++ {
+		if ticket[i] == ':' {
+			parts = append(parts, ticket[last:i])
+			last = i + 1
+		}
+	}
+	parts = append(parts, ticket[last:])
+	seq, err := strconv.ParseInt(parts[2], 10, 64)
+	if len(parts) != 3 || err != nil {
+		t.Fatalf("ticket %q", ticket)
+	}
+	return parts[0], parts[1], seq
+}
+
+func (f *fixture) left(t *testing.T) int64 {
+	t.Helper()
+	n, err := f.r.Left(context.Background(), f.act)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func topologies(t *testing.T) map[string][]string {
+	return map[string][]string{
+		"standalone": {redistest.Start(t).Addr()},
+		"cluster":    redistest.StartCluster(t, 3).Addrs(),
+	}
+}
+
+// TestForwarderDelivers: every admitted order reaches the backend once,
+// no more than max_inflight at a time, at no more than the shared rate;
+// the Streams end empty and every ticket has its status.
+func TestForwarderDelivers(t *testing.T) {
+	for name, addrs := range topologies(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, addrs, "deliver", 40)
+			tickets := f.sell(t, 30)
+			be := newBackend(func(*Order, int) (int, error) { time.Sleep(5 * time.Millisecond); return 201, nil })
+			const rate = 100
+			start := time.Now()
+			runFw(t, f.forwarder(t, "a", be, rate, nil))
+			within(t, 30*time.Second, "all delivered", func() bool { n, _ := be.count(); return n == len(tickets) })
+			_, sends := be.count()
+			if sends != len(tickets) {
+				t.Errorf("%d sends for %d orders: a duplicate", sends, len(tickets))
+			}
+			if p := be.peak.Load(); p > 4 {
+				t.Errorf("peak concurrency %d > max_inflight 4", p)
+			}
+			// 30 sends at 100/s with a burst of 1 take at least ~290 ms.
+			if span := be.times[len(be.times)-1].Sub(start); span < 250*time.Millisecond {
+				t.Errorf("30 sends in %v: faster than the rate of %d/s", span, rate)
+			}
+			within(t, 5*time.Second, "streams empty", func() bool { return f.depth(t) == 0 })
+			for _, tk := range tickets {
+				if st, state := f.status(t, tk); state != stock.OrderRecorded || st.State != Delivered || st.Code != 201 {
+					t.Fatalf("status of %s: %+v (%d)", tk, st, state)
+				}
+			}
+			if f.left(t) != 10 {
+				t.Errorf("left %d, want 10", f.left(t))
+			}
+		})
+	}
+}
+
+// TestForwarderOutcomes: retries, dead letters that release exactly once,
+// and a breaker that refuses without burning attempts.
+func TestForwarderOutcomes(t *testing.T) {
+	addrs := []string{redistest.Start(t).Addr()}
+	tests := []struct {
+		name      string
+		reply     func(o *Order, n int) (int, error)
+		wantState State
+		reason    string
+		wantSends int // per order
+	}{
+		{"503 twice then 201: delivered on the third attempt", func(_ *Order, n int) (int, error) {
+			if n < 3 {
+				return 503, nil
+			}
+			return 201, nil
+		}, Delivered, "", 3},
+		{"409: the backend has it, delivered", func(*Order, int) (int, error) { return 409, nil }, Delivered, "", 1},
+		{"400: dead-lettered at once, unit back", func(*Order, int) (int, error) { return 400, nil }, Failed, ReasonRejected, 1},
+		{"500 always: dead-lettered after 3 attempts, unit back", func(*Order, int) (int, error) { return 500, nil }, Failed, ReasonExhausted, 3},
+		{"refused connection: retried like a 5xx", func(_ *Order, n int) (int, error) {
+			if n == 1 {
+				return 0, &net.OpError{Op: "dial", Err: context.DeadlineExceeded}
+			}
+			return 200, nil
+		}, Delivered, "", 2},
+		{"breaker open 5 times: no attempt used, then delivered", func(_ *Order, n int) (int, error) {
+			if n <= 5 {
+				return 0, ErrNotSent
+			}
+			return 200, nil
+		}, Delivered, "", 6},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, addrs, "out"+strconv.Itoa(i), 5)
+			tickets := f.sell(t, 3)
+			be := newBackend(tc.reply)
+			fw := f.forwarder(t, "a", be, 1000, nil)
+			runFw(t, fw)
+			within(t, 30*time.Second, "all finished", func() bool { return f.depth(t) == 0 })
+			for _, tk := range tickets {
+				st, state := f.status(t, tk)
+				if state != stock.OrderRecorded || st.State != tc.wantState || st.Reason != tc.reason {
+					t.Errorf("status of %s: %+v (%d), want %v %q", tk, st, state, tc.wantState, tc.reason)
+				}
+				be.mu.Lock()
+				n := be.sends[tk]
+				be.mu.Unlock()
+				if n != tc.wantSends {
+					t.Errorf("%s sent %d times, want %d", tk, n, tc.wantSends)
+				}
+			}
+			wantLeft := int64(2)
+			if tc.wantState == Failed {
+				wantLeft = 5
+				if s := fw.Stats(); s.DeadLettered != 3 {
+					t.Errorf("dead letters %d, want 3", s.DeadLettered)
+				}
+			}
+			if l := f.left(t); l != wantLeft {
+				t.Errorf("left %d, want %d (a unit released twice or not at all)", l, wantLeft)
+			}
+		})
+	}
+}
+
+// TestForwarderTakesOverDead: an instance dies with orders it had sent
+// but not acked; another takes them over after claim_idle and sends them
+// again (same key): the only duplicates, at most the dead one's
+// max_inflight.
+func TestForwarderTakesOverDead(t *testing.T) {
+	for name, addrs := range topologies(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, addrs, "takeover", 20)
+			tickets := f.sell(t, 12)
+			dead := newBackend(nil)
+			dead.hang = true
+			stopA := runFw(t, f.forwarder(t, "dead", dead, 1000, func(c *StreamConfig) { c.MaxInflight = 3 }))
+			within(t, 10*time.Second, "the doomed instance sends", func() bool { return dead.inflight.Load() == 3 })
+			stopA() // its goroutines end; its entries stay pending, claimed (D), as after a SIGKILL
+
+			live := newBackend(func(*Order, int) (int, error) { return 201, nil })
+			fw := f.forwarder(t, "live", live, 1000, func(c *StreamConfig) { c.ClaimIdle = 300 * time.Millisecond })
+			runFw(t, fw)
+			within(t, 30*time.Second, "all delivered by the live one", func() bool { n, _ := live.count(); return n == len(tickets) })
+			within(t, 5*time.Second, "streams empty", func() bool { return f.depth(t) == 0 })
+			if s := fw.Stats(); s.ClaimedFromDead != 3 {
+				t.Errorf("claimed_from_dead %d, want 3 (the dead one's sends)", s.ClaimedFromDead)
+			}
+			_, sends := live.count()
+			if sends != len(tickets) {
+				t.Errorf("live backend saw %d sends for %d orders", sends, len(tickets))
+			}
+		})
+	}
+}
+
+// TestForwarderKeepsSlowClaims: a slow but living instance touches its
+// entries, so another one does not take them over and send them twice.
+func TestForwarderKeepsSlowClaims(t *testing.T) {
+	f := newFixture(t, []string{redistest.Start(t).Addr()}, "slow", 10)
+	tickets := f.sell(t, 4)
+	be := newBackend(func(*Order, int) (int, error) { time.Sleep(900 * time.Millisecond); return 201, nil })
+	idle := func(c *StreamConfig) { c.ClaimIdle = 300 * time.Millisecond; c.SendTimeout = 2 * time.Second }
+	a := f.forwarder(t, "a", be, 1000, idle)
+	runFw(t, a)
+	within(t, 10*time.Second, "a has them all", func() bool { return a.Stats().Inflight == 4 })
+	b := f.forwarder(t, "b", be, 1000, idle)
+	runFw(t, b)
+	within(t, 30*time.Second, "all delivered", func() bool { return f.depth(t) == 0 })
+	if _, sends := be.count(); sends != len(tickets) {
+		t.Errorf("%d sends for %d orders: b took over a living instance's orders", sends, len(tickets))
+	}
+	if s := b.Stats(); s.TakenOver != 0 {
+		t.Errorf("b took over %d entries", s.TakenOver)
+	}
+}

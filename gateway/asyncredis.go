@@ -1,0 +1,246 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/forward"
+	"github.com/flashgate/flashgate/internal/redisgcra"
+	"github.com/flashgate/flashgate/stock"
+)
+
+// Async mode on the Redis store: the stock filter hands the order to
+// TakeOrder, whose script appends it to the shard's Stream with the
+// decision; a forward.Forwarder per async route in every instance drains
+// the Streams (README, "Async mode on Redis").
+
+// durableStore is the Redis store's side of async mode.
+type durableStore interface {
+	stock.OrderTaker
+	forward.StreamLog
+	OrderStatus(ctx context.Context, activity, user string, seq int64) ([]byte, stock.OrderState, error)
+	QueueDepth(ctx context.Context, activity string) (int64, time.Time, error)
+}
+
+// streamQueue is one route's forwarder, kept across reloads like the
+// in-process queues.
+type streamQueue struct {
+	fw         *forward.Forwarder
+	cfg        conf.Queue
+	activities []string
+	up         atomic.Pointer[Upstream]
+}
+
+func (sq *streamQueue) Send(ctx context.Context, o *forward.Order) (int, []byte, error) {
+	return sq.up.Load().Send(ctx, o)
+}
+
+// consumerName is this process's consumer in every group: unique per
+// process start, so a restarted gateway never inherits a dead one's
+// pending entries by name (XAUTOCLAIM hands them over instead).
+var consumerName = func() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
+}()
+
+// stream returns route's forwarder, starting it on first use: the same
+// rules as queue (settings change only with a restart; activate points it
+// at the new config's upstream). An activity can be sold async by one
+// route only: each route's group reads every order of its activities.
+func (a *AsyncQueues) stream(route string, c conf.Queue, u *Upstream, env *Env) (activate func(), err error) {
+	ds := a.durable
+	acts := make([]string, 0, len(env.Activities))
+	for _, act := range env.Activities {
+		acts = append(acts, act.ID)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if sq := a.streams[route]; sq != nil {
+		if sq.cfg != c || strings.Join(sq.activities, ",") != strings.Join(acts, ",") {
+			return nil, errors.New("queue: a running async queue's settings and activities change only with a restart")
+		}
+		return func() { sq.up.Store(u) }, nil
+	}
+	for _, id := range acts {
+		if other, ok := a.owner[id]; ok && other != route {
+			return nil, fmt.Errorf("queue: activity %s is already sold async by route %q: one async route per activity on the Redis store", id, other)
+		}
+	}
+	client := env.BackgroundRedis()
+	if client == nil {
+		return nil, errors.New("queue: async on the Redis store needs redis.addrs")
+	}
+	sq := &streamQueue{cfg: c, activities: acts}
+	sq.up.Store(u)
+	pace := &redisgcra.Bucket{Client: client, Key: env.Config.Redis.Prefix + "q:{" + route + "}",
+		Args: redisgcra.Args(c.Rate, 1), Timeout: env.Config.Redis.Timeout}
+	fw, err := forward.NewForwarder(forward.StreamConfig{
+		Activities: acts, Group: "flashgate:" + route, Consumer: consumerName,
+		MaxInflight: c.MaxInflight, Attempts: c.Attempts, Backoff: c.Backoff, BackoffMax: c.BackoffMax,
+		SendTimeout: u.timeout, ClaimIdle: c.ClaimIdle,
+	}, streamLog{ds, a.units}, sq, pace)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	sq.fw = fw
+	a.streams[route] = sq
+	for _, id := range acts {
+		a.owner[id] = route
+	}
+	a.wg.Add(1)
+	go func() { defer a.wg.Done(); fw.Run(a.ctx) }()
+	return func() {}, nil
+}
+
+// streamLog is the store as a forwarder uses it, with dead letters
+// released through Units, so they are counted like every give-back.
+type streamLog struct {
+	durableStore
+	units *Units
+}
+
+func (l streamLog) Release(ctx context.Context, activity string, user []byte, seq int64) (bool, error) {
+	return l.units.Release(ctx, activity, user, seq, "dead_letter")
+}
+
+// orderEncoder makes the order the stock filter queues: the request as
+// Forward would send it (path rewritten, forwarding headers, X-Request-Id
+// fixed now so every redelivery carries the same one), in forward's wire
+// form. Idempotency and identity headers are set by Send.
+func orderEncoder(u *Upstream, rewrite []byte) func(r *Request, dst []byte) ([]byte, error) {
+	return func(r *Request, dst []byte) ([]byte, error) {
+		req := fasthttp.AcquireRequest()
+		defer fasthttp.ReleaseRequest(req)
+		r.Ctx.Request.CopyTo(req)
+		if len(rewrite) > 0 {
+			req.URI().SetPathBytes(rewrite)
+		}
+		u.prepare(r, req)
+		o := forward.Order{Method: string(req.Header.Method()), Path: string(req.URI().RequestURI()), Body: req.Body()}
+		for k, v := range req.Header.All() {
+			o.Header = append(o.Header, [2]string{string(k), string(v)})
+		}
+		return forward.AppendOrder(dst, &o)
+	}
+}
+
+// AsyncOrder is the order to queue with this request's Take, for the
+// stock filter: ok is false unless the route is async on the Redis store.
+func (r *Request) AsyncOrder() (order []byte, ok bool, err error) {
+	if r.Route == nil || r.Route.order == nil {
+		return nil, false, nil
+	}
+	b, err := r.Route.order(r, nil)
+	return b, true, err
+}
+
+// durableAction answers 202 for an order TakeOrder has queued: the unit
+// and the order are Redis's now.
+func durableAction(u *Upstream) func(r *Request, _ string) {
+	return func(r *Request, _ string) {
+		if !r.Ticket.Held || r.Activity == nil {
+			u.Forward(r, nil) // cannot happen behind the stock filter; never drop a unit
+			return
+		}
+		r.Ticket.Held = false
+		var buf [160]byte
+		ticket := AppendIdempotencyKey(buf[:0], r.Activity.IDBytes, r.User, r.Ticket.Seq)
+		writeQueued(r.Ctx, ticket)
+	}
+}
+
+// writeQueued writes the 202 of a queued order.
+func writeQueued(ctx *fasthttp.RequestCtx, ticket []byte) {
+	ctx.SetStatusCode(fasthttp.StatusAccepted)
+	ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
+	ctx.Response.Header.SetBytesKV(headerCacheCtl, noStore)
+	b := make([]byte, 0, 64+2*len(ticket))
+	b = append(b, `{"ticket":"`...)
+	b = append(b, ticket...)
+	b = append(b, `","status":"queued","poll":"/api/orders/`...)
+	b = append(b, ticket...)
+	b = append(b, "\"}\n"...)
+	ctx.Response.SetBodyRaw(b)
+}
+
+// durableStatus answers a poll from Redis, for ticket's own user only.
+func (a *AsyncQueues) durableStatus(ticket, user string) (forward.Status, bool, error) {
+	i, j := strings.IndexByte(ticket, ':'), strings.LastIndexByte(ticket, ':')
+	if i <= 0 || j <= i+1 || ticket[i+1:j] != user {
+		return forward.Status{}, false, nil
+	}
+	seq, err := strconv.ParseInt(ticket[j+1:], 10, 64)
+	if err != nil || seq <= 0 || strconv.FormatInt(seq, 10) != ticket[j+1:] {
+		return forward.Status{}, false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	rec, state, err := a.durable.OrderStatus(ctx, ticket[:i], user, seq)
+	switch {
+	case err != nil:
+		return forward.Status{}, false, err
+	case state == stock.OrderQueued:
+		return forward.Status{State: forward.Queued}, true, nil
+	case state != stock.OrderRecorded:
+		return forward.Status{}, false, nil
+	}
+	st, err := forward.ParseStatus(rec)
+	if err != nil {
+		return forward.Status{}, false, nil
+	}
+	return st, true, nil
+}
+
+// streamStats is each Redis route's counters with its Streams' depth and
+// head wait, read now (bounded: a slow Redis leaves them out).
+func (a *AsyncQueues) streamStats() map[string]streamStat {
+	a.mu.Lock()
+	qs := make(map[string]*streamQueue, len(a.streams))
+	for r, sq := range a.streams {
+		qs[r] = sq
+	}
+	a.mu.Unlock()
+	out := make(map[string]streamStat, len(qs))
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+	defer cancel()
+	for route, sq := range qs {
+		s := streamStat{StreamStats: sq.fw.Stats(), depthOK: true}
+		var oldest time.Time
+		for _, act := range sq.activities {
+			n, t, err := a.durable.QueueDepth(ctx, act)
+			if err != nil {
+				s.depthOK = false
+				break
+			}
+			s.depth += n
+			if !t.IsZero() && (oldest.IsZero() || t.Before(oldest)) {
+				oldest = t
+			}
+		}
+		if !oldest.IsZero() {
+			s.headWait = max(time.Since(oldest), 0)
+		}
+		out[route] = s
+	}
+	return out
+}
+
+type streamStat struct {
+	forward.StreamStats
+	depth    int64
+	headWait time.Duration
+	depthOK  bool
+}

@@ -1,0 +1,223 @@
+package stock
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+)
+
+const testGroup = "fg-test"
+
+// claimFixture is an activity of 2 units on 2 shards, sold with orders.
+type claimFixture struct {
+	r   *RedisStore
+	act string
+	a   *redisAct
+}
+
+func newClaimFixture(t *testing.T, r *RedisStore, act string, stock int64) *claimFixture {
+	t.Helper()
+	mustWarm(t, r, Spec{Activity: act, Stock: stock, Shards: 2, PerUser: 1}, false)
+	a, err := r.act(testCtx(t, 5*time.Second), act)
+	if err != nil || a == nil {
+		t.Fatalf("act: %v", err)
+	}
+	if err := r.CreateGroups(testCtx(t, 5*time.Second), act, testGroup); err != nil {
+		t.Fatal(err)
+	}
+	return &claimFixture{r: r, act: act, a: a}
+}
+
+func (f *claimFixture) take(t *testing.T, user string) Decision {
+	t.Helper()
+	d, err := f.r.TakeOrder(testCtx(t, 5*time.Second), f.act, []byte(user), []byte("order of "+user))
+	if err != nil || d.Result != Admitted {
+		t.Fatalf("TakeOrder(%s) = %+v, %v", user, d, err)
+	}
+	return d
+}
+
+// read returns the one queued order of user, from whichever shard.
+func (f *claimFixture) read(t *testing.T, user string) QueuedOrder {
+	t.Helper()
+	for i := range f.a.shards {
+		qs, err := f.r.ReadOrders(testCtx(t, 5*time.Second), f.act, i, testGroup, "c1", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range qs {
+			if q.User == user {
+				if string(q.Order) != "order of "+user {
+					t.Fatalf("order %q", q.Order)
+				}
+				return q
+			}
+		}
+	}
+	t.Fatalf("no queued order for %s", user)
+	return QueuedOrder{}
+}
+
+func (f *claimFixture) check(t *testing.T, q *QueuedOrder, want OrderCheck) {
+	t.Helper()
+	got, err := f.r.Check(testCtx(t, 5*time.Second), q)
+	if err != nil || got != want {
+		t.Fatalf("Check(%s) = %d, %v; want %d", q.ID, got, err, want)
+	}
+}
+
+// attempt is the attempt id of user's only ledger entry.
+func (f *claimFixture) attempt(t *testing.T, user string) string {
+	t.Helper()
+	h := homeShard(user, f.a.shards)
+	rec, err := f.r.c.Do(context.Background(), f.r.c.B().Hget().Key(f.a.keys[h][kState]).Field(recordField(user)).Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, e, _ := cut(rec, ';')
+	_, e, _ = cut(e, ',')
+	att, _, _ := cut(e, ',')
+	return att
+}
+
+func cut(s string, sep byte) (string, string, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == sep {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// TestClaimRaces drives claim.lua against every way a unit can be given
+// back, in both orders, for units on the home shard and borrowed ones, on
+// both topologies: either the order is delivered and the unit stays sold,
+// or the unit comes back and the order is dropped, never both.
+func TestClaimRaces(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, f *claimFixture, user string)
+	}{
+		{"claimed, then claimed again: a redelivery", func(t *testing.T, f *claimFixture, u string) {
+			q := f.read(t, u)
+			f.check(t, &q, OrderDeliver)
+			f.check(t, &q, OrderRedeliver)
+			if ok, err := f.r.Finish(testCtx(t, 5*time.Second), &q, testGroup, ""); !ok || err != nil {
+				t.Fatalf("Finish = %v, %v", ok, err)
+			}
+			if ok, _ := f.r.Finish(testCtx(t, 5*time.Second), &q, testGroup, ""); ok {
+				t.Fatal("second Finish acked again")
+			}
+			mustLeft(t, f.r, f.act, 1)
+		}},
+		{"released before the claim: dropped", func(t *testing.T, f *claimFixture, u string) {
+			q := f.read(t, u)
+			if ok, err := f.r.Release(testCtx(t, 5*time.Second), f.act, []byte(u), q.Seq()); !ok || err != nil {
+				t.Fatalf("Release = %v, %v", ok, err)
+			}
+			f.check(t, &q, OrderGone)
+			mustLeft(t, f.r, f.act, 2)
+		}},
+		{"released after the claim (the backend's own failure): released, a redelivery dropped", func(t *testing.T, f *claimFixture, u string) {
+			q := f.read(t, u)
+			f.check(t, &q, OrderDeliver)
+			if ok, err := f.r.Release(testCtx(t, 5*time.Second), f.act, []byte(u), q.Seq()); !ok || err != nil {
+				t.Fatalf("Release = %v, %v", ok, err)
+			}
+			f.check(t, &q, OrderGone)
+			mustLeft(t, f.r, f.act, 2)
+		}},
+		{"abandoned give-back before the claim: unit back, order dropped", func(t *testing.T, f *claimFixture, u string) {
+			q := f.read(t, u)
+			d := Decision{Result: Admitted, Seq: q.Seq(), Shard: q.Shard}
+			f.r.giveBackAbandoned(abandonEntry{a: f.a, user: u, attempt: f.attempt(t, u)}, d)
+			f.check(t, &q, OrderGone)
+			mustLeft(t, f.r, f.act, 2)
+		}},
+		{"abandoned give-back after the claim: unit stays sold, order delivered", func(t *testing.T, f *claimFixture, u string) {
+			q := f.read(t, u)
+			att := f.attempt(t, u)
+			f.check(t, &q, OrderDeliver)
+			d := Decision{Result: Admitted, Seq: q.Seq(), Shard: q.Shard}
+			f.r.giveBackAbandoned(abandonEntry{a: f.a, user: u, attempt: att}, d)
+			mustLeft(t, f.r, f.act, 1)
+			f.check(t, &q, OrderRedeliver)
+		}},
+		{"abandon.lua after the claim: fences a spent attempt, unit stays sold", func(t *testing.T, f *claimFixture, u string) {
+			q := f.read(t, u)
+			att := f.attempt(t, u)
+			f.check(t, &q, OrderDeliver)
+			got, err := f.r.abandon(testCtx(t, 5*time.Second), abandonEntry{a: f.a, user: u, attempt: att})
+			if err != nil || got {
+				t.Fatalf("abandon = %v, %v; want false", got, err)
+			}
+			mustLeft(t, f.r, f.act, 1)
+			f.check(t, &q, OrderRedeliver)
+		}},
+		{"abandon.lua before the claim: unit back, order dropped", func(t *testing.T, f *claimFixture, u string) {
+			q := f.read(t, u)
+			got, err := f.r.abandon(testCtx(t, 5*time.Second), abandonEntry{a: f.a, user: u, attempt: f.attempt(t, u)})
+			if err != nil || !got {
+				t.Fatalf("abandon = %v, %v; want true", got, err)
+			}
+			f.check(t, &q, OrderGone)
+			mustLeft(t, f.r, f.act, 2)
+		}},
+		{"forced re-warm: the order is of another load", func(t *testing.T, f *claimFixture, u string) {
+			q := f.read(t, u)
+			mustWarm(t, f.r, Spec{Activity: f.act, Stock: 5, Shards: 3, PerUser: 1}, true)
+			f.check(t, &q, OrderReset)
+		}},
+	}
+	for _, tp := range []topo{standaloneTopo, clusterTopo} {
+		t.Run(tp.String(), func(t *testing.T) {
+			s, _ := open(t, tp)
+			r := s.(*RedisStore)
+			for i, tc := range tests {
+				for _, borrowed := range []bool{false, true} {
+					name := tc.name + map[bool]string{false: ", home unit", true: ", borrowed unit"}[borrowed]
+					t.Run(name, func(t *testing.T) {
+						f := newClaimFixture(t, r, "claim"+strconv.Itoa(i)+map[bool]string{false: "h", true: "b"}[borrowed], 2)
+						u := usersHomedAt(1, 0, 2)[0]
+						if borrowed {
+							f.r.drainShard(t, f.a, 0)
+							if err := f.r.c.Do(context.Background(), f.r.c.B().Hset().Key(f.a.keys[1][kState]).FieldValue().FieldValue("s", "2").Build()).Error(); err != nil {
+								t.Fatal(err)
+							}
+						}
+						d := f.take(t, u)
+						if want := map[bool]int{false: 0, true: 1}[borrowed]; d.Shard != want {
+							t.Fatalf("unit from shard %d, want %d", d.Shard, want)
+						}
+						tc.run(t, f, u)
+					})
+				}
+			}
+		})
+	}
+}
+
+// TestClaimPending: a borrowed unit's order is in the lending shard's
+// Stream before settle.lua marks the ledger entry held; the forwarder
+// waits for it.
+func TestClaimPending(t *testing.T) {
+	s, _ := open(t, standaloneTopo)
+	f := newClaimFixture(t, s.(*RedisStore), "pend", 2)
+	u := usersHomedAt(1, 0, 2)[0]
+	f.r.drainShard(t, f.a, 0)
+	v, err := f.r.run(testCtx(t, 5*time.Second), "t", takeScript, f.a.keys[0], []string{f.a.verStr, u, "0", "abc", "1", "v:x"})
+	if err != nil || v&7 != codeBorrow {
+		t.Fatalf("take.lua = %d, %v; want borrow", v&7, err)
+	}
+	id := orderID(v>>3, u)
+	if code, err := f.r.run(testCtx(t, 5*time.Second), "t", borrowScript, f.a.keys[1], []string{f.a.verStr, id, streamValue(f.a.verStr, "order of "+u)}); err != nil || code != codeAdmitted {
+		t.Fatalf("borrow.lua = %d, %v", code, err)
+	}
+	q := f.read(t, u)
+	f.check(t, &q, OrderPending)
+	if code, err := f.r.run(testCtx(t, 5*time.Second), "t", settleScript, f.a.keys[0], []string{f.a.verStr, id, u, "1", strconv.FormatInt(v>>3, 10)}); err != nil || code != 1 {
+		t.Fatalf("settle.lua = %d, %v", code, err)
+	}
+	f.check(t, &q, OrderDeliver)
+}

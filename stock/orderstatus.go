@@ -1,0 +1,137 @@
+package stock
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// Status records of queued orders (async mode on Redis): the forwarder
+// that finishes an order writes its final status under the user's home
+// shard's hash tag, {<prefix>A:h}:st:<n:user>, with a TTL, so that any
+// instance answers the client's poll. The record's bytes are the
+// caller's (the gateway's JSON); the store only keeps them.
+
+// OrderState is what the store knows of a ticket.
+type OrderState uint8
+
+const (
+	// OrderUnknown: no such order (never admitted, given back with no
+	// record, another load, or the record expired).
+	OrderUnknown OrderState = iota
+	// OrderQueued: the unit is held and no final record exists yet.
+	OrderQueued
+	// OrderRecorded: a forwarder wrote the final record.
+	OrderRecorded
+)
+
+func statusKey(prefix, activity string, h int, id string) string {
+	return shardTag(prefix, activity, h) + ":st:" + id
+}
+
+// PutOrderStatus records the final status of (activity, user, seq) for
+// ttl. An order of another load than the current one is not recorded.
+func (r *RedisStore) PutOrderStatus(ctx context.Context, activity, user string, seq int64, rec []byte, ttl time.Duration) error {
+	key, _, ok, err := r.statusKeyOf(ctx, activity, user, seq)
+	if err != nil || !ok {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	if err := r.bg.Do(cctx, r.bg.B().Set().Key(key).Value(rueidis.BinaryString(rec)).Px(ttl).Build()).Error(); err != nil {
+		return unavailable("order status", err)
+	}
+	return nil
+}
+
+// OrderStatus reads what is known of (activity, user, seq): the final
+// record, or queued while the ledger entry is held (or pending) with no
+// record, or unknown. One call reads both, on the home shard.
+func (r *RedisStore) OrderStatus(ctx context.Context, activity, user string, seq int64) ([]byte, OrderState, error) {
+	key, a, ok, err := r.statusKeyOf(ctx, activity, user, seq)
+	if err != nil || !ok {
+		return nil, OrderUnknown, err
+	}
+	h := homeShard(user, a.shards)
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	res := r.bg.DoMulti(cctx,
+		r.bg.B().Get().Key(key).Build(),
+		r.bg.B().Hmget().Key(a.keys[h][kState]).Field("v", recordField(user)).Build())
+	rec, err := res[0].AsBytes()
+	switch {
+	case err == nil:
+		return rec, OrderRecorded, nil
+	case !rueidis.IsRedisNil(err):
+		return nil, OrderUnknown, unavailable("order status", err)
+	}
+	vals, err := res[1].ToArray()
+	if err != nil || len(vals) != 2 {
+		return nil, OrderUnknown, unavailable("order status", errReply)
+	}
+	v, _ := vals[0].ToString()
+	led, _ := vals[1].ToString()
+	_, n := splitSeq(seq)
+	if v != a.verStr || !hasEntry(led, n) {
+		return nil, OrderUnknown, nil
+	}
+	return nil, OrderQueued, nil
+}
+
+func (r *RedisStore) statusKeyOf(ctx context.Context, activity, user string, seq int64) (string, *redisAct, bool, error) {
+	a, err := r.act(ctx, activity)
+	if err != nil || a == nil {
+		return "", nil, false, err
+	}
+	version, n := splitSeq(seq)
+	if version != a.version || n <= 0 || user == "" {
+		return "", nil, false, nil
+	}
+	return statusKey(r.prefix, activity, homeShard(user, a.shards), orderID(n, user)), a, true, nil
+}
+
+// hasEntry reports whether ledger record rec has an entry for purchase n
+// (held, claimed or pending) whose unit was not retracted.
+func hasEntry(rec string, n int64) bool {
+	want := ";" + strconv.FormatInt(n, 10) + ","
+	for i := 0; i+len(want) <= len(rec); i++ {
+		if rec[i:i+len(want)] == want {
+			return !(len(rec) > i+len(want) && rec[i+len(want)] == 'R')
+		}
+	}
+	return false
+}
+
+// QueueDepth is how many orders of activity wait in its Streams (queued
+// or being delivered: finished ones are deleted) and when the oldest was
+// admitted (zero when none waits).
+func (r *RedisStore) QueueDepth(ctx context.Context, activity string) (int64, time.Time, error) {
+	a, err := r.act(ctx, activity)
+	if err != nil || a == nil {
+		return 0, time.Time{}, err
+	}
+	cmds := make(rueidis.Commands, 0, 2*a.shards)
+	for i := range a.shards {
+		k := a.keys[i][kOrders]
+		cmds = append(cmds, r.bg.B().Xlen().Key(k).Build(), r.bg.B().Xrange().Key(k).Start("-").End("+").Count(1).Build())
+	}
+	res, err := r.doMulti(ctx, "queue depth", cmds)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	var depth int64
+	var oldest time.Time
+	for i := 0; i < len(res); i += 2 {
+		n, _ := res[i].AsInt64()
+		depth += n
+		if es, err := res[i+1].AsXRange(); err == nil && len(es) > 0 {
+			t := (&QueuedOrder{ID: es[0].ID}).Time()
+			if oldest.IsZero() || t.Before(oldest) {
+				oldest = t
+			}
+		}
+	}
+	return depth, oldest, nil
+}
