@@ -236,6 +236,11 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(s.conns.wrap(ln)) }
 
+// ServeConn serves the requests of one connection until it closes or
+// fails, with the listener's settings: benchmarks drive a whole
+// keep-alive connection through it without a network (bench/conn_bench_test.go).
+func (s *Server) ServeConn(c net.Conn) error { return s.srv.ServeConn(c) }
+
 // ReloadFile reads path with LoadConfig and reloads from it; every failure,
 // whether of the file or of the build, is counted and names its file.
 func (s *Server) ReloadFile(path string) (Report, error) {
