@@ -60,7 +60,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		rt.shedded = requestsTotal.WithLabelValues(rc.Name, "shed")
 	}
 	if h := in.Config.Server.RealIPHeader; h != "" {
-		rt.realIP = []byte(h)
+		rt.realIP = CanonicalHeader(h)
 	}
 	if err := checkStockAction(rc, dr.filters); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
