@@ -227,7 +227,10 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 			am.rejects.inc(rt.shedPage)
 			return
 		}
-		start := time.Now()
+		// fasthttp read the clock just before calling the handler: the
+		// duration starts there (routing included), one clock read fewer
+		// per request than a time.Now() of our own.
+		start := ctx.Time()
 		r := acquireRequest(ctx, rt, a, rt.realIP)
 		r.gate = gate
 		v := rt.chain.run(r)

@@ -198,18 +198,17 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 
 // serve sheds or routes a request.
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
+	// No defer: nothing recovers a handler's panic (fasthttp does not),
+	// so a panic ends the process and there is no count left to keep
+	// right. The gauge reads the counter at scrape time (metrics.go).
 	n := s.inflight.Add(1)
-	inflight.Inc()
-	defer func() {
-		s.inflight.Add(-1)
-		inflight.Dec()
-	}()
 	if s.maxInflight > 0 && n > s.maxInflight {
 		s.shedCount.Inc()
 		s.cur.Load().busy.Write(ctx)
-		return
+	} else {
+		s.cur.Load().handler(ctx)
 	}
-	s.cur.Load().handler(ctx)
+	s.inflight.Add(-1)
 }
 
 // errorHandler answers requests fasthttp could not parse: oversized
