@@ -1,24 +1,114 @@
-// Package conf holds flashgate's configuration schema and its loader.
+// Package conf is the load and validate stages of a config: its schema
+// and its loader.
 //
 // Configuration is read once with viper (YAML plus FLASHGATE_* environment
-// overrides), decoded strictly into typed structs, given defaults and
-// validated. Every problem is reported with its YAML path, and all of them
-// at once, so an operator fixes a file in one pass.
+// overrides), decoded strictly into typed structs (each filter's settings
+// and each endpoint's config by its registered type, sections.go), given
+// defaults and validated. Every problem is a *PathError with its YAML
+// path, and all of them come at once as one *FileError, so an operator
+// fixes a file in one pass. The gateway builds its plan from the Config
+// returned; there is no config beside an error.
 package conf
 
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/go-viper/mapstructure/v2"
 )
 
-// Errors collects configuration problems, each prefixed with the YAML path
-// it concerns (for example "routes[1].filters[0].rate_limit.rate").
+// PathError is one problem of a config, at the YAML path it concerns
+// ("routes[1].filters[0].rate_limit.rate"). Err keeps the cause, so
+// errors.Is and errors.As see through it.
+type PathError struct {
+	// Path is the YAML path; "" for the file as a whole.
+	Path string
+	// Env names the environment variable that set the value, when one
+	// did: the problem is then the variable's, not the file's.
+	Env string
+	Err error
+}
+
+func (e *PathError) Error() string {
+	switch {
+	case e.Env != "":
+		return fmt.Sprintf("%s (environment, overrides %s): %v", e.Env, e.Path, e.Err)
+	case e.Path == "":
+		return e.Err.Error()
+	}
+	return e.Path + ": " + e.Err.Error()
+}
+
+func (e *PathError) Unwrap() error { return e.Err }
+
+// AtPath wraps err as the problem at path; nil stays nil.
+func AtPath(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PathError{Path: path, Err: err}
+}
+
+// FileError is every problem of one config file: one error, whose
+// Unwrap lists them, so an operator fixes the file in one pass and a
+// caller can still reach each problem with errors.As.
+type FileError struct {
+	// File is the config file's path; "" when the config came from bytes.
+	File string
+	Errs []error
+}
+
+// Error is one line per problem, each led by the file's name:
+// "flashgate.yaml: routes[0].path: ...". This is the only place the
+// file's name is put before a problem.
+func (e *FileError) Error() string {
+	prefix := ""
+	if e.File != "" {
+		prefix = filepath.Base(e.File) + ": "
+	}
+	var b strings.Builder
+	for i, err := range e.Errs {
+		for j, l := range strings.Split(err.Error(), "\n") {
+			if i+j > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(prefix)
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+func (e *FileError) Unwrap() []error { return e.Errs }
+
+// InFile returns err as the problems of file: a *FileError whose Errs
+// are err's leaves (joined errors and nested FileErrors are opened). Nil
+// stays nil. The load and build stages both report through it.
+func InFile(file string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &FileError{File: file, Errs: leaves(err)}
+}
+
+// leaves opens joined errors and FileErrors down to single problems.
+func leaves(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, leaves(e)...)
+	}
+	return out
+}
+
+// Errors collects configuration problems, each a *PathError.
 type Errors struct {
-	list  []error
-	paths []string
+	list []*PathError
 	// bad holds paths whose value could not be decoded, so that validation
 	// does not report the same field twice ("invalid duration" and then
 	// "must be > 0").
@@ -27,18 +117,16 @@ type Errors struct {
 
 // Addf records a problem at path.
 func (e *Errors) Addf(path, format string, args ...any) {
+	e.add(path, fmt.Errorf(format, args...))
+}
+
+func (e *Errors) add(path string, err error) {
 	for _, b := range e.bad {
 		if path == b || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") {
 			return
 		}
 	}
-	msg := fmt.Sprintf(format, args...)
-	e.paths = append(e.paths, path)
-	if path == "" {
-		e.list = append(e.list, errors.New(msg))
-		return
-	}
-	e.list = append(e.list, fmt.Errorf("%s: %s", path, msg))
+	e.list = append(e.list, &PathError{Path: path, Err: err})
 }
 
 // Add records err at path. A mapstructure decode error is split into one
@@ -51,28 +139,25 @@ func (e *Errors) Add(path string, err error) {
 		var de *mapstructure.DecodeError
 		if errors.As(leaf, &de) {
 			p := Join(path, de.Name())
-			e.Addf(p, "%s", describe(de.Unwrap()))
+			e.add(p, errors.New(describe(de.Unwrap())))
 			if !strings.HasPrefix(de.Unwrap().Error(), "has invalid keys") {
 				e.bad = append(e.bad, p)
 			}
 			continue
 		}
-		e.Addf(path, "%s", leaf.Error())
+		e.add(path, leaf)
 	}
 }
 
-// NameEnv rewrites the problems whose value came from an environment
-// override so they blame the variable, not the YAML key the file may not
-// even have: "FLASHGATE_SERVER_MAX_INFLIGHT (server.max_inflight): ...".
-// env maps a YAML path to the variable that set it, or "" for none.
+// NameEnv makes the problems whose value came from an environment
+// override blame the variable, not the YAML key the file may not even
+// have: "FLASHGATE_SERVER_MAX_INFLIGHT (environment, overrides
+// server.max_inflight): ...". env maps a YAML path to the variable that
+// set it, or "" for none.
 func (e *Errors) NameEnv(env func(path string) string) {
-	for i, p := range e.paths {
-		if p == "" {
-			continue
-		}
-		if name := env(p); name != "" {
-			msg := strings.TrimPrefix(e.list[i].Error(), p+": ")
-			e.list[i] = fmt.Errorf("%s (environment, overrides %s): %s", name, p, msg)
+	for _, pe := range e.list {
+		if pe.Path != "" {
+			pe.Env = env(pe.Path)
 		}
 	}
 }
@@ -80,8 +165,18 @@ func (e *Errors) NameEnv(env func(path string) string) {
 // Len reports how many problems were recorded.
 func (e *Errors) Len() int { return len(e.list) }
 
-// Err joins the recorded problems, or returns nil when there are none.
-func (e *Errors) Err() error { return errors.Join(e.list...) }
+// Err returns the recorded problems as one *FileError with no file
+// (InFile names it), or nil when there are none.
+func (e *Errors) Err() error {
+	if len(e.list) == 0 {
+		return nil
+	}
+	out := make([]error, len(e.list))
+	for i, pe := range e.list {
+		out[i] = pe
+	}
+	return &FileError{Errs: out}
+}
 
 // Join appends a child key to a YAML path: Join("a", "b") is "a.b",
 // Join("a", "[2]") is "a[2]".

@@ -34,7 +34,7 @@ func walkKeys(errs *Errors, path string, n *yaml.Node, t reflect.Type) {
 		t = t.Elem()
 	}
 	switch {
-	case t == timeType:
+	case t == timeType || t == filterType: // a filter's keys are its type's (decodeSections)
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		var unknown []string
 		for key, val := range mappingPairs(n) {

@@ -2,7 +2,6 @@ package conf
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,26 +14,38 @@ import (
 	"github.com/spf13/viper"
 )
 
+// DefaultRedisPrefix is redis.prefix when the file does not set it.
+const DefaultRedisPrefix = "fg:"
+
 // EnvPrefix prefixes environment overrides: FLASHGATE_SERVER_LISTEN
 // overrides server.listen.
 const EnvPrefix = "FLASHGATE"
 
-// Load reads, decodes, defaults and validates the YAML file at path.
-// Every error names the file and the YAML path it concerns. Like Parse,
-// it returns the partial config beside validation errors.
+// Load reads, decodes, defaults and validates the YAML file at path:
+// the whole file, the filters' and endpoints' own sections included. A
+// problem in it is a *FileError naming the file, holding every problem
+// with its YAML path; on error no config is returned.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	cfg, err := Parse(data)
-	if cfg != nil {
-		cfg.resolvePaths(filepath.Dir(path))
-	}
+	cfg, err := parse(data, filepath.Dir(path))
 	if err != nil {
-		return cfg, PrefixFile(path, err)
+		return nil, InFile(path, err)
 	}
+	cfg.File = path
 	return cfg, nil
+}
+
+// Resolve returns path relative to the config file's directory, so a
+// config works from any working directory. Absolute and empty paths are
+// returned unchanged.
+func (c *Config) Resolve(path string) string {
+	if path == "" || filepath.IsAbs(path) || c == nil || c.Dir == "" {
+		return path
+	}
+	return filepath.Join(c.Dir, path)
 }
 
 // resolvePaths makes file paths in the config relative to the config
@@ -49,11 +60,15 @@ func (c *Config) resolvePaths(dir string) {
 	}
 }
 
-// Parse decodes, defaults and validates YAML config bytes. On validation
-// errors it also returns the config as far as it decoded, so that
-// `flashgate check` can go on to check the filters; callers that serve
-// must not use it.
-func Parse(data []byte) (*Config, error) {
+// Parse is Load for config bytes: relative file paths stay relative to
+// the working directory, and a problem is a *FileError with no file.
+func Parse(data []byte) (*Config, error) { return parse(data, "") }
+
+// parse is the decode and validate stage: YAML, environment overrides,
+// strict decoding, defaults, the filters' and endpoints' sections, then
+// Validate. It reports every problem at once and returns no config
+// beside them.
+func parse(data []byte, dir string) (*Config, error) {
 	v := viper.New()
 	v.SetConfigType("yaml")
 	v.SetEnvPrefix(EnvPrefix)
@@ -61,7 +76,7 @@ func Parse(data []byte) (*Config, error) {
 	v.AutomaticEnv()
 	setDefaults(v)
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return nil, fmt.Errorf("yaml: %w", err)
+		return nil, &FileError{Errs: []error{fmt.Errorf("yaml: %w", err)}}
 	}
 	var cfg Config
 	var errs Errors
@@ -76,10 +91,17 @@ func Parse(data []byte) (*Config, error) {
 	}
 	checkKeys(&errs, data, &cfg)
 	cfg.applyDefaults()
+	if dir != "" {
+		cfg.resolvePaths(dir)
+	}
 	cfg.Validate(&errs)
+	cfg.decodeSections(&errs)
+	if errs.Len() > 0 {
+		registry().Check(&cfg, &errs)
+	}
 	errs.NameEnv(envOverride)
 	if err := errs.Err(); err != nil {
-		return &cfg, err
+		return nil, err
 	}
 	return &cfg, nil
 }
@@ -117,6 +139,7 @@ func decode(in any, out any, errorUnused bool) error {
 			durationHook,
 			envScalarHook,
 			integerHook,
+			filterHook,
 			mapstructure.StringToTimeHookFunc(time.RFC3339),
 		),
 		ErrorUnused:      errorUnused,
@@ -231,7 +254,7 @@ func setDefaults(v *viper.Viper) {
 		"redis.password":           "",
 		"redis.timeout":            "100ms",
 		"redis.dial_timeout":       "1s",
-		"redis.prefix":             "fg:",
+		"redis.prefix":             DefaultRedisPrefix,
 		"redis.breaker_failures":   5,
 		"redis.breaker_open":       "1s",
 		"redis.breaker_probes":     1,
@@ -302,18 +325,4 @@ func def[T comparable](p *T, v T) {
 	if *p == zero {
 		*p = v
 	}
-}
-
-// PrefixFile puts the config file's name before every line of a joined
-// error, so each line reads "flashgate.yaml: routes[0].path: ...".
-func PrefixFile(path string, err error) error {
-	if err == nil {
-		return nil
-	}
-	name := filepath.Base(path)
-	lines := strings.Split(err.Error(), "\n")
-	for i, l := range lines {
-		lines[i] = name + ": " + l
-	}
-	return errors.New(strings.Join(lines, "\n"))
 }

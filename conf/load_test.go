@@ -1,4 +1,4 @@
-package conf
+package conf_test
 
 import (
 	"os"
@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/conf"
+	_ "github.com/flashgate/flashgate/filters" // the registry conf decodes sections with
 )
 
 // TestBadConfigs pairs each fixture in testdata/bad with the exact errors
@@ -21,7 +24,7 @@ func TestBadConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = Load(f)
+			_, err = conf.Load(f)
 			if err == nil {
 				t.Fatal("config accepted")
 			}
@@ -40,7 +43,7 @@ func TestBadConfigs(t *testing.T) {
 const oneRoute = "\nroutes: [{path: /x, action: {type: json, endpoint: activity_status}}]\n"
 
 func TestDefaults(t *testing.T) {
-	cfg, err := Parse([]byte("activities: [{id: a1, stock: 5}]\nupstreams: [{name: o, addrs: ['127.0.0.1:1']}]\n" + oneRoute))
+	cfg, err := conf.Parse([]byte("activities: [{id: a1, stock: 5}]\nupstreams: [{name: o, addrs: ['127.0.0.1:1']}]\n" + oneRoute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +78,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestQueueDefaults(t *testing.T) {
-	cfg, err := Parse([]byte(`
+	cfg, err := conf.Parse([]byte(`
 upstreams: [{name: o, addrs: ['127.0.0.1:1']}]
 routes:
   - {method: POST, path: /s, action: {type: proxy, upstream: o}}
@@ -116,7 +119,7 @@ func TestEnvOverride(t *testing.T) {
 	t.Setenv("FLASHGATE_SERVER_KEEP_ALIVE", "false")
 	t.Setenv("FLASHGATE_STOCK_SHARDS", "8")
 	t.Setenv("FLASHGATE_REDIS_TIMEOUT", "50ms")
-	cfg, err := Parse([]byte("server: {listen: '127.0.0.1:1'}\n" + oneRoute))
+	cfg, err := conf.Parse([]byte("server: {listen: '127.0.0.1:1'}\n" + oneRoute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,23 +128,23 @@ func TestEnvOverride(t *testing.T) {
 		t.Errorf("env not applied: %+v %+v %+v %+v", cfg.Server, cfg.Admin, cfg.Stock, cfg.Redis)
 	}
 	t.Setenv("FLASHGATE_SERVER_MAX_INFLIGHT", "lots")
-	if _, err := Parse([]byte(oneRoute)); err == nil || !strings.Contains(err.Error(), "FLASHGATE_SERVER_MAX_INFLIGHT (environment, overrides server.max_inflight): wrong type") {
+	if _, err := conf.Parse([]byte(oneRoute)); err == nil || !strings.Contains(err.Error(), "FLASHGATE_SERVER_MAX_INFLIGHT (environment, overrides server.max_inflight): wrong type") {
 		t.Errorf("bad env value: %v", err)
 	}
 }
 
 func TestFractionForInteger(t *testing.T) {
-	_, err := Parse([]byte("server: {max_conns: 2.5}\n" + oneRoute))
+	_, err := conf.Parse([]byte("server: {max_conns: 2.5}\n" + oneRoute))
 	if err == nil || err.Error() != "server.max_conns: must be a whole number, got 2.5" {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := Parse([]byte("server: {max_conns: 2.0}\n" + oneRoute)); err != nil {
+	if _, err := conf.Parse([]byte("server: {max_conns: 2.0}\n" + oneRoute)); err != nil {
 		t.Fatalf("2.0 refused: %v", err)
 	}
 }
 
 func TestWindows(t *testing.T) {
-	cfg, err := Parse([]byte(`
+	cfg, err := conf.Parse([]byte(`
 activities:
   - {id: a, stock: 1, start: "2030-01-01T10:00:00Z", end: "2030-01-01T11:00:00Z"}
   - id: b
@@ -152,7 +155,7 @@ activities:
 	if err == nil || !strings.Contains(err.Error(), "activities[1].windows[0]: end 2030-01-01T09:00:00Z must be after start") {
 		t.Fatalf("want window error, got %v", err)
 	}
-	cfg, err = Parse([]byte(`activities: [{id: a, stock: 1, start: "2030-01-01T10:00:00Z", end: "2030-01-01T11:00:00Z"}]` + oneRoute))
+	cfg, err = conf.Parse([]byte(`activities: [{id: a, stock: 1, start: "2030-01-01T10:00:00Z", end: "2030-01-01T11:00:00Z"}]` + oneRoute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +195,7 @@ func TestRunTimeErrors(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			_, err := Parse([]byte(tc.yaml))
+			_, err := conf.Parse([]byte(tc.yaml))
 			if err == nil || err.Error() != tc.want {
 				t.Errorf("got  %v\nwant %s", err, tc.want)
 			}
@@ -205,21 +208,22 @@ func TestEnvName(t *testing.T) {
 		"server.max_inflight": "FLASHGATE_SERVER_MAX_INFLIGHT", "admin.token": "FLASHGATE_ADMIN_TOKEN",
 		"routes[0].path": "", "": "",
 	} {
-		if got := EnvName(path); got != want {
-			t.Errorf("EnvName(%q) = %q, want %q", path, got, want)
+		if got := conf.EnvName(path); got != want {
+			t.Errorf("conf.EnvName(%q) = %q, want %q", path, got, want)
 		}
 	}
 }
 
 func TestExamplesLoad(t *testing.T) {
 	for _, f := range []string{"demo.yaml", "flashgate.example.yaml"} {
-		if _, err := Load(f); err != nil {
+		if _, err := conf.Load(f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
 }
 
-// FuzzParse: no input may panic the loader; it either loads or errors.
+// FuzzParse: no input may panic the loader; it either loads or errors,
+// never both.
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/bad/*.yaml")
 	seeds = append(seeds, "demo.yaml", "flashgate.example.yaml")
@@ -231,9 +235,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("routes: [{path: /x, filters: [{stock: {timeout: 1s}}], action: {type: json, endpoint: e, config: {a: 1}}}]"))
 	f.Add([]byte("activities: [{id: a, windows: [{start: 1}]}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := Parse(data)
-		if err == nil && cfg == nil {
-			t.Fatal("nil config without error")
+		cfg, err := conf.Parse(data)
+		if (err == nil) != (cfg != nil) {
+			t.Fatalf("config %v beside error %v: exactly one of them", cfg != nil, err)
 		}
 	})
 }
@@ -265,7 +269,7 @@ func TestKeysCheckedOnTheYAMLTree(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			_, err := Parse([]byte(tc.yaml))
+			_, err := conf.Parse([]byte(tc.yaml))
 			got := ""
 			if err != nil {
 				got = err.Error()

@@ -1,9 +1,6 @@
 package conf
 
-import (
-	"path/filepath"
-	"time"
-)
+import "time"
 
 // Config is a whole flashgate configuration file.
 type Config struct {
@@ -30,19 +27,11 @@ type Config struct {
 	// Routes are matched in the order given.
 	Routes []Route `mapstructure:"routes"`
 
+	// File is the config file's path; "" for a config parsed from bytes.
+	File string `mapstructure:"-"`
 	// Dir is the directory of the config file; relative file paths in the
 	// config (catalogue, blacklist files, key files) are relative to it.
 	Dir string `mapstructure:"-"`
-}
-
-// Resolve returns path relative to the config file's directory, so a
-// config works from any working directory. Absolute and empty paths are
-// returned unchanged.
-func (c *Config) Resolve(path string) string {
-	if path == "" || filepath.IsAbs(path) || c == nil || c.Dir == "" {
-		return path
-	}
-	return filepath.Join(c.Dir, path)
 }
 
 // Server configures the public fasthttp server.
@@ -303,13 +292,28 @@ type Route struct {
 	// can run different chains (a reservation-only launch beside an open
 	// sale, say). Default: every configured activity.
 	Activities []string `mapstructure:"activities"`
-	// Filters run in the order given; each entry is a one-key map from the
-	// filter type to its settings.
-	Filters []map[string]any `mapstructure:"filters"`
+	// Filters run in the order given.
+	Filters []Filter `mapstructure:"filters"`
 	// Action is what an admitted request gets.
 	Action Action `mapstructure:"action"`
 	// Shed turns on adaptive overload shedding for the route. Default off.
 	Shed Shed `mapstructure:"shed"`
+}
+
+// Filter is one entry of a route's chain, in YAML a one-key map from
+// the filter type to its settings: `- rate_limit: {rate: 100}`.
+type Filter struct {
+	// Type is the registered filter type ("rate_limit").
+	Type string
+	// OnError is the settings' on_error: deny (default) or allow.
+	OnError OnError
+	// Settings are the type's own config struct, decoded and validated.
+	Settings Section
+	// Path is the YAML path of the settings, for the build's errors:
+	// "routes[0].filters[1].rate_limit".
+	Path string
+
+	raw map[string]any // the YAML entry, until decodeSections reads it
 }
 
 // Shed configures a route's adaptive overload shedding (internal/shed):
@@ -350,8 +354,10 @@ type Action struct {
 	Queue *Queue `mapstructure:"queue"`
 	// Endpoint names the built-in endpoint for type json.
 	Endpoint string `mapstructure:"endpoint"`
-	// Config holds the endpoint's settings (type json only).
+	// Config holds the endpoint's settings (type json only), as YAML.
 	Config map[string]any `mapstructure:"config"`
+	// Settings is Config decoded by the endpoint's schema.
+	Settings Section `mapstructure:"-"`
 }
 
 // Queue is the delivery pace of an async proxy action.
@@ -374,10 +380,3 @@ type Queue struct {
 	// Default 65536.
 	Capacity int `mapstructure:"capacity"`
 }
-
-// Bounds of server.write_buffer_size: fasthttp's own default is the
-// floor; past 1 MiB a page should be split or streamed, not buffered.
-const (
-	MinWriteBuffer = 4096
-	MaxWriteBuffer = 1 << 20
-)

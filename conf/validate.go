@@ -2,15 +2,22 @@ package conf
 
 import (
 	"net"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/flashgate/flashgate/internal/ident"
+	"github.com/flashgate/flashgate/stock"
 )
 
 // This file holds Validate: the checks of the whole decoded config, with
 // no I/O. Decoding and defaults are in load.go.
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// Bounds of server.write_buffer_size: fasthttp's own default is the
+// floor; past 1 MiB a page should be split or streamed, not buffered.
+const (
+	MinWriteBuffer = 4096
+	MaxWriteBuffer = 1 << 20
+)
 
 // Validate checks the whole config and records every problem in errs.
 // It does no I/O; filter sections are checked by the gateway's registry.
@@ -78,8 +85,8 @@ func (c *Config) Validate(errs *Errors) {
 	if c.Stock.Store == "redis" && len(c.Redis.Addrs) == 0 {
 		errs.Addf("stock.store", "\"redis\" needs redis.addrs")
 	}
-	if c.Stock.Shards < 1 || c.Stock.Shards > 1024 {
-		errs.Addf("stock.shards", "must be in 1..1024, got %d", c.Stock.Shards)
+	if c.Stock.Shards < 1 || c.Stock.Shards > stock.MaxShards {
+		errs.Addf("stock.shards", "must be in 1..%d, got %d", stock.MaxShards, c.Stock.Shards)
 	}
 	c.validateUpstreams(errs)
 	c.validateActivities(errs)
@@ -96,12 +103,7 @@ func (c *Config) validateUpstreams(errs *Errors) {
 	seen := map[string]bool{}
 	for i, u := range c.Upstreams {
 		p := Index("upstreams", i)
-		if !idPattern.MatchString(u.Name) {
-			errs.Addf(Join(p, "name"), "required, [A-Za-z0-9_-]{1,64}, got %q", u.Name)
-		} else if seen[u.Name] {
-			errs.Addf(Join(p, "name"), "duplicate upstream %q", u.Name)
-		}
-		seen[u.Name] = true
+		uniqueName(errs, Join(p, "name"), "upstream", u.Name, seen)
 		if len(u.Addrs) == 0 {
 			errs.Addf(Join(p, "addrs"), "at least one host:port is required")
 		}
@@ -127,20 +129,15 @@ func (c *Config) validateActivities(errs *Errors) {
 	seen := map[string]bool{}
 	for i, a := range c.Activities {
 		p := Index("activities", i)
-		if !idPattern.MatchString(a.ID) {
-			errs.Addf(Join(p, "id"), "required, [A-Za-z0-9_-]{1,64}, got %q", a.ID)
-		} else if seen[a.ID] {
-			errs.Addf(Join(p, "id"), "duplicate activity %q", a.ID)
+		uniqueName(errs, Join(p, "id"), "activity", a.ID, seen)
+		if !ident.Valid(a.Product) {
+			errs.Addf(Join(p, "product"), "must match %s, got %q", ident.Rule, a.Product)
 		}
-		seen[a.ID] = true
-		if !idPattern.MatchString(a.Product) {
-			errs.Addf(Join(p, "product"), "must match [A-Za-z0-9_-]{1,64}, got %q", a.Product)
-		}
-		if a.Stock < 0 || a.Stock > 1<<40 {
+		if a.Stock < 0 || a.Stock > stock.MaxUnits { // 2^40
 			errs.Addf(Join(p, "stock"), "must be in 0..2^40, got %d", a.Stock)
 		}
-		if a.Shards < 1 || a.Shards > 1024 {
-			errs.Addf(Join(p, "shards"), "must be in 1..1024, got %d", a.Shards)
+		if a.Shards < 1 || a.Shards > stock.MaxShards {
+			errs.Addf(Join(p, "shards"), "must be in 1..%d, got %d", stock.MaxShards, a.Shards)
 		}
 		if a.PerUser < 1 {
 			errs.Addf(Join(p, "per_user"), "must be >= 1, got %d", a.PerUser)
@@ -190,8 +187,8 @@ func (c *Config) validateRoutes(errs *Errors) {
 			inRange(errs, Join(p, "shed.interval"), sh.Interval, time.Millisecond, time.Minute)
 		}
 		for j, f := range r.Filters {
-			if len(f) != 1 {
-				errs.Addf(Index(Join(p, "filters"), j), "must be a one-key map {type: settings}, got %d keys", len(f))
+			if len(f.raw) != 1 {
+				errs.Addf(Index(Join(p, "filters"), j), "must be a one-key map {type: settings}, got %d keys", len(f.raw))
 			}
 		}
 		ap := Join(p, "action")
@@ -256,6 +253,17 @@ func (c *Config) validateMode(errs *Errors, ap string, a Action) {
 	if q.BackoffMax < q.Backoff {
 		errs.Addf(Join(qp, "backoff_max"), "must be >= backoff (%s), got %s", q.Backoff, q.BackoffMax)
 	}
+}
+
+// uniqueName reports a name (an upstream's, an activity's) that breaks
+// the name rule (internal/ident) or repeats one in seen, and adds it.
+func uniqueName(errs *Errors, path, kind, name string, seen map[string]bool) {
+	if !ident.Valid(name) {
+		errs.Addf(path, "required, %s, got %q", ident.Rule, name)
+	} else if seen[name] {
+		errs.Addf(path, "duplicate %s %q", kind, name)
+	}
+	seen[name] = true
 }
 
 // localURL checks a link the pages carry: an absolute path on this site

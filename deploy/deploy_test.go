@@ -104,7 +104,7 @@ func gatewayConfig(t *testing.T, s types.ServiceConfig) *conf.Config {
 		t.Fatalf("%s: FLASHGATE_ADMIN_TOKEN is not passed through", s.Name)
 	}
 	t.Setenv("FLASHGATE_ADMIN_TOKEN", token)
-	cfg, err := gateway.LoadConfig(filepath.Join(dir, "flashgate.yaml"))
+	cfg, err := conf.Load(filepath.Join(dir, "flashgate.yaml"))
 	if err != nil {
 		t.Fatalf("%s: the mounted config does not load:\n%v", s.Name, err)
 	}

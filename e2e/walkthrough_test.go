@@ -116,6 +116,28 @@ func TestWalkthrough(t *testing.T) {
 	if code != 403 || jsonField(t, body, "error") != "not_started" {
 		t.Errorf("watch sale path: %d %s", code, body)
 	}
+	// 11. The tee is sold in async mode: 202 with a ticket, polled by
+	// its own user until the queue has delivered it.
+	_, body, _ = call(t, "GET", base+"/api/activities/tee-sale/token", "X-User-Id", "alice")
+	token = jsonField(t, body, "token")
+	_, body, _ = call(t, "GET", base+"/api/activities/tee-sale/path", "X-User-Id", "alice")
+	buy = jsonField(t, body, "path")
+	time.Sleep(1100 * time.Millisecond)
+	code, body, _ = call(t, "POST", base+buy, "X-User-Id", "alice", "X-Order-Token", token)
+	ticket := jsonField(t, body, "ticket")
+	if code != 202 || !strings.HasPrefix(ticket, "tee-sale:alice:") || jsonField(t, body, "poll") != "/api/orders/"+ticket {
+		t.Fatalf("async purchase: %d %s", code, body)
+	}
+	if code, _, _ := call(t, "GET", base+"/api/orders/"+ticket, "X-User-Id", "bob"); code != 404 {
+		t.Errorf("bob polls alice's ticket: %d", code)
+	}
+	waitFor(t, func() bool {
+		_, body, _ := call(t, "GET", base+"/api/orders/"+ticket, "X-User-Id", "alice")
+		return jsonField(t, body, "status") == "delivered"
+	})
+	if o := orders(t, be); o != `{"orders":2,"duplicates":0}` {
+		t.Errorf("backend after the async purchase: %s", o)
+	}
 }
 
 // TestDashboard: the admin port serves the live dashboard page; its data

@@ -1,6 +1,6 @@
 // Package filters links every built-in filter type into a binary: import
 // it for its side effects. Each filter lives in its own package and
-// registers itself with gateway.RegisterFilter from init.
+// registers itself with gateway.Register from init.
 //
 // The recommended order of a purchase chain, cheapest and most selective
 // first, so that Redis is spent only on requests that could succeed:

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -21,24 +20,16 @@ import (
 	"github.com/flashgate/flashgate/stock"
 )
 
-// AdminRoute is an operator endpoint a package adds to the admin API (the
-// blacklist filter adds its own, for instance). Every admin route requires
-// the bearer token (adminAuth).
-type AdminRoute struct {
-	Method  string
-	Path    string
-	Handler func(a *AdminCall)
-	// TakesQuery says the handler reads (and checks, with AdminCall.Query)
-	// its own query parameters. Without it the call takes none, and any
-	// query parameter is refused with 400 bad_query before it runs.
-	TakesQuery bool
-}
-
 // AdminCall is one authenticated admin request.
 type AdminCall struct {
-	Ctx      *fasthttp.RequestCtx
+	Ctx *fasthttp.RequestCtx
+	// Instance is the one serving when the call came in: read the state
+	// its build shared with Shared(a.Instance, key).
 	Instance *Instance
 	Deps     Deps
+
+	server *Server
+	reload func() (Report, error)
 }
 
 // JSON writes v with status.
@@ -62,26 +53,6 @@ func (a *AdminCall) Param(name string) string {
 
 //go:embed dashboard/index.html
 var dashboardHTML []byte
-
-var (
-	adminMu     sync.Mutex
-	adminRoutes []AdminRoute
-)
-
-// RegisterAdmin adds an operator endpoint; call it from init.
-func RegisterAdmin(r AdminRoute) {
-	adminMu.Lock()
-	defer adminMu.Unlock()
-	adminRoutes = append(adminRoutes, r)
-}
-
-// SharedValue returns a value a filter registered with Env.Shared.
-func (in *Instance) SharedValue(key string) (any, bool) {
-	in.shared.mu.Lock()
-	defer in.shared.mu.Unlock()
-	v, ok := in.shared.m[key]
-	return v, ok
-}
 
 // Admin is the operator API on its own listener: metrics, health, reload,
 // warm-up, stock and release. It is never on the public port.
@@ -133,7 +104,7 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 	// hands the handler its call.
 	auth := func(h func(a *AdminCall)) fasthttp.RequestHandler {
 		return func(ctx *fasthttp.RequestCtx) {
-			h(&AdminCall{Ctx: ctx, Instance: s.Instance(), Deps: deps})
+			h(&AdminCall{Ctx: ctx, Instance: s.Instance(), Deps: deps, server: s, reload: reload})
 		}
 	}
 	// none is a call that takes no query parameter: ?dry=1 on a reload is
@@ -145,26 +116,15 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 			}
 		}
 	}
-	handle("GET", "/admin/status", auth(none(adminStatus(s))))
-	handle("POST", "/admin/reload", auth(none(func(a *AdminCall) { adminReload(a, reload) })))
-	handle("GET", "/admin/activities", auth(none(adminActivities)))
-	handle("POST", "/admin/activities/{id}/pause", auth(none(adminPause(true))))
-	handle("POST", "/admin/activities/{id}/resume", auth(none(adminPause(false))))
-	handle("PUT", "/admin/activities/{id}/window", auth(none(adminSetWindow)))
-	handle("DELETE", "/admin/activities/{id}/window", auth(none(adminClearWindow)))
-	handle("POST", "/admin/activities/{id}/warm", auth(withActivity(adminWarm)))
-	handle("GET", "/admin/activities/{id}/stock", auth(none(withActivity(adminStock))))
-	handle("POST", "/admin/activities/{id}/topup", auth(withActivity(adminTopUp)))
-	handle("POST", "/admin/activities/{id}/release", auth(withActivity(adminRelease)))
-	adminMu.Lock()
-	for _, ar := range adminRoutes {
+	// Every admin call is registered by the module that owns its state
+	// (core.go for gateway's, each filter package for its own).
+	for _, ar := range adminRoutes() {
 		h := ar.Handler
 		if !ar.TakesQuery {
 			h = none(h)
 		}
 		handle(ar.Method, ar.Path, auth(h))
 	}
-	adminMu.Unlock()
 	r.NotFound = func(ctx *fasthttp.RequestCtx) {
 		(&AdminCall{Ctx: ctx}).Error(404, "not_found", "no such admin endpoint")
 	}
@@ -224,8 +184,8 @@ func (a *Admin) Shutdown(ctx context.Context) error {
 // adminReload answers 200 with the settings the reload could not apply
 // live (an empty list when it applied all), or 422 with every problem of
 // the file, one per entry, the running config unchanged.
-func adminReload(a *AdminCall, reload func() (Report, error)) {
-	rep, err := reload()
+func adminReload(a *AdminCall) {
+	rep, err := a.reload()
 	if err != nil {
 		a.JSON(422, map[string]any{"error": "config_invalid", "status": 422,
 			"message": "the config was not reloaded; the running config stays", "errors": conf.Problems(err)})
@@ -346,13 +306,10 @@ func adminRelease(a *AdminCall, act *Activity) {
 	}
 	ctx, cancel := adminCtx()
 	defer cancel()
-	ok, err := a.Deps.Stock.Release(ctx, act.ID, user, seq)
+	ok, err := a.Instance.units.Release(ctx, act.ID, user, seq, "admin")
 	if err != nil {
 		a.Error(503, "store_unavailable", err.Error())
 		return
-	}
-	if ok {
-		stockReleasesTotal.WithLabelValues(act.ID, "admin").Inc()
 	}
 	a.JSON(200, map[string]any{"activity": act.ID, "user": string(user), "seq": seq, "released": ok})
 }
@@ -368,32 +325,30 @@ type statusActivity struct {
 	StockError string `json:"stock_error,omitempty"`
 }
 
-func adminStatus(s *Server) func(a *AdminCall) {
-	return func(a *AdminCall) {
-		in := a.Instance
-		now := time.Now()
-		acts := make([]statusActivity, 0, len(in.ActivityList))
-		for _, act := range in.ActivityList {
-			phase, _ := act.PhaseAt(now)
-			sa := statusActivity{ID: act.ID, Product: act.Product, Phase: PhaseName(phase), Configured: act.Stock}
-			if a.Deps.Stock != nil {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				c, err := a.Deps.Stock.Counts(ctx, act.ID)
-				cancel()
-				switch {
-				case errors.Is(err, stock.ErrNotLoaded):
-					sa.StockError = "not_loaded"
-				case err != nil:
-					sa.StockError = "store_unavailable"
-				default:
-					sa.Counts = &c
-				}
+func adminStatus(a *AdminCall) {
+	in := a.Instance
+	now := time.Now()
+	acts := make([]statusActivity, 0, len(in.ActivityList))
+	for _, act := range in.ActivityList {
+		phase, _ := act.PhaseAt(now)
+		sa := statusActivity{ID: act.ID, Product: act.Product, Phase: PhaseName(phase), Configured: act.Stock}
+		if a.Deps.Stock != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			c, err := a.Deps.Stock.Counts(ctx, act.ID)
+			cancel()
+			switch {
+			case errors.Is(err, stock.ErrNotLoaded):
+				sa.StockError = "not_loaded"
+			case err != nil:
+				sa.StockError = "store_unavailable"
+			default:
+				sa.Counts = &c
 			}
-			acts = append(acts, sa)
 		}
-		a.JSON(200, map[string]any{
-			"server_time": Millis(now), "inflight": s.inflight.Load(),
-			"routes": len(in.Config.Routes), "activities": acts,
-		})
+		acts = append(acts, sa)
 	}
+	a.JSON(200, map[string]any{
+		"server_time": Millis(now), "inflight": a.server.inflight.Load(),
+		"routes": len(in.Config.Routes), "activities": acts,
+	})
 }

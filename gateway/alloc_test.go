@@ -151,3 +151,20 @@ func TestStatusFreshZeroAllocs(t *testing.T) {
 		t.Error("no body")
 	}
 }
+
+// TestGiveBackZeroAllocs: queueing a give-back for a remote store copies
+// the unit into the queue and allocates nothing (no worker runs here, so
+// only the request's side is measured).
+func TestGiveBackZeroAllocs(t *testing.T) {
+	act := NewActivity(0, conf.Activity{ID: "phone-sale", Stock: 1, Shards: 1, PerUser: 1})
+	u := &Units{store: stock.NewMemory(), jobs: make(chan giveBack, 1)}
+	r := &Request{Activity: act, User: []byte("user-42")}
+	allocs := testing.AllocsPerRun(100, func() {
+		r.Ticket = Ticket{Held: true, Seq: 7}
+		u.GiveBack(r, "backend_rejected")
+		<-u.jobs
+	})
+	if allocs != 0 {
+		t.Fatalf("GiveBack: %v allocs, want 0", allocs)
+	}
+}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/forward"
-	"github.com/flashgate/flashgate/stock"
 )
 
 // AsyncQueues holds the queues of the async proxy routes for the life of
@@ -22,7 +21,7 @@ import (
 // changes a running queue's settings is refused (a restart applies it),
 // and a reload points the queue at the new config's upstream.
 type AsyncQueues struct {
-	store stock.Store
+	units *Units
 	log   *slog.Logger
 
 	mu     sync.Mutex
@@ -44,10 +43,10 @@ func (aq *asyncQueue) Send(ctx context.Context, o *forward.Order) (int, []byte, 
 }
 
 // NewAsyncQueues returns an empty set whose dead-lettered orders give
-// their units back to store.
-func NewAsyncQueues(store stock.Store, log *slog.Logger) *AsyncQueues {
+// their units back through units.
+func NewAsyncQueues(units *Units, log *slog.Logger) *AsyncQueues {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &AsyncQueues{store: store, log: log, m: map[string]*asyncQueue{}, ctx: ctx, cancel: cancel}
+	return &AsyncQueues{units: units, log: log, m: map[string]*asyncQueue{}, ctx: ctx, cancel: cancel}
 }
 
 // queue returns route's queue, starting it on first use. A queue that
@@ -81,13 +80,8 @@ func (a *AsyncQueues) queue(route string, c conf.Queue, u *Upstream) (q *asyncQu
 
 // release gives a dead-lettered order's unit back.
 func (a *AsyncQueues) release(ctx context.Context, o *forward.Order) error {
-	_, err := a.store.Release(ctx, o.Activity, []byte(o.User), o.Seq)
-	if err != nil {
-		a.log.Error("async: release of a dead-lettered order failed; unit stays held", "ticket", o.Ticket, "err", err)
-		return err
-	}
-	stockReleasesTotal.WithLabelValues(o.Activity, "dead_letter").Inc()
-	return nil
+	_, err := a.units.Release(ctx, o.Activity, []byte(o.User), o.Seq, "dead_letter")
+	return err
 }
 
 // Status finds ticket in any queue, for its own user only.
@@ -162,7 +156,7 @@ func (in *Instance) asyncAction(u *Upstream, aq *asyncQueue, rewrite []byte) fun
 		}
 		fasthttp.ReleaseRequest(req)
 		if err := aq.q.Enqueue(o); err != nil {
-			releaseTicket(r, "queue_full")
+			in.units.GiveBack(r, "queue_full")
 			in.busy.Write(r.Ctx)
 			return
 		}

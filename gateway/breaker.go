@@ -29,7 +29,6 @@ func newUpstreamBreaker(c conf.Upstream, now func() time.Time) *breaker.Breaker 
 // way the upstream and Redis breakers are made.
 func gaugedBreaker(name string, failures int, openFor time.Duration, probes int, now func() time.Time) *breaker.Breaker {
 	b := breaker.New(breaker.Settings{Failures: failures, OpenFor: openFor, Probes: probes, Now: now})
-	registerMetrics()
 	g := breakerState.WithLabelValues(name)
 	g.Set(0)
 	b.OnChange(func(_, to breaker.State) { g.Set(float64(to)) })

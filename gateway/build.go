@@ -33,6 +33,10 @@ type Deps struct {
 	RedisBackground rueidis.Client
 	// Stock is the store the stock filter and admin API use.
 	Stock stock.Store
+	// Units owns Stock's units: every take and give-back goes through it.
+	// Nil: Build makes one for the instance and closes it with the
+	// instance (NewServer makes one for the server's life).
+	Units *Units
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// AccessLog receives the sampled access log (log.access_every); nil
@@ -71,11 +75,15 @@ type Instance struct {
 	handler fasthttp.RequestHandler
 	busy    *Page
 	queues  *AsyncQueues
+	units   *Units
 	// activate holds what takes effect only once the instance serves:
 	// running queues switch to this config's upstreams.
 	activate []func()
 	shared   *shared
-	closers  []io.Closer
+	// plan is the shared table as the build left it, read without a
+	// lock by Shared.
+	plan    map[any]any
+	closers []io.Closer
 }
 
 // Activate applies what waits for the instance to serve (see activate);
@@ -99,18 +107,20 @@ func (in *Instance) Close() error {
 	return nil
 }
 
-// Build makes an Instance from a loaded config. On any error everything
-// already built is closed and all problems are reported together.
+// Build makes an Instance from a loaded config (conf.Load): the plan
+// stage. On any error everything already built is closed and all
+// problems are reported together, as one *conf.FileError naming the
+// config's file.
 func Build(cfg *conf.Config, deps Deps) (*Instance, error) {
 	in, _, err := build(cfg, deps, nil)
 	return in, err
 }
 
 // build is Build for a reload: prev is the running instance's shared
-// table, whose kept state (Env.Kept) the new instance takes over. It also
+// table, whose kept state (Keep) the new instance takes over. It also
 // returns the activities whose running sale kept its stock settings.
 func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Activity, err error) {
-	registerMetrics()
+	defer func() { err = conf.InFile(cfg.File, err) }()
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -120,8 +130,9 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 	if deps.Overrides == nil {
 		deps.Overrides = override.NewMemory()
 	}
-	decodedRoutes, early, site, err := prepare(cfg)
-	if err != nil {
+	var errs conf.Errors
+	decodedRoutes, early, site := prepare(cfg, &errs)
+	if err := errs.Err(); err != nil {
 		return nil, nil, err
 	}
 	built := &Instance{
@@ -141,9 +152,14 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 		}
 	}()
 	in = built
+	in.units = deps.Units
+	if in.units == nil {
+		in.units = NewUnits(deps.Stock, deps.Logger)
+		in.closers = append(in.closers, in.units)
+	}
 	in.queues = deps.Queues
 	if in.queues == nil {
-		in.queues = NewAsyncQueues(deps.Stock, deps.Logger)
+		in.queues = NewAsyncQueues(in.units, deps.Logger)
 		in.closers = append(in.closers, in.queues)
 		defer func() {
 			if err == nil {
@@ -174,7 +190,7 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 	}
 	applyEarly(in.ActivityList, early)
 	for _, uc := range cfg.Upstreams {
-		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages, deps.Now)
+		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages, deps.Now, in.units)
 	}
 	r := router.New()
 	r.RedirectTrailingSlash = false
@@ -191,7 +207,7 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 	for i, rc := range cfg.Routes {
 		env := &Env{
 			Config: cfg, Route: rc.Name, RoutePath: rc.Path, AllActivities: in.Activities, Pages: in.Pages,
-			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Stock: deps.Stock, Now: deps.Now,
+			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Units: in.units, Now: deps.Now,
 			RedisBreaker: deps.RedisBreaker, RedisBackground: deps.RedisBackground, Overrides: deps.Overrides, shared: in.shared, Queues: in.queues,
 		}
 		if strings.Contains(rc.Path, "{activity}") {
@@ -221,6 +237,7 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 		}
 	}
 	in.handler = r.Handler
+	in.plan = in.shared.freeze()
 	return in, kept, nil
 }
 
@@ -263,20 +280,4 @@ func autoWarm(s stock.Store, acts []*Activity, log *slog.Logger) (kept []*Activi
 // SpecOf is the stock spec of an activity.
 func SpecOf(a *Activity) stock.Spec {
 	return stock.Spec{Activity: a.ID, Stock: a.Stock, Shards: a.Shards, PerUser: a.PerUser}
-}
-
-// LoadConfig reads path. When the top-level schema has errors it also
-// checks, as far as the file decoded, every filter's and endpoint's
-// settings, templates and catalogue, so the error names every problem at
-// once. A config it returns is checked by Build, which decodes and renders
-// it anyway: serve, reload and check all read configs through it.
-func LoadConfig(path string) (*conf.Config, error) {
-	cfg, err := conf.Load(path)
-	if err == nil || cfg == nil {
-		return cfg, err
-	}
-	if cerr := Check(cfg); cerr != nil {
-		err = errors.Join(err, conf.PrefixFile(path, cerr))
-	}
-	return nil, err
 }

@@ -2,17 +2,18 @@ package gateway
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flashgate/flashgate/conf"
 )
 
-// OnError is what a chain entry does when its filter cannot decide.
-type OnError uint8
+// OnError is what a chain entry does when its filter cannot decide: the
+// entry's on_error, decoded by conf.
+type OnError = conf.OnError
 
+// The policies of OnError.
 const (
-	// FailClosed answers with the busy page (503 + Retry-After). Default.
-	FailClosed OnError = iota
-	// FailOpen lets the request through to the next filter. Only where
-	// the YAML says so, and never for the stock filter.
-	FailOpen
+	FailClosed = conf.FailClosed
+	FailOpen   = conf.FailOpen
 )
 
 // entry is one filter of a chain with everything it needs resolved at

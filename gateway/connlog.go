@@ -6,17 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
-
-// connErrorsTotal counts the connections fasthttp closed on an error it
-// reports per connection: a request it could not read (already answered
-// 400, 408, 413 or 431 by errorHandler), a TLS handshake that failed.
-var connErrorsTotal = prometheus.NewCounter(prometheus.CounterOpts{
-	Name: "flashgate_connection_errors_total",
-	Help: "Connections closed on an error (unreadable request, failed TLS handshake); logged at most once per 10 s.",
-})
 
 // connErrorPrefix starts fasthttp's per-connection error line
 // (workerpool.go: "error when serving connection %q<->%q: %v").

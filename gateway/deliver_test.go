@@ -20,7 +20,7 @@ func testUpstream(addr string, breakerFailures int) *Upstream {
 		Name: "orders", Addrs: []string{addr}, Timeout: 2 * time.Second, ConnectTimeout: 200 * time.Millisecond,
 		MaxConns: 4, MaxIdleConnDuration: time.Second, MaxResponseBytes: 1 << 20,
 		BreakerFailures: breakerFailures, BreakerOpen: time.Minute,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)), NewPages(nil), time.Now)
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)), NewPages(nil), time.Now, nil)
 }
 
 func queuedOrder(user string, seq int64, header ...[2]string) *forward.Order {

@@ -14,10 +14,6 @@ import (
 	"github.com/flashgate/flashgate/stock"
 )
 
-func init() {
-	RegisterEndpoint(EndpointInfo{Name: "activity_status", New: func() EndpointConfig { return &StatusConfig{} }})
-}
-
 // StatusConfig is the config of the activity_status endpoint.
 type StatusConfig struct {
 	// Refresh is how stale the answer may be; each activity's JSON is
@@ -77,12 +73,9 @@ func newActivityStatus(env *Env) (Endpoint, error) {
 	if len(env.Activities) == 0 {
 		return nil, errors.New("activity_status needs {activity} in the route path")
 	}
-	s := &activityStatus{
-		stock: env.Stock, now: env.Now, refresh: StatusRefresh,
-		slots: make([]statusSlot, len(env.AllActivities)),
-	}
-	if env.Stock != nil {
-		s.local = stock.IsLocal(env.Stock)
+	s := &activityStatus{now: env.Now, refresh: StatusRefresh, slots: make([]statusSlot, len(env.AllActivities))}
+	if env.Units != nil && env.Units.Store() != nil {
+		s.stock, s.local = env.Units.Store(), env.Units.Local()
 	}
 	if env.Config != nil {
 		s.timeout = env.Config.Redis.Timeout
@@ -178,10 +171,6 @@ func (s *activityStatus) counts(activity string) (stock.Counts, error) {
 }
 
 var _ = fasthttp.StatusOK
-
-func init() {
-	RegisterEndpoint(EndpointInfo{Name: "stock_decision", New: func() EndpointConfig { return &DecisionConfig{} }})
-}
 
 // DecisionConfig is the (empty) config of the stock_decision endpoint.
 type DecisionConfig struct{}

@@ -15,8 +15,10 @@ import (
 
 // Test filters, registered once for every test in the package.
 func init() {
-	RegisterFilter(FilterInfo{Type: "test_verdict", New: func() FilterConfig { return &verdictConfig{} }})
-	RegisterFilter(FilterInfo{Type: "test_hold", New: func() FilterConfig { return &holdConfig{} }})
+	Register(Module{Name: "gateway tests", Filters: []FilterInfo{
+		{Type: "test_verdict", New: func() FilterConfig { return &verdictConfig{} }},
+		{Type: "test_hold", New: func() FilterConfig { return &holdConfig{} }},
+	}})
 }
 
 // verdictConfig builds a filter that passes, rejects with a 418 page, or
@@ -63,25 +65,18 @@ type holdConfig struct{}
 
 func (c *holdConfig) Validate(conf.At) {}
 func (c *holdConfig) Build(env *Env) (Filter, error) {
-	return &holdFilter{store: env.Stock}, nil
+	return &holdFilter{units: env.Units}, nil
 }
 
-type holdFilter struct{ store stock.Store }
-
-type storeReleaser struct{ s stock.Store }
-
-func (sr storeReleaser) Release(activity string, user []byte, seq int64) error {
-	_, err := sr.s.Release(bgCtx(), activity, user, seq)
-	return err
-}
+type holdFilter struct{ units *Units }
 
 func (f *holdFilter) Handle(r *Request) (Verdict, error) {
 	r.SetUser(r.Ctx.Request.Header.Peek("X-User-Id"))
-	d, err := f.store.Take(bgCtx(), r.Activity.ID, r.User)
+	d, err := f.units.Take(bgCtx(), r.Activity.ID, r.User)
 	if err != nil || d.Result != stock.Admitted {
 		return Verdict{}, errTest
 	}
-	r.Ticket = Ticket{Held: true, Seq: d.Seq, Store: storeReleaser{f.store}}
+	r.Ticket = Ticket{Held: true, Seq: d.Seq}
 	return Pass, nil
 }
 

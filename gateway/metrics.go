@@ -1,14 +1,13 @@
 package gateway
 
 import (
-	"sync"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flashgate/flashgate/stock"
 )
 
-// Metrics are registered once per process and shared by every config
+// gateway's metrics, all declared here and registered through its Module
+// (core.go). They live for the process and are shared by every config
 // generation, so a reload keeps counting into the same series.
 var (
 	requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -49,6 +48,10 @@ var (
 		Name: "flashgate_stock_releases_total",
 		Help: "Units given back after a failed order, by activity and cause.",
 	}, []string{"activity", "cause"})
+	stockReleaseFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_stock_release_failures_total",
+		Help: "Units the gateway meant to give back but could not (the store failed or timed out): each stays held until the backend releases it through the admin API or a forced warm.",
+	}, []string{"activity", "cause"})
 	// inflight reads the serving Server's own counter at scrape time, so
 	// the request path pays one atomic add each way instead of two more
 	// (a Gauge's Inc and Dec are float CAS loops on a line both cores
@@ -80,24 +83,31 @@ var (
 	}, []string{"activity", "reason"})
 )
 
-var registerOnce sync.Once
+// connErrorsTotal counts the connections fasthttp closed on an error it
+// reports per connection: a request it could not read (already answered
+// 400, 408, 413 or 431 by errorHandler), a TLS handshake that failed.
+var connErrorsTotal = prometheus.NewCounter(prometheus.CounterOpts{
+	Name: "flashgate_connection_errors_total",
+	Help: "Connections closed on an error (unreadable request, failed TLS handshake); logged at most once per 10 s.",
+})
+
+// The request path's Redis calls, by command (redismetrics.go).
+var (
+	redisDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "flashgate_redis_duration_seconds",
+		Help:    "Redis call time by operation (the command: evalsha for the stock and rate-limit scripts); a pipelined batch counts once, under its first command.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+	}, []string{"op"})
+	redisErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flashgate_redis_errors_total",
+		Help: "Redis calls that failed (timeout, connection, server error; not a nil reply), by operation.",
+	}, []string{"op"})
+)
 
 // Registry is the process-wide Prometheus registry flashgate exports.
+// Metrics reach it through a Module (registry.go); gateway's are listed
+// in core.go.
 var Registry = prometheus.NewRegistry()
-
-func registerMetrics() {
-	registerOnce.Do(func() {
-		Registry.MustRegister(
-			requestsTotal, rejectionsTotal, filterErrorsTotal, requestDuration,
-			upstreamTotal, upstreamDuration, breakerRejections, breakerState, stockReleasesTotal, inflight, reloadsTotal,
-			lastReload, activityAdmitted, activityRejections, redisDuration, redisErrors, connErrorsTotal,
-			stateCollector{}, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
-		)
-		// Zero before the first reload, so a dashboard shows 0, not "no data".
-		reloadsTotal.WithLabelValues("ok")
-		reloadsTotal.WithLabelValues("error")
-	})
-}
 
 // routeMetrics are the series of one route, resolved when it is built.
 type routeMetrics struct {
@@ -114,7 +124,7 @@ func newRouteMetrics(route string) routeMetrics {
 }
 
 // releaseCauses are the causes a unit is given back for.
-var releaseCauses = []string{"backend_rejected", "backend_unreachable", "rejected_after_stock", "admin"}
+var releaseCauses = []string{"backend_rejected", "backend_unreachable", "pool_full", "rejected_after_stock", "queue_full", "dead_letter", "admin"}
 
 // resolveActivitySeries creates an activity's release series at build
 // time, so they are exported (at 0) before the first release, and the
@@ -122,6 +132,7 @@ var releaseCauses = []string{"backend_rejected", "backend_unreachable", "rejecte
 func resolveActivitySeries(id string) {
 	for _, c := range releaseCauses {
 		stockReleasesTotal.WithLabelValues(id, c)
+		stockReleaseFailures.WithLabelValues(id, c)
 	}
 }
 
@@ -153,32 +164,46 @@ func (m *activityMetrics) admit() {
 // statser is the Redis stock store's view of its background work.
 type statser interface{ Stats() stock.RedisStats }
 
-var stockStatsOnce sync.Once
+// The Redis stock store's counters of decisions it finished after the
+// caller gave up, read at scrape time from the store of the Server
+// serving now (the store outlives config reloads). A memory store has
+// none, and exports none.
+var stockStats = []struct {
+	desc *prometheus.Desc
+	kind prometheus.ValueType
+	read func(stock.RedisStats) uint64
+}{
+	{prometheus.NewDesc("flashgate_stock_abandoned_total", "Stock decisions the gateway stopped waiting for (answered 503); their outcome is settled in the background.", nil, nil),
+		prometheus.CounterValue, func(s stock.RedisStats) uint64 { return s.Abandoned }},
+	{prometheus.NewDesc("flashgate_stock_compensated_total", "Units given back because no caller learned they were admitted.", nil, nil),
+		prometheus.CounterValue, func(s stock.RedisStats) uint64 { return s.Compensated }},
+	{prometheus.NewDesc("flashgate_stock_lost_total", "Unknown outcomes given up on (queue full or shutdown): each may hold one unit until the next forced warm.", nil, nil),
+		prometheus.CounterValue, func(s stock.RedisStats) uint64 { return s.Lost }},
+	{prometheus.NewDesc("flashgate_stock_shed_total", "Stock decisions refused at once because too many were still settling.", nil, nil),
+		prometheus.CounterValue, func(s stock.RedisStats) uint64 { return s.Shed }},
+	{prometheus.NewDesc("flashgate_stock_unresolved", "Unknown outcomes waiting for Redis to answer.", nil, nil),
+		prometheus.GaugeValue, func(s stock.RedisStats) uint64 { return uint64(s.Unresolved) }},
+}
 
-// exportStockStats publishes the Redis stock store's counters of
-// decisions it finished after the caller gave up. Registered once per
-// process: the store outlives config reloads.
-func exportStockStats(s stock.Store) {
-	st, ok := s.(statser)
+type stockStatsCollector struct{}
+
+func (stockStatsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, s := range stockStats {
+		ch <- s.desc
+	}
+}
+
+func (stockStatsCollector) Collect(ch chan<- prometheus.Metric) {
+	s := scraped.Load()
+	if s == nil {
+		return
+	}
+	st, ok := s.deps.Stock.(statser)
 	if !ok {
 		return
 	}
-	stockStatsOnce.Do(func() {
-		counter := func(name, help string, f func(stock.RedisStats) uint64) prometheus.Collector {
-			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-				func() float64 { return float64(f(st.Stats())) })
-		}
-		Registry.MustRegister(
-			counter("flashgate_stock_abandoned_total", "Stock decisions the gateway stopped waiting for (answered 503); their outcome is settled in the background.",
-				func(s stock.RedisStats) uint64 { return s.Abandoned }),
-			counter("flashgate_stock_compensated_total", "Units given back because no caller learned they were admitted.",
-				func(s stock.RedisStats) uint64 { return s.Compensated }),
-			counter("flashgate_stock_lost_total", "Unknown outcomes given up on (queue full or shutdown): each may hold one unit until the next forced warm.",
-				func(s stock.RedisStats) uint64 { return s.Lost }),
-			counter("flashgate_stock_shed_total", "Stock decisions refused at once because too many were still settling.",
-				func(s stock.RedisStats) uint64 { return s.Shed }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flashgate_stock_unresolved", Help: "Unknown outcomes waiting for Redis to answer."},
-				func() float64 { return float64(st.Stats().Unresolved) }),
-		)
-	})
+	v := st.Stats()
+	for _, m := range stockStats {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, float64(m.read(v)))
+	}
 }

@@ -7,10 +7,6 @@ import (
 	"github.com/flashgate/flashgate/forward"
 )
 
-func init() {
-	RegisterEndpoint(EndpointInfo{Name: "order_status", New: func() EndpointConfig { return &OrderStatusConfig{} }})
-}
-
 // OrderStatusConfig is the (empty) config of the order_status endpoint,
 // which answers the poll of an async purchase's ticket. Its route's path
 // names the ticket {ticket}; the 202 of an async purchase points at

@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/flashgate/flashgate/conf"
 	_ "github.com/flashgate/flashgate/filters"
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/stock"
@@ -25,7 +26,7 @@ var (
 // the shop, the favicon, the right plural, and busy and rate-limited
 // pages that load themselves again after their Retry-After.
 func TestSystemPages(t *testing.T) {
-	cfg, err := gateway.LoadConfig("../conf/demo.yaml")
+	cfg, err := conf.Load("../conf/demo.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,38 +14,38 @@ import (
 	"github.com/flashgate/flashgate/static"
 )
 
-// Check validates cfg as `flashgate check` does: filter sections decoded
-// and validated, endpoints known, templates and catalogue rendered. It
-// dials nothing.
+// Check validates cfg as the build does before it makes anything: the
+// routes' sections fit their entries, early openings agree, templates
+// and catalogue render. It dials nothing.
 func Check(cfg *conf.Config) error {
-	_, _, site, err := prepare(cfg)
-	if site != nil {
+	var errs conf.Errors
+	if _, _, site := prepare(cfg, &errs); site != nil {
 		_ = site.Close()
 	}
-	return err
+	return conf.InFile(cfg.File, errs.Err())
 }
 
-// prepare decodes and validates every route's filters and endpoint,
+// prepare gives every route's decoded sections the gateway's interfaces,
 // resolves each activity's early opening (resolveEarly) and renders the
-// pages, reporting the problems of all at once. Check and Build share it,
-// so a config is decoded and rendered once per build.
-func prepare(cfg *conf.Config) ([]decodedRoute, map[string]time.Duration, *static.Site, error) {
-	var errs conf.Errors
-	routes := decodeRoutes(cfg, &errs)
-	early := resolveEarly(cfg, routes, &errs)
+// pages, recording every problem in errs. Check and Build share it, so a
+// config is rendered once per build. The site is nil when errs has
+// problems.
+func prepare(cfg *conf.Config, errs *conf.Errors) ([]decodedRoute, map[string]time.Duration, *static.Site) {
+	routes := decodeRoutes(cfg, errs)
+	early := resolveEarly(cfg, routes, errs)
 	site, err := loadSite(cfg)
 	if err != nil {
 		errs.Add("", err)
 	} else {
-		checkPages(cfg, site, &errs)
+		checkPages(cfg, site, errs)
 	}
-	if err := errs.Err(); err != nil {
+	if errs.Len() > 0 {
 		if site != nil {
 			_ = site.Close()
 		}
-		return nil, nil, nil, err
+		return nil, nil, nil
 	}
-	return routes, early, site, nil
+	return routes, early, site
 }
 
 // checkPages reports what serve would otherwise show only as a 404 at
@@ -81,7 +81,8 @@ func checkPages(cfg *conf.Config, site *static.Site, errs *conf.Errors) {
 	}
 }
 
-// decoded is one filter entry after decoding and validation.
+// decoded is one filter entry as the build uses it: the typed settings
+// conf decoded, seen as the gateway's FilterConfig.
 type decoded struct {
 	path    string
 	typ     string
@@ -95,85 +96,33 @@ type decodedRoute struct {
 	endpoint EndpointConfig
 }
 
-// decodeRoutes decodes and validates every filter and endpoint config.
+// decodeRoutes gives each route's sections, which conf decoded with the
+// registry's schemas (types.go), the gateway's interfaces. An entry conf
+// could not decode has no settings and was reported there.
 func decodeRoutes(cfg *conf.Config, errs *conf.Errors) []decodedRoute {
 	out := make([]decodedRoute, len(cfg.Routes))
 	for i, rc := range cfg.Routes {
-		rp := conf.Index("routes", i)
-		for j, raw := range rc.Filters {
-			fp := conf.Index(conf.Join(rp, "filters"), j)
-			for typ, settings := range raw {
-				if d, ok := decodeFilter(fp, typ, settings, errs); ok {
-					out[i].filters = append(out[i].filters, d)
-				}
+		for j, f := range rc.Filters {
+			if f.Settings == nil {
+				continue // conf reported the entry
 			}
+			fc, ok := f.Settings.(FilterConfig)
+			if !ok {
+				errs.Addf(conf.Index(conf.Join(conf.Index("routes", i), "filters"), j), "settings of %q not decoded", f.Type)
+				continue
+			}
+			out[i].filters = append(out[i].filters, decoded{path: f.Path, typ: f.Type, cfg: fc, onError: f.OnError})
 		}
-		out[i].endpoint = decodeEndpoint(conf.Join(rp, "action"), rc.Action, errs)
+		if rc.Action.Type == "json" && rc.Action.Settings != nil {
+			ec, ok := rc.Action.Settings.(EndpointConfig)
+			if !ok {
+				errs.Addf(conf.Join(conf.Index("routes", i), "action.config"), "config of endpoint %q not decoded", rc.Action.Endpoint)
+				continue
+			}
+			out[i].endpoint = ec
+		}
 	}
 	return out
-}
-
-func decodeEndpoint(ap string, a conf.Action, errs *conf.Errors) EndpointConfig {
-	if a.Type != "json" {
-		if len(a.Config) > 0 {
-			errs.Addf(conf.Join(ap, "config"), "only a json action takes config")
-		}
-		return nil
-	}
-	if a.Endpoint == "" {
-		return nil // conf.Validate reported it
-	}
-	ei, ok := lookupEndpoint(a.Endpoint)
-	if !ok {
-		errs.Addf(conf.Join(ap, "endpoint"), "unknown endpoint %q (known: %s)",
-			a.Endpoint, strings.Join(EndpointNames(), ", "))
-		return nil
-	}
-	ec := ei.New()
-	in := a.Config
-	if in == nil {
-		in = map[string]any{}
-	}
-	conf.DecodeSection(errs, conf.Join(ap, "config"), in, ec)
-	return ec
-}
-
-func decodeFilter(fp, typ string, settings any, errs *conf.Errors) (decoded, bool) {
-	fi, ok := lookupFilter(typ)
-	if !ok {
-		errs.Addf(fp, "unknown filter type %q (known: %s)", typ, strings.Join(FilterTypes(), ", "))
-		return decoded{}, false
-	}
-	path := conf.Join(fp, typ)
-	m := map[string]any{}
-	switch s := settings.(type) {
-	case nil:
-	case map[string]any:
-		for k, v := range s {
-			m[k] = v
-		}
-	default:
-		errs.Addf(path, "settings must be a map, got %T", settings)
-		return decoded{}, false
-	}
-	d := decoded{path: path, typ: typ, cfg: fi.New()}
-	if oe, ok := m["on_error"]; ok {
-		delete(m, "on_error")
-		switch oe {
-		case "deny":
-			d.onError = FailClosed
-		case "allow":
-			d.onError = FailOpen
-			if fi.FailClosedOnly {
-				errs.Addf(conf.Join(path, "on_error"), "%s always fails closed; allow is not accepted", typ)
-			}
-		default:
-			errs.Addf(conf.Join(path, "on_error"), "must be deny or allow, got %v", oe)
-		}
-	}
-	before := errs.Len()
-	conf.DecodeSection(errs, path, m, d.cfg)
-	return d, errs.Len() == before
 }
 
 func loadSite(cfg *conf.Config) (*static.Site, error) {

@@ -31,7 +31,8 @@ type Upstream struct {
 	breaker                                             *breaker.Breaker
 	results                                             [8]prometheus.Counter // by result class
 	duration                                            prometheus.Observer
-	released, keptOnTimeout                             func(activity string) prometheus.Counter
+	// units gives back the unit of an order that certainly failed.
+	units *Units
 }
 
 const (
@@ -47,8 +48,8 @@ const (
 
 var resultNames = [...]string{"2xx", "3xx", "4xx", "5xx", "timeout", "unreachable", "error", "pool_full"}
 
-func newUpstream(c conf.Upstream, log *slog.Logger, pages *Pages, now func() time.Time) *Upstream {
-	u := &Upstream{name: c.Name, timeout: c.Timeout, log: log.With("upstream", c.Name)}
+func newUpstream(c conf.Upstream, log *slog.Logger, pages *Pages, now func() time.Time, units *Units) *Upstream {
+	u := &Upstream{name: c.Name, timeout: c.Timeout, log: log.With("upstream", c.Name), units: units}
 	u.lb = &fasthttp.LBClient{Timeout: c.Timeout}
 	for _, addr := range c.Addrs {
 		u.lb.Clients = append(u.lb.Clients, &fasthttp.HostClient{
@@ -179,7 +180,7 @@ func (u *Upstream) Forward(r *Request, rewrite []byte) {
 		code := resp.StatusCode()
 		u.results[classOf(code)].Inc()
 		if code >= 400 && code != fasthttp.StatusConflict {
-			u.release(r, "backend_rejected")
+			u.units.GiveBack(r, "backend_rejected")
 		}
 		stripHopHeaders(&resp.Header)
 		resp.Header.SetServerBytes(nil) // the gateway names no server
@@ -189,12 +190,12 @@ func (u *Upstream) Forward(r *Request, rewrite []byte) {
 		// the gateway, so the unit goes back, and the user is told the
 		// gateway is busy (the backend did nothing wrong).
 		u.results[resPoolFull].Inc()
-		u.release(r, "pool_full")
+		u.units.GiveBack(r, "pool_full")
 		u.poolBusy.Write(ctx)
 	case notDelivered(err):
 		// Never connected: the backend cannot have the order.
 		u.results[resUnreachable].Inc()
-		u.release(r, "backend_unreachable")
+		u.units.GiveBack(r, "backend_unreachable")
 		u.badGateway.Write(ctx)
 	case isTimeout(err):
 		u.results[resTimeout].Inc()
@@ -261,26 +262,6 @@ func AppendIdempotencyKey(dst, activity, user []byte, seq int64) []byte {
 	dst = append(dst, user...)
 	dst = append(dst, ':')
 	return fasthttp.AppendUint(dst, int(seq))
-}
-
-func (u *Upstream) release(r *Request, cause string) {
-	if err := releaseTicket(r, cause); err != nil {
-		u.log.Error("stock release failed; unit stays held", "activity", r.Activity.ID, "cause", cause, "err", err)
-	}
-}
-
-// releaseTicket gives the request's held unit back, if it holds one.
-func releaseTicket(r *Request, cause string) error {
-	t := r.Ticket
-	if !t.Held || t.Store == nil || r.Activity == nil {
-		return nil
-	}
-	r.Ticket.Held = false
-	if err := t.Store.Release(r.Activity.ID, r.User, t.Seq); err != nil {
-		return err
-	}
-	stockReleasesTotal.WithLabelValues(r.Activity.ID, cause).Inc()
-	return nil
 }
 
 func classOf(code int) int {

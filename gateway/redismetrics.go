@@ -9,18 +9,6 @@ import (
 	"github.com/redis/rueidis"
 )
 
-var (
-	redisDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "flashgate_redis_duration_seconds",
-		Help:    "Redis call time by operation (the command: evalsha for the stock and rate-limit scripts); a pipelined batch counts once, under its first command.",
-		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
-	}, []string{"op"})
-	redisErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "flashgate_redis_errors_total",
-		Help: "Redis calls that failed (timeout, connection, server error; not a nil reply), by operation.",
-	}, []string{"op"})
-)
-
 // redisOps are the commands flashgate sends; each one's series are
 // resolved once, so timing a call allocates nothing. Anything else is
 // counted as "other".
@@ -43,7 +31,6 @@ func InstrumentRedis(c rueidis.Client) rueidis.Client {
 	if c == nil {
 		return nil
 	}
-	registerMetrics()
 	ic := &instrumented{Client: c, ops: make(map[string]opMetrics, len(redisOps))}
 	for _, op := range redisOps {
 		name := strings.ToLower(op)

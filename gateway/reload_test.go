@@ -83,27 +83,28 @@ type closeCounter struct{ n int }
 
 func (c *closeCounter) Close() error { c.n++; return nil }
 
-// TestKeptSharedValues: a Kept value is taken over by the next table when
+// TestKeptSharedValues: a kept value is taken over by the next table when
 // its fingerprint is equal, closed once by the last table holding it, and
-// rebuilt when the fingerprint changes; Shared values are never carried.
+// rebuilt when the fingerprint changes; shared (not kept) values are never carried.
 func TestKeptSharedValues(t *testing.T) {
+	k, p := NewSharedKey[*closeCounter]("k"), NewSharedKey[*closeCounter]("p")
 	old := newShared()
 	v1 := &closeCounter{}
 	env := &Env{shared: old}
-	if _, err := env.Kept("k", 1, func() (any, error) { return v1, nil }); err != nil {
+	if _, err := Keep(env, k, 1, func() (*closeCounter, error) { return v1, nil }); err != nil {
 		t.Fatal(err)
 	}
 	plain := &closeCounter{}
-	_, _ = env.Shared("p", func() (any, error) { return plain, nil })
+	_, _ = Share(env, p, func() (*closeCounter, error) { return plain, nil })
 
 	next := newShared()
 	next.prev = old
 	env2 := &Env{shared: next}
-	got, _ := env2.Kept("k", 1, func() (any, error) { return &closeCounter{}, nil })
+	got, _ := Keep(env2, k, 1, func() (*closeCounter, error) { return &closeCounter{}, nil })
 	if got != v1 {
 		t.Fatal("an equal fingerprint did not keep the value")
 	}
-	got, _ = env2.Shared("p", func() (any, error) { return &closeCounter{}, nil })
+	got, _ = Share(env2, p, func() (*closeCounter, error) { return &closeCounter{}, nil })
 	if got == plain {
 		t.Fatal("a Shared value was carried over")
 	}
@@ -115,7 +116,7 @@ func TestKeptSharedValues(t *testing.T) {
 	newer.prev = next
 	env3 := &Env{shared: newer}
 	v3 := &closeCounter{}
-	got, _ = env3.Kept("k", 2, func() (any, error) { return v3, nil })
+	got, _ = Keep(env3, k, 2, func() (*closeCounter, error) { return v3, nil })
 	if got != v3 {
 		t.Fatal("a changed fingerprint kept the old value")
 	}
@@ -132,12 +133,13 @@ func TestKeptSharedValues(t *testing.T) {
 // TestFailedBuildReturnsKept: a build that fails after taking over a kept
 // value gives it back: the running table still holds it, open.
 func TestFailedBuildReturnsKept(t *testing.T) {
+	k := NewSharedKey[*closeCounter]("k")
 	old := newShared()
 	v := &closeCounter{}
-	_, _ = (&Env{shared: old}).Kept("k", "fp", func() (any, error) { return v, nil })
+	_, _ = Keep(&Env{shared: old}, k, "fp", func() (*closeCounter, error) { return v, nil })
 	next := newShared()
 	next.prev = old
-	_, _ = (&Env{shared: next}).Kept("k", "fp", func() (any, error) { return nil, errors.New("not built") })
+	_, _ = Keep(&Env{shared: next}, k, "fp", func() (*closeCounter, error) { return nil, errors.New("not built") })
 	next.close() // the failed build's cleanup
 	if v.n != 0 {
 		t.Fatal("a failed build closed the running instance's value")
@@ -183,5 +185,35 @@ func TestReloadKeepsSoldOut(t *testing.T) {
 	r := ts.do(t, "GET", "/api/activities/phone-sale/status")
 	if !strings.Contains(string(r.Body()), `"stock_left":0`) || !strings.Contains(string(r.Body()), `"sold_out":true`) {
 		t.Fatalf("status after reload: %s", r.Body())
+	}
+}
+
+// TestSharedKeysTyped: keys of different types never collide, and Shared
+// reads the table as the build froze it.
+func TestSharedKeysTyped(t *testing.T) {
+	env := NewEnv()
+	ik, sk := NewSharedKey[*int]("x"), NewSharedKey[*string]("x")
+	n, s := 7, "seven"
+	if _, err := Share(env, ik, func() (*int, error) { return &n, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Share(env, sk, func() (*string, error) { return &s, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := Share(env, ik.With("a"), func() (*int, error) { return new(int), nil }); got == &n {
+		t.Fatal("With gave the same key")
+	}
+	in := &Instance{plan: env.shared.freeze()}
+	if got, ok := Shared(in, ik); !ok || got != &n {
+		t.Fatalf("Shared int: %v %v", got, ok)
+	}
+	if got, ok := Shared(in, sk); !ok || got != &s {
+		t.Fatalf("Shared string: %v %v", got, ok)
+	}
+	if _, ok := Shared(in, NewSharedKey[*int]("y")); ok {
+		t.Fatal("an unknown key was found")
+	}
+	if _, ok := Shared[*int](nil, ik); ok {
+		t.Fatal("a nil instance holds values")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/internal/bytesconv"
 )
 
 // Request is the per-request state the chain hands to each filter. It is
@@ -37,22 +38,15 @@ type Request struct {
 	gate breaker.Ticket
 }
 
-// Ticket records a stock unit a filter has taken for the request, so that
-// the action can give it back when the order fails and send the backend an
-// idempotency key for it.
+// Ticket records a stock unit the stock filter took (through Units) for
+// the request, so that the action sends the backend an idempotency key
+// for it, and the gateway gives it back (Units.GiveBack) when the order
+// certainly failed.
 type Ticket struct {
 	// Held is true when a unit was taken.
 	Held bool
 	// Seq is the user's purchase number in the activity (1 for the first).
 	Seq int64
-	// Store is where the unit came from, to give it back.
-	Store Releaser
-}
-
-// Releaser gives a held stock unit back, at most once per (activity, user,
-// seq): a repeated release is a no-op.
-type Releaser interface {
-	Release(activity string, user []byte, seq int64) error
 }
 
 // SetUser records the authenticated user id, copying b.
@@ -99,7 +93,7 @@ func clientIP(ctx *fasthttp.RequestCtx, header []byte) netip.Addr {
 					break
 				}
 			}
-			if a, err := netip.ParseAddr(b2s(trimSpace(v))); err == nil {
+			if a, err := netip.ParseAddr(bytesconv.String(bytesconv.TrimOWS(v))); err == nil {
 				return a.Unmap()
 			}
 		}
@@ -115,16 +109,6 @@ func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
 		}
 	}
 	return netip.Addr{}
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // CanonicalHeader is name in the form fasthttp stores a parsed request's

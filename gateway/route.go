@@ -14,6 +14,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/internal/retryafter"
 	"github.com/flashgate/flashgate/internal/shed"
 	"github.com/flashgate/flashgate/static"
 )
@@ -46,6 +47,8 @@ type Route struct {
 	shed     *shed.Shedder
 	shedPage *Page
 	shedded  prometheus.Counter
+	// units takes back the unit of a request a filter after stock refused.
+	units *Units
 }
 
 // addRoute builds the chain and action of rc and registers them. A path
@@ -53,7 +56,7 @@ type Route struct {
 // configured id, so matching it allocates nothing (fasthttp/router copies
 // every captured parameter).
 func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr decodedRoute, env *Env) error {
-	rt := &Route{Name: rc.Name, metrics: newRouteMetrics(rc.Name)}
+	rt := &Route{Name: rc.Name, metrics: newRouteMetrics(rc.Name), units: in.units}
 	if rc.Shed.Target > 0 {
 		rt.shed = shed.New(shed.Settings{Target: rc.Shed.Target, Interval: rc.Shed.Interval, Now: env.Now})
 		rt.shedPage = in.busy
@@ -62,8 +65,8 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 	if h := in.Config.Server.RealIPHeader; h != "" {
 		rt.realIP = CanonicalHeader(h)
 	}
-	if err := checkStockAction(rc, dr.filters); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	if err := checkStockAction(path, rc, dr.filters); err != nil {
+		return err
 	}
 	rt.pages = append(rt.pages, in.busy)
 	for _, d := range dr.filters {
@@ -71,7 +74,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		env.built = env.built[:0]
 		f, err := d.cfg.Build(env)
 		if err != nil {
-			return fmt.Errorf("%s: %w", d.path, err)
+			return conf.AtPath(d.path, err)
 		}
 		if c, ok := f.(io.Closer); ok {
 			in.closers = append(in.closers, c)
@@ -81,7 +84,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		typ := d.typ
 		rt.chain = append(rt.chain, &entry{
 			typ: d.typ, route: rc.Name, f: f, onError: d.onError, busy: in.busy,
-			errs: filterErrorsTotal.WithLabelValues(rc.Name, d.typ, policyName(d.onError)),
+			errs: filterErrorsTotal.WithLabelValues(rc.Name, d.typ, d.onError.String()),
 			rejects: newReasonCounters(pages, func(reason string) prometheus.Counter {
 				return rejectionsTotal.WithLabelValues(rc.Name, typ, reason)
 			}),
@@ -97,7 +100,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		var err error
 		rt.paused, err = in.Pages.Get(PausedPage())
 		if err != nil {
-			return fmt.Errorf("%s: paused page: %w", path, err)
+			return conf.AtPath(path, fmt.Errorf("paused page: %w", err))
 		}
 		rt.pages = append(rt.pages, rt.paused)
 		rt.pauseRejects = rejectionsTotal.WithLabelValues(rc.Name, "pause", rt.paused.Reason)
@@ -105,13 +108,13 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 	env.Path = conf.Join(path, "action")
 	act, err := in.buildAction(rc, dr.endpoint, env)
 	if err != nil {
-		return fmt.Errorf("%s: %w", env.Path, err)
+		return conf.AtPath(env.Path, err)
 	}
 	if u := in.Upstreams[rc.Action.Upstream]; rc.Action.Type == "proxy" && u != nil && u.breaker != nil {
 		rt.gate = u.breaker
 		rt.gateRejects = breakerRejections.WithLabelValues(rc.Name, rc.Action.Upstream)
 		rt.unavailable, err = in.Pages.Get(PageSpec{Status: 503, Reason: "upstream_unavailable", Kind: "busy",
-			RetryAfter: max(1, int((u.breaker.OpenFor()+time.Second-1)/time.Second)),
+			RetryAfter: retryafter.Seconds(u.breaker.OpenFor()),
 			Message:    "Orders cannot be taken right now. Please try again in a moment."})
 		if err != nil {
 			return err
@@ -126,7 +129,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		h := rt.handler(p.activity, func(r *Request) { act(r, p.product) })
 		for _, m := range methods {
 			if err := register(r, m, p.path, h); err != nil {
-				return fmt.Errorf("%s.path: %w", path, err)
+				return conf.AtPath(conf.Join(path, "path"), err)
 			}
 		}
 	}
@@ -242,7 +245,7 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 		case Reject:
 			if r.Ticket.Held {
 				// A filter after stock refused: the unit goes back.
-				releaseTicket(r, "rejected_after_stock")
+				rt.units.GiveBack(r, "rejected_after_stock")
 			}
 			v.Page.Write(ctx)
 			rt.metrics.rejected.Inc()
@@ -263,9 +266,9 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 
 // checkStockAction refuses a chain that takes a stock unit for an action
 // that would not turn it into an order: the unit would be lost.
-func checkStockAction(rc conf.Route, ds []decoded) error {
+func checkStockAction(path string, rc conf.Route, ds []decoded) error {
 	if rc.Action.Mode == "async" && !slices.ContainsFunc(ds, func(d decoded) bool { return d.typ == "stock" }) {
-		return errors.New("action.mode: async queues the order of a unit the stock filter took, so the chain needs a stock filter")
+		return conf.AtPath(conf.Join(path, "action.mode"), errors.New("async queues the order of a unit the stock filter took, so the chain needs a stock filter"))
 	}
 	for _, d := range ds {
 		if d.typ != "stock" {
@@ -275,7 +278,7 @@ func checkStockAction(rc conf.Route, ds []decoded) error {
 		if a.Type == "proxy" || (a.Type == "json" && a.Endpoint == "stock_decision") {
 			return nil
 		}
-		return fmt.Errorf("%s: stock takes a unit, so the action must be proxy (or json stock_decision), not %s", d.path, a.Type)
+		return conf.AtPath(d.path, fmt.Errorf("stock takes a unit, so the action must be proxy (or json stock_decision), not %s", a.Type))
 	}
 	return nil
 }
@@ -338,10 +341,3 @@ func (in *Instance) staticAction(page string) (func(r *Request, product string),
 // homePage is the page setting that serves the shop's home page, which
 // lists the catalogue.
 const homePage = "{home}"
-
-func policyName(o OnError) string {
-	if o == FailOpen {
-		return "allow"
-	}
-	return "deny"
-}

@@ -47,8 +47,11 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
+	if deps.Units == nil {
+		deps.Units = NewUnits(deps.Stock, deps.Logger)
+	}
 	if deps.Queues == nil {
-		deps.Queues = NewAsyncQueues(deps.Stock, deps.Logger)
+		deps.Queues = NewAsyncQueues(deps.Units, deps.Logger)
 	}
 	if deps.Overrides == nil {
 		deps.Overrides = override.NewMemory()
@@ -72,10 +75,10 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	in, err := Build(cfg, deps)
 	if err != nil {
 		_ = deps.Queues.Close()
+		_ = deps.Units.Close()
 		return nil, err
 	}
 	in.Activate()
-	exportStockStats(deps.Stock)
 	s.cur.Store(in)
 	scraped.Store(s)
 	s.shedCount = requestsTotal.WithLabelValues("", "shed")
@@ -240,19 +243,16 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(s.conns.wrap(
 // keep-alive connection through it without a network (bench/conn_bench_test.go).
 func (s *Server) ServeConn(c net.Conn) error { return s.srv.ServeConn(c) }
 
-// ReloadFile reads path with LoadConfig and reloads from it; every failure,
-// whether of the file or of the build, is counted and names its file.
+// ReloadFile loads path (conf.Load) and reloads from it, the path serve
+// started on; every failure, whether of the file or of the build, is
+// counted and names its file.
 func (s *Server) ReloadFile(path string) (Report, error) {
-	cfg, err := LoadConfig(path)
+	cfg, err := conf.Load(path)
 	if err != nil {
 		countReload("error")
 		return Report{}, err
 	}
-	rep, err := s.Reload(cfg)
-	if err != nil {
-		return Report{}, conf.PrefixFile(path, err)
-	}
-	return rep, nil
+	return s.Reload(cfg)
 }
 
 // Reload builds a new Instance from cfg and swaps it in. On any error the
@@ -303,5 +303,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.srv.ShutdownWithContext(ctx)
 	_ = s.cur.Load().Close()
 	_ = s.deps.Queues.Close()
+	_ = s.deps.Units.Close() // after the queues: a dead letter gives back through it
 	return err
 }

@@ -47,7 +47,8 @@ func newStatusEndpoint(t *testing.T, st stock.Store, clock func() time.Time, red
 	t.Helper()
 	act := NewActivity(0, conf.Activity{ID: "phone-sale", Product: "phone-x", Stock: 3, Shards: 1, PerUser: 1})
 	env := NewEnv()
-	env.Stock, env.Now = st, clock
+	env.Units, env.Now = NewUnits(st, nil), clock
+	t.Cleanup(func() { _ = env.Units.Close() })
 	env.Activities = []*Activity{act}
 	env.AllActivities[act.ID] = act
 	env.Config = &conf.Config{Redis: conf.Redis{Timeout: redisTimeout}}

@@ -41,6 +41,7 @@ func (cs *certSlot) config() *tls.Config {
 // TLS and returns the function that puts them in use: a reload reads them
 // before it builds, and uses them only once the whole config built.
 func (s *Server) readCerts(cfg *conf.Config) (use func(), err error) {
+	defer func() { err = conf.InFile(cfg.File, err) }()
 	var pub, adm certSlot
 	if s.tlsPublic != nil {
 		if err := pub.load("server.tls", cfg.Server.TLS); err != nil {

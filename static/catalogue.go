@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/flashgate/flashgate/internal/ident"
 )
 
 // Config keys, used as error prefixes so `flashgate check` can print
@@ -166,7 +168,7 @@ func (c *checker) products(seq *yaml.Node) []Product {
 		n := resolve(item)
 		if p, again := c.items[n]; again {
 			// The same node twice is the same id twice.
-			if validID(p.ID) {
+			if ident.Valid(p.ID) {
 				c.add(path+".id", "duplicate %q", p.ID)
 			}
 			continue
@@ -178,7 +180,7 @@ func (c *checker) products(seq *yaml.Node) []Product {
 		if n.Anchor != "" {
 			remember(&c.items, n, p)
 		}
-		if validID(p.ID) {
+		if ident.Valid(p.ID) {
 			if first[p.ID] {
 				c.add(path+".id", "duplicate %q", p.ID)
 				continue
@@ -243,14 +245,14 @@ func (c *checker) product(path string, n *yaml.Node) (p Product, ok bool) {
 	case badType["id"]:
 	case p.ID == "":
 		c.add(path+".id", "required")
-	case !validID(p.ID):
-		c.add(path+".id", "invalid %q: want [A-Za-z0-9_-]{1,64}", p.ID)
+	case !ident.Valid(p.ID):
+		c.add(path+".id", "invalid %q: want %s", p.ID, ident.Rule)
 	}
 	if strings.TrimSpace(p.Name) == "" && !badType["name"] {
 		c.add(path+".name", "required")
 	}
-	if p.Activity != "" && !validID(p.Activity) {
-		c.add(path+".activity", "invalid %q: want [A-Za-z0-9_-]{1,64}", p.Activity)
+	if p.Activity != "" && !ident.Valid(p.Activity) {
+		c.add(path+".activity", "invalid %q: want %s", p.Activity, ident.Rule)
 	}
 	return p, true
 }
@@ -330,23 +332,8 @@ func keyName(k *yaml.Node) string {
 
 // attrPath renders an attrs key for a path: .color, or ["odd key"].
 func attrPath(k string) string {
-	if validID(k) {
+	if ident.Valid(k) {
 		return "." + k
 	}
 	return fmt.Sprintf("[%q]", k)
-}
-
-// validID reports whether s matches [A-Za-z0-9_-]{1,64}, the id syntax
-// shared with activities (conf.Activity.ID).
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

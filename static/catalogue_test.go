@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/flashgate/flashgate/internal/ident"
 )
 
 func TestParseCatalogueValid(t *testing.T) {
@@ -143,7 +145,7 @@ func FuzzCatalogue(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, p := range ps {
-			if !validID(p.ID) || strings.TrimSpace(p.Name) == "" || seen[p.ID] {
+			if !ident.Valid(p.ID) || strings.TrimSpace(p.Name) == "" || seen[p.ID] {
 				t.Fatalf("invalid product accepted: %#v", p)
 			}
 			seen[p.ID] = true

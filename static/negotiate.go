@@ -1,6 +1,10 @@
 package static
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/flashgate/flashgate/internal/bytesconv"
+)
 
 // The two request headers parsed on every page hit. Both parsers walk the
 // value in place: no splitting, no lower-casing copies, no allocation.
@@ -30,7 +34,7 @@ func acceptsGzip(v []byte) bool {
 		if i := bytes.IndexByte(elem, ';'); i >= 0 {
 			coding, params = elem[:i], elem[i+1:]
 		}
-		coding = trimOWS(coding)
+		coding = bytesconv.TrimOWS(coding)
 		var st *int
 		switch {
 		case bytes.EqualFold(coding, codingGzip), bytes.EqualFold(coding, codingXGzip):
@@ -66,11 +70,11 @@ func qNonZero(params []byte) bool {
 		if eq < 0 {
 			continue
 		}
-		name := trimOWS(p[:eq])
+		name := bytesconv.TrimOWS(p[:eq])
 		if len(name) != 1 || name[0]|0x20 != 'q' {
 			continue
 		}
-		return qvalueNonZero(trimOWS(p[eq+1:]))
+		return qvalueNonZero(bytesconv.TrimOWS(p[eq+1:]))
 	}
 	return true
 }
@@ -120,7 +124,7 @@ func etagMatch(field, etag []byte) bool {
 			return false
 		}
 		if field[0] == '*' {
-			if rest := trimOWS(field[1:]); len(rest) == 0 || rest[0] == ',' {
+			if rest := bytesconv.TrimOWS(field[1:]); len(rest) == 0 || rest[0] == ',' {
 				return true
 			}
 		}
@@ -148,17 +152,6 @@ func etagMatch(field, etag []byte) bool {
 func stripWeak(b []byte) []byte {
 	if len(b) >= 2 && b[0] == 'W' && b[1] == '/' {
 		return b[2:]
-	}
-	return b
-}
-
-// trimOWS trims optional whitespace (SP, HTAB) from both ends.
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
 	}
 	return b
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/flashgate/flashgate/internal/ident"
 )
 
 // RedisOptions configure NewRedis.
@@ -170,7 +172,7 @@ func (r *RedisStore) act(ctx context.Context, activity string) (*redisAct, error
 // reload reads the meta key and replaces the cached spec. A cached spec of
 // the same version is kept, with its sold-out bits.
 func (r *RedisStore) reload(ctx context.Context, activity string) (*redisAct, error) {
-	if !validName(activity) {
+	if !ident.Valid(activity) {
 		return nil, nil
 	}
 	meta := metaKey(r.prefix, activity)

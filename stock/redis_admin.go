@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/flashgate/flashgate/internal/ident"
 )
 
 // batchTimeout bounds a call that carries n commands (Warm, Left, TopUp,
@@ -211,7 +213,7 @@ func (r *RedisStore) TopUp(ctx context.Context, activity string, n int64) error 
 	if n <= 0 || n > MaxUnits {
 		return &specError{"top-up must be in 1..2^40"}
 	}
-	if !validName(activity) {
+	if !ident.Valid(activity) {
 		return ErrNotLoaded
 	}
 	m, ok, err := r.readMeta(ctx, activity)

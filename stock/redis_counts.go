@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/redis/rueidis"
+
+	"github.com/flashgate/flashgate/internal/ident"
 )
 
 func (r *RedisStore) Left(ctx context.Context, activity string) (int64, error) {
@@ -22,7 +24,7 @@ func (r *RedisStore) Left(ctx context.Context, activity string) (int64, error) {
 // another version than the meta key means a Warm is under way: the read
 // is tried once more, then fails as unavailable rather than mix two loads.
 func (r *RedisStore) Counts(ctx context.Context, activity string) (Counts, error) {
-	if !validName(activity) {
+	if !ident.Valid(activity) {
 		return Counts{}, ErrNotLoaded
 	}
 	for attempt := 0; ; attempt++ {

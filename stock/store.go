@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strconv"
+
+	"github.com/flashgate/flashgate/internal/ident"
 )
 
 // Spec is how an activity's stock is loaded.
@@ -111,8 +113,8 @@ type Store interface {
 // Validate reports what is wrong with s, wrapping ErrBadSpec.
 func (s Spec) Validate() error {
 	switch {
-	case !validName(s.Activity):
-		return &specError{"activity must match [A-Za-z0-9_-]{1,64}, got " + strconv.Quote(s.Activity)}
+	case !ident.Valid(s.Activity):
+		return &specError{"activity must match " + ident.Rule + ", got " + strconv.Quote(s.Activity)}
 	case s.Stock < 0 || s.Stock > MaxUnits:
 		return &specError{"stock must be in 0..2^40, got " + strconv.FormatInt(s.Stock, 10)}
 	case s.Shards < 1 || s.Shards > MaxShards:
@@ -127,19 +129,6 @@ type specError struct{ msg string }
 
 func (e *specError) Error() string { return ErrBadSpec.Error() + ": " + e.msg }
 func (e *specError) Unwrap() error { return ErrBadSpec }
-
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
 
 // share is shard i's part of units split over n shards: the remainder goes
 // to the lowest shards, one unit each.

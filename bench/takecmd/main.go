@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
+	_ "github.com/flashgate/flashgate/filters" // conf.Load checks the filters' sections
 	"github.com/flashgate/flashgate/internal/redisconn"
 	"github.com/flashgate/flashgate/stock"
 )

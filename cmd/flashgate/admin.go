@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/flashgate/flashgate/conf"
 )
 
 const adminHelp = `usage: flashgate admin [--config FILE | --addr HOST:PORT] [--token T] [--timeout D] CALL [ARGS]
@@ -157,9 +155,8 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	if *path != "" {
-		cfg, err := conf.Load(*path)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
+		cfg, ok := readConfig(*path, stderr)
+		if !ok {
 			return exitConfig
 		}
 		if *addr == "" {

@@ -4,27 +4,21 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/internal/redisconn"
 	"github.com/flashgate/flashgate/stock"
 )
 
-// cmdCheck validates a config like `nginx -t`. It reports every error it
-// can find in one run: the top-level schema, every filter's and
-// endpoint's settings, templates and catalogue. A config with none is
-// then built exactly as serve would build it (files read, keys loaded,
-// routes registered), without listening; with redis.addrs set, that build
-// connects to Redis, and a Redis it cannot reach is exit 1, not a config
-// error.
+// cmdCheck validates a config like `nginx -t`, through the stages serve
+// runs: load (conf.Load: the whole file decoded and validated, filters'
+// and endpoints' settings included, every problem at once), then the
+// plan (gateway.Build: templates and catalogue rendered, files read,
+// keys loaded, routes registered), without listening. With redis.addrs
+// set, the build connects to Redis, and a Redis it cannot reach is exit
+// 1, not a config error.
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	path, ok := configFlag("check", args, stderr, nil)
+	_, cfg, ok := loadFlags("check", args, stderr, nil)
 	if !ok {
-		return exitConfig
-	}
-	cfg, err := gateway.LoadConfig(path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
 	rc, err := redisconn.Open(cfg.Redis)
@@ -42,7 +36,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		rc.Close()
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, conf.PrefixFile(path, err))
+		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
 	fmt.Fprintln(stdout, "config ok")

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/flashgate/flashgate/conf"
 )
 
 // cmdHealth probes /healthz for a container HEALTHCHECK: a distroless
@@ -35,9 +33,8 @@ func cmdHealth(args []string, stdout, stderr io.Writer) int {
 	client := &fasthttp.Client{}
 	switch {
 	case *path != "":
-		cfg, err := conf.Load(*path)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
+		cfg, ok := readConfig(*path, stderr)
+		if !ok {
 			return exitConfig
 		}
 		target = "http://" + probeAddr(cfg.Server.Listen) + "/healthz"

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/flashgate/flashgate/conf"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -64,7 +66,8 @@ Load activities' stock, shards and per-user limit into the configured Redis
 before a sale (stock.store: redis). An activity already loaded with the
 same spec is left alone ("already loaded, nothing to do"); one that has
 sold under another spec is refused unless --force, which resets its stock
-and ledgers.
+and ledgers. The config is read and built as serve would (without
+listening), so a config serve refuses is refused, with the same errors.
 
   --config FILE     the config file (YAML)
   --activity ID     warm only this activity
@@ -165,6 +168,30 @@ func commandNames() []string {
 		out = append(out, n)
 	}
 	return out
+}
+
+// loadFlags parses the flags of a command that reads a config, then
+// loads the --config file (readConfig): serve, check and warm read their
+// config only through it.
+func loadFlags(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (string, *conf.Config, bool) {
+	path, ok := configFlag(name, args, stderr, extra)
+	if !ok {
+		return "", nil, false
+	}
+	cfg, ok := readConfig(path, stderr)
+	return path, cfg, ok
+}
+
+// readConfig is the load stage of every command (conf.Load): the whole
+// file decoded and validated. Its problems are printed as conf reports
+// them, one per line, each naming the file.
+func readConfig(path string, stderr io.Writer) (*conf.Config, bool) {
+	cfg, err := conf.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, false
+	}
+	return cfg, true
 }
 
 // configFlag parses the flags shared by every command that reads a config.

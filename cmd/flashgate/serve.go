@@ -26,13 +26,8 @@ import (
 // requests and exits 0. SIGHUP reloads the config file; a bad file is
 // logged with every error and the running config stays.
 func cmdServe(args []string, stdout, stderr io.Writer) int {
-	path, ok := configFlag("serve", args, stderr, nil)
+	path, cfg, ok := loadFlags("serve", args, stderr, nil)
 	if !ok {
-		return exitConfig
-	}
-	cfg, err := gateway.LoadConfig(path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
 	log := newLogger(cfg.Log, stderr)
@@ -47,7 +42,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	srv, err := gateway.NewServer(cfg, deps)
 	if err != nil {
-		fmt.Fprintln(stderr, conf.PrefixFile(path, err))
+		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/internal/redisconn"
 	"github.com/flashgate/flashgate/stock"
@@ -21,20 +20,18 @@ type loadedChecker interface {
 
 // cmdWarm pre-heats stock: it loads each activity's stock, shards and
 // per-user limit into Redis before the sale. Warming the same spec again
-// is a no-op; changing a sale that has sold needs --force.
+// is a no-op; changing a sale that has sold needs --force. It reads the
+// config through the stages serve runs (conf.Load, then gateway.Build on
+// the Redis store, without listening), so it warms only a config serve
+// would accept, and warms the activities as the built plan resolved them.
 func cmdWarm(args []string, stdout, stderr io.Writer) int {
 	var activity string
 	var force bool
-	path, ok := configFlag("warm", args, stderr, func(fs *flag.FlagSet) {
+	path, cfg, ok := loadFlags("warm", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&activity, "activity", "", "warm only this activity id")
 		fs.BoolVar(&force, "force", false, "overwrite a sale that has already sold units")
 	})
 	if !ok {
-		return exitConfig
-	}
-	cfg, err := conf.Load(path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
 	if cfg.Stock.Store != "redis" {
@@ -53,10 +50,16 @@ func cmdWarm(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer st.Close()
-	var todo []gateway.Activity
-	for i, ac := range cfg.Activities {
-		if activity == "" || ac.ID == activity {
-			todo = append(todo, gateway.Activity{Activity: ac, Index: i})
+	in, err := gateway.Build(cfg, gateway.Deps{Redis: rc, Stock: st})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitConfig
+	}
+	defer in.Close()
+	var todo []*gateway.Activity
+	for _, a := range in.ActivityList {
+		if activity == "" || a.ID == activity {
+			todo = append(todo, a)
 		}
 	}
 	if len(todo) == 0 {
@@ -65,7 +68,7 @@ func cmdWarm(args []string, stdout, stderr io.Writer) int {
 	}
 	warmed, skipped := 0, 0
 	for i := range todo {
-		spec := gateway.SpecOf(&todo[i])
+		spec := gateway.SpecOf(todo[i])
 		// A progress prefix, so a warm-up of many activities shows where it is.
 		step := fmt.Sprintf("[%d/%d] ", i+1, len(todo))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -9,10 +9,12 @@ import (
 	"github.com/flashgate/flashgate/gateway"
 )
 
-func init() {
-	gateway.RegisterAdmin(gateway.AdminRoute{Method: "GET", Path: "/admin/blacklist", Handler: adminList})
-	gateway.RegisterAdmin(gateway.AdminRoute{Method: "POST", Path: "/admin/blacklist", Handler: adminAdd, TakesQuery: true})
-	gateway.RegisterAdmin(gateway.AdminRoute{Method: "DELETE", Path: "/admin/blacklist", Handler: adminRemove, TakesQuery: true})
+// adminRoutes are the blacklist's operator calls, registered with the
+// filter (blacklist.go): they read the lists its builds shared.
+var adminRoutes = []gateway.AdminRoute{
+	{Method: "GET", Path: "/admin/blacklist", Handler: adminList},
+	{Method: "POST", Path: "/admin/blacklist", Handler: adminAdd, TakesQuery: true},
+	{Method: "DELETE", Path: "/admin/blacklist", Handler: adminRemove, TakesQuery: true},
 }
 
 // adminTimeout bounds the Redis writes of one admin call.
@@ -30,11 +32,9 @@ type listView struct {
 // lists returns the instance's blacklists, or writes 404 when none is
 // configured.
 func lists(a *gateway.AdminCall) []*list {
-	if a.Instance != nil {
-		if v, ok := a.Instance.SharedValue(registryKey); ok {
-			if ls := v.(*registry).all(); len(ls) > 0 {
-				return ls
-			}
+	if reg, ok := gateway.Shared(a.Instance, registryKey); ok {
+		if ls := reg.all(); len(ls) > 0 {
+			return ls
 		}
 	}
 	a.Error(404, "no_blacklist", "no blacklist filter is configured")

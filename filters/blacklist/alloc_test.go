@@ -2,7 +2,12 @@
 
 package blacklist
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"github.com/flashgate/flashgate/internal/filtertest"
+)
 
 // Checking a user and an address, listed or not, allocates nothing.
 func TestAllocs(t *testing.T) {
@@ -15,7 +20,7 @@ func TestAllocs(t *testing.T) {
 		{"reject user", "192.0.2.1", "mallory"},
 		{"reject range", "198.51.100.9", ""},
 	} {
-		r := request(tc.ip, tc.user)
+		r := filtertest.From(filtertest.Request(nil, tc.user, time.Now()), tc.ip)
 		if n := testing.AllocsPerRun(1000, func() { f.Handle(r) }); n != 0 {
 			t.Errorf("%s: %v allocs per request", tc.name, n)
 		}

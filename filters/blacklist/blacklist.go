@@ -16,7 +16,11 @@ import (
 )
 
 func init() {
-	gateway.RegisterFilter(gateway.FilterInfo{Type: "blacklist", New: func() gateway.FilterConfig { return newConfig() }})
+	gateway.Register(gateway.Module{
+		Name:    "blacklist",
+		Filters: []gateway.FilterInfo{{Type: "blacklist", New: func() gateway.FilterConfig { return newConfig() }}},
+		Admin:   adminRoutes,
+	})
 }
 
 func newConfig() *Config {
@@ -99,8 +103,12 @@ func (g *registry) all() []*list {
 	return append([]*list(nil), g.lists...)
 }
 
-// registryKey is the Env.Shared key of the registry.
-const registryKey = "blacklist"
+// Shared keys: the instance's registry of lists (read by the admin
+// calls), and each list, one per redis_key and file.
+var (
+	registryKey = gateway.NewSharedKey[*registry]("blacklist")
+	listKey     = gateway.NewSharedKey[*list]("blacklist")
+)
 
 // initialLoad bounds the first Redis load at build time.
 const initialLoad = 2 * time.Second
@@ -113,14 +121,13 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 		return nil, fmt.Errorf("redis_key: %q needs redis.addrs; set redis_key: \"\" to use the file alone", c.RedisKey)
 	}
 	file := env.Config.Resolve(c.File)
-	v, err := env.Shared("blacklist:"+c.RedisKey+"|"+file, func() (any, error) { return c.newList(env, file) })
+	l, err := gateway.Share(env, listKey.With(c.RedisKey+"|"+file), func() (*list, error) { return c.newList(env, file) })
 	if err != nil {
 		return nil, err
 	}
-	l := v.(*list)
 	l.m.LowerRefresh(c.Refresh)
-	reg, _ := env.Shared(registryKey, func() (any, error) { return new(registry), nil })
-	reg.(*registry).add(l)
+	reg, _ := gateway.Share(env, registryKey, func() (*registry, error) { return new(registry), nil })
+	reg.add(l)
 	f := &filter{l: l}
 	for _, ch := range c.Check {
 		f.user = f.user || ch == "user"
@@ -141,10 +148,7 @@ func (c *Config) newList(env *gateway.Env, file string) (*list, error) {
 	}
 	key := ""
 	if c.RedisKey != "" {
-		key = c.RedisKey
-		if env.Config != nil {
-			key = env.Config.Redis.Prefix + key
-		}
+		key = env.RedisPrefix() + c.RedisKey
 	}
 	log := env.Logger.With("filter", "blacklist", "key", key, "file", file)
 	m := userset.New(userset.Options[snapshot]{

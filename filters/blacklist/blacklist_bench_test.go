@@ -7,6 +7,7 @@ import (
 
 	"github.com/flashgate/flashgate/filters/internal/userset"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
 // bigFilter is a blacklist of 100,000 users and 10,000 ranges over 9
@@ -25,7 +26,7 @@ func bigFilter(b *testing.B) *filter {
 
 func BenchmarkPass(b *testing.B) {
 	f := bigFilter(b)
-	r := request("192.0.2.1", "alice")
+	r := filtertest.From(filtertest.Request(nil, "alice", time.Now()), "192.0.2.1")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -35,7 +36,7 @@ func BenchmarkPass(b *testing.B) {
 
 func BenchmarkReject(b *testing.B) {
 	f := bigFilter(b)
-	r := request("192.0.2.1", "user-4242")
+	r := filtertest.From(filtertest.Request(nil, "user-4242", time.Now()), "192.0.2.1")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -48,7 +49,7 @@ func BenchmarkPassParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		r := request("192.0.2.1", "alice")
+		r := filtertest.From(filtertest.Request(nil, "alice", time.Now()), "192.0.2.1")
 		for pb.Next() {
 			f.Handle(r)
 		}

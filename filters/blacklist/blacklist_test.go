@@ -1,24 +1,20 @@
 package blacklist
 
 import (
-	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
-const at = "routes[0].filters[0].blacklist"
+const at = "blacklist"
 
 func validate(raw map[string]any) string {
-	c := newConfig()
-	if err := conf.CheckSection(at, raw, c); err != nil {
+	if err := filtertest.Check("blacklist", raw); err != nil {
 		return err.Error()
 	}
 	return ""
@@ -48,33 +44,28 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func writeFile(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "blacklist.txt")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+func writeFile(t testing.TB, body string) string {
+	return filtertest.WriteFile(t, "blacklist.txt", body)
 }
 
 func TestBuildErrors(t *testing.T) {
 	bad := writeFile(t, "ok-user\nbad user\n10.0.0.0/99\n")
 	tests := []struct {
 		name string
-		cfg  Config
+		cfg  map[string]any
 		want string
 	}{
-		{"redis key without redis", Config{RedisKey: "blacklist", Refresh: time.Second, Check: []string{"ip"}},
+		{"redis key without redis", map[string]any{"check": []any{"ip"}},
 			`redis_key: "blacklist" needs redis.addrs; set redis_key: "" to use the file alone`},
-		{"missing file", Config{File: "/nonexistent/bl.txt", Refresh: time.Second, Check: []string{"ip"}},
+		{"missing file", map[string]any{"file": "/nonexistent/bl.txt", "redis_key": "", "check": []any{"ip"}},
 			"file: open /nonexistent/bl.txt: no such file or directory"},
-		{"bad lines", Config{File: bad, Refresh: time.Second, Check: []string{"ip"}},
+		{"bad lines", map[string]any{"file": bad, "redis_key": "", "check": []any{"ip"}},
 			"file: " + bad + `:2: "bad user" is not a user id ([A-Za-z0-9_.@:-]{1,128}), an IP address or a CIDR` + "\n" +
 				bad + `:3: "10.0.0.0/99" is not a valid CIDR`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.cfg.Build(gateway.NewEnv())
+			_, err := filtertest.Build(t, filtertest.Env(), "blacklist", tc.cfg)
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("Build error:\n%v\nwant:\n%s", err, tc.want)
 			}
@@ -82,22 +73,10 @@ func TestBuildErrors(t *testing.T) {
 	}
 }
 
-func request(ip, user string) *gateway.Request {
-	r := &gateway.Request{Ctx: new(fasthttp.RequestCtx), Now: time.Now(), IP: netip.MustParseAddr(ip)}
-	if user != "" {
-		r.SetUser([]byte(user))
-	}
-	return r
-}
-
 func fileFilter(t testing.TB, check ...string) *filter {
 	t.Helper()
-	p := writeFile(t.(*testing.T), "# known bad\nmallory\n203.0.113.7\n198.51.100.0/24 # a botnet\n2001:db8:bad::/48\n")
-	f, err := (&Config{File: p, Check: check, Refresh: time.Second}).Build(gateway.NewEnv())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f.(*filter)
+	p := writeFile(t, "# known bad\nmallory\n203.0.113.7\n198.51.100.0/24 # a botnet\n2001:db8:bad::/48\n")
+	return filtertest.Filter[*filter](t, filtertest.Env(), "blacklist", map[string]any{"file": p, "redis_key": "", "check": check})
 }
 
 func TestHandle(t *testing.T) {
@@ -123,7 +102,7 @@ func TestHandle(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.check, "+")+"/"+tc.ip+"/"+tc.user, func(t *testing.T) {
 			f := fileFilter(t, tc.check...)
-			v, err := f.Handle(request(tc.ip, tc.user))
+			v, err := f.Handle(filtertest.From(filtertest.Request(nil, tc.user, time.Now()), tc.ip))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,13 +123,10 @@ func TestHandle(t *testing.T) {
 // A relative file is read from the config file's directory.
 func TestRelativeFile(t *testing.T) {
 	p := writeFile(t, "mallory\n")
-	env := gateway.NewEnv()
+	env := filtertest.Env()
 	env.Config = &conf.Config{Dir: filepath.Dir(p)}
-	f, err := (&Config{File: filepath.Base(p), Refresh: time.Second, Check: []string{"user"}}).Build(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, _ := f.Handle(request("192.0.2.1", "mallory")); v.Action != gateway.Reject {
+	f := filtertest.Filter[*filter](t, env, "blacklist", map[string]any{"file": filepath.Base(p), "redis_key": "", "check": []any{"user"}})
+	if v, _ := f.Handle(filtertest.From(filtertest.Request(nil, "mallory", time.Now()), "192.0.2.1")); v.Action != gateway.Reject {
 		t.Fatal("the relative file was not loaded")
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"github.com/flashgate/flashgate/internal/redistest"
 )
 
@@ -34,11 +35,11 @@ routes:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close() })
-	v, ok := in.SharedValue(registryKey)
+	reg, ok := gateway.Shared(in, registryKey)
 	if !ok {
 		t.Fatal("no blacklist registry in the instance")
 	}
-	l := v.(*registry).all()[0]
+	l := reg.all()[0]
 	return in, &filter{l: l, user: true, ip: true, page: &gateway.Page{Status: 403, Reason: "blacklisted"}}
 }
 
@@ -56,7 +57,7 @@ func admin(t *testing.T, in *gateway.Instance, h func(*gateway.AdminCall), uri s
 }
 
 func blocked(f *filter, ip, user string) bool {
-	v, _ := f.Handle(request(ip, user))
+	v, _ := f.Handle(filtertest.From(filtertest.Request(nil, user, time.Now()), ip))
 	return v.Action == gateway.Reject
 }
 

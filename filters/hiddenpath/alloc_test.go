@@ -3,6 +3,7 @@
 package hiddenpath
 
 import (
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"testing"
 	"time"
 )
@@ -12,8 +13,8 @@ import (
 // place, the HMAC input and state are pooled.
 func TestHandleAllocs(t *testing.T) {
 	env := testEnv()
-	f := buildFilter(t, env, map[string]any{"keys": keys("k2", "k1")})
-	e := buildEndpoint(t, env, map[string]any{"keys": keys("k1")})
+	f := filtertest.Filter[*filter](t, env, "hidden_path", map[string]any{"keys": keys("k2", "k1")})
+	e := filtertest.Endpoint[*endpoint](t, env, "purchase_path", map[string]any{"keys": keys("k1")})
 	at := t0.Add(time.Minute)
 	_, sig := pathFor(t, e, env, 0, "alice", at) // signed by k1: both keys are tried
 	tests := []struct {
@@ -27,7 +28,7 @@ func TestHandleAllocs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := request(env, 0, "alice", tc.at)
+			r := filtertest.Request(env.Activities[0], "alice", tc.at)
 			if tc.sig != "" {
 				r.Ctx.SetUserValue("sig", tc.sig)
 			}

@@ -1,6 +1,7 @@
 package hiddenpath
 
 import (
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"testing"
 	"time"
 )
@@ -9,8 +10,8 @@ import (
 // exactly the segment the endpoint hands that user in that window.
 func FuzzSig(f *testing.F) {
 	env := testEnv()
-	e := buildEndpoint(f, env, map[string]any{"keys": keys("k1")})
-	fl := buildFilter(f, env, map[string]any{"keys": keys("k2", "k1")})
+	e := filtertest.Endpoint[*endpoint](f, env, "purchase_path", map[string]any{"keys": keys("k1")})
+	fl := filtertest.Filter[*filter](f, env, "hidden_path", map[string]any{"keys": keys("k2", "k1")})
 	_, sig := pathFor(f, e, env, 0, "alice", t0)
 	f.Add(sig, "alice", int64(60_000))
 	f.Add(sig, "alicf", int64(60_000))
@@ -21,7 +22,7 @@ func FuzzSig(f *testing.F) {
 		at := t0.Add(time.Duration(offsetMs) * time.Millisecond)
 		got := buy(t, fl, env, 0, user, "sig", sig, at)
 		if got == "" {
-			r := request(env, 0, user, at)
+			r := filtertest.Request(env.Activities[0], user, at)
 			e.Respond(r)
 			want := `{"path":"/api/buy/act1/` + sig + "\"}\n"
 			if string(r.Ctx.Response.Body()) != want {

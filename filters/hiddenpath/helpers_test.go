@@ -2,15 +2,13 @@ package hiddenpath
 
 import (
 	"encoding/json"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
 const (
@@ -19,7 +17,7 @@ const (
 )
 
 // t0 opens act1's first window; its second runs from t0+2h to t0+3h.
-var t0 = time.Date(2030, 1, 2, 12, 0, 0, 0, time.UTC)
+var t0 = filtertest.T0
 
 func keys(ids ...string) []any {
 	secrets := map[string]string{"k1": secretA, "k2": secretB}
@@ -32,7 +30,7 @@ func keys(ids ...string) []any {
 
 // testEnv: act1 has two windows, act2 is always open, act3 starts later.
 func testEnv() *gateway.Env {
-	env := gateway.NewEnv()
+	var as []*gateway.Activity
 	acts := []conf.Activity{
 		{ID: "act1", Stock: 10, Shards: 1, PerUser: 1, Windows: []conf.Window{
 			{Start: t0, End: t0.Add(time.Hour)}, {Start: t0.Add(2 * time.Hour), End: t0.Add(3 * time.Hour)}}},
@@ -40,57 +38,16 @@ func testEnv() *gateway.Env {
 		{ID: "act3", Stock: 10, Shards: 1, PerUser: 1, Windows: []conf.Window{{Start: t0.Add(24 * time.Hour)}}},
 	}
 	for i, c := range acts {
-		a := gateway.NewActivity(i, c)
-		env.Activities = append(env.Activities, a)
-		env.AllActivities[a.ID] = a
+		as = append(as, gateway.NewActivity(i, c))
 	}
-	return env
-}
-
-func decodeInto(t testing.TB, cfg conf.Validator, settings map[string]any) {
-	t.Helper()
-	var errs conf.Errors
-	conf.DecodeSection(&errs, "hidden_path", settings, cfg)
-	if err := errs.Err(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func buildFilter(t testing.TB, env *gateway.Env, settings map[string]any) *filter {
-	t.Helper()
-	c := &Config{Param: "sig"}
-	decodeInto(t, c, settings)
-	f, err := c.Build(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f.(*filter)
-}
-
-func buildEndpoint(t testing.TB, env *gateway.Env, settings map[string]any) *endpoint {
-	t.Helper()
-	c := &EndpointConfig{PathPrefix: "/api/buy/{activity}/"}
-	decodeInto(t, c, settings)
-	e, err := c.Build(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e.(*endpoint)
-}
-
-func request(env *gateway.Env, act int, user string, now time.Time) *gateway.Request {
-	r := &gateway.Request{Ctx: new(fasthttp.RequestCtx), Now: now, IP: netip.MustParseAddr("127.0.0.1"), Activity: env.Activities[act]}
-	if user != "" {
-		r.SetUser([]byte(user))
-	}
-	return r
+	return filtertest.Env(as...)
 }
 
 // pathFor asks the endpoint for user's purchase path and returns it with
 // its segment.
 func pathFor(t testing.TB, e *endpoint, env *gateway.Env, act int, user string, now time.Time) (path, sig string) {
 	t.Helper()
-	r := request(env, act, user, now)
+	r := filtertest.Request(env.Activities[act], user, now)
 	e.Respond(r)
 	var out struct{ Path string }
 	if r.Ctx.Response.StatusCode() != 200 || json.Unmarshal(r.Ctx.Response.Body(), &out) != nil {
@@ -102,7 +59,7 @@ func pathFor(t testing.TB, e *endpoint, env *gateway.Env, act int, user string, 
 // buy runs the filter as the router would for /api/buy/<act>/<sig>.
 func buy(t testing.TB, f *filter, env *gateway.Env, act int, user, param, sig string, now time.Time) string {
 	t.Helper()
-	r := request(env, act, user, now)
+	r := filtertest.Request(env.Activities[act], user, now)
 	if sig != "" {
 		r.Ctx.SetUserValue(param, sig)
 	}

@@ -30,13 +30,17 @@ import (
 )
 
 func init() {
-	gateway.RegisterFilter(gateway.FilterInfo{Type: "hidden_path", New: func() gateway.FilterConfig {
-		return &Config{Param: "sig"}
-	}})
-	gateway.RegisterEndpoint(gateway.EndpointInfo{Name: "purchase_path", New: func() gateway.EndpointConfig {
-		return &EndpointConfig{PathPrefix: "/api/buy/{activity}/"}
-	}})
+	gateway.Register(gateway.Module{
+		Name:      "hidden_path",
+		Filters:   []gateway.FilterInfo{{Type: "hidden_path", New: func() gateway.FilterConfig { return newConfig() }}},
+		Endpoints: []gateway.EndpointInfo{{Name: "purchase_path", New: func() gateway.EndpointConfig { return newEndpointConfig() }}},
+	})
 }
+
+// newConfig and newEndpointConfig are the defaults, the one place they
+// are written.
+func newConfig() *Config                 { return &Config{Param: "sig"} }
+func newEndpointConfig() *EndpointConfig { return &EndpointConfig{PathPrefix: "/api/buy/{activity}/"} }
 
 var (
 	_ gateway.FilterConfig = (*Config)(nil)

@@ -1,14 +1,15 @@
 package hiddenpath
 
 import (
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"testing"
 	"time"
 )
 
 func benchHandle(b *testing.B, ringKeys []any, sig string, at time.Time, reason string) {
 	env := testEnv()
-	f := buildFilter(b, env, map[string]any{"keys": ringKeys})
-	r := request(env, 0, "alice", at)
+	f := filtertest.Filter[*filter](b, env, "hidden_path", map[string]any{"keys": ringKeys})
+	r := filtertest.Request(env.Activities[0], "alice", at)
 	r.Ctx.SetUserValue("sig", sig)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -21,7 +22,7 @@ func benchHandle(b *testing.B, ringKeys []any, sig string, at time.Time, reason 
 
 func signed(b *testing.B, id string) string {
 	env := testEnv()
-	_, sig := pathFor(b, buildEndpoint(b, env, map[string]any{"keys": keys(id)}), env, 0, "alice", t0)
+	_, sig := pathFor(b, filtertest.Endpoint[*endpoint](b, env, "purchase_path", map[string]any{"keys": keys(id)}), env, 0, "alice", t0)
 	return sig
 }
 
@@ -44,11 +45,11 @@ func BenchmarkRejectEarly(b *testing.B) {
 
 func BenchmarkPassParallel(b *testing.B) {
 	env := testEnv()
-	f := buildFilter(b, env, map[string]any{"keys": keys("k1")})
+	f := filtertest.Filter[*filter](b, env, "hidden_path", map[string]any{"keys": keys("k1")})
 	sig := signed(b, "k1")
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		r := request(env, 0, "alice", t0.Add(time.Minute))
+		r := filtertest.Request(env.Activities[0], "alice", t0.Add(time.Minute))
 		r.Ctx.SetUserValue("sig", sig)
 		for pb.Next() {
 			if v, err := f.Handle(r); err != nil || v.Page != nil {
@@ -61,8 +62,8 @@ func BenchmarkPassParallel(b *testing.B) {
 // BenchmarkEndpoint measures handing out a path (not the purchase path).
 func BenchmarkEndpoint(b *testing.B) {
 	env := testEnv()
-	e := buildEndpoint(b, env, map[string]any{"keys": keys("k1")})
-	r := request(env, 0, "alice", t0.Add(time.Minute))
+	e := filtertest.Endpoint[*endpoint](b, env, "purchase_path", map[string]any{"keys": keys("k1")})
+	r := filtertest.Request(env.Activities[0], "alice", t0.Add(time.Minute))
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Ctx.Response.Reset()

@@ -7,12 +7,13 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
 func TestFilter(t *testing.T) {
 	env := testEnv()
-	f := buildFilter(t, env, map[string]any{"keys": keys("k2", "k1")})
-	e := buildEndpoint(t, env, map[string]any{"keys": keys("k2", "k1")})
+	f := filtertest.Filter[*filter](t, env, "hidden_path", map[string]any{"keys": keys("k2", "k1")})
+	e := filtertest.Endpoint[*endpoint](t, env, "purchase_path", map[string]any{"keys": keys("k2", "k1")})
 	in1 := t0.Add(time.Minute)               // act1, first window
 	in2 := t0.Add(2*time.Hour + time.Minute) // act1, second window
 	_, alice := pathFor(t, e, env, 0, "alice", in1)
@@ -20,9 +21,9 @@ func TestFilter(t *testing.T) {
 	_, bob := pathFor(t, e, env, 0, "bob", in1)
 	_, alwaysOpen := pathFor(t, e, env, 1, "alice", t0.Add(-1000*time.Hour))
 	// A link signed before a rotation, when k1 was the signing key.
-	_, rotated := pathFor(t, buildEndpoint(t, env, map[string]any{"keys": keys("k1")}), env, 0, "alice", in1)
+	_, rotated := pathFor(t, filtertest.Endpoint[*endpoint](t, env, "purchase_path", map[string]any{"keys": keys("k1")}), env, 0, "alice", in1)
 	// A link signed with a key the gateway does not hold.
-	_, foreign := pathFor(t, buildEndpoint(t, otherEnv(), map[string]any{"keys": []any{map[string]any{"id": "k2", "secret": strings.Repeat("x", 32)}}}), env, 0, "alice", in1)
+	_, foreign := pathFor(t, filtertest.Endpoint[*endpoint](t, otherEnv(), "purchase_path", map[string]any{"keys": []any{map[string]any{"id": "k2", "secret": strings.Repeat("x", 32)}}}), env, 0, "alice", in1)
 	tests := []struct {
 		name, user, sig, param string
 		act                    int
@@ -73,8 +74,8 @@ func flipLow(c byte) string {
 
 func TestCustomParam(t *testing.T) {
 	env := testEnv()
-	f := buildFilter(t, env, map[string]any{"keys": keys("k1"), "param": "token"})
-	_, sig := pathFor(t, buildEndpoint(t, env, map[string]any{"keys": keys("k1")}), env, 1, "carol", t0)
+	f := filtertest.Filter[*filter](t, env, "hidden_path", map[string]any{"keys": keys("k1"), "param": "token"})
+	_, sig := pathFor(t, filtertest.Endpoint[*endpoint](t, env, "purchase_path", map[string]any{"keys": keys("k1")}), env, 1, "carol", t0)
 	if got := buy(t, f, env, 1, "carol", "token", sig, t0); got != "" {
 		t.Fatalf("got %q", got)
 	}
@@ -84,7 +85,7 @@ func TestCustomParam(t *testing.T) {
 // missing page, so the filter uses the router's 404 spec and shares it.
 func TestNotFoundIsTheRouterPage(t *testing.T) {
 	env := testEnv()
-	f := buildFilter(t, env, map[string]any{"keys": keys("k1")})
+	f := filtertest.Filter[*filter](t, env, "hidden_path", map[string]any{"keys": keys("k1")})
 	router := env.Pages.MustGet(gateway.PageSpec{Status: 404, Reason: "not_found", Kind: "not_found", Message: "No such page."})
 	if f.notFound != router {
 		t.Fatal("hidden_path 404 differs from the router's")
@@ -93,7 +94,7 @@ func TestNotFoundIsTheRouterPage(t *testing.T) {
 
 func TestEndpoint(t *testing.T) {
 	env := testEnv()
-	e := buildEndpoint(t, env, map[string]any{"keys": keys("k1"), "path_prefix": "/shop/{activity}/buy/"})
+	e := filtertest.Endpoint[*endpoint](t, env, "purchase_path", map[string]any{"keys": keys("k1"), "path_prefix": "/shop/{activity}/buy/"})
 	path, sig := pathFor(t, e, env, 0, "alice", t0)
 	if path != "/shop/act1/buy/"+sig || len(sig) != sigText {
 		t.Fatalf("path %q", path)
@@ -113,7 +114,7 @@ func TestEndpoint(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := request(env, tc.act, tc.user, tc.at)
+			r := filtertest.Request(env.Activities[tc.act], tc.user, tc.at)
 			e.Respond(r)
 			resp := &r.Ctx.Response
 			if resp.StatusCode() != tc.status || !strings.Contains(string(resp.Body()), tc.want) {
@@ -134,11 +135,11 @@ func TestConfigErrors(t *testing.T) {
 		settings map[string]any
 		want     string
 	}{
-		{"no keys", &Config{Param: "sig"}, map[string]any{}, at + ".keys: at least one key is required"},
-		{"bad param", &Config{Param: "sig"}, map[string]any{"keys": keys("k1"), "param": "{sig}"}, at + `.param: must be a route parameter name ([A-Za-z0-9_]+), got "{sig}"`},
-		{"short secret", &Config{Param: "sig"}, map[string]any{"keys": []any{map[string]any{"id": "k1", "secret": "x"}}}, at + ".keys[0].secret: must be at least 32 bytes, got 1"},
-		{"relative prefix", &EndpointConfig{}, map[string]any{"keys": keys("k1"), "path_prefix": "buy/"}, at + `.path_prefix: must be a path starting with / (no spaces, ?, #, quotes), got "buy/"`},
-		{"unknown field", &EndpointConfig{PathPrefix: "/"}, map[string]any{"keys": keys("k1"), "param": "sig"}, at + ": unknown field(s): param"},
+		{"no keys", newConfig(), map[string]any{}, at + ".keys: at least one key is required"},
+		{"bad param", newConfig(), map[string]any{"keys": keys("k1"), "param": "{sig}"}, at + `.param: must be a route parameter name ([A-Za-z0-9_]+), got "{sig}"`},
+		{"short secret", newConfig(), map[string]any{"keys": []any{map[string]any{"id": "k1", "secret": "x"}}}, at + ".keys[0].secret: must be at least 32 bytes, got 1"},
+		{"relative prefix", newEndpointConfig(), map[string]any{"keys": keys("k1"), "path_prefix": "buy/"}, at + `.path_prefix: must be a path starting with / (no spaces, ?, #, quotes), got "buy/"`},
+		{"unknown field", newEndpointConfig(), map[string]any{"keys": keys("k1"), "param": "sig"}, at + ": unknown field(s): param"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,11 +148,11 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	env := gateway.NewEnv()
-	if _, err := (&Config{Param: "sig", Keys: nil}).Build(env); err == nil || err != errNoActivity {
+	env := filtertest.Env()
+	if _, err := newConfig().Build(env); err == nil || err != errNoActivity {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := (&EndpointConfig{}).Build(env); err == nil || err != errNoActivity {
+	if _, err := newEndpointConfig().Build(env); err == nil || err != errNoActivity {
 		t.Fatalf("got %v", err)
 	}
 }

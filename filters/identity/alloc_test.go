@@ -3,16 +3,17 @@
 package identity
 
 import (
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"testing"
 )
 
 // TestHandleAllocs proves the hot path allocates nothing: a pooled scratch
 // buffer and a pooled HMAC per key, no strings, no encoding/json.
 func TestHandleAllocs(t *testing.T) {
-	hs := build(t, hsSettings(nil))
-	cookie := build(t, hsSettings(map[string]any{"cookie": "session"}))
-	header := build(t, map[string]any{"header": "X-User-Id"})
-	required := build(t, map[string]any{"header": "X-User-Id", "require": true})
+	hs := filtertest.Filter[*filter](t, filtertest.Env(), "identity", hsSettings(nil))
+	cookie := filtertest.Filter[*filter](t, filtertest.Env(), "identity", hsSettings(map[string]any{"cookie": "session"}))
+	header := filtertest.Filter[*filter](t, filtertest.Env(), "identity", map[string]any{"header": "X-User-Id"})
+	required := filtertest.Filter[*filter](t, filtertest.Env(), "identity", map[string]any{"header": "X-User-Id", "require": true})
 	tok := hs256(t, claims("alice"))
 	tests := []struct {
 		name   string
@@ -31,7 +32,7 @@ func TestHandleAllocs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRequest(tc.r...)
+			r := filtertest.Request(nil, "", testNow, tc.r...)
 			run := func() {
 				r.User = r.User[:0]
 				v, err := tc.f.Handle(r)

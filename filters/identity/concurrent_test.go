@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"strconv"
 	"sync"
 	"testing"
@@ -10,7 +11,7 @@ import (
 // (escaped and plain claims): pooled buffers must never leak one
 // request's user into another. Run it with -race.
 func TestConcurrentUsers(t *testing.T) {
-	f := build(t, hsSettings(nil))
+	f := filtertest.Filter[*filter](t, filtertest.Env(), "identity", hsSettings(nil))
 	exp := itoa(testNow.Unix() + 3600)
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -24,7 +25,7 @@ func TestConcurrentUsers(t *testing.T) {
 				if i%2 == 1 {
 					claimsJSON = `{"sub":"` + escaped + `","exp":` + exp + `}`
 				}
-				r := newRequest(bearer(rawHS256(hdr, claimsJSON, testSecret))...)
+				r := filtertest.Request(nil, "", testNow, bearer(rawHS256(hdr, claimsJSON, testSecret))...)
 				if v, err := f.Handle(r); err != nil || v.Page != nil || string(r.User) != user {
 					t.Errorf("goroutine %d: user %q verdict %+v err %v", g, r.User, v, err)
 					return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
 func bigOne() *big.Int { return big.NewInt(1) }
@@ -64,8 +65,8 @@ func TestSecretFile(t *testing.T) {
 	if err := os.WriteFile(short, []byte("tiny\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f := build(t, map[string]any{"jwt": map[string]any{"alg": "HS256", "secret_file": good}})
-	if reason, user := outcomeOf(t, f, newRequest(bearer(hs256(t, claims("filed")))...)); reason != "" || user != "filed" {
+	f := filtertest.Filter[*filter](t, filtertest.Env(), "identity", map[string]any{"jwt": map[string]any{"alg": "HS256", "secret_file": good}})
+	if reason, user := outcomeOf(t, f, filtertest.Request(nil, "", testNow, bearer(hs256(t, claims("filed")))...)); reason != "" || user != "filed" {
 		t.Fatalf("got %q %q", reason, user)
 	}
 	c := &Config{JWT: JWTConfig{Alg: "HS256", SecretFile: short, Claim: "sub"}}

@@ -10,11 +10,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"github.com/flashgate/flashgate/internal/userid"
 )
 
 func fuzzVerifier(t testing.TB) *verifier {
-	return build(t, hsSettings(map[string]any{"audience": "shop"})).jwt
+	return filtertest.Filter[*filter](t, filtertest.Env(), "identity", hsSettings(map[string]any{"audience": "shop"})).jwt
 }
 
 // signedWith reports whether tok's signature is the HMAC of its signing
@@ -180,10 +181,10 @@ func FuzzSessionCookie(f *testing.F) {
 	f.Add("fg_session=x; ", "")
 	f.Add("", "; fg_session=forged")
 	f.Add("fg_session2=", "")
-	fl := build(f, demoShape())
+	fl := filtertest.Filter[*filter](f, filtertest.Env(), "identity", demoShape())
 	f.Fuzz(func(t *testing.T, before, after string) {
 		for _, cookie := range []string{before + after, before + "fg_session=" + good + after} {
-			r := newRequest("Cookie", cookie)
+			r := filtertest.Request(nil, "", testNow, "Cookie", cookie)
 			reason, user := outcomeOf(t, fl, r)
 			switch {
 			case reason == "" && user != "alice":

@@ -4,60 +4,28 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/valyala/fasthttp"
 
-	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
 var (
 	testSecret = []byte("0123456789abcdef0123456789abcdef")
-	testNow    = time.Date(2030, 1, 2, 12, 0, 0, 0, time.UTC)
+	testNow    = filtertest.T0
 )
-
-// build decodes settings like the gateway does and builds the filter,
-// failing the test on any config error.
-func build(t testing.TB, settings map[string]any) *filter {
-	t.Helper()
-	c := newConfig()
-	var errs conf.Errors
-	conf.DecodeSection(&errs, "identity", settings, c)
-	if err := errs.Err(); err != nil {
-		t.Fatal(err)
-	}
-	f, err := c.Build(gateway.NewEnv())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f.(*filter)
-}
-
-// newRequest returns a request at testNow with the given headers.
-func newRequest(headers ...string) *gateway.Request {
-	ctx := new(fasthttp.RequestCtx)
-	for i := 0; i+1 < len(headers); i += 2 {
-		ctx.Request.Header.Set(headers[i], headers[i+1])
-	}
-	return &gateway.Request{Ctx: ctx, Now: testNow, IP: netip.MustParseAddr("127.0.0.1")}
-}
 
 // outcomeOf runs f and returns the rejection reason ("" on pass) and user.
 func outcomeOf(t testing.TB, f gateway.Filter, r *gateway.Request) (string, string) {
 	t.Helper()
-	v, err := f.Handle(r)
-	if err != nil {
-		t.Fatalf("Handle: %v", err)
-	}
-	if v.Action == gateway.Reject {
+	if reason, _ := filtertest.Outcome(t, f, r); reason != "" {
 		if len(r.User) != 0 {
 			t.Fatalf("rejected request has user %q", r.User)
 		}
-		return v.Page.Reason, ""
+		return reason, ""
 	}
 	return "", string(r.User)
 }

@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	gateway.RegisterFilter(gateway.FilterInfo{Type: "identity", New: newConfig})
+	gateway.Register(gateway.Module{Name: "identity", Filters: []gateway.FilterInfo{{Type: "identity", New: newConfig}}})
 }
 
 var (

@@ -9,6 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/flashgate/flashgate/internal/demobackend"
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"github.com/flashgate/flashgate/internal/userid"
 )
 
@@ -138,8 +139,8 @@ func TestIdentityReasons(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := build(t, tc.settings)
-			r := newRequest(tc.headers...)
+			f := filtertest.Filter[*filter](t, filtertest.Env(), "identity", tc.settings)
+			r := filtertest.Request(nil, "", testNow, tc.headers...)
 			reason, user := outcomeOf(t, f, r)
 			if reason != tc.reason || user != tc.user {
 				t.Fatalf("got reason %q user %q, want reason %q user %q", reason, user, tc.reason, tc.user)
@@ -154,7 +155,7 @@ func TestIdentityReasons(t *testing.T) {
 }
 
 func TestReasonPages(t *testing.T) {
-	f := build(t, hsSettings(nil))
+	f := filtertest.Filter[*filter](t, filtertest.Env(), "identity", hsSettings(nil))
 	for o := jwtMalformed; o < numOutcomes; o++ {
 		p := f.pages[o]
 		if p == nil || p.Reason != pageSpecs[o].Reason || p.Status != pageSpecs[o].Status {

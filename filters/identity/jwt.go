@@ -9,9 +9,9 @@ import (
 	"math"
 	"strconv"
 	"sync"
-	"unsafe"
 
 	"github.com/flashgate/flashgate/filters/internal/keyring"
+	"github.com/flashgate/flashgate/internal/bytesconv"
 	"github.com/flashgate/flashgate/internal/userid"
 )
 
@@ -273,7 +273,7 @@ func numericDate(m member) (int64, bool) {
 	if m.kind != kindNumber {
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(m.val), len(m.val)), 64)
+	f, err := strconv.ParseFloat(bytesconv.String(m.val), 64)
 	if err != nil || math.IsNaN(f) || f < 0 || f > 1e12 {
 		return 0, false
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -89,8 +90,8 @@ func TestRS256(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := build(t, map[string]any{"jwt": map[string]any{"alg": "RS256", "public_key_file": tc.keyFile}})
-			reason, user := outcomeOf(t, f, newRequest(bearer(tc.token)...))
+			f := filtertest.Filter[*filter](t, filtertest.Env(), "identity", map[string]any{"jwt": map[string]any{"alg": "RS256", "public_key_file": tc.keyFile}})
+			reason, user := outcomeOf(t, f, filtertest.Request(nil, "", testNow, bearer(tc.token)...))
 			if reason != tc.reason || user != tc.user {
 				t.Fatalf("got %q %q, want %q %q", reason, user, tc.reason, tc.user)
 			}
@@ -105,8 +106,8 @@ func TestRS256Certificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := build(t, map[string]any{"jwt": map[string]any{"alg": "RS256", "public_key_file": writePEM(t, "CERTIFICATE", der)}})
-	if reason, user := outcomeOf(t, f, newRequest(bearer(rs256(t, claims("cert")))...)); reason != "" || user != "cert" {
+	f := filtertest.Filter[*filter](t, filtertest.Env(), "identity", map[string]any{"jwt": map[string]any{"alg": "RS256", "public_key_file": writePEM(t, "CERTIFICATE", der)}})
+	if reason, user := outcomeOf(t, f, filtertest.Request(nil, "", testNow, bearer(rs256(t, claims("cert")))...)); reason != "" || user != "cert" {
 		t.Fatalf("got %q %q", reason, user)
 	}
 }

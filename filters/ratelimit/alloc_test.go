@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"github.com/flashgate/flashgate/internal/redistest"
 )
 
 // The pass path (for a key already held) and the reject path of every
 // scope allocate nothing.
 func TestAllocs(t *testing.T) {
-	acts := activities(2)
+	acts := filtertest.Numbered(2)
 	for _, scope := range scopeNames {
 		for _, tc := range []struct {
 			name  string
@@ -26,7 +27,7 @@ func TestAllocs(t *testing.T) {
 		} {
 			t.Run(scope+"/"+tc.name, func(t *testing.T) {
 				f := build(t, Config{Scope: scope, Rate: tc.rate, Burst: tc.burst}, newEnv("r", acts))
-				r := request("10.0.0.1", "user-42", acts[1], t0)
+				r := filtertest.From(filtertest.Request(acts[1], "user-42", t0), "10.0.0.1")
 				outcome(t, f, r) // creates the key
 				if reason, _ := outcome(t, f, r); reason != tc.want {
 					t.Fatalf("got %q, want %q", reason, tc.want)
@@ -44,7 +45,7 @@ func TestAllocs(t *testing.T) {
 func TestAllocsDistributedOverLimit(t *testing.T) {
 	s := redistest.Start(t)
 	f := instance(t, Config{Scope: "ip", Rate: 0.01, Burst: 1}, s.Addr())
-	r := request("10.0.0.1", "", nil, time.Now())
+	r := filtertest.From(filtertest.Request(nil, "", time.Now()), "10.0.0.1")
 	outcome(t, f, r)
 	if reason, _ := outcome(t, f, r); reason != "rate_limited_ip" {
 		t.Fatalf("second request: %q", reason)

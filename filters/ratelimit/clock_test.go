@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"github.com/flashgate/flashgate/internal/redistest"
 )
 
@@ -40,7 +41,7 @@ func hammer(t *testing.T, fs []*filter, now func() time.Time, workers, perWorker
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r := request("10.0.0.1", "", nil, t0)
+				r := filtertest.From(filtertest.Request(nil, "", t0), "10.0.0.1")
 				for k := range perWorker {
 					if k%64 == 0 && time.Now().After(deadline) {
 						return
@@ -144,7 +145,7 @@ func TestDecidesAtTheDecision(t *testing.T) {
 		env := newEnv("r", nil)
 		env.Now = func() time.Time { return t0.Add(time.Duration(at.Load())) }
 		f := build(t, Config{Scope: "ip", Rate: 1, Burst: 1}, env)
-		r := request("10.0.0.1", "", nil, t0)
+		r := filtertest.From(filtertest.Request(nil, "", t0), "10.0.0.1")
 		if reason, _ := outcome(t, f, r); reason != "" {
 			t.Fatalf("first request: %s", reason)
 		}
@@ -160,7 +161,7 @@ func TestDecidesAtTheDecision(t *testing.T) {
 		s := redistest.Start(t)
 		f := instance(t, Config{Scope: "ip", Rate: 10, Burst: 1}, s.Addr())
 		arrived := time.Now()
-		r := request("10.0.0.1", "", nil, arrived)
+		r := filtertest.From(filtertest.Request(nil, "", arrived), "10.0.0.1")
 		outcome(t, f, r)
 		if reason, _ := outcome(t, f, r); reason != "rate_limited_ip" {
 			t.Fatalf("second request at once: %q", reason) // marks the bucket for ~100 ms

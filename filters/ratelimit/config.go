@@ -13,7 +13,9 @@ import (
 )
 
 func init() {
-	gateway.RegisterFilter(gateway.FilterInfo{Type: "rate_limit", New: func() gateway.FilterConfig { return newConfig() }})
+	gateway.Register(gateway.Module{Name: "rate_limit", Filters: []gateway.FilterInfo{
+		{Type: "rate_limit", New: func() gateway.FilterConfig { return newConfig() }},
+	}})
 }
 
 // defaultTimeout is redis_timeout's default: a slow Redis must cost a

@@ -5,6 +5,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
 const at = "routes[0].filters[1].rate_limit"
@@ -80,13 +81,12 @@ func TestBuildErrors(t *testing.T) {
 	act := gateway.NewActivity(0, conf.Activity{ID: "a1", Stock: 10, Shards: 1, PerUser: 1})
 	tests := []struct {
 		name   string
-		cfg    Config
+		cfg    map[string]any
 		routed bool
 		want   string
 	}{
-		{"item without activity", Config{Scope: "item", Rate: 1, MaxKeys: 10}, false, "scope: item needs {activity} in the route path"},
-		{"distributed without redis", Config{Scope: "ip", Rate: 1, MaxKeys: 10, Distributed: true, OnRedisError: "deny",
-			Instances: 1, RedisTimeout: defaultTimeout}, true, "distributed: true needs redis.addrs"},
+		{"item without activity", map[string]any{"scope": "item", "rate": 1}, false, "scope: item needs {activity} in the route path"},
+		{"distributed without redis", map[string]any{"rate": 1, "distributed": true}, true, "distributed: true needs redis.addrs"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,7 +95,7 @@ func TestBuildErrors(t *testing.T) {
 			if tc.routed {
 				env.Activities = []*gateway.Activity{act}
 			}
-			_, err := tc.cfg.Build(env)
+			_, err := filtertest.Build(t, env, "rate_limit", tc.cfg)
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("Build error %v, want %q", err, tc.want)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"github.com/flashgate/flashgate/internal/redistest"
 )
 
@@ -23,7 +24,7 @@ func instance(t testing.TB, c Config, addrs ...string) *filter {
 	if c.RedisTimeout == 0 {
 		c.RedisTimeout = 2 * time.Second
 	}
-	env := newEnv("POST /buy", activities(1))
+	env := newEnv("POST /buy", filtertest.Numbered(1))
 	env.Now = time.Now // Redis decides with its own clock: keep ours real
 	env.Path = "routes[0].filters[0].rate_limit"
 	env.Redis = redistest.Client(t, addrs...)
@@ -47,7 +48,7 @@ func drive(t *testing.T, fs []*filter, perSec int, d time.Duration) (int64, []in
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := request("10.0.0.1", "", nil, start)
+			r := filtertest.From(filtertest.Request(nil, "", start), "10.0.0.1")
 			for k := range n {
 				next := start.Add(time.Duration(k) * time.Second / time.Duration(perSec))
 				if w := time.Until(next); w > 0 {
@@ -142,19 +143,19 @@ func TestDistributedCluster(t *testing.T) {
 func TestDistributedKeys(t *testing.T) {
 	s := redistest.Start(t)
 	c := redistest.Client(t, s.Addr())
-	acts := activities(1)
+	acts := filtertest.Numbered(1)
 	for _, tc := range []struct {
 		cfg  Config
 		r    *gateway.Request
 		want string
 	}{
-		{Config{Scope: "ip", Rate: 1}, request("10.0.0.7", "", nil, t0), "fg:rl:{ip:10.0.0.7}:routes[0].filters[0].rate_limit"},
-		{Config{Scope: "user", Rate: 1}, request("10.0.0.7", "u9", nil, t0), "fg:rl:{user:u9}:routes[0].filters[0].rate_limit"},
-		{Config{Scope: "user", Rate: 1}, request("::1", "", nil, t0), "fg:rl:{user-ip:::}:routes[0].filters[0].rate_limit"},
-		{Config{Scope: "item", Rate: 1}, request("10.0.0.7", "", acts[0], t0), "fg:rl:{item:a0}:routes[0].filters[0].rate_limit"},
-		{Config{Scope: "route", Rate: 1}, request("10.0.0.7", "", nil, t0), "fg:rl:{route}:routes[0].filters[0].rate_limit"},
-		{Config{Scope: "global", Rate: 1}, request("10.0.0.7", "", nil, t0), "fg:rl:{global}"},
-		{Config{Scope: "global", Rate: 1, Name: "checkout"}, request("10.0.0.7", "", nil, t0), "fg:rl:{global}:checkout"},
+		{Config{Scope: "ip", Rate: 1}, filtertest.From(filtertest.Request(nil, "", t0), "10.0.0.7"), "fg:rl:{ip:10.0.0.7}:routes[0].filters[0].rate_limit"},
+		{Config{Scope: "user", Rate: 1}, filtertest.From(filtertest.Request(nil, "u9", t0), "10.0.0.7"), "fg:rl:{user:u9}:routes[0].filters[0].rate_limit"},
+		{Config{Scope: "user", Rate: 1}, filtertest.From(filtertest.Request(nil, "", t0), "::1"), "fg:rl:{user-ip:::}:routes[0].filters[0].rate_limit"},
+		{Config{Scope: "item", Rate: 1}, filtertest.From(filtertest.Request(acts[0], "", t0), "10.0.0.7"), "fg:rl:{item:a0}:routes[0].filters[0].rate_limit"},
+		{Config{Scope: "route", Rate: 1}, filtertest.From(filtertest.Request(nil, "", t0), "10.0.0.7"), "fg:rl:{route}:routes[0].filters[0].rate_limit"},
+		{Config{Scope: "global", Rate: 1}, filtertest.From(filtertest.Request(nil, "", t0), "10.0.0.7"), "fg:rl:{global}"},
+		{Config{Scope: "global", Rate: 1, Name: "checkout"}, filtertest.From(filtertest.Request(nil, "", t0), "10.0.0.7"), "fg:rl:{global}:checkout"},
 	} {
 		f := instance(t, tc.cfg, s.Addr())
 		if reason, _ := outcome(t, f, tc.r); reason != "" {
@@ -175,7 +176,7 @@ func TestDistributedRedisDown(t *testing.T) {
 	deny := instance(t, Config{Scope: "ip", Rate: 0.1, Burst: 1, RedisTimeout: 50 * time.Millisecond, Name: "deny"}, s.Addr())
 	local := instance(t, Config{Scope: "ip", Rate: 10, Burst: 10, Instances: 2, OnRedisError: "local", Name: "local"}, s.Addr())
 	now := time.Now()
-	a, b := request("10.0.0.1", "", nil, now), request("10.0.0.2", "", nil, now)
+	a, b := filtertest.From(filtertest.Request(nil, "", now), "10.0.0.1"), filtertest.From(filtertest.Request(nil, "", now), "10.0.0.2")
 	if reason, _ := outcome(t, deny, a); reason != "" {
 		t.Fatal("first request rejected")
 	}
@@ -210,7 +211,7 @@ func TestDistributedRedisDown(t *testing.T) {
 	s.Restart(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c := request("10.0.0.3", "", nil, time.Now())
+		c := filtertest.From(filtertest.Request(nil, "", time.Now()), "10.0.0.3")
 		if _, err := deny.Handle(c); err == nil {
 			break
 		}
@@ -230,12 +231,12 @@ func TestDistributedFractionalIntervals(t *testing.T) {
 	for i, rate := range []float64{3, 6, 7, 11, 13, 15, 17, 23, 33, 60, 70, 99, 7000, 0.3} {
 		f := instance(t, Config{Scope: "ip", Rate: rate, Burst: 1}, s.Addr())
 		ip := "10.1.0." + strconv.Itoa(i+1)
-		if reason, _ := outcome(t, f, request(ip, "", nil, t0)); reason != "" {
+		if reason, _ := outcome(t, f, filtertest.From(filtertest.Request(nil, "", t0), ip)); reason != "" {
 			t.Errorf("rate %v burst 1: first request refused (%s)", rate, reason)
 		}
 		// (Redis's clock decides; at 7000/s the next slot may come before
 		// the second request does.)
-		if reason, _ := outcome(t, f, request(ip, "", nil, t0)); reason == "" && rate < 1000 {
+		if reason, _ := outcome(t, f, filtertest.From(filtertest.Request(nil, "", t0), ip)); reason == "" && rate < 1000 {
 			t.Errorf("rate %v burst 1: second request at once admitted", rate)
 		}
 	}

@@ -3,7 +3,8 @@ package ratelimit
 import (
 	"hash/maphash"
 	"sync"
-	"unsafe"
+
+	"github.com/flashgate/flashgate/internal/bytesconv"
 )
 
 // keyStore maps keys (IPs, users) to buckets. It is sharded so that
@@ -50,7 +51,7 @@ func (ks *keyStore) shard(key []byte) *shard {
 func (ks *keyStore) lookup(key []byte) *slot {
 	sh := ks.shard(key)
 	sh.mu.RLock()
-	s := sh.m[b2s(key)]
+	s := sh.m[bytesconv.String(key)]
 	sh.mu.RUnlock()
 	return s
 }
@@ -63,7 +64,7 @@ func (ks *keyStore) get(key []byte) *slot {
 	sh := ks.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if s := sh.m[b2s(key)]; s != nil {
+	if s := sh.m[bytesconv.String(key)]; s != nil {
 		return s
 	}
 	for len(sh.m) >= ks.limit {
@@ -152,7 +153,3 @@ func (ks *keyStore) len() (n int) {
 	}
 	return n
 }
-
-// b2s views b as a string for a map lookup; the string must not outlive
-// the call.
-func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/retryafter"
 )
 
 // maxRetryAfter caps the Retry-After sent; pages for 1..maxRetryAfter s
@@ -30,8 +31,11 @@ type params struct {
 	maxKeys      int
 }
 
+// tableKey keeps one limiter per scope and name across reloads.
+var tableKey = gateway.NewSharedKey[*limiter]("rate_limit")
+
 // limiter is the state of one bucket namespace (scope + name), shared by
-// every entry that names it through env.Shared and closed with the
+// every entry that names it through gateway.Keep and closed with the
 // instance.
 type limiter struct {
 	p      params
@@ -49,11 +53,7 @@ func newLimiter(p params, env *gateway.Env, name string) *limiter {
 	l := &limiter{p: p, g: newGCRA(p.rate, p.burst), clock: newClock(env.Now)}
 	n := len(env.AllActivities)
 	if p.distributed {
-		prefix := ""
-		if env.Config != nil {
-			prefix = env.Config.Redis.Prefix
-		}
-		l.remote = newRemote(p, env.Redis, prefix, name, n)
+		l.remote = newRemote(p, env.Redis, env.RedisPrefix(), name, n)
 	} else {
 		l.local = newTable(p.scope, n, p.maxKeys)
 	}
@@ -145,13 +145,12 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	if s == scopeItem {
 		keep.activities = activityOrder(env.AllActivities)
 	}
-	v, err := env.Kept("rate_limit:"+s.String()+":"+name, keep, func() (any, error) {
+	l, err := gateway.Keep(env, tableKey.With(s.String()+":"+name), keep, func() (*limiter, error) {
 		return newLimiter(p, env, name), nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	l := v.(*limiter)
 	if l.p != p {
 		return nil, fmt.Errorf("shares the %s bucket %q with another rate_limit entry with other settings "+
 			"(rate %v, burst %d, distributed %v); give this entry its own name", s, name, l.p.rate, l.p.burst, l.p.distributed)
@@ -202,6 +201,5 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 
 // retryAfter is ceil(wait) in seconds, within 1..maxRetryAfter.
 func retryAfter(wait int64) int {
-	s := (wait + int64(time.Second) - 1) / int64(time.Second)
-	return int(min(max(s, 1), maxRetryAfter))
+	return min(retryafter.Seconds(time.Duration(wait)), maxRetryAfter)
 }

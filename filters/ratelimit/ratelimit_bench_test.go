@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"github.com/flashgate/flashgate/internal/redistest"
 )
 
@@ -19,9 +20,9 @@ func realEnv(acts []*gateway.Activity) *gateway.Env {
 }
 
 func benchLocal(b *testing.B, scope string, rate float64, burst int) {
-	acts := activities(1)
+	acts := filtertest.Numbered(1)
 	f := build(b, Config{Scope: scope, Rate: rate, Burst: burst}, realEnv(acts))
-	r := request("10.0.0.1", "user-42", acts[0], t0)
+	r := filtertest.From(filtertest.Request(acts[0], "user-42", t0), "10.0.0.1")
 	f.Handle(r)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -44,7 +45,7 @@ func BenchmarkLocalParallelIP(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		base := next.Add(1) << 16
-		r := request("10.0.0.1", "", nil, t0)
+		r := filtertest.From(filtertest.Request(nil, "", t0), "10.0.0.1")
 		i := uint32(0)
 		for pb.Next() {
 			i++
@@ -61,7 +62,7 @@ func BenchmarkLocalParallelGlobal(b *testing.B) {
 	f := build(b, Config{Scope: "global", Rate: 1e9, Burst: 1e9}, realEnv(nil))
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		r := request("10.0.0.1", "", nil, t0)
+		r := filtertest.From(filtertest.Request(nil, "", t0), "10.0.0.1")
 		for pb.Next() {
 			f.Handle(r)
 		}
@@ -72,7 +73,7 @@ func BenchmarkLocalParallelGlobal(b *testing.B) {
 func BenchmarkDistributedPass(b *testing.B) {
 	s := redistest.Start(b)
 	f := instance(b, Config{Scope: "ip", Rate: 1e6, Burst: 1e6, RedisTimeout: time.Second}, s.Addr())
-	r := request("10.0.0.1", "", nil, time.Now())
+	r := filtertest.From(filtertest.Request(nil, "", time.Now()), "10.0.0.1")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -87,7 +88,7 @@ func BenchmarkDistributedPassParallel(b *testing.B) {
 	f := instance(b, Config{Scope: "ip", Rate: 1e6, Burst: 1e6, RedisTimeout: time.Second}, s.Addr())
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		r := request("10.0.0.1", "", nil, time.Now())
+		r := filtertest.From(filtertest.Request(nil, "", time.Now()), "10.0.0.1")
 		for pb.Next() {
 			f.Handle(r)
 		}
@@ -98,7 +99,7 @@ func BenchmarkDistributedPassParallel(b *testing.B) {
 func BenchmarkDistributedOverLimit(b *testing.B) {
 	s := redistest.Start(b)
 	f := instance(b, Config{Scope: "ip", Rate: 0.01, Burst: 1}, s.Addr())
-	r := request("10.0.0.1", "", nil, time.Now())
+	r := filtertest.From(filtertest.Request(nil, "", time.Now()), "10.0.0.1")
 	f.Handle(r)
 	f.Handle(r)
 	b.ReportAllocs()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
 // step is one request of a scenario: who asks, when, and what it gets.
@@ -84,7 +85,7 @@ func TestScopes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			acts := activities(2)
+			acts := filtertest.Numbered(2)
 			base := newEnv("r1", acts) // routes of one instance share its Env state
 			var at time.Duration
 			base.Now = func() time.Time { return t0.Add(at) }
@@ -106,7 +107,7 @@ func TestScopes(t *testing.T) {
 					act = acts[st.act]
 				}
 				at = st.at // the limiter reads its clock, not r.Now
-				reason, retry := outcome(t, f, request(st.ip, st.user, act, t0))
+				reason, retry := outcome(t, f, filtertest.From(filtertest.Request(act, st.user, t0), st.ip))
 				if reason != st.want || retry != st.retry {
 					t.Fatalf("%+v: got %q retry %q, want %q retry %q", st, reason, retry, st.want, st.retry)
 				}
@@ -137,7 +138,7 @@ func TestLocalRateSimulated(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r := request("10.1.1.1", "", nil, t0)
+				r := filtertest.From(filtertest.Request(nil, "", t0), "10.1.1.1")
 				for k := w; k < perSec*secs; k += workers {
 					if v, _ := f.Handle(r); v.Action == gateway.Continue {
 						admitted.Add(1)
@@ -208,7 +209,7 @@ func TestKeyStoreBounds(t *testing.T) {
 
 func TestMaxKeys(t *testing.T) {
 	f := build(t, Config{Scope: "ip", Rate: 1, MaxKeys: 100}, newEnv("r", nil))
-	r := request("10.0.0.1", "", nil, t0)
+	r := filtertest.From(filtertest.Request(nil, "", t0), "10.0.0.1")
 	for i := range 1000 {
 		r.IP = r.IP.Next()
 		if reason, _ := outcome(t, f, r); reason != "" {
@@ -239,8 +240,8 @@ func FuzzLocalKey(f *testing.F) {
 	f.Add([]byte(""), []byte("i"))
 	f.Add([]byte("\x00"), []byte{})
 	f.Fuzz(func(t *testing.T, u1, u2 []byte) {
-		r1 := request("10.0.0.1", "", nil, t0)
-		r2 := request("10.0.0.1", "", nil, t0)
+		r1 := filtertest.From(filtertest.Request(nil, "", t0), "10.0.0.1")
+		r2 := filtertest.From(filtertest.Request(nil, "", t0), "10.0.0.1")
 		r1.SetUser(u1)
 		r2.SetUser(u2)
 		k1 := string(localKey(scopeUser, r1, nil))

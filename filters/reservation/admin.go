@@ -11,10 +11,11 @@ import (
 	"github.com/flashgate/flashgate/internal/userid"
 )
 
-func init() {
-	const path = "/admin/activities/{id}/reservations"
-	gateway.RegisterAdmin(gateway.AdminRoute{Method: "POST", Path: path, Handler: adminAdd})
-	gateway.RegisterAdmin(gateway.AdminRoute{Method: "GET", Path: path, Handler: adminCount})
+// adminRoutes are the reservation lists' operator calls, registered
+// with the filter (reservation.go): they read the hub its builds shared.
+var adminRoutes = []gateway.AdminRoute{
+	{Method: "POST", Path: "/admin/activities/{id}/reservations", Handler: adminAdd},
+	{Method: "GET", Path: "/admin/activities/{id}/reservations", Handler: adminCount},
 }
 
 // adminTimeout bounds the Redis work of one admin call (a large upload is
@@ -28,8 +29,8 @@ func lists(a *gateway.AdminCall) (string, []*list) {
 		a.Error(404, "unknown_activity", "no activity "+strconv.Quote(id)+" in the running config")
 		return id, nil
 	}
-	if v, ok := a.Instance.SharedValue(hubKey); ok {
-		if ls := v.(*hub).lists(id); len(ls) > 0 {
+	if h, ok := gateway.Shared(a.Instance, hubKey); ok {
+		if ls := h.lists(id); len(ls) > 0 {
 			return id, ls
 		}
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/flashgate/flashgate/gateway"
 )
 
-// hubKey is the Env.Shared key of the instance's hub.
-const hubKey = "reservation"
+// hubKey is the shared key of the instance's hub.
+var hubKey = gateway.NewSharedKey[*hub]("reservation")
 
 // initialLoad bounds the first load of a set at build time. A set that
 // fails it is retried every refresh; until one succeeds its activity fails

@@ -14,6 +14,7 @@ import (
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/filters/internal/userset"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"github.com/flashgate/flashgate/internal/redistest"
 )
 
@@ -37,11 +38,10 @@ routes:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Close() })
-	v, ok := in.SharedValue(hubKey)
+	h, ok := gateway.Shared(in, hubKey)
 	if !ok {
 		t.Fatal("no reservation hub in the instance")
 	}
-	h := v.(*hub)
 	f := &filter{byIndex: make([]*userset.Mirror[userset.Set], len(in.ActivityList)),
 		login: &gateway.Page{Status: 401, Reason: "reservation_requires_login"}, notReserved: &gateway.Page{Status: 403, Reason: "not_reserved"}}
 	for _, a := range in.ActivityList {
@@ -71,21 +71,21 @@ func TestAdminLoadsList(t *testing.T) {
 	s := redistest.Start(t)
 	inA, a, acts := instance(t, redistest.Client(t, s.Addr()), "{refresh: 200ms}")
 	_, b, _ := instance(t, redistest.Client(t, s.Addr()), "{refresh: 200ms}")
-	if got := outcome(t, a, request("alice", acts[0])); got != "not_reserved/403" {
+	if got := outcome(t, a, filtertest.From(filtertest.Request(acts[0], "alice", time.Now()), "192.0.2.1")); got != "not_reserved/403" {
 		t.Fatalf("before the upload: %q", got)
 	}
 	code, body := admin(t, inA, adminAdd, "a0", "# list 1\nalice\nbob\r\nalice\n\n")
 	if code != 200 || body["received"] != 3.0 || body["added"] != 2.0 {
 		t.Fatalf("upload: %d %v", code, body)
 	}
-	if got := outcome(t, a, request("alice", acts[0])); got != "" {
+	if got := outcome(t, a, filtertest.From(filtertest.Request(acts[0], "alice", time.Now()), "192.0.2.1")); got != "" {
 		t.Fatalf("instance A after the upload: %q", got)
 	}
-	if got := outcome(t, a, request("alice", acts[1])); got != "not_reserved/403" {
+	if got := outcome(t, a, filtertest.From(filtertest.Request(acts[1], "alice", time.Now()), "192.0.2.1")); got != "not_reserved/403" {
 		t.Fatalf("a reservation for a0 admitted to a1: %q", got)
 	}
 	start := time.Now()
-	for outcome(t, b, request("bob", acts[0])) != "" {
+	for outcome(t, b, filtertest.From(filtertest.Request(acts[0], "bob", time.Now()), "192.0.2.1")) != "" {
 		if time.Since(start) > 3*time.Second {
 			t.Fatal("instance B does not admit bob 3 s after the upload")
 		}
@@ -140,10 +140,10 @@ func TestFailsClosedUntilLoaded(t *testing.T) {
 	}
 	s.Kill()
 	_, f, acts := instance(t, c, "{refresh: 100ms}")
-	if got := outcome(t, f, request("alice", acts[0])); got != "error" {
+	if got := outcome(t, f, filtertest.From(filtertest.Request(acts[0], "alice", time.Now()), "192.0.2.1")); got != "error" {
 		t.Fatalf("with no copy ever loaded: %q, want ErrUnavailable", got)
 	}
-	if got := outcome(t, f, request("", acts[0])); got != "reservation_requires_login/401" {
+	if got := outcome(t, f, filtertest.From(filtertest.Request(acts[0], "", time.Now()), "192.0.2.1")); got != "reservation_requires_login/401" {
 		t.Fatalf("anonymous with no copy: %q", got)
 	}
 	s.Restart(t) // a fresh, empty server on the same port
@@ -160,13 +160,13 @@ func TestFailsClosedUntilLoaded(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for outcome(t, f, request("alice", acts[0])) != "" {
+	for outcome(t, f, filtertest.From(filtertest.Request(acts[0], "alice", time.Now()), "192.0.2.1")) != "" {
 		if time.Now().After(deadline) {
 			t.Fatal("the list did not load 5 s after Redis came back")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := outcome(t, f, request("bob", acts[0])); got != "not_reserved/403" {
+	if got := outcome(t, f, filtertest.From(filtertest.Request(acts[0], "bob", time.Now()), "192.0.2.1")); got != "not_reserved/403" {
 		t.Fatalf("bob once loaded: %q", got)
 	}
 }

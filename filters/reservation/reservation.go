@@ -16,7 +16,11 @@ import (
 )
 
 func init() {
-	gateway.RegisterFilter(gateway.FilterInfo{Type: "reservation", New: func() gateway.FilterConfig { return newConfig() }})
+	gateway.Register(gateway.Module{
+		Name:    "reservation",
+		Filters: []gateway.FilterInfo{{Type: "reservation", New: func() gateway.FilterConfig { return newConfig() }}},
+		Admin:   adminRoutes,
+	})
 }
 
 func newConfig() *Config {
@@ -86,14 +90,11 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 			return nil, fmt.Errorf("file: %w", err)
 		}
 	}
-	v, err := env.Shared(hubKey, func() (any, error) { return newHub(), nil })
+	h, err := gateway.Share(env, hubKey, func() (*hub, error) { return newHub(), nil })
 	if err != nil {
 		return nil, err
 	}
-	prefix := ""
-	if env.Config != nil {
-		prefix = env.Config.Redis.Prefix
-	}
+	prefix := env.RedisPrefix()
 	specs := make([]spec, len(acts))
 	for i, a := range acts {
 		specs[i] = spec{activity: a.ID, file: file, static: static}
@@ -101,7 +102,7 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 			specs[i].key = prefix + strings.ReplaceAll(c.RedisKeyPattern, placeholder, a.ID)
 		}
 	}
-	mirrors := v.(*hub).mirrors(env, specs, c.Refresh)
+	mirrors := h.mirrors(env, specs, c.Refresh)
 	f := &filter{byIndex: make([]*userset.Mirror[userset.Set], len(env.AllActivities))}
 	for i, a := range acts {
 		if a.Index >= len(f.byIndex) {

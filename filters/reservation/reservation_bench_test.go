@@ -1,6 +1,7 @@
 package reservation
 
 import (
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,16 +16,12 @@ func benchFilter(b *testing.B) *filter {
 		sb.WriteString(strconv.Itoa(i))
 		sb.WriteByte('\n')
 	}
-	f, err := (&Config{File: writeFile(b, sb.String()), Refresh: time.Second}).Build(newEnv(activities(1)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return f.(*filter)
+	return filtertest.Filter[*filter](b, newEnv(filtertest.Numbered(1)), "reservation", fileOnly(writeFile(b, sb.String())))
 }
 
 func BenchmarkReserved(b *testing.B) {
 	f := benchFilter(b)
-	r := request("user-424242", activities(1)[0])
+	r := filtertest.From(filtertest.Request(filtertest.Numbered(1)[0], "user-424242", time.Now()), "192.0.2.1")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
@@ -34,11 +31,11 @@ func BenchmarkReserved(b *testing.B) {
 
 func BenchmarkReservedParallel(b *testing.B) {
 	f := benchFilter(b)
-	act := activities(1)[0]
+	act := filtertest.Numbered(1)[0]
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		r := request("user-424242", act)
+		r := filtertest.From(filtertest.Request(act, "user-424242", time.Now()), "192.0.2.1")
 		for pb.Next() {
 			f.Handle(r)
 		}
@@ -47,7 +44,7 @@ func BenchmarkReservedParallel(b *testing.B) {
 
 func BenchmarkNotReserved(b *testing.B) {
 	f := benchFilter(b)
-	r := request("mallory", activities(1)[0])
+	r := filtertest.From(filtertest.Request(filtertest.Numbered(1)[0], "mallory", time.Now()), "192.0.2.1")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

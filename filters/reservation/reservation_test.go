@@ -2,24 +2,20 @@ package reservation
 
 import (
 	"errors"
-	"net/netip"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
-const at = "routes[0].filters[0].reservation"
+const at = "reservation"
 
 func validate(raw map[string]any) string {
-	c := newConfig()
-	if err := conf.CheckSection(at, raw, c); err != nil {
+	if err := filtertest.Check("reservation", raw); err != nil {
 		return err.Error()
 	}
 	return ""
@@ -49,65 +45,49 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func activities(n int) []*gateway.Activity {
-	out := make([]*gateway.Activity, n)
-	for i := range out {
-		out[i] = gateway.NewActivity(i, conf.Activity{ID: "a" + strconv.Itoa(i), Stock: 10, Shards: 1, PerUser: 1})
-	}
-	return out
-}
-
 func newEnv(acts []*gateway.Activity) *gateway.Env {
-	env := gateway.NewEnv()
+	env := filtertest.Env(acts...)
 	env.Route = "POST /buy/{activity}"
-	env.Activities = acts
-	for _, a := range acts {
-		env.AllActivities[a.ID] = a
-	}
 	return env
 }
 
 func writeFile(t testing.TB, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "reserved.txt")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
+	return filtertest.WriteFile(t, "reserved.txt", body)
+}
+
+// fileOnly are the settings of a list read from file alone.
+func fileOnly(file string, more ...any) map[string]any {
+	m := map[string]any{"file": file, "redis_key_pattern": ""}
+	for i := 0; i+1 < len(more); i += 2 {
+		m[more[i].(string)] = more[i+1]
 	}
-	return p
+	return m
 }
 
 func TestBuildErrors(t *testing.T) {
 	bad := writeFile(t, "ok\nnot ok\n")
 	tests := []struct {
 		name string
-		cfg  Config
+		cfg  map[string]any
 		acts int
 		want string
 	}{
-		{"no activity in path", Config{File: "x", Refresh: time.Second}, 0, "reservation needs {activity} in the route path"},
-		{"pattern without redis", Config{RedisKeyPattern: "r:{activity}", Refresh: time.Second}, 1,
+		{"no activity in path", fileOnly("x"), 0, "reservation needs {activity} in the route path"},
+		{"pattern without redis", map[string]any{"redis_key_pattern": "r:{activity}"}, 1,
 			`redis_key_pattern: "r:{activity}" needs redis.addrs; set redis_key_pattern: "" to use the file alone`},
-		{"unknown activity", Config{File: bad, Refresh: time.Second, Activities: []string{"a0", "zz", "yy"}}, 1,
+		{"unknown activity", fileOnly(bad, "activities", []any{"a0", "zz", "yy"}), 1,
 			"activities[1]: \"zz\" is not an activity of this route\nactivities[2]: \"yy\" is not an activity of this route"},
-		{"bad file", Config{File: bad, Refresh: time.Second}, 1,
+		{"bad file", fileOnly(bad), 1,
 			"file: " + bad + `:2: "not ok" is not a user id ([A-Za-z0-9_.@:-]{1,128})`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tc.cfg.Build(newEnv(activities(tc.acts)))
+			_, err := filtertest.Build(t, newEnv(filtertest.Numbered(tc.acts)), "reservation", tc.cfg)
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("Build error:\n%v\nwant:\n%s", err, tc.want)
 			}
 		})
 	}
-}
-
-func request(user string, act *gateway.Activity) *gateway.Request {
-	r := &gateway.Request{Ctx: new(fasthttp.RequestCtx), Now: time.Now(), IP: netip.MustParseAddr("192.0.2.1"), Activity: act}
-	if user != "" {
-		r.SetUser([]byte(user))
-	}
-	return r
 }
 
 // outcome is the reason of a rejection, "" for a pass, "error" for an
@@ -127,12 +107,9 @@ func outcome(t testing.TB, f gateway.Filter, r *gateway.Request) string {
 }
 
 func TestHandle(t *testing.T) {
-	acts := activities(3)
+	acts := filtertest.Numbered(3)
 	path := writeFile(t, "# early birds\nalice\nbob  # vip\n")
-	f, err := (&Config{File: path, Refresh: time.Second, Activities: []string{"a0", "a2"}}).Build(newEnv(acts))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := filtertest.Filter[*filter](t, newEnv(acts), "reservation", fileOnly(path, "activities", []any{"a0", "a2"}))
 	tests := []struct {
 		user string
 		act  *gateway.Activity
@@ -148,7 +125,7 @@ func TestHandle(t *testing.T) {
 		{"mallory", nil, ""},
 	}
 	for _, tc := range tests {
-		if got := outcome(t, f, request(tc.user, tc.act)); got != tc.want {
+		if got := outcome(t, f, filtertest.From(filtertest.Request(tc.act, tc.user, time.Now()), "192.0.2.1")); got != tc.want {
 			t.Errorf("user %q activity %v: got %q, want %q", tc.user, tc.act, got, tc.want)
 		}
 	}
@@ -157,14 +134,11 @@ func TestHandle(t *testing.T) {
 // A relative file is read from the config file's directory.
 func TestRelativeFile(t *testing.T) {
 	p := writeFile(t, "alice\n")
-	acts := activities(1)
+	acts := filtertest.Numbered(1)
 	env := newEnv(acts)
 	env.Config = &conf.Config{Dir: filepath.Dir(p)}
-	f, err := (&Config{File: filepath.Base(p), Refresh: time.Second}).Build(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := outcome(t, f, request("alice", acts[0])); got != "" {
+	f := filtertest.Filter[*filter](t, env, "reservation", fileOnly(filepath.Base(p)))
+	if got := outcome(t, f, filtertest.From(filtertest.Request(acts[0], "alice", time.Now()), "192.0.2.1")); got != "" {
 		t.Fatalf("alice: %q", got)
 	}
 }

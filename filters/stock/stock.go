@@ -16,11 +16,9 @@ import (
 )
 
 func init() {
-	gateway.RegisterFilter(gateway.FilterInfo{
-		Type:           "stock",
-		New:            func() gateway.FilterConfig { return &Config{} },
-		FailClosedOnly: true,
-	})
+	gateway.Register(gateway.Module{Name: "stock", Filters: []gateway.FilterInfo{
+		{Type: "stock", New: func() gateway.FilterConfig { return &Config{} }, FailClosedOnly: true},
+	}})
 }
 
 // Config is the settings block of a stock entry.
@@ -42,15 +40,14 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	if len(env.Activities) == 0 {
 		return nil, errors.New("stock needs a route path with {activity}")
 	}
-	if env.Stock == nil {
+	if env.Units == nil || env.Units.Store() == nil {
 		return nil, errors.New("stock: no stock store configured")
 	}
 	timeout := c.Timeout
 	if timeout == 0 {
 		timeout = env.Config.Redis.Timeout
 	}
-	f := &filter{store: env.Stock, local: store.IsLocal(env.Stock), timeout: timeout,
-		rel: &releaser{store: env.Stock, timeout: 5 * time.Second}}
+	f := &filter{units: env.Units, local: env.Units.Local(), timeout: timeout}
 	if !f.local {
 		f.redis = env.RedisBreaker
 	}
@@ -72,11 +69,12 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	return f, nil
 }
 
+// filter takes units through gateway.Units, which also owns giving them
+// back: the gateway does that when an order certainly failed.
 type filter struct {
-	store   store.Store
+	units   *gateway.Units
 	local   bool // an in-process store needs no deadline
 	timeout time.Duration
-	rel     *releaser
 	// redis is the Redis breaker (nil for the memory store or when
 	// disabled): while it is open a purchase fails closed at once, with
 	// no Redis call, instead of waiting out timeout.
@@ -89,7 +87,7 @@ type filter struct {
 // crowd after the last unit costs no Redis round trip and no allocation.
 func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 	a := r.Activity
-	if f.store.SoldOut(a.ID) {
+	if f.units.SoldOut(a.ID) {
 		return gateway.RejectWith(f.soldOut), nil
 	}
 	if r.Anonymous() {
@@ -100,14 +98,14 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 		err error
 	)
 	if f.local {
-		d, err = f.store.Take(context.Background(), a.ID, r.User)
+		d, err = f.units.Take(context.Background(), a.ID, r.User)
 	} else {
 		t, ok := f.redis.Allow()
 		if !ok {
 			return gateway.Verdict{}, gateway.ErrUnavailable
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
-		d, err = f.store.Take(ctx, a.ID, r.User)
+		d, err = f.units.Take(ctx, a.ID, r.User)
 		cancel()
 		f.redis.Done(t, gateway.RedisOutcome(err))
 	}
@@ -116,7 +114,7 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 	}
 	switch d.Result {
 	case store.Admitted:
-		r.Ticket = gateway.Ticket{Held: true, Seq: d.Seq, Store: f.rel}
+		r.Ticket = gateway.Ticket{Held: true, Seq: d.Seq}
 		return gateway.Pass, nil
 	case store.SoldOut:
 		return gateway.RejectWith(f.soldOut), nil
@@ -129,22 +127,7 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 	return gateway.Verdict{}, gateway.ErrUnavailable
 }
 
-// releaser gives a unit back when the backend certainly did not take the
-// order, with its own, longer bound: the request is already answered.
-type releaser struct {
-	store   store.Store
-	timeout time.Duration
-}
-
-func (rl *releaser) Release(activity string, user []byte, seq int64) error {
-	ctx, cancel := context.WithTimeout(context.Background(), rl.timeout)
-	defer cancel()
-	_, err := rl.store.Release(ctx, activity, user, seq)
-	return err
-}
-
 var (
 	_ gateway.FilterConfig = (*Config)(nil)
 	_ gateway.Filter       = (*filter)(nil)
-	_ gateway.Releaser     = (*releaser)(nil)
 )

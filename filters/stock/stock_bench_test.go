@@ -3,13 +3,15 @@ package stock
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
 func BenchmarkSoldOut(b *testing.B) {
 	f, _, act := setup(b, 0)
-	r := request(act, "u1")
+	r := filtertest.Request(act, "u1", time.Now())
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = f.Handle(r)
@@ -20,7 +22,7 @@ func BenchmarkSoldOut(b *testing.B) {
 // large enough never to run out.
 func BenchmarkAdmitMemory(b *testing.B) {
 	f, _, act := setup(b, 1<<40)
-	r := request(act, "")
+	r := filtertest.Request(act, "", time.Now())
 	var buf []byte
 	b.ReportAllocs()
 	i := int64(0)

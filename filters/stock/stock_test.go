@@ -2,18 +2,14 @@ package stock
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 	store "github.com/flashgate/flashgate/stock"
 )
-
-var clientAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}
 
 // setup builds the filter over a memory store holding units of stock.
 func setup(t testing.TB, units int64) (gateway.Filter, store.Store, *gateway.Activity) {
@@ -24,26 +20,18 @@ func setup(t testing.TB, units int64) (gateway.Filter, store.Store, *gateway.Act
 	if err := st.Warm(context.Background(), gateway.SpecOf(act), false); err != nil {
 		t.Fatal(err)
 	}
-	env := gateway.NewEnv()
-	env.Config = &conf.Config{Redis: conf.Redis{Timeout: 100 * time.Millisecond}}
-	env.Activities = []*gateway.Activity{act}
-	env.AllActivities["a1"] = act
-	env.Stock = st
-	f, err := (&Config{}).Build(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f, st, act
+	return build(t, st, act), st, act
 }
 
-func request(act *gateway.Activity, user string) *gateway.Request {
-	ctx := new(fasthttp.RequestCtx)
-	ctx.Init(&fasthttp.Request{}, clientAddr, nil)
-	r := &gateway.Request{Ctx: ctx, Activity: act, Now: time.Now()}
-	if user != "" {
-		r.SetUser([]byte(user))
-	}
-	return r
+// build is the stock filter over st for a route of act, with redis.timeout
+// at 100ms.
+func build(t testing.TB, st store.Store, act *gateway.Activity) gateway.Filter {
+	t.Helper()
+	env := filtertest.Env(act)
+	env.Config = &conf.Config{Redis: conf.Redis{Timeout: 100 * time.Millisecond}}
+	env.Units = gateway.NewUnits(st, nil)
+	t.Cleanup(func() { _ = env.Units.Close() })
+	return filtertest.Filter[gateway.Filter](t, env, "stock", nil)
 }
 
 func TestStockFilter(t *testing.T) {
@@ -64,7 +52,7 @@ func TestStockFilter(t *testing.T) {
 	seqs := map[string]int64{}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := request(act, tc.user)
+			r := filtertest.Request(act, tc.user, time.Now())
 			defer func() { seqs[tc.user] = r.Ticket.Seq }()
 			v, err := f.Handle(r)
 			if err != nil {
@@ -76,7 +64,7 @@ func TestStockFilter(t *testing.T) {
 			if tc.reason != "" && v.Page.Reason != tc.reason {
 				t.Errorf("reason %q, want %q", v.Page.Reason, tc.reason)
 			}
-			if tc.action == gateway.Continue && (!r.Ticket.Held || r.Ticket.Seq < 1 || r.Ticket.Store == nil) {
+			if tc.action == gateway.Continue && (!r.Ticket.Held || r.Ticket.Seq < 1) {
 				t.Errorf("admitted without a ticket: %+v", r.Ticket)
 			}
 		})
@@ -84,15 +72,19 @@ func TestStockFilter(t *testing.T) {
 	if !st.SoldOut("a1") {
 		t.Error("store does not know it is sold out")
 	}
-	// A release through the ticket gives the unit back to a new buyer.
-	r := request(act, "u1")
-	if err := (&releaser{store: st, timeout: time.Second}).Release("a1", []byte("u2"), seqs["u2"]); err != nil {
-		t.Fatal(err)
+	// A give-back of the ticket, through the units' one owner, returns
+	// the unit to a new buyer (the memory store gives back at once).
+	back := filtertest.Request(act, "u2", time.Now())
+	back.Ticket = gateway.Ticket{Held: true, Seq: seqs["u2"]}
+	gateway.NewUnits(st, nil).GiveBack(back, "backend_rejected")
+	if back.Ticket.Held {
+		t.Fatal("the ticket is still held after GiveBack")
 	}
+	r := filtertest.Request(act, "u1", time.Now())
 	if v, _ := f.Handle(r); v.Action == gateway.Continue {
 		t.Error("u1 bought twice after someone else's release")
 	}
-	if v, _ := f.Handle(request(act, "u5")); v.Action != gateway.Continue {
+	if v, _ := f.Handle(filtertest.Request(act, "u5", time.Now())); v.Action != gateway.Continue {
 		t.Errorf("released unit not sold again: %+v", v)
 	}
 }
@@ -107,15 +99,8 @@ func (failing) Take(context.Context, string, []byte) (store.Decision, error) {
 
 func TestStockFailsClosed(t *testing.T) {
 	_, st, act := setup(t, 2)
-	env := gateway.NewEnv()
-	env.Config = &conf.Config{Redis: conf.Redis{Timeout: 100 * time.Millisecond}}
-	env.Activities = []*gateway.Activity{act}
-	env.Stock = failing{st}
-	f, err := (&Config{}).Build(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := request(act, "u1")
+	f := build(t, failing{st}, act)
+	r := filtertest.Request(act, "u1", time.Now())
 	if _, err := f.Handle(r); err != gateway.ErrUnavailable {
 		t.Fatalf("err %v, want ErrUnavailable", err)
 	}
@@ -125,17 +110,10 @@ func TestStockFailsClosed(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	var errs conf.Errors
-	c := &Config{}
-	if err := conf.Decode(map[string]any{"timeout": "-1s"}, c); err != nil {
-		t.Fatal(err)
-	}
-	c.Validate(conf.At{Errs: &errs, Path: "routes[0].filters[3].stock"})
-	if got := errs.Err(); got == nil || got.Error() != "routes[0].filters[3].stock.timeout: must be > 0, got -1s" {
+	if got := filtertest.Check("stock", map[string]any{"timeout": "-1s"}); got == nil || got.Error() != "stock.timeout: must be > 0, got -1s" {
 		t.Errorf("got %v", got)
 	}
-	env := gateway.NewEnv()
-	if _, err := (&Config{}).Build(env); err == nil {
+	if _, err := filtertest.Build(t, filtertest.Env(), "stock", nil); err == nil {
 		t.Error("built without {activity}")
 	}
 }

@@ -3,6 +3,7 @@
 package token
 
 import (
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"testing"
 	"time"
 )
@@ -29,7 +30,7 @@ func TestHandleAllocs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := request(env, 0, "alice", t0.Add(tc.at))
+			r := filtertest.Request(env.Activities[0], "alice", t0.Add(tc.at))
 			if tc.header != "" {
 				r.Ctx.Request.Header.Set("X-Order-Token", tc.header)
 			}

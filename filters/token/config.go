@@ -10,10 +10,17 @@ import (
 )
 
 func init() {
-	gateway.RegisterFilter(gateway.FilterInfo{Type: "order_token", New: func() gateway.FilterConfig { return newConfig() }})
-	gateway.RegisterEndpoint(gateway.EndpointInfo{Name: "order_token", New: func() gateway.EndpointConfig {
-		return &EndpointConfig{MinAge: time.Second, MaxAge: 5 * time.Minute}
-	}})
+	gateway.Register(gateway.Module{
+		Name:      "order_token",
+		Filters:   []gateway.FilterInfo{{Type: "order_token", New: func() gateway.FilterConfig { return newConfig() }}},
+		Endpoints: []gateway.EndpointInfo{{Name: "order_token", New: func() gateway.EndpointConfig { return newEndpointConfig() }}},
+	})
+}
+
+// newEndpointConfig is the endpoint's defaults, the one place they are
+// written.
+func newEndpointConfig() *EndpointConfig {
+	return &EndpointConfig{MinAge: time.Second, MaxAge: 5 * time.Minute}
 }
 
 var (
@@ -135,11 +142,7 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 		if env.Redis == nil {
 			return nil, errors.New("single_use needs redis.addrs: used tokens are remembered in Redis")
 		}
-		prefix := "fg:"
-		if env.Config != nil {
-			prefix = env.Config.Redis.Prefix
-		}
-		f.replay = &replay{client: env.Redis, prefix: prefix, ttl: c.MaxAge, timeout: c.RedisTimeout, breaker: env.RedisBreaker}
+		f.replay = &replay{client: env.Redis, prefix: env.RedisPrefix(), ttl: c.MaxAge, timeout: c.RedisTimeout, breaker: env.RedisBreaker}
 	}
 	if err := f.buildPages(env); err != nil {
 		return nil, err

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"sync"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/filters/internal/keyring"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/retryafter"
 )
 
 // outcome is a verification result; each failure is its own reason.
@@ -190,7 +192,6 @@ func (f *filter) bind(t *fields, r *gateway.Request) outcome {
 // youngPage picks the page whose Retry-After is the remaining wait
 // rounded up to whole seconds.
 func (f *filter) youngPage(remainingMs int64) *gateway.Page {
-	secs := (remainingMs + 999) / 1000
-	secs = min(max(secs, 1), int64(len(f.young)))
+	secs := min(retryafter.Seconds(time.Duration(remainingMs)*time.Millisecond), len(f.young))
 	return f.young[secs-1]
 }

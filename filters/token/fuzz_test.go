@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"net/url"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func FuzzToken(f *testing.F) {
 		if !hmac.Equal(m.Sum(nil)[:tagLen], b[len(b)-tagLen:]) {
 			t.Fatalf("accepted a token not signed with its key: %q", tok)
 		}
-		r := request(env, 0, string(fields.user), time.UnixMilli(fields.issuedMs).Add(time.Minute))
+		r := filtertest.Request(env.Activities[0], string(fields.user), time.UnixMilli(fields.issuedMs).Add(time.Minute))
 		_ = fl.bind(&fields, r)
 	})
 }
@@ -89,7 +90,7 @@ func FuzzExtract(f *testing.F) {
 	env := testEnv()
 	fl := buildFilter(f, env, map[string]any{})
 	f.Fuzz(func(t *testing.T, uri, body, ctype, header string) {
-		r := request(env, 0, "alice", t0.Add(time.Minute))
+		r := filtertest.Request(env.Activities[0], "alice", t0.Add(time.Minute))
 		req := &r.Ctx.Request
 		req.Header.SetMethod(fasthttp.MethodPost)
 		req.SetRequestURI(uri)
@@ -106,7 +107,7 @@ func FuzzExtract(f *testing.F) {
 			t.Fatal(err)
 		}
 		// A token placed as the only query field reads back intact.
-		r2 := request(env, 0, "alice", t0.Add(time.Minute))
+		r2 := filtertest.Request(env.Activities[0], "alice", t0.Add(time.Minute))
 		r2.Ctx.Request.SetRequestURI("/buy?order_token=" + url.QueryEscape(header))
 		if got := fl.extract(r2.Ctx); string(got) != header {
 			t.Fatalf("query %q extracted as %q", header, got)

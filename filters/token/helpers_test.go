@@ -2,14 +2,11 @@ package token
 
 import (
 	"encoding/json"
-	"net/netip"
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
-	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
 const (
@@ -17,67 +14,32 @@ const (
 	secretB = "fedcba9876543210fedcba9876543210"
 )
 
-var t0 = time.Date(2030, 1, 2, 12, 0, 0, 0, time.UTC)
+var t0 = filtertest.T0
 
 func keysAB() []any {
 	return []any{map[string]any{"id": "k2", "secret": secretB}, map[string]any{"id": "k1", "secret": secretA}}
 }
 
 // testEnv has two activities, as a route with {activity} would.
-func testEnv() *gateway.Env {
-	env := gateway.NewEnv()
-	a1 := gateway.NewActivity(0, conf.Activity{ID: "act1", Stock: 10, Shards: 1, PerUser: 1})
-	a2 := gateway.NewActivity(1, conf.Activity{ID: "act2", Stock: 10, Shards: 1, PerUser: 1})
-	env.Activities = []*gateway.Activity{a1, a2}
-	env.AllActivities = map[string]*gateway.Activity{"act1": a1, "act2": a2}
-	env.Now = func() time.Time { return t0 }
-	return env
-}
+func testEnv() *gateway.Env { return filtertest.Env(filtertest.Activities("act1", "act2")...) }
 
-func decodeInto(t testing.TB, cfg conf.Validator, settings map[string]any) {
-	t.Helper()
-	var errs conf.Errors
-	conf.DecodeSection(&errs, "order_token", settings, cfg)
-	if err := errs.Err(); err != nil {
-		t.Fatal(err)
-	}
-}
-
+// buildFilter and buildEndpoint build through the registry with keysAB
+// unless settings name keys.
 func buildFilter(t testing.TB, env *gateway.Env, settings map[string]any) *filter {
 	t.Helper()
-	if settings["keys"] == nil {
-		settings["keys"] = keysAB()
-	}
-	c := newConfig()
-	decodeInto(t, c, settings)
-	f, err := c.Build(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f.(*filter)
+	return filtertest.Filter[*filter](t, env, "order_token", withKeys(settings))
 }
 
 func buildEndpoint(t testing.TB, env *gateway.Env, settings map[string]any) *endpoint {
 	t.Helper()
+	return filtertest.Endpoint[*endpoint](t, env, "order_token", withKeys(settings))
+}
+
+func withKeys(settings map[string]any) map[string]any {
 	if settings["keys"] == nil {
 		settings["keys"] = keysAB()
 	}
-	c := &EndpointConfig{MinAge: time.Second, MaxAge: 5 * time.Minute}
-	decodeInto(t, c, settings)
-	e, err := c.Build(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e.(*endpoint)
-}
-
-func request(env *gateway.Env, act int, user string, now time.Time) *gateway.Request {
-	ctx := new(fasthttp.RequestCtx)
-	r := &gateway.Request{Ctx: ctx, Now: now, IP: netip.MustParseAddr("127.0.0.1"), Activity: env.Activities[act]}
-	if user != "" {
-		r.SetUser([]byte(user))
-	}
-	return r
+	return settings
 }
 
 type issued struct {
@@ -90,7 +52,7 @@ type issued struct {
 // issue asks the endpoint for a token for user on activity act at now.
 func issue(t testing.TB, e *endpoint, env *gateway.Env, act int, user string, now time.Time) issued {
 	t.Helper()
-	r := request(env, act, user, now)
+	r := filtertest.Request(env.Activities[act], user, now)
 	e.Respond(r)
 	if r.Ctx.Response.StatusCode() != 200 {
 		t.Fatalf("issue: %d %s", r.Ctx.Response.StatusCode(), r.Ctx.Response.Body())
@@ -100,18 +62,4 @@ func issue(t testing.TB, e *endpoint, env *gateway.Env, act int, user string, no
 		t.Fatalf("issue: %v: %s", err, r.Ctx.Response.Body())
 	}
 	return out
-}
-
-// verdict runs f and returns the reason ("" on pass) and Retry-After.
-func verdict(t testing.TB, f *filter, r *gateway.Request) (string, string) {
-	t.Helper()
-	v, err := f.Handle(r)
-	if err != nil {
-		t.Fatalf("Handle: %v", err)
-	}
-	if v.Action != gateway.Reject {
-		return "", ""
-	}
-	v.Page.Write(r.Ctx)
-	return v.Page.Reason, string(r.Ctx.Response.Header.Peek("Retry-After"))
 }

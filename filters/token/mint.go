@@ -24,20 +24,16 @@ type Minter struct {
 // MinterFor returns a minter for the first order_token filter of the
 // route named route in cfg, reading its secret files.
 func MinterFor(cfg *conf.Config, route string) (*Minter, error) {
-	for i, r := range cfg.Routes {
+	for _, r := range cfg.Routes {
 		if r.Name != route {
 			continue
 		}
-		for j, entry := range r.Filters {
-			settings, found := entry["order_token"]
+		for _, entry := range r.Filters {
+			c, found := entry.Settings.(*Config)
 			if !found {
 				continue
 			}
-			c := newConfig()
-			path := fmt.Sprintf("routes[%d].filters[%d] (order_token)", i, j)
-			if err := conf.Decode(settings, c); err != nil {
-				return nil, fmt.Errorf("%s: %w", path, err)
-			}
+			path := entry.Path
 			ids, secrets, err := keyring.Secrets(cfg, path+".keys", c.Keys)
 			if err != nil {
 				return nil, err

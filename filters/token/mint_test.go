@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
 // TestMinter: tokens minted offline from a config pass the real filter
@@ -23,9 +24,8 @@ routes:
     method: POST
     path: /buy/{activity}
     filters:
-      - identity: {header: X-User-Id}
       - order_token: {keys: [{id: k1, secret_file: k1.secret}], min_age: 1s}
-    action: {type: json, endpoint: stock_decision}
+    action: {type: static, page: mug}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -53,9 +53,9 @@ routes:
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := request(env, 0, tc.user, t0)
+			r := filtertest.Request(env.Activities[0], tc.user, t0)
 			r.Ctx.Request.Header.Set("X-Order-Token", string(tok))
-			if got, _ := verdict(t, f, r); got != tc.reason {
+			if got, _ := filtertest.Outcome(t, f, r); got != tc.reason {
 				t.Fatalf("reason %q, want %q", got, tc.reason)
 			}
 		})

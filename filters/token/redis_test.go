@@ -13,6 +13,7 @@ import (
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
 	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"github.com/flashgate/flashgate/internal/redistest"
 )
 
@@ -26,9 +27,9 @@ func singleUse(t *testing.T, client rueidis.Client) {
 	e := buildEndpoint(t, env, map[string]any{"max_age": "1m"})
 	at := t0.Add(2 * time.Second)
 	try := func(tok, user string) string {
-		r := request(env, 0, user, at)
+		r := filtertest.Request(env.Activities[0], user, at)
 		r.Ctx.Request.Header.Set("X-Order-Token", tok)
-		reason, _ := verdict(t, f, r)
+		reason, _ := filtertest.Outcome(t, f, r)
 		return reason
 	}
 	for i := range 20 {
@@ -82,7 +83,7 @@ func TestSingleUseRedisDown(t *testing.T) {
 	e := buildEndpoint(t, env, map[string]any{})
 	tok := issue(t, e, env, 0, "alice", t0).Token
 	srv.Kill()
-	r := request(env, 0, "alice", t0.Add(2*time.Second))
+	r := filtertest.Request(env.Activities[0], "alice", t0.Add(2*time.Second))
 	r.Ctx.Request.Header.Set("X-Order-Token", tok)
 	start := time.Now()
 	_, err := f.Handle(r)
@@ -93,9 +94,9 @@ func TestSingleUseRedisDown(t *testing.T) {
 		t.Fatalf("took %s with redis_timeout 50ms", d)
 	}
 	// A token refused before the Redis step never reaches Redis.
-	r = request(env, 0, "bob", t0.Add(2*time.Second))
+	r = filtertest.Request(env.Activities[0], "bob", t0.Add(2*time.Second))
 	r.Ctx.Request.Header.Set("X-Order-Token", tok)
-	if reason, _ := verdict(t, f, r); reason != "token_wrong_user" {
+	if reason, _ := filtertest.Outcome(t, f, r); reason != "token_wrong_user" {
 		t.Fatalf("got %q", reason)
 	}
 }
@@ -126,7 +127,7 @@ func TestSingleUseRedisBreaker(t *testing.T) {
 		return 0
 	}
 	use := func() error {
-		r := request(env, 0, "alice", t0.Add(2*time.Second))
+		r := filtertest.Request(env.Activities[0], "alice", t0.Add(2*time.Second))
 		r.Ctx.Request.Header.Set("X-Order-Token", issue(t, e, env, 0, "alice", t0).Token)
 		_, err := f.Handle(r)
 		return err

@@ -5,12 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"github.com/flashgate/flashgate/internal/redistest"
 )
 
 func benchHandle(b *testing.B, f *filter, header string, at time.Duration, reason string) {
 	env := testEnv()
-	r := request(env, 0, "alice", t0.Add(at))
+	r := filtertest.Request(env.Activities[0], "alice", t0.Add(at))
 	if header != "" {
 		r.Ctx.Request.Header.Set("X-Order-Token", header)
 	}
@@ -45,7 +46,7 @@ func BenchmarkPassParallel(b *testing.B) {
 	tok := mint(b, "k2", secretB, t0, "alice", "act1")
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		r := request(env, 0, "alice", t0.Add(2*time.Second))
+		r := filtertest.Request(env.Activities[0], "alice", t0.Add(2*time.Second))
 		r.Ctx.Request.Header.Set("X-Order-Token", tok)
 		for pb.Next() {
 			if v, err := f.Handle(r); err != nil || v.Page != nil {
@@ -59,7 +60,7 @@ func BenchmarkPassParallel(b *testing.B) {
 func BenchmarkIssue(b *testing.B) {
 	env := testEnv()
 	e := buildEndpoint(b, env, map[string]any{})
-	r := request(env, 0, "alice", t0)
+	r := filtertest.Request(env.Activities[0], "alice", t0)
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Ctx.Response.Reset()
@@ -79,7 +80,7 @@ func BenchmarkPassSingleUse(b *testing.B) {
 	var bin [maxBinary]byte
 	var sum [32]byte
 	var nonce [nonceLen]byte
-	r := request(env, 0, "alice", t0.Add(2*time.Second))
+	r := filtertest.Request(env.Activities[0], "alice", t0.Add(2*time.Second))
 	b.ReportAllocs()
 	i := uint64(0)
 	tok := make([]byte, 0, maxText)

@@ -10,6 +10,7 @@ import (
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/filters/internal/keyring"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
 // mint signs a token with an arbitrary key, as another gateway or an
@@ -105,7 +106,7 @@ func TestFilterReasons(t *testing.T) {
 				settings[k] = v
 			}
 			f := buildFilter(t, env, settings)
-			r := request(env, tc.req.act, tc.req.user, t0.Add(tc.req.at))
+			r := filtertest.Request(env.Activities[tc.req.act], tc.req.user, t0.Add(tc.req.at))
 			if tc.req.header != "" {
 				r.Ctx.Request.Header.Set(headerName(settings), tc.req.header)
 			}
@@ -121,7 +122,7 @@ func TestFilterReasons(t *testing.T) {
 				r.Ctx.Request.Header.SetContentType("application/x-www-form-urlencoded")
 				r.Ctx.Request.SetBodyString("qty=1&" + param + "=" + url.QueryEscape(tc.req.form))
 			}
-			reason, retry := verdict(t, f, r)
+			reason, retry := filtertest.Outcome(t, f, r)
 			if reason != tc.reason || retry != tc.retry {
 				t.Fatalf("got %q (Retry-After %q), want %q (%q)", reason, retry, tc.reason, tc.retry)
 			}
@@ -158,7 +159,7 @@ func TestEndpoint(t *testing.T) {
 	if !got.IssuedAt.Equal(now) || !got.UsableFrom.Equal(now.Add(2*time.Second)) || !got.ExpiresAt.Equal(now.Add(time.Minute)) {
 		t.Fatalf("times: %+v", got)
 	}
-	r := request(env, 1, "alice", now)
+	r := filtertest.Request(env.Activities[1], "alice", now)
 	e.Respond(r)
 	if cc := string(r.Ctx.Response.Header.Peek("Cache-Control")); cc != "no-store" {
 		t.Fatalf("Cache-Control %q", cc)
@@ -170,14 +171,14 @@ func TestEndpoint(t *testing.T) {
 		at     time.Time
 		reason string
 	}{{got.UsableFrom.Add(-time.Millisecond), "token_too_young"}, {got.UsableFrom, ""}, {got.ExpiresAt, "token_expired"}} {
-		r := request(env, 1, "alice", tc.at)
+		r := filtertest.Request(env.Activities[1], "alice", tc.at)
 		r.Ctx.Request.Header.Set("X-Order-Token", got.Token)
-		if reason, _ := verdict(t, f, r); reason != tc.reason {
+		if reason, _ := filtertest.Outcome(t, f, r); reason != tc.reason {
 			t.Fatalf("at %s: %q, want %q", tc.at, reason, tc.reason)
 		}
 	}
 
-	anon := request(env, 0, "", now)
+	anon := filtertest.Request(env.Activities[0], "", now)
 	e.Respond(anon)
 	body := string(anon.Ctx.Response.Body())
 	if anon.Ctx.Response.StatusCode() != 401 || !strings.Contains(body, `"error":"unauthenticated"`) ||
@@ -189,17 +190,17 @@ func TestEndpoint(t *testing.T) {
 func TestBuildNeedsActivityAndRedis(t *testing.T) {
 	env := gateway.NewEnv()
 	c := newConfig()
-	decodeInto(t, c, map[string]any{"keys": keysAB()})
+	filtertest.Decode(t, "order_token", map[string]any{"keys": keysAB()}, c)
 	if _, err := c.Build(env); err == nil || err.Error() != errNoActivity.Error() {
 		t.Fatalf("got %v", err)
 	}
-	ec := &EndpointConfig{MinAge: time.Second, MaxAge: time.Minute}
-	decodeInto(t, ec, map[string]any{"keys": keysAB()})
+	ec := newEndpointConfig()
+	filtertest.Decode(t, "order_token", map[string]any{"keys": keysAB()}, ec)
 	if _, err := ec.Build(env); err == nil || err.Error() != errNoActivity.Error() {
 		t.Fatalf("got %v", err)
 	}
 	c = newConfig()
-	decodeInto(t, c, map[string]any{"keys": keysAB(), "single_use": true})
+	filtertest.Decode(t, "order_token", map[string]any{"keys": keysAB(), "single_use": true}, c)
 	if _, err := c.Build(testEnv()); err == nil || err.Error() != "single_use needs redis.addrs: used tokens are remembered in Redis" {
 		t.Fatalf("got %v", err)
 	}
@@ -227,7 +228,7 @@ func TestNoTokenOutsideTheSale(t *testing.T) {
 		at   time.Time
 		code int
 	}{{t0, 403}, {t0.Add(90 * time.Minute), 200}, {t0.Add(3 * time.Hour), 403}} {
-		r := request(env, 0, "u1", tc.at)
+		r := filtertest.Request(env.Activities[0], "u1", tc.at)
 		e.Respond(r)
 		if got := r.Ctx.Response.StatusCode(); got != tc.code {
 			t.Errorf("at %s: %d, want %d: %s", tc.at, got, tc.code, r.Ctx.Response.Body())

@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
 func TestAllocs(t *testing.T) {
 	f, acts := build(t, 0)
 	for _, now := range []time.Time{t0.Add(time.Minute), t0.Add(-time.Minute), t0.Add(20 * time.Hour)} {
-		r := req(acts[0], now)
+		r := filtertest.Request(acts[0], "", now)
 		if n := testing.AllocsPerRun(500, func() { _, _ = f.Handle(r) }); n != 0 {
 			t.Errorf("at %s: %v allocs, want 0", now, n)
 		}
@@ -28,7 +29,7 @@ func TestOverrideAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, now := range []time.Time{t0.Add(time.Minute), t0.Add(6 * time.Hour)} {
-		r := req(a, now)
+		r := filtertest.Request(a, "", now)
 		if n := testing.AllocsPerRun(500, func() { _, _ = f.Handle(r) }); n != 0 {
 			t.Errorf("at %s: %v allocs, want 0", now, n)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 	"github.com/flashgate/flashgate/override"
 )
 
@@ -24,7 +25,7 @@ func TestWindowOverride(t *testing.T) {
 	}
 	check := func(now time.Time, reason, startsAt string) {
 		t.Helper()
-		v, err := f.Handle(req(a, now))
+		v, err := f.Handle(filtertest.Request(a, "", now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,13 +73,7 @@ func overriddenFilter(t *testing.T) (*override.Store, *gateway.Activity, gateway
 	store := override.NewMemory()
 	a := gateway.NewActivity(0, conf.Activity{ID: "sale", Windows: []conf.Window{{Start: t0, End: t0.Add(time.Hour)}}}).
 		WithOverride(store.State("sale"))
-	env := gateway.NewEnv()
-	env.Activities = []*gateway.Activity{a}
-	env.AllActivities["sale"] = a
+	env := filtertest.Env(a)
 	env.Overrides = store
-	f, err := (&Config{}).Build(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store, a, f
+	return store, a, filtertest.Filter[gateway.Filter](t, env, "sale_window", nil)
 }

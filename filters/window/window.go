@@ -14,10 +14,9 @@ import (
 )
 
 func init() {
-	gateway.RegisterFilter(gateway.FilterInfo{
-		Type: "sale_window",
-		New:  func() gateway.FilterConfig { return &Config{} },
-	})
+	gateway.Register(gateway.Module{Name: "sale_window", Filters: []gateway.FilterInfo{
+		{Type: "sale_window", New: func() gateway.FilterConfig { return &Config{} }},
+	}})
 }
 
 // Config is the settings block of a sale_window entry. The windows come

@@ -1,15 +1,13 @@
 package window
 
 import (
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/gateway"
+	"github.com/flashgate/flashgate/internal/filtertest"
 )
 
 var t0 = time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC)
@@ -26,23 +24,10 @@ func build(t testing.TB, early time.Duration) (gateway.Filter, []*gateway.Activi
 		gateway.NewActivity(1, conf.Activity{ID: "always"}),
 		gateway.NewActivity(2, conf.Activity{ID: "until", Windows: []conf.Window{{End: t0}}}),
 	}
-	env := gateway.NewEnv()
-	env.Activities = acts
 	for _, a := range acts {
 		a.Early = early // as the build resolves it from Config.OpensEarly
-		env.AllActivities[a.ID] = a
 	}
-	f, err := (&Config{Early: early}).Build(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f, acts
-}
-
-func req(a *gateway.Activity, now time.Time) *gateway.Request {
-	ctx := new(fasthttp.RequestCtx)
-	ctx.Init(&fasthttp.Request{}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil)
-	return &gateway.Request{Ctx: ctx, Activity: a, Now: now}
+	return filtertest.Filter[gateway.Filter](t, filtertest.Env(acts...), "sale_window", filtertest.Settings(Config{Early: early})), acts
 }
 
 func TestWindows(t *testing.T) {
@@ -67,7 +52,7 @@ func TestWindows(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			v, err := f.Handle(req(acts[tc.act], tc.now))
+			v, err := f.Handle(filtertest.Request(acts[tc.act], "", tc.now))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,7 +89,7 @@ func TestEarly(t *testing.T) {
 		{"at the end", t0.Add(time.Hour), "not_started"},
 		{"second window's margin", t0.Add(8*time.Hour - time.Second), ""},
 	} {
-		v, err := f.Handle(req(acts[0], tc.now))
+		v, err := f.Handle(filtertest.Request(acts[0], "", tc.now))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,40 +100,34 @@ func TestEarly(t *testing.T) {
 			t.Errorf("%s: verdict %+v, want %s", tc.name, v, tc.reason)
 		}
 	}
-	v, _ := f.Handle(req(acts[0], t0.Add(-time.Minute)))
+	v, _ := f.Handle(filtertest.Request(acts[0], "", t0.Add(-time.Minute)))
 	if !strings.Contains(string(v.Page.JSON), `"starts_at":"2030-01-01T10:00:00.000Z"`) {
 		t.Errorf("not_started JSON %s does not count down to the configured start", v.Page.JSON)
 	}
 }
 
 func TestConfig(t *testing.T) {
-	var errs conf.Errors
-	(&Config{Early: 2 * time.Minute}).Validate(conf.At{Errs: &errs, Path: "routes[2].filters[1].sale_window"})
-	if got := errs.Err(); got == nil || got.Error() != "routes[2].filters[1].sale_window.early: must be in 0..1m, got 2m0s" {
+	if got := filtertest.Check("sale_window", map[string]any{"early": "2m"}); got == nil || got.Error() != "sale_window.early: must be in 0..1m, got 2m0s" {
 		t.Errorf("got %v", got)
 	}
-	if _, err := (&Config{}).Build(gateway.NewEnv()); err == nil {
+	if _, err := filtertest.Build(t, filtertest.Env(), "sale_window", nil); err == nil {
 		t.Error("built without {activity}")
 	}
 }
 
 // Twelve activities at once, each with its own windows.
 func TestManyActivities(t *testing.T) {
-	env := gateway.NewEnv()
+	var acts []*gateway.Activity
 	for i := 0; i < 12; i++ {
-		a := gateway.NewActivity(i, conf.Activity{ID: "act" + string(rune('a'+i)), Windows: []conf.Window{
+		acts = append(acts, gateway.NewActivity(i, conf.Activity{ID: "act" + string(rune('a'+i)), Windows: []conf.Window{
 			{Start: t0.Add(time.Duration(i) * time.Hour), End: t0.Add(time.Duration(i)*time.Hour + 30*time.Minute)},
-		}})
-		env.Activities = append(env.Activities, a)
-		env.AllActivities[a.ID] = a
+		}}))
 	}
-	f, err := (&Config{}).Build(env)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := filtertest.Env(acts...)
+	f := filtertest.Filter[gateway.Filter](t, env, "sale_window", nil)
 	now := t0.Add(5*time.Hour + 10*time.Minute)
 	for i, a := range env.Activities {
-		v, _ := f.Handle(req(a, now))
+		v, _ := f.Handle(filtertest.Request(a, "", now))
 		want := gateway.Reject
 		if i == 5 {
 			want = gateway.Continue
@@ -161,7 +140,7 @@ func TestManyActivities(t *testing.T) {
 
 func BenchmarkWindowPass(b *testing.B) {
 	f, acts := build(b, 0)
-	r := req(acts[0], t0.Add(time.Minute))
+	r := filtertest.Request(acts[0], "", t0.Add(time.Minute))
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = f.Handle(r)
@@ -170,7 +149,7 @@ func BenchmarkWindowPass(b *testing.B) {
 
 func BenchmarkWindowReject(b *testing.B) {
 	f, acts := build(b, 0)
-	r := req(acts[0], t0.Add(-time.Minute))
+	r := filtertest.Request(acts[0], "", t0.Add(-time.Minute))
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = f.Handle(r)

@@ -39,6 +39,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/flashgate/flashgate/internal/retryafter"
 )
 
 // State is the breaker's state.
@@ -283,8 +285,7 @@ func (b *Breaker) RetryAfter() int {
 	if b == nil || State(b.w.Load()&stateMask) != Open {
 		return 1
 	}
-	d := b.openUntil.Load() - b.now().UnixNano()
-	return max(1, int((d+int64(time.Second)-1)/int64(time.Second)))
+	return retryafter.Seconds(time.Duration(b.openUntil.Load() - b.now().UnixNano()))
 }
 
 // OpenFor is the configured open period.

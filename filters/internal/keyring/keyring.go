@@ -4,7 +4,7 @@
 // is dropped only once nothing it signed can still be in use.
 //
 // A ring is built once per distinct key set and shared, through
-// gateway.Env.Shared, by every route and endpoint configured with the same
+// gateway.Share, by every route and endpoint configured with the same
 // keys, so the token endpoint and the order_token filter agree by
 // construction when the YAML shares the list with an anchor.
 package keyring
@@ -91,6 +91,10 @@ func ReadSecret(field, path string) ([]byte, error) {
 	return b, nil
 }
 
+// ringKey shares one ring per distinct key set (ids and a hash of the
+// secrets) in a gateway instance.
+var ringKey = gateway.NewSharedKey[*Ring]("keyring")
+
 // Shared returns the ring for keys, built once per gateway instance and
 // per distinct key set, reading secret files now.
 func Shared(env *gateway.Env, field string, keys []Key) (*Ring, error) {
@@ -107,12 +111,8 @@ func Shared(env *gateway.Env, field string, keys []Key) (*Ring, error) {
 	}
 	// The shared key names the ids and a hash of the secrets, never the
 	// secrets themselves.
-	name := "keyring:" + strings.Join(ids, ",") + ":" + hex.EncodeToString(fp.Sum(nil)[:12])
-	v, err := env.Shared(name, func() (any, error) { return New(ids, secrets) })
-	if err != nil {
-		return nil, err
-	}
-	return v.(*Ring), nil
+	name := strings.Join(ids, ",") + ":" + hex.EncodeToString(fp.Sum(nil)[:12])
+	return gateway.Share(env, ringKey.With(name), func() (*Ring, error) { return New(ids, secrets) })
 }
 
 // Secrets reads the ids and secrets of keys, secret files relative to

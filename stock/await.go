@@ -1,5 +1,10 @@
 package stock
 
+// This file is the caller's side of a Redis Take and its background
+// side: await waits for the decision under Timeout, complete runs the
+// scripts (take, borrow, settle in redis.go) under SettleTimeout and
+// gives back what an abandoned Take was admitted.
+
 import (
 	"context"
 	"errors"
