@@ -61,6 +61,7 @@ func TestDefaults(t *testing.T) {
 		{"activity product", cfg.Activities[0].Product, "a1"},
 		{"activity shards", cfg.Activities[0].Shards, 4},
 		{"activity per_user", cfg.Activities[0].PerUser, int64(1)},
+		{"activity pay_within", cfg.Activities[0].PayWithin, time.Duration(0)},
 		{"upstream timeout", cfg.Upstreams[0].Timeout, 3 * time.Second},
 		{"upstream max_conns", cfg.Upstreams[0].MaxConns, 512},
 		{"upstream breaker_probes", cfg.Upstreams[0].BreakerProbes, 1},

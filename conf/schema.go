@@ -259,6 +259,11 @@ type Activity struct {
 	Shards int `mapstructure:"shards"`
 	// PerUser is how many units one user may buy. Default 1.
 	PerUser int64 `mapstructure:"per_user"`
+	// PayWithin, when set, holds every admitted unit until the backend
+	// confirms its payment (POST /admin/activities/{id}/orders/{key}/paid)
+	// and gives it back once this long has passed unpaid. 0 or 1s..720h.
+	// Default 0: a unit is sold for good at admission.
+	PayWithin time.Duration `mapstructure:"pay_within"`
 	// Start and End bound the sale (RFC 3339). Zero means unbounded.
 	Start time.Time `mapstructure:"start"`
 	End   time.Time `mapstructure:"end"`

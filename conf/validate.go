@@ -2,6 +2,7 @@ package conf
 
 import (
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,6 +143,9 @@ func (c *Config) validateActivities(errs *Errors) {
 		if a.PerUser < 1 {
 			errs.Addf(Join(p, "per_user"), "must be >= 1, got %d", a.PerUser)
 		}
+		if a.PayWithin != 0 && (a.PayWithin < time.Second || a.PayWithin > stock.MaxPayWithin) {
+			errs.Addf(Join(p, "pay_within"), "must be 0 (off) or in 1s..720h, got %s", a.PayWithin)
+		}
 		for j, w := range a.Windows {
 			if !w.End.IsZero() && !w.End.After(w.Start) {
 				errs.Addf(Index(Join(p, "windows"), j), "end %s must be after start %s",
@@ -207,6 +211,7 @@ func (c *Config) validateRoutes(errs *Errors) {
 				errs.Addf(Join(ap, "rewrite"), "must start with /, got %q", r.Action.Rewrite)
 			}
 			c.validateMode(errs, ap, r.Action)
+			c.validatePayAsync(errs, ap, r)
 		case "json":
 			if r.Action.Endpoint == "" {
 				errs.Addf(Join(ap, "endpoint"), "required for a json action")
@@ -221,6 +226,21 @@ func (c *Config) validateRoutes(errs *Errors) {
 			if r.Action.Queue != nil {
 				errs.Addf(Join(ap, "queue"), "only an async proxy action has a queue")
 			}
+		}
+	}
+}
+
+// validatePayAsync refuses pay_within on the activities of an async
+// route: its in-process queue delivers without asking the store whether
+// the unit is still held, so the order of a unit released unpaid could
+// reach the backend after the unit sold again.
+func (c *Config) validatePayAsync(errs *Errors, ap string, r Route) {
+	if r.Action.Mode != "async" || !strings.Contains(r.Path, "{activity}") {
+		return
+	}
+	for _, a := range c.Activities {
+		if a.PayWithin != 0 && (len(r.Activities) == 0 || slices.Contains(r.Activities, a.ID)) {
+			errs.Addf(Join(ap, "mode"), "async cannot sell activity %q, which sets pay_within, yet: the in-process queue does not check that a unit is still held before it delivers", a.ID)
 		}
 	}
 }

@@ -36,6 +36,9 @@ func TestRejectionCountersBeforeAnyRequest(t *testing.T) {
 		if v != 0 {
 			t.Errorf("%s = %v before any request", s, v)
 		}
+		if strings.Contains(s, `reason=""`) {
+			t.Errorf("a series without a reason: %s", s)
+		}
 	}
 	want := []string{
 		`flashgate_activity_rejections_total{activity="phone-sale",reason="paused"}`,

@@ -104,7 +104,7 @@ func TestWalkthrough(t *testing.T) {
 	}
 	_, body, _ = call(t, "GET", "http://"+admin+"/admin/activities/phone-sale/stock", "Authorization", "Bearer demo-admin-token-change-me")
 	// README step 10, number for number (README "Stock numbers").
-	if strings.TrimSpace(body) != `{"activity":"phone-sale","configured":100,"loaded":100,"topped_up":0,"total":100,"left":99,"sold":1,"sold_out":false}` {
+	if strings.TrimSpace(body) != `{"activity":"phone-sale","configured":100,"loaded":100,"topped_up":0,"total":100,"left":99,"sold":1,"sold_out":false,"held":0,"paid":0,"released_unpaid":0}` {
 		t.Errorf("admin stock: %s", body)
 	}
 	// A blacklisted user is turned away before anything else.

@@ -287,6 +287,13 @@ func TestAdminCalls(t *testing.T) {
 		{"release bad seq", "POST", "/admin/activities/phone-sale/release?user=u1&seq=zero", steerToken, 400, "bad_release", nil},
 		{"release no user", "POST", "/admin/activities/phone-sale/release?seq=1", steerToken, 400, "bad_release", nil},
 		{"release unknown order", "POST", "/admin/activities/phone-sale/release?user=u9&seq=99", steerToken, 200, "", nil},
+		{"paid unknown order", "POST", "/admin/activities/phone-sale/orders/phone-sale:u9:99/paid", steerToken, 404, "unknown_order", nil},
+		{"paid key of another activity", "POST", "/admin/activities/phone-sale/orders/mug-sale:u9:99/paid", steerToken, 400, "bad_key", nil},
+		{"paid key without seq", "POST", "/admin/activities/phone-sale/orders/phone-sale:u9/paid", steerToken, 400, "bad_key", nil},
+		{"paid bad user", "POST", "/admin/activities/phone-sale/orders/phone-sale:a%20b:1/paid", steerToken, 400, "bad_key", nil},
+		{"paid unknown id", "POST", "/admin/activities/nope/orders/nope:u9:1/paid", steerToken, 404, "unknown_activity", nil},
+		{"paid no token", "POST", "/admin/activities/phone-sale/orders/phone-sale:u9:99/paid", "", 401, "unauthorized", nil},
+		{"paid with a query", "POST", "/admin/activities/phone-sale/orders/phone-sale:u9:99/paid?force=1", steerToken, 400, "bad_query", nil},
 		{"warm force=yes", "POST", "/admin/activities/phone-sale/warm?force=yes", steerToken, 400, "bad_force", nil},
 		{"warm force empty", "POST", "/admin/activities/phone-sale/warm?force=", steerToken, 400, "bad_force", nil},
 		{"warm force=1", "POST", "/admin/activities/phone-sale/warm?force=1", steerToken, 200, "", nil},
@@ -451,6 +458,8 @@ func TestAdminAuthFirst(t *testing.T) {
 		{"metrics", "GET", "/metrics", 200},
 		{"healthz", "GET", "/healthz", 200},
 		{"readyz", "GET", "/readyz", 200},
+		{"healthz HEAD", "HEAD", "/healthz", 200},
+		{"readyz HEAD", "HEAD", "/readyz", 200},
 		{"dashboard", "GET", "/dashboard", 200},
 	}
 	for _, tc := range tests {
@@ -503,5 +512,20 @@ func TestAdminCallsTakingNoQuery(t *testing.T) {
 	a := as.activity(t, "phone-sale")
 	if ov, _ := a["overrides"].(map[string]any); a["paused"] != false || len(ov) != 0 {
 		t.Errorf("a refused call changed the activity: %v", a)
+	}
+}
+
+// TestAdminBearerScheme: the scheme is case-insensitive (RFC 7235), the
+// token is not, and nothing else passes.
+func TestAdminBearerScheme(t *testing.T) {
+	tok := []byte("0123456789abcdef")
+	for h, want := range map[string]bool{
+		"Bearer 0123456789abcdef": true, "bearer 0123456789abcdef": true, "BEARER 0123456789abcdef": true,
+		"Bearer 0123456789ABCDEF": false, "Bearer 0123456789abcde": false, "Bearer  0123456789abcdef": false,
+		"Basic 0123456789abcdef": false, "Bearer": false, "": false, "0123456789abcdef": false,
+	} {
+		if got := bearerIs([]byte(h), tok); got != want {
+			t.Errorf("bearerIs(%q) = %v, want %v", h, got, want)
+		}
 	}
 }

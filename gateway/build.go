@@ -236,6 +236,13 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 			return nil, nil, err
 		}
 	}
+	// A shared store's pay_within sweeper covers every activity this
+	// instance serves, sold here yet or not (after a restart, say).
+	if t, ok := deps.Stock.(stock.Tracker); ok {
+		for _, a := range in.ActivityList {
+			t.Track(a.ID)
+		}
+	}
 	in.handler = r.Handler
 	in.plan = in.shared.freeze()
 	return in, kept, nil
@@ -279,5 +286,5 @@ func autoWarm(s stock.Store, acts []*Activity, log *slog.Logger) (kept []*Activi
 
 // SpecOf is the stock spec of an activity.
 func SpecOf(a *Activity) stock.Spec {
-	return stock.Spec{Activity: a.ID, Stock: a.Stock, Shards: a.Shards, PerUser: a.PerUser}
+	return stock.Spec{Activity: a.ID, Stock: a.Stock, Shards: a.Shards, PerUser: a.PerUser, PayWithin: a.PayWithin}
 }

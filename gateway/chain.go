@@ -69,11 +69,12 @@ type reasonCounters struct {
 }
 
 // newReasonCounters resolves one counter per distinct reason of pages;
-// with builds the series of a reason (and "other").
+// with builds the series of a reason (and "other"). A page without a
+// reason (a filter's placeholder for "passed") gets no series of its own.
 func newReasonCounters(pages []*Page, with func(reason string) prometheus.Counter) reasonCounters {
 	rc := reasonCounters{by: map[string]prometheus.Counter{}, other: with("other")}
 	for _, p := range pages {
-		if p != nil && rc.by[p.Reason] == nil {
+		if p != nil && p.Reason != "" && rc.by[p.Reason] == nil {
 			rc.by[p.Reason] = with(p.Reason)
 		}
 	}

@@ -8,7 +8,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// The state gauges (stock left, units sold, paused, open) are
+// The state gauges (stock left, units sold, held, paid and released
+// unpaid, from the store's Counts, the one definition of those numbers;
+// paused, open) are
 // read when Prometheus scrapes, from the Server serving now: the request
 // path does not touch them at all.
 var (
@@ -17,6 +19,15 @@ var (
 		[]string{"activity"}, nil)
 	descSold = prometheus.NewDesc("flashgate_activity_units_sold",
 		"Units sold (admitted and not given back), by activity, as the stock store counts them.",
+		[]string{"activity"}, nil)
+	descHeld = prometheus.NewDesc("flashgate_activity_units_held",
+		"pay_within: units admitted and awaiting payment, by activity (part of units sold).",
+		[]string{"activity"}, nil)
+	descPaid = prometheus.NewDesc("flashgate_activity_units_paid",
+		"pay_within: payments confirmed since the activity was loaded, by activity.",
+		[]string{"activity"}, nil)
+	descUnpaid = prometheus.NewDesc("flashgate_activity_units_released_unpaid",
+		"pay_within: units given back since the activity was loaded because their deadline passed unpaid, each counted once across instances.",
 		[]string{"activity"}, nil)
 	descPaused = prometheus.NewDesc("flashgate_activity_paused",
 		"1 while an operator has paused the activity's purchases.",
@@ -47,7 +58,7 @@ var scraped atomic.Pointer[Server]
 type stateCollector struct{}
 
 func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLeft, descSold, descPaused, descOpen, descQueueDepth, descQueueWait, descQueueOrders} {
+	for _, d := range []*prometheus.Desc{descLeft, descSold, descHeld, descPaid, descUnpaid, descPaused, descOpen, descQueueDepth, descQueueWait, descQueueOrders} {
 		ch <- d
 	}
 }
@@ -77,22 +88,14 @@ func (stateCollector) Collect(ch chan<- prometheus.Metric) {
 		if s.deps.Stock == nil {
 			continue
 		}
-		if left, sold, ok := stockNumbers(ctx, s.deps, a); ok {
-			gauge(ch, descLeft, float64(left), a.ID)
-			gauge(ch, descSold, float64(sold), a.ID)
+		if c, err := s.deps.Stock.Counts(ctx, a.ID); err == nil {
+			gauge(ch, descLeft, float64(c.Left), a.ID)
+			gauge(ch, descSold, float64(c.Sold), a.ID)
+			gauge(ch, descHeld, float64(c.Held), a.ID)
+			gauge(ch, descPaid, float64(c.Paid), a.ID)
+			gauge(ch, descUnpaid, float64(c.ReleasedUnpaid), a.ID)
 		}
 	}
-}
-
-// stockNumbers are an activity's units left and sold, from the stock
-// store's Counts, the one definition of those numbers (sold = loaded +
-// top-ups - left); ok is false when it cannot answer or never loaded it.
-func stockNumbers(ctx context.Context, deps Deps, a *Activity) (left, sold int64, ok bool) {
-	c, err := deps.Stock.Counts(ctx, a.ID)
-	if err != nil {
-		return 0, 0, false
-	}
-	return c.Left, c.Sold, true
 }
 
 func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, label string) {

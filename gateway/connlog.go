@@ -42,7 +42,7 @@ func newFasthttpLog(log *slog.Logger, now func() time.Time) *fasthttpLog {
 // Printf implements fasthttp.Logger.
 func (l *fasthttpLog) Printf(format string, args ...any) {
 	if !strings.HasPrefix(format, connErrorPrefix) {
-		l.log.Warn("fasthttp", "error", fmt.Sprintf(format, args...))
+		l.log.Warn("fasthttp", "error", redactQuoted(fmt.Sprintf(format, args...)))
 		return
 	}
 	l.count.Inc()
@@ -56,6 +56,43 @@ func (l *fasthttpLog) Printf(format string, args ...any) {
 	n := l.suppressed
 	l.last, l.suppressed = now, 0
 	l.mu.Unlock()
-	l.log.Warn("connection error", "error", fmt.Sprintf(format, args...), "not_logged_since_last", n,
+	l.log.Warn("connection error", "error", redactQuoted(fmt.Sprintf(format, args...)), "not_logged_since_last", n,
 		"note", "at most one a "+connLogEvery.String()+"; all are counted in flashgate_connection_errors_total")
+}
+
+// redactQuoted replaces every double-quoted string in a fasthttp error
+// line except the two connection addresses at its start by "…": fasthttp
+// quotes the bytes it could not parse ("invalid header key \"...\".
+// Buffer size=206, contents: \"POST /api/buy/act/<sig>\r\nCookie: ...\""),
+// and those carry paths, cookies, JWTs and order tokens, which no log
+// line may hold (README, Logs). Anything after "contents:" goes too, in
+// case a version writes it unquoted. Runs at most once per connLogEvery.
+func redactQuoted(line string) string {
+	if i := strings.Index(line, "contents:"); i >= 0 {
+		line = line[:i+len("contents:")] + " …"
+	}
+	var b strings.Builder
+	b.Grow(len(line))
+	addrs := 0 // the first two quoted strings are the peer addresses
+	for i := 0; i < len(line); i++ {
+		if line[i] != '"' {
+			b.WriteByte(line[i])
+			continue
+		}
+		j := i + 1 // find the closing quote, skipping escapes
+		for j < len(line) && line[j] != '"' {
+			if line[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		if addrs < 2 && strings.HasPrefix(line, connErrorPrefix) {
+			addrs++
+			b.WriteString(line[i:min(j+1, len(line))])
+		} else {
+			b.WriteString(`"…"`)
+		}
+		i = j
+	}
+	return b.String()
 }

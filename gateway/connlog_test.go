@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"log/slog"
@@ -88,5 +89,38 @@ func TestGarbageRequestNotLogged(t *testing.T) {
 	}
 	if got := logs.lines(t); len(got) != 1 || got[0]["error"] == nil {
 		t.Errorf("%d log lines for 3 bad connections, want 1: %v", len(got), got)
+	}
+}
+
+// TestConnectionErrorsLogNoRequestBytes: fasthttp quotes the bytes it
+// could not parse in its error, and those hold paths, cookies and order
+// tokens; the logged line keeps the peer addresses and the reason only.
+func TestConnectionErrorsLogNoRequestBytes(t *testing.T) {
+	raws := []string{
+		"POST /api/buy/phone-sale/SECRETSIG HTTP/1.1\r\nHost: x\r\nCookie: fg_session=eyJSECRETJWT\r\nX-Order-Token: AQVSECRETTOKEN\r\nbad header line\r\n\r\n",
+		"GET /p/SECRETSIG HTTP/1.1\r\nHost: x\r\nContent-Length: nope-SECRET\r\n\r\n",
+		"SECRET\r\n\r\n",
+	}
+	for _, raw := range raws {
+		var req fasthttp.Request
+		err := req.Read(bufio.NewReader(strings.NewReader(raw)))
+		if err == nil {
+			t.Fatalf("%q parsed", raw)
+		}
+		var buf bytes.Buffer
+		l := newFasthttpLog(slog.New(slog.NewTextHandler(&buf, nil)), nil)
+		l.count = &countInc{}
+		l.Printf("error when serving connection %q<->%q: %v", "127.0.0.1:8080", "127.0.0.1:50000", err)
+		l.Printf("some other fasthttp line: %v", err)
+		got := buf.String()
+		if strings.Contains(got, "SECRET") {
+			t.Errorf("request bytes logged:\n%s\n(fasthttp's error: %v)", got, err)
+		}
+		if !strings.Contains(got, `127.0.0.1:50000`) {
+			t.Errorf("peer address lost: %s", got)
+		}
+	}
+	if got := redactQuoted(`a "b\"c" d "e"`); got != `a "…" d "…"` {
+		t.Errorf("redactQuoted = %q", got)
 	}
 }

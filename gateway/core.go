@@ -27,6 +27,7 @@ func init() {
 			{Method: "GET", Path: "/admin/activities/{id}/stock", Handler: withActivity(adminStock)},
 			{Method: "POST", Path: "/admin/activities/{id}/topup", Handler: withActivity(adminTopUp), TakesQuery: true},
 			{Method: "POST", Path: "/admin/activities/{id}/release", Handler: withActivity(adminRelease), TakesQuery: true},
+			{Method: "POST", Path: "/admin/activities/{id}/orders/{key}/paid", Handler: withActivity(adminPaid)},
 		},
 		Metrics: []prometheus.Collector{
 			requestsTotal, rejectionsTotal, filterErrorsTotal, requestDuration,

@@ -5,6 +5,7 @@ package stock
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // TestMemoryAllocs asserts the memory store's hot paths allocate nothing
@@ -14,9 +15,12 @@ func TestMemoryAllocs(t *testing.T) {
 	m := NewMemory()
 	mustWarm(t, m, Spec{Activity: "alloc", Stock: 1000, Shards: 8, PerUser: 2}, false)
 	mustWarm(t, m, Spec{Activity: "gone", Stock: 0, Shards: 8, PerUser: 1}, false)
+	mustWarm(t, m, Spec{Activity: "pay", Stock: 1000, Shards: 8, PerUser: 2, PayWithin: time.Minute}, false)
+	t.Cleanup(func() { _ = m.Close() })
 	user := []byte("alice")
 	mustTake(t, m, "alloc", "alice", Admitted) // alice joins the ledger
 	mustTake(t, m, "gone", "alice", SoldOut)
+	mustTake(t, m, "pay", "alice", Admitted)
 
 	tests := []struct {
 		name string
@@ -30,6 +34,11 @@ func TestMemoryAllocs(t *testing.T) {
 			d, _ := m.Take(ctx, "alloc", user)
 			_, _ = m.Take(ctx, "alloc", user) // holds 2 of 2
 			_, _ = m.Release(ctx, "alloc", user, d.Seq)
+		}},
+		{"take with pay_within, paid, release", func() {
+			d, _ := m.Take(ctx, "pay", user)
+			_, _ = m.Paid(ctx, "pay", user, d.Seq)
+			_, _ = m.Release(ctx, "pay", user, d.Seq)
 		}},
 		{"take sold out", func() { _, _ = m.Take(ctx, "gone", user) }},
 		{"take not loaded", func() { _, _ = m.Take(ctx, "nope", user) }},

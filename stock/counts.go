@@ -14,8 +14,12 @@ package stock
 // already selling leaves the store (and so Loaded) as it was until a
 // forced warm.
 //
-// New numbers (for example units held for payment) are added as fields
-// here, filled by both stores' Counts.
+// With pay_within, every admitted unit starts Held; it then becomes Paid
+// or, past its deadline, ReleasedUnpaid. Without a Release by the
+// backend, units admitted since the load = Held + Paid + ReleasedUnpaid,
+// and Sold = Held + Paid.
+//
+// New numbers are added as fields here, filled by both stores' Counts.
 type Counts struct {
 	// Loaded is the stock of the last load (Warm) of the activity.
 	Loaded int64 `json:"loaded"`
@@ -29,6 +33,16 @@ type Counts struct {
 	Sold int64 `json:"sold"`
 	// SoldOut is true when no shard has a unit left.
 	SoldOut bool `json:"sold_out"`
+	// Held is the units admitted under a pay_within deadline and neither
+	// paid nor given back yet: part of Sold.
+	Held int64 `json:"held"`
+	// Paid is the payments confirmed since the load (Store.Paid). A paid
+	// unit the backend releases later stays counted.
+	Paid int64 `json:"paid"`
+	// ReleasedUnpaid is the units given back since the load because their
+	// deadline passed unpaid, each counted once whichever instance
+	// released it.
+	ReleasedUnpaid int64 `json:"released_unpaid"`
 }
 
 // newCounts derives every number from the three the stores keep. The

@@ -32,7 +32,12 @@
 //	                            an order; no Store method asks for it yet:
 //	                            the gateway's async mode runs on the memory
 //	                            store only)
-//	{fg:act42:meta}      HASH   stock, shards, per_user, version, gen
+//	{fg:act42:3}:due     ZSET   pay_within: "n:user" -> deadline ms of each
+//	                            unit held unpaid whose home is 3; "xn:user"
+//	                            -> 0 while its release is under way (see
+//	                            Pay within)
+//	{fg:act42:meta}      HASH   stock, shards, per_user, pay_within (ms),
+//	                            version, gen
 //
 // The state hash holds everything the hot path reads and writes, so that
 // take.lua costs Redis one HMGET and one HSET (lua/take.lua gives the
@@ -49,6 +54,10 @@
 //	              the shard t holding its unit ("p" while pending)
 //	o<n:user>     order record of a unit borrowed from shard 3 by a user
 //	              homed elsewhere: "1" taken, "0" tombstone
+//	pd, ru        pay_within: payments confirmed, units released unpaid
+//	              (of the users homed on 3; Counts sums the shards)
+//	r<n:user>     pay_within: "1" once the unit was released unpaid, so
+//	              a late payment is told why
 //
 // A user's home shard is h = fnv1a(user) mod N. The per-user ledger
 // (the record: count, sequence, held and pending marks, attempt ids)
@@ -58,8 +67,8 @@
 // version grows with every (re)load, so a sequence number is never
 // reused, even after a forced Warm resets the ledgers.
 //
-// Every shard script takes the four keys of its shard (take.lua in sync
-// mode the first three) and checks the shard's version against the
+// Every shard script takes the five keys of its shard (take.lua in sync
+// mode without pay_within the first three) and checks the shard's version against the
 // caller's: a gateway holding a spec from an older load gets "stale",
 // reads the meta key again and retries once, so a re-Warm with a
 // different shard count cannot split a user's ledger.
@@ -156,10 +165,15 @@
 //	Release times out between     ErrUnavailable  the allowance used without
 //	  release.lua and unhold.lua                  a unit; a retried Release
 //	                                              finishes it
+//	a sweeper dies between        -               the release mark; the next
+//	  expire.lua and unpaid.lua                   sweep on any instance
+//	                                              finishes the release once
 //	the gateway crashes or        -               what the steps had done: an
 //	  Closes mid-Take, or the                     admitted unit stays held
 //	  queue is full                               with no order (sold, never
-//	                                              sent) until a forced Warm; a
+//	                                              sent) until a forced Warm
+//	                                              (with pay_within: until its
+//	                                              deadline, then swept); a
 //	                                              pending mark is resolved by
 //	                                              Reconcile (held if a borrow
 //	                                              took a unit, else rolled
@@ -193,6 +207,61 @@
 // crash between the two steps of a borrowed unit leaves the allowance used
 // without a unit (no oversell, no PerUser breach); a retried Release
 // finishes it. A repeated or unknown release returns (false, nil).
+//
+// # Pay within
+//
+// With Spec.PayWithin > 0 an admitted unit stays held until Paid, and is
+// given back once its deadline (admission + PayWithin, by the admitting
+// instance's clock, RedisOptions.Now) passes unpaid. Everything is decided
+// on the user's home shard h, where the ledger lives:
+//
+//   - The deadline is recorded in the step that holds the unit, so no
+//     crash can leave a unit held without one: take.lua (admitted on h)
+//     and settle.lua (a borrow held on t, also when Reconcile settles it)
+//     take the deadline as their last, optional argument and ZADD the due
+//     mark "n:user" to h's due set. Without pay_within the argument is
+//     absent and take.lua does what it did (lua/take.lua gives the cost of
+//     both).
+//   - paid.lua and expire.lua race for the due mark with ZREM, which
+//     succeeds once: paid.lua's win means paid (pd+1); a held entry with no
+//     due mark is already paid (PaidAlready). A unit whose entry is gone
+//     was released: with r<n:user> unpaid (PaidTooLate), else by Release
+//     (PaidUnknown).
+//   - The sweeper (every instance's sync loop, every SyncInterval) reads
+//     each shard's due marks <= now in batches of 100. For a unit on h,
+//     expire.lua gives it back in its one step: ZREM the mark, drop the
+//     entry, s+1, r<n:user>, ru+1, PUBLISH. For a unit borrowed from t,
+//     expire.lua turns the due mark into the release mark "xn:user"
+//     (score 0) in the same step as it removes it, and paid.lua refuses
+//     from then on; then release.lua on t gives the unit back (tombstone,
+//     s_t+1: a repeat does nothing), and unpaid.lua on h ZREMs the release
+//     mark, once, and drops the entry (r<n:user>, ru+1). A sweeper that
+//     dies between those steps leaves the release mark, which every sweep
+//     picks up (score 0): expire.lua answers t again and the steps are
+//     repeated, idempotently, by whichever instance comes next. The unit
+//     comes back once, and ru counts it once.
+//   - Release of a held unit (the backend's own failure) ZREMs the due
+//     mark in unhold.lua, with the entry, so Held stays true and the
+//     sweeper finds nothing. Releasing a unit whose release mark is set
+//     is safe too: release.lua's tombstone returns the unit once, and
+//     unpaid.lua then finds no entry and counts nothing.
+//   - The ledger entry goes the usual way (unhold.lua's pattern), so an
+//     async forwarder that checks the entry before it delivers finds it
+//     gone and drops the order. Nothing here reads the entry's attempt
+//     field.
+//   - Counts: Held is the size of the due sets (due and release marks),
+//     Paid and ReleasedUnpaid the sums of pd and ru. A Warm that changes
+//     only PayWithin updates the meta key in place (not a new load); every
+//     instance's sync loop sees it within SyncInterval. load.lua deletes
+//     the due set with the ledgers.
+//   - The sweeper covers the activities an instance has cached, warmed,
+//     read Counts of, confirmed a payment for or been told of (Track: the
+//     gateway tells it every configured activity at build), so every
+//     serving instance sweeps every activity it serves, even after a
+//     restart that came after the last sale.
+//
+// The memory store keeps the deadline in the held unit, under the user's
+// ledger lock, which Paid and its sweeper (every 500 ms) take in turn.
 //
 // # Warm
 //

@@ -5,17 +5,22 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ledgerLocks is how many mutexes guard the per-user ledgers of one
 // activity. A Take locks only its user's one, so users rarely contend.
 const ledgerLocks = 64
 
-// memoryStore is the Store of a single gateway: no I/O, no background work.
+// memoryStore is the Store of a single gateway: no I/O; the only
+// background work is the pay_within sweeper (memory_pay.go), started by
+// the first Warm that sets a deadline.
 type memoryStore struct {
 	mu   sync.Mutex                         // serialises Warm
 	acts atomic.Pointer[map[string]*memAct] // copy-on-write; read without locks
 	vers map[string]int64                   // last version per activity, under mu
+	now  func() time.Time
+	sweeper
 }
 
 // memAct is one loaded activity. A forced re-Warm replaces it whole.
@@ -33,6 +38,7 @@ type memAct struct {
 	retired atomic.Bool
 	takers  atomic.Int64
 	ledgers [ledgerLocks]ledger
+	pay     memPay
 }
 
 // counter is one shard's stock, padded to its own cache line so that
@@ -64,16 +70,24 @@ type memUser struct {
 	count int64 // units held
 	next  int64 // last purchase number issued
 	held  []heldUnit
+	// unpaid are the sequence numbers released at their deadline, so that
+	// a late Paid is told why (PaidTooLate) rather than PaidUnknown.
+	unpaid []int64
 }
 
 type heldUnit struct {
 	seq   int64
 	shard int
+	due   int64 // pay_within deadline, Unix ns; 0 once paid or without one
 }
 
 // NewMemory returns a Store that keeps everything in this process.
-func NewMemory() Store {
-	m := &memoryStore{vers: make(map[string]int64)}
+func NewMemory() Store { return NewMemoryClock(time.Now) }
+
+// NewMemoryClock is NewMemory with the clock that pay_within deadlines
+// are set and swept by, so that tests need no sleeps.
+func NewMemoryClock(now func() time.Time) Store {
+	m := &memoryStore{vers: make(map[string]int64), now: now}
 	empty := make(map[string]*memAct)
 	m.acts.Store(&empty)
 	return m
@@ -127,7 +141,7 @@ func (a *memAct) take(user []byte) Decision {
 	u.next++
 	u.count++
 	seq := makeSeq(a.version, u.next)
-	u.held = append(u.held, heldUnit{seq: seq, shard: t})
+	u.held = append(u.held, heldUnit{seq: seq, shard: t, due: a.pay.deadline()})
 	a.sold.Store(true)
 	l.mu.Unlock()
 	return Decision{Result: Admitted, Seq: seq, Shard: t}
@@ -190,6 +204,9 @@ func (m *memoryStore) Release(_ context.Context, activity string, user []byte, s
 		u.held[i] = u.held[last]
 		u.held = u.held[:last]
 		u.count--
+		if hu.due != 0 {
+			a.pay.held.Add(-1)
+		}
 		a.addUnits(hu.shard, 1)
 		return true, nil
 	}
@@ -203,7 +220,9 @@ func (m *memoryStore) Warm(_ context.Context, s Spec, force bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := m.get(s.Activity)
-	if old != nil && !force && old.spec == s {
+	if old != nil && !force && old.spec.sameStock(s) {
+		old.pay.within.Store(int64(s.PayWithin))
+		m.startSweeper(s.PayWithin)
 		return nil
 	}
 	if old != nil {
@@ -227,6 +246,9 @@ func (m *memoryStore) Warm(_ context.Context, s Spec, force bool) error {
 	for i := range a.ledgers {
 		a.ledgers[i].users = make(map[string]*memUser)
 	}
+	a.pay.now = m.now
+	a.pay.within.Store(int64(s.PayWithin))
+	m.startSweeper(s.PayWithin)
 	cur := *m.acts.Load()
 	next := make(map[string]*memAct, len(cur)+1)
 	for k, v := range cur {
@@ -248,7 +270,9 @@ func (m *memoryStore) Counts(_ context.Context, activity string) (Counts, error)
 	for i := range a.stock {
 		left += a.stock[i].v.Load()
 	}
-	return newCounts(a.spec.Stock, a.topped.Load(), left), nil
+	c := newCounts(a.spec.Stock, a.topped.Load(), left)
+	c.Held, c.Paid, c.ReleasedUnpaid = a.pay.held.Load(), a.pay.paid.Load(), a.pay.unpaid.Load()
+	return c, nil
 }
 
 func (m *memoryStore) Left(ctx context.Context, activity string) (int64, error) {
@@ -276,4 +300,8 @@ func (m *memoryStore) TopUp(_ context.Context, activity string, n int64) error {
 	return nil
 }
 
-func (m *memoryStore) Close() error { return nil }
+// Close stops the pay_within sweeper, if it runs. It is idempotent.
+func (m *memoryStore) Close() error {
+	m.stopSweeper()
+	return nil
+}

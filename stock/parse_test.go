@@ -56,7 +56,7 @@ func TestShare(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	keys := shardKeys("fg:", "act42", 3)
-	want := []string{"{fg:act42:3}:s", "{fg:act42:3}:pend", "{fg:act42:3}:fence", "{fg:act42:3}:orders"}
+	want := []string{"{fg:act42:3}:s", "{fg:act42:3}:pend", "{fg:act42:3}:fence", "{fg:act42:3}:orders", "{fg:act42:3}:due"}
 	if len(keys) != len(want) {
 		t.Fatalf("keys = %q, want %q", keys, want)
 	}

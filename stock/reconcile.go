@@ -89,6 +89,10 @@ func (r *RedisStore) resolve(ctx context.Context, a *redisAct, h int, id string)
 	if found >= 0 {
 		ts = a.idx[found]
 	}
-	_, err := r.run(ctx, "reconcile", settleScript, a.keys[h], []string{a.verStr, id, user, ts, strconv.FormatInt(n, 10)})
+	settle := []string{a.verStr, id, user, ts, strconv.FormatInt(n, 10)}
+	if found >= 0 && a.payWithin > 0 {
+		settle = append(settle, r.dueArg(a)) // the deadline counts from the hold
+	}
+	_, err := r.run(ctx, "reconcile", settleScript, a.keys[h], settle)
 	return err
 }

@@ -51,6 +51,10 @@ type RedisOptions struct {
 	// (it fences before it decides); the age only keeps it off the marks of
 	// Takes still in flight.
 	PendingAge time.Duration
+	// Now is the clock of pay_within deadlines: admissions set them and
+	// the sweeper compares them with it. Instances should agree on the
+	// time (NTP); a skew moves a release by as much. Default time.Now.
+	Now func() time.Time
 }
 
 // RedisStore is the Store shared by every gateway instance. NewRedis
@@ -66,6 +70,8 @@ type RedisStore struct {
 	interval      time.Duration
 	pendingAge    time.Duration
 	fenceKeep     string // ms abandon.lua keeps a fence, as an argument
+	now           func() time.Time
+	swept         sync.Map // activity -> struct{}: swept even when not cached (pay.go)
 
 	mu   sync.Mutex                           // serialises cache writes
 	acts atomic.Pointer[map[string]*redisAct] // copy-on-write; read without locks
@@ -92,11 +98,14 @@ type redisAct struct {
 	verStr  string
 	shards  int
 	perUser int64
-	puStr   string     // perUser as take.lua's argument
-	keys    [][]string // per shard, the four keys in script order
-	idx     []string   // per shard, its index as a string
-	meta    string
-	empty   emptySet
+	puStr   string // perUser as take.lua's argument
+	// payWithin is the spec's pay_within: when > 0, take.lua and
+	// settle.lua get the deadline and record it with the hold.
+	payWithin time.Duration
+	keys      [][]string // per shard, the five keys in script order
+	idx       []string   // per shard, its index as a string
+	meta      string
+	empty     emptySet
 }
 
 // NewRedis returns a Store on Redis and starts its pub/sub listener and
@@ -130,6 +139,7 @@ func NewRedis(o RedisOptions) (Store, error) {
 		interval: o.SyncInterval, pendingAge: o.PendingAge,
 		fenceKeep: strconv.FormatInt(fenceKeep(o).Milliseconds(), 10),
 		kick:      make(chan struct{}, 1),
+		now:       nowOrDefault(o.Now),
 	}
 	empty := make(map[string]*redisAct)
 	r.acts.Store(&empty)
@@ -185,6 +195,7 @@ func (r *RedisStore) reload(ctx context.Context, activity string) (*redisAct, er
 	version, _ := strconv.ParseInt(m["version"], 10, 64)
 	shards, _ := strconv.Atoi(m["shards"])
 	perUser, _ := strconv.ParseInt(m["per_user"], 10, 64)
+	payMS, _ := strconv.ParseInt(m["pay_within"], 10, 64)
 	if version <= 0 || shards < 1 || shards > MaxShards {
 		r.drop(activity)
 		return nil, nil
@@ -192,12 +203,13 @@ func (r *RedisStore) reload(ctx context.Context, activity string) (*redisAct, er
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cur := *r.acts.Load()
-	if a := cur[activity]; a != nil && a.version == version {
+	if a := cur[activity]; a != nil && a.version == version && a.payWithin.Milliseconds() == payMS {
 		return a, nil
 	}
 	a := &redisAct{
 		name: activity, version: version, verStr: m["version"], shards: shards, perUser: perUser, puStr: strconv.FormatInt(perUser, 10),
-		keys: make([][]string, shards), idx: make([]string, shards), meta: meta, empty: newEmptySet(shards),
+		payWithin: time.Duration(payMS) * time.Millisecond,
+		keys:      make([][]string, shards), idx: make([]string, shards), meta: meta, empty: newEmptySet(shards),
 	}
 	for i := range shards {
 		a.keys[i] = shardKeys(r.prefix, activity, i)
@@ -294,7 +306,11 @@ func (r *RedisStore) Take(ctx context.Context, activity string, user []byte) (De
 // ctx alone. It runs on the background goroutine of await.
 func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt string) (Decision, error) {
 	h := homeShard(u, a.shards)
-	v, err := call(ctx, r.c, "take", takeScript, a.keys[h][:syncKeys], []string{a.verStr, u, a.idx[h], attempt, a.puStr})
+	keys, args := a.keys[h][:syncKeys], []string{a.verStr, u, a.idx[h], attempt, a.puStr}
+	if a.payWithin > 0 {
+		keys, args = a.keys[h], append(args, "", r.dueArg(a)) // no order, the deadline
+	}
+	v, err := call(ctx, r.c, "take", takeScript, keys, args)
 	if err != nil {
 		return Decision{}, err
 	}
@@ -363,7 +379,11 @@ func (r *RedisStore) settle(ctx context.Context, a *redisAct, h int, id, u strin
 	if t >= 0 {
 		ts = a.idx[t]
 	}
-	code, err := call(ctx, r.c, "settle", settleScript, a.keys[h], []string{a.verStr, id, u, ts, strconv.FormatInt(n, 10)})
+	args := []string{a.verStr, id, u, ts, strconv.FormatInt(n, 10)}
+	if t >= 0 && a.payWithin > 0 {
+		args = append(args, r.dueArg(a))
+	}
+	code, err := call(ctx, r.c, "settle", settleScript, a.keys[h], args)
 	if err != nil {
 		return Decision{}, err
 	}

@@ -64,6 +64,8 @@ func (r *RedisStore) readMeta(ctx context.Context, activity string) (m metaSpec,
 	m.spec.Shards, _ = strconv.Atoi(f["shards"])
 	m.spec.PerUser, _ = strconv.ParseInt(f["per_user"], 10, 64)
 	m.version, _ = strconv.ParseInt(f["version"], 10, 64)
+	payMS, _ := strconv.ParseInt(f["pay_within"], 10, 64)
+	m.spec.PayWithin = time.Duration(payMS) * time.Millisecond
 	return m, m.version > 0 && m.spec.Shards >= 1 && m.spec.Shards <= MaxShards, nil
 }
 
@@ -71,9 +73,18 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
+	r.sweepAlso(s.Activity)
 	old, loaded, err := r.readMeta(ctx, s.Activity)
 	if err != nil {
 		return err
+	}
+	if loaded && !force && old.spec.sameStock(s) && old.spec.PayWithin != s.PayWithin {
+		// pay_within changes in place, on a running sale too: the sync
+		// loops of every instance read it again within SyncInterval.
+		if err := r.setPayWithin(ctx, s); err != nil {
+			return err
+		}
+		old.spec.PayWithin = s.PayWithin
 	}
 	if loaded && !force {
 		behind, sold, err := r.inspect(ctx, old)
@@ -108,6 +119,7 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	version, err := metaScript.Exec(cctx, r.bg, []string{metaKey(r.prefix, s.Activity)}, []string{
 		strconv.FormatInt(s.Stock, 10), strconv.Itoa(s.Shards), strconv.FormatInt(s.PerUser, 10),
+		strconv.FormatInt(s.PayWithin.Milliseconds(), 10),
 	}).AsInt64()
 	cancel()
 	if err != nil {
@@ -124,13 +136,28 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 		cmds := make(rueidis.Commands, 0, old.spec.Shards-s.Shards)
 		for i := s.Shards; i < old.spec.Shards; i++ {
 			// The orders Stream stays: it holds orders already admitted.
-			cmds = append(cmds, r.c.B().Del().Key(shardKeys(r.prefix, s.Activity, i)[:kOrders]...).Build())
+			k := shardKeys(r.prefix, s.Activity, i)
+			cmds = append(cmds, r.c.B().Del().Key(k[kState], k[kPend], k[kFence], k[kDue]).Build())
 		}
 		if _, err := r.doMulti(ctx, "warm", cmds); err != nil {
 			return err
 		}
 	}
 	return r.announce(ctx, s.Activity, version)
+}
+
+// setPayWithin records s's pay_within on the meta key and drops the local
+// spec, so the next Take reads it.
+func (r *RedisStore) setPayWithin(ctx context.Context, s Spec) error {
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	err := r.bg.Do(cctx, r.bg.B().Hset().Key(metaKey(r.prefix, s.Activity)).FieldValue().
+		FieldValue("pay_within", strconv.FormatInt(s.PayWithin.Milliseconds(), 10)).Build()).Error()
+	cancel()
+	if err != nil {
+		return unavailable("warm", err)
+	}
+	r.drop(s.Activity)
+	return nil
 }
 
 // swapVersion moves every shard of m from version from to version to.

@@ -27,6 +27,7 @@ func (r *RedisStore) Counts(ctx context.Context, activity string) (Counts, error
 	if !ident.Valid(activity) {
 		return Counts{}, ErrNotLoaded
 	}
+	r.sweepAlso(activity)
 	for attempt := 0; ; attempt++ {
 		c, err := r.counts(ctx, activity)
 		if err != errStale {
@@ -56,13 +57,13 @@ func (r *RedisStore) counts(ctx context.Context, activity string) (Counts, error
 	if a != nil && a.version != m.version {
 		a = nil
 	}
-	var left, topped int64
+	var left, topped, held, paid, unpaid int64
 	for i, x := range countsScript.ExecMulti(cctx, r.bg, multi...) {
 		v, err := x.AsIntSlice()
 		if err != nil {
 			return Counts{}, unavailable("counts", err)
 		}
-		if len(v) != 3 {
+		if len(v) != 6 {
 			return Counts{}, unavailable("counts", errReply)
 		}
 		if v[0] != m.version {
@@ -70,9 +71,12 @@ func (r *RedisStore) counts(ctx context.Context, activity string) (Counts, error
 		}
 		left += v[1]
 		topped += v[2]
+		held, paid, unpaid = held+v[3], paid+v[4], unpaid+v[5]
 		if a != nil && v[1] > 0 {
 			a.empty.clear(i) // free news for the local bits
 		}
 	}
-	return newCounts(m.spec.Stock, topped, left), nil
+	c := newCounts(m.spec.Stock, topped, left)
+	c.Held, c.Paid, c.ReleasedUnpaid = held, paid, unpaid
+	return c, nil
 }

@@ -18,13 +18,14 @@ const (
 	kPend          // ZSET n:user, score = ms when the home shard was empty
 	kFence         // ZSET attempts given up before take.lua ran, score = ms
 	kOrders        // STREAM orders admitted in async mode: one field per entry, the order id (n:user) -> the order
+	kDue           // ZSET pay_within: n:user, score = deadline ms; xn:user, score 0, while a borrowed unit's release is under way
 	numKeys
 )
 
 // syncKeys is how many keys a sync-mode take.lua gets: all but the Stream.
 const syncKeys = kOrders
 
-var keySuffixes = [numKeys]string{":s", ":pend", ":fence", ":orders"}
+var keySuffixes = [numKeys]string{":s", ":pend", ":fence", ":orders", ":due"}
 
 // Reply codes shared by the shard scripts (see each .lua header).
 const (
@@ -71,6 +72,12 @@ var (
 	swapverSrc string
 	//go:embed lua/counts.lua
 	countsSrc string
+	//go:embed lua/paid.lua
+	paidSrc string
+	//go:embed lua/expire.lua
+	expireSrc string
+	//go:embed lua/unpaid.lua
+	unpaidSrc string
 )
 
 // Each script is wrapped once: the SHA-1 is computed here, calls use
@@ -89,6 +96,9 @@ var (
 	metaScript    = rueidis.NewLuaScript(metaSrc)
 	abandonScript = rueidis.NewLuaScript(abandonSrc)
 	countsScript  = rueidis.NewLuaScript(countsSrc)
+	paidScript    = rueidis.NewLuaScript(paidSrc)
+	expireScript  = rueidis.NewLuaScript(expireSrc)
+	unpaidScript  = rueidis.NewLuaScript(unpaidSrc)
 )
 
 // shardTag is the hash tag of shard i: "{fg:act42:3}".
@@ -96,7 +106,7 @@ func shardTag(prefix, activity string, i int) string {
 	return "{" + prefix + activity + ":" + strconv.Itoa(i) + "}"
 }
 
-// shardKeys are the four keys of shard i, in script order.
+// shardKeys are the five keys of shard i, in script order.
 func shardKeys(prefix, activity string, i int) []string {
 	tag := shardTag(prefix, activity, i)
 	keys := make([]string, numKeys)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/flashgate/flashgate/internal/ident"
 )
@@ -20,6 +21,23 @@ type Spec struct {
 	Shards int
 	// PerUser is how many units one user may hold at once, >= 1.
 	PerUser int64
+	// PayWithin, when > 0, holds every admitted unit until Paid confirms
+	// its payment and gives it back once the deadline (admission +
+	// PayWithin) passes unpaid (see doc.go, "Pay within"). 0 (the
+	// default) sells for good at admission. Unlike the other fields it
+	// may change on a running sale: Warm applies it to the admissions
+	// that follow, and the units already held keep their deadline.
+	PayWithin time.Duration
+}
+
+// MaxPayWithin bounds Spec.PayWithin.
+const MaxPayWithin = 30 * 24 * time.Hour
+
+// sameStock reports whether s and o load the same stock: they may differ
+// in PayWithin, which Warm changes in place.
+func (s Spec) sameStock(o Spec) bool {
+	s.PayWithin, o.PayWithin = 0, 0
+	return s == o
 }
 
 // MaxShards bounds Spec.Shards.
@@ -42,6 +60,33 @@ const (
 	// NotLoaded means the activity was never warmed up.
 	NotLoaded
 )
+
+// PaidResult is the outcome of Paid.
+type PaidResult uint8
+
+const (
+	// PaidNow means the payment is recorded: the unit stays sold.
+	PaidNow PaidResult = iota + 1
+	// PaidAlready means the unit was already paid (or was admitted without
+	// a deadline): nothing changed.
+	PaidAlready
+	// PaidTooLate means the unit was released unpaid, or its release has
+	// begun: the payment is refused and the unit sells again.
+	PaidTooLate
+	// PaidUnknown means no unit is held under this key: never admitted,
+	// given back by Release, or admitted under another load.
+	PaidUnknown
+)
+
+var paidNames = [...]string{"invalid", "paid", "already_paid", "released_unpaid", "unknown_order"}
+
+// String is the snake_case name used in the admin API.
+func (p PaidResult) String() string {
+	if int(p) < len(paidNames) {
+		return paidNames[p]
+	}
+	return "invalid"
+}
 
 var resultNames = [...]string{"invalid", "admitted", "sold_out", "limit_reached", "not_loaded"}
 
@@ -102,6 +147,18 @@ type Store interface {
 	Counts(ctx context.Context, activity string) (Counts, error)
 	// Left is Counts(ctx, activity).Left, or -1 if not loaded.
 	Left(ctx context.Context, activity string) (int64, error)
+	// Paid records that the backend confirmed the payment of the unit
+	// (activity, user, seq): it stays sold and is no longer released at
+	// its deadline. Paying twice answers PaidAlready; a unit released
+	// unpaid (or whose release has begun) answers PaidTooLate, and no such
+	// held unit PaidUnknown. An activity that was never loaded returns
+	// ErrNotLoaded.
+	Paid(ctx context.Context, activity string, user []byte, seq int64) (PaidResult, error)
+	// Sweep gives back, once each, the units whose pay_within deadline has
+	// passed unpaid, and returns how many it gave back. Both stores run it
+	// in the background (every SyncInterval, 500 ms for the memory store);
+	// it is exported for tests that move an injected clock.
+	Sweep(ctx context.Context) (int, error)
 	// TopUp adds n units, spread over the shards; every instance stops
 	// believing the activity is sold out within a second.
 	TopUp(ctx context.Context, activity string, n int64) error
@@ -121,6 +178,9 @@ func (s Spec) Validate() error {
 		return &specError{"shards must be 1..1024, got " + strconv.Itoa(s.Shards)}
 	case s.PerUser < 1:
 		return &specError{"per_user must be >= 1, got " + strconv.FormatInt(s.PerUser, 10)}
+	case s.PayWithin != 0 && (s.PayWithin < time.Millisecond || s.PayWithin > MaxPayWithin):
+		// Redis keeps it in ms: a shorter one would be 0 there, and off.
+		return &specError{"pay_within must be 0 (off) or in 1ms..720h, got " + s.PayWithin.String()}
 	}
 	return nil
 }

@@ -206,6 +206,11 @@ func TestSpecValidate(t *testing.T) {
 		{"negative stock", Spec{Activity: "a", Stock: -1, Shards: 1, PerUser: 1}, false},
 		{"no shards", Spec{Activity: "a", Stock: 1, Shards: 0, PerUser: 1}, false},
 		{"zero per user", Spec{Activity: "a", Stock: 1, Shards: 1, PerUser: 0}, false},
+		{"pay within 15m", Spec{Activity: "a", Stock: 1, Shards: 1, PerUser: 1, PayWithin: 15 * time.Minute}, true},
+		{"pay within 1ms", Spec{Activity: "a", Stock: 1, Shards: 1, PerUser: 1, PayWithin: time.Millisecond}, true},
+		{"pay within under 1ms", Spec{Activity: "a", Stock: 1, Shards: 1, PerUser: 1, PayWithin: time.Microsecond}, false},
+		{"pay within over 720h", Spec{Activity: "a", Stock: 1, Shards: 1, PerUser: 1, PayWithin: MaxPayWithin + 1}, false},
+		{"negative pay within", Spec{Activity: "a", Stock: 1, Shards: 1, PerUser: 1, PayWithin: -time.Second}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -67,7 +67,8 @@ func (r *RedisStore) wake() {
 // each shard believed empty and each cached spec's version, so every
 // instance learns of new stock within SyncInterval plus one Timeout even
 // when messages are lost. It also works the queue of abandoned Takes
-// (abandon.lua), and every PendingAge/2 it runs Reconcile.
+// (abandon.lua), sweeps the units due unpaid (pay.go), and every
+// PendingAge/2 it runs Reconcile.
 func (r *RedisStore) syncLoop() {
 	defer r.wg.Done()
 	tick := time.NewTicker(r.interval)
@@ -83,6 +84,7 @@ func (r *RedisStore) syncLoop() {
 		}
 		_ = r.syncOnce(r.ctx)
 		r.settleAbandoned(r.ctx)
+		r.sweepPass(r.ctx)
 		if time.Since(lastReconcile) >= reconcileEvery {
 			lastReconcile = time.Now()
 			_, _ = r.reconcile(r.ctx, r.pendingAge)
@@ -107,7 +109,7 @@ func (r *RedisStore) syncOnce(ctx context.Context) error {
 	var marked []int
 	for _, a := range acts {
 		probes = append(probes, probe{a, -1})
-		cmds = append(cmds, r.c.B().Hget().Key(a.meta).Field("version").Build())
+		cmds = append(cmds, r.c.B().Hmget().Key(a.meta).Field("version", "pay_within").Build())
 		marked = a.empty.marked(marked[:0])
 		for _, i := range marked {
 			probes = append(probes, probe{a, i})
@@ -119,10 +121,21 @@ func (r *RedisStore) syncOnce(ctx context.Context) error {
 		return err
 	}
 	for i, p := range probes {
+		if p.shard < 0 {
+			// A new load, or a Warm that changed pay_within in place.
+			vp, _ := res[i].ToArray()
+			var version, payMS int64
+			if len(vp) == 2 {
+				version, _ = vp[0].AsInt64()
+				payMS, _ = vp[1].AsInt64() // absent (0) before pay_within existed
+			}
+			if version != p.a.version || payMS != p.a.payWithin.Milliseconds() {
+				r.drop(p.a.name)
+			}
+			continue
+		}
 		n, _ := res[i].AsInt64()
 		switch {
-		case p.shard < 0 && n != p.a.version:
-			r.drop(p.a.name)
 		case p.shard >= 0 && n > 0:
 			p.a.empty.clear(p.shard)
 		}

@@ -32,6 +32,8 @@ Calls:
   stock ID                     GET    /admin/activities/ID/stock
   topup ID UNITS               POST   /admin/activities/ID/topup?units=UNITS
   release ID USER SEQ          POST   /admin/activities/ID/release?user=USER&seq=SEQ
+  paid ID KEY                  POST   /admin/activities/ID/orders/KEY/paid (KEY: the order's
+                                      Idempotency-Key ID:USER:SEQ; keeps a pay_within unit sold)
   reservations ID              GET    /admin/activities/ID/reservations
   reserve ID FILE              POST   /admin/activities/ID/reservations, FILE ("-": stdin) one user id a
                                       line, sent in batches of 10000 with a progress line each; adding is
@@ -128,6 +130,11 @@ func adminRequest(args []string) (adminCall, error) {
 			return adminCall{}, err
 		}
 		return adminCall{"POST", act() + "/release?user=" + url.QueryEscape(args[2]) + "&seq=" + url.QueryEscape(args[3]), nil}, nil
+	case "paid":
+		if err := want(2, "ID KEY"); err != nil {
+			return adminCall{}, err
+		}
+		return adminCall{"POST", act() + "/orders/" + url.PathEscape(args[2]) + "/paid", nil}, nil
 	}
 	return adminCall{}, fmt.Errorf("unknown call %q", args[0])
 }

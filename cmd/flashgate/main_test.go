@@ -89,6 +89,8 @@ func TestAdminRequest(t *testing.T) {
 		{args: []string{"stock", "a1"}, method: "GET", path: "/admin/activities/a1/stock"},
 		{args: []string{"topup", "a1", "10"}, method: "POST", path: "/admin/activities/a1/topup?units=10"},
 		{args: []string{"release", "a1", "a b", "42"}, method: "POST", path: "/admin/activities/a1/release?user=a+b&seq=42"},
+		{args: []string{"paid", "a1", "a1:ann@x:4294967297"}, method: "POST", path: "/admin/activities/a1/orders/a1:ann@x:4294967297/paid"},
+		{args: []string{"paid", "a1"}, bad: true},
 		{args: []string{"reservations", "a1"}, method: "GET", path: "/admin/activities/a1/reservations"},
 		{args: []string{"reserve", "a1", "list.txt"}, method: "POST", path: "/admin/activities/a1/reservations"},
 		{args: []string{"blacklist"}, method: "GET", path: "/admin/blacklist"},

@@ -1,8 +1,9 @@
 -- meta.lua: Warm's first write: allocates the next load version and
 -- records the spec, in one step so concurrent Warms get distinct versions.
--- KEYS: the activity's meta key. ARGV: stock, shards, per_user.
+-- KEYS: the activity's meta key. ARGV: stock, shards, per_user, pay_within
+-- (ms, 0 for none).
 -- Reply: the new version.
 local v = redis.call('HINCRBY', KEYS[1], 'gen', 1)
 redis.call('HSET', KEYS[1], 'stock', ARGV[1], 'shards', ARGV[2],
-  'per_user', ARGV[3], 'version', v)
+  'per_user', ARGV[3], 'version', v, 'pay_within', ARGV[4] or 0)
 return v

@@ -1,6 +1,8 @@
 -- settle.lua: step 3 of Take (and Reconcile's verdict), on the home shard h.
 -- KEYS: shard h's state hash, pend, fence, orders.
--- ARGV: version, id (n:user), user, t, n.
+-- ARGV: version, id (n:user), user, t, n [, due: pay_within mode, the
+--       deadline in ms: holding the entry adds the due mark id to KEYS[5]
+--       in the same step, so a held unit always has its deadline].
 -- t >= 0: the unit was taken on shard t: the pending entry n of the
 --         user's record becomes held on t.
 -- t = -1: no unit was taken: the pending mark and the entry go, which
@@ -23,6 +25,7 @@ end
 if ARGV[4] ~= '-1' then
   rec = string.gsub(rec, ';' .. ARGV[5] .. ',(%w+),p', ';' .. ARGV[5] .. ',%1,' .. ARGV[4])
   redis.call('HSET', KEYS[1], u, rec)
+  if ARGV[6] then redis.call('ZADD', KEYS[5], ARGV[6], ARGV[2]) end
   return 1
 end
 rec = string.gsub(rec, ';' .. ARGV[5] .. ',%w+,%w+', '')

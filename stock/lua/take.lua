@@ -3,7 +3,10 @@
 -- ARGV: version, user, h, attempt (the Take's random id), per_user (of
 --       that version: a version's spec never changes, so the caller's copy
 --       is as good as the shard's and costs no read)
---       [, order: async mode appends it to h's orders Stream on admission].
+--       [, order: async mode appends it to h's orders Stream on admission;
+--       '' for none] [, due: pay_within mode, the deadline in ms: an
+--       admission here adds the due mark "n:user" to KEYS[5] (due) in the
+--       same step; a borrow gets it from settle.lua].
 -- Reply: code + 8 * n, n being the user's purchase number in this version.
 --   1 admitted here    2 limit reached    3 borrow: h is empty, a pending
 --   mark (n:user) now holds the allowance  5 not loaded  6 stale version
@@ -15,11 +18,22 @@
 -- Redis CPU per call, INFO commandstats usec_per_call of EVALSHA, medians
 -- of 7 interleaved rounds of redis-benchmark -c 32 -P 16 -n 200000 on 2
 -- shared cores (scripts/take-cost.sh; README "Stock script cost"):
---   naive SISMEMBER/GET/DECRBY/SADD    4.27 us
---   take.lua, sync                     5.50 us  1.29x naive (target 1.5x;
+--   naive SISMEMBER/GET/DECRBY/SADD    5.15 us
+--   take.lua, sync                     6.25 us  1.21x naive (target 1.5x;
+--                                               1.15-1.36x over four runs;
 --                                               the ten-call layout: 2.3-3.1x)
---   take.lua, async, 256-byte order    7.75 us  1.41x sync (target 1.25x,
+--   take.lua, async, 256-byte order    9.67 us  1.55x sync (target 1.25x,
 --                                               not met: the XADD alone)
+--   take.lua, sync with pay_within    10.66 us  1.71x sync (1.71-2.16x: the
+--                                               ZADD of the due mark into a
+--                                               set of 200000 random deadlines,
+--                                               the worst case: a ZADD in Lua
+--                                               costs ~2.2 us more than an
+--                                               RPUSH there, ~1 us with rising
+--                                               deadlines, nothing measurable
+--                                               in a set of 5000)
+-- The optional due argument costs the sync path nothing measurable: the
+-- same 1.2-1.4x naive before and after it was added.
 -- The record u<user> = "N;k,attempt,t;..." carries the last purchase
 -- number N issued in this version and one entry per live purchase k
 -- (its attempt id, and the shard t holding its unit, or p while pending):
@@ -56,9 +70,10 @@ if s > 0 then
   else
     redis.call('HSET', KEYS[1], 's', s - 1, u, rec, 'a', 1)
   end
-  if ARGV[6] then
+  if ARGV[6] and ARGV[6] ~= '' then
     redis.call('XADD', KEYS[4], '*', n .. ':' .. ARGV[2], ARGV[6])
   end
+  if ARGV[7] then redis.call('ZADD', KEYS[5], ARGV[7], n .. ':' .. ARGV[2]) end
   return 1 + 8 * n
 end
 redis.call('HSET', KEYS[1], u, rec .. ';' .. n .. ',' .. ARGV[4] .. ',p')

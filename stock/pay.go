@@ -1,0 +1,238 @@
+package stock
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/flashgate/flashgate/internal/ident"
+)
+
+// The Redis store's pay_within (see doc.go, "Pay within"): take.lua and
+// settle.lua add the due mark in the step that holds the unit, paid.lua
+// and expire.lua race for it on the home shard, and the sweeper of every
+// instance gives back what is due.
+
+// sweepBatch bounds how many due marks one shard yields per sweep pass;
+// a full batch asks the sync loop for another pass at once.
+const sweepBatch = 100
+
+// dueArg is the deadline of a unit of a held now, in ms, as take.lua's
+// and settle.lua's last argument.
+func (r *RedisStore) dueArg(a *redisAct) string {
+	return strconv.FormatInt(r.now().Add(a.payWithin).UnixMilli(), 10)
+}
+
+// runBg runs a shard script on the background client under Timeout.
+func (r *RedisStore) runBg(ctx context.Context, op string, s *rueidis.Lua, keys, args []string) (int64, error) {
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return call(cctx, r.bg, op, s, keys, args)
+}
+
+// Replies of paid.lua.
+const (
+	paidNow     = 1
+	paidAlready = 2
+	paidTooLate = 3
+	paidUnknown = 4
+)
+
+func (r *RedisStore) Paid(ctx context.Context, activity string, user []byte, seq int64) (PaidResult, error) {
+	for attempt := 0; ; attempt++ {
+		a, err := r.act(ctx, activity)
+		if err != nil {
+			return 0, err
+		}
+		if a == nil {
+			return 0, ErrNotLoaded
+		}
+		r.sweepAlso(activity)
+		version, n := splitSeq(seq)
+		if version != a.version && attempt == 0 {
+			r.drop(activity) // perhaps a newer load: read the spec again
+			continue
+		}
+		if version != a.version || n <= 0 {
+			return PaidUnknown, nil // a sequence number of another load
+		}
+		h := homeShard(user, a.shards)
+		code, err := r.runBg(ctx, "paid", paidScript, a.keys[h], []string{a.verStr, strconv.FormatInt(n, 10), string(user)})
+		if err != nil {
+			return 0, err
+		}
+		switch code {
+		case paidNow:
+			return PaidNow, nil
+		case paidAlready:
+			return PaidAlready, nil
+		case paidTooLate:
+			return PaidTooLate, nil
+		case paidUnknown:
+			return PaidUnknown, nil
+		case codeStale, codeNotLoaded:
+			if attempt == 0 {
+				r.drop(activity)
+				continue
+			}
+			return 0, unavailable("paid", errStale)
+		}
+		return 0, unavailable("paid", errReply)
+	}
+}
+
+// Tracker is a store whose pay_within sweeper must be told which
+// activities to cover: the Redis store, on which an instance may serve an
+// activity it has not touched yet (after a restart that came after the
+// sale, say). The gateway tells it every configured activity at build.
+type Tracker interface{ Track(activity string) }
+
+var _ Tracker = (*RedisStore)(nil)
+
+// Track makes the sweeper of this instance cover activity.
+func (r *RedisStore) Track(activity string) { r.sweepAlso(activity) }
+
+// sweepAlso makes the sweeper cover activity even while this instance has
+// not cached it (an instance that restarted after the sale must still give
+// back the units that go unpaid).
+func (r *RedisStore) sweepAlso(activity string) {
+	if ident.Valid(activity) {
+		r.swept.Store(activity, struct{}{})
+	}
+}
+
+// Sweep gives back the units whose deadline has passed unpaid on every
+// activity this instance has cached or warmed, read the numbers of, or
+// confirmed a payment for. Each unit is given back once, whichever
+// instance's sweeper gets there first (expire.lua and unpaid.lua remove
+// their mark exactly once). The sync loop runs it every SyncInterval.
+func (r *RedisStore) Sweep(ctx context.Context) (int, error) {
+	n, _, err := r.sweep(ctx)
+	return n, err
+}
+
+// sweep also reports whether a shard had more due marks than one batch.
+func (r *RedisStore) sweep(ctx context.Context) (released int, more bool, err error) {
+	names := make(map[string]bool)
+	for name := range *r.acts.Load() {
+		names[name] = true
+	}
+	r.swept.Range(func(k, _ any) bool {
+		names[k.(string)] = true
+		return true
+	})
+	for name := range names {
+		a, err := r.act(ctx, name)
+		if err != nil {
+			return released, more, err
+		}
+		if a == nil {
+			continue
+		}
+		n, m, err := r.sweepActivity(ctx, a)
+		released += n
+		more = more || m
+		if err != nil {
+			return released, more, err
+		}
+	}
+	return released, more, nil
+}
+
+func (r *RedisStore) sweepActivity(ctx context.Context, a *redisAct) (int, bool, error) {
+	now := strconv.FormatInt(r.now().UnixMilli(), 10)
+	cmds := make(rueidis.Commands, a.shards)
+	for h := range cmds {
+		cmds[h] = r.bg.B().Zrangebyscore().Key(a.keys[h][kDue]).Min("-inf").Max(now).Limit(0, sweepBatch).Build()
+	}
+	res, err := r.doMulti(ctx, "sweep", cmds)
+	if err != nil {
+		return 0, false, err
+	}
+	var released int
+	var more bool
+	for h, x := range res {
+		marks, err := x.AsStrSlice()
+		if err != nil {
+			return released, more, unavailable("sweep", err)
+		}
+		more = more || len(marks) == sweepBatch
+		for _, m := range marks {
+			ok, err := r.expire(ctx, a, h, strings.TrimPrefix(m, "x"))
+			if err != nil {
+				return released, more, err
+			}
+			if ok {
+				released++
+			}
+		}
+	}
+	return released, more, nil
+}
+
+// expire gives back purchase id ("n:user") of home shard h, due unpaid:
+// expire.lua on h, and for a borrowed unit release.lua on its shard t,
+// then unpaid.lua on h. It reports whether this call released it.
+func (r *RedisStore) expire(ctx context.Context, a *redisAct, h int, id string) (bool, error) {
+	n, user, ok := parseOrderID(id)
+	if !ok {
+		return false, nil // not a mark the scripts write: skipped, so it cannot stall the others
+	}
+	ns := strconv.FormatInt(n, 10)
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	res, err := expireScript.Exec(cctx, r.bg, a.keys[h],
+		[]string{a.verStr, ns, user, a.idx[h], r.channel, stockMsg(a.name, h)}).AsIntSlice()
+	cancel()
+	if err != nil {
+		return false, unavailable("sweep", err)
+	}
+	if len(res) == 0 {
+		return false, unavailable("sweep", errReply)
+	}
+	switch res[0] {
+	case 1:
+		a.empty.clear(h)
+		return true, nil
+	case 2:
+	default: // paid, released already, or another load
+		return false, nil
+	}
+	if len(res) < 2 || res[1] < 0 || res[1] >= int64(a.shards) {
+		return false, unavailable("sweep", errReply)
+	}
+	t := int(res[1])
+	code, err := r.runBg(ctx, "sweep", releaseScript, a.keys[t], []string{a.verStr, id, r.channel, stockMsg(a.name, t)})
+	switch {
+	case err != nil:
+		return false, err // the release mark stays: the next sweep resumes
+	case code == codeAdmitted:
+		a.empty.clear(t)
+	case code != 0:
+		return false, nil // another load: its ledger is gone anyway
+	}
+	code, err = r.runBg(ctx, "sweep", unpaidScript, a.keys[h], []string{a.verStr, ns, user})
+	if err != nil {
+		return false, err
+	}
+	return code == 1, nil
+}
+
+// sweepPass is the part of the sync loop that sweeps due units: at most
+// once per SyncInterval, and again at once after a full batch.
+func (r *RedisStore) sweepPass(ctx context.Context) {
+	_, more, err := r.sweep(ctx)
+	if err == nil && more {
+		r.wake()
+	}
+}
+
+// nowOrDefault is the store's clock: RedisOptions.Now or time.Now.
+func nowOrDefault(f func() time.Time) func() time.Time {
+	if f == nil {
+		return time.Now
+	}
+	return f
+}
