@@ -18,18 +18,18 @@ import (
 
 // windowJSON is a window on the wire: RFC 3339, null for an open side.
 type windowJSON struct {
-	Start *time.Time `json:"start"`
-	End   *time.Time `json:"end"`
+	Start *Millis `json:"start"`
+	End   *Millis `json:"end"`
 }
 
 func toWindowJSON(w conf.Window) windowJSON {
 	var out windowJSON
 	if !w.Start.IsZero() {
-		s := w.Start.UTC()
+		s := Millis(w.Start)
 		out.Start = &s
 	}
 	if !w.End.IsZero() {
-		e := w.End.UTC()
+		e := Millis(w.End)
 		out.End = &e
 	}
 	return out
@@ -50,8 +50,8 @@ type activityView struct {
 	Phase   string `json:"phase"`
 	// StartsAt and EndsAt are the countdown's targets, as the shoppers'
 	// status JSON shows them (null for none).
-	StartsAt *time.Time `json:"starts_at"`
-	EndsAt   *time.Time `json:"ends_at"`
+	StartsAt *Millis `json:"starts_at"`
+	EndsAt   *Millis `json:"ends_at"`
 	// Stock is the YAML's stock; Total, Left and Sold are the store's
 	// numbers (absent while it cannot answer).
 	Stock   int64        `json:"stock"`
@@ -73,7 +73,7 @@ type overridesView struct {
 
 func viewOf(ctx context.Context, a *Activity, deps Deps, now time.Time) activityView {
 	phase, starts, ends := a.Countdown(now)
-	v := activityView{ID: a.ID, Product: a.Product, Phase: PhaseName(phase), StartsAt: utc(starts), EndsAt: utc(ends),
+	v := activityView{ID: a.ID, Product: a.Product, Phase: PhaseName(phase), StartsAt: millisPtr(starts), EndsAt: millisPtr(ends),
 		Stock: a.Stock, Paused: a.Paused(), Windows: windowsJSON(a.Windows)}
 	v.Overrides.Paused = a.Paused()
 	if w, ok := a.Override().Window(); ok {
@@ -89,14 +89,6 @@ func viewOf(ctx context.Context, a *Activity, deps Deps, now time.Time) activity
 	return v
 }
 
-func utc(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
 func adminActivities(a *AdminCall) {
 	ctx, cancel := adminCtx()
 	defer cancel()
@@ -105,7 +97,7 @@ func adminActivities(a *AdminCall) {
 	for _, act := range a.Instance.ActivityList {
 		out = append(out, viewOf(ctx, act, a.Deps, now))
 	}
-	a.JSON(200, map[string]any{"server_time": now.UTC(), "activities": out})
+	a.JSON(200, map[string]any{"server_time": Millis(now), "activities": out})
 }
 
 // lookupActivity finds the {id} of the call or answers 404.

@@ -230,10 +230,10 @@ func TestAdminWindowOverride(t *testing.T) {
 		t.Fatalf("set window: %d %v", code, m)
 	}
 	ov := m["overrides"].(map[string]any)["window"].(map[string]any)
-	if ov["start"] != "2026-01-01T00:00:00Z" || ov["end"] != nil {
+	if ov["start"] != "2026-01-01T00:00:00.000Z" || ov["end"] != nil {
 		t.Fatalf("override shown as %v", ov)
 	}
-	if yaml := m["windows"].([]any)[0].(map[string]any); yaml["start"] != "2099-01-01T00:00:00Z" {
+	if yaml := m["windows"].([]any)[0].(map[string]any); yaml["start"] != "2099-01-01T00:00:00.000Z" {
 		t.Fatalf("the YAML's window is not shown beside the override: %v", m["windows"])
 	}
 	if _, err := as.Reload(as.Instance().Config); err != nil {
@@ -380,10 +380,10 @@ func TestAdminActivitiesCountdown(t *testing.T) {
 		total            any
 	}{
 		{"open, no end", "phone-sale", "", nil, nil, 5.0},
-		{"not started, no end", "mug-sale", "", "2099-01-01T00:00:00Z", nil, 2.0},
+		{"not started, no end", "mug-sale", "", "2099-01-01T00:00:00.000Z", nil, 2.0},
 		{"override moves both", "mug-sale", `{"start":"2098-01-01T08:00:00+08:00","end":"2098-01-02T00:00:00Z"}`,
-			"2098-01-01T00:00:00Z", "2098-01-02T00:00:00Z", 2.0},
-		{"open until the override's end", "phone-sale", `{"start":null,"end":"2097-05-01T00:00:00Z"}`, nil, "2097-05-01T00:00:00Z", 5.0},
+			"2098-01-01T00:00:00.000Z", "2098-01-02T00:00:00.000Z", 2.0},
+		{"open until the override's end", "phone-sale", `{"start":null,"end":"2097-05-01T00:00:00Z"}`, nil, "2097-05-01T00:00:00.000Z", 5.0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
