@@ -14,9 +14,10 @@ function setup(thread)
   table.insert(fg_threads, thread)
 end
 
-local users, tokens, i = {}, {}, 0
+local users, tokens, reqs, i = {}, {}, {}, 0
 local path = os.getenv("FG_PATH")
 local cycle = os.getenv("FG_CYCLE") == "1"
+local prefix
 
 function init(args)
   local file = os.getenv("FG_USERS")
@@ -30,8 +31,15 @@ function init(args)
     end
     n = n + 1
   end
+  prefix = "POST " .. path .. " HTTP/1.1\r\nHost: " .. wrk.headers["Host"] ..
+    "\r\nAccept: application/json\r\nX-User-Id: "
 end
 
+-- Each request is one string concatenation, kept for the next cycle.
+-- wrk.format built a table and formatted every header per request: wrk,
+-- on the same two cores as the gateway, spent 19-23 us of CPU per request
+-- with it against 12.5-15 us now (3 interleaved 5 s runs of the sold-out
+-- chain), more than the gateway's own 14-19 us per answer.
 request = function()
   i = i + 1
   if i > #users then
@@ -41,7 +49,13 @@ request = function()
     end
     i = 1
   end
-  local h = {["X-User-Id"] = users[i], ["Accept"] = "application/json"}
-  if tokens[i] ~= "-" then h["X-Order-Token"] = tokens[i] end
-  return wrk.format("POST", path, h)
+  local r = reqs[i]
+  if r then return r end
+  if tokens[i] ~= "-" then
+    r = prefix .. users[i] .. "\r\nX-Order-Token: " .. tokens[i] .. "\r\n\r\n"
+  else
+    r = prefix .. users[i] .. "\r\n\r\n"
+  end
+  if cycle then reqs[i] = r end
+  return r
 end

@@ -22,7 +22,7 @@ func FuzzClientIP(f *testing.F) {
 		var ctx fasthttp.RequestCtx
 		ctx.Init(&fasthttp.Request{}, peer, nil)
 		ctx.Request.Header.Set("X-Real-IP", v)
-		got := clientIP(&ctx, []byte("X-Real-IP"))
+		got := clientIP(&ctx, CanonicalHeader("X-Real-IP"))
 		if !got.IsValid() {
 			t.Fatalf("no address for %q", v)
 		}
@@ -48,7 +48,7 @@ func TestClientIP(t *testing.T) {
 		if tc.header != "" {
 			ctx.Request.Header.Set("X-Real-IP", tc.header)
 		}
-		if got := clientIP(&ctx, []byte("X-Real-IP")).String(); got != tc.want {
+		if got := clientIP(&ctx, CanonicalHeader("X-Real-IP")).String(); got != tc.want {
 			t.Errorf("%q: got %s, want %s", tc.header, got, tc.want)
 		}
 	}

@@ -52,9 +52,18 @@ var (
 		Name: "flashgate_stock_release_failures_total",
 		Help: "Units the gateway meant to give back but could not (the store failed or timed out): each stays held until the backend releases it through the admin API or a forced warm.",
 	}, []string{"activity", "cause"})
-	inflight = prometheus.NewGauge(prometheus.GaugeOpts{
+	// inflight reads the serving Server's own counter at scrape time, so
+	// the request path pays one atomic add each way instead of two more
+	// (a Gauge's Inc and Dec are float CAS loops on a line both cores
+	// write).
+	inflight = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "flashgate_inflight_requests",
 		Help: "Requests being handled now.",
+	}, func() float64 {
+		if s := scraped.Load(); s != nil {
+			return float64(s.inflight.Load())
+		}
+		return 0
 	})
 	reloadsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "flashgate_config_reloads_total",

@@ -74,16 +74,19 @@ func (p *Page) WriteJSON(ctx *fasthttp.RequestCtx) {
 func (p *Page) writeHeaders(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Response.Header
 	ctx.SetStatusCode(p.Status)
-	h.SetBytesKV(headerReason, p.reason)
-	h.SetBytesKV(headerCacheCtl, noStore)
+	// The names are canonical: SetCanonical skips the copy and
+	// normalisation SetBytesKV does per call (see static/serve.go).
+	h.SetCanonical(headerReason, p.reason)
+	h.SetCanonical(headerCacheCtl, noStore)
 	if len(p.retryAfter) > 0 {
-		h.SetBytesKV(headerRetryAfter, p.retryAfter)
+		h.SetCanonical(headerRetryAfter, p.retryAfter)
 	}
 }
 
 // WantsJSON reports whether the request prefers a JSON answer.
 func WantsJSON(ctx *fasthttp.RequestCtx) bool {
-	return bytes.Contains(ctx.Request.Header.PeekBytes(headerAccept), mimeJSON)
+	// fasthttp normalised the request's header names as it parsed them.
+	return bytes.Contains(ctx.Request.Header.PeekCanonical(headerAccept), mimeJSON)
 }
 
 // PageSpec describes a page to build.

@@ -66,7 +66,7 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 		rt.shedded = requestsTotal.WithLabelValues(rc.Name, "shed")
 	}
 	if h := in.Config.Server.RealIPHeader; h != "" {
-		rt.realIP = []byte(h)
+		rt.realIP = CanonicalHeader(h)
 	}
 	if err := checkStockAction(path, rc, dr.filters); err != nil {
 		return err
@@ -238,7 +238,10 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 			am.rejects.inc(rt.shedPage)
 			return
 		}
-		start := time.Now()
+		// fasthttp read the clock just before calling the handler: the
+		// duration starts there (routing included), one clock read fewer
+		// per request than a time.Now() of our own.
+		start := ctx.Time()
 		r := acquireRequest(ctx, rt, a, rt.realIP)
 		r.gate = gate
 		v := rt.chain.run(r)

@@ -201,18 +201,17 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 
 // serve sheds or routes a request.
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
+	// No defer: nothing recovers a handler's panic (fasthttp does not),
+	// so a panic ends the process and there is no count left to keep
+	// right. The gauge reads the counter at scrape time (metrics.go).
 	n := s.inflight.Add(1)
-	inflight.Inc()
-	defer func() {
-		s.inflight.Add(-1)
-		inflight.Dec()
-	}()
 	if s.maxInflight > 0 && n > s.maxInflight {
 		s.shedCount.Inc()
 		s.cur.Load().busy.Write(ctx)
-		return
+	} else {
+		s.cur.Load().handler(ctx)
 	}
-	s.cur.Load().handler(ctx)
+	s.inflight.Add(-1)
 }
 
 // errorHandler answers requests fasthttp could not parse: oversized
@@ -238,6 +237,11 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(s.conns.wrap(ln)) }
+
+// ServeConn serves the requests of one connection until it closes or
+// fails, with the listener's settings: benchmarks drive a whole
+// keep-alive connection through it without a network (bench/conn_bench_test.go).
+func (s *Server) ServeConn(c net.Conn) error { return s.srv.ServeConn(c) }
 
 // ReloadFile loads path (conf.Load) and reloads from it, the path serve
 // started on; every failure, whether of the file or of the build, is

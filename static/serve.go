@@ -7,12 +7,19 @@ import (
 )
 
 // Header names and fixed values, as package-level bytes so Serve never
-// converts a string.
+// converts a string. The names are in fasthttp's canonical form, so Serve
+// reads them with PeekCanonical and writes them with SetCanonical:
+// PeekBytes and SetBytesKV copy and re-normalise the name on every call,
+// which was 10% of a page answer's instructions (callgrind, bench
+// BenchmarkConn/page_plain: 14,989 → see README's page-speed section).
+// The request's own names are normalised once by fasthttp as it parses
+// them (server.go keeps DisableHeaderNamesNormalizing off), so the
+// lookups match whatever case the client sent.
 var (
 	hdrAcceptEncoding  = []byte(fasthttp.HeaderAcceptEncoding)
 	hdrIfNoneMatch     = []byte(fasthttp.HeaderIfNoneMatch)
 	hdrIfModifiedSince = []byte(fasthttp.HeaderIfModifiedSince)
-	hdrETag            = []byte(fasthttp.HeaderETag)
+	hdrETag            = []byte("Etag") // fasthttp's canonical form of "ETag", which Peek and clients look up
 	hdrLastModified    = []byte(fasthttp.HeaderLastModified)
 	hdrCacheControl    = []byte(fasthttp.HeaderCacheControl)
 	hdrVary            = []byte(fasthttp.HeaderVary)
@@ -37,7 +44,7 @@ func (s *Site) Serve(ctx *fasthttp.RequestCtx, key string) bool {
 	resp := &ctx.Response
 	h := &resp.Header
 
-	gz := p.etagGz != nil && acceptsGzip(req.PeekBytes(hdrAcceptEncoding))
+	gz := p.etagGz != nil && acceptsGzip(req.PeekCanonical(hdrAcceptEncoding))
 	etag := p.etag
 	if gz {
 		etag = p.etagGz
@@ -48,7 +55,7 @@ func (s *Site) Serve(ctx *fasthttp.RequestCtx, key string) bool {
 		// a 200 would carry, and nothing of the representation.
 		resp.ResetBody()
 		resp.SetStatusCode(fasthttp.StatusNotModified)
-		h.SetBytesKV(hdrETag, etag)
+		h.SetCanonical(hdrETag, etag)
 		s.setCaching(h)
 		return true
 	}
@@ -76,8 +83,8 @@ func (s *Site) Serve(ctx *fasthttp.RequestCtx, key string) bool {
 	} else {
 		h.SetContentTypeBytes(ctypeHTML)
 	}
-	h.SetBytesKV(hdrETag, etag)
-	h.SetBytesKV(hdrLastModified, s.lastModified)
+	h.SetCanonical(hdrETag, etag)
+	h.SetCanonical(hdrLastModified, s.lastModified)
 	s.setCaching(h)
 	if gz {
 		h.SetContentEncodingBytes(codingGzip)
@@ -99,18 +106,18 @@ func (s *Site) Serve(ctx *fasthttp.RequestCtx, key string) bool {
 
 func (s *Site) setCaching(h *fasthttp.ResponseHeader) {
 	if len(s.cacheControl) > 0 {
-		h.SetBytesKV(hdrCacheControl, s.cacheControl)
+		h.SetCanonical(hdrCacheControl, s.cacheControl)
 	}
-	h.SetBytesKV(hdrVary, hdrAcceptEncoding)
+	h.SetCanonical(hdrVary, hdrAcceptEncoding)
 }
 
 // notModified evaluates If-None-Match, or, when absent, If-Modified-Since
 // (RFC 9110 13.2.2 order: the ETag is the finer validator).
 func (s *Site) notModified(req *fasthttp.RequestHeader, etag []byte) bool {
-	if inm := req.PeekBytes(hdrIfNoneMatch); len(inm) > 0 {
+	if inm := req.PeekCanonical(hdrIfNoneMatch); len(inm) > 0 {
 		return etagMatch(inm, etag)
 	}
-	ims := req.PeekBytes(hdrIfModifiedSince)
+	ims := req.PeekCanonical(hdrIfModifiedSince)
 	if len(ims) == 0 {
 		return false
 	}

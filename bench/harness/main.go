@@ -67,7 +67,7 @@ func main() {
 	flag.IntVar(&h.spikeConns, "spike-conns", 256, "buyer connections of the spike, over both gateways")
 	flag.IntVar(&h.stormRate, "storm-rate", 50000, "users minted per second of a purchase storm (a storm that runs out is flagged)")
 	flag.IntVar(&h.soldUsers, "soldout-users", 200000, "users replayed by the sold-out scenario")
-	flag.Func("variant", "NAME:KEY=VALUE[,KEY=VALUE]: also serve the page scenarios from a gateway with these server.* settings, for an A/B in the same run (repeatable), e.g. wb4k:write_buffer_size=4096", func(s string) error {
+	flag.Func("variant", "NAME:KEY=VALUE[,KEY=VALUE]: also serve the page scenarios from a gateway with these server.* settings (env.NAME=VALUE: an environment variable of the gateway process), for an A/B in the same run (repeatable), e.g. wb4k:write_buffer_size=4096 or p1:env.GOMAXPROCS=1", func(s string) error {
 		v, err := parseVariant(s)
 		h.variants = append(h.variants, v)
 		return err
@@ -142,12 +142,12 @@ func (h *harness) run() error {
 		return err
 	}
 	// The main gateway's sale never opens: its status JSON is a countdown.
-	if h.main, err = h.startGateway("flashgate", "", time.Now().Add(time.Hour), nil); err != nil {
+	if h.main, err = h.startGateway("flashgate", "", time.Now().Add(time.Hour), nil, nil); err != nil {
 		return err
 	}
 	for i := range h.variants {
 		v := &h.variants[i]
-		if v.g, err = h.startGateway("flashgate-"+v.name, "-", time.Now().Add(time.Hour), v.server); err != nil {
+		if v.g, err = h.startGateway("flashgate-"+v.name, "-", time.Now().Add(time.Hour), v.server, v.env); err != nil {
 			return err
 		}
 	}
@@ -183,6 +183,7 @@ func (h *harness) run() error {
 type variant struct {
 	name   string
 	server map[string]any
+	env    []string // env.NAME=VALUE keys: the gateway process's environment (GOMAXPROCS, GOGC)
 	g      *gw
 }
 
@@ -196,6 +197,10 @@ func parseVariant(s string) (variant, error) {
 		k, val, ok := strings.Cut(kv, "=")
 		if !ok {
 			return v, fmt.Errorf("want KEY=VALUE, got %q", kv)
+		}
+		if name, ok := strings.CutPrefix(k, "env."); ok {
+			v.env = append(v.env, name+"="+val)
+			continue
 		}
 		var parsed any
 		if err := yaml.Unmarshal([]byte(val), &parsed); err != nil {

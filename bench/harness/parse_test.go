@@ -54,6 +54,10 @@ func TestParsers(t *testing.T) {
 		if err != nil || v.name != "wb4k" || !reflect.DeepEqual(v.server, map[string]any{"write_buffer_size": 4096, "keep_alive": false}) {
 			t.Errorf("parseVariant = %+v, %v", v, err)
 		}
+		v, err = parseVariant("p1:env.GOMAXPROCS=1,write_buffer_size=8192")
+		if err != nil || !reflect.DeepEqual(v.env, []string{"GOMAXPROCS=1"}) || !reflect.DeepEqual(v.server, map[string]any{"write_buffer_size": 8192}) {
+			t.Errorf("parseVariant(env) = %+v, %v", v, err)
+		}
 		for _, bad := range []string{"wb4k", ":a=1", "x:novalue"} {
 			if _, err := parseVariant(bad); err == nil {
 				t.Errorf("parseVariant(%q) accepted", bad)

@@ -22,14 +22,18 @@ type proc struct {
 	log  string
 }
 
-// start runs name with args, its output to dir/name.log.
-func start(dir, name string, bin string, args ...string) (*proc, error) {
+// start runs name with args and env added to the harness's environment,
+// its output to dir/name.log.
+func start(dir, name string, env []string, bin string, args ...string) (*proc, error) {
 	logPath := filepath.Join(dir, name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	// Servers die with the harness, whatever kills it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

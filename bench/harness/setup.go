@@ -68,7 +68,8 @@ func (h *harness) writeConfig(name string, port, adminPort int, saleStart time.T
 func asList(v any) []any { l, _ := v.([]any); return l }
 
 // startGateway warms activity (all when "") and starts a gateway.
-func (h *harness) startGateway(name, warm string, saleStart time.Time, server map[string]any) (*gw, error) {
+// env is added to the gateway's environment.
+func (h *harness) startGateway(name, warm string, saleStart time.Time, server map[string]any, env []string) (*gw, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -90,7 +91,7 @@ func (h *harness) startGateway(name, warm string, saleStart time.Time, server ma
 			return nil, fmt.Errorf("flashgate warm: %v: %s", err, out)
 		}
 	}
-	p, err := start(h.tmp, name, h.flashgate, "serve", "--config", cfg)
+	p, err := start(h.tmp, name, env, h.flashgate, "serve", "--config", cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +107,7 @@ func (h *harness) startRedis() error {
 		return err
 	}
 	h.redisPort = port
-	p, err := start(h.tmp, "redis", "redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+	p, err := start(h.tmp, "redis", nil, "redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", h.tmp)
 	if err != nil {
 		return err
@@ -134,7 +135,7 @@ func (h *harness) startBackend() error {
 		return err
 	}
 	h.backendAddr = "127.0.0.1:" + strconv.Itoa(port)
-	p, err := start(h.tmp, "backend", h.demoBackend, "-listen", h.backendAddr)
+	p, err := start(h.tmp, "backend", nil, h.demoBackend, "-listen", h.backendAddr)
 	if err != nil {
 		return err
 	}
@@ -210,7 +211,7 @@ http {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return err
 	}
-	p, err := start(h.tmp, "nginx", "nginx", "-c", path, "-p", h.tmp)
+	p, err := start(h.tmp, "nginx", nil, "nginx", "-c", path, "-p", h.tmp)
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func runSpike(h *harness, _ string, round int) error {
 		if i == 0 {
 			warm = "sale" // a fresh 10,000 units; the second instance shares them
 		}
-		g, err := h.startGateway(fmt.Sprintf("%s-r%d", name, round), warm, opening, nil)
+		g, err := h.startGateway(fmt.Sprintf("%s-r%d", name, round), warm, opening, nil, nil)
 		if err != nil {
 			return err
 		}

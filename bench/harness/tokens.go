@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
+	// conf.Load checks each filter entry against the registered types.
+	_ "github.com/flashgate/flashgate/filters"
 	"github.com/flashgate/flashgate/filters/token"
 )
 

@@ -149,7 +149,8 @@ func validToken(s string) bool {
 func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	f := &filter{require: c.Require}
 	if c.Header != "" {
-		f.header = []byte(c.Header)
+		// Canonical once here, so Handle can PeekCanonical (see gateway.CanonicalHeader).
+		f.header = gateway.CanonicalHeader(c.Header)
 	}
 	if c.JWT.enabled() {
 		var cfg *conf.Config // relative key files resolve against the config's dir

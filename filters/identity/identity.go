@@ -70,7 +70,7 @@ var (
 func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 	h := &r.Ctx.Request.Header
 	if f.header != nil {
-		if id := h.PeekBytes(f.header); len(id) > 0 {
+		if id := h.PeekCanonical(f.header); len(id) > 0 {
 			if !userid.Valid(id) {
 				return gateway.RejectWith(f.pages[badUserID]), nil
 			}
@@ -113,7 +113,7 @@ func (f *filter) credential(r *gateway.Request) ([]byte, bool) {
 		v := h.CookieBytes(f.cookie)
 		return v, len(v) > 0
 	}
-	v := h.PeekBytes(headerAuthorization)
+	v := h.PeekCanonical(headerAuthorization)
 	if len(v) < 6 || !bytes.EqualFold(v[:6], bearerScheme) || (len(v) > 6 && v[6] != ' ') {
 		return nil, false
 	}

@@ -135,7 +135,8 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 		param: c.Param,
 	}
 	if c.Header != "" {
-		f.header = []byte(c.Header)
+		// Canonical once here, so extract can PeekCanonical (see gateway.CanonicalHeader).
+		f.header = gateway.CanonicalHeader(c.Header)
 	}
 	if c.SingleUse {
 		if env.Redis == nil {

@@ -135,7 +135,7 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 // urlencoded form body. The slice is only valid during the request.
 func (f *filter) extract(ctx *fasthttp.RequestCtx) []byte {
 	if f.header != nil {
-		if v := ctx.Request.Header.PeekBytes(f.header); len(v) > 0 {
+		if v := ctx.Request.Header.PeekCanonical(f.header); len(v) > 0 {
 			return v
 		}
 	}
