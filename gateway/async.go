@@ -186,6 +186,7 @@ func (in *Instance) asyncAction(u *Upstream, aq *asyncQueue, rewrite []byte) fun
 			req.URI().SetPathBytes(rewrite)
 		}
 		u.prepare(r, req)
+		r.Ctx.Response.Header.SetBytesKV(hdrRequestID, req.Header.PeekBytes(hdrRequestID)) // as the sync answer's
 		o := forward.Order{
 			Ticket:   string(req.Header.PeekBytes(hdrIdempotencyKey)),
 			Activity: r.Activity.ID, User: string(r.User), Seq: r.Ticket.Seq,
