@@ -71,10 +71,10 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 	if err := checkStockAction(path, rc, dr.filters); err != nil {
 		return err
 	}
-	if n := len(dr.filters); rc.Action.Mode == "async" && in.queues.durable != nil && n > 0 && dr.filters[n-1].typ != "stock" {
+	if n := len(dr.filters); rc.Action.Mode == "async" && (in.queues.durable != nil || in.Config.Stock.Store == "redis") && n > 0 && dr.filters[n-1].typ != "stock" {
 		// The stock script queues the order; a later filter's refusal
 		// would give the unit back while a forwarder may already deliver.
-		return fmt.Errorf("%s: %s: async mode on the Redis store queues the order in the stock filter's script, so stock must be the chain's last filter", path, dr.filters[n-1].path)
+		return conf.AtPath(dr.filters[n-1].path, errors.New("async mode on the Redis store queues the order in the stock filter's script, so stock must be the chain's last filter"))
 	}
 	rt.pages = append(rt.pages, in.busy)
 	for _, d := range dr.filters {
