@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -44,9 +46,17 @@ func (a *AdminCall) Error(status int, reason, msg string) {
 	a.JSON(status, map[string]any{"error": reason, "message": msg, "status": status})
 }
 
-// Param is a path parameter of the admin route.
+// Param is a path parameter of the admin route, percent-decoded: a
+// backend that builds the URL with encodeURIComponent sends an order key's
+// ":" as %3A. A value that does not decode is returned as sent (the call
+// then refuses it as malformed).
 func (a *AdminCall) Param(name string) string {
 	s, _ := a.Ctx.UserValue(name).(string)
+	if strings.IndexByte(s, '%') >= 0 {
+		if d, err := url.PathUnescape(s); err == nil {
+			return d
+		}
+	}
 	return s
 }
 
