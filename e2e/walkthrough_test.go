@@ -123,10 +123,13 @@ func TestWalkthrough(t *testing.T) {
 	_, body, _ = call(t, "GET", base+"/api/activities/tee-sale/path", "X-User-Id", "alice")
 	buy = jsonField(t, body, "path")
 	time.Sleep(1100 * time.Millisecond)
-	code, body, _ = call(t, "POST", base+buy, "X-User-Id", "alice", "X-Order-Token", token)
+	code, body, h = call(t, "POST", base+buy, "X-User-Id", "alice", "X-Order-Token", token)
 	ticket := jsonField(t, body, "ticket")
 	if code != 202 || !strings.HasPrefix(ticket, "tee-sale:alice:") || jsonField(t, body, "poll") != "/api/orders/"+ticket {
 		t.Fatalf("async purchase: %d %s", code, body)
+	}
+	if len(h.Peek("X-Request-Id")) == 0 {
+		t.Errorf("the 202 carries no X-Request-Id")
 	}
 	if code, _, _ := call(t, "GET", base+"/api/orders/"+ticket, "X-User-Id", "bob"); code != 404 {
 		t.Errorf("bob polls alice's ticket: %d", code)

@@ -86,6 +86,28 @@ func (a *AsyncQueues) queue(route string, c conf.Queue, u *Upstream) (q *asyncQu
 	return q, func() {}, nil
 }
 
+// rebind points every running queue at the upstream of ups with the name
+// of the one it uses now. A queue whose upstream is gone keeps the old
+// one, and says so: its orders are still owed a delivery.
+func (a *AsyncQueues) rebind(ups map[string]*Upstream) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	move := func(route string, p *atomic.Pointer[Upstream]) {
+		old := p.Load()
+		if u := ups[old.name]; u != nil {
+			p.Store(u)
+		} else if old != nil {
+			a.log.Warn("async queue: its upstream is no longer configured; it keeps delivering through the old one", "route", route, "upstream", old.name)
+		}
+	}
+	for route, q := range a.m {
+		move(route, &q.up)
+	}
+	for route, sq := range a.streams {
+		move(route, &sq.up)
+	}
+}
+
 // release gives a dead-lettered order's unit back.
 func (a *AsyncQueues) release(ctx context.Context, o *forward.Order) error {
 	_, err := a.units.Release(ctx, o.Activity, []byte(o.User), o.Seq, "dead_letter")
@@ -164,6 +186,7 @@ func (in *Instance) asyncAction(u *Upstream, aq *asyncQueue, rewrite []byte) fun
 			req.URI().SetPathBytes(rewrite)
 		}
 		u.prepare(r, req)
+		r.Ctx.Response.Header.SetBytesKV(hdrRequestID, req.Header.PeekBytes(hdrRequestID)) // as the sync answer's
 		o := forward.Order{
 			Ticket:   string(req.Header.PeekBytes(hdrIdempotencyKey)),
 			Activity: r.Activity.ID, User: string(r.User), Seq: r.Ticket.Seq,

@@ -279,3 +279,34 @@ func TestAsyncQueueMetrics(t *testing.T) {
 		t.Errorf("queue metrics %v, depth %v; want enqueued 1, delivered 1, dead_lettered 0, depth 0", counts, depths)
 	}
 }
+
+// TestAsyncQueueDrainsAfterItsRouteTurnsSync: a reload that makes the
+// async route sync (or drops it) leaves its queued orders in the queue,
+// and the queue follows the new config's upstream of the same name: an
+// order queued while the backend was unreachable is delivered once the
+// reload points "orders" at a live one.
+func TestAsyncQueueDrainsAfterItsRouteTurnsSync(t *testing.T) {
+	dead := strings.Replace(asyncYAML,
+		`upstreams: [{name: orders, addrs: ["BACKEND"], timeout: 2s, connect_timeout: 200ms}]`,
+		`upstreams: [{name: orders, addrs: ["127.0.0.1:1"], timeout: 2s, connect_timeout: 200ms}, {name: live, addrs: ["BACKEND"]}]`, 1)
+	dead = strings.Replace(dead, "queue: {rate: 1000, attempts: 2, backoff: 1ms}", "queue: {rate: 1000, attempts: 100, backoff: 5ms, backoff_max: 20ms}", 1)
+	g := startAsyncWith(t, dead, demobackend.Options{})
+	_, m := g.do(t, "POST", "/buy/phone-sale", "dave")
+	poll, _ := m["poll"].(string)
+	if poll == "" {
+		t.Fatalf("no ticket: %v", m)
+	}
+	live := g.yaml[strings.Index(g.yaml, `{name: live, addrs: ["`)+len(`{name: live, addrs: ["`):]
+	live = live[:strings.Index(live, `"`)]
+	synced := strings.Replace(asyncYAML, "BACKEND", live, 1)
+	synced = strings.Replace(synced, ", mode: async, queue: {rate: 1000, attempts: 2, backoff: 1ms}}", "}", 1)
+	if _, err := g.s.Reload(parse(t, synced)); err != nil {
+		t.Fatalf("reload to sync: %v", err)
+	}
+	if got := g.poll(t, poll, "dave"); got["status"] != "delivered" {
+		t.Fatalf("queued order after the reload: %v, want delivered through the new upstream", got)
+	}
+	if code, m := g.do(t, "POST", "/buy/phone-sale", "erin"); code != 201 {
+		t.Errorf("the route, now sync: %d %v, want the backend's 201", code, m)
+	}
+}

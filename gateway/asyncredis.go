@@ -129,6 +129,9 @@ func orderEncoder(u *Upstream, rewrite []byte) func(r *Request, dst []byte) ([]b
 			req.URI().SetPathBytes(rewrite)
 		}
 		u.prepare(r, req)
+		// The 202 carries the id every delivery of the order will carry,
+		// as a sync answer carries the one the backend saw.
+		r.Ctx.Response.Header.SetBytesKV(hdrRequestID, req.Header.PeekBytes(hdrRequestID))
 		o := forward.Order{Method: string(req.Header.Method()), Path: string(req.URI().RequestURI()), Body: req.Body()}
 		for k, v := range req.Header.All() {
 			o.Header = append(o.Header, [2]string{string(k), string(v)})

@@ -192,6 +192,11 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 	for _, uc := range cfg.Upstreams {
 		in.Upstreams[uc.Name] = newUpstream(uc, deps.Logger, in.Pages, deps.Now, in.units)
 	}
+	// First of the activations: every running queue moves to this
+	// config's upstream of the same name, also one whose route is gone or
+	// no longer async (its orders still drain); the routes' own
+	// activations below then bind theirs.
+	in.activate = append(in.activate, func() { in.queues.rebind(in.Upstreams) })
 	r := router.New()
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false

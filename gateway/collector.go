@@ -112,6 +112,18 @@ func b2f(b bool) float64 {
 	return 0
 }
 
+// resultCount is one result label of flashgate_queue_orders_total and its count.
+type resultCount struct {
+	result string
+	n      uint64
+}
+
+func queueOrders(ch chan<- prometheus.Metric, route string, rs []resultCount) {
+	for _, c := range rs {
+		ch <- prometheus.MustNewConstMetric(descQueueOrders, prometheus.CounterValue, float64(c.n), route, c.result)
+	}
+}
+
 func collectQueues(ch chan<- prometheus.Metric, qs *AsyncQueues) {
 	if qs == nil {
 		return
@@ -119,30 +131,20 @@ func collectQueues(ch chan<- prometheus.Metric, qs *AsyncQueues) {
 	for route, st := range qs.Stats() {
 		gauge(ch, descQueueDepth, float64(st.Depth), route)
 		gauge(ch, descQueueWait, st.HeadWait.Seconds(), route)
-		for _, c := range []struct {
-			result string
-			n      uint64
-		}{
+		queueOrders(ch, route, []resultCount{
 			{"enqueued", st.Enqueued}, {"delivered", st.Delivered}, {"retried", st.Retried},
 			{"dead_lettered", st.DeadLettered}, {"full", st.Full},
-		} {
-			ch <- prometheus.MustNewConstMetric(descQueueOrders, prometheus.CounterValue, float64(c.n), route, c.result)
-		}
+		})
 	}
 	for route, st := range qs.streamStats() {
 		if st.depthOK {
 			gauge(ch, descQueueDepth, float64(st.depth), route)
 			gauge(ch, descQueueWait, st.headWait.Seconds(), route)
 		}
-		for _, c := range []struct {
-			result string
-			n      uint64
-		}{
+		queueOrders(ch, route, []resultCount{
 			{"delivered", st.Delivered}, {"retried", st.Retried}, {"dead_lettered", st.DeadLettered},
 			{"dropped", st.Dropped}, {"taken_over", st.TakenOver},
-		} {
-			ch <- prometheus.MustNewConstMetric(descQueueOrders, prometheus.CounterValue, float64(c.n), route, c.result)
-		}
+		})
 		ch <- prometheus.MustNewConstMetric(descQueueDuplicates, prometheus.CounterValue, float64(st.ClaimedFromDead), route, "claimed_from_dead")
 		ch <- prometheus.MustNewConstMetric(descQueueDuplicates, prometheus.CounterValue, float64(st.RetryAfterTimeout), route, "retry_after_timeout")
 	}

@@ -153,6 +153,10 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
+	if *timeout <= 0 {
+		fmt.Fprintf(stderr, "flashgate admin: --timeout must be > 0, got %v\n", *timeout)
+		return exitConfig
+	}
 	if *token == "" {
 		*token = os.Getenv("FLASHGATE_ADMIN_TOKEN")
 	}

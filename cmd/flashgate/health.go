@@ -25,6 +25,10 @@ func cmdHealth(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitConfig
 	}
+	if *timeout <= 0 {
+		fmt.Fprintf(stderr, "flashgate health: --timeout must be > 0, got %v\n", *timeout)
+		return exitConfig
+	}
 	if *path != "" && *url != "" {
 		fmt.Fprintln(stderr, "flashgate health: give --config or --url, not both")
 		return exitConfig

@@ -209,5 +209,10 @@ func configFlag(name string, args []string, stderr io.Writer, extra func(*flag.F
 		fmt.Fprintf(stderr, "flashgate %s: --config FILE is required\n", name)
 		return "", false
 	}
+	if fs.NArg() > 0 {
+		// "check a.yaml b.yaml" would check a.yaml alone and say ok.
+		fmt.Fprintf(stderr, "flashgate %s: unexpected argument %q (one --config FILE, flags before it)\n", name, fs.Arg(0))
+		return "", false
+	}
 	return *path, true
 }

@@ -50,9 +50,12 @@ func TestExitCodes(t *testing.T) {
 		{"serve without config", []string{"serve"}, exitConfig, "--config FILE is required"},
 		{"serve unknown flag", []string{"serve", "--nope"}, exitConfig, "flag provided but not defined"},
 		{"check missing file", []string{"check", "--config", "/nonexistent/flashgate.yaml"}, exitConfig, "nonexistent"},
+		{"check two files", []string{"check", "--config", "../../conf/demo.yaml", "other.yaml"}, exitConfig, `unexpected argument "other.yaml"`},
 		{"health two targets", []string{"health", "--config", "x", "--url", "y"}, exitConfig, "not both"},
 		{"health unreachable", []string{"health", "--url", "http://127.0.0.1:1/healthz", "--timeout", "500ms"}, exitFail, "unhealthy"},
 		{"admin no call", []string{"admin", "--token", "t"}, exitConfig, "a CALL is required"},
+		{"admin zero timeout", []string{"admin", "--token", "t", "--timeout", "0", "activities"}, exitConfig, "--timeout must be > 0"},
+		{"health zero timeout", []string{"health", "--timeout", "0s"}, exitConfig, "--timeout must be > 0"},
 		{"admin unknown call", []string{"admin", "--token", "t", "explode"}, exitConfig, `unknown call "explode"`},
 		{"admin unreachable", []string{"admin", "--token", "t", "--addr", "127.0.0.1:1", "--timeout", "500ms", "activities"}, exitFail, "GET /admin/activities"},
 	}

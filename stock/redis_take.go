@@ -1,0 +1,117 @@
+package stock
+
+import (
+	"context"
+	"strconv"
+)
+
+// The three steps of a Take on the Redis store (doc.go, "Take: one
+// script per step"), run on await's background goroutine.
+
+// take runs the three steps of a purchase (see doc.go) for attempt, under
+// ctx alone. It runs on the background goroutine of await.
+func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt, order string) (Decision, error) {
+	h := homeShard(u, a.shards)
+	keys, args := a.keys[h][:syncKeys], []string{a.verStr, u, a.idx[h], attempt, a.puStr}
+	if order != "" || a.payWithin > 0 {
+		// async mode: the order, appended to h's Stream on admission;
+		// pay_within: the deadline (ARGV[7], after an empty order).
+		keys, args = a.keys[h], append(args, "")
+		if order != "" {
+			order = streamValue(a.verStr, order) // borrow.lua appends the same value
+			args[5] = order
+		}
+		if a.payWithin > 0 {
+			args = append(args, r.dueArg(a))
+		}
+	}
+	v, err := call(ctx, r.c, "take", takeScript, keys, args)
+	if err != nil {
+		return Decision{}, err
+	}
+	n := v >> 3
+	switch v & 7 {
+	case codeAdmitted:
+		return Decision{Result: Admitted, Seq: makeSeq(a.version, n), Shard: h}, nil
+	case codeLimit:
+		return Decision{Result: LimitReached}, nil
+	case codeBorrow:
+		a.empty.set(h)
+		return r.borrow(ctx, a, h, u, n, order)
+	case codeNotLoaded:
+		r.drop(a.name)
+		return Decision{Result: NotLoaded}, nil
+	case codeStale:
+		return Decision{}, errStale
+	case codeFenced:
+		return Decision{}, unavailable("take", errAbandoned)
+	}
+	return Decision{}, unavailable("take", errReply)
+}
+
+// borrow looks for a unit on the other shards for the pending purchase n
+// of user: first those not known empty, then, so that a stale bit never
+// makes a SoldOut, those that were. It then settles on the home shard h.
+func (r *RedisStore) borrow(ctx context.Context, a *redisAct, h int, u string, n int64, order string) (Decision, error) {
+	id := orderID(n, u)
+	args := []string{a.verStr, id}
+	if order != "" {
+		args = append(args, order)
+	}
+	var tried [MaxShards / 64]uint64
+	for pass := 0; pass < 2; pass++ {
+		for k := 1; k < a.shards; k++ {
+			t := (h + k) % a.shards
+			if tried[t>>6]&(1<<(t&63)) != 0 || (pass == 0 && a.empty.has(t)) {
+				continue
+			}
+			tried[t>>6] |= 1 << (t & 63)
+			code, err := call(ctx, r.c, "borrow", borrowScript, a.keys[t], args)
+			if err != nil {
+				return Decision{}, err
+			}
+			switch code {
+			case codeAdmitted:
+				return r.settle(ctx, a, h, id, u, t, n)
+			case codeEmpty:
+				a.empty.set(t)
+			case codeFenced:
+				// Reconcile judged this purchase dead: give the allowance
+				// back if it has not already.
+				_, _ = r.settle(ctx, a, h, id, u, -1, n)
+				return Decision{}, unavailable("borrow", errFenced)
+			case codeStale, codeNotLoaded:
+				return Decision{}, errStale
+			default:
+				return Decision{}, unavailable("borrow", errReply)
+			}
+		}
+	}
+	return r.settle(ctx, a, h, id, u, -1, n)
+}
+
+// settle records on h where the pending purchase ended: on shard t, or
+// nowhere (t = -1, SoldOut).
+func (r *RedisStore) settle(ctx context.Context, a *redisAct, h int, id, u string, t int, n int64) (Decision, error) {
+	ts := "-1"
+	if t >= 0 {
+		ts = a.idx[t]
+	}
+	args := []string{a.verStr, id, u, ts, strconv.FormatInt(n, 10)}
+	if t >= 0 && a.payWithin > 0 {
+		args = append(args, r.dueArg(a))
+	}
+	code, err := call(ctx, r.c, "settle", settleScript, a.keys[h], args)
+	if err != nil {
+		return Decision{}, err
+	}
+	switch {
+	case t >= 0 && code == 1:
+		return Decision{Result: Admitted, Seq: makeSeq(a.version, n), Shard: t}, nil
+	case t < 0 && (code == 2 || code == 0):
+		return Decision{Result: SoldOut}, nil
+	case code == codeStale || code == codeNotLoaded:
+		return Decision{}, errStale
+	}
+	return Decision{}, unavailable("settle", errLostMark)
+}
