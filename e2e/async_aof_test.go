@@ -26,7 +26,7 @@ type answer struct {
 
 // steadyBuyers sends purchases from distinct users (user-0, user-1, ...),
 // round robin over addrs, workers at a time, each worker pausing pause
-// between its requests, until stop is closed, at most max users and 60 s.
+// between its requests, until end is called, at most users users and 60 s.
 type steadyBuyers struct {
 	mu      sync.Mutex
 	answers []answer
@@ -34,7 +34,7 @@ type steadyBuyers struct {
 	wg      sync.WaitGroup
 }
 
-func startSteadyBuyers(t *testing.T, addrs []string, workers, max int, pause time.Duration) *steadyBuyers {
+func startSteadyBuyers(t *testing.T, addrs []string, workers, users int, pause time.Duration) *steadyBuyers {
 	sb := &steadyBuyers{stop: make(chan struct{})}
 	var next atomic.Int64
 	deadline := time.Now().Add(60 * time.Second)
@@ -49,7 +49,7 @@ func startSteadyBuyers(t *testing.T, addrs []string, workers, max int, pause tim
 				default:
 				}
 				j := int(next.Add(1)) - 1
-				if j >= max || time.Now().After(deadline) {
+				if j >= users || time.Now().After(deadline) {
 					return
 				}
 				a := answer{user: fmt.Sprintf("user-%d", j), start: time.Now()}
