@@ -144,12 +144,18 @@ func (f *Forwarder) deadLetter(ctx context.Context, it *streamItem, o *Order, st
 	f.finish(ctx, it, st.Reason)
 }
 
-// record writes the final status for order_status on any instance. A
-// failure only costs the poller the detail: with the ledger entry gone or
-// the record missing, the poll answers from the ledger.
+// record writes the final status for order_status on any instance,
+// retrying while Redis fails (bounded by ctx), before the entry is acked.
+// It must not be skipped: a delivered order keeps its held ledger entry,
+// and without the record its poll would answer "queued" for ever (seen
+// when Redis died between the backend's answer and this write).
 func (f *Forwarder) record(ctx context.Context, o *Order, st Status) {
 	b, _ := json.Marshal(statusRecord(st))
-	_ = f.log.PutOrderStatus(ctx, o.Activity, o.User, o.Seq, b, f.cfg.StatusTTL)
+	for {
+		if err := f.log.PutOrderStatus(ctx, o.Activity, o.User, o.Seq, b, f.cfg.StatusTTL); err == nil || sleep(ctx, f.cfg.PollMax) != nil {
+			return
+		}
+	}
 }
 
 // finish acks the entry, retrying while Redis fails (bounded by ctx):

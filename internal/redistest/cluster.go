@@ -36,7 +36,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	}
 	c := &Cluster{nodes: make([]*Server, n)}
 	for i := range c.nodes {
-		c.nodes[i] = start(t, true)
+		c.nodes[i] = start(t, &Server{cluster: true})
 	}
 	if err := c.form(); err != nil {
 		c.logTo(t)

@@ -34,6 +34,7 @@ type Server struct {
 	bin     string
 	dir     string
 	cluster bool
+	aof     bool // appendonly yes, appendfsync always (StartAOF)
 	port    int
 	busPort int // cluster bus port; 0 when not a cluster node
 
@@ -53,16 +54,25 @@ type proc struct {
 // never t.Skip.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	return start(t, false)
+	return start(t, &Server{})
 }
 
-func start(t testing.TB, cluster bool) *Server {
+// StartAOF is Start with the durability a flash sale needs on one master:
+// `appendonly yes` and `appendfsync always`, so every write Redis answered
+// is on disk, and a Kill then Restart (same port, same directory) comes
+// back with it.
+func StartAOF(t testing.TB) *Server {
+	t.Helper()
+	return start(t, &Server{aof: true})
+}
+
+func start(t testing.TB, s *Server) *Server {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{bin: bin, dir: t.TempDir(), cluster: cluster}
+	s.bin, s.dir = bin, t.TempDir()
 	// Registered after TempDir, so it runs first: the process is gone
 	// before its directory is removed.
 	t.Cleanup(s.Kill)
@@ -98,8 +108,9 @@ func (s *Server) Kill() { s.halt(syscall.SIGKILL, 0) }
 
 // Restart starts the server again on the same port and in the same
 // directory, stopping it first if it is still running, and waits for PING.
-// With persistence off the data is gone, as after a crash; a cluster node
-// keeps its identity and slots from nodes.conf.
+// With persistence off the data is gone, as after a crash (a StartAOF
+// server comes back with it); a cluster node keeps its identity and slots
+// from nodes.conf.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()
@@ -133,7 +144,12 @@ func (s *Server) pickPorts() error {
 func (s *Server) config() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "port %d\nbind 127.0.0.1\ndir %s\n", s.port, s.dir)
-	b.WriteString("save \"\"\nappendonly no\ndaemonize no\nprotected-mode yes\n")
+	b.WriteString("save \"\"\ndaemonize no\nprotected-mode yes\n")
+	if s.aof {
+		b.WriteString("appendonly yes\nappendfsync always\n")
+	} else {
+		b.WriteString("appendonly no\n")
+	}
 	if s.cluster {
 		b.WriteString("cluster-enabled yes\ncluster-config-file nodes.conf\n")
 		fmt.Fprintf(&b, "cluster-node-timeout %d\ncluster-announce-ip 127.0.0.1\n", clusterNodeTimeout)
