@@ -85,6 +85,10 @@ func TestAdminPaid(t *testing.T) {
 	if code, m := paid(keys[0]); code != 200 || m["status"] != "already_paid" {
 		t.Fatalf("paid again: %d %v", code, m)
 	}
+	// The key percent-encoded, as encodeURIComponent writes it.
+	if code, m := paid(strings.ReplaceAll(keys[0], ":", "%3A")); code != 200 || m["status"] != "already_paid" {
+		t.Fatalf("paid with the key percent-encoded: %d %v", code, m)
+	}
 	if code, m := call("GET", "/admin/activities/phone-sale/stock"); code != 200 ||
 		m["held"] != 1.0 || m["paid"] != 1.0 || m["released_unpaid"] != 0.0 || m["sold"] != 2.0 {
 		t.Fatalf("stock: %d %v", code, m)
