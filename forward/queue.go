@@ -39,6 +39,11 @@ var ErrFull = errors.New("forward: queue full")
 // without counting an attempt.
 var ErrNotSent = errors.New("forward: not sent")
 
+// ErrUnreachable, wrapped in a Sender's error, says the order never left
+// the gateway (connection refused, cannot dial): an attempt used, but not
+// one the backend can have seen, so its retry is no possible duplicate.
+var ErrUnreachable = errors.New("forward: backend unreachable")
+
 // ErrClosed is Enqueue's answer after Close.
 var ErrClosed = errors.New("forward: queue closed")
 

@@ -2,6 +2,7 @@ package forward
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -263,28 +264,35 @@ func TestForwarderOutcomes(t *testing.T) {
 		wantState State
 		reason    string
 		wantSends int // per order
+		wantDups  uint64
 	}{
 		{"503 twice then 201: delivered on the third attempt", func(_ *Order, n int) (int, error) {
 			if n < 3 {
 				return 503, nil
 			}
 			return 201, nil
-		}, Delivered, "", 3},
-		{"409: the backend has it, delivered", func(*Order, int) (int, error) { return 409, nil }, Delivered, "", 1},
-		{"400: dead-lettered at once, unit back", func(*Order, int) (int, error) { return 400, nil }, Failed, ReasonRejected, 1},
-		{"500 always: dead-lettered after 3 attempts, unit back", func(*Order, int) (int, error) { return 500, nil }, Failed, ReasonExhausted, 3},
+		}, Delivered, "", 3, 0},
+		{"409: the backend has it, delivered", func(*Order, int) (int, error) { return 409, nil }, Delivered, "", 1, 0},
+		{"400: dead-lettered at once, unit back", func(*Order, int) (int, error) { return 400, nil }, Failed, ReasonRejected, 1, 0},
+		{"500 always: dead-lettered after 3 attempts, unit back", func(*Order, int) (int, error) { return 500, nil }, Failed, ReasonExhausted, 3, 0},
 		{"refused connection: retried like a 5xx", func(_ *Order, n int) (int, error) {
 			if n == 1 {
 				return 0, &net.OpError{Op: "dial", Err: context.DeadlineExceeded}
 			}
 			return 200, nil
-		}, Delivered, "", 2},
+		}, Delivered, "", 2, 3},
+		{"unreachable (never left the gateway): retried, no possible duplicate", func(_ *Order, n int) (int, error) {
+			if n == 1 {
+				return 0, fmt.Errorf("%w: dial tcp: connection refused", ErrUnreachable)
+			}
+			return 200, nil
+		}, Delivered, "", 2, 0},
 		{"breaker open 5 times: no attempt used, then delivered", func(_ *Order, n int) (int, error) {
 			if n <= 5 {
 				return 0, ErrNotSent
 			}
 			return 200, nil
-		}, Delivered, "", 6},
+		}, Delivered, "", 6, 0},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -305,6 +313,9 @@ func TestForwarderOutcomes(t *testing.T) {
 				if n != tc.wantSends {
 					t.Errorf("%s sent %d times, want %d", tk, n, tc.wantSends)
 				}
+			}
+			if d := fw.Stats().RetryAfterTimeout; d != tc.wantDups {
+				t.Errorf("retries after no answer (possible duplicates) %d, want %d", d, tc.wantDups)
 			}
 			wantLeft := int64(2)
 			if tc.wantState == Failed {

@@ -81,7 +81,7 @@ func (f *Forwarder) deliver(ctx context.Context, it *streamItem) {
 		if err == nil {
 			st.Code, st.Body = code, body
 		}
-		timedOut = err != nil && !notSent
+		timedOut = err != nil && !notSent && !errors.Is(err, ErrUnreachable) // it may have reached the backend
 		switch {
 		case notSent:
 		case err == nil && (code < 300 || code == 409):

@@ -62,6 +62,7 @@ func (u *Upstream) Send(ctx context.Context, o *forward.Order) (int, []byte, err
 		return resp.StatusCode(), append([]byte(nil), resp.Body()...), nil
 	case notDelivered(err):
 		u.results[resUnreachable].Inc()
+		return 0, nil, fmt.Errorf("%w: %w", forward.ErrUnreachable, err)
 	case isTimeout(err):
 		u.results[resTimeout].Inc()
 	default:
