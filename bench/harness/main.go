@@ -39,6 +39,9 @@ type harness struct {
 	spikeUsers           int
 	spikeConns           int
 	stormRate, soldUsers int
+	shaveRate            int
+	shaveDuration        time.Duration
+	shave                *shaving
 
 	redisPort   int
 	redis       *proc
@@ -62,11 +65,13 @@ func main() {
 	flag.IntVar(&h.rounds, "rounds", 3, "interleaved rounds; the table shows medians")
 	flag.IntVar(&h.threads, "threads", 2, "wrk threads")
 	flag.IntVar(&h.conns, "conns", 128, "wrk connections")
-	only := flag.String("only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarioNames(), ","))
+	only := flag.String("only", "", "comma-separated scenarios to run (default all but the opt-in ones, marked *): "+strings.Join(scenarioNames(), ","))
 	flag.IntVar(&h.spikeUsers, "spike-users", 300000, "distinct users of the flash-sale spike")
 	flag.IntVar(&h.spikeConns, "spike-conns", 256, "buyer connections of the spike, over both gateways")
 	flag.IntVar(&h.stormRate, "storm-rate", 50000, "users minted per second of a purchase storm (a storm that runs out is flagged)")
 	flag.IntVar(&h.soldUsers, "soldout-users", 200000, "users replayed by the sold-out scenario")
+	flag.IntVar(&h.shaveRate, "shaving-rate", 1000, "purchases per second (distinct users, open loop) offered in each mode of the shaving scenario")
+	flag.DurationVar(&h.shaveDuration, "shaving-duration", 10*time.Second, "length of each mode's load in the shaving scenario (whole seconds)")
 	flag.Func("variant", "NAME:KEY=VALUE[,KEY=VALUE]: also serve the page scenarios from a gateway with these server.* settings (env.NAME=VALUE: an environment variable of the gateway process), for an A/B in the same run (repeatable), e.g. wb4k:write_buffer_size=4096 or p1:env.GOMAXPROCS=1", func(s string) error {
 		v, err := parseVariant(s)
 		h.variants = append(h.variants, v)
@@ -165,7 +170,7 @@ func (h *harness) run() error {
 	for round := 1; round <= h.rounds; round++ {
 		fmt.Fprintf(os.Stderr, "== round %d/%d\n", round, h.rounds)
 		for _, sc := range scenarios {
-			if h.only != nil && !h.only[sc.name] {
+			if (h.only == nil && optIn[sc.name]) || (h.only != nil && !h.only[sc.name]) {
 				continue
 			}
 			fmt.Fprintf(os.Stderr, "   %s\n", sc.name)

@@ -36,20 +36,21 @@ type sample struct {
 
 // results is everything bench.json holds.
 type results struct {
-	Machine     string         `json:"machine"`
-	Command     string         `json:"command"`
-	Started     time.Time      `json:"started"`
-	Finished    time.Time      `json:"finished"`
-	Duration    string         `json:"duration_per_run"`
-	Rounds      int            `json:"rounds"`
-	Threads     int            `json:"wrk_threads"`
-	Conns       int            `json:"wrk_conns"`
-	PageBytes   int            `json:"page_bytes"`
-	PageGzBytes int            `json:"page_gzip_bytes"`
-	Samples     []sample       `json:"samples"`
-	Scripts     []scriptSample `json:"redis_scripts"`
-	Spikes      []spikeResult  `json:"flash_sales"`
-	Summary     []row          `json:"summary"`
+	Machine     string          `json:"machine"`
+	Command     string          `json:"command"`
+	Started     time.Time       `json:"started"`
+	Finished    time.Time       `json:"finished"`
+	Duration    string          `json:"duration_per_run"`
+	Rounds      int             `json:"rounds"`
+	Threads     int             `json:"wrk_threads"`
+	Conns       int             `json:"wrk_conns"`
+	PageBytes   int             `json:"page_bytes"`
+	PageGzBytes int             `json:"page_gzip_bytes"`
+	Samples     []sample        `json:"samples"`
+	Scripts     []scriptSample  `json:"redis_scripts"`
+	Spikes      []spikeResult   `json:"flash_sales"`
+	Shavings    []shavingResult `json:"peak_shaving,omitempty"`
+	Summary     []row           `json:"summary"`
 }
 
 func (h *harness) add(name string, round int, s sample) {
@@ -166,6 +167,7 @@ func (h *harness) summarize() []row {
 
 func (h *harness) printTable(w io.Writer) {
 	h.res.Summary = h.summarize()
+	defer h.printShaving(w)
 	defer h.printSpikes(w)
 	defer h.printScripts(w)
 	fmt.Fprintf(w, "\nflashgate bench: %s\n%s; wrk -t%d -c%d, %s per run, %d interleaved rounds, medians\n\n",

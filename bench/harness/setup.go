@@ -27,7 +27,8 @@ const adminToken = "bench-admin-token-0123456789"
 // writeConfig writes a copy of bench/bench.yaml for one gateway: its
 // ports, the harness's Redis, backend and blacklist, the Redis store, and
 // the sale's start.
-func (h *harness) writeConfig(name string, port, adminPort int, saleStart time.Time, server map[string]any) (string, error) {
+// edit, if not nil, changes the document last.
+func (h *harness) writeConfig(name string, port, adminPort int, saleStart time.Time, server map[string]any, edit func(map[string]any)) (string, error) {
 	src, err := os.ReadFile(filepath.Join(h.benchDir, "bench.yaml"))
 	if err != nil {
 		return "", err
@@ -57,6 +58,9 @@ func (h *harness) writeConfig(name string, port, adminPort int, saleStart time.T
 			}
 		}
 	}
+	if edit != nil {
+		edit(doc)
+	}
 	out, err := yaml.Marshal(doc)
 	if err != nil {
 		return "", err
@@ -70,6 +74,11 @@ func asList(v any) []any { l, _ := v.([]any); return l }
 // startGateway warms activity (all when "") and starts a gateway.
 // env is added to the gateway's environment.
 func (h *harness) startGateway(name, warm string, saleStart time.Time, server map[string]any, env []string) (*gw, error) {
+	return h.startGatewayEdit(name, warm, saleStart, server, env, nil)
+}
+
+// startGatewayEdit is startGateway on a config that edit changed.
+func (h *harness) startGatewayEdit(name, warm string, saleStart time.Time, server map[string]any, env []string, edit func(map[string]any)) (*gw, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -78,7 +87,7 @@ func (h *harness) startGateway(name, warm string, saleStart time.Time, server ma
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := h.writeConfig(name, port, adminPort, saleStart, server)
+	cfg, err := h.writeConfig(name, port, adminPort, saleStart, server, edit)
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:9090", "address to listen on")
 	failRate := fs.Float64("fail-rate", 0, "fraction of orders, in [0,1], answered 500 and not recorded")
 	latency := fs.Duration("latency", 0, "delay added to every order")
+	workers := fs.Int("workers", 0, "orders worked on at once, the rest wait (with -latency: at most workers/latency orders a second); 0 = no cap")
 	reject := fs.Bool("reject-duplicates", true, "answer a repeated Idempotency-Key with 409; if false, record another order")
 	secret := fs.String("session-secret", DemoSessionSecret, "HS256 key of the demo sign-in's session JWTs (>= 32 bytes; \"\" disables /login)")
 	ttl := fs.Duration("session-ttl", demobackend.DefaultSessionTTL, "how long a demo sign-in session lasts")
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 		return fmt.Errorf("-fail-rate: must be in [0,1], got %v", *failRate)
 	case *latency < 0:
 		return fmt.Errorf("-latency: must be >= 0, got %s", *latency)
+	case *workers < 0:
+		return fmt.Errorf("-workers: must be >= 0, got %d", *workers)
 	case *secret != "" && len(*secret) < 32:
 		return fmt.Errorf("-session-secret: must be at least 32 bytes, got %d", len(*secret))
 	case *ttl <= 0:
@@ -73,6 +76,7 @@ func run(ctx context.Context, args []string, logw io.Writer) error {
 	b := demobackend.New(demobackend.Options{
 		FailRate:        *failRate,
 		Latency:         *latency,
+		Workers:         *workers,
 		AllowDuplicates: !*reject,
 		SessionSecret:   []byte(*secret),
 		SessionTTL:      *ttl,

@@ -26,6 +26,11 @@ type Options struct {
 	// Latency is added to every POST /orders, to stand in for a slow
 	// backend in timeout and queueing tests. Default 0.
 	Latency time.Duration
+	// Workers is how many orders are worked on at once (Latency each);
+	// the others wait for a worker, like requests queued at a shop's
+	// database pool. With Latency it caps the backend at Workers/Latency
+	// orders a second (10 workers × 50 ms = 200/s). Default 0: no cap.
+	Workers int
 	// AllowDuplicates makes a repeated Idempotency-Key create another
 	// order instead of a 409, like a backend with no idempotency, so that a
 	// test can count what the gateway let through twice. It is the
@@ -45,7 +50,9 @@ type Options struct {
 // use; one mutex is plenty for a test double that a benchmark never makes
 // the bottleneck.
 type Backend struct {
-	opts Options
+	opts    Options
+	workers chan struct{} // Options.Workers slots; nil: no cap
+	load    load
 
 	mu         sync.Mutex
 	byKey      map[string]uint64   // key -> number of its first order
@@ -63,7 +70,11 @@ func New(opts Options) *Backend {
 	if opts.ShopName == "" {
 		opts.ShopName = "Flash Shop"
 	}
-	return &Backend{opts: opts, byKey: make(map[string]uint64), byUser: make(map[string]struct{})}
+	b := &Backend{opts: opts, byKey: make(map[string]uint64), byUser: make(map[string]struct{})}
+	if opts.Workers > 0 {
+		b.workers = make(chan struct{}, opts.Workers)
+	}
+	return b
 }
 
 // Orders is the number of orders created so far.
@@ -91,7 +102,7 @@ func (b *Backend) Repeats() int {
 }
 
 // Handler serves POST /orders, GET /orders/count, GET /orders/users,
-// GET /healthz and, with a SessionSecret, the demo sign-in: GET and POST
+// GET and POST /orders/load, GET /healthz and, with a SessionSecret, the demo sign-in: GET and POST
 // /login, GET /logout.
 func (b *Backend) Handler(ctx *fasthttp.RequestCtx) {
 	signIn := len(b.opts.SessionSecret) > 0
@@ -120,6 +131,8 @@ func (b *Backend) Handler(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		b.count(ctx)
+	case "/orders/load":
+		b.loadEndpoint(ctx)
 	case "/orders/users":
 		if !ctx.IsGet() && !ctx.IsHead() {
 			methodNotAllowed(ctx, "GET, HEAD")

@@ -39,6 +39,12 @@ func (b *Backend) createOrder(ctx *fasthttp.RequestCtx) {
 		writeJSON(ctx, fasthttp.StatusRequestEntityTooLarge, bodyTooLarge)
 		return
 	}
+	b.load.enter()
+	defer b.load.leave()
+	if b.workers != nil {
+		b.workers <- struct{}{}
+		defer func() { <-b.workers }()
+	}
 	if b.opts.Latency > 0 {
 		time.Sleep(b.opts.Latency)
 	}
@@ -75,6 +81,7 @@ func (b *Backend) createOrder(ctx *fasthttp.RequestCtx) {
 		b.byKey[string(key)] = id
 	}
 	b.mu.Unlock()
+	b.load.created(time.Now())
 
 	var arr [256]byte
 	buf := append(arr[:0], `{"order_id":"o-`...)
