@@ -231,16 +231,18 @@ func (c *Config) validateRoutes(errs *Errors) {
 }
 
 // validatePayAsync refuses pay_within on the activities of an async
-// route: its in-process queue delivers without asking the store whether
-// the unit is still held, so the order of a unit released unpaid could
-// reach the backend after the unit sold again.
+// route, on both stores: the memory store's in-process queue delivers
+// without asking whether the unit is still held, and the Redis store's
+// unpaid release does not yet retract the queued order first (as Release
+// does), so the order of a unit released unpaid could reach the backend
+// after the unit sold again.
 func (c *Config) validatePayAsync(errs *Errors, ap string, r Route) {
 	if r.Action.Mode != "async" || !strings.Contains(r.Path, "{activity}") {
 		return
 	}
 	for _, a := range c.Activities {
 		if a.PayWithin != 0 && (len(r.Activities) == 0 || slices.Contains(r.Activities, a.ID)) {
-			errs.Addf(Join(ap, "mode"), "async cannot sell activity %q, which sets pay_within, yet: the in-process queue does not check that a unit is still held before it delivers", a.ID)
+			errs.Addf(Join(ap, "mode"), "async cannot sell activity %q, which sets pay_within, yet: an order still queued could be delivered after its unit was released unpaid", a.ID)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -199,5 +200,50 @@ func TestAsyncOnRedisStockLast(t *testing.T) {
 	_, err = gateway.NewServer(cfg, gateway.Deps{Stock: st, Redis: c})
 	if err == nil || !strings.Contains(err.Error(), "stock must be the chain's last filter") {
 		t.Fatalf("NewServer = %v, want the stock-last refusal", err)
+	}
+}
+
+// TestReloadAppliesPayWithinOnRedis: on the Redis store the sale keeps
+// pay_within in its meta key; a reload that changes it applies it there,
+// in place, and leaves an activity not warmed alone.
+func TestReloadAppliesPayWithinOnRedis(t *testing.T) {
+	addr := redistest.Start(t).Addr()
+	yaml := `
+redis: {addrs: ["` + addr + `"], prefix: "pw:"}
+stock: {store: redis}
+activities:
+  - {id: phone-sale, product: phone-x, stock: 3, shards: 1, pay_within: 3s}
+  - {id: later, product: phone-x, stock: 3, shards: 1, pay_within: 3s}
+routes:
+  - {path: "/s/{activity}", action: {type: json, endpoint: activity_status}}
+`
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	st, err := stock.NewRedis(stock.RedisOptions{Client: c, Prefix: "pw:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	ctx := context.Background()
+	if err := st.Warm(ctx, stock.Spec{Activity: "phone-sale", Stock: 3, Shards: 1, PerUser: 1, PayWithin: 3 * time.Second}, false); err != nil {
+		t.Fatal(err)
+	}
+	s, err := gateway.NewServer(parse(t, yaml), gateway.Deps{Stock: st, Redis: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	if _, err := s.Reload(parse(t, strings.ReplaceAll(yaml, "pay_within: 3s", "pay_within: 1m"))); err != nil {
+		t.Fatal(err)
+	}
+	ps := st.(stock.PayWithinSetter)
+	if changed, err := ps.SetPayWithin(ctx, "phone-sale", time.Minute); err != nil || changed {
+		t.Errorf("after the reload, setting 1m again changed = %v (%v), want the reload to have applied it", changed, err)
+	}
+	if _, err := st.Counts(ctx, "later"); !errors.Is(err, stock.ErrNotLoaded) {
+		t.Errorf("the activity never warmed: Counts = %v, want still not loaded", err)
 	}
 }

@@ -241,6 +241,12 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 			return nil, nil, err
 		}
 	}
+	// A shared store keeps pay_within with the sale: once this config
+	// serves (not on check or warm), a changed value applies in place.
+	if ps, ok := deps.Stock.(stock.PayWithinSetter); ok && !deps.AutoWarm {
+		acts, log := in.ActivityList, deps.Logger
+		in.activate = append(in.activate, func() { applyPayWithin(ps, acts, log) })
+	}
 	// A shared store's pay_within sweeper covers every activity this
 	// instance serves, sold here yet or not (after a restart, say).
 	if t, ok := deps.Stock.(stock.Tracker); ok {
@@ -287,6 +293,23 @@ func autoWarm(s stock.Store, acts []*Activity, log *slog.Logger) (kept []*Activi
 		}
 	}
 	return kept, nil
+}
+
+// applyPayWithin writes each activity's pay_within to the shared store;
+// a failure is logged (the sale keeps its running value) and tried again
+// by the next reload or warm-up.
+func applyPayWithin(ps stock.PayWithinSetter, acts []*Activity, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // all of them: Redis down must not hold a reload for long
+	defer cancel()
+	for _, a := range acts {
+		changed, err := ps.SetPayWithin(ctx, a.ID, a.PayWithin)
+		switch {
+		case err != nil:
+			log.Error("pay_within not applied; the sale keeps its running value", "activity", a.ID, "err", err)
+		case changed:
+			log.Info("pay_within applied", "activity", a.ID, "pay_within", a.PayWithin.String())
+		}
+	}
 }
 
 // SpecOf is the stock spec of an activity.

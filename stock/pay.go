@@ -236,3 +236,10 @@ func nowOrDefault(f func() time.Time) func() time.Time {
 	}
 	return f
 }
+
+// PayWithinSetter is a shared store whose activities' pay_within a
+// reload changes in place (the Redis store; the memory store's is set by
+// the Warm every build runs).
+type PayWithinSetter interface {
+	SetPayWithin(ctx context.Context, activity string, d time.Duration) (changed bool, err error)
+}

@@ -146,6 +146,20 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 	return r.announce(ctx, s.Activity, version)
 }
 
+// SetPayWithin gives a loaded activity pay_within d in place, for the
+// admissions that follow (a reload's change: the sale keeps its stock and
+// ledgers). It reports whether anything changed; an activity not loaded
+// is left alone (a warm-up loads it with the config's value).
+func (r *RedisStore) SetPayWithin(ctx context.Context, activity string, d time.Duration) (bool, error) {
+	m, loaded, err := r.readMeta(ctx, activity)
+	if err != nil || !loaded || m.spec.PayWithin == d {
+		return false, err
+	}
+	m.spec.PayWithin = d
+	r.sweepAlso(activity)
+	return true, r.setPayWithin(ctx, m.spec)
+}
+
 // setPayWithin records s's pay_within on the meta key and drops the local
 // spec, so the next Take reads it.
 func (r *RedisStore) setPayWithin(ctx context.Context, s Spec) error {
