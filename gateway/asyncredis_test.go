@@ -138,8 +138,16 @@ func TestAsyncOnRedis(t *testing.T) {
 			if got["status"] != "failed" || got["reason"] != "backend_rejected" {
 				t.Errorf("status: %v, want failed backend_rejected", got)
 			}
-			if n, _ := g1.store.Left(context.Background(), "bad-sale"); n != 3 {
-				t.Errorf("bad-sale left %d, want 3", n)
+			// The status is recorded first, then the unit goes back (on the
+			// background give-back queue of a remote store): wait, bounded.
+			var n int64
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				if n, _ = g1.store.Left(context.Background(), "bad-sale"); n == 3 {
+					break
+				}
+			}
+			if n != 3 {
+				t.Errorf("bad-sale left %d, want 3 (the dead letter's unit back)", n)
 			}
 			if code, _ := g1.do(t, "POST", "/bad/bad-sale", "carol"); code != 202 {
 				t.Errorf("buying again after the dead letter: %d, want 202", code)
