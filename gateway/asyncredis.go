@@ -168,8 +168,7 @@ func durableAction(u *Upstream) func(r *Request, _ string) {
 // writeQueued writes the 202 of a queued order.
 func writeQueued(ctx *fasthttp.RequestCtx, ticket []byte) {
 	ctx.SetStatusCode(fasthttp.StatusAccepted)
-	ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
-	ctx.Response.Header.SetBytesKV(headerCacheCtl, noStore)
+	SetPrivateJSON(&ctx.Response.Header)
 	b := make([]byte, 0, 64+2*len(ticket))
 	b = append(b, `{"ticket":"`...)
 	b = append(b, ticket...)

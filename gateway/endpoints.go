@@ -193,8 +193,7 @@ var (
 
 func (decisionEndpoint) Respond(r *Request) {
 	ctx := r.Ctx
-	ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
-	ctx.Response.Header.SetBytesKV(headerCacheCtl, noStore)
+	SetPrivateJSON(&ctx.Response.Header)
 	var buf [256]byte
 	b := append(buf[:0], admittedPrefix...)
 	if r.Activity != nil && r.Ticket.Held {

@@ -89,7 +89,6 @@ func (s *orderStatus) Respond(r *Request) {
 	}
 	b, _ := json.Marshal(a) // a holds nothing json cannot encode
 	h := &r.Ctx.Response.Header
-	h.SetContentTypeBytes(ctypeJSON)
-	h.SetBytesKV(headerCacheCtl, noStore)
+	SetPrivateJSON(h)
 	r.Ctx.Response.SetBodyRaw(append(b, '\n'))
 }

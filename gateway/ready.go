@@ -82,8 +82,7 @@ func (s *Server) redisReady() bool {
 func (s *Server) serveReady(ctx *fasthttp.RequestCtx) {
 	checks, ok := s.Ready()
 	b, _ := json.Marshal(map[string]any{"ready": ok, "checks": checks})
-	ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
-	ctx.Response.Header.SetBytesKV(headerCacheCtl, noStore)
+	SetPrivateJSON(&ctx.Response.Header)
 	if !ok {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 	}

@@ -229,9 +229,8 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	}
 	ctx.SetStatusCode(status)
 	ctx.SetConnectionClose()
-	ctx.Response.Header.Set("X-Flashgate-Reason", reason)
-	ctx.Response.Header.SetBytesKV(headerCacheCtl, noStore)
-	ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
+	ctx.Response.Header.Set(ReasonHeader, reason)
+	SetPrivateJSON(&ctx.Response.Header)
 	ctx.SetBodyString(fmt.Sprintf(`{"error":%q,"message":%q,"status":%d}`+"\n", reason, msg, status))
 }
 

@@ -85,14 +85,6 @@ type respBuf struct {
 
 var respPool = sync.Pool{New: func() any { return &respBuf{out: make([]byte, 0, 256)} }}
 
-var (
-	headerCacheControl = []byte("Cache-Control")
-	noStore            = []byte("no-store")
-	ctypeJSON          = []byte("application/json")
-)
-
-const headerReason = "X-Flashgate-Reason"
-
 // Respond answers the path, not_started, ended or unauthenticated.
 func (e *endpoint) Respond(r *gateway.Request) {
 	if r.Anonymous() {
@@ -113,7 +105,7 @@ func (e *endpoint) Respond(r *gateway.Request) {
 		out = r.Now.UTC().AppendFormat(out, gateway.RFC3339Milli)
 		out = append(out, "\"}\n"...)
 		writeJSON(r.Ctx, 403, out)
-		r.Ctx.Response.Header.Set(headerReason, "not_started")
+		r.Ctx.Response.Header.Set(gateway.ReasonHeader, "not_started")
 		b.out = out
 		respPool.Put(b)
 		return
@@ -137,7 +129,6 @@ func (e *endpoint) Respond(r *gateway.Request) {
 
 func writeJSON(ctx *fasthttp.RequestCtx, status int, body []byte) {
 	ctx.SetStatusCode(status)
-	ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
-	ctx.Response.Header.SetBytesKV(headerCacheControl, noStore)
+	gateway.SetPrivateJSON(&ctx.Response.Header)
 	ctx.Response.SetBody(body)
 }

@@ -36,14 +36,6 @@ type issueBuf struct {
 
 var issuePool = sync.Pool{New: func() any { return &issueBuf{out: make([]byte, 0, 512)} }}
 
-var (
-	headerCacheControl = []byte("Cache-Control")
-	noStore            = []byte("no-store")
-	ctypeJSON          = []byte("application/json")
-)
-
-const headerReason = "X-Flashgate-Reason"
-
 // Respond issues a token for the route's activity to the identified user.
 func (e *endpoint) Respond(r *gateway.Request) {
 	if r.Anonymous() {
@@ -74,7 +66,6 @@ func (e *endpoint) Respond(r *gateway.Request) {
 	b.out = out
 	resp := &r.Ctx.Response
 	resp.SetStatusCode(fasthttp.StatusOK)
-	resp.Header.SetContentTypeBytes(ctypeJSON)
-	resp.Header.SetBytesKV(headerCacheControl, noStore)
+	gateway.SetPrivateJSON(&resp.Header)
 	resp.SetBody(out)
 }
