@@ -73,8 +73,6 @@ func noteRoute(ctx *fasthttp.RequestCtx, rt *Route, r *Request) {
 	}
 }
 
-var hdrReason = []byte("X-Flashgate-Reason")
-
 // end writes the line of a sampled request and gives its record back.
 func (a *accessLog) end(ctx *fasthttp.RequestCtx, rec *accessRec) {
 	ctx.RemoveUserValue(accessKey)
@@ -91,7 +89,7 @@ func (a *accessLog) end(ctx *fasthttp.RequestCtx, rec *accessRec) {
 		slog.String("request_id", id),
 		slog.String("route", route),
 		slog.Int("status", ctx.Response.StatusCode()),
-		slog.String("reason", string(ctx.Response.Header.PeekBytes(hdrReason))),
+		slog.String("reason", string(ctx.Response.Header.PeekBytes(headerReason))),
 		slog.Duration("duration", time.Since(ctx.Time())),
 		slog.String("client_ip", ip.String()),
 		slog.String("user", string(rec.user)),

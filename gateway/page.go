@@ -37,7 +37,7 @@ type Page struct {
 
 var (
 	headerRetryAfter = []byte("Retry-After")
-	headerReason     = []byte("X-Flashgate-Reason")
+	headerReason     = []byte(ReasonHeader)
 	headerAccept     = []byte("Accept")
 	headerCacheCtl   = []byte("Cache-Control")
 	mimeJSON         = []byte("application/json")
