@@ -77,7 +77,14 @@ func TestProxyAnswersBeforeRelease(t *testing.T) {
 	if left, _ := st.Left(bgCtx(), "phone-sale"); left != 2 {
 		t.Fatalf("left %d after the release, want 2", left)
 	}
-	if got := value(stockReleasesTotal.WithLabelValues("phone-sale", "backend_rejected")) - before; got != 1 {
+	// The worker counts once the store's call has returned: wait, bounded.
+	var got float64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if got = value(stockReleasesTotal.WithLabelValues("phone-sale", "backend_rejected")) - before; got >= 1 {
+			break
+		}
+	}
+	if got != 1 {
 		t.Fatalf("releases counted %v, want 1", got)
 	}
 }
