@@ -1,0 +1,89 @@
+package stock
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/redis/rueidis"
+)
+
+// Release on the Redis store (doc.go, "Release"): a give-back is its own
+// concern, beside neither the warm-up nor the benchmark's TakeCommand.
+
+// Release returns the unit in up to three steps: find the shard t that
+// holds it (entry n of the user's record on the home shard h), give the
+// unit back on t, then free the allowance on h. A unit taken on h itself
+// is given back with the allowance in one step. A crash between the two
+// steps of a borrowed unit leaves the user's allowance used with no unit:
+// never an oversell, and a retried Release finishes the job.
+func (r *RedisStore) Release(ctx context.Context, activity string, user []byte, seq int64) (bool, error) {
+	a, err := r.act(ctx, activity)
+	if err != nil || a == nil {
+		return false, err
+	}
+	version, n := splitSeq(seq)
+	if version != a.version {
+		if a, err = r.reload(ctx, activity); err != nil || a == nil || version != a.version {
+			return false, err // a sequence number of another load: unknown
+		}
+	}
+	h := homeShard(user, a.shards)
+	u := string(user)
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	rec, err := r.c.Do(cctx, r.c.B().Hget().Key(a.keys[h][kState]).Field(recordField(u)).Build()).ToString()
+	cancel()
+	if rueidis.IsRedisNil(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, unavailable("release", err)
+	}
+	t, ok := heldOnShard(rec, n)
+	if !ok {
+		return false, nil
+	}
+	if t < 0 || t >= a.shards {
+		return false, unavailable("release", errReply)
+	}
+	return r.giveBack(ctx, a, h, t, orderID(n, u), u, "")
+}
+
+// giveBack is the last steps of Release, also used for the units of
+// abandoned Takes: claim.lua's retract on h (from then on no forwarder
+// delivers the entry's queued order, see doc.go, async mode), for a
+// borrowed unit release.lua on t (tombstone, INCR, PUBLISH), then
+// unhold.lua on h, which for a unit on h does both. An abandoned Take
+// passes its attempt: a unit whose order a forwarder already claimed stays
+// sold. It reports whether the allowance was freed.
+func (r *RedisStore) giveBack(ctx context.Context, a *redisAct, h, t int, id, u, attempt string) (bool, error) {
+	n, _, ok := parseOrderID(id)
+	if !ok {
+		return false, unavailable("release", errReply)
+	}
+	ns := strconv.FormatInt(n, 10)
+	code, err := r.run(ctx, "release", claimScript, a.keys[h], []string{a.verStr, ns, u, "r", attempt})
+	if err != nil {
+		return false, err
+	}
+	if code != 1 { // gone, pending, under delivery or another load: nothing to give back
+		return false, nil
+	}
+	if t != h {
+		code, err := r.run(ctx, "release", releaseScript, a.keys[t], []string{a.verStr, id, r.channel, stockMsg(a.name, t)})
+		if err != nil {
+			return false, err
+		}
+		if code == codeAdmitted {
+			a.empty.clear(t)
+		}
+	}
+	code, err = r.run(ctx, "release", unholdScript, a.keys[h],
+		[]string{a.verStr, ns, u, a.idx[h], r.channel, stockMsg(a.name, h)})
+	if err != nil {
+		return false, err
+	}
+	if code == 3 {
+		a.empty.clear(h)
+	}
+	return code == 1 || code == 3, nil
+}
