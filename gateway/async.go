@@ -93,10 +93,10 @@ func (a *AsyncQueues) rebind(ups map[string]*Upstream) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	move := func(route string, p *atomic.Pointer[Upstream]) {
-		old := p.Load()
+		old := p.Load() // never nil: a queue is made with its upstream
 		if u := ups[old.name]; u != nil {
 			p.Store(u)
-		} else if old != nil {
+		} else {
 			a.log.Warn("async queue: its upstream is no longer configured; it keeps delivering through the old one", "route", route, "upstream", old.name)
 		}
 	}

@@ -73,7 +73,10 @@ func redactQuoted(line string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(line))
-	addrs := 0 // the first two quoted strings are the peer addresses
+	addrs := 0 // the first two quoted strings of a connection error are the peer addresses
+	if !strings.HasPrefix(line, connErrorPrefix) {
+		addrs = 2
+	}
 	for i := 0; i < len(line); i++ {
 		if line[i] != '"' {
 			b.WriteByte(line[i])
@@ -86,7 +89,7 @@ func redactQuoted(line string) string {
 			}
 			j++
 		}
-		if addrs < 2 && strings.HasPrefix(line, connErrorPrefix) {
+		if addrs < 2 {
 			addrs++
 			b.WriteString(line[i:min(j+1, len(line))])
 		} else {
