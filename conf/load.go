@@ -312,6 +312,7 @@ func (c *Config) applyDefaults() {
 			def(&q.Attempts, 6)
 			def(&q.Backoff, 200*time.Millisecond)
 			def(&q.BackoffMax, 10*time.Second)
+			def(&q.MaxWait, 10*time.Minute)
 			def(&q.Capacity, 65536)
 			def(&q.ClaimIdle, 30*time.Second)
 		}

@@ -42,7 +42,7 @@ type streamQueue struct {
 	up         atomic.Pointer[Upstream]
 }
 
-func (sq *streamQueue) Send(ctx context.Context, o *forward.Order) (int, []byte, error) {
+func (sq *streamQueue) Send(ctx context.Context, o *forward.Order) (forward.Reply, error) {
 	return sq.up.Load().Send(ctx, o)
 }
 
@@ -85,11 +85,12 @@ func (a *AsyncQueues) stream(route string, c conf.Queue, u *Upstream, env *Env) 
 	}
 	sq := &streamQueue{cfg: c, activities: acts}
 	sq.up.Store(u)
-	pace := &redisgcra.Bucket{Client: client, Key: env.Config.Redis.Prefix + "q:{" + route + "}",
-		Args: redisgcra.Args(c.Rate, 1), Timeout: env.Config.Redis.Timeout}
+	// A slot may be reserved max_inflight slots ahead: as many as this
+	// instance's deliveries can wait for one at once.
+	pace := redisgcra.NewReserver(client, env.Config.Redis.Prefix+"q:{"+route+"}", c.Rate, c.MaxInflight, env.Config.Redis.Timeout)
 	fw, err := forward.NewForwarder(forward.StreamConfig{
 		Activities: acts, Group: "flashgate:" + route, Consumer: consumerName,
-		MaxInflight: c.MaxInflight, Attempts: c.Attempts, Backoff: c.Backoff, BackoffMax: c.BackoffMax,
+		MaxInflight: c.MaxInflight, Attempts: c.Attempts, Backoff: c.Backoff, BackoffMax: c.BackoffMax, MaxWait: c.MaxWait,
 		SendTimeout: u.timeout, ClaimIdle: c.ClaimIdle,
 	}, streamLog{ds, a.units}, sq, pace)
 	if err != nil {
@@ -195,6 +196,11 @@ func (a *AsyncQueues) durableStatus(ticket, user string) (forward.Status, bool, 
 	case err != nil:
 		return forward.Status{}, false, err
 	case state == stock.OrderQueued:
+		// The interim record of a retried order says its attempts and
+		// last answer; anything but a queued one (or none) is a plain queued.
+		if st, err := forward.ParseStatus(rec); err == nil && st.State == forward.Queued {
+			return st, true, nil
+		}
 		return forward.Status{State: forward.Queued}, true, nil
 	case state != stock.OrderRecorded:
 		return forward.Status{}, false, nil
