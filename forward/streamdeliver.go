@@ -77,8 +77,10 @@ func (f *Forwarder) deliver(ctx context.Context, it *streamItem) {
 			return
 		}
 		f.st.retried.Add(1)
-		st.State = Queued
-		f.recordQueued(ctx, &o, st)
+		if out.counted || err == nil { // news for the poll (a refused connection is none)
+			st.State = Queued
+			f.recordQueued(ctx, &o, st)
+		}
 		if sleep(ctx, out.wait) != nil {
 			return
 		}
