@@ -79,11 +79,12 @@ func retryAfter(v []byte, now time.Time) time.Duration {
 	if len(v) == 0 {
 		return 0
 	}
+	const most = (1 << 20) * time.Second // 12 days: far past any backoff_max, and no overflow
 	if n, err := fasthttp.ParseUint(v); err == nil {
 		return time.Duration(min(n, 1<<20)) * time.Second
 	}
 	if t, err := fasthttp.ParseHTTPDate(v); err == nil {
-		return max(t.Sub(now), 0)
+		return min(max(t.Sub(now), 0), most)
 	}
 	return 0
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -180,4 +181,22 @@ func TestRetryAfter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzRetryAfter: whatever a backend sends, the wait is within
+// [0, 2^20 s] and delta-seconds read as themselves.
+func FuzzRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "0", "3", "99999999999999999999", "Wed, 02 Dec 2026 12:00:30 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "-1", " 5", "5 ", "1e3"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		d := retryAfter([]byte(v), now)
+		if d < 0 || d > (1<<20)*time.Second {
+			t.Fatalf("retryAfter(%q) = %v", v, d)
+		}
+		if n, err := strconv.ParseUint(v, 10, 32); err == nil && n < 1<<20 && d != time.Duration(n)*time.Second {
+			t.Fatalf("retryAfter(%q) = %v, want %ds", v, d, n)
+		}
+	})
 }
