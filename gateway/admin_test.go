@@ -329,7 +329,8 @@ func TestAdminCalls(t *testing.T) {
 		"/admin/activities/phone-sale/release?user=a%20b&seq=1": `user must be a user id, 1..128 bytes of [A-Za-z0-9_.@:-], got "a b"`,
 		"/admin/activities/phone-sale/topup?units=1&units=9":    `query parameter "units" is given more than once`,
 		"/admin/activities/phone-sale/warm?froce=true":          `unknown query parameter "froce" (this call takes force)`,
-		"/admin/activities/phone-sale/release?user=u1&seq=0x1":  `seq must be a positive integer, got "0x1"`,
+		"/admin/activities/phone-sale/release?user=u1&seq=0x1":  `seq must be a positive integer without leading zeros, got "0x1"`,
+		"/admin/activities/phone-sale/release?user=u1&seq=01":   `seq must be a positive integer without leading zeros, got "01"`,
 	} {
 		if _, m := as.call(t, "POST", path, steerToken, ""); m["message"] != want {
 			t.Errorf("POST %s: message %q, want %q", path, m["message"], want)
