@@ -176,6 +176,9 @@ func parseWindow(body []byte) (conf.Window, error) {
 		Start *string `json:"start"`
 		End   *string `json:"end"`
 	}
+	if err := uniqueKeys(body); err != nil {
+		return conf.Window{}, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
@@ -208,4 +211,32 @@ func parseWindow(body []byte) (conf.Window, error) {
 		}
 	}
 	return w, nil
+}
+
+// uniqueKeys refuses an object that names a key twice: encoding/json
+// would keep the last one silently, and {"end": A, "end": B} is a
+// mistake the caller should hear about. Other faults are left to the
+// decode, which describes them.
+func uniqueKeys(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		k, ok := t.(string)
+		if err != nil || !ok {
+			return nil
+		}
+		if seen[k] {
+			return errors.New("body names " + strconv.Quote(k) + " more than once")
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return nil
+		}
+	}
+	return nil
 }

@@ -130,6 +130,7 @@ func TestAdminSteering(t *testing.T) {
 		{"window no bound", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"start":null,"end":null}`, 400, "bad_window"},
 		{"window end before start", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"start":"2026-02-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}`, 400, "bad_window"},
 		{"window two objects", "PUT", "/admin/activities/mug-sale/window", steerToken, win + win, 400, "bad_window"},
+		{"window key twice", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"end":"2026-01-01T00:00:00Z","end":"2027-01-01T00:00:00Z"}`, 400, "bad_window"},
 		{"clear window no token", "DELETE", "/admin/activities/mug-sale/window", "", "", 401, "unauthorized"},
 		{"clear window wrong token", "DELETE", "/admin/activities/mug-sale/window", "bad", "", 401, "unauthorized"},
 		{"clear window unknown id", "DELETE", "/admin/activities/nope/window", steerToken, "", 404, "unknown_activity"},
