@@ -16,6 +16,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/forward"
+	"github.com/flashgate/flashgate/internal/orderkey"
 	"github.com/flashgate/flashgate/internal/redisgcra"
 	"github.com/flashgate/flashgate/stock"
 )
@@ -181,17 +182,13 @@ func writeQueued(ctx *fasthttp.RequestCtx, ticket []byte) {
 
 // durableStatus answers a poll from Redis, for ticket's own user only.
 func (a *AsyncQueues) durableStatus(ticket, user string) (forward.Status, bool, error) {
-	i, j := strings.IndexByte(ticket, ':'), strings.LastIndexByte(ticket, ':')
-	if i <= 0 || j <= i+1 || ticket[i+1:j] != user {
-		return forward.Status{}, false, nil
-	}
-	seq, err := strconv.ParseInt(ticket[j+1:], 10, 64)
-	if err != nil || seq <= 0 || strconv.FormatInt(seq, 10) != ticket[j+1:] {
+	activity, owner, seq, ok := orderkey.Parse(ticket)
+	if !ok || owner != user {
 		return forward.Status{}, false, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rec, state, err := a.durable.OrderStatus(ctx, ticket[:i], user, seq)
+	rec, state, err := a.durable.OrderStatus(ctx, activity, user, seq)
 	switch {
 	case err != nil:
 		return forward.Status{}, false, err
