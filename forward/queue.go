@@ -17,11 +17,16 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/flashgate/flashgate/stock"
 )
 
 // Stats counts what the queue did, and what it holds now.
 type Stats struct {
 	Enqueued, Delivered, Retried, DeadLettered, ReleaseFailed, Full uint64
+	// Dropped counts orders the held-mark check (Config.Check) dropped:
+	// their unit was given back before they were sent (again).
+	Dropped uint64
 	// Depth is the number of orders not finished (queued, waiting for a
 	// retry or being sent): what Capacity bounds.
 	Depth int
@@ -248,9 +253,16 @@ func (q *Queue) push(it *item) {
 	q.signal()
 }
 
-// deliver sends it once and settles the outcome: ack, retry later, or
-// dead-letter with the unit given back.
+// deliver drops it if its unit was given back (Config.Check, before each
+// send, retries included), else sends it once and settles the outcome:
+// ack, retry later, or dead-letter with the unit given back.
 func (q *Queue) deliver(ctx context.Context, it *item) {
+	if q.cfg.Check != nil {
+		if c := q.cfg.Check(&it.o); c == stock.OrderGone || c == stock.OrderUnpaid || c == stock.OrderReset {
+			q.finish(it, Failed, dropReason(c)) // its unit is back already: nothing to give back
+			return
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, q.cfg.SendTimeout)
 	code, body, err := q.send.Send(sctx, &it.o)
 	cancel()
@@ -304,10 +316,13 @@ func (q *Queue) finish(it *item, s State, reason string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	it.st.State, it.st.Reason = s, reason
-	if s == Delivered {
+	switch {
+	case s == Delivered:
 		q.stats.Delivered++
-	} else {
+	case reason == ReasonRejected || reason == ReasonExhausted:
 		q.stats.DeadLettered++
+	default:
+		q.stats.Dropped++
 	}
 	q.open--
 	q.done = append(q.done, it.o.Ticket)

@@ -14,9 +14,21 @@ import (
 // ReasonExhausted.
 const (
 	ReasonReleased  = "released"  // its unit was given back before delivery
+	ReasonUnpaid    = "unpaid"    // its unit was given back at its pay_within deadline
 	ReasonReset     = "reset"     // a forced re-Warm reset the sale
 	ReasonMalformed = "malformed" // the entry could not be read
 )
+
+// dropReason is the reason of an order dropped by its held-mark check.
+func dropReason(c stock.OrderCheck) string {
+	switch c {
+	case stock.OrderReset:
+		return ReasonReset
+	case stock.OrderUnpaid:
+		return ReasonUnpaid
+	}
+	return ReasonReleased
+}
 
 // pendingWait is how long the forwarder waits between checks of an order
 // whose Take has not settled yet (a borrowed unit, settle.lua to come).
@@ -41,13 +53,9 @@ func (f *Forwarder) deliver(ctx context.Context, it *streamItem) {
 				return
 			}
 			continue
-		case c == stock.OrderGone || c == stock.OrderReset:
-			reason := ReasonReleased
-			if c == stock.OrderReset {
-				reason = ReasonReset
-			}
+		case c == stock.OrderGone || c == stock.OrderReset || c == stock.OrderUnpaid:
 			f.st.dropped.Add(1)
-			f.record(ctx, &o, Status{State: Failed, Reason: reason})
+			f.record(ctx, &o, Status{State: Failed, Reason: dropReason(c)})
 			f.finish(ctx, it, "")
 			return
 		case c == stock.OrderRedeliver && q.Claimed:
