@@ -163,6 +163,8 @@ func (a *AsyncQueues) Status(ticket, user string) (forward.Status, bool) {
 					st = forward.Status{State: forward.Failed, Reason: forward.ReasonReleased, Attempts: st.Attempts}
 				case stock.OrderUnpaid:
 					st = forward.Status{State: forward.Failed, Reason: forward.ReasonUnpaid, Attempts: st.Attempts}
+				case stock.OrderReset:
+					st = forward.Status{State: forward.Failed, Reason: forward.ReasonReset, Attempts: st.Attempts}
 				}
 			}
 		}
