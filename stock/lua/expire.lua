@@ -34,11 +34,13 @@ end
 if t ~= ARGV[4] then
   if due == 1 then
     redis.call('ZADD', KEYS[5], 0, 'x' .. id)
-    local pre = ';' .. ARGV[2] .. ','
-    redis.call('HSET', KEYS[1], u, (string.gsub(rec, pre .. '%w+,', pre .. 'R,', 1)))
   elseif not redis.call('ZSCORE', KEYS[5], 'x' .. id) then
     return {0}
   end
+  -- retract, also on a repeat (idempotent: a release mark left by a
+  -- gateway older than the retraction gets it too)
+  local pre = ';' .. ARGV[2] .. ','
+  redis.call('HSET', KEYS[1], u, (string.gsub(rec, pre .. '%w+,', pre .. 'R,', 1)))
   return {2, tonumber(t)}
 end
 if due == 0 then return {0} end
