@@ -12,6 +12,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/forward"
+	"github.com/flashgate/flashgate/internal/orderkey"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -157,7 +158,7 @@ func (a *AsyncQueues) Status(ticket, user string) (forward.Status, bool) {
 			continue
 		}
 		if hc := a.held(); st.State == forward.Queued && hc != nil {
-			if act, seq, ok := ticketOrder(ticket, user); ok {
+			if act, owner, seq, ok := orderkey.Parse(ticket); ok && owner == user {
 				switch hc.CheckOrder(act, user, seq) {
 				case stock.OrderGone:
 					st = forward.Status{State: forward.Failed, Reason: forward.ReasonReleased, Attempts: st.Attempts}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/forward"
+	"github.com/flashgate/flashgate/internal/orderkey"
 	"github.com/flashgate/flashgate/internal/redisgcra"
 	"github.com/flashgate/flashgate/stock"
 )
@@ -178,32 +179,18 @@ func writeQueued(ctx *fasthttp.RequestCtx, ticket []byte) {
 	ctx.Response.SetBodyRaw(b)
 }
 
-// ticketOrder splits ticket ("activity:user:seq") into its activity and
-// sequence number; ok is false for a malformed ticket or another user's.
-func ticketOrder(ticket, user string) (activity string, seq int64, ok bool) {
-	i, j := strings.IndexByte(ticket, ':'), strings.LastIndexByte(ticket, ':')
-	if i <= 0 || j <= i+1 || ticket[i+1:j] != user {
-		return "", 0, false
-	}
-	seq, err := strconv.ParseInt(ticket[j+1:], 10, 64)
-	if err != nil || seq <= 0 || strconv.FormatInt(seq, 10) != ticket[j+1:] {
-		return "", 0, false
-	}
-	return ticket[:i], seq, true
-}
-
 // durableStatus answers a poll from Redis, for ticket's own user only.
 // An order given back before any forwarder finished it has no record
 // yet; the ledger says so at once (failed, released or unpaid), before
 // the forwarder that reaches the order drops it and writes the same.
 func (a *AsyncQueues) durableStatus(ticket, user string) (forward.Status, bool, error) {
-	act, seq, ok := ticketOrder(ticket, user)
-	if !ok {
+	activity, owner, seq, ok := orderkey.Parse(ticket)
+	if !ok || owner != user {
 		return forward.Status{}, false, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rec, state, err := a.durable.OrderStatus(ctx, act, user, seq)
+	rec, state, err := a.durable.OrderStatus(ctx, activity, user, seq)
 	switch {
 	case err != nil:
 		return forward.Status{}, false, err
