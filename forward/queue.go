@@ -319,10 +319,10 @@ func (q *Queue) finish(it *item, s State, reason string) {
 	switch {
 	case s == Delivered:
 		q.stats.Delivered++
-	case reason == ReasonRejected || reason == ReasonExhausted:
-		q.stats.DeadLettered++
-	default:
+	case reason == ReasonReleased || reason == ReasonUnpaid || reason == ReasonReset: // the held-mark check's
 		q.stats.Dropped++
+	default:
+		q.stats.DeadLettered++
 	}
 	q.open--
 	q.done = append(q.done, it.o.Ticket)
