@@ -19,8 +19,8 @@ import (
 type OrderState uint8
 
 const (
-	// OrderUnknown: no such order (never admitted, given back with no
-	// record, another load, or the record expired).
+	// OrderUnknown: no such order (never issued to this user, another
+	// load, or the user's ledger is gone).
 	OrderUnknown OrderState = iota
 	// OrderQueued: the unit is held and no final record exists yet.
 	OrderQueued
@@ -106,9 +106,9 @@ func (r *RedisStore) OrderStatus(ctx context.Context, activity, user string, seq
 // issued reports whether ledger record rec ("N;...") has issued purchase
 // number n (n <= N).
 func issued(rec string, n int64) bool {
-	last, _, _ := strings.Cut(rec, ";")
-	N, err := strconv.ParseInt(last, 10, 64)
-	return err == nil && n <= N
+	head, _, _ := strings.Cut(rec, ";")
+	last, err := strconv.ParseInt(head, 10, 64)
+	return err == nil && n <= last
 }
 
 func (r *RedisStore) statusKeyOf(ctx context.Context, activity, user string, seq int64) (string, *redisAct, bool, error) {
