@@ -1,8 +1,9 @@
 // Package forward delivers orders admitted in async mode to the shop's
 // backend at the backend's pace (peak shaving): a bounded queue drained
 // at a fixed rate with at most MaxInflight deliveries at a time, retrying
-// failures with backoff and jitter, and giving an order's stock unit back
-// exactly once when the order is dead-lettered.
+// failures with backoff and jitter, giving an order's stock unit back
+// exactly once when the order is dead-lettered, and dropping, unsent, an
+// order whose unit was given back while it waited (the held-mark check).
 //
 // Queue is the in-process queue that serves the memory stock store (one
 // gateway, `make run`). It lives in memory: queued orders and their
