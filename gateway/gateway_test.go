@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -514,6 +515,41 @@ func TestProxyStaleKeepAlive(t *testing.T) {
 	for k, n := range seen {
 		if n != 1 {
 			t.Errorf("order %s reached the backend %d times", k, n)
+		}
+	}
+}
+
+// TestRequestIDPassedOnOnlyWhenPlain: the client's X-Request-Id reaches
+// the backend and comes back when it is plain; anything else (a JWT's
+// dots, a space, over 64 characters) is replaced by a generated id, so it
+// reaches neither the backend nor a log line.
+func TestRequestIDPassedOnOnlyWhenPlain(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got headerLog
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		got.add(&ctx.Request.Header)
+		ctx.SetStatusCode(201)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Shutdown()
+	ts := newTestServer(t, proxyYAML(ln.Addr().String(), "2s"), Deps{})
+	for i, tc := range []struct {
+		sent string
+		kept bool
+	}{
+		{"trace-42_A", true},
+		{"eyJhbGciOi.eyJzdWIiOi.sig", false}, // the stock is 2: two purchases
+	} {
+		r := ts.do(t, "POST", "/buy/phone-sale", "X-User-Id", "u"+strconv.Itoa(i), "X-Request-Id", tc.sent)
+		if r.StatusCode() != 201 {
+			t.Fatalf("%q: status %d", tc.sent, r.StatusCode())
+		}
+		back, at := string(r.Header.Peek("X-Request-Id")), got.get("X-Request-Id")
+		if back != at || (back == tc.sent) != tc.kept || !wellFormedID([]byte(at)) {
+			t.Errorf("sent %q: backend got %q, client got %q (kept: want %v)", tc.sent, at, back, tc.kept)
 		}
 	}
 }

@@ -243,7 +243,10 @@ func (u *Upstream) prepare(r *Request, req *fasthttp.Request) {
 	} else {
 		h.SetBytesKV(hdrXFProto, protoHTTP)
 	}
-	if len(h.PeekBytes(hdrRequestID)) == 0 {
+	// The client's id travels on only when it is plain (wellFormedID):
+	// it reaches the backend, our warnings and the response, so a JWT, a
+	// newline or 8 KB of text sent as an id is replaced here, once.
+	if !wellFormedID(h.PeekBytes(hdrRequestID)) {
 		h.SetBytesKV(hdrRequestID, appendRequestID(buf[:0]))
 	}
 	if len(r.User) > 0 {
