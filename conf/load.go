@@ -76,6 +76,9 @@ func parse(data []byte, dir string) (*Config, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	setDefaults(v)
+	if err := notAMapping(data); err != nil {
+		return nil, &FileError{Errs: []error{err}}
+	}
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
 		// viper wraps the YAML parser's "yaml: line N: ..." in "While
 		// parsing config: ": report the parser's own words once.
@@ -147,7 +150,7 @@ func decode(in any, out any, errorUnused bool) error {
 			envScalarHook,
 			integerHook,
 			filterHook,
-			mapstructure.StringToTimeHookFunc(time.RFC3339),
+			timeHook,
 		),
 		ErrorUnused:      errorUnused,
 		WeaklyTypedInput: false,
@@ -178,6 +181,22 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 		return nil, fmt.Errorf("duration needs a unit, e.g. \"%vs\"", d)
 	}
 	return data, nil
+}
+
+// timeHook parses RFC 3339 strings for time.Time, saying what it wants
+// when one does not parse (the time package's "parsing time as
+// \"2006-01-02T15:04:05Z07:00\": cannot parse ..." names a layout, not
+// the mistake).
+func timeHook(from, to reflect.Type, data any) (any, error) {
+	str, ok := data.(string)
+	if !ok || to != reflect.TypeOf(time.Time{}) {
+		return data, nil
+	}
+	t, err := time.Parse(time.RFC3339, str)
+	if err != nil {
+		return nil, fmt.Errorf("must be an RFC 3339 time with its offset, such as 2026-11-11T20:00:00+08:00 or 2026-11-11T12:00:00Z, got %q", str)
+	}
+	return t, nil
 }
 
 // envScalarHook turns a string that parses as the target's number or bool

@@ -195,7 +195,15 @@ func parseWindow(body []byte) (conf.Window, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return conf.Window{}, errors.New(`body must be a JSON object {"start": RFC 3339 or null, "end": RFC 3339 or null}: ` + err.Error())
+		const want = `body must be a JSON object {"start": RFC 3339 or null, "end": RFC 3339 or null}`
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te) && te.Field != "":
+			return conf.Window{}, errors.New(te.Field + ": must be an RFC 3339 time string or null, got a JSON " + te.Value)
+		case errors.As(err, &te):
+			return conf.Window{}, errors.New(want + ", got a JSON " + te.Value)
+		}
+		return conf.Window{}, errors.New(want + ": " + err.Error())
 	}
 	if dec.More() {
 		return conf.Window{}, errors.New("body must hold one JSON object")
