@@ -8,6 +8,11 @@ package stock
 // replicas acknowledged in time is given back before anyone is told of
 // it: the Take fails closed (ErrUnavailable, the busy page), unless a
 // forwarder already claimed its queued order, which then stays sold.
+//
+// A forwarder claims an order only once its admission is replicated
+// (Check, replicated below), so that a claimed order, which the Take's
+// give-back leaves alone and the backend receives, is never one a
+// failover can take back.
 
 import (
 	"context"
@@ -15,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/redis/rueidis"
 )
@@ -99,3 +105,35 @@ func (r *RedisStore) unreplicated(ctx context.Context, a *redisAct, h int, d Dec
 	}
 	return Decision{}, errUnreplicatedTake
 }
+
+// replicated is Check's probe with WaitReplicas: on the shard whose
+// Stream holds the order (t) and on the home shard (h), a write of the
+// probe key <tag>:w followed by WAIT on the same connection. Replicas
+// apply a master's writes in order, so enough acknowledgements of the
+// probe mean enough of every earlier write there: the order's admission
+// (take.lua on h, or borrow.lua on t, which the forwarder read before)
+// and its settle. ok false means not yet: the Take's own WAIT may still
+// fail and give the unit back, which claim.lua then reports.
+func (r *RedisStore) replicated(ctx context.Context, a *redisAct, t, h int) (bool, error) {
+	for i, s := range [2]int{t, h} {
+		if i == 1 && s == t {
+			break
+		}
+		c := r.bg
+		cctx, cancel := context.WithTimeout(ctx, r.timeout)
+		res := c.DoMulti(cctx,
+			c.B().Set().Key(shardTag(r.prefix, a.name, s)+":w").Value("1").Px(probeTTL).Build(),
+			c.B().Wait().Numreplicas(r.waitReplicas).Timeout(r.waitMS).Build())
+		cancel()
+		if err := res[0].Error(); err != nil {
+			return false, unavailable("probe", err)
+		}
+		if acks, err := res[1].AsInt64(); err != nil || acks < r.waitReplicas {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// probeTTL keeps the probe key from outliving the sale by much.
+const probeTTL = time.Hour

@@ -128,7 +128,7 @@ func TestWaitReplicas(t *testing.T) {
 		t.Errorf("Stats = %+v, want Unreplicated %d and nothing unresolved", st, before+1)
 	}
 	q = f.read(t, u2)
-	f.check(t, &q, OrderGone)
+	f.check(t, &q, OrderGone) // retracted: dropped without a probe
 	f.replica.Resume()
 	eventually(t, 10*time.Second, "u2 buys once the replica is back", func() bool {
 		d, err, _ := f.takeOrder(u2, 5*time.Second)
@@ -137,21 +137,18 @@ func TestWaitReplicas(t *testing.T) {
 	mustLeft(t, f.r, f.act, 0)
 }
 
-// TestWaitReplicasClaimed: a forwarder that claims the order while WAIT
-// still waits makes the unit stay sold, and the Take answers admitted:
-// the order is on its way to the backend.
-func TestWaitReplicasClaimed(t *testing.T) {
+// TestWaitReplicasForwarder: a forwarder does not claim an order whose
+// admission no replica acknowledged (Check answers pending), so the
+// Take's give-back wins and the order is dropped; once the replica is
+// back, an order is claimed as before.
+func TestWaitReplicasForwarder(t *testing.T) {
 	f := newReplicaFixture(t, time.Second) // below the client's ConnWriteTimeout (2s)
 	u := usersHomedAt(1, 0, 2)[0]
 	f.replica.Pause()
-	type result struct {
-		d   Decision
-		err error
-	}
-	done := make(chan result, 1)
+	done := make(chan error, 1)
 	go func() {
-		d, err, _ := f.takeOrder(u, 10*time.Second)
-		done <- result{d, err}
+		_, err, _ := f.takeOrder(u, 10*time.Second)
+		done <- err
 	}()
 	var q QueuedOrder
 	eventually(t, 5*time.Second, "the order is in the master's Stream", func() bool {
@@ -162,13 +159,41 @@ func TestWaitReplicasClaimed(t *testing.T) {
 		q = qs[0]
 		return true
 	})
-	f.check(t, &q, OrderDeliver)
-	res := <-done
-	if res.err != nil || res.d.Result != Admitted {
-		t.Fatalf("TakeOrder = %+v, %v; want admitted: its order was claimed", res.d, res.err)
+	f.check(t, &q, OrderPending) // WAIT on the probe: not replicated
+	if err := <-done; !errors.Is(err, errUnreplicated) {
+		t.Fatalf("TakeOrder = %v; want unreplicated", err)
 	}
-	if got := f.r.Stats().Unreplicated; got != 1 {
-		t.Errorf("Unreplicated = %d, want 1", got)
+	f.replica.Resume()
+	eventually(t, 10*time.Second, "the replica acknowledges again", func() bool {
+		got, err := f.r.Check(testCtx(t, 5*time.Second), &q)
+		return err == nil && got != OrderPending
+	})
+	f.check(t, &q, OrderGone)
+	mustLeft(t, f.r, f.act, 2)
+
+	d, err, _ := f.takeOrder(u, 5*time.Second)
+	if err != nil || d.Result != Admitted {
+		t.Fatalf("TakeOrder = %+v, %v", d, err)
+	}
+	q = f.read(t, u)
+	f.check(t, &q, OrderDeliver)
+}
+
+// TestUnreplicatedClaimed: the give-back of an unreplicated Take leaves
+// an order a forwarder already claimed alone (it is on its way to the
+// backend, and Check claimed it only once replicated) and answers
+// admitted.
+func TestUnreplicatedClaimed(t *testing.T) {
+	f := newReplicaFixture(t, time.Second)
+	u := usersHomedAt(1, 0, 2)[0]
+	d := f.take(t, u)
+	att := f.attempt(t, u)
+	q := f.read(t, u)
+	f.check(t, &q, OrderDeliver)
+	got, err := f.r.unreplicated(testCtx(t, 5*time.Second), f.a, 0, d, u, att)
+	if err != nil || got != d {
+		t.Fatalf("unreplicated = %+v, %v; want %+v: the order was claimed", got, err, d)
 	}
 	mustLeft(t, f.r, f.act, 1)
+	f.check(t, &q, OrderRedeliver)
 }

@@ -30,7 +30,9 @@ func StartReplica(t testing.TB, master *Server) *Server {
 	var last error
 	for time.Now().Before(deadline) {
 		if last = replicaOnline(master.Addr(), r.port); last == nil {
-			return r
+			if last = acknowledged(master.Addr()); last == nil {
+				return r
+			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -70,6 +72,29 @@ func replicaOnline(master string, port int) error {
 		}
 	}
 	return fmt.Errorf("master lists %d replicas, none online on port %d", n, port)
+}
+
+// acknowledged writes on master and waits (WAIT, at most 1 s) for one
+// replica to acknowledge it: a replica listed online may not have sent
+// its first acknowledgement yet (we saw the first WAIT take 0.9 s).
+func acknowledged(master string) error {
+	c, err := dialRESP(master, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.str("SET", "redistest:replica-probe", "1"); err != nil {
+		return err
+	}
+	start := time.Now()
+	v, err := c.do("WAIT", "1", "1000")
+	if err != nil {
+		return err
+	}
+	if n, ok := v.(int64); !ok || n < 1 {
+		return fmt.Errorf("WAIT 1 1000 = %v after %v", v, time.Since(start))
+	}
+	return nil
 }
 
 // parseFields splits "k1=v1,k2=v2" (an INFO value).

@@ -8,6 +8,8 @@
 --   t is p (settle.lua not run yet): 3, retry shortly;
 --   its attempt is D (claimed before: a redelivery): 2;
 --   else the attempt id becomes D and 1: deliver.
+-- mode 'p' (peek): as 'c', but writes nothing: 1 means 'c' would claim
+--   it now (wait_replicas: Check probes the replicas before it claims).
 -- mode 'r' (retract, the first step of every give-back): the attempt id
 --   becomes R, so that no forwarder claims the order from now on, and 1.
 --   With an attempt (an abandoned Take's give-back) only when the entry
@@ -31,9 +33,10 @@ local a, t = string.match(c[2], pre .. '(%w+),(%w+)')
 if not a then return 0 end
 if t == 'p' then return 3 end
 local to
-if ARGV[4] == 'c' then
+if ARGV[4] ~= 'r' then
   if a == 'R' then return 0 end
   if a == 'D' then return 2 end
+  if ARGV[4] == 'p' then return 1 end
   to = 'D'
 else
   if ARGV[5] ~= '' and a ~= ARGV[5] and a ~= 'R' then return 2 end
