@@ -115,6 +115,12 @@ func TestWaitReplicas(t *testing.T) {
 	// Frozen, admitted on the home shard: the unit is given back at once
 	// and its order, still in the Stream, is dropped by claim.lua.
 	f.replica.Pause()
+	// Sync mode too: its order goes to the backend at once, so a lost
+	// admission would be a unit sold twice.
+	if d, err := f.r.Take(testCtx(t, 5*time.Second), f.act, []byte("sync-"+u2)); !errors.Is(err, errUnreplicated) {
+		t.Fatalf("sync Take with the replica frozen = %+v, %v; want unreplicated", d, err)
+	}
+	mustLeft(t, f.r, f.act, 1)
 	before := f.r.Stats().Unreplicated
 	d, err, took = f.takeOrder(u2, 5*time.Second)
 	if err == nil || !errors.Is(err, errUnreplicated) {
@@ -179,21 +185,56 @@ func TestWaitReplicasForwarder(t *testing.T) {
 	f.check(t, &q, OrderDeliver)
 }
 
-// TestUnreplicatedClaimed: the give-back of an unreplicated Take leaves
-// an order a forwarder already claimed alone (it is on its way to the
-// backend, and Check claimed it only once replicated) and answers
-// admitted.
-func TestUnreplicatedClaimed(t *testing.T) {
-	f := newReplicaFixture(t, time.Second)
-	u := usersHomedAt(1, 0, 2)[0]
-	d := f.take(t, u)
-	att := f.attempt(t, u)
-	q := f.read(t, u)
-	f.check(t, &q, OrderDeliver)
-	got, err := f.r.unreplicated(testCtx(t, 5*time.Second), f.a, 0, d, u, att)
-	if err != nil || got != d {
-		t.Fatalf("unreplicated = %+v, %v; want %+v: the order was claimed", got, err, d)
+// TestUnreplicatedGiveBack drives the give-back of an unreplicated Take
+// directly, for a unit on the home shard and a borrowed one: the unit
+// comes back and its order is dropped, unless a forwarder claimed the
+// order first (it is on its way to the backend, and Check claims only
+// replicated orders): then the unit stays sold and the Take is admitted.
+func TestUnreplicatedGiveBack(t *testing.T) {
+	tests := []struct {
+		name    string
+		borrow  bool // the user's home shard is empty: the unit comes from shard 1
+		claimed bool
+	}{
+		{"home shard", false, false},
+		{"borrowed", true, false},
+		{"home shard, claimed first", false, true},
+		{"borrowed, claimed first", true, true},
 	}
-	mustLeft(t, f.r, f.act, 1)
-	f.check(t, &q, OrderRedeliver)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newReplicaFixture(t, time.Second)
+			users := usersHomedAt(2, 0, 2)
+			u, shard, left := users[0], 0, int64(1)
+			if tc.borrow {
+				f.take(t, users[1]) // empties shard 0
+				shard, left = 1, 0
+			}
+			d := f.take(t, u)
+			if d.Shard != shard {
+				t.Fatalf("admitted on shard %d, want %d", d.Shard, shard)
+			}
+			att := f.attempt(t, u)
+			q := f.read(t, u)
+			if tc.claimed {
+				f.check(t, &q, OrderDeliver)
+			}
+			got, err := f.r.unreplicated(testCtx(t, 5*time.Second), f.a, 0, d, u, att)
+			switch {
+			case tc.claimed:
+				if err != nil || got != d {
+					t.Fatalf("unreplicated = %+v, %v; want %+v: the order was claimed", got, err, d)
+				}
+				mustLeft(t, f.r, f.act, left)
+				f.check(t, &q, OrderRedeliver)
+			default:
+				if err != errUnreplicatedTake {
+					t.Fatalf("unreplicated = %+v, %v; want errUnreplicatedTake", got, err)
+				}
+				mustLeft(t, f.r, f.act, left+1)
+				f.check(t, &q, OrderGone)
+				f.take(t, u) // the allowance is back too
+			}
+		})
+	}
 }
