@@ -2,6 +2,7 @@ package conf
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -76,7 +77,13 @@ func parse(data []byte, dir string) (*Config, error) {
 	v.AutomaticEnv()
 	setDefaults(v)
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return nil, &FileError{Errs: []error{fmt.Errorf("yaml: %w", err)}}
+		// viper wraps the YAML parser's "yaml: line N: ..." in "While
+		// parsing config: ": report the parser's own words once.
+		var pe viper.ConfigParseError
+		if errors.As(err, &pe) && pe.Unwrap() != nil {
+			err = pe.Unwrap()
+		}
+		return nil, &FileError{Errs: []error{err}}
 	}
 	var cfg Config
 	var errs Errors
@@ -314,6 +321,7 @@ func (c *Config) applyDefaults() {
 			def(&q.Attempts, 6)
 			def(&q.Backoff, 200*time.Millisecond)
 			def(&q.BackoffMax, 10*time.Second)
+			def(&q.MaxWait, 10*time.Minute)
 			def(&q.Capacity, 65536)
 			def(&q.ClaimIdle, 30*time.Second)
 		}

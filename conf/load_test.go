@@ -105,6 +105,7 @@ routes:
 		{"backoff_max", q.BackoffMax, 10 * time.Second},
 		{"capacity", q.Capacity, 65536},
 		{"claim_idle", q.ClaimIdle, 30 * time.Second},
+		{"max_wait", q.MaxWait, 10 * time.Minute},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -324,14 +324,25 @@ type Queue struct {
 	Rate float64 `mapstructure:"rate"`
 	// MaxInflight bounds deliveries under way at once. Default 32.
 	MaxInflight int `mapstructure:"max_inflight"`
-	// Attempts is how many times an order is sent before it is
-	// dead-lettered and its unit given back. Default 6.
+	// Attempts is how many sends the backend may have seen (answered
+	// 5xx, or no answer after sending) an order gets before it is
+	// dead-lettered and its unit given back. Sends that never left the
+	// gateway (breaker open, connection refused) and 429 / 503 with
+	// Retry-After answers use none. Default 6.
 	Attempts int `mapstructure:"attempts"`
-	// Backoff is the wait before the first retry, doubling per attempt
-	// with jitter (half fixed, half random). Default 200ms.
+	// Backoff is the wait before the first retry, doubling per failed
+	// send with jitter (half fixed, half random). Default 200ms.
 	Backoff time.Duration `mapstructure:"backoff"`
-	// BackoffMax caps the doubling. Default 10s, >= backoff.
+	// BackoffMax caps the doubling, and a backend's Retry-After. Default
+	// 10s, >= backoff.
 	BackoffMax time.Duration `mapstructure:"backoff_max"`
+	// MaxWait bounds the retries: an order whose next send would start
+	// more than max_wait after its admission is dead-lettered (reason
+	// expired) and its unit given back. A first send is never refused
+	// (a healthy backlog is not cut), so keep it above the longest line
+	// a sale makes (units / rate). Default 10m (unset or 0: the
+	// default; there is no "no limit"), >= backoff_max.
+	MaxWait time.Duration `mapstructure:"max_wait"`
 	// Capacity bounds the orders queued and not yet delivered or
 	// dead-lettered; a purchase beyond it gets 503 busy and its unit
 	// back. It also bounds the finished statuses kept for polling.

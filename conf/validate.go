@@ -261,6 +261,9 @@ func (c *Config) validateMode(errs *Errors, ap string, a Action) {
 	if q.BackoffMax < q.Backoff {
 		errs.Addf(Join(qp, "backoff_max"), "must be >= backoff (%s), got %s", q.Backoff, q.BackoffMax)
 	}
+	if q.MaxWait < q.BackoffMax {
+		errs.Addf(Join(qp, "max_wait"), "must be >= backoff_max (%s): one retry's wait would outlast it, got %s", q.BackoffMax, q.MaxWait)
+	}
 	for _, u := range c.Upstreams {
 		if u.Name != a.Upstream {
 			continue

@@ -40,8 +40,8 @@ var ErrFull = errors.New("forward: queue full")
 var ErrNotSent = errors.New("forward: not sent")
 
 // ErrUnreachable, wrapped in a Sender's error, says the order never left
-// the gateway (connection refused, cannot dial): an attempt used, but not
-// one the backend can have seen, so its retry is no possible duplicate.
+// the gateway (connection refused, cannot dial): no attempt used, since
+// the backend cannot have seen it; the order waits, bounded by MaxWait.
 var ErrUnreachable = errors.New("forward: backend unreachable")
 
 // ErrClosed is Enqueue's answer after Close.
@@ -50,14 +50,15 @@ var ErrClosed = errors.New("forward: queue closed")
 type item struct {
 	o        Order
 	st       Status
-	retryAt  time.Time
 	released bool
 	queuedAt time.Time
+	failures int // failed sends so far, counted or not (classify's try)
 }
 
 // Queue is the in-process queue. Create it with New, start it with Run.
 type Queue struct {
 	cfg     Config
+	pol     policy
 	send    Sender
 	release Releaser
 
@@ -80,18 +81,6 @@ func New(cfg Config, send Sender, release Releaser) (*Queue, error) {
 	if cfg.MaxInflight <= 0 {
 		cfg.MaxInflight = 32
 	}
-	if cfg.Attempts <= 0 {
-		cfg.Attempts = 6
-	}
-	if cfg.Backoff <= 0 {
-		cfg.Backoff = 200 * time.Millisecond
-	}
-	if cfg.BackoffMax <= 0 {
-		cfg.BackoffMax = 10 * time.Second
-	}
-	if cfg.BackoffMax < cfg.Backoff {
-		cfg.BackoffMax = cfg.Backoff
-	}
 	if cfg.Capacity <= 0 {
 		cfg.Capacity = 65536
 	}
@@ -105,6 +94,7 @@ func New(cfg Config, send Sender, release Releaser) (*Queue, error) {
 		cfg.Sleep = sleep
 	}
 	return &Queue{cfg: cfg, send: send, release: release,
+		pol:      newPolicy(cfg.Attempts, cfg.Backoff, cfg.BackoffMax, cfg.MaxWait),
 		byTicket: make(map[string]*item), wake: make(chan struct{}, 1)}, nil
 }
 
@@ -248,43 +238,39 @@ func (q *Queue) push(it *item) {
 	q.signal()
 }
 
-// deliver sends it once and settles the outcome: ack, retry later, or
-// dead-letter with the unit given back.
+// deliver sends it once and settles the outcome (classify): ack, retry
+// later, or dead-letter with the unit given back.
 func (q *Queue) deliver(ctx context.Context, it *item) {
 	sctx, cancel := context.WithTimeout(ctx, q.cfg.SendTimeout)
-	code, body, err := q.send.Send(sctx, &it.o)
+	rep, err := q.send.Send(sctx, &it.o)
 	cancel()
 
-	notSent := errors.Is(err, ErrNotSent)
 	q.mu.Lock()
-	if !notSent {
+	out := q.pol.classify(rep, err, try{it.st.Attempts, it.failures, q.cfg.Now().Sub(it.queuedAt)}, rand.Float64())
+	it.failures++
+	if out.counted {
 		it.st.Attempts++
 	}
-	attempts := it.st.Attempts
 	if err == nil {
-		it.st.Code, it.st.Body = code, body
+		it.st.Code, it.st.Body = rep.Status, rep.Body
+	}
+	if out.verdict == vRetry {
+		q.stats.Retried++
 	}
 	q.mu.Unlock()
 
-	switch {
-	case notSent:
-	case err == nil && (code < 300 || code == 409):
+	switch out.verdict {
+	case vDeliver:
 		q.finish(it, Delivered, "")
 		return
-	case err == nil && code < 500:
-		q.deadLetter(ctx, it, ReasonRejected)
-		return
-	case attempts >= q.cfg.Attempts:
-		q.deadLetter(ctx, it, ReasonExhausted)
+	case vDeadLetter:
+		q.deadLetter(ctx, it, out.reason)
 		return
 	}
-	q.mu.Lock()
-	q.stats.Retried++
-	q.mu.Unlock()
-	if q.cfg.Sleep(ctx, Backoff(q.cfg.Backoff, q.cfg.BackoffMax, max(attempts, 1), rand.Float64())) != nil {
-		q.push(it) // shutting down: put it back, Run is returning
-		return
-	}
+	// Shutting down or not, it goes back in line: Run is returning when
+	// the sleep fails. (A held-mark check before the retry, like the
+	// Forwarder's, belongs here: the memory store's release path.)
+	_ = q.cfg.Sleep(ctx, out.wait)
 	q.push(it)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/orderkey"
 	"github.com/flashgate/flashgate/internal/userid"
 	"github.com/flashgate/flashgate/stock"
 )
@@ -291,9 +292,9 @@ func adminRelease(a *AdminCall, act *Activity) {
 		a.Error(400, "bad_release", "user must be a user id, "+userid.Rule+", got "+strconv.Quote(string(user)))
 		return
 	}
-	seq, err := strconv.ParseInt(string(q.Peek("seq")), 10, 64)
-	if err != nil || seq <= 0 {
-		a.Error(400, "bad_release", "seq must be a positive integer, got "+strconv.Quote(string(q.Peek("seq"))))
+	seq, ok := orderkey.ParseSeq(string(q.Peek("seq")))
+	if !ok {
+		a.Error(400, "bad_release", "seq must be a positive integer without leading zeros, got "+strconv.Quote(string(q.Peek("seq"))))
 		return
 	}
 	ctx, cancel := adminCtx()

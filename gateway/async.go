@@ -41,7 +41,7 @@ type asyncQueue struct {
 }
 
 // Send delivers through the upstream of the config now serving.
-func (aq *asyncQueue) Send(ctx context.Context, o *forward.Order) (int, []byte, error) {
+func (aq *asyncQueue) Send(ctx context.Context, o *forward.Order) (forward.Reply, error) {
 	return aq.up.Load().Send(ctx, o)
 }
 
@@ -73,7 +73,7 @@ func (a *AsyncQueues) queue(route string, c conf.Queue, u *Upstream) (q *asyncQu
 	q.up.Store(u)
 	fq, err := forward.New(forward.Config{
 		Rate: c.Rate, MaxInflight: c.MaxInflight, Attempts: c.Attempts,
-		Backoff: c.Backoff, BackoffMax: c.BackoffMax, Capacity: c.Capacity,
+		Backoff: c.Backoff, BackoffMax: c.BackoffMax, MaxWait: c.MaxWait, Capacity: c.Capacity,
 		SendTimeout: u.timeout,
 	}, q, a.release)
 	if err != nil {

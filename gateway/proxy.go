@@ -17,6 +17,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/internal/orderkey"
 )
 
 // Upstream forwards admitted requests to one order backend over long-lived
@@ -255,13 +256,9 @@ func (u *Upstream) prepare(r *Request, req *fasthttp.Request) {
 }
 
 // AppendIdempotencyKey appends "activity:user:seq", the key the backend
-// uses to take each admitted unit exactly once.
+// uses to take each admitted unit exactly once (internal/orderkey).
 func AppendIdempotencyKey(dst, activity, user []byte, seq int64) []byte {
-	dst = append(dst, activity...)
-	dst = append(dst, ':')
-	dst = append(dst, user...)
-	dst = append(dst, ':')
-	return fasthttp.AppendUint(dst, int(seq))
+	return orderkey.Append(dst, activity, user, seq)
 }
 
 func classOf(code int) int {

@@ -230,7 +230,7 @@
 // shard h (h = fnv1a(user) mod the order's version's shard count; the
 // order of a borrowed unit sits in shard t's Stream, its entry on h):
 //
-//   - claim (a forwarder, before the first send): no entry or R: the unit
+//   - claim (a forwarder, before the first send and each retry): no entry or R: the unit
 //     was given back: drop the order; t = p: settle.lua has not run:
 //     check again shortly; D: claimed before (a redelivery, same
 //     Idempotency-Key); else the attempt id becomes D: deliver. Another

@@ -3,6 +3,7 @@ package stock
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -12,7 +13,10 @@ import (
 // that finishes an order writes its final status under the user's home
 // shard's hash tag, {<prefix>A:h}:st:<n:user>, with a TTL, so that any
 // instance answers the client's poll. The record's bytes are the
-// caller's (the gateway's JSON); the store only keeps them.
+// caller's (the gateway's JSON); the store only keeps them. An order
+// waiting for a retry may also have an interim record beside it,
+// {<prefix>A:h}:sq:<n:user> (PutQueuedStatus): read only while no final
+// record exists and the unit is still held, so it can never hide one.
 
 // OrderState is what the store knows of a ticket.
 type OrderState uint8
@@ -21,7 +25,8 @@ const (
 	// OrderUnknown: no such order (never admitted, given back with no
 	// record, another load, or the record expired).
 	OrderUnknown OrderState = iota
-	// OrderQueued: the unit is held and no final record exists yet.
+	// OrderQueued: the unit is held and no final record exists yet;
+	// the bytes are the interim record, if one was written.
 	OrderQueued
 	// OrderRecorded: a forwarder wrote the final record.
 	OrderRecorded
@@ -29,6 +34,13 @@ const (
 
 func statusKey(prefix, activity string, h int, id string) string {
 	return shardTag(prefix, activity, h) + ":st:" + id
+}
+
+// queuedKey is the interim record's key beside statusKey's: the same
+// hash tag (the first "}" ends it), ":sq:" for ":st:".
+func queuedKey(final string) string {
+	i := strings.IndexByte(final, '}') + 1
+	return final[:i] + ":sq:" + final[i+len(":st:"):]
 }
 
 // PutOrderStatus records the final status of (activity, user, seq) for
@@ -46,9 +58,25 @@ func (r *RedisStore) PutOrderStatus(ctx context.Context, activity, user string, 
 	return nil
 }
 
+// PutQueuedStatus records the interim status of a queued order (its
+// attempts so far) for ttl, beside the final record's key.
+func (r *RedisStore) PutQueuedStatus(ctx context.Context, activity, user string, seq int64, rec []byte, ttl time.Duration) error {
+	key, _, ok, err := r.statusKeyOf(ctx, activity, user, seq)
+	if err != nil || !ok {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	if err := r.bg.Do(cctx, r.bg.B().Set().Key(queuedKey(key)).Value(rueidis.BinaryString(rec)).Px(ttl).Build()).Error(); err != nil {
+		return unavailable("order status", err)
+	}
+	return nil
+}
+
 // OrderStatus reads what is known of (activity, user, seq): the final
-// record, or queued while the ledger entry is held (or pending) with no
-// record, or unknown. One call reads both, on the home shard.
+// record, or queued (with the interim record, if any) while the ledger
+// entry is held (or pending) with no final record, or unknown. One round
+// trip reads all three, on the home shard.
 func (r *RedisStore) OrderStatus(ctx context.Context, activity, user string, seq int64) ([]byte, OrderState, error) {
 	key, a, ok, err := r.statusKeyOf(ctx, activity, user, seq)
 	if err != nil || !ok {
@@ -59,7 +87,8 @@ func (r *RedisStore) OrderStatus(ctx context.Context, activity, user string, seq
 	defer cancel()
 	res := r.bg.DoMulti(cctx,
 		r.bg.B().Get().Key(key).Build(),
-		r.bg.B().Hmget().Key(a.keys[h][kState]).Field("v", recordField(user)).Build())
+		r.bg.B().Hmget().Key(a.keys[h][kState]).Field("v", recordField(user)).Build(),
+		r.bg.B().Get().Key(queuedKey(key)).Build())
 	rec, err := res[0].AsBytes()
 	switch {
 	case err == nil:
@@ -77,7 +106,8 @@ func (r *RedisStore) OrderStatus(ctx context.Context, activity, user string, seq
 	if v != a.verStr || !hasEntry(led, n) {
 		return nil, OrderUnknown, nil
 	}
-	return nil, OrderQueued, nil
+	interim, _ := res[2].AsBytes() // none, or unreadable: a plain queued
+	return interim, OrderQueued, nil
 }
 
 func (r *RedisStore) statusKeyOf(ctx context.Context, activity, user string, seq int64) (string, *redisAct, bool, error) {
