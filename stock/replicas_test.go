@@ -238,3 +238,24 @@ func TestUnreplicatedGiveBack(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitReplicasClusterNoReplica: on a cluster (whose masters have no
+// replica here) the script and WAIT reach the shard's master together
+// (rueidis routes the keyless WAIT with the keyed script), WAIT answers
+// 0, and every Take fails closed with its unit back, home or borrowed.
+func TestWaitReplicasClusterNoReplica(t *testing.T) {
+	cl := redistest.StartCluster(t, 3)
+	r := newRedisStore(t, newClient(t, cl.Addrs()...), func(o *RedisOptions) {
+		o.WaitReplicas, o.WaitTimeout = 1, 10*time.Millisecond
+		o.SyncInterval = 20 * time.Millisecond
+	})
+	mustWarm(t, r, Spec{Activity: "rwc", Stock: 3, Shards: 3, PerUser: 1}, false)
+	for _, u := range usersHomedAt(3, 0, 3) {
+		d, err := r.TakeOrder(testCtx(t, 5*time.Second), "rwc", []byte(u), []byte("order"))
+		if !errors.Is(err, errUnreplicated) {
+			t.Fatalf("TakeOrder(%s) = %+v, %v; want unreplicated", u, d, err)
+		}
+	}
+	eventually(t, 10*time.Second, "nothing left to settle", func() bool { return r.Stats().Unresolved == 0 })
+	mustLeft(t, r, "rwc", 3)
+}
