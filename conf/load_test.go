@@ -116,6 +116,31 @@ routes:
 	}
 }
 
+// TestPayWithinAsync: an async route may sell an activity with
+// pay_within (the unpaid expiry retracts the queued order first, see
+// stock/doc.go), on either store.
+func TestPayWithinAsync(t *testing.T) {
+	for _, store := range []string{"memory", "redis"} {
+		t.Run(store, func(t *testing.T) {
+			yaml := `
+stock: {store: ` + store + `}
+redis: {addrs: ['127.0.0.1:6379']}
+upstreams: [{name: o, addrs: ['127.0.0.1:1']}]
+activities: [{id: paid-later, stock: 5, pay_within: 15m}]
+routes:
+  - {method: POST, path: "/buy/{activity}", action: {type: proxy, upstream: o, mode: async, queue: {rate: 5}}}
+`
+			cfg, err := conf.Parse([]byte(yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Activities[0].PayWithin; got != 15*time.Minute {
+				t.Fatalf("pay_within %v", got)
+			}
+		})
+	}
+}
+
 func TestEnvOverride(t *testing.T) {
 	t.Setenv("FLASHGATE_SERVER_LISTEN", "127.0.0.1:9999")
 	t.Setenv("FLASHGATE_ADMIN_LISTEN", "127.0.0.1:9998")

@@ -2,7 +2,6 @@ package conf
 
 import (
 	"net"
-	"slices"
 	"strings"
 	"time"
 
@@ -200,7 +199,6 @@ func (c *Config) validateRoutes(errs *Errors) {
 				errs.Addf(Join(ap, "rewrite"), "must start with /, got %q", r.Action.Rewrite)
 			}
 			c.validateMode(errs, ap, r.Action)
-			c.validatePayAsync(errs, ap, r)
 		case "json":
 			if r.Action.Endpoint == "" {
 				errs.Addf(Join(ap, "endpoint"), "required for a json action")
@@ -215,23 +213,6 @@ func (c *Config) validateRoutes(errs *Errors) {
 			if r.Action.Queue != nil {
 				errs.Addf(Join(ap, "queue"), "only an async proxy action has a queue")
 			}
-		}
-	}
-}
-
-// validatePayAsync refuses pay_within on the activities of an async
-// route, on both stores: the memory store's in-process queue delivers
-// without asking whether the unit is still held, and the Redis store's
-// unpaid release does not yet retract the queued order first (as Release
-// does), so the order of a unit released unpaid could reach the backend
-// after the unit sold again.
-func (c *Config) validatePayAsync(errs *Errors, ap string, r Route) {
-	if r.Action.Mode != "async" || !strings.Contains(r.Path, "{activity}") {
-		return
-	}
-	for _, a := range c.Activities {
-		if a.PayWithin != 0 && (len(r.Activities) == 0 || slices.Contains(r.Activities, a.ID)) {
-			errs.Addf(Join(ap, "mode"), "async cannot sell activity %q, which sets pay_within, yet: an order still queued could be delivered after its unit was released unpaid", a.ID)
 		}
 	}
 }

@@ -3,6 +3,8 @@ package forward
 import (
 	"context"
 	"time"
+
+	"github.com/flashgate/flashgate/stock"
 )
 
 // The types a queue works with: an order, what delivers it, its life and
@@ -113,6 +115,12 @@ type Config struct {
 	Capacity int
 	// SendTimeout bounds one Send. Default 10s.
 	SendTimeout time.Duration
+
+	// Check, when set, is the held-mark check (the memory store's
+	// CheckOrder): asked before every send, an order whose unit was given
+	// back (OrderGone, OrderUnpaid) or whose sale was reset is dropped,
+	// never sent (again). Nil: every order is sent.
+	Check func(o *Order) stock.OrderCheck
 
 	// Now and Sleep are the clock; nil means the real one. Tests inject
 	// a fake so that pacing and backoff need no real waiting.

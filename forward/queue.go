@@ -1,8 +1,9 @@
 // Package forward delivers orders admitted in async mode to the shop's
 // backend at the backend's pace (peak shaving): a bounded queue drained
 // at a fixed rate with at most MaxInflight deliveries at a time, retrying
-// failures with backoff and jitter, and giving an order's stock unit back
-// exactly once when the order is dead-lettered.
+// failures with backoff and jitter, giving an order's stock unit back
+// exactly once when the order is dead-lettered, and dropping, unsent, an
+// order whose unit was given back while it waited (the held-mark check).
 //
 // Queue is the in-process queue that serves the memory stock store (one
 // gateway, `make run`). It lives in memory: queued orders and their
@@ -17,11 +18,16 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/flashgate/flashgate/stock"
 )
 
 // Stats counts what the queue did, and what it holds now.
 type Stats struct {
 	Enqueued, Delivered, Retried, DeadLettered, ReleaseFailed, Full uint64
+	// Dropped counts orders the held-mark check (Config.Check) dropped:
+	// their unit was given back before they were sent (again).
+	Dropped uint64
 	// Depth is the number of orders not finished (queued, waiting for a
 	// retry or being sent): what Capacity bounds.
 	Depth int
@@ -238,9 +244,16 @@ func (q *Queue) push(it *item) {
 	q.signal()
 }
 
-// deliver sends it once and settles the outcome (classify): ack, retry
-// later, or dead-letter with the unit given back.
+// deliver drops it if its unit was given back (Config.Check, before each
+// send, retries included), else sends it once and settles the outcome
+// (classify): ack, retry later, or dead-letter with the unit given back.
 func (q *Queue) deliver(ctx context.Context, it *item) {
+	if q.cfg.Check != nil {
+		if c := q.cfg.Check(&it.o); c == stock.OrderGone || c == stock.OrderUnpaid || c == stock.OrderReset {
+			q.finish(it, Failed, dropReason(c)) // its unit is back already: nothing to give back
+			return
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, q.cfg.SendTimeout)
 	rep, err := q.send.Send(sctx, &it.o)
 	cancel()
@@ -290,9 +303,12 @@ func (q *Queue) finish(it *item, s State, reason string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	it.st.State, it.st.Reason = s, reason
-	if s == Delivered {
+	switch {
+	case s == Delivered:
 		q.stats.Delivered++
-	} else {
+	case reason == ReasonReleased || reason == ReasonUnpaid || reason == ReasonReset: // the held-mark check's
+		q.stats.Dropped++
+	default:
 		q.stats.DeadLettered++
 	}
 	q.open--

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flashgate/flashgate/internal/orderkey"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -14,9 +15,21 @@ import (
 // ReasonExhausted.
 const (
 	ReasonReleased  = "released"  // its unit was given back before delivery
+	ReasonUnpaid    = "unpaid"    // its unit was given back at its pay_within deadline
 	ReasonReset     = "reset"     // a forced re-Warm reset the sale
 	ReasonMalformed = "malformed" // the entry could not be read
 )
+
+// dropReason is the reason of an order dropped by its held-mark check.
+func dropReason(c stock.OrderCheck) string {
+	switch c {
+	case stock.OrderReset:
+		return ReasonReset
+	case stock.OrderUnpaid:
+		return ReasonUnpaid
+	}
+	return ReasonReleased
+}
 
 // pendingWait is how long the forwarder waits between checks of an order
 // whose Take has not settled yet (a borrowed unit, settle.lua to come).
@@ -28,7 +41,7 @@ const pendingWait = 50 * time.Millisecond
 func (f *Forwarder) deliver(ctx context.Context, it *streamItem) {
 	q := &it.q
 	o := Order{Activity: q.Activity, User: q.User, Seq: q.Seq()}
-	o.Ticket = q.Activity + ":" + q.User + ":" + strconv.FormatInt(o.Seq, 10)
+	o.Ticket = orderkey.String(q.Activity, q.User, o.Seq)
 	if !f.held(ctx, it, &o, true) {
 		return
 	}
@@ -88,7 +101,7 @@ func (f *Forwarder) deliver(ctx context.Context, it *streamItem) {
 }
 
 // held runs the held-mark check (claim.lua) until it answers: false when
-// the order was dropped (its unit was given back, or its load reset: the
+// the order was dropped (its unit was given back, unpaid or not, or its load reset: the
 // entry is acked with a failed record) or ctx ended. first is the check
 // before the first send, which may find a claim of a dead consumer.
 func (f *Forwarder) held(ctx context.Context, it *streamItem, o *Order, first bool) bool {
@@ -105,13 +118,9 @@ func (f *Forwarder) held(ctx context.Context, it *streamItem, o *Order, first bo
 				return false
 			}
 			continue
-		case c == stock.OrderGone || c == stock.OrderReset:
-			reason := ReasonReleased
-			if c == stock.OrderReset {
-				reason = ReasonReset
-			}
+		case c == stock.OrderGone || c == stock.OrderReset || c == stock.OrderUnpaid:
 			f.st.dropped.Add(1)
-			f.record(ctx, o, Status{State: Failed, Reason: reason})
+			f.record(ctx, o, Status{State: Failed, Reason: dropReason(c)})
 			f.finish(ctx, it, "")
 			return false
 		case c == stock.OrderRedeliver && first && it.q.Claimed:

@@ -181,6 +181,9 @@ func writeQueued(ctx *fasthttp.RequestCtx, ticket []byte) {
 }
 
 // durableStatus answers a poll from Redis, for ticket's own user only.
+// An order given back before any forwarder finished it has no record
+// yet; the ledger says so at once (failed, released or unpaid), before
+// the forwarder that reaches the order drops it and writes the same.
 func (a *AsyncQueues) durableStatus(ticket, user string) (forward.Status, bool, error) {
 	activity, owner, seq, ok := orderkey.Parse(ticket)
 	if !ok || owner != user {
@@ -199,6 +202,10 @@ func (a *AsyncQueues) durableStatus(ticket, user string) (forward.Status, bool, 
 			return st, true, nil
 		}
 		return forward.Status{State: forward.Queued}, true, nil
+	case state == stock.OrderReleased:
+		return forward.Status{State: forward.Failed, Reason: forward.ReasonReleased}, true, nil
+	case state == stock.OrderReleasedUnpaid:
+		return forward.Status{State: forward.Failed, Reason: forward.ReasonUnpaid}, true, nil
 	case state != stock.OrderRecorded:
 		return forward.Status{}, false, nil
 	}

@@ -215,6 +215,9 @@ const (
 	OrderGone
 	// OrderReset: a forced re-Warm reset the sale since: drop the order.
 	OrderReset
+	// OrderUnpaid: like OrderGone, the unit was given back (or its
+	// give-back begun) because its pay_within deadline passed unpaid.
+	OrderUnpaid
 )
 
 // Check runs claim.lua on the order's home shard (see doc.go, async mode).
@@ -269,6 +272,8 @@ func orderCheck(code int64, err error) (OrderCheck, error) {
 		return OrderPending, nil
 	case 0:
 		return OrderGone, nil
+	case 7:
+		return OrderUnpaid, nil
 	case codeStale, codeNotLoaded:
 		return OrderReset, nil
 	}
