@@ -30,8 +30,10 @@ func TestAsyncWaitReplicas(t *testing.T) {
 		users = 10
 	)
 	a := freeAddr(t)
+	g := opsGateway{addr: a, admin: freeAddr(t)}
 	cfg := strings.Replace(asyncSaleConfig(a, kb.addr, raddrs, units, "{rate: 1000, claim_idle: 3s}"),
-		"timeout: 500ms}", fmt.Sprintf("timeout: 500ms, wait_replicas: 1, wait_timeout: %s}", wait), 1)
+		"timeout: 500ms}", fmt.Sprintf("timeout: 500ms, wait_replicas: 1, wait_timeout: %s}", wait), 1) +
+		fmt.Sprintf("\nadmin: {listen: %q, token: %q}\n", g.admin, opsToken)
 	if !strings.Contains(cfg, "wait_replicas: 1") {
 		t.Fatal("asyncSaleConfig changed: no place for redis.wait_replicas")
 	}
@@ -48,6 +50,10 @@ func TestAsyncWaitReplicas(t *testing.T) {
 		return code, retry, time.Since(start)
 	}
 	rc := redistest.Client(t, replica.Addr())
+	const unreplicated = "flashgate_stock_unreplicated_total"
+	if v, ok := scrape(t, g)[unreplicated]; !ok || v != 0 {
+		t.Fatalf("%s = %v (exported %v) before any purchase, want 0", unreplicated, v, ok)
+	}
 
 	// Up: 202, and the replica has the user's ledger entry.
 	if code, _, body := call(t, "POST", "http://"+a+"/buy/sale", "X-User-Id", "first", "Accept", "application/json"); code != 202 {
@@ -77,6 +83,11 @@ func TestAsyncWaitReplicas(t *testing.T) {
 		if took > wait+2*time.Second {
 			t.Errorf("purchase %d answered after %v, want about %v", i, took, wait)
 		}
+	}
+	// The breaker (redis.breaker_failures 5) answers some of them at
+	// once, with no Redis call: at least that many were unreplicated.
+	if v := scrape(t, g)[unreplicated]; v < 5 || v > users {
+		t.Errorf("%s = %v after %d refused purchases, want 5..%d", unreplicated, v, users, users)
 	}
 	left := int64(-1)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
