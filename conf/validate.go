@@ -50,6 +50,9 @@ func (c *Config) Validate(errs *Errors) {
 	}
 	if c.Admin.Listen != "" {
 		checkAddr(errs, "admin.listen", c.Admin.Listen, true)
+		if sameListener(c.Admin.Listen, s.Listen) {
+			errs.Addf("admin.listen", "must differ from server.listen (%q): the two listeners cannot share a port", s.Listen)
+		}
 		if len(c.Admin.Token) < 16 {
 			errs.Addf("admin.token", "required when admin.listen is set, at least 16 characters (set FLASHGATE_ADMIN_TOKEN)")
 		}
@@ -307,6 +310,19 @@ func checkAddr(errs *Errors, path, addr string, listen bool) {
 	if err != nil || port == "" || (!listen && host == "") {
 		errs.Addf(path, "must be host:port, got %q", addr)
 	}
+}
+
+// sameListener reports whether two listen addresses would take the same
+// port: the same port, and the same host or either one every address
+// ("", 0.0.0.0, ::). Port 0 (any free port) never clashes.
+func sameListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || wildcard(ha) || wildcard(hb)
 }
 
 // pairTLS reports a certificate without its key or a key without its

@@ -152,6 +152,7 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,
 		MaxRequestBodySize: 8 << 20,
 		Logger:             newFasthttpLog(s.log, s.deps.Now),
+		ErrorHandler:       errorHandler,
 	}
 	return ad, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"sync/atomic"
@@ -68,6 +69,7 @@ func newUpstream(c conf.Upstream, log *slog.Logger, pages *Pages, now func() tim
 			Dial: func(addr string) (net.Conn, error) {
 				return fasthttp.DialTimeout(addr, c.ConnectTimeout)
 			},
+			RetryIfErr: retryStaleConn,
 		})
 	}
 	for i := range u.results {
@@ -275,6 +277,20 @@ func classOf(code int) int {
 
 // poolFull reports whether err is the local pool's: every one of the
 // upstream's max_conns connections was busy for connect_timeout.
+// retryStaleConn lets fasthttp send an order once more, on a fresh
+// connection, when the first send ended with the connection closed or
+// reset and no answer: what a pooled keep-alive connection that the
+// backend has since closed (its idle timeout, shorter than ours; a
+// restart) looks like. Without it such an order would be a 502
+// upstream_error with its unit held for an order the backend never
+// saw. The retry carries the same Idempotency-Key, so a backend that did
+// read the first send (and died before answering) sees one order (it
+// answers 409). Never after a timeout, and once.
+func retryStaleConn(_ *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+	return false, attempts == 1 && (errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
+}
+
 func poolFull(err error) bool { return errors.Is(err, fasthttp.ErrNoFreeConns) }
 
 // notDelivered reports whether err proves the request never reached the
