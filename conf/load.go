@@ -284,6 +284,8 @@ func setDefaults(v *viper.Viper) {
 		"redis.breaker_failures":   5,
 		"redis.breaker_open":       "1s",
 		"redis.breaker_probes":     1,
+		"redis.wait_replicas":      0,
+		"redis.wait_timeout":       "50ms",
 		"stock.store":              "memory",
 		"stock.shards":             4,
 		"server.tls.cert_file":     "",

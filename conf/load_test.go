@@ -68,6 +68,8 @@ func TestDefaults(t *testing.T) {
 		{"redis.breaker_failures", cfg.Redis.BreakerFailures, 5},
 		{"redis.breaker_open", cfg.Redis.BreakerOpen, time.Second},
 		{"redis.breaker_probes", cfg.Redis.BreakerProbes, 1},
+		{"redis.wait_replicas", cfg.Redis.WaitReplicas, 0},
+		{"redis.wait_timeout", cfg.Redis.WaitTimeout, 50 * time.Millisecond},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -72,18 +72,7 @@ func (c *Config) Validate(errs *Errors) {
 	if n := c.Static.SignedInCookie; n != "" && strings.ContainsAny(n, " \t\r\n;,=\"") {
 		errs.Addf("static.signed_in_cookie", "must be a cookie name, got %q", n)
 	}
-	for i, a := range c.Redis.Addrs {
-		checkAddr(errs, Index("redis.addrs", i), a, true)
-	}
-	positive(errs, "redis.timeout", c.Redis.Timeout)
-	positive(errs, "redis.dial_timeout", c.Redis.DialTimeout)
-	if c.Redis.BreakerFailures < -1 || c.Redis.BreakerFailures == 0 {
-		errs.Addf("redis.breaker_failures", "must be >= 1, or -1 to disable; got %d", c.Redis.BreakerFailures)
-	}
-	positive(errs, "redis.breaker_open", c.Redis.BreakerOpen)
-	if c.Redis.BreakerProbes < 1 || c.Redis.BreakerProbes > 1000 {
-		errs.Addf("redis.breaker_probes", "must be in 1..1000, got %d", c.Redis.BreakerProbes)
-	}
+	c.validateRedis(errs)
 	oneOf(errs, "stock.store", c.Stock.Store, "memory", "redis")
 	if c.Stock.Store == "redis" && len(c.Redis.Addrs) == 0 {
 		errs.Addf("stock.store", "\"redis\" needs redis.addrs")

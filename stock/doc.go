@@ -40,6 +40,8 @@
 //	{fg:act42:3}:st:<n:user>
 //	                     STRING async mode: the final status of purchase n
 //	                            of a user homed on 3 (24 h TTL)
+//	{fg:act42:3}:w       STRING WaitReplicas: the forwarders' replication
+//	                            probe, written before a WAIT (1 h TTL)
 //	{fg:act42:meta}      HASH   stock, shards, per_user, pay_within (ms),
 //	                            version, gen
 //
@@ -259,6 +261,21 @@
 // final status under h's tag, and keeps the entries it works on fresh
 // (touch.lua) so that XAUTOCLAIM in another instance takes over only the
 // entries of a dead one.
+//
+// # Replicas
+//
+// With WaitReplicas > 0 each admitting script (take.lua, and borrow.lua
+// for a borrowed unit) is followed by WAIT on its connection, in one
+// DoMulti (replicas.go). Too few acknowledgements within WaitTimeout: an
+// admitted unit is given back as an abandoned Take's is (retract with
+// the attempt, then the unit) and Take fails with ErrUnavailable; a
+// take.lua that left a pending entry fails the same way, abandon.lua
+// rolling the entry back. A forwarder's Check claims an order only after
+// a probe write and WAIT on the shards involved succeed, so a claimed
+// order (which the give-back leaves alone: Take then answers Admitted)
+// is always a replicated one. Give-backs, Warm and TopUp are not waited
+// for: losing one to a failover holds a unit too long or drops stock,
+// never an oversell.
 //
 // # Release
 //

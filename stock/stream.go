@@ -236,9 +236,30 @@ func (r *RedisStore) Check(ctx context.Context, q *QueuedOrder) (OrderCheck, err
 		return OrderReset, nil
 	}
 	h := homeShard(q.User, a.shards)
+	args := []string{a.verStr, strconv.FormatInt(q.N, 10), q.User, "c", ""}
+	if r.waitReplicas > 0 {
+		// Claim only what the replicas have (replicas.go); a verdict
+		// other than "claim it" needs no probe.
+		args[3] = "p"
+		cctx, cancel := context.WithTimeout(ctx, r.timeout)
+		code, err := call(cctx, r.bg, "claim", claimScript, a.keys[h], args)
+		cancel()
+		if err != nil || code != 1 {
+			return orderCheck(code, err)
+		}
+		if ok, err := r.replicated(ctx, a, q.Shard, h); err != nil || !ok {
+			return OrderPending, err // not yet: the Take may still give it back
+		}
+		args[3] = "c"
+	}
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	code, err := call(cctx, r.bg, "claim", claimScript, a.keys[h], []string{a.verStr, strconv.FormatInt(q.N, 10), q.User, "c", ""})
+	code, err := call(cctx, r.bg, "claim", claimScript, a.keys[h], args)
 	cancel()
+	return orderCheck(code, err)
+}
+
+// orderCheck reads claim.lua's reply.
+func orderCheck(code int64, err error) (OrderCheck, error) {
 	if err != nil {
 		return 0, err
 	}

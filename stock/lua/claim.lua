@@ -11,6 +11,8 @@
 --   t is p (settle.lua not run yet): 3, retry shortly;
 --   its attempt is D (claimed before: a redelivery): 2;
 --   else the attempt id becomes D and 1: deliver.
+-- mode 'p' (peek): as 'c', but writes nothing: 1 means 'c' would claim
+--   it now (wait_replicas: Check probes the replicas before it claims).
 -- mode 'r' (retract, the first step of every give-back): the attempt id
 --   becomes R, so that no forwarder claims the order from now on, and 1.
 --   With an attempt (an abandoned Take's give-back) only when the entry
@@ -30,7 +32,7 @@ local c = redis.call('HMGET', KEYS[1], 'v', u)
 if not c[1] then return 5 end
 if c[1] ~= ARGV[1] then return 6 end
 local function gone()
-  if ARGV[4] ~= 'c' then return 0 end
+  if ARGV[4] == 'r' then return 0 end
   local id = ARGV[2] .. ':' .. ARGV[3]
   if redis.call('HEXISTS', KEYS[1], 'r' .. id) == 1 or redis.call('ZSCORE', KEYS[5], 'x' .. id) then return 7 end
   return 0
@@ -41,9 +43,10 @@ local a, t = string.match(c[2], pre .. '(%w+),(%w+)')
 if not a then return gone() end
 if t == 'p' then return 3 end
 local to
-if ARGV[4] == 'c' then
+if ARGV[4] ~= 'r' then
   if a == 'R' then return gone() end
   if a == 'D' then return 2 end
+  if ARGV[4] == 'p' then return 1 end
   to = 'D'
 else
   if ARGV[5] ~= '' and a ~= ARGV[5] and a ~= 'R' then return 2 end
