@@ -127,3 +127,23 @@ type Config struct {
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
 }
+
+// DeadReasons are the reasons an order is dead-lettered (its unit given
+// back), in the order of a DeadCounts: flashgate_queue_dead_letters_total
+// has one series per reason, all present from the start.
+var DeadReasons = [...]string{ReasonRejected, ReasonExhausted, ReasonExpired, ReasonMalformed}
+
+// DeadCounts counts dead-lettered orders by reason, as DeadReasons lists
+// them.
+type DeadCounts [len(DeadReasons)]uint64
+
+// deadIndex is reason's place in DeadReasons (the last for an unknown one,
+// which no caller passes).
+func deadIndex(reason string) int {
+	for i, r := range DeadReasons {
+		if r == reason {
+			return i
+		}
+	}
+	return len(DeadReasons) - 1
+}

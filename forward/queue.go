@@ -25,6 +25,8 @@ import (
 // Stats counts what the queue did, and what it holds now.
 type Stats struct {
 	Enqueued, Delivered, Retried, DeadLettered, ReleaseFailed, Full uint64
+	// Dead is DeadLettered by reason.
+	Dead DeadCounts
 	// Dropped counts orders the held-mark check (Config.Check) dropped:
 	// their unit was given back before they were sent (again).
 	Dropped uint64
@@ -310,6 +312,7 @@ func (q *Queue) finish(it *item, s State, reason string) {
 		q.stats.Dropped++
 	default:
 		q.stats.DeadLettered++
+		q.stats.Dead[deadIndex(reason)]++
 	}
 	q.open--
 	q.done = append(q.done, it.o.Ticket)

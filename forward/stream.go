@@ -73,6 +73,7 @@ type StreamConfig struct {
 // StreamStats counts what a Forwarder did.
 type StreamStats struct {
 	Delivered, Retried, DeadLettered, ReleaseFailed, Dropped, TakenOver uint64
+	Dead                                                                DeadCounts // DeadLettered by reason
 	// Duplicates counts sends of an order that may have reached the
 	// backend before, by cause: claimed_from_dead (taken over from
 	// another instance after it had claimed it), retry_after_timeout
@@ -94,6 +95,7 @@ type Forwarder struct {
 	owned map[string]*streamItem // by activity/shard/id: read and not finished
 	st    struct {
 		delivered, retried, dead, relFailed, dropped, takenOver, fromDead, afterTimeout atomic.Uint64
+		deadBy                                                                          [len(DeadReasons)]atomic.Uint64
 	}
 }
 
@@ -127,12 +129,16 @@ func NewForwarder(cfg StreamConfig, log StreamLog, send Sender, pace Pacer) (*Fo
 
 // Stats returns the counters so far.
 func (f *Forwarder) Stats() StreamStats {
-	return StreamStats{
+	st := StreamStats{
 		Delivered: f.st.delivered.Load(), Retried: f.st.retried.Load(), DeadLettered: f.st.dead.Load(),
 		ReleaseFailed: f.st.relFailed.Load(), Dropped: f.st.dropped.Load(), TakenOver: f.st.takenOver.Load(),
 		ClaimedFromDead: f.st.fromDead.Load(), RetryAfterTimeout: f.st.afterTimeout.Load(),
 		Inflight: len(f.sem),
 	}
+	for i := range st.Dead {
+		st.Dead[i] = f.st.deadBy[i].Load()
+	}
+	return st
 }
 
 type shardRef struct {

@@ -320,8 +320,8 @@ func TestForwarderOutcomes(t *testing.T) {
 			wantLeft := int64(2)
 			if tc.wantState == Failed {
 				wantLeft = 5
-				if s := fw.Stats(); s.DeadLettered != 3 {
-					t.Errorf("dead letters %d, want 3", s.DeadLettered)
+				if s := fw.Stats(); s.DeadLettered != 3 || s.Dead[deadIndex(tc.reason)] != 3 {
+					t.Errorf("dead letters %d (by reason %v), want 3, all %s", s.DeadLettered, s.Dead, tc.reason)
 				}
 			}
 			if l := f.left(t); l != wantLeft {

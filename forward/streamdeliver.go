@@ -168,6 +168,7 @@ func (f *Forwarder) deadLetter(ctx context.Context, it *streamItem, o *Order, st
 		}
 	}
 	f.st.dead.Add(1)
+	f.st.deadBy[deadIndex(st.Reason)].Add(1)
 	f.finish(ctx, it, st.Reason)
 }
 

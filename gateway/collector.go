@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flashgate/flashgate/forward"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -49,6 +50,9 @@ var (
 	descQueueOrders = prometheus.NewDesc("flashgate_queue_orders_total",
 		"Orders of an async route's queue by result: enqueued, delivered, retried (attempts that will be retried), dead_lettered, full (refused, unit given back).",
 		[]string{"route", "result"}, nil)
+	descQueueDead = prometheus.NewDesc("flashgate_queue_dead_letters_total",
+		"Orders of an async route dead-lettered (their unit given back), by route and reason: backend_rejected, attempts_exhausted, expired, malformed. Their sum is flashgate_queue_orders_total{result=\"dead_lettered\"}.",
+		[]string{"route", "reason"}, nil)
 	descQueueDuplicates = prometheus.NewDesc("flashgate_queue_duplicate_deliveries_total",
 		"Sends of an order that may have reached the backend before (same Idempotency-Key), by route and cause: claimed_from_dead (taken over from an instance that had claimed it), retry_after_timeout (sent again after no answer). Redis store.",
 		[]string{"route", "cause"}, nil)
@@ -61,7 +65,7 @@ var scraped atomic.Pointer[Server]
 type stateCollector struct{}
 
 func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLeft, descSold, descHeld, descPaid, descUnpaid, descPaused, descOpen, descQueueDepth, descQueueWait, descQueueOrders, descQueueDuplicates} {
+	for _, d := range []*prometheus.Desc{descLeft, descSold, descHeld, descPaid, descUnpaid, descPaused, descOpen, descQueueDepth, descQueueWait, descQueueOrders, descQueueDead, descQueueDuplicates} {
 		ch <- d
 	}
 }
@@ -124,6 +128,12 @@ func queueOrders(ch chan<- prometheus.Metric, route string, rs []resultCount) {
 	}
 }
 
+func deadLetters(ch chan<- prometheus.Metric, route string, d forward.DeadCounts) {
+	for i, reason := range forward.DeadReasons {
+		ch <- prometheus.MustNewConstMetric(descQueueDead, prometheus.CounterValue, float64(d[i]), route, reason)
+	}
+}
+
 func collectQueues(ch chan<- prometheus.Metric, qs *AsyncQueues) {
 	if qs == nil {
 		return
@@ -135,6 +145,7 @@ func collectQueues(ch chan<- prometheus.Metric, qs *AsyncQueues) {
 			{"enqueued", st.Enqueued}, {"delivered", st.Delivered}, {"retried", st.Retried},
 			{"dead_lettered", st.DeadLettered}, {"full", st.Full}, {"dropped", st.Dropped},
 		})
+		deadLetters(ch, route, st.Dead)
 	}
 	for route, st := range qs.streamStats() {
 		if st.depthOK {
@@ -145,6 +156,7 @@ func collectQueues(ch chan<- prometheus.Metric, qs *AsyncQueues) {
 			{"delivered", st.Delivered}, {"retried", st.Retried}, {"dead_lettered", st.DeadLettered},
 			{"dropped", st.Dropped}, {"taken_over", st.TakenOver},
 		})
+		deadLetters(ch, route, st.Dead)
 		ch <- prometheus.MustNewConstMetric(descQueueDuplicates, prometheus.CounterValue, float64(st.ClaimedFromDead), route, "claimed_from_dead")
 		ch <- prometheus.MustNewConstMetric(descQueueDuplicates, prometheus.CounterValue, float64(st.RetryAfterTimeout), route, "retry_after_timeout")
 	}

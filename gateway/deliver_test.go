@@ -153,6 +153,9 @@ func TestQueueDrainsThroughUpstream(t *testing.T) {
 	if !ok || st.State != forward.Failed || st.Reason != forward.ReasonRejected || st.Code != 404 {
 		t.Errorf("rejected order: %+v (%v), want failed backend_rejected 404", st, ok)
 	}
+	if d := q.Stats().Dead; d != (forward.DeadCounts{1, 0, 0, 0}) || forward.DeadReasons[0] != forward.ReasonRejected {
+		t.Errorf("dead letters by reason %v %v, want one backend_rejected", forward.DeadReasons, d)
+	}
 	if b.Orders() != 3 || released[bad.Ticket] != 1 || len(released) != 1 {
 		t.Errorf("backend orders %d, releases %v; want 3 orders and one release of %s", b.Orders(), released, bad.Ticket)
 	}
