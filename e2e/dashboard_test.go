@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
 	"sort"
@@ -57,10 +58,21 @@ func TestGrafanaDashboardMetrics(t *testing.T) {
 	if code, body, _ := call(t, "POST", "http://"+g.addr+"/buy/sale", "X-User-Id", "u1"); code != 201 {
 		t.Fatalf("purchase: %d %s", code, body)
 	}
+	// The queue's series exist only where a route is async: a second
+	// gateway on the same Redis sells another activity that way.
+	kb := startKeyBackend(t, "127.0.0.1:0")
+	ag := opsGateway{addr: freeAddr(t), admin: freeAddr(t)}
+	acfg := strings.Replace(asyncSaleConfig(ag.addr, kb.addr, []string{rs.Addr()}, 3, "{rate: 50}"), "id: sale,", "id: queued,", 1) +
+		fmt.Sprintf("admin: {listen: %q, token: %q}\n", ag.admin, opsToken)
+	ag.cfg = writeFile(t, "async.yaml", acfg)
+	warm(t, ag.cfg)
+	gateway(t, ag.cfg, ag.addr)
 	exported := map[string]bool{}
-	for series := range scrape(t, g) {
-		name, _, _ := strings.Cut(series, "{")
-		exported[name] = true
+	for _, gw := range []opsGateway{g, ag} {
+		for series := range scrape(t, gw) {
+			name, _, _ := strings.Cut(series, "{")
+			exported[name] = true
+		}
 	}
 	names := map[string]bool{}
 	metric := regexp.MustCompile(`\bflashgate_[a-z0-9_]+`)
