@@ -98,22 +98,32 @@ func (f *abandonFixture) orderTake(t *testing.T, user, order string) int64 {
 	return f.script(t, takeScript, h, user, f.a.idx[h], newAttempt(), f.a.puStr, order)
 }
 
-// stream reads shard i's orders Stream as order id -> order.
+// stream reads shard i's orders Stream as order id -> order, checking
+// that every entry has the fields n, u, o in that order (so that entries
+// share their Stream node's master fields).
 func (f *abandonFixture) stream(t *testing.T, i int) map[string]string {
 	t.Helper()
 	c := f.r.c
-	res, err := c.Do(testCtx(t, 5*time.Second), c.B().Xrange().Key(f.a.keys[i][kOrders]).Start("-").End("+").Build()).AsXRange()
+	res, err := c.Do(testCtx(t, 5*time.Second), c.B().Xrange().Key(f.a.keys[i][kOrders]).Start("-").End("+").Build()).ToArray()
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := make(map[string]string)
 	for _, e := range res {
-		if len(e.FieldValues) != 1 {
-			t.Errorf("shard %d entry %s has %d fields, want 1", i, e.ID, len(e.FieldValues))
+		kv, err := e.ToArray()
+		if err != nil || len(kv) != 2 {
+			t.Fatalf("shard %d entry %v: %v", i, e, err)
 		}
-		for id, o := range e.FieldValues {
-			out[id] = o
+		fv, err := kv[1].AsStrSlice()
+		if err != nil || len(fv) != 6 || fv[0] != "n" || fv[2] != "u" || fv[4] != "o" {
+			t.Errorf("shard %d entry fields %q (%v), want n, u, o", i, fv, err)
+			continue
 		}
+		n, err := strconv.ParseInt(fv[1], 10, 64)
+		if err != nil {
+			t.Errorf("shard %d entry n = %q", i, fv[1])
+		}
+		out[orderID(n, fv[3])] = fv[5]
 	}
 	return out
 }

@@ -27,7 +27,7 @@
 //	{fg:act42:3}:pend    ZSET   "n:user", score = ms (pending mark)
 //	{fg:act42:3}:fence   ZSET   attempts given up before take.lua ran, score = ms
 //	{fg:act42:3}:orders  STREAM async mode: orders whose unit shard 3 gave,
-//	                            one field per entry, "n:user" ->
+//	                            fields n, u, o: purchase number, user,
 //	                            "version:order" (TakeOrder: take.lua or
 //	                            borrow.lua append in the call that takes
 //	                            the unit); acked entries are deleted

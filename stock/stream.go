@@ -37,10 +37,50 @@ func (r *RedisStore) TakeOrder(ctx context.Context, activity string, user, order
 // the encoder's bound, below this one).
 const MaxOrder = 17 << 10
 
-// streamValue is what an entry's one field (n:user) holds: the load
-// version, a colon, the order, so that a forwarder can tell an order of
-// an older load (a forced re-Warm reset its ledger) and build its Seq.
+// streamValue is what an entry's o field holds: the load version, a
+// colon, the order, so that a forwarder can tell an order of an older
+// load (a forced re-Warm reset its ledger) and build its Seq. The gateway
+// builds it; take.lua and borrow.lua only pass it on.
 func streamValue(version, order string) string { return version + ":" + order }
+
+// An orders Stream entry has three fields, always the same three in the
+// same order, so that every entry of a Stream node shares its master
+// entry's fields (listpack SAMEFIELDS: only the values are stored):
+//
+//	n  the user's purchase number in the load ("1")
+//	u  the user
+//	o  streamValue: "version:order"
+//
+// A per-entry field name (the layout before, one field "n:user" ->
+// "version:order") is stored in full in every entry and compared with
+// the master fields on every append; take.lua formats n once and passes
+// the user it already has, so the entry costs no string building in Lua.
+// parseEntry still reads the old layout, so that entries queued by an
+// older gateway are delivered after an upgrade.
+// See lua/take.lua for what the append costs.
+
+// parseEntry reads an orders Stream entry's fields. ok is false for an
+// entry of neither layout.
+func parseEntry(fv map[string]string) (n int64, user string, version int64, order string, ok bool) {
+	var v string
+	if len(fv) == 1 { // the old layout: n:user -> version:order
+		for f, val := range fv {
+			n, user, ok = parseOrderID(f)
+			v = val
+		}
+	} else if len(fv) == 3 {
+		var err error
+		n, err = strconv.ParseInt(fv["n"], 10, 64)
+		user, v = fv["u"], fv["o"]
+		ok = err == nil
+	}
+	ver, order, ok2 := strings.Cut(v, ":")
+	version, err := strconv.ParseInt(ver, 10, 64)
+	if !ok || !ok2 || err != nil || user == "" {
+		return 0, "", 0, "", false
+	}
+	return n, user, version, order, true
+}
 
 // QueuedOrder is one entry of a shard's orders Stream.
 type QueuedOrder struct {
@@ -169,13 +209,8 @@ func parseEntries(activity string, shard int, es []rueidis.XRangeEntry, claimed 
 	out := make([]QueuedOrder, 0, len(es))
 	for _, e := range es {
 		q := QueuedOrder{Activity: activity, Shard: shard, ID: e.ID, Claimed: claimed}
-		for f, v := range e.FieldValues { // one field: n:user -> version:order
-			n, user, ok := parseOrderID(f)
-			ver, order, ok2 := strings.Cut(v, ":")
-			version, err := strconv.ParseInt(ver, 10, 64)
-			if ok && ok2 && err == nil {
-				q.N, q.User, q.Version, q.Order = n, user, version, []byte(order)
-			}
+		if n, user, version, order, ok := parseEntry(e.FieldValues); ok {
+			q.N, q.User, q.Version, q.Order = n, user, version, []byte(order)
 		}
 		out = append(out, q) // a malformed entry has no user: Check answers OrderGone
 	}

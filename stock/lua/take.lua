@@ -47,36 +47,38 @@ if c[3] ~= '0' and redis.call('ZREM', KEYS[3], ARGV[4]) == 1 then
   redis.call('HINCRBY', KEYS[1], 'f', -1)
   return 7
 end
-local rec, n = c[5], 1
+local rec, n, ns = c[5], 1, '1'
 if rec then
   local pos = string.find(rec, ';', 1, true)
   if pos then
     local _, held = string.gsub(rec, ';', '')
     if held >= tonumber(ARGV[5]) then return 2 end
     n = tonumber(string.sub(rec, 1, pos - 1)) + 1
-    rec = n .. string.sub(rec, pos)
+    ns = tostring(n)
+    rec = ns .. string.sub(rec, pos)
   else
     n = tonumber(rec) + 1
-    rec = tostring(n)
+    ns = tostring(n)
+    rec = ns
   end
 else
   rec = '1'
 end
 local s = tonumber(c[2])
 if s > 0 then
-  rec = rec .. ';' .. n .. ',' .. ARGV[4] .. ',' .. ARGV[3]
+  rec = rec .. ';' .. ns .. ',' .. ARGV[4] .. ',' .. ARGV[3]
   if c[4] then
     redis.call('HSET', KEYS[1], 's', s - 1, u, rec)
   else
     redis.call('HSET', KEYS[1], 's', s - 1, u, rec, 'a', 1)
   end
   if ARGV[6] and ARGV[6] ~= '' then
-    redis.call('XADD', KEYS[4], '*', n .. ':' .. ARGV[2], ARGV[6])
+    redis.call('XADD', KEYS[4], '*', 'n', ns, 'u', ARGV[2], 'o', ARGV[6])
   end
-  if ARGV[7] then redis.call('ZADD', KEYS[5], ARGV[7], n .. ':' .. ARGV[2]) end
+  if ARGV[7] then redis.call('ZADD', KEYS[5], ARGV[7], ns .. ':' .. ARGV[2]) end
   return 1 + 8 * n
 end
-redis.call('HSET', KEYS[1], u, rec .. ';' .. n .. ',' .. ARGV[4] .. ',p')
+redis.call('HSET', KEYS[1], u, rec .. ';' .. ns .. ',' .. ARGV[4] .. ',p')
 local t = redis.call('TIME')
-redis.call('ZADD', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000), n .. ':' .. ARGV[2])
+redis.call('ZADD', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000), ns .. ':' .. ARGV[2])
 return 3 + 8 * n
