@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"testing"
+
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 func TestEmptySet(t *testing.T) {
@@ -167,15 +169,16 @@ func TestParseEntry(t *testing.T) {
 		order   string
 		ok      bool
 	}{
-		{"fields n, u, o", map[string]string{"n": "3", "u": "a:b", "o": "7:ord:er"}, 3, "a:b", 7, "ord:er", true},
-		{"empty order", map[string]string{"n": "1", "u": "x", "o": "2:"}, 1, "x", 2, "", true},
+		{"n -> version:user order", map[string]string{"3": "7:a:b ord er"}, 3, "a:b", 7, "ord er", true},
+		{"empty order", map[string]string{"1": "2:x "}, 1, "x", 2, "", true},
 		{"the old layout", map[string]string{"3:a:b": "7:ord:er"}, 3, "a:b", 7, "ord:er", true},
-		{"no user", map[string]string{"n": "1", "u": "", "o": "2:x"}, 0, "", 0, "", false},
-		{"n not a number", map[string]string{"n": "x", "u": "a", "o": "2:x"}, 0, "", 0, "", false},
-		{"no version", map[string]string{"n": "1", "u": "a", "o": "x"}, 0, "", 0, "", false},
-		{"other fields", map[string]string{"a": "1", "b": "a", "c": "2:x"}, 0, "", 0, "", false},
-		{"two fields", map[string]string{"n": "1", "u": "a"}, 0, "", 0, "", false},
-		{"old layout, bad id", map[string]string{"x": "2:x"}, 0, "", 0, "", false},
+		{"no user", map[string]string{"1": "2: x"}, 0, "", 0, "", false},
+		{"no space after the user", map[string]string{"1": "2:x"}, 0, "", 0, "", false},
+		{"n not a number", map[string]string{"x": "2:a o"}, 0, "", 0, "", false},
+		{"no version", map[string]string{"1": "a o"}, 0, "", 0, "", false},
+		{"version not a number", map[string]string{"1": "v:a o"}, 0, "", 0, "", false},
+		{"two fields", map[string]string{"1": "2:a o", "2": "2:a o"}, 0, "", 0, "", false},
+		{"old layout, bad id", map[string]string{"x:a": "2:x"}, 0, "", 0, "", false},
 		{"no fields", map[string]string{}, 0, "", 0, "", false},
 	}
 	for _, tc := range tests {
@@ -189,19 +192,20 @@ func TestParseEntry(t *testing.T) {
 	}
 }
 
-// FuzzParseEntry: an entry take.lua or borrow.lua writes (n, u, o) and
-// one of the old layout read back as written; any other fields never
-// panic and are either refused or read with a user.
+// FuzzParseEntry: an entry take.lua or borrow.lua writes (n ->
+// streamValue) and one of the old layout read back as written, for any
+// user id the gateway accepts; anything else never panics and is either
+// refused or read with a user.
 func FuzzParseEntry(f *testing.F) {
-	f.Add(int64(1), "alice", int64(1), "order", "n", "1")
-	f.Add(int64(4294967295), "a:b:c", int64(9), "", "u", "")
-	f.Add(int64(0), "x", int64(0), "1:2", "o", ":")
+	f.Add(int64(1), "alice", int64(1), "order", "1", "1:a b")
+	f.Add(int64(4294967295), "a:b:c", int64(9), "", "1:x", "")
+	f.Add(int64(0), "x", int64(0), "1:2 3", "", ":")
 	f.Fuzz(func(t *testing.T, n int64, user string, version int64, order, k, v string) {
-		if n >= 0 && version >= 0 && user != "" {
+		if n >= 0 && version >= 0 && userid.Valid(user) {
 			ns, vs := strconv.FormatInt(n, 10), strconv.FormatInt(version, 10)
 			for _, fv := range []map[string]string{
-				{"n": ns, "u": user, "o": streamValue(vs, order)},
-				{orderID(n, user): streamValue(vs, order)},
+				{ns: streamValue(vs, user, order)},
+				{orderID(n, user): vs + ":" + order},
 			} {
 				gn, gu, gv, gord, ok := parseEntry(fv)
 				if !ok || gn != n || gu != user || gv != version || gord != order {
@@ -209,7 +213,7 @@ func FuzzParseEntry(f *testing.F) {
 				}
 			}
 		}
-		for _, fv := range []map[string]string{{k: v}, {"n": k, "u": user, "o": v}, {k: v, "u": user, "o": order}} {
+		for _, fv := range []map[string]string{{k: v}, {k: v, order: user}} {
 			if _, gu, _, _, ok := parseEntry(fv); ok == (gu == "") {
 				t.Fatalf("parseEntry(%q): ok %v with user %q", fv, ok, gu)
 			}

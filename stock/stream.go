@@ -37,46 +37,47 @@ func (r *RedisStore) TakeOrder(ctx context.Context, activity string, user, order
 // the encoder's bound, below this one).
 const MaxOrder = 17 << 10
 
-// streamValue is what an entry's o field holds: the load version, a
-// colon, the order, so that a forwarder can tell an order of an older
-// load (a forced re-Warm reset its ledger) and build its Seq. The gateway
-// builds it; take.lua and borrow.lua only pass it on.
-func streamValue(version, order string) string { return version + ":" + order }
+// An orders Stream entry has one field: the user's purchase number n in
+// the load ("1"), holding streamValue, "version:user order" (a user id
+// has no space), which the gateway builds and take.lua or borrow.lua only
+// pass on. The version lets a forwarder tell an order of an older load (a
+// forced re-Warm reset its ledger) and build its Seq. The layout is the
+// cheapest append we measured (lua/take.lua, README "Stock script
+// cost"): the script passes a string it already has, builds none, and the
+// XADD has two arguments; at a sale of one unit per user every entry's
+// field is "1", so the entries share their Stream node's master field
+// (listpack SAMEFIELDS). parseEntry still reads the layout before it
+// (field "n:user" -> "version:order"), so that orders queued by an older
+// gateway are delivered after an upgrade.
+func streamValue(version, user, order string) string {
+	return version + ":" + user + " " + order
+}
 
-// An orders Stream entry has three fields, always the same three in the
-// same order, so that every entry of a Stream node shares its master
-// entry's fields (listpack SAMEFIELDS: only the values are stored):
-//
-//	n  the user's purchase number in the load ("1")
-//	u  the user
-//	o  streamValue: "version:order"
-//
-// A per-entry field name (the layout before, one field "n:user" ->
-// "version:order") is stored in full in every entry and compared with
-// the master fields on every append; take.lua formats n once and passes
-// the user it already has, so the entry costs no string building in Lua.
-// parseEntry still reads the old layout, so that entries queued by an
-// older gateway are delivered after an upgrade.
-// See lua/take.lua for what the append costs.
-
-// parseEntry reads an orders Stream entry's fields. ok is false for an
-// entry of neither layout.
+// parseEntry reads an orders Stream entry's field and value. ok is false
+// for an entry of neither layout.
 func parseEntry(fv map[string]string) (n int64, user string, version int64, order string, ok bool) {
-	var v string
-	if len(fv) == 1 { // the old layout: n:user -> version:order
-		for f, val := range fv {
-			n, user, ok = parseOrderID(f)
-			v = val
-		}
-	} else if len(fv) == 3 {
-		var err error
-		n, err = strconv.ParseInt(fv["n"], 10, 64)
-		user, v = fv["u"], fv["o"]
-		ok = err == nil
+	if len(fv) != 1 {
+		return 0, "", 0, "", false
 	}
-	ver, order, ok2 := strings.Cut(v, ":")
-	version, err := strconv.ParseInt(ver, 10, 64)
-	if !ok || !ok2 || err != nil || user == "" {
+	var f, v string
+	for f, v = range fv {
+	}
+	ver, rest, ok := strings.Cut(v, ":")
+	if !ok {
+		return 0, "", 0, "", false
+	}
+	var err error
+	if strings.IndexByte(f, ':') >= 0 { // the old layout: n:user -> version:order
+		n, user, ok = parseOrderID(f)
+		order = rest
+	} else {
+		n, err = strconv.ParseInt(f, 10, 64)
+		user, order, ok = strings.Cut(rest, " ")
+	}
+	if !ok || err != nil || user == "" {
+		return 0, "", 0, "", false
+	}
+	if version, err = strconv.ParseInt(ver, 10, 64); err != nil {
 		return 0, "", 0, "", false
 	}
 	return n, user, version, order, true

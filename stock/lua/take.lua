@@ -73,7 +73,7 @@ if s > 0 then
     redis.call('HSET', KEYS[1], 's', s - 1, u, rec, 'a', 1)
   end
   if ARGV[6] and ARGV[6] ~= '' then
-    redis.call('XADD', KEYS[4], '*', 'n', ns, 'u', ARGV[2], 'o', ARGV[6])
+    redis.call('XADD', KEYS[4], '*', ns, ARGV[6])
   end
   if ARGV[7] then redis.call('ZADD', KEYS[5], ARGV[7], ns .. ':' .. ARGV[2]) end
   return 1 + 8 * n
