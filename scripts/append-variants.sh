@@ -6,8 +6,9 @@
 # in interleaved rounds on a private redis-server, and prints the medians
 # of INFO commandstats usec_per_call of EVALSHA (and of the XADD inside
 # it) with each one's ratio to sync. The order is 256 bytes. Variants:
-#   n        take.lua as it is: field n -> "version:user order"
-#   n:user   the layout before: field "n:user" (built in Lua) -> "version:order"
+#   n:user   take.lua as it is: field "n:user" (built in Lua) -> "version:order"
+#   n        field n (usually "1": SAMEFIELDS, no string built in Lua) ->
+#            "version:user order" built by the caller
 #   n,u,o    three constant fields n, u, o (SAMEFIELDS always)
 #   o        one constant field, no id at all (a floor, not a usable layout)
 #   nomkstream, explicit-id: take.lua's XADD with NOMKSTREAM, with an id
@@ -16,6 +17,8 @@
 #            carried into Lua
 #   bare-*   XADD alone from redis-benchmark, no script
 #   nodes-*  take.lua under other stream-node-max-bytes/-entries
+#   n-2k, carried-2k: take.lua and carried with a 2 KiB order (a real
+#            order carries the forwarded headers too)
 # README "Stock script cost" quotes one run.
 #
 #   ROUNDS=7 REQUESTS=200000 scripts/append-variants.sh
@@ -34,20 +37,21 @@ trap 'kill $pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EX
 cli() { redis-cli -p "$port" "$@"; }
 for _ in $(seq 1 50); do cli ping >/dev/null 2>&1 && break; sleep 0.1; done
 
-line="    redis.call('XADD', KEYS[4], '*', ns, ARGV[6])"
+line="    redis.call('XADD', KEYS[4], '*', ns .. ':' .. ARGV[2], ARGV[6])"
 grep -qxF "$line" stock/lua/take.lua || { echo "take.lua's XADD line changed: update append-variants.sh" >&2; exit 1; }
 # variant NEWLINE: take.lua with its XADD line replaced, loaded; prints the sha.
 variant() { cli script load "$(awk -v l="$line" -v r="$1" '$0 == l {print r; next} {print}' stock/lua/take.lua)"; }
 take=$(variant "$line")
 carried=$(variant "    local _ = ARGV[6]")
-perentry=$(variant "    redis.call('XADD', KEYS[4], '*', ns .. ':' .. ARGV[2], ARGV[6])")
+nfield=$(variant "    redis.call('XADD', KEYS[4], '*', ns, ARGV[6])")
 onefield=$(variant "    redis.call('XADD', KEYS[4], '*', 'o', ARGV[6])")
 three=$(variant "    redis.call('XADD', KEYS[4], '*', 'n', ns, 'u', ARGV[2], 'o', ARGV[6])")
-nomk=$(variant "    redis.call('XADD', KEYS[4], 'NOMKSTREAM', '*', ns, ARGV[6])")
-explicit=$(variant "    redis.call('XADD', KEYS[4], '2-' .. (1000000000 - s), ns, ARGV[6])")
+nomk=$(variant "    redis.call('XADD', KEYS[4], 'NOMKSTREAM', '*', ns .. ':' .. ARGV[2], ARGV[6])")
+explicit=$(variant "    redis.call('XADD', KEYS[4], '2-' .. (1000000000 - s), ns .. ':' .. ARGV[2], ARGV[6])")
 body=$(head -c 192 /dev/urandom | base64 -w0) # 256 bytes
-order="1:u__rand_int__ $body" # what the gateway passes: version:user order
-old=1:$body                    # the value of the layouts that name the user elsewhere
+order=1:$body                          # what the gateway passes: version:order
+withuser="1:u__rand_int__ $body"       # the value of layout n: version:user order
+big=1:$(head -c 1536 /dev/urandom | base64 -w0) # a 2 KiB order
 tag='{fg:big:0}'
 K3=("$tag:s" "$tag:pend" "$tag:fence"); K4=("${K3[@]}" "$tag:orders")
 A=(1 u__rand_int__ 0 __rand_int__ 1)
@@ -59,7 +63,7 @@ run() {
   [[ " ${names[*]} " == *" $name "* ]] || names+=("$name")
   cli flushall >/dev/null
   cli hset "$tag:s" v 1 pu 1 n 1 s 1000000000 f 0 >/dev/null
-  if [ "$name" = nomkstream ]; then cli xadd "$tag:orders" '*' 1 y >/dev/null; fi
+  if [ "$name" = nomkstream ]; then cli xadd "$tag:orders" '*' 0:x y >/dev/null; fi
   cli config resetstat >/dev/null
   redis-benchmark -p "$port" -c "$CONNS" -n "$REQUESTS" -P 16 -r 100000000 -q "$@" >/dev/null 2>&1
   local st; st=$(cli info commandstats | tr -d '\r')
@@ -73,14 +77,16 @@ for r in $(seq 1 "$ROUNDS"); do
   nodes 4096 100
   run sync EVALSHA "$take" 3 "${K3[@]}" "${A[@]}"
   run carried EVALSHA "$carried" 4 "${K4[@]}" "${A[@]}" "$order"
-  run n EVALSHA "$take" 4 "${K4[@]}" "${A[@]}" "$order"
-  run n:user EVALSHA "$perentry" 4 "${K4[@]}" "${A[@]}" "$old"
-  run n,u,o EVALSHA "$three" 4 "${K4[@]}" "${A[@]}" "$old"
-  run o EVALSHA "$onefield" 4 "${K4[@]}" "${A[@]}" "$old"
+  run n:user EVALSHA "$take" 4 "${K4[@]}" "${A[@]}" "$order"
+  run n EVALSHA "$nfield" 4 "${K4[@]}" "${A[@]}" "$withuser"
+  run n,u,o EVALSHA "$three" 4 "${K4[@]}" "${A[@]}" "$order"
+  run o EVALSHA "$onefield" 4 "${K4[@]}" "${A[@]}" "$order"
   run nomkstream EVALSHA "$nomk" 4 "${K4[@]}" "${A[@]}" "$order"
   run explicit-id EVALSHA "$explicit" 4 "${K4[@]}" "${A[@]}" "$order"
-  run bare-n XADD "$tag:orders" '*' 1 "$order"
-  run bare-n:user XADD "$tag:orders" '*' 1:u__rand_int__ "$old"
+  run bare-n:user XADD "$tag:orders" '*' 1:u__rand_int__ "$order"
+  run bare-n XADD "$tag:orders" '*' 1 "$withuser"
+  run carried-2k EVALSHA "$carried" 4 "${K4[@]}" "${A[@]}" "$big"
+  run n-2k EVALSHA "$take" 4 "${K4[@]}" "${A[@]}" "$big"
   nodes 0 100
   run nodes-0b-100e EVALSHA "$take" 4 "${K4[@]}" "${A[@]}" "$order"
   nodes 65536 1000

@@ -38,10 +38,10 @@ return 1
 LUA
 naive=$(cli script load "$(cat "$tmp/naive.lua")")
 take=$(cli script load "$(cat stock/lua/take.lua)")
-xadd_line="    redis.call('XADD', KEYS[4], '*', ns, ARGV[6])"
+xadd_line="    redis.call('XADD', KEYS[4], '*', ns .. ':' .. ARGV[2], ARGV[6])"
 grep -qxF "$xadd_line" stock/lua/take.lua || { echo "take.lua's XADD line changed: update take-cost.sh" >&2; exit 1; }
 carry=$(cli script load "$(grep -vxF "$xadd_line" stock/lua/take.lua)")
-order="1:u__rand_int__ $(head -c 192 /dev/urandom | base64 -w0)" # version:user, a 256-byte order, as the gateway passes it
+order=1:$(head -c 192 /dev/urandom | base64 -w0) # version 1, a 256-byte order, as the gateway passes it
 tag='{fg:big:0}'
 
 # run NAME ARGS...: a fresh data set, then usec_per_call of EVALSHA (of $cmd if set).
@@ -60,7 +60,7 @@ for r in $(seq 1 "$ROUNDS"); do
   run sync EVALSHA "$take" 3 "$tag:s" "$tag:pend" "$tag:fence" 1 u__rand_int__ 0 __rand_int__ 1
   run async EVALSHA "$take" 4 "$tag:s" "$tag:pend" "$tag:fence" "$tag:orders" 1 u__rand_int__ 0 __rand_int__ 1 "$order"
   run carry EVALSHA "$carry" 4 "$tag:s" "$tag:pend" "$tag:fence" "$tag:orders" 1 u__rand_int__ 0 __rand_int__ 1 "$order"
-  cmd=xadd run xadd XADD "$tag:orders" '*' 1 "$order"
+  cmd=xadd run xadd XADD "$tag:orders" '*' 1:u__rand_int__ "$order"
   run pay EVALSHA "$take" 5 "$tag:s" "$tag:pend" "$tag:fence" "$tag:orders" "$tag:due" 1 u__rand_int__ 0 __rand_int__ 1 "" 1__rand_int__
   echo "round $r: naive $(tail -1 "$tmp/naive") sync $(tail -1 "$tmp/sync") async $(tail -1 "$tmp/async") pay_within $(tail -1 "$tmp/pay") (carried, not appended $(tail -1 "$tmp/carry"); bare XADD $(tail -1 "$tmp/xadd")) usec/call"
 done

@@ -211,7 +211,7 @@ func TestClaimPending(t *testing.T) {
 		t.Fatalf("take.lua = %d, %v; want borrow", v&7, err)
 	}
 	id := orderID(v>>3, u)
-	if code, err := f.r.run(testCtx(t, 5*time.Second), "t", borrowScript, f.a.keys[1], []string{f.a.verStr, id, streamValue(f.a.verStr, u, "order of "+u)}); err != nil || code != codeAdmitted {
+	if code, err := f.r.run(testCtx(t, 5*time.Second), "t", borrowScript, f.a.keys[1], []string{f.a.verStr, id, streamValue(f.a.verStr, "order of "+u)}); err != nil || code != codeAdmitted {
 		t.Fatalf("borrow.lua = %d, %v", code, err)
 	}
 	q := f.read(t, u)

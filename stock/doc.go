@@ -27,8 +27,8 @@
 //	{fg:act42:3}:pend    ZSET   "n:user", score = ms (pending mark)
 //	{fg:act42:3}:fence   ZSET   attempts given up before take.lua ran, score = ms
 //	{fg:act42:3}:orders  STREAM async mode: orders whose unit shard 3 gave,
-//	                            one field per entry, n -> "version:user
-//	                            order" (TakeOrder: take.lua or
+//	                            one field per entry, "n:user" ->
+//	                            "version:order" (TakeOrder: take.lua or
 //	                            borrow.lua append in the call that takes
 //	                            the unit); acked entries are deleted
 //	{fg:act42:3}:due     ZSET   pay_within: "n:user" -> deadline ms of each

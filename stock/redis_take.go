@@ -18,7 +18,7 @@ func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt, order st
 		// pay_within: the deadline (ARGV[7], after an empty order).
 		keys, args = a.keys[h], append(args, "")
 		if order != "" {
-			order = streamValue(a.verStr, u, order) // borrow.lua appends the same value
+			order = streamValue(a.verStr, order) // borrow.lua appends the same value
 			args[5] = order
 		}
 		if a.payWithin > 0 {

@@ -37,24 +37,17 @@ func (r *RedisStore) TakeOrder(ctx context.Context, activity string, user, order
 // the encoder's bound, below this one).
 const MaxOrder = 17 << 10
 
-// An orders Stream entry has one field: the user's purchase number n in
-// the load ("1"), holding streamValue, "version:user order" (a user id
-// has no space), which the gateway builds and take.lua or borrow.lua only
-// pass on. The version lets a forwarder tell an order of an older load (a
-// forced re-Warm reset its ledger) and build its Seq. The layout is the
-// cheapest append we measured (lua/take.lua, README "Stock script
-// cost"): the script passes a string it already has, builds none, and the
-// XADD has two arguments; at a sale of one unit per user every entry's
-// field is "1", so the entries share their Stream node's master field
-// (listpack SAMEFIELDS). parseEntry still reads the layout before it
-// (field "n:user" -> "version:order"), so that orders queued by an older
-// gateway are delivered after an upgrade.
-func streamValue(version, user, order string) string {
-	return version + ":" + user + " " + order
-}
+// streamValue is what an entry's one field (n:user) holds: the load
+// version, a colon, the order, so that a forwarder can tell an order of
+// an older load (a forced re-Warm reset its ledger) and build its Seq.
+// Other layouts (a constant field, so that entries share their Stream
+// node's master fields; n, u, o fields; n -> "version:user order") cost
+// the same within what we can measure: lua/take.lua and README "Stock
+// script cost" give the figures, scripts/append-variants.sh the command.
+func streamValue(version, order string) string { return version + ":" + order }
 
 // parseEntry reads an orders Stream entry's field and value. ok is false
-// for an entry of neither layout.
+// for anything take.lua or borrow.lua did not write.
 func parseEntry(fv map[string]string) (n int64, user string, version int64, order string, ok bool) {
 	if len(fv) != 1 {
 		return 0, "", 0, "", false
@@ -62,22 +55,10 @@ func parseEntry(fv map[string]string) (n int64, user string, version int64, orde
 	var f, v string
 	for f, v = range fv {
 	}
-	ver, rest, ok := strings.Cut(v, ":")
-	if !ok {
-		return 0, "", 0, "", false
-	}
-	var err error
-	if strings.IndexByte(f, ':') >= 0 { // the old layout: n:user -> version:order
-		n, user, ok = parseOrderID(f)
-		order = rest
-	} else {
-		n, err = strconv.ParseInt(f, 10, 64)
-		user, order, ok = strings.Cut(rest, " ")
-	}
-	if !ok || err != nil || user == "" {
-		return 0, "", 0, "", false
-	}
-	if version, err = strconv.ParseInt(ver, 10, 64); err != nil {
+	n, user, ok = parseOrderID(f)
+	ver, order, ok2 := strings.Cut(v, ":")
+	version, err := strconv.ParseInt(ver, 10, 64)
+	if !ok || !ok2 || err != nil || user == "" {
 		return 0, "", 0, "", false
 	}
 	return n, user, version, order, true

@@ -1,8 +1,7 @@
 -- borrow.lua: step 2 of Take, on another shard t, for a pending (user, n).
 -- KEYS: shard t's state hash, pend, fence, orders.
 -- ARGV: version, id (n:user) [, order: async mode appends it to t's
--- orders Stream when this call takes the unit, as take.lua does: one
--- field, the purchase number n of the id, holding the order].
+-- orders Stream when this call takes the unit].
 -- The order record o<id> on t is '1' while the unit is taken, '0' once
 -- released or fenced (a tombstone: the id can never take a second unit).
 -- Reply: 1 admitted (now or by an earlier try of the same id)
@@ -17,7 +16,7 @@ local s = tonumber(c[2])
 if s > 0 then
   redis.call('HSET', KEYS[1], 's', s - 1, o, '1', 'a', 1)
   if ARGV[3] then
-    redis.call('XADD', KEYS[4], '*', string.sub(ARGV[2], 1, string.find(ARGV[2], ':', 1, true) - 1), ARGV[3])
+    redis.call('XADD', KEYS[4], '*', ARGV[2], ARGV[3])
   end
   return 1
 end

@@ -3,8 +3,9 @@
 -- ARGV: version, user, h, attempt (the Take's random id), per_user (of
 --       that version: a version's spec never changes, so the caller's copy
 --       is as good as the shard's and costs no read)
---       [, order: async mode appends it to h's orders Stream on admission;
---       '' for none] [, due: pay_within mode, the deadline in ms: an
+--       [, order: "version:order" (stock.streamValue); async mode
+--       appends it to h's orders Stream on admission, as the value of the
+--       one field "n:user"; '' for none] [, due: pay_within mode, the deadline in ms: an
 --       admission here adds the due mark "n:user" to KEYS[5] (due) in the
 --       same step; a borrow gets it from settle.lua].
 -- Reply: code + 8 * n, n being the user's purchase number in this version.
@@ -73,7 +74,7 @@ if s > 0 then
     redis.call('HSET', KEYS[1], 's', s - 1, u, rec, 'a', 1)
   end
   if ARGV[6] and ARGV[6] ~= '' then
-    redis.call('XADD', KEYS[4], '*', ns, ARGV[6])
+    redis.call('XADD', KEYS[4], '*', ns .. ':' .. ARGV[2], ARGV[6])
   end
   if ARGV[7] then redis.call('ZADD', KEYS[5], ARGV[7], ns .. ':' .. ARGV[2]) end
   return 1 + 8 * n
