@@ -19,13 +19,21 @@
 -- Redis CPU per call, INFO commandstats usec_per_call of EVALSHA, medians
 -- of 7 interleaved rounds of redis-benchmark -c 32 -P 16 -n 200000 on 2
 -- shared cores (scripts/take-cost.sh; README "Stock script cost"):
---   naive SISMEMBER/GET/DECRBY/SADD    5.15 us
---   take.lua, sync                     6.25 us  1.21x naive (target 1.5x;
---                                               1.15-1.36x over four runs;
+--   naive SISMEMBER/GET/DECRBY/SADD    3.96 us
+--   take.lua, sync                     4.69 us  1.18x naive (target 1.5x;
+--                                               1.15-1.36x over seven runs;
 --                                               the ten-call layout: 2.3-3.1x)
---   take.lua, async, 256-byte order    9.67 us  1.55x sync (target 1.25x,
---                                               not met: the XADD alone)
---   take.lua, sync with pay_within    10.66 us  1.71x sync (1.71-2.16x: the
+--   take.lua, async, 256-byte order    6.78 us  1.45x sync (target 1.25x,
+--                                               not met; 1.45-1.49x over
+--                                               three runs)
+--     of which: the order carried in   5.12 us  (+0.43: the 4th key, and
+--       but not appended                        Redis's Lua hashes every byte
+--                                               of a new string, 1-2 ns a byte)
+--     a bare XADD of the entry         0.87 us  (its own time in the script
+--                                               is the same, 0.8-0.9 us; the
+--                                               rest is redis.call's own work)
+--   take.lua, sync with pay_within     8.08 us  1.72x sync (1.71-2.16x over
+--                                               five runs: the
 --                                               ZADD of the due mark into a
 --                                               set of 200000 random deadlines,
 --                                               the worst case: a ZADD in Lua
@@ -33,6 +41,13 @@
 --                                               RPUSH there, ~1 us with rising
 --                                               deadlines, nothing measurable
 --                                               in a set of 5000)
+-- The async target cannot be met by the append's layout: the carried
+-- order and the XADD's own time alone are 1.3 us, more than 25% of sync.
+-- Every layout we tried (scripts/append-variants.sh: a constant field so
+-- that entries share the node's master fields, fields n, u, o, the field
+-- n alone, NOMKSTREAM, an explicit id) costs the same within the noise:
+-- 6.55-7.35 us in one run where this one cost 7.02 (sync 5.17). n is
+-- formatted once (ns) and reused, so no path formats it twice.
 -- The optional due argument costs the sync path nothing measurable: the
 -- same 1.2-1.4x naive before and after it was added.
 -- The record u<user> = "N;k,attempt,t;..." carries the last purchase
