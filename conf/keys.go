@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -22,6 +23,26 @@ func checkKeys(errs *Errors, data []byte, out any) {
 		return // viper has already reported a YAML error
 	}
 	walkKeys(errs, "", doc.Content[0], reflect.TypeOf(out))
+}
+
+// notAMapping refuses a file whose top level is not a mapping of
+// sections (a list, a bare value) in words, where the YAML decoder would
+// say "cannot unmarshal !!seq into map[string]interface {}". A file that
+// does not parse, or is empty, is left to the decoder.
+func notAMapping(data []byte) error {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.MappingNode || root.Kind == yaml.AliasNode {
+		return nil
+	}
+	what := map[yaml.Kind]string{yaml.SequenceNode: "a list", yaml.ScalarNode: "a single value"}[root.Kind]
+	if what == "" {
+		what = "something else"
+	}
+	return fmt.Errorf("line %d: the file must be a mapping of sections (server:, routes:, ...), got %s", root.Line, what)
 }
 
 var timeType = reflect.TypeOf(time.Time{})

@@ -2,6 +2,7 @@ package conf
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -75,8 +76,17 @@ func parse(data []byte, dir string) (*Config, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	setDefaults(v)
+	if err := notAMapping(data); err != nil {
+		return nil, &FileError{Errs: []error{err}}
+	}
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return nil, &FileError{Errs: []error{fmt.Errorf("yaml: %w", err)}}
+		// viper wraps the YAML parser's "yaml: line N: ..." in "While
+		// parsing config: ": report the parser's own words once.
+		var pe viper.ConfigParseError
+		if errors.As(err, &pe) && pe.Unwrap() != nil {
+			err = pe.Unwrap()
+		}
+		return nil, &FileError{Errs: []error{err}}
 	}
 	var cfg Config
 	var errs Errors
@@ -140,7 +150,7 @@ func decode(in any, out any, errorUnused bool) error {
 			envScalarHook,
 			integerHook,
 			filterHook,
-			mapstructure.StringToTimeHookFunc(time.RFC3339),
+			timeHook,
 		),
 		ErrorUnused:      errorUnused,
 		WeaklyTypedInput: false,
@@ -171,6 +181,22 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 		return nil, fmt.Errorf("duration needs a unit, e.g. \"%vs\"", d)
 	}
 	return data, nil
+}
+
+// timeHook parses RFC 3339 strings for time.Time, saying what it wants
+// when one does not parse (the time package's "parsing time as
+// \"2006-01-02T15:04:05Z07:00\": cannot parse ..." names a layout, not
+// the mistake).
+func timeHook(from, to reflect.Type, data any) (any, error) {
+	str, ok := data.(string)
+	if !ok || to != reflect.TypeOf(time.Time{}) {
+		return data, nil
+	}
+	t, err := time.Parse(time.RFC3339, str)
+	if err != nil {
+		return nil, fmt.Errorf("must be an RFC 3339 time with its offset, such as 2026-11-11T20:00:00+08:00 or 2026-11-11T12:00:00Z, got %q", str)
+	}
+	return t, nil
 }
 
 // envScalarHook turns a string that parses as the target's number or bool
@@ -258,6 +284,8 @@ func setDefaults(v *viper.Viper) {
 		"redis.breaker_failures":   5,
 		"redis.breaker_open":       "1s",
 		"redis.breaker_probes":     1,
+		"redis.wait_replicas":      0,
+		"redis.wait_timeout":       "50ms",
 		"stock.store":              "memory",
 		"stock.shards":             4,
 		"server.tls.cert_file":     "",
@@ -312,6 +340,7 @@ func (c *Config) applyDefaults() {
 			def(&q.Attempts, 6)
 			def(&q.Backoff, 200*time.Millisecond)
 			def(&q.BackoffMax, 10*time.Second)
+			def(&q.MaxWait, 10*time.Minute)
 			def(&q.Capacity, 65536)
 			def(&q.ClaimIdle, 30*time.Second)
 		}

@@ -68,6 +68,8 @@ func TestDefaults(t *testing.T) {
 		{"redis.breaker_failures", cfg.Redis.BreakerFailures, 5},
 		{"redis.breaker_open", cfg.Redis.BreakerOpen, time.Second},
 		{"redis.breaker_probes", cfg.Redis.BreakerProbes, 1},
+		{"redis.wait_replicas", cfg.Redis.WaitReplicas, 0},
+		{"redis.wait_timeout", cfg.Redis.WaitTimeout, 50 * time.Millisecond},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,11 +105,37 @@ routes:
 		{"backoff_max", q.BackoffMax, 10 * time.Second},
 		{"capacity", q.Capacity, 65536},
 		{"claim_idle", q.ClaimIdle, 30 * time.Second},
+		{"max_wait", q.MaxWait, 10 * time.Minute},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {
 				t.Errorf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPayWithinAsync: an async route may sell an activity with
+// pay_within (the unpaid expiry retracts the queued order first, see
+// stock/doc.go), on either store.
+func TestPayWithinAsync(t *testing.T) {
+	for _, store := range []string{"memory", "redis"} {
+		t.Run(store, func(t *testing.T) {
+			yaml := `
+stock: {store: ` + store + `}
+redis: {addrs: ['127.0.0.1:6379']}
+upstreams: [{name: o, addrs: ['127.0.0.1:1']}]
+activities: [{id: paid-later, stock: 5, pay_within: 15m}]
+routes:
+  - {method: POST, path: "/buy/{activity}", action: {type: proxy, upstream: o, mode: async, queue: {rate: 5}}}
+`
+			cfg, err := conf.Parse([]byte(yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Activities[0].PayWithin; got != 15*time.Minute {
+				t.Fatalf("pay_within %v", got)
 			}
 		})
 	}

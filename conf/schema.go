@@ -158,54 +158,6 @@ type Static struct {
 	SignedInCookie string `mapstructure:"signed_in_cookie"`
 }
 
-// Redis configures the shared Redis (standalone or cluster).
-type Redis struct {
-	// Addrs are host:port seeds; a cluster is detected automatically.
-	// Default none.
-	Addrs []string `mapstructure:"addrs"`
-	// Username and Password authenticate, when set.
-	Username string `mapstructure:"username"`
-	Password string `mapstructure:"password"`
-	// Timeout bounds every Redis call on the request path; past it the
-	// request fails closed. Default 100ms.
-	Timeout time.Duration `mapstructure:"timeout"`
-	// DialTimeout bounds connecting. Default 1s.
-	DialTimeout time.Duration `mapstructure:"dial_timeout"`
-	// Prefix is put before every key flashgate writes. Default "fg:".
-	Prefix string `mapstructure:"prefix"`
-	// BreakerFailures: after this many consecutive request-path Redis
-	// failures (no answer within the filter's timeout, or a broken
-	// connection) the Redis breaker opens, and purchases answer 503 busy
-	// at once, with no Redis call, instead of each waiting out its
-	// timeout. Default 5; -1 disables.
-	BreakerFailures int `mapstructure:"breaker_failures"`
-	// BreakerOpen is how long the Redis breaker stays open before it
-	// turns half-open. Default 1s.
-	BreakerOpen time.Duration `mapstructure:"breaker_open"`
-	// BreakerProbes is how many calls a half-open Redis breaker lets
-	// through at once, and how many successes close it. 1..1000. Default 1.
-	BreakerProbes int `mapstructure:"breaker_probes"`
-	// TLS encrypts the connections to Redis, as managed Redis services
-	// require. Default: off.
-	TLS RedisTLS `mapstructure:"tls"`
-}
-
-// RedisTLS configures TLS to Redis.
-type RedisTLS struct {
-	// Enabled turns TLS on. Default false.
-	Enabled bool `mapstructure:"enabled"`
-	// CAFile is a PEM bundle of the CAs that sign the server's
-	// certificate. Default "": the system's roots.
-	CAFile string `mapstructure:"ca_file"`
-	// CertFile and KeyFile are a client certificate, for servers that
-	// require one (tls-auth-clients). Default "" (none).
-	CertFile string `mapstructure:"cert_file"`
-	KeyFile  string `mapstructure:"key_file"`
-	// ServerName is the name checked in the server's certificate.
-	// Default "": the host of each address.
-	ServerName string `mapstructure:"server_name"`
-}
-
 // Stock chooses the stock store.
 type Stock struct {
 	// Store is "memory" (one gateway) or "redis" (many). Default "memory".
@@ -372,14 +324,25 @@ type Queue struct {
 	Rate float64 `mapstructure:"rate"`
 	// MaxInflight bounds deliveries under way at once. Default 32.
 	MaxInflight int `mapstructure:"max_inflight"`
-	// Attempts is how many times an order is sent before it is
-	// dead-lettered and its unit given back. Default 6.
+	// Attempts is how many sends the backend may have seen (answered
+	// 5xx, or no answer after sending) an order gets before it is
+	// dead-lettered and its unit given back. Sends that never left the
+	// gateway (breaker open, connection refused) and 429 / 503 with
+	// Retry-After answers use none. Default 6.
 	Attempts int `mapstructure:"attempts"`
-	// Backoff is the wait before the first retry, doubling per attempt
-	// with jitter (half fixed, half random). Default 200ms.
+	// Backoff is the wait before the first retry, doubling per failed
+	// send with jitter (half fixed, half random). Default 200ms.
 	Backoff time.Duration `mapstructure:"backoff"`
-	// BackoffMax caps the doubling. Default 10s, >= backoff.
+	// BackoffMax caps the doubling, and a backend's Retry-After. Default
+	// 10s, >= backoff.
 	BackoffMax time.Duration `mapstructure:"backoff_max"`
+	// MaxWait bounds the retries: an order whose next send would start
+	// more than max_wait after its admission is dead-lettered (reason
+	// expired) and its unit given back. A first send is never refused
+	// (a healthy backlog is not cut), so keep it above the longest line
+	// a sale makes (units / rate). Default 10m (unset or 0: the
+	// default; there is no "no limit"), >= backoff_max.
+	MaxWait time.Duration `mapstructure:"max_wait"`
 	// Capacity bounds the orders queued and not yet delivered or
 	// dead-lettered; a purchase beyond it gets 503 busy and its unit
 	// back. It also bounds the finished statuses kept for polling.

@@ -2,7 +2,6 @@ package conf
 
 import (
 	"net"
-	"slices"
 	"strings"
 	"time"
 
@@ -51,6 +50,9 @@ func (c *Config) Validate(errs *Errors) {
 	}
 	if c.Admin.Listen != "" {
 		checkAddr(errs, "admin.listen", c.Admin.Listen, true)
+		if sameListener(c.Admin.Listen, s.Listen) {
+			errs.Addf("admin.listen", "must differ from server.listen (%q): the two listeners cannot share a port", s.Listen)
+		}
 		if len(c.Admin.Token) < 16 {
 			errs.Addf("admin.token", "required when admin.listen is set, at least 16 characters (set FLASHGATE_ADMIN_TOKEN)")
 		}
@@ -70,18 +72,7 @@ func (c *Config) Validate(errs *Errors) {
 	if n := c.Static.SignedInCookie; n != "" && strings.ContainsAny(n, " \t\r\n;,=\"") {
 		errs.Addf("static.signed_in_cookie", "must be a cookie name, got %q", n)
 	}
-	for i, a := range c.Redis.Addrs {
-		checkAddr(errs, Index("redis.addrs", i), a, true)
-	}
-	positive(errs, "redis.timeout", c.Redis.Timeout)
-	positive(errs, "redis.dial_timeout", c.Redis.DialTimeout)
-	if c.Redis.BreakerFailures < -1 || c.Redis.BreakerFailures == 0 {
-		errs.Addf("redis.breaker_failures", "must be >= 1, or -1 to disable; got %d", c.Redis.BreakerFailures)
-	}
-	positive(errs, "redis.breaker_open", c.Redis.BreakerOpen)
-	if c.Redis.BreakerProbes < 1 || c.Redis.BreakerProbes > 1000 {
-		errs.Addf("redis.breaker_probes", "must be in 1..1000, got %d", c.Redis.BreakerProbes)
-	}
+	c.validateRedis(errs)
 	oneOf(errs, "stock.store", c.Stock.Store, "memory", "redis")
 	if c.Stock.Store == "redis" && len(c.Redis.Addrs) == 0 {
 		errs.Addf("stock.store", "\"redis\" needs redis.addrs")
@@ -211,7 +202,6 @@ func (c *Config) validateRoutes(errs *Errors) {
 				errs.Addf(Join(ap, "rewrite"), "must start with /, got %q", r.Action.Rewrite)
 			}
 			c.validateMode(errs, ap, r.Action)
-			c.validatePayAsync(errs, ap, r)
 		case "json":
 			if r.Action.Endpoint == "" {
 				errs.Addf(Join(ap, "endpoint"), "required for a json action")
@@ -226,23 +216,6 @@ func (c *Config) validateRoutes(errs *Errors) {
 			if r.Action.Queue != nil {
 				errs.Addf(Join(ap, "queue"), "only an async proxy action has a queue")
 			}
-		}
-	}
-}
-
-// validatePayAsync refuses pay_within on the activities of an async
-// route, on both stores: the memory store's in-process queue delivers
-// without asking whether the unit is still held, and the Redis store's
-// unpaid release does not yet retract the queued order first (as Release
-// does), so the order of a unit released unpaid could reach the backend
-// after the unit sold again.
-func (c *Config) validatePayAsync(errs *Errors, ap string, r Route) {
-	if r.Action.Mode != "async" || !strings.Contains(r.Path, "{activity}") {
-		return
-	}
-	for _, a := range c.Activities {
-		if a.PayWithin != 0 && (len(r.Activities) == 0 || slices.Contains(r.Activities, a.ID)) {
-			errs.Addf(Join(ap, "mode"), "async cannot sell activity %q, which sets pay_within, yet: an order still queued could be delivered after its unit was released unpaid", a.ID)
 		}
 	}
 }
@@ -271,6 +244,9 @@ func (c *Config) validateMode(errs *Errors, ap string, a Action) {
 	positive(errs, Join(qp, "capacity"), q.Capacity)
 	if q.BackoffMax < q.Backoff {
 		errs.Addf(Join(qp, "backoff_max"), "must be >= backoff (%s), got %s", q.Backoff, q.BackoffMax)
+	}
+	if q.MaxWait < q.BackoffMax {
+		errs.Addf(Join(qp, "max_wait"), "must be >= backoff_max (%s): one retry's wait would outlast it, got %s", q.BackoffMax, q.MaxWait)
 	}
 	for _, u := range c.Upstreams {
 		if u.Name != a.Upstream {
@@ -334,6 +310,19 @@ func checkAddr(errs *Errors, path, addr string, listen bool) {
 	if err != nil || port == "" || (!listen && host == "") {
 		errs.Addf(path, "must be host:port, got %q", addr)
 	}
+}
+
+// sameListener reports whether two listen addresses would take the same
+// port: the same port, and the same host or either one every address
+// ("", 0.0.0.0, ::). Port 0 (any free port) never clashes.
+func sameListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || wildcard(ha) || wildcard(hb)
 }
 
 // pairTLS reports a certificate without its key or a key without its

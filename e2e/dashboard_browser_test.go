@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-// dashboardConfig sells "sale" (200 units, one per user, ending in an hour)
+// dashboardConfig sells "sale" (200 units, one per user, each to be paid
+// within 15 minutes, ending in an hour)
 // from the memory store, with "later" opening in two hours, and the admin
 // port on admin.
 func dashboardConfig(listen, admin, be string) string {
@@ -24,7 +25,7 @@ admin: {listen: %q, token: %q}
 log: {level: warn, format: text}
 upstreams: [{name: orders, addrs: [%q], timeout: 5s}]
 activities:
-  - {id: sale, product: phone-x, stock: 200, shards: 4, per_user: 1, end: %q}
+  - {id: sale, product: phone-x, stock: 200, shards: 4, per_user: 1, pay_within: 15m, end: %q}
   - {id: later, product: watch-s, stock: 5, start: %q, end: %q}
 static: {catalogue: %s}
 routes:

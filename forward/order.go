@@ -3,6 +3,8 @@ package forward
 import (
 	"context"
 	"time"
+
+	"github.com/flashgate/flashgate/stock"
 )
 
 // The types a queue works with: an order, what delivers it, its life and
@@ -28,12 +30,22 @@ type Order struct {
 	Header [][2]string
 }
 
-// Sender delivers one order once. It returns the backend's status and body
-// (owned by the caller from then on), or an error when no answer came:
-// unreachable, refused, timed out or a broken connection. An error is
-// retried, since the order is sent again with the same Idempotency-Key.
+// Reply is the backend's answer to one send.
+type Reply struct {
+	Status int
+	Body   []byte // owned by the caller from then on
+	// RetryAfter is the answer's Retry-After (0: none, or unreadable):
+	// on a 429 or a 503 it is the backend asking to be left alone that
+	// long (see classify).
+	RetryAfter time.Duration
+}
+
+// Sender delivers one order once. It returns the backend's answer, or an
+// error when no answer came: unreachable, refused, timed out or a broken
+// connection. An error is retried, since the order is sent again with
+// the same Idempotency-Key.
 type Sender interface {
-	Send(ctx context.Context, o *Order) (status int, body []byte, err error)
+	Send(ctx context.Context, o *Order) (Reply, error)
 }
 
 // Releaser gives the order's stock unit back once the order is
@@ -63,16 +75,20 @@ func (s State) String() string {
 
 // Reasons of a Failed order.
 const (
-	ReasonRejected  = "backend_rejected"   // a 4xx other than 409
+	ReasonRejected  = "backend_rejected"   // a 4xx other than 409 and 429, or a 3xx
 	ReasonExhausted = "attempts_exhausted" // every attempt failed or got 5xx
+	ReasonExpired   = "expired"            // not delivered within MaxWait of its admission
 )
 
 // Status is what order_status tells the ticket's user.
 type Status struct {
-	State    State
-	Code     int    // the backend's last status (0 if it never answered)
-	Body     []byte // the backend's last body
-	Reason   string // why it failed (Failed only)
+	State  State
+	Code   int    // the backend's last status (0 if it never answered)
+	Body   []byte // the backend's last body
+	Reason string // why it failed (Failed only)
+	// Attempts counts the sends that used an attempt (see classify): not
+	// those refused by the breaker, unreachable, or answered 429 / 503
+	// with Retry-After.
 	Attempts int
 }
 
@@ -82,18 +98,29 @@ type Config struct {
 	Rate float64
 	// MaxInflight bounds deliveries under way at once. Default 32.
 	MaxInflight int
-	// Attempts is how many sends an order gets before it is
+	// Attempts is how many sends the backend may have seen (answered
+	// 5xx, or no answer after sending) an order gets before it is
 	// dead-lettered. Default 6.
 	Attempts int
-	// Backoff is the wait before the first retry, doubling per attempt
-	// with jitter, capped at BackoffMax. Defaults 200ms and 10s.
+	// Backoff is the wait before the first retry, doubling per failed
+	// send with jitter, capped at BackoffMax. Defaults 200ms and 10s.
 	Backoff, BackoffMax time.Duration
+	// MaxWait bounds an order's retries: one whose next send would start
+	// more than MaxWait after its admission is dead-lettered (expired).
+	// Default 10m.
+	MaxWait time.Duration
 	// Capacity bounds the orders not yet finished; Enqueue beyond it
 	// fails with ErrFull. It also bounds how many finished statuses are
 	// kept for polling. Default 65536.
 	Capacity int
 	// SendTimeout bounds one Send. Default 10s.
 	SendTimeout time.Duration
+
+	// Check, when set, is the held-mark check (the memory store's
+	// CheckOrder): asked before every send, an order whose unit was given
+	// back (OrderGone, OrderUnpaid) or whose sale was reset is dropped,
+	// never sent (again). Nil: every order is sent.
+	Check func(o *Order) stock.OrderCheck
 
 	// Now and Sleep are the clock; nil means the real one. Tests inject
 	// a fake so that pacing and backoff need no real waiting.

@@ -1,8 +1,9 @@
 // Package forward delivers orders admitted in async mode to the shop's
 // backend at the backend's pace (peak shaving): a bounded queue drained
 // at a fixed rate with at most MaxInflight deliveries at a time, retrying
-// failures with backoff and jitter, and giving an order's stock unit back
-// exactly once when the order is dead-lettered.
+// failures with backoff and jitter, giving an order's stock unit back
+// exactly once when the order is dead-lettered, and dropping, unsent, an
+// order whose unit was given back while it waited (the held-mark check).
 //
 // Queue is the in-process queue that serves the memory stock store (one
 // gateway, `make run`). It lives in memory: queued orders and their
@@ -17,11 +18,16 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/flashgate/flashgate/stock"
 )
 
 // Stats counts what the queue did, and what it holds now.
 type Stats struct {
 	Enqueued, Delivered, Retried, DeadLettered, ReleaseFailed, Full uint64
+	// Dropped counts orders the held-mark check (Config.Check) dropped:
+	// their unit was given back before they were sent (again).
+	Dropped uint64
 	// Depth is the number of orders not finished (queued, waiting for a
 	// retry or being sent): what Capacity bounds.
 	Depth int
@@ -40,8 +46,8 @@ var ErrFull = errors.New("forward: queue full")
 var ErrNotSent = errors.New("forward: not sent")
 
 // ErrUnreachable, wrapped in a Sender's error, says the order never left
-// the gateway (connection refused, cannot dial): an attempt used, but not
-// one the backend can have seen, so its retry is no possible duplicate.
+// the gateway (connection refused, cannot dial): no attempt used, since
+// the backend cannot have seen it; the order waits, bounded by MaxWait.
 var ErrUnreachable = errors.New("forward: backend unreachable")
 
 // ErrClosed is Enqueue's answer after Close.
@@ -50,14 +56,15 @@ var ErrClosed = errors.New("forward: queue closed")
 type item struct {
 	o        Order
 	st       Status
-	retryAt  time.Time
 	released bool
 	queuedAt time.Time
+	failures int // failed sends so far, counted or not (classify's try)
 }
 
 // Queue is the in-process queue. Create it with New, start it with Run.
 type Queue struct {
 	cfg     Config
+	pol     policy
 	send    Sender
 	release Releaser
 
@@ -80,18 +87,6 @@ func New(cfg Config, send Sender, release Releaser) (*Queue, error) {
 	if cfg.MaxInflight <= 0 {
 		cfg.MaxInflight = 32
 	}
-	if cfg.Attempts <= 0 {
-		cfg.Attempts = 6
-	}
-	if cfg.Backoff <= 0 {
-		cfg.Backoff = 200 * time.Millisecond
-	}
-	if cfg.BackoffMax <= 0 {
-		cfg.BackoffMax = 10 * time.Second
-	}
-	if cfg.BackoffMax < cfg.Backoff {
-		cfg.BackoffMax = cfg.Backoff
-	}
 	if cfg.Capacity <= 0 {
 		cfg.Capacity = 65536
 	}
@@ -105,6 +100,7 @@ func New(cfg Config, send Sender, release Releaser) (*Queue, error) {
 		cfg.Sleep = sleep
 	}
 	return &Queue{cfg: cfg, send: send, release: release,
+		pol:      newPolicy(cfg.Attempts, cfg.Backoff, cfg.BackoffMax, cfg.MaxWait),
 		byTicket: make(map[string]*item), wake: make(chan struct{}, 1)}, nil
 }
 
@@ -248,43 +244,46 @@ func (q *Queue) push(it *item) {
 	q.signal()
 }
 
-// deliver sends it once and settles the outcome: ack, retry later, or
-// dead-letter with the unit given back.
+// deliver drops it if its unit was given back (Config.Check, before each
+// send, retries included), else sends it once and settles the outcome
+// (classify): ack, retry later, or dead-letter with the unit given back.
 func (q *Queue) deliver(ctx context.Context, it *item) {
+	if q.cfg.Check != nil {
+		if c := q.cfg.Check(&it.o); c == stock.OrderGone || c == stock.OrderUnpaid || c == stock.OrderReset {
+			q.finish(it, Failed, dropReason(c)) // its unit is back already: nothing to give back
+			return
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, q.cfg.SendTimeout)
-	code, body, err := q.send.Send(sctx, &it.o)
+	rep, err := q.send.Send(sctx, &it.o)
 	cancel()
 
-	notSent := errors.Is(err, ErrNotSent)
 	q.mu.Lock()
-	if !notSent {
+	out := q.pol.classify(rep, err, try{it.st.Attempts, it.failures, q.cfg.Now().Sub(it.queuedAt)}, rand.Float64())
+	it.failures++
+	if out.counted {
 		it.st.Attempts++
 	}
-	attempts := it.st.Attempts
 	if err == nil {
-		it.st.Code, it.st.Body = code, body
+		it.st.Code, it.st.Body = rep.Status, rep.Body
+	}
+	if out.verdict == vRetry {
+		q.stats.Retried++
 	}
 	q.mu.Unlock()
 
-	switch {
-	case notSent:
-	case err == nil && (code < 300 || code == 409):
+	switch out.verdict {
+	case vDeliver:
 		q.finish(it, Delivered, "")
 		return
-	case err == nil && code < 500:
-		q.deadLetter(ctx, it, ReasonRejected)
-		return
-	case attempts >= q.cfg.Attempts:
-		q.deadLetter(ctx, it, ReasonExhausted)
+	case vDeadLetter:
+		q.deadLetter(ctx, it, out.reason)
 		return
 	}
-	q.mu.Lock()
-	q.stats.Retried++
-	q.mu.Unlock()
-	if q.cfg.Sleep(ctx, Backoff(q.cfg.Backoff, q.cfg.BackoffMax, max(attempts, 1), rand.Float64())) != nil {
-		q.push(it) // shutting down: put it back, Run is returning
-		return
-	}
+	// Shutting down or not, it goes back in line: Run is returning when
+	// the sleep fails. (A held-mark check before the retry, like the
+	// Forwarder's, belongs here: the memory store's release path.)
+	_ = q.cfg.Sleep(ctx, out.wait)
 	q.push(it)
 }
 
@@ -304,9 +303,12 @@ func (q *Queue) finish(it *item, s State, reason string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	it.st.State, it.st.Reason = s, reason
-	if s == Delivered {
+	switch {
+	case s == Delivered:
 		q.stats.Delivered++
-	} else {
+	case reason == ReasonReleased || reason == ReasonUnpaid || reason == ReasonReset: // the held-mark check's
+		q.stats.Dropped++
+	default:
 		q.stats.DeadLettered++
 	}
 	q.open--

@@ -38,8 +38,9 @@ func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
 }
 
 type reply struct {
-	code int
-	err  error
+	code       int
+	err        error
+	retryAfter time.Duration
 }
 
 // scripted answers each ticket's attempts in order from its script; the
@@ -52,7 +53,7 @@ type scripted struct {
 	at      []time.Time // clock reading at each send
 }
 
-func (s *scripted) Send(ctx context.Context, o *Order) (int, []byte, error) {
+func (s *scripted) Send(ctx context.Context, o *Order) (Reply, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.clock != nil {
@@ -65,13 +66,13 @@ func (s *scripted) Send(ctx context.Context, o *Order) (int, []byte, error) {
 		i = len(sc) - 1
 	}
 	if i < 0 {
-		return 201, []byte(`{"order":"` + o.Ticket + `"}`), nil
+		return Reply{Status: 201, Body: []byte(`{"order":"` + o.Ticket + `"}`)}, nil
 	}
 	r := sc[i]
 	if r.err != nil {
-		return 0, nil, r.err
+		return Reply{}, r.err
 	}
-	return r.code, []byte(fmt.Sprintf(`{"code":%d}`, r.code)), nil
+	return Reply{Status: r.code, Body: []byte(fmt.Sprintf(`{"code":%d}`, r.code)), RetryAfter: r.retryAfter}, nil
 }
 
 type releases struct {
@@ -143,14 +144,14 @@ func TestOutcomes(t *testing.T) {
 		attempts int
 		released int
 	}{
-		{"created", []reply{{201, nil}}, Delivered, "", 201, 1, 0},
-		{"backend has the key", []reply{{409, nil}}, Delivered, "", 409, 1, 0},
-		{"rejected", []reply{{400, nil}}, Failed, ReasonRejected, 400, 1, 1},
-		{"5xx then created", []reply{{503, nil}, {500, nil}, {200, nil}}, Delivered, "", 200, 3, 0},
-		{"timeouts exhaust the attempts", []reply{{0, errTimeout}}, Failed, ReasonExhausted, 0, 3, 1},
-		{"5xx exhaust the attempts", []reply{{502, nil}}, Failed, ReasonExhausted, 502, 3, 1},
-		{"refused then not found", []reply{{0, errTimeout}, {404, nil}}, Failed, ReasonRejected, 404, 2, 1},
-		{"redirect is no order", []reply{{302, nil}}, Failed, ReasonRejected, 302, 1, 1},
+		{"created", []reply{{201, nil, 0}}, Delivered, "", 201, 1, 0},
+		{"backend has the key", []reply{{409, nil, 0}}, Delivered, "", 409, 1, 0},
+		{"rejected", []reply{{400, nil, 0}}, Failed, ReasonRejected, 400, 1, 1},
+		{"5xx then created", []reply{{503, nil, 0}, {500, nil, 0}, {200, nil, 0}}, Delivered, "", 200, 3, 0},
+		{"timeouts exhaust the attempts", []reply{{0, errTimeout, 0}}, Failed, ReasonExhausted, 0, 3, 1},
+		{"5xx exhaust the attempts", []reply{{502, nil, 0}}, Failed, ReasonExhausted, 502, 3, 1},
+		{"refused then not found", []reply{{0, errTimeout, 0}, {404, nil, 0}}, Failed, ReasonRejected, 404, 2, 1},
+		{"redirect is no order", []reply{{302, nil, 0}}, Failed, ReasonRejected, 302, 1, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -249,7 +250,7 @@ type blocking struct {
 	gate     chan struct{}
 }
 
-func (b *blocking) Send(ctx context.Context, o *Order) (int, []byte, error) {
+func (b *blocking) Send(ctx context.Context, o *Order) (Reply, error) {
 	c := b.cur.Add(1)
 	for {
 		m := b.max.Load()
@@ -260,9 +261,9 @@ func (b *blocking) Send(ctx context.Context, o *Order) (int, []byte, error) {
 	defer b.cur.Add(-1)
 	select {
 	case <-b.gate:
-		return 201, nil, nil
+		return Reply{Status: 201}, nil
 	case <-ctx.Done():
-		return 0, nil, ctx.Err()
+		return Reply{}, ctx.Err()
 	}
 }
 
@@ -337,7 +338,7 @@ func TestCapacity(t *testing.T) {
 func TestReleaseFailureCounted(t *testing.T) {
 	o := order(1)
 	rel := &releases{n: map[string]int{}, fail: true}
-	_, _, st := deliverOne(t, Config{Rate: 1e6}, o, []reply{{422, nil}}, rel)
+	_, _, st := deliverOne(t, Config{Rate: 1e6}, o, []reply{{422, nil, 0}}, rel)
 	if st.DeadLettered != 1 || st.ReleaseFailed != 1 || rel.n[o.Ticket] != 1 {
 		t.Errorf("stats %+v, release calls %d; want one dead letter, one failed release, called once", st, rel.n[o.Ticket])
 	}
@@ -380,7 +381,7 @@ func TestNotSentUsesNoAttempt(t *testing.T) {
 	clk := newFakeClock()
 	rel := &releases{n: map[string]int{}}
 	q, _, _ := deliverOne(t, Config{Rate: 1000, Attempts: 2, Now: clk.Now, Sleep: clk.Sleep}, o,
-		[]reply{{0, notSent}, {0, notSent}, {0, notSent}, {201, nil}}, rel)
+		[]reply{{0, notSent, 0}, {0, notSent, 0}, {0, notSent, 0}, {201, nil, 0}}, rel)
 	st, _ := q.Status(o.Ticket, o.User)
 	if st.State != Delivered || st.Attempts != 1 || rel.n[o.Ticket] != 0 {
 		t.Errorf("status %v after %d attempts, %d releases; want delivered after 1 (three refusals of an unsent order are no attempts), none released",
@@ -410,5 +411,62 @@ func TestStatsDepthAndHeadWait(t *testing.T) {
 	run(t, q)
 	if st := waitFinished(t, q, 3); st.Depth != 0 || st.HeadWait != 0 {
 		t.Errorf("after delivery: depth %d, head wait %s; want 0 and 0", st.Depth, st.HeadWait)
+	}
+}
+
+// TestOutageWaits: a backend that refuses connections (nothing leaves
+// the gateway) or asks to be left alone (429, 503 + Retry-After) makes
+// orders wait, using no attempt, until max_wait after their admission.
+func TestOutageWaits(t *testing.T) {
+	unreachable := fmt.Errorf("%w: connection refused", ErrUnreachable)
+	down := make([]reply, 15) // 15 refusals (about 30 s of backoff): far past attempts 3, inside max_wait
+	for i := range down {
+		down[i] = reply{0, unreachable, 0}
+	}
+	tests := []struct {
+		name     string
+		script   []reply
+		state    State
+		reason   string
+		attempts int
+		sends    int
+		minWait  time.Duration // the fake clock's total sleep, at least
+	}{
+		{"refused 15 times then created", append(append([]reply{}, down...), reply{201, nil, 0}), Delivered, "", 1, 16, 0},
+		{"refused for ever: expired after max_wait", []reply{{0, unreachable, 0}}, Failed, ReasonExpired, 0, 0, 0},
+		{"429 with Retry-After, then created", []reply{{429, nil, 3 * time.Second}, {429, nil, 3 * time.Second}, {201, nil, 0}}, Delivered, "", 1, 3, 6 * time.Second},
+		{"503 with Retry-After uses no attempt", []reply{{503, nil, time.Second}, {503, nil, time.Second}, {503, nil, time.Second}, {201, nil, 0}}, Delivered, "", 1, 4, 3 * time.Second},
+		{"refused, then 5xx: only the 5xx count", []reply{{0, unreachable, 0}, {0, unreachable, 0}, {500, nil, 0}}, Failed, ReasonExhausted, 3, 5, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			o := order(1)
+			rel := &releases{n: map[string]int{}}
+			q, s, _ := deliverOne(t, Config{Rate: 1000, Attempts: 3, Backoff: 100 * time.Millisecond, BackoffMax: 5 * time.Second,
+				MaxWait: time.Minute, Now: clk.Now, Sleep: clk.Sleep}, o, tc.script, rel)
+			got, _ := q.Status(o.Ticket, o.User)
+			if got.State != tc.state || got.Reason != tc.reason || got.Attempts != tc.attempts {
+				t.Errorf("status = %v %q after %d attempts, want %v %q after %d", got.State, got.Reason, got.Attempts, tc.state, tc.reason, tc.attempts)
+			}
+			if tc.sends > 0 && s.sends[o.Ticket] != tc.sends {
+				t.Errorf("%d sends, want %d", s.sends[o.Ticket], tc.sends)
+			}
+			if want := map[State]int{Delivered: 0, Failed: 1}[tc.state]; rel.n[o.Ticket] != want {
+				t.Errorf("released %d times, want %d", rel.n[o.Ticket], want)
+			}
+			clk.mu.Lock()
+			var slept time.Duration
+			for _, d := range clk.sleeps {
+				slept += d
+			}
+			clk.mu.Unlock()
+			if slept < tc.minWait {
+				t.Errorf("waited %v in all, want at least %v (Retry-After)", slept, tc.minWait)
+			}
+			if tc.reason == ReasonExpired && (slept > time.Minute || slept < time.Minute-5*time.Second) {
+				t.Errorf("expired after %v of waiting, want just under max_wait (1m)", slept)
+			}
+		})
 	}
 }

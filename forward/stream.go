@@ -31,13 +31,16 @@ type StreamLog interface {
 	Finish(ctx context.Context, q *stock.QueuedOrder, group, deadReason string) (bool, error)
 	Release(ctx context.Context, activity string, user []byte, seq int64) (bool, error)
 	PutOrderStatus(ctx context.Context, activity, user string, seq int64, rec []byte, ttl time.Duration) error
+	PutQueuedStatus(ctx context.Context, activity, user string, seq int64, rec []byte, ttl time.Duration) error
 }
 
-// Pacer is the delivery rate shared by every instance: Take answers 0 when
-// a delivery may start now, else how long to wait before asking again
-// (a redisgcra.Bucket).
+// Pacer is the delivery rate shared by every instance (a
+// redisgcra.Reserver): Reserve either reserves the next free slot (ok;
+// the delivery starts after wait, and must: a slot reserved is the rate
+// spent), or refuses, the next slot being too far ahead (ask again after
+// wait).
 type Pacer interface {
-	Take(ctx context.Context) (time.Duration, error)
+	Reserve(ctx context.Context) (wait time.Duration, ok bool, err error)
 }
 
 // StreamConfig configures a Forwarder. Zero durations take the defaults.
@@ -50,9 +53,12 @@ type StreamConfig struct {
 	// instance that dies leaves at most MaxInflight orders that may have
 	// been sent and will be sent again. Default 32.
 	MaxInflight int
-	Attempts    int           // default 6
+	Attempts    int           // default 6; counted as classify says
 	Backoff     time.Duration // default 200ms
 	BackoffMax  time.Duration // default 10s
+	// MaxWait bounds an order's retries from its admission (the entry
+	// id's milliseconds, Redis's clock): see Config.MaxWait. Default 10m.
+	MaxWait     time.Duration
 	SendTimeout time.Duration // default 10s
 	// ClaimIdle is how long an entry must be idle before another instance
 	// takes it over. Live forwarders touch theirs every ClaimIdle/3.
@@ -78,6 +84,7 @@ type StreamStats struct {
 // Forwarder delivers one async route's orders from the Redis Streams.
 type Forwarder struct {
 	cfg  StreamConfig
+	pol  policy
 	log  StreamLog
 	send Sender
 	pace Pacer
@@ -108,17 +115,13 @@ func NewForwarder(cfg StreamConfig, log StreamLog, send Sender, pace Pacer) (*Fo
 	if cfg.MaxInflight <= 0 {
 		cfg.MaxInflight = 32
 	}
-	if cfg.Attempts <= 0 {
-		cfg.Attempts = 6
-	}
-	def(&cfg.Backoff, 200*time.Millisecond)
-	def(&cfg.BackoffMax, 10*time.Second)
 	def(&cfg.SendTimeout, 10*time.Second)
 	def(&cfg.ClaimIdle, 30*time.Second)
 	def(&cfg.StatusTTL, 24*time.Hour)
 	def(&cfg.PollMin, 2*time.Millisecond)
 	def(&cfg.PollMax, 100*time.Millisecond)
 	return &Forwarder{cfg: cfg, log: log, send: send, pace: pace,
+		pol: newPolicy(cfg.Attempts, cfg.Backoff, cfg.BackoffMax, cfg.MaxWait),
 		sem: make(chan struct{}, cfg.MaxInflight), owned: map[string]*streamItem{}}, nil
 }
 

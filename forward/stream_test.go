@@ -35,7 +35,7 @@ func newBackend(reply func(o *Order, n int) (int, error)) *backend {
 	return &backend{sends: map[string]int{}, reply: reply}
 }
 
-func (b *backend) Send(ctx context.Context, o *Order) (int, []byte, error) {
+func (b *backend) Send(ctx context.Context, o *Order) (Reply, error) {
 	in := b.inflight.Add(1)
 	defer b.inflight.Add(-1)
 	for p := b.peak.Load(); in > p && !b.peak.CompareAndSwap(p, in); p = b.peak.Load() {
@@ -47,13 +47,13 @@ func (b *backend) Send(ctx context.Context, o *Order) (int, []byte, error) {
 	b.mu.Unlock()
 	if b.hang {
 		<-ctx.Done()
-		return 0, nil, ctx.Err()
+		return Reply{}, ctx.Err()
 	}
 	code, err := b.reply(o, n)
 	if err != nil {
-		return 0, nil, err
+		return Reply{}, err
 	}
-	return code, []byte(`{"ok":true}`), nil
+	return Reply{Status: code, Body: []byte(`{"ok":true}`)}, nil
 }
 
 func (b *backend) count() (orders, sends int) {
@@ -121,7 +121,7 @@ func (f *fixture) forwarder(t *testing.T, consumer string, send Sender, rate flo
 	if edit != nil {
 		edit(&cfg)
 	}
-	pace := &redisgcra.Bucket{Client: f.client, Key: "fg:q:{" + f.act + "}", Args: redisgcra.Args(rate, 1), Timeout: time.Second}
+	pace := redisgcra.NewReserver(f.client, "fg:q:{"+f.act+"}", rate, cfg.MaxInflight, time.Second)
 	fw, err := NewForwarder(cfg, f.r, send, pace)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flashgate/flashgate/internal/orderkey"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -14,112 +15,138 @@ import (
 // ReasonExhausted.
 const (
 	ReasonReleased  = "released"  // its unit was given back before delivery
+	ReasonUnpaid    = "unpaid"    // its unit was given back at its pay_within deadline
 	ReasonReset     = "reset"     // a forced re-Warm reset the sale
 	ReasonMalformed = "malformed" // the entry could not be read
 )
+
+// dropReason is the reason of an order dropped by its held-mark check.
+func dropReason(c stock.OrderCheck) string {
+	switch c {
+	case stock.OrderReset:
+		return ReasonReset
+	case stock.OrderUnpaid:
+		return ReasonUnpaid
+	}
+	return ReasonReleased
+}
 
 // pendingWait is how long the forwarder waits between checks of an order
 // whose Take has not settled yet (a borrowed unit, settle.lua to come).
 const pendingWait = 50 * time.Millisecond
 
 // deliver works one entry from the held-mark check to its ack, holding
-// an in-flight slot throughout.
+// an in-flight slot throughout. The check runs again before every retry:
+// a Release that came while the order waited for its retry stops it.
 func (f *Forwarder) deliver(ctx context.Context, it *streamItem) {
 	q := &it.q
 	o := Order{Activity: q.Activity, User: q.User, Seq: q.Seq()}
-	o.Ticket = q.Activity + ":" + q.User + ":" + strconv.FormatInt(o.Seq, 10)
-	for {
-		c, err := f.log.Check(ctx, q)
-		switch {
-		case err != nil:
-			if sleep(ctx, f.cfg.PollMax) != nil {
-				return
-			}
-			continue
-		case c == stock.OrderPending:
-			if sleep(ctx, pendingWait) != nil {
-				return
-			}
-			continue
-		case c == stock.OrderGone || c == stock.OrderReset:
-			reason := ReasonReleased
-			if c == stock.OrderReset {
-				reason = ReasonReset
-			}
-			f.st.dropped.Add(1)
-			f.record(ctx, &o, Status{State: Failed, Reason: reason})
-			f.finish(ctx, it, "")
-			return
-		case c == stock.OrderRedeliver && q.Claimed:
-			f.st.fromDead.Add(1)
-		}
-		break
+	o.Ticket = orderkey.String(q.Activity, q.User, o.Seq)
+	if !f.held(ctx, it, &o, true) {
+		return
 	}
 	if err := ParseOrder(q.Order, &o); err != nil {
 		f.deadLetter(ctx, it, &o, Status{State: Failed, Reason: ReasonMalformed})
 		return
 	}
+	admitted := q.Time()
 	var st Status
-	timedOut := false
+	failures, maybeSeen := 0, false
 	for {
 		if it.lost.Load() {
 			return // another instance took it over: it delivers
 		}
+		if failures > 0 && !f.held(ctx, it, &o, false) {
+			return
+		}
 		if !f.wait(ctx) {
 			return
 		}
-		if timedOut {
+		if maybeSeen {
 			f.st.afterTimeout.Add(1)
 		}
 		sctx, cancel := context.WithTimeout(ctx, f.cfg.SendTimeout)
-		code, body, err := f.send.Send(sctx, &o)
+		rep, err := f.send.Send(sctx, &o)
 		cancel()
-		notSent := errors.Is(err, ErrNotSent)
-		if !notSent {
+		out := f.pol.classify(rep, err, try{st.Attempts, failures, time.Since(admitted)}, jitter())
+		failures++
+		if out.counted {
 			st.Attempts++
 		}
 		if err == nil {
-			st.Code, st.Body = code, body
+			st.Code, st.Body = rep.Status, rep.Body
 		}
-		timedOut = err != nil && !notSent && !errors.Is(err, ErrUnreachable) // it may have reached the backend
-		switch {
-		case notSent:
-		case err == nil && (code < 300 || code == 409):
+		maybeSeen = out.maybeSeen
+		switch out.verdict {
+		case vDeliver:
 			st.State = Delivered
 			f.st.delivered.Add(1)
 			f.record(ctx, &o, st)
 			f.finish(ctx, it, "")
 			return
-		case err == nil && code < 500:
-			st.State, st.Reason = Failed, ReasonRejected
-			f.deadLetter(ctx, it, &o, st)
-			return
-		case st.Attempts >= f.cfg.Attempts:
-			st.State, st.Reason = Failed, ReasonExhausted
+		case vDeadLetter:
+			st.State, st.Reason = Failed, out.reason
 			f.deadLetter(ctx, it, &o, st)
 			return
 		}
 		f.st.retried.Add(1)
-		if sleep(ctx, Backoff(f.cfg.Backoff, f.cfg.BackoffMax, max(st.Attempts, 1), jitter())) != nil {
+		if out.counted || err == nil { // news for the poll (a refused connection is none)
+			st.State = Queued
+			f.recordQueued(ctx, &o, st)
+		}
+		if sleep(ctx, out.wait) != nil {
 			return
 		}
 	}
 }
 
-// wait takes a delivery from the shared rate, waiting as long as it says;
-// a Redis failure waits PollMax and asks again (no order goes out
-// unpaced). It reports false when ctx ends.
+// held runs the held-mark check (claim.lua) until it answers: false when
+// the order was dropped (its unit was given back, unpaid or not, or its load reset: the
+// entry is acked with a failed record) or ctx ended. first is the check
+// before the first send, which may find a claim of a dead consumer.
+func (f *Forwarder) held(ctx context.Context, it *streamItem, o *Order, first bool) bool {
+	for {
+		c, err := f.log.Check(ctx, &it.q)
+		switch {
+		case err != nil:
+			if sleep(ctx, f.cfg.PollMax) != nil {
+				return false
+			}
+			continue
+		case c == stock.OrderPending:
+			if sleep(ctx, pendingWait) != nil {
+				return false
+			}
+			continue
+		case c == stock.OrderGone || c == stock.OrderReset || c == stock.OrderUnpaid:
+			f.st.dropped.Add(1)
+			f.record(ctx, o, Status{State: Failed, Reason: dropReason(c)})
+			f.finish(ctx, it, "")
+			return false
+		case c == stock.OrderRedeliver && first && it.q.Claimed:
+			f.st.fromDead.Add(1)
+		}
+		return true
+	}
+}
+
+// wait reserves a slot of the shared rate and waits for it; a refusal
+// (the next slot is beyond the horizon) waits as long as it says and asks
+// again, a Redis failure waits PollMax (no order goes out unpaced). It
+// reports false when ctx ends; a slot reserved then is lost, as is one
+// reserved by an instance that dies before its send: the fleet runs one
+// slot under rate per such loss, never over.
 func (f *Forwarder) wait(ctx context.Context) bool {
 	for {
-		d, err := f.pace.Take(ctx)
-		if err == nil && d <= 0 {
-			return true
-		}
+		d, ok, err := f.pace.Reserve(ctx)
 		if err != nil {
-			d = f.cfg.PollMax
+			d, ok = f.cfg.PollMax, false
 		}
 		if sleep(ctx, d) != nil {
 			return false
+		}
+		if ok {
+			return true
 		}
 	}
 }
@@ -136,7 +163,7 @@ func (f *Forwarder) deadLetter(ctx context.Context, it *streamItem, o *Order, st
 			break
 		}
 		f.st.relFailed.Add(1)
-		if sleep(ctx, f.cfg.Backoff) != nil {
+		if sleep(ctx, f.pol.backoff) != nil {
 			return // unacked: retried by whoever reads it next
 		}
 	}
@@ -156,6 +183,16 @@ func (f *Forwarder) record(ctx context.Context, o *Order, st Status) {
 			return
 		}
 	}
+}
+
+// recordQueued writes the interim status of an order waiting for its
+// retry (attempts, the last code and body), once: a poll of a queued
+// order says what the memory queue's says. It lives beside the final
+// record (stock.PutQueuedStatus), which always wins, so a late interim
+// write of a slow instance can never hide a final one.
+func (f *Forwarder) recordQueued(ctx context.Context, o *Order, st Status) {
+	b, _ := json.Marshal(statusRecord(st))
+	_ = f.log.PutQueuedStatus(ctx, o.Activity, o.User, o.Seq, b, f.cfg.StatusTTL)
 }
 
 // finish acks the entry, retrying while Redis fails (bounded by ctx):
@@ -181,7 +218,8 @@ func statusRecord(st Status) record {
 	return record{State: st.State.String(), Code: st.Code, Body: st.Body, Reason: st.Reason, Attempts: st.Attempts}
 }
 
-// ParseStatus reads a record written by a Forwarder.
+// ParseStatus reads a record written by a Forwarder: a final one
+// (delivered, failed) or an interim one (queued).
 func ParseStatus(b []byte) (Status, error) {
 	var r record
 	if err := json.Unmarshal(b, &r); err != nil {
@@ -189,6 +227,8 @@ func ParseStatus(b []byte) (Status, error) {
 	}
 	st := Status{Code: r.Code, Body: r.Body, Reason: r.Reason, Attempts: r.Attempts}
 	switch r.State {
+	case "queued":
+		st.State = Queued
 	case "delivered":
 		st.State = Delivered
 	case "failed":

@@ -17,6 +17,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/orderkey"
 	"github.com/flashgate/flashgate/internal/userid"
 	"github.com/flashgate/flashgate/stock"
 )
@@ -151,6 +152,7 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,
 		MaxRequestBodySize: 8 << 20,
 		Logger:             newFasthttpLog(s.log, s.deps.Now),
+		ErrorHandler:       errorHandler,
 	}
 	return ad, nil
 }
@@ -291,9 +293,9 @@ func adminRelease(a *AdminCall, act *Activity) {
 		a.Error(400, "bad_release", "user must be a user id, "+userid.Rule+", got "+strconv.Quote(string(user)))
 		return
 	}
-	seq, err := strconv.ParseInt(string(q.Peek("seq")), 10, 64)
-	if err != nil || seq <= 0 {
-		a.Error(400, "bad_release", "seq must be a positive integer, got "+strconv.Quote(string(q.Peek("seq"))))
+	seq, ok := orderkey.ParseSeq(string(q.Peek("seq")))
+	if !ok {
+		a.Error(400, "bad_release", "seq must be a positive integer without leading zeros, got "+strconv.Quote(string(q.Peek("seq"))))
 		return
 	}
 	ctx, cancel := adminCtx()

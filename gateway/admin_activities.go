@@ -54,13 +54,19 @@ type activityView struct {
 	EndsAt   *Millis `json:"ends_at"`
 	// Stock is the YAML's stock; Total, Left and Sold are the store's
 	// numbers (absent while it cannot answer).
-	Stock   int64        `json:"stock"`
-	Total   *int64       `json:"total,omitempty"`
-	Left    *int64       `json:"left,omitempty"`
-	Sold    *int64       `json:"sold,omitempty"`
-	SoldOut bool         `json:"sold_out"`
-	Paused  bool         `json:"paused"`
-	Windows []windowJSON `json:"windows"`
+	Stock   int64  `json:"stock"`
+	Total   *int64 `json:"total,omitempty"`
+	Left    *int64 `json:"left,omitempty"`
+	Sold    *int64 `json:"sold,omitempty"`
+	SoldOut bool   `json:"sold_out"`
+	// PayWithin, Held, Paid and ReleasedUnpaid are shown for a pay_within
+	// activity only (the counts, like Total, while the store answers).
+	PayWithin      *int64       `json:"pay_within_seconds,omitempty"`
+	Held           *int64       `json:"held,omitempty"`
+	Paid           *int64       `json:"paid,omitempty"`
+	ReleasedUnpaid *int64       `json:"released_unpaid,omitempty"`
+	Paused         bool         `json:"paused"`
+	Windows        []windowJSON `json:"windows"`
 	// Overrides are what operators changed on top of the YAML: empty
 	// when the YAML's values are in force.
 	Overrides overridesView `json:"overrides"`
@@ -75,6 +81,10 @@ func viewOf(ctx context.Context, a *Activity, deps Deps, now time.Time) activity
 	phase, starts, ends := a.Countdown(now)
 	v := activityView{ID: a.ID, Product: a.Product, Phase: PhaseName(phase), StartsAt: millisPtr(starts), EndsAt: millisPtr(ends),
 		Stock: a.Stock, Paused: a.Paused(), Windows: windowsJSON(a.Windows)}
+	if a.PayWithin > 0 {
+		s := int64(a.PayWithin / time.Second)
+		v.PayWithin = &s
+	}
 	v.Overrides.Paused = a.Paused()
 	if w, ok := a.Override().Window(); ok {
 		wj := toWindowJSON(w)
@@ -83,6 +93,9 @@ func viewOf(ctx context.Context, a *Activity, deps Deps, now time.Time) activity
 	if deps.Stock != nil {
 		if c, err := deps.Stock.Counts(ctx, a.ID); err == nil {
 			v.Total, v.Left, v.Sold = &c.Total, &c.Left, &c.Sold
+			if a.PayWithin > 0 {
+				v.Held, v.Paid, v.ReleasedUnpaid = &c.Held, &c.Paid, &c.ReleasedUnpaid
+			}
 		}
 		v.SoldOut = deps.Stock.SoldOut(a.ID)
 	}
@@ -176,10 +189,21 @@ func parseWindow(body []byte) (conf.Window, error) {
 		Start *string `json:"start"`
 		End   *string `json:"end"`
 	}
+	if err := uniqueKeys(body); err != nil {
+		return conf.Window{}, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return conf.Window{}, errors.New(`body must be a JSON object {"start": RFC 3339 or null, "end": RFC 3339 or null}: ` + err.Error())
+		const want = `body must be a JSON object {"start": RFC 3339 or null, "end": RFC 3339 or null}`
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te) && te.Field != "":
+			return conf.Window{}, errors.New(te.Field + ": must be an RFC 3339 time string or null, got a JSON " + te.Value)
+		case errors.As(err, &te):
+			return conf.Window{}, errors.New(want + ", got a JSON " + te.Value)
+		}
+		return conf.Window{}, errors.New(want + ": " + err.Error())
 	}
 	if dec.More() {
 		return conf.Window{}, errors.New("body must hold one JSON object")
@@ -208,4 +232,32 @@ func parseWindow(body []byte) (conf.Window, error) {
 		}
 	}
 	return w, nil
+}
+
+// uniqueKeys refuses an object that names a key twice: encoding/json
+// would keep the last one silently, and {"end": A, "end": B} is a
+// mistake the caller should hear about. Other faults are left to the
+// decode, which describes them.
+func uniqueKeys(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		k, ok := t.(string)
+		if err != nil || !ok {
+			return nil
+		}
+		if seen[k] {
+			return errors.New("body names " + strconv.Quote(k) + " more than once")
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return nil
+		}
+	}
+	return nil
 }

@@ -3,8 +3,8 @@ package gateway
 import (
 	"errors"
 	"strconv"
-	"strings"
 
+	"github.com/flashgate/flashgate/internal/orderkey"
 	"github.com/flashgate/flashgate/internal/userid"
 	"github.com/flashgate/flashgate/stock"
 )
@@ -39,24 +39,16 @@ func adminPaid(a *AdminCall, act *Activity) {
 	}
 }
 
-// parseOrderKey splits an Idempotency-Key "activity:user:seq" of activity:
-// the activity has no ':', the user may, the seq is the last part.
+// parseOrderKey reads the key of an order of activity: exactly the
+// Idempotency-Key the backend received (internal/orderkey), so "a:u:07"
+// is refused rather than read as "a:u:7".
 func parseOrderKey(key, activity string) (user string, seq int64, err error) {
-	act, rest, ok := strings.Cut(key, ":")
-	i := strings.LastIndexByte(rest, ':')
-	if !ok || i < 0 {
-		return "", 0, errors.New("key must be the order's Idempotency-Key activity:user:seq, got " + strconv.Quote(key))
+	act, user, seq, ok := orderkey.Parse(key)
+	if !ok {
+		return "", 0, errors.New("key must be the order's Idempotency-Key " + orderkey.Rule + " (user " + userid.Rule + "), got " + strconv.Quote(key))
 	}
 	if act != activity {
 		return "", 0, errors.New("key " + strconv.Quote(key) + " names activity " + strconv.Quote(act) + ", not " + strconv.Quote(activity))
-	}
-	user = rest[:i]
-	if !userid.Valid(user) {
-		return "", 0, errors.New("key's user must be a user id, " + userid.Rule + ", got " + strconv.Quote(user))
-	}
-	seq, err = strconv.ParseInt(rest[i+1:], 10, 64)
-	if err != nil || seq <= 0 {
-		return "", 0, errors.New("key's seq must be a positive integer, got " + strconv.Quote(rest[i+1:]))
 	}
 	return user, seq, nil
 }

@@ -123,7 +123,7 @@ func TestAdminPaid(t *testing.T) {
 
 // FuzzParseOrderKey: whatever key the backend sends, parseOrderKey either
 // refuses it or returns a valid user and a positive seq that put back
-// together give a key it reads the same way; nothing panics.
+// together give the key itself; nothing panics.
 func FuzzParseOrderKey(f *testing.F) {
 	for _, s := range []string{"sale:ann:4294967297", "sale:a:b:c:1", "sale:ann", "sale::1", "other:ann:1", "sale:ann:0",
 		"sale:ann:-1", "sale:ann:01", "sale:ann:99999999999999999999", ":::", "", "sale:a b:1", "sale:ann:1:"} {
@@ -140,9 +140,9 @@ func FuzzParseOrderKey(f *testing.F) {
 		if !userid.Valid(user) || seq <= 0 || !strings.HasPrefix(key, "sale:"+user+":") {
 			t.Fatalf("parseOrderKey(%q) = %q, %d", key, user, seq)
 		}
-		again := "sale:" + user + ":" + strconv.FormatInt(seq, 10)
-		if u2, s2, err := parseOrderKey(again, "sale"); err != nil || u2 != user || s2 != seq {
-			t.Fatalf("%q read back as %q, %d, %v", again, u2, s2, err)
+		// One order, one key: what is accepted is what the gateway writes.
+		if again := "sale:" + user + ":" + strconv.FormatInt(seq, 10); again != key {
+			t.Fatalf("%q accepted, but the order's key is %q", key, again)
 		}
 	})
 }

@@ -130,6 +130,7 @@ func TestAdminSteering(t *testing.T) {
 		{"window no bound", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"start":null,"end":null}`, 400, "bad_window"},
 		{"window end before start", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"start":"2026-02-01T00:00:00Z","end":"2026-01-01T00:00:00Z"}`, 400, "bad_window"},
 		{"window two objects", "PUT", "/admin/activities/mug-sale/window", steerToken, win + win, 400, "bad_window"},
+		{"window key twice", "PUT", "/admin/activities/mug-sale/window", steerToken, `{"end":"2026-01-01T00:00:00Z","end":"2027-01-01T00:00:00Z"}`, 400, "bad_window"},
 		{"clear window no token", "DELETE", "/admin/activities/mug-sale/window", "", "", 401, "unauthorized"},
 		{"clear window wrong token", "DELETE", "/admin/activities/mug-sale/window", "bad", "", 401, "unauthorized"},
 		{"clear window unknown id", "DELETE", "/admin/activities/nope/window", steerToken, "", 404, "unknown_activity"},
@@ -329,7 +330,8 @@ func TestAdminCalls(t *testing.T) {
 		"/admin/activities/phone-sale/release?user=a%20b&seq=1": `user must be a user id, 1..128 bytes of [A-Za-z0-9_.@:-], got "a b"`,
 		"/admin/activities/phone-sale/topup?units=1&units=9":    `query parameter "units" is given more than once`,
 		"/admin/activities/phone-sale/warm?froce=true":          `unknown query parameter "froce" (this call takes force)`,
-		"/admin/activities/phone-sale/release?user=u1&seq=0x1":  `seq must be a positive integer, got "0x1"`,
+		"/admin/activities/phone-sale/release?user=u1&seq=0x1":  `seq must be a positive integer without leading zeros, got "0x1"`,
+		"/admin/activities/phone-sale/release?user=u1&seq=01":   `seq must be a positive integer without leading zeros, got "01"`,
 	} {
 		if _, m := as.call(t, "POST", path, steerToken, ""); m["message"] != want {
 			t.Errorf("POST %s: message %q, want %q", path, m["message"], want)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/forward"
+	"github.com/flashgate/flashgate/internal/orderkey"
+	"github.com/flashgate/flashgate/stock"
 )
 
 // AsyncQueues holds the queues of the async proxy routes for the life of
@@ -41,7 +43,7 @@ type asyncQueue struct {
 }
 
 // Send delivers through the upstream of the config now serving.
-func (aq *asyncQueue) Send(ctx context.Context, o *forward.Order) (int, []byte, error) {
+func (aq *asyncQueue) Send(ctx context.Context, o *forward.Order) (forward.Reply, error) {
 	return aq.up.Load().Send(ctx, o)
 }
 
@@ -71,11 +73,15 @@ func (a *AsyncQueues) queue(route string, c conf.Queue, u *Upstream) (q *asyncQu
 	}
 	q = &asyncQueue{cfg: c}
 	q.up.Store(u)
-	fq, err := forward.New(forward.Config{
+	fc := forward.Config{
 		Rate: c.Rate, MaxInflight: c.MaxInflight, Attempts: c.Attempts,
-		Backoff: c.Backoff, BackoffMax: c.BackoffMax, Capacity: c.Capacity,
+		Backoff: c.Backoff, BackoffMax: c.BackoffMax, MaxWait: c.MaxWait, Capacity: c.Capacity,
 		SendTimeout: u.timeout,
-	}, q, a.release)
+	}
+	if hc := a.held(); hc != nil {
+		fc.Check = func(o *forward.Order) stock.OrderCheck { return hc.CheckOrder(o.Activity, o.User, o.Seq) }
+	}
+	fq, err := forward.New(fc, q, a.release)
 	if err != nil {
 		return nil, nil, fmt.Errorf("queue: %w", err)
 	}
@@ -125,7 +131,20 @@ func (a *AsyncQueues) Lookup(ticket, user string) (forward.Status, bool, error) 
 	return st, ok, nil
 }
 
-// Status finds ticket in any in-process queue, for its own user only.
+// held is the store's held-mark check for the in-process queues (the
+// memory store), or nil.
+func (a *AsyncQueues) held() stock.HeldChecker {
+	if a.units == nil {
+		return nil
+	}
+	hc, _ := a.units.Store().(stock.HeldChecker)
+	return hc
+}
+
+// Status finds ticket in any in-process queue, for its own user only. A
+// queued order whose unit was given back meanwhile (an admin release, its
+// pay_within deadline) answers failed at once, as the queue will when it
+// reaches the order and drops it.
 func (a *AsyncQueues) Status(ticket, user string) (forward.Status, bool) {
 	a.mu.Lock()
 	qs := make([]*asyncQueue, 0, len(a.m))
@@ -134,9 +153,23 @@ func (a *AsyncQueues) Status(ticket, user string) (forward.Status, bool) {
 	}
 	a.mu.Unlock()
 	for _, q := range qs {
-		if st, ok := q.q.Status(ticket, user); ok {
-			return st, true
+		st, ok := q.q.Status(ticket, user)
+		if !ok {
+			continue
 		}
+		if hc := a.held(); st.State == forward.Queued && hc != nil {
+			if act, owner, seq, ok := orderkey.Parse(ticket); ok && owner == user {
+				switch hc.CheckOrder(act, user, seq) {
+				case stock.OrderGone:
+					st = forward.Status{State: forward.Failed, Reason: forward.ReasonReleased, Attempts: st.Attempts}
+				case stock.OrderUnpaid:
+					st = forward.Status{State: forward.Failed, Reason: forward.ReasonUnpaid, Attempts: st.Attempts}
+				case stock.OrderReset:
+					st = forward.Status{State: forward.Failed, Reason: forward.ReasonReset, Attempts: st.Attempts}
+				}
+			}
+		}
+		return st, true
 	}
 	return forward.Status{}, false
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/forward"
+	"github.com/flashgate/flashgate/internal/orderkey"
 	"github.com/flashgate/flashgate/internal/redisgcra"
 	"github.com/flashgate/flashgate/stock"
 )
@@ -42,7 +43,7 @@ type streamQueue struct {
 	up         atomic.Pointer[Upstream]
 }
 
-func (sq *streamQueue) Send(ctx context.Context, o *forward.Order) (int, []byte, error) {
+func (sq *streamQueue) Send(ctx context.Context, o *forward.Order) (forward.Reply, error) {
 	return sq.up.Load().Send(ctx, o)
 }
 
@@ -85,11 +86,12 @@ func (a *AsyncQueues) stream(route string, c conf.Queue, u *Upstream, env *Env) 
 	}
 	sq := &streamQueue{cfg: c, activities: acts}
 	sq.up.Store(u)
-	pace := &redisgcra.Bucket{Client: client, Key: env.Config.Redis.Prefix + "q:{" + route + "}",
-		Args: redisgcra.Args(c.Rate, 1), Timeout: env.Config.Redis.Timeout}
+	// A slot may be reserved max_inflight slots ahead: as many as this
+	// instance's deliveries can wait for one at once.
+	pace := redisgcra.NewReserver(client, env.Config.Redis.Prefix+"q:{"+route+"}", c.Rate, c.MaxInflight, env.Config.Redis.Timeout)
 	fw, err := forward.NewForwarder(forward.StreamConfig{
 		Activities: acts, Group: "flashgate:" + route, Consumer: consumerName,
-		MaxInflight: c.MaxInflight, Attempts: c.Attempts, Backoff: c.Backoff, BackoffMax: c.BackoffMax,
+		MaxInflight: c.MaxInflight, Attempts: c.Attempts, Backoff: c.Backoff, BackoffMax: c.BackoffMax, MaxWait: c.MaxWait,
 		SendTimeout: u.timeout, ClaimIdle: c.ClaimIdle,
 	}, streamLog{ds, a.units}, sq, pace)
 	if err != nil {
@@ -179,23 +181,31 @@ func writeQueued(ctx *fasthttp.RequestCtx, ticket []byte) {
 }
 
 // durableStatus answers a poll from Redis, for ticket's own user only.
+// An order given back before any forwarder finished it has no record
+// yet; the ledger says so at once (failed, released or unpaid), before
+// the forwarder that reaches the order drops it and writes the same.
 func (a *AsyncQueues) durableStatus(ticket, user string) (forward.Status, bool, error) {
-	i, j := strings.IndexByte(ticket, ':'), strings.LastIndexByte(ticket, ':')
-	if i <= 0 || j <= i+1 || ticket[i+1:j] != user {
-		return forward.Status{}, false, nil
-	}
-	seq, err := strconv.ParseInt(ticket[j+1:], 10, 64)
-	if err != nil || seq <= 0 || strconv.FormatInt(seq, 10) != ticket[j+1:] {
+	activity, owner, seq, ok := orderkey.Parse(ticket)
+	if !ok || owner != user {
 		return forward.Status{}, false, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rec, state, err := a.durable.OrderStatus(ctx, ticket[:i], user, seq)
+	rec, state, err := a.durable.OrderStatus(ctx, activity, user, seq)
 	switch {
 	case err != nil:
 		return forward.Status{}, false, err
 	case state == stock.OrderQueued:
+		// The interim record of a retried order says its attempts and
+		// last answer; anything but a queued one (or none) is a plain queued.
+		if st, err := forward.ParseStatus(rec); err == nil && st.State == forward.Queued {
+			return st, true, nil
+		}
 		return forward.Status{State: forward.Queued}, true, nil
+	case state == stock.OrderReleased:
+		return forward.Status{State: forward.Failed, Reason: forward.ReasonReleased}, true, nil
+	case state == stock.OrderReleasedUnpaid:
+		return forward.Status{State: forward.Failed, Reason: forward.ReasonUnpaid}, true, nil
 	case state != stock.OrderRecorded:
 		return forward.Status{}, false, nil
 	}

@@ -133,7 +133,7 @@ func collectQueues(ch chan<- prometheus.Metric, qs *AsyncQueues) {
 		gauge(ch, descQueueWait, st.HeadWait.Seconds(), route)
 		queueOrders(ch, route, []resultCount{
 			{"enqueued", st.Enqueued}, {"delivered", st.Delivered}, {"retried", st.Retried},
-			{"dead_lettered", st.DeadLettered}, {"full", st.Full},
+			{"dead_lettered", st.DeadLettered}, {"full", st.Full}, {"dropped", st.Dropped},
 		})
 	}
 	for route, st := range qs.streamStats() {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -122,5 +123,54 @@ func TestConnectionErrorsLogNoRequestBytes(t *testing.T) {
 	}
 	if got := redactQuoted(`a "b\"c" d "e"`); got != `a "…" d "…"` {
 		t.Errorf("redactQuoted = %q", got)
+	}
+}
+
+// TestEveryUnreadableRequestCounted: each kind of request fasthttp cannot
+// read is answered in JSON with its reason and counted once in
+// flashgate_connection_errors_total: 400 and 413 through the logger,
+// 431 and 408 (which fasthttp does not log) by errorHandler. Both
+// listeners use the two.
+func TestEveryUnreadableRequestCounted(t *testing.T) {
+	l := newFasthttpLog(slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0") // a real socket: its deadline is what makes the 408
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {}, Logger: l, ErrorHandler: errorHandler,
+		MaxRequestBodySize: 1024, ReadBufferSize: 1024, ReadTimeout: 200 * time.Millisecond}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() { _ = srv.Shutdown() }()
+	tests := []struct {
+		name, req, status, reason string
+	}{
+		{"garbage", "GARBAGE\r\n\r\n", "400", "bad_request"},
+		{"body too large", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n" + strings.Repeat("a", 2000), "413", "body_too_large"},
+		{"headers too large", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 4000) + "\r\n\r\n", "431", "header_too_large"},
+		{"never finished", "GET / HTTP/1.1\r\nHost: x\r\n", "408", "request_timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := value(connErrorsTotal)
+			conn, err := net.Dial("tcp4", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() { _, _ = io.WriteString(conn, tc.req) }()
+			resp, _ := io.ReadAll(conn)
+			_ = conn.Close()
+			if !strings.HasPrefix(string(resp), "HTTP/1.1 "+tc.status) || !strings.Contains(string(resp), `{"error":"`+tc.reason+`"`) ||
+				!strings.Contains(string(resp), "X-Flashgate-Reason: "+tc.reason) {
+				t.Fatalf("answered %.300q", resp)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for value(connErrorsTotal) < before+1 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			time.Sleep(20 * time.Millisecond) // a second count, if any, lands too
+			if got := value(connErrorsTotal) - before; got != 1 {
+				t.Errorf("counted %v times, want 1", got)
+			}
+		})
 	}
 }

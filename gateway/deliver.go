@@ -14,9 +14,9 @@ import (
 // pool, breaker and result metrics as Forward, with the order's ticket as
 // its Idempotency-Key, so that a redelivery after a lost answer is one
 // order to a backend that honours the key. It answers the backend's
-// status and a copy of its body, or the transport error: the queue
-// retries every error, since no answer may still mean an order.
-func (u *Upstream) Send(ctx context.Context, o *forward.Order) (int, []byte, error) {
+// status, a copy of its body and its Retry-After, or the transport error:
+// the queue retries every error, since no answer may still mean an order.
+func (u *Upstream) Send(ctx context.Context, o *forward.Order) (forward.Reply, error) {
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -46,7 +46,7 @@ func (u *Upstream) Send(ctx context.Context, o *forward.Order) (int, []byte, err
 
 	gate, ok := u.breaker.Allow()
 	if !ok {
-		return 0, nil, errBreakerOpen // nothing sent: the queue waits, the attempt is not used
+		return forward.Reply{}, errBreakerOpen // nothing sent: the queue waits, the attempt is not used
 	}
 	timeout := u.timeout
 	if d, ok := ctx.Deadline(); ok {
@@ -59,16 +59,34 @@ func (u *Upstream) Send(ctx context.Context, o *forward.Order) (int, []byte, err
 	switch {
 	case err == nil:
 		u.results[classOf(resp.StatusCode())].Inc()
-		return resp.StatusCode(), append([]byte(nil), resp.Body()...), nil
+		return forward.Reply{Status: resp.StatusCode(), Body: append([]byte(nil), resp.Body()...),
+			RetryAfter: retryAfter(resp.Header.Peek("Retry-After"), time.Now())}, nil
 	case notDelivered(err):
 		u.results[resUnreachable].Inc()
-		return 0, nil, fmt.Errorf("%w: %w", forward.ErrUnreachable, err)
+		return forward.Reply{}, fmt.Errorf("%w: %w", forward.ErrUnreachable, err)
 	case isTimeout(err):
 		u.results[resTimeout].Inc()
 	default:
 		u.results[resError].Inc()
 	}
-	return 0, nil, err
+	return forward.Reply{}, err
+}
+
+// retryAfter reads a Retry-After value: delta-seconds or an HTTP-date
+// (RFC 9110 10.2.3), as a wait from now; 0 for none, a malformed one or
+// a date already past. The queue caps it (queue.backoff_max).
+func retryAfter(v []byte, now time.Time) time.Duration {
+	if len(v) == 0 {
+		return 0
+	}
+	const most = (1 << 20) * time.Second // 12 days: far past any backoff_max, and no overflow
+	if n, err := fasthttp.ParseUint(v); err == nil {
+		return time.Duration(min(n, 1<<20)) * time.Second
+	}
+	if t, err := fasthttp.ParseHTTPDate(v); err == nil {
+		return min(max(t.Sub(now), 0), most)
+	}
+	return 0
 }
 
 // errBreakerOpen is Send's answer while the upstream's breaker refuses:

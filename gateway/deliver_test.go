@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -47,9 +48,9 @@ func TestSendDeliversWithTheTicketAsKey(t *testing.T) {
 		[2]string{"X-Secret", "s"},
 		[2]string{"X-Keep", "k"},
 	)
-	code, body, err := u.Send(context.Background(), o)
-	if err != nil || code != 201 {
-		t.Fatalf("Send = %d %s %v, want 201", code, body, err)
+	rep, err := u.Send(context.Background(), o)
+	if err != nil || rep.Status != 201 {
+		t.Fatalf("Send = %d %s %v, want 201", rep.Status, rep.Body, err)
 	}
 	tests := []struct{ header, want string }{
 		{"Idempotency-Key", o.Ticket},
@@ -69,9 +70,9 @@ func TestSendDeliversWithTheTicketAsKey(t *testing.T) {
 	}
 	// A redelivery carries the same key: the backend has it (409), which
 	// the queue acks, and there is still one order.
-	code, _, err = u.Send(context.Background(), o)
-	if err != nil || code != 409 {
-		t.Fatalf("redelivery = %d %v, want 409", code, err)
+	rep, err = u.Send(context.Background(), o)
+	if err != nil || rep.Status != 409 {
+		t.Fatalf("redelivery = %d %v, want 409", rep.Status, err)
 	}
 	if b.Orders() != 1 {
 		t.Errorf("backend has %d orders, want 1", b.Orders())
@@ -87,9 +88,9 @@ func TestSendUnreachableOpensBreaker(t *testing.T) {
 	ln.Close() // nothing listens there now
 	u := testUpstream(addr, 2)
 	for i := range 2 {
-		code, _, err := u.Send(context.Background(), queuedOrder("bob", int64(i+1)))
+		rep, err := u.Send(context.Background(), queuedOrder("bob", int64(i+1)))
 		if err == nil || !notDelivered(err) {
-			t.Fatalf("send %d: %d %v, want a not-delivered error", i, code, err)
+			t.Fatalf("send %d: %d %v, want a not-delivered error", i, rep.Status, err)
 		}
 	}
 	if st := u.breaker.State(); st != breaker.Open {
@@ -97,7 +98,7 @@ func TestSendUnreachableOpensBreaker(t *testing.T) {
 	}
 	// While it is open nothing is sent, and the queue is told so: the
 	// order waits without using an attempt.
-	if _, _, err := u.Send(context.Background(), queuedOrder("bob", 3)); !errors.Is(err, forward.ErrNotSent) {
+	if _, err := u.Send(context.Background(), queuedOrder("bob", 3)); !errors.Is(err, forward.ErrNotSent) {
 		t.Errorf("send through an open breaker: %v, want ErrNotSent", err)
 	}
 }
@@ -107,7 +108,7 @@ func TestSendHonoursTheQueueDeadline(t *testing.T) {
 	u := testUpstream(addr, 20)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, _, err := u.Send(ctx, queuedOrder("carol", 1))
+	_, err := u.Send(ctx, queuedOrder("carol", 1))
 	if err == nil || !isTimeout(err) {
 		t.Fatalf("err = %v, want a timeout (the queue's send deadline is shorter than the upstream's)", err)
 	}
@@ -155,4 +156,47 @@ func TestQueueDrainsThroughUpstream(t *testing.T) {
 	if b.Orders() != 3 || released[bad.Ticket] != 1 || len(released) != 1 {
 		t.Errorf("backend orders %d, releases %v; want 3 orders and one release of %s", b.Orders(), released, bad.Ticket)
 	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name, v string
+		want    time.Duration
+	}{
+		{"none", "", 0},
+		{"seconds", "3", 3 * time.Second},
+		{"zero", "0", 0},
+		{"huge seconds, bounded", "99999999999", (1 << 20) * time.Second},
+		{"date ahead", "Wed, 02 Dec 2026 12:00:30 GMT", 30 * time.Second},
+		{"date past", "Wed, 02 Dec 2026 11:00:00 GMT", 0},
+		{"negative", "-5", 0},
+		{"garbage", "soon", 0},
+		{"fraction", "1.5", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := retryAfter([]byte(tc.v), now); got != tc.want {
+				t.Errorf("retryAfter(%q) = %v, want %v", tc.v, got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzRetryAfter: whatever a backend sends, the wait is within
+// [0, 2^20 s] and delta-seconds read as themselves.
+func FuzzRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "0", "3", "99999999999999999999", "Wed, 02 Dec 2026 12:00:30 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "-1", " 5", "5 ", "1e3"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		d := retryAfter([]byte(v), now)
+		if d < 0 || d > (1<<20)*time.Second {
+			t.Fatalf("retryAfter(%q) = %v", v, d)
+		}
+		if n, err := strconv.ParseUint(v, 10, 32); err == nil && n < 1<<20 && d != time.Duration(n)*time.Second {
+			t.Fatalf("retryAfter(%q) = %v, want %ds", v, d, n)
+		}
+	})
 }

@@ -181,6 +181,8 @@ var stockStats = []struct {
 		prometheus.CounterValue, func(s stock.RedisStats) uint64 { return s.Lost }},
 	{prometheus.NewDesc("flashgate_stock_shed_total", "Stock decisions refused at once because too many were still settling.", nil, nil),
 		prometheus.CounterValue, func(s stock.RedisStats) uint64 { return s.Shed }},
+	{prometheus.NewDesc("flashgate_stock_unreplicated_total", "Stock decisions (redis.wait_replicas > 0) fewer replicas acknowledged within redis.wait_timeout: answered 503 busy, their unit given back.", nil, nil),
+		prometheus.CounterValue, func(s stock.RedisStats) uint64 { return s.Unreplicated }},
 	{prometheus.NewDesc("flashgate_stock_unresolved", "Unknown outcomes waiting for Redis to answer.", nil, nil),
 		prometheus.GaugeValue, func(s stock.RedisStats) uint64 { return uint64(s.Unresolved) }},
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/internal/orderkey"
 )
 
 // Upstream forwards admitted requests to one order backend over long-lived
@@ -67,6 +69,7 @@ func newUpstream(c conf.Upstream, log *slog.Logger, pages *Pages, now func() tim
 			Dial: func(addr string) (net.Conn, error) {
 				return fasthttp.DialTimeout(addr, c.ConnectTimeout)
 			},
+			RetryIfErr: retryStaleConn,
 		})
 	}
 	for i := range u.results {
@@ -240,7 +243,10 @@ func (u *Upstream) prepare(r *Request, req *fasthttp.Request) {
 	} else {
 		h.SetBytesKV(hdrXFProto, protoHTTP)
 	}
-	if len(h.PeekBytes(hdrRequestID)) == 0 {
+	// The client's id travels on only when it is plain (wellFormedID):
+	// it reaches the backend, our warnings and the response, so a JWT, a
+	// newline or 8 KB of text sent as an id is replaced here, once.
+	if !wellFormedID(h.PeekBytes(hdrRequestID)) {
 		h.SetBytesKV(hdrRequestID, appendRequestID(buf[:0]))
 	}
 	if len(r.User) > 0 {
@@ -255,13 +261,9 @@ func (u *Upstream) prepare(r *Request, req *fasthttp.Request) {
 }
 
 // AppendIdempotencyKey appends "activity:user:seq", the key the backend
-// uses to take each admitted unit exactly once.
+// uses to take each admitted unit exactly once (internal/orderkey).
 func AppendIdempotencyKey(dst, activity, user []byte, seq int64) []byte {
-	dst = append(dst, activity...)
-	dst = append(dst, ':')
-	dst = append(dst, user...)
-	dst = append(dst, ':')
-	return fasthttp.AppendUint(dst, int(seq))
+	return orderkey.Append(dst, activity, user, seq)
 }
 
 func classOf(code int) int {
@@ -278,6 +280,20 @@ func classOf(code int) int {
 
 // poolFull reports whether err is the local pool's: every one of the
 // upstream's max_conns connections was busy for connect_timeout.
+// retryStaleConn lets fasthttp send an order once more, on a fresh
+// connection, when the first send ended with the connection closed or
+// reset and no answer: what a pooled keep-alive connection that the
+// backend has since closed (its idle timeout, shorter than ours; a
+// restart) looks like. Without it such an order would be a 502
+// upstream_error with its unit held for an order the backend never
+// saw. The retry carries the same Idempotency-Key, so a backend that did
+// read the first send (and died before answering) sees one order (it
+// answers 409). Never after a timeout, and once.
+func retryStaleConn(_ *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+	return false, attempts == 1 && (errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
+}
+
 func poolFull(err error) bool { return errors.Is(err, fasthttp.ErrNoFreeConns) }
 
 // notDelivered reports whether err proves the request never reached the

@@ -118,7 +118,7 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 func (s *Server) httpServer(sc conf.Server) *fasthttp.Server {
 	return &fasthttp.Server{
 		Handler:                       s.Handler,
-		ErrorHandler:                  s.errorHandler,
+		ErrorHandler:                  errorHandler,
 		ReadTimeout:                   sc.ReadTimeout,
 		WriteTimeout:                  sc.WriteTimeout,
 		IdleTimeout:                   sc.IdleTimeout,
@@ -214,9 +214,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	s.inflight.Add(-1)
 }
 
-// errorHandler answers requests fasthttp could not parse: oversized
-// headers (431) and bodies (413), malformed requests (400), with JSON.
-func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
+// errorHandler answers requests fasthttp could not parse, on both
+// listeners: oversized headers (431) and bodies (413), malformed requests
+// (400), requests not received in time (408), with JSON. fasthttp logs the
+// 400 and 413 connection errors (fasthttpLog counts them) but not these
+// two (workerpool.go ignores "small read buffer" and "i/o timeout"), so
+// they are counted here.
+func errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	status, reason, msg := fasthttp.StatusBadRequest, "bad_request", "malformed request"
 	var small *fasthttp.ErrSmallBuffer
 	switch {
@@ -226,6 +230,9 @@ func (s *Server) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 		status, reason, msg = fasthttp.StatusRequestEntityTooLarge, "body_too_large", "request body is too large"
 	case isTimeout(err):
 		status, reason, msg = fasthttp.StatusRequestTimeout, "request_timeout", "request not received in time"
+	}
+	if status == fasthttp.StatusRequestHeaderFieldsTooLarge || status == fasthttp.StatusRequestTimeout {
+		connErrorsTotal.Inc()
 	}
 	ctx.SetStatusCode(status)
 	ctx.SetConnectionClose()

@@ -123,7 +123,7 @@ func (r *RedisStore) complete(op *takeOp) {
 	ctx, cancel := context.WithTimeout(r.ctx, r.settleTimeout)
 	d, err := r.take(ctx, op.a, op.user, op.attempt, op.order)
 	cancel()
-	if err != nil && err != errStale {
+	if err != nil && err != errStale && err != errUnreplicatedTake {
 		r.queue.push(r, abandonEntry{a: op.a, user: op.user, attempt: op.attempt})
 	}
 	op.d, op.err = d, err
@@ -156,7 +156,7 @@ func (r *RedisStore) giveBackAbandoned(e abandonEntry, d Decision) {
 
 // statCounters are RedisStats as atomics, updated off the hot path only.
 type statCounters struct {
-	abandoned, compensated, lost, shed atomic.Uint64
+	abandoned, compensated, lost, shed, unreplicated atomic.Uint64
 }
 
 // RedisStats are counters of one RedisStore since NewRedis, for metrics.
@@ -178,16 +178,22 @@ type RedisStats struct {
 	Lost uint64
 	// Shed counts Takes refused at once because MaxSettling were in flight.
 	Shed uint64
+	// Unreplicated counts Takes (WaitReplicas > 0) whose admitting script
+	// fewer replicas acknowledged within WaitTimeout: answered
+	// ErrUnavailable with the unit given back, unless a forwarder had
+	// claimed the order already.
+	Unreplicated uint64
 }
 
 // Stats returns the store's counters. It is cheap and safe to call from
 // a metrics scrape.
 func (r *RedisStore) Stats() RedisStats {
 	return RedisStats{
-		Abandoned:   r.stats.abandoned.Load(),
-		Compensated: r.stats.compensated.Load(),
-		Unresolved:  r.queue.len(),
-		Lost:        r.stats.lost.Load(),
-		Shed:        r.stats.shed.Load(),
+		Abandoned:    r.stats.abandoned.Load(),
+		Compensated:  r.stats.compensated.Load(),
+		Unresolved:   r.queue.len(),
+		Lost:         r.stats.lost.Load(),
+		Shed:         r.stats.shed.Load(),
+		Unreplicated: r.stats.unreplicated.Load(),
 	}
 }

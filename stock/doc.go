@@ -40,6 +40,8 @@
 //	{fg:act42:3}:st:<n:user>
 //	                     STRING async mode: the final status of purchase n
 //	                            of a user homed on 3 (24 h TTL)
+//	{fg:act42:3}:w       STRING WaitReplicas: the forwarders' replication
+//	                            probe, written before a WAIT (1 h TTL)
 //	{fg:act42:meta}      HASH   stock, shards, per_user, pay_within (ms),
 //	                            version, gen
 //
@@ -173,8 +175,10 @@
 //	Release times out between     ErrUnavailable  the allowance used without
 //	  release.lua and unhold.lua                  a unit; a retried Release
 //	                                              finishes it
-//	a sweeper dies between        -               the release mark; the next
-//	  expire.lua and unpaid.lua                   sweep on any instance
+//	a sweeper dies between        -               the release mark (and, in
+//	  expire.lua and unpaid.lua                   async mode, the order
+//	                                              retracted); the next
+//	                                              sweep on any instance
 //	                                              finishes the release once
 //	the gateway crashes or        -               what the steps had done: an
 //	  Closes mid-Take, or the                     admitted unit stays held
@@ -228,12 +232,15 @@
 // shard h (h = fnv1a(user) mod the order's version's shard count; the
 // order of a borrowed unit sits in shard t's Stream, its entry on h):
 //
-//   - claim (a forwarder, before the first send): no entry or R: the unit
-//     was given back: drop the order; t = p: settle.lua has not run:
-//     check again shortly; D: claimed before (a redelivery, same
+//   - claim (a forwarder, before the first send and each retry): no
+//     entry or R: the unit was given back: drop the order (told apart as
+//     unpaid when r<n:user> or the release mark xn:user says the
+//     pay_within sweep gave it back, see Pay within); t = p: settle.lua
+//     has not run: check again shortly; D: claimed before (a redelivery, same
 //     Idempotency-Key); else the attempt id becomes D: deliver. Another
 //     version: a forced re-Warm reset the ledger: drop.
-//   - retract (the first step of every give-back, giveBack): the attempt
+//   - retract (the first step of every give-back, giveBack; the unpaid
+//     sweep does it inside expire.lua, see Pay within): the attempt
 //     id becomes R. A give-back of an abandoned Take (giveBackAbandoned,
 //     abandon.lua's held case) passes its attempt id and retracts only
 //     if the entry still carries it: a D entry is left alone, the order
@@ -254,6 +261,21 @@
 // final status under h's tag, and keeps the entries it works on fresh
 // (touch.lua) so that XAUTOCLAIM in another instance takes over only the
 // entries of a dead one.
+//
+// # Replicas
+//
+// With WaitReplicas > 0 each admitting script (take.lua, and borrow.lua
+// for a borrowed unit) is followed by WAIT on its connection, in one
+// DoMulti (replicas.go). Too few acknowledgements within WaitTimeout: an
+// admitted unit is given back as an abandoned Take's is (retract with
+// the attempt, then the unit) and Take fails with ErrUnavailable; a
+// take.lua that left a pending entry fails the same way, abandon.lua
+// rolling the entry back. A forwarder's Check claims an order only after
+// a probe write and WAIT on the shards involved succeed, so a claimed
+// order (which the give-back leaves alone: Take then answers Admitted)
+// is always a replicated one. Give-backs, Warm and TopUp are not waited
+// for: losing one to a failover holds a unit too long or drops stock,
+// never an oversell.
 //
 // # Release
 //
@@ -303,10 +325,17 @@
 //     sweeper finds nothing. Releasing a unit whose release mark is set
 //     is safe too: release.lua's tombstone returns the unit once, and
 //     unpaid.lua then finds no entry and counts nothing.
-//   - The ledger entry goes the usual way (unhold.lua's pattern), so an
-//     async forwarder that checks the entry before it delivers finds it
-//     gone and drops the order. Nothing here reads the entry's attempt
-//     field.
+//   - Async mode: the sweep retracts the order before the unit can sell
+//     again, as every give-back does. For a unit on h, expire.lua drops
+//     the entry in the step that gives the unit back (claim.lua then
+//     finds no entry and, from r<n:user>, answers unpaid); for a borrowed
+//     unit, expire.lua turns the entry's attempt id into R in the step
+//     that sets the release mark, before release.lua gives the unit back
+//     on t, so a sweeper that dies in between leaves an order no
+//     forwarder claims. A D entry (claimed: being delivered, or
+//     delivered) is retracted too, as by Release: the unit comes back at
+//     its deadline unless paid, whatever the queue did, as in sync mode.
+//     The deadline counts from admission, queue wait included.
 //   - Counts: Held is the size of the due sets (due and release marks),
 //     Paid and ReleasedUnpaid the sums of pd and ru. A Warm that changes
 //     only PayWithin updates the meta key in place (not a new load); every
@@ -319,7 +348,10 @@
 //     restart that came after the last sale.
 //
 // The memory store keeps the deadline in the held unit, under the user's
-// ledger lock, which Paid and its sweeper (every 500 ms) take in turn.
+// ledger lock, which Paid and its sweeper (every 500 ms) take in turn, and
+// so does CheckOrder, the in-process queue's held check before every send
+// (memory_order.go): a unit swept or released is never followed by a send
+// that checked after it.
 //
 // # Warm
 //

@@ -125,7 +125,7 @@ func TestReconcile(t *testing.T) {
 			if n, err := f.r.Reconcile(testCtx(t, 5*time.Second)); n != 0 || err != nil {
 				t.Fatalf("Reconcile = %d, %v; want 0: the mark is younger than PendingAge", n, err)
 			}
-			d, err := f.r.borrow(testCtx(t, 5*time.Second), f.a, 0, f.u, f.n, "")
+			d, err := f.r.borrow(testCtx(t, 5*time.Second), f.a, 0, f.u, f.n, "", "")
 			if err != nil || d.Result != Admitted || d.Shard != 1 {
 				t.Fatalf("borrow = %+v, %v; want admitted on shard 1", d, err)
 			}
@@ -135,7 +135,7 @@ func TestReconcile(t *testing.T) {
 		}},
 		{"reconcile overtakes a live Take: the Take fails closed", func(t *testing.T, f *crashFixture) {
 			f.reconcile(t, 0, 1)
-			_, err := f.r.borrow(testCtx(t, 5*time.Second), f.a, 0, f.u, f.n, "")
+			_, err := f.r.borrow(testCtx(t, 5*time.Second), f.a, 0, f.u, f.n, "", "")
 			if !isUnavailable(err) {
 				t.Fatalf("borrow after reconcile = %v, want ErrUnavailable", err)
 			}

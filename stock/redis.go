@@ -51,6 +51,15 @@ type RedisOptions struct {
 	// (it fences before it decides); the age only keeps it off the marks of
 	// Takes still in flight.
 	PendingAge time.Duration
+	// WaitReplicas, when > 0, makes every Take wait after the script that
+	// takes its unit (take.lua, borrow.lua) until that many replicas have
+	// acknowledged the write (WAIT on the same connection, replicas.go). A
+	// unit fewer replicas acknowledged within WaitTimeout is given back
+	// and the Take fails with ErrUnavailable. Default 0: no wait.
+	WaitReplicas int
+	// WaitTimeout bounds that WAIT; whole milliseconds, at least 1 (WAIT 0
+	// would block for ever). Default 50ms; at most Timeout.
+	WaitTimeout time.Duration
 	// Now is the clock of pay_within deadlines: admissions set them and
 	// the sweeper compares them with it. Instances should agree on the
 	// time (NTP); a skew moves a release by as much. Default time.Now.
@@ -71,6 +80,8 @@ type RedisStore struct {
 	pendingAge    time.Duration
 	fenceKeep     string // ms abandon.lua keeps a fence, as an argument
 	now           func() time.Time
+	waitReplicas  int64    // RedisOptions.WaitReplicas; 0: no WAIT
+	waitMS        int64    // RedisOptions.WaitTimeout in ms, WAIT's argument
 	swept         sync.Map // activity -> struct{}: swept even when not cached (pay.go)
 
 	mu   sync.Mutex                           // serialises cache writes
@@ -133,13 +144,18 @@ func NewRedis(o RedisOptions) (Store, error) {
 	if o.MaxSettling <= 0 {
 		o.MaxSettling = 10000
 	}
+	if o.WaitTimeout <= 0 {
+		o.WaitTimeout = 50 * time.Millisecond
+	}
+	waitMS := max(1, min(o.WaitTimeout, o.Timeout).Milliseconds())
 	r := &RedisStore{
 		c: o.Client, bg: o.Background, prefix: o.Prefix, channel: o.Prefix + "stock",
 		timeout: o.Timeout, settleTimeout: o.SettleTimeout, maxSettling: int64(o.MaxSettling),
 		interval: o.SyncInterval, pendingAge: o.PendingAge,
-		fenceKeep: strconv.FormatInt(fenceKeep(o).Milliseconds(), 10),
-		kick:      make(chan struct{}, 1),
-		now:       nowOrDefault(o.Now),
+		fenceKeep:    strconv.FormatInt(fenceKeep(o).Milliseconds(), 10),
+		kick:         make(chan struct{}, 1),
+		now:          nowOrDefault(o.Now),
+		waitReplicas: int64(max(0, o.WaitReplicas)), waitMS: waitMS,
 	}
 	empty := make(map[string]*redisAct)
 	r.acts.Store(&empty)

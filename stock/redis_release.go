@@ -61,13 +61,31 @@ func (r *RedisStore) giveBack(ctx context.Context, a *redisAct, h, t int, id, u,
 		return false, unavailable("release", errReply)
 	}
 	ns := strconv.FormatInt(n, 10)
-	code, err := r.run(ctx, "release", claimScript, a.keys[h], []string{a.verStr, ns, u, "r", attempt})
+	code, err := r.retract(ctx, a, h, ns, u, attempt)
 	if err != nil {
 		return false, err
 	}
-	if code != 1 { // gone, pending, under delivery or another load: nothing to give back
+	if code != retracted { // gone, pending, under delivery or another load: nothing to give back
 		return false, nil
 	}
+	return r.returnUnit(ctx, a, h, t, id, ns, u)
+}
+
+// Replies of claim.lua's retract that its callers tell apart.
+const (
+	retracted = 1 // the entry is R: no forwarder delivers its order
+	claimed   = 2 // a forwarder claimed it first (an attempt was given)
+)
+
+// retract is the first step of a give-back: claim.lua's retract of entry
+// n (ns) on h, which only a claimed entry survives when attempt is set.
+func (r *RedisStore) retract(ctx context.Context, a *redisAct, h int, ns, u, attempt string) (int64, error) {
+	return r.run(ctx, "release", claimScript, a.keys[h], []string{a.verStr, ns, u, "r", attempt})
+}
+
+// returnUnit is the rest of a give-back once the entry is retracted:
+// release.lua on t for a borrowed unit, then unhold.lua on h.
+func (r *RedisStore) returnUnit(ctx context.Context, a *redisAct, h, t int, id, ns, u string) (bool, error) {
 	if t != h {
 		code, err := r.run(ctx, "release", releaseScript, a.keys[t], []string{a.verStr, id, r.channel, stockMsg(a.name, t)})
 		if err != nil {
@@ -77,7 +95,7 @@ func (r *RedisStore) giveBack(ctx context.Context, a *redisAct, h, t int, id, u,
 			a.empty.clear(t)
 		}
 	}
-	code, err = r.run(ctx, "release", unholdScript, a.keys[h],
+	code, err := r.run(ctx, "release", unholdScript, a.keys[h],
 		[]string{a.verStr, ns, u, a.idx[h], r.channel, stockMsg(a.name, h)})
 	if err != nil {
 		return false, err

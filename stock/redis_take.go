@@ -25,19 +25,30 @@ func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt, order st
 			args = append(args, r.dueArg(a))
 		}
 	}
-	v, err := call(ctx, r.c, "take", takeScript, keys, args)
+	v, short, err := r.admit(ctx, "take", takeWaited, keys, args)
 	if err != nil {
 		return Decision{}, err
 	}
 	n := v >> 3
 	switch v & 7 {
 	case codeAdmitted:
-		return Decision{Result: Admitted, Seq: makeSeq(a.version, n), Shard: h}, nil
+		d := Decision{Result: Admitted, Seq: makeSeq(a.version, n), Shard: h}
+		if short {
+			return r.unreplicated(ctx, a, h, d, u, attempt)
+		}
+		return d, nil
 	case codeLimit:
 		return Decision{Result: LimitReached}, nil
 	case codeBorrow:
 		a.empty.set(h)
-		return r.borrow(ctx, a, h, u, n, order)
+		if short {
+			// The pending entry itself may not survive a failover, and
+			// with it the claim of whatever a borrow admits: fail closed,
+			// abandon.lua rolls the entry back (complete queues it).
+			r.stats.unreplicated.Add(1)
+			return Decision{}, unavailable("take", errUnreplicated)
+		}
+		return r.borrow(ctx, a, h, u, n, order, attempt)
 	case codeNotLoaded:
 		r.drop(a.name)
 		return Decision{Result: NotLoaded}, nil
@@ -52,7 +63,7 @@ func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt, order st
 // borrow looks for a unit on the other shards for the pending purchase n
 // of user: first those not known empty, then, so that a stale bit never
 // makes a SoldOut, those that were. It then settles on the home shard h.
-func (r *RedisStore) borrow(ctx context.Context, a *redisAct, h int, u string, n int64, order string) (Decision, error) {
+func (r *RedisStore) borrow(ctx context.Context, a *redisAct, h int, u string, n int64, order, attempt string) (Decision, error) {
 	id := orderID(n, u)
 	args := []string{a.verStr, id}
 	if order != "" {
@@ -66,13 +77,17 @@ func (r *RedisStore) borrow(ctx context.Context, a *redisAct, h int, u string, n
 				continue
 			}
 			tried[t>>6] |= 1 << (t & 63)
-			code, err := call(ctx, r.c, "borrow", borrowScript, a.keys[t], args)
+			code, short, err := r.admit(ctx, "borrow", borrowWaited, a.keys[t], args)
 			if err != nil {
 				return Decision{}, err
 			}
 			switch code {
 			case codeAdmitted:
-				return r.settle(ctx, a, h, id, u, t, n)
+				d, err := r.settle(ctx, a, h, id, u, t, n)
+				if err == nil && short && d.Result == Admitted {
+					return r.unreplicated(ctx, a, h, d, u, attempt)
+				}
+				return d, err
 			case codeEmpty:
 				a.empty.set(t)
 			case codeFenced:

@@ -232,6 +232,9 @@ const (
 	OrderGone
 	// OrderReset: a forced re-Warm reset the sale since: drop the order.
 	OrderReset
+	// OrderUnpaid: like OrderGone, the unit was given back (or its
+	// give-back begun) because its pay_within deadline passed unpaid.
+	OrderUnpaid
 )
 
 // Check runs claim.lua on the order's home shard (see doc.go, async mode).
@@ -250,9 +253,30 @@ func (r *RedisStore) Check(ctx context.Context, q *QueuedOrder) (OrderCheck, err
 		return OrderReset, nil
 	}
 	h := homeShard(q.User, a.shards)
+	args := []string{a.verStr, strconv.FormatInt(q.N, 10), q.User, "c", ""}
+	if r.waitReplicas > 0 {
+		// Claim only what the replicas have (replicas.go); a verdict
+		// other than "claim it" needs no probe.
+		args[3] = "p"
+		cctx, cancel := context.WithTimeout(ctx, r.timeout)
+		code, err := call(cctx, r.bg, "claim", claimScript, a.keys[h], args)
+		cancel()
+		if err != nil || code != 1 {
+			return orderCheck(code, err)
+		}
+		if ok, err := r.replicated(ctx, a, q.Shard, h); err != nil || !ok {
+			return OrderPending, err // not yet: the Take may still give it back
+		}
+		args[3] = "c"
+	}
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	code, err := call(cctx, r.bg, "claim", claimScript, a.keys[h], []string{a.verStr, strconv.FormatInt(q.N, 10), q.User, "c", ""})
+	code, err := call(cctx, r.bg, "claim", claimScript, a.keys[h], args)
 	cancel()
+	return orderCheck(code, err)
+}
+
+// orderCheck reads claim.lua's reply.
+func orderCheck(code int64, err error) (OrderCheck, error) {
 	if err != nil {
 		return 0, err
 	}
@@ -265,6 +289,8 @@ func (r *RedisStore) Check(ctx context.Context, q *QueuedOrder) (OrderCheck, err
 		return OrderPending, nil
 	case 0:
 		return OrderGone, nil
+	case 7:
+		return OrderUnpaid, nil
 	case codeStale, codeNotLoaded:
 		return OrderReset, nil
 	}

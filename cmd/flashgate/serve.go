@@ -146,7 +146,8 @@ func openDeps(cfg *conf.Config, log *slog.Logger) (gateway.Deps, func(), error) 
 	switch cfg.Stock.Store {
 	case "redis":
 		deps.Stock, err = stock.NewRedis(stock.RedisOptions{Client: deps.Redis, Background: deps.RedisBackground,
-			Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout})
+			Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout,
+			WaitReplicas: cfg.Redis.WaitReplicas, WaitTimeout: cfg.Redis.WaitTimeout})
 		if err != nil {
 			rc.Close()
 			return deps, nil, err

@@ -48,6 +48,8 @@ upstreams: [{name: orders, addrs: ["127.0.0.1:1"]}]
 			[]string{`routes[0].filters[1].stock: stock takes a unit, so the action must be proxy`}},
 		{"async on Redis with a filter after stock (plan)", `{path: "/b/{activity}", method: POST, filters: [{identity: {header: X-User-Id}}, {stock: {}}, {rate_limit: {scope: ip, rate: 5}}], action: {type: proxy, upstream: orders, mode: async, queue: {rate: 5}}}`,
 			[]string{"routes[0].filters[2].rate_limit: async mode on the Redis store queues the order in the stock filter's script, so stock must be the chain's last filter"}},
+		{"async max_wait under backoff_max (validate)", `{path: "/b/{activity}", method: POST, filters: [{identity: {header: X-User-Id}}, {stock: {}}], action: {type: proxy, upstream: orders, mode: async, queue: {rate: 5, backoff_max: 30s, max_wait: 20s}}}`,
+			[]string{"routes[0].action.queue.max_wait: must be >= backoff_max (30s): one retry's wait would outlast it, got 20s"}},
 		{"missing blacklist file (plan)", `{path: "/b/{activity}", filters: [{blacklist: {file: nowhere.txt, redis_key: ""}}], action: {type: json, endpoint: activity_status}}`,
 			[]string{`routes[0].filters[0].blacklist: file: open `}},
 		{"several stages at once", `{path: x, action: {type: static, page: phone-y}}

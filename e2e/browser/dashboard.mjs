@@ -103,6 +103,12 @@ try {
   check((await page.locator(card + " svg polyline").count()) >= 2, "the chart has fewer than two lines");
   const sold = await num(card + " .sold"), left = await num(card + " .left");
   check(sold > 0 && sold + left === 200, "sold " + sold + " + left " + left + " != total 200");
+  // pay_within: nothing is paid in this test, so every unit sold awaits payment.
+  check(await page.isVisible(card + " .pay"), "the pay_within line is hidden");
+  check(!(await page.isVisible(later + " .pay")), "a pay line on an activity without pay_within");
+  await page.waitForFunction((c) => { const n = (s) => document.querySelector(c + " " + s).textContent;
+    return n(".held") === n(".sold") && n(".paid") === "0" && n(".unpaid") === "0"; }, card);
+  check((await page.textContent(card + " .within")) === "(pay within 00:15:00)", "within: " + (await page.textContent(card + " .within")));
   // The screenshot once most of the load has been charted.
   await page.waitForFunction((c) => Number(document.querySelector(c + " .sold").textContent) >= 120, card);
   await page.screenshot({ path: join(out, "dashboard.png") });

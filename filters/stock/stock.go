@@ -7,6 +7,7 @@ package stock
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
@@ -24,7 +25,8 @@ func init() {
 // Config is the settings block of a stock entry.
 type Config struct {
 	// Timeout bounds one stock decision; past it the request gets the busy
-	// page (503 + Retry-After). Default: redis.timeout (100ms).
+	// page (503 + Retry-After). Default: redis.timeout (100ms). With
+	// redis.wait_replicas it must be longer than redis.wait_timeout.
 	Timeout time.Duration `mapstructure:"timeout"`
 }
 
@@ -46,6 +48,10 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	timeout := c.Timeout
 	if timeout == 0 {
 		timeout = env.Config.Redis.Timeout
+	}
+	if rc := env.Config.Redis; rc.WaitReplicas > 0 && !env.Units.Local() && timeout <= rc.WaitTimeout {
+		// Every purchase would give up before its replicas could answer.
+		return nil, fmt.Errorf("stock: timeout %s must be longer than redis.wait_timeout %s", timeout, rc.WaitTimeout)
 	}
 	f := &filter{units: env.Units, local: env.Units.Local(), timeout: timeout}
 	f.orders, _ = env.Units.Store().(store.OrderTaker)

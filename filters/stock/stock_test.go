@@ -117,3 +117,39 @@ func TestConfigErrors(t *testing.T) {
 		t.Error("built without {activity}")
 	}
 }
+
+// TestTimeoutLongerThanWait: with redis.wait_replicas a stock decision
+// must be allowed longer than the replicas' wait, or every purchase would
+// give up first.
+func TestTimeoutLongerThanWait(t *testing.T) {
+	_, st, act := setup(t, 2)
+	tests := []struct {
+		name     string
+		replicas int
+		timeout  string
+		wantErr  string
+	}{
+		{"wait off", 0, "50ms", ""},
+		{"longer", 1, "60ms", ""},
+		{"equal", 1, "50ms", "stock: timeout 50ms must be longer than redis.wait_timeout 50ms"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := filtertest.Env(act)
+			env.Config = &conf.Config{Redis: conf.Redis{Timeout: 100 * time.Millisecond, WaitReplicas: tc.replicas, WaitTimeout: 50 * time.Millisecond}}
+			env.Units = gateway.NewUnits(failing{st}, nil) // a store that is not local, as Redis
+			t.Cleanup(func() { _ = env.Units.Close() })
+			_, err := filtertest.Build(t, env, "stock", map[string]any{"timeout": tc.timeout})
+			if got := errString(err); got != tc.wantErr {
+				t.Errorf("Build = %q, want %q", got, tc.wantErr)
+			}
+		})
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

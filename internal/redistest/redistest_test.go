@@ -199,3 +199,45 @@ func (f *fatalRecorder) Fatalf(format string, args ...any) {
 	f.msg = fmt.Sprintf(format, args...)
 	runtime.Goexit()
 }
+
+// TestReplica: a replica started by StartReplica acknowledges the
+// master's writes at once, holds them, and stops acknowledging while
+// paused. It also pins down what stock's WaitReplicas relies on: rueidis
+// sends a DoMulti holding WAIT on one connection, so the WAIT counts the
+// acknowledgements of the write before it.
+func TestReplica(t *testing.T) {
+	master := redistest.Start(t)
+	replica := redistest.StartReplica(t, master)
+	t.Cleanup(replica.Resume)
+	mc, rc := newClient(t, false, master.Addr()), newClient(t, false, replica.Addr())
+	write := func(v string, ms int64) int64 {
+		t.Helper()
+		res := mc.DoMulti(ctx(t), mc.B().Set().Key("k").Value(v).Build(), mc.B().Wait().Numreplicas(1).Timeout(ms).Build())
+		if err := res[0].Error(); err != nil {
+			t.Fatal(err)
+		}
+		n, err := res[1].AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := write("1", 5000); n != 1 {
+		t.Fatalf("WAIT after a write = %d, want 1", n)
+	}
+	if v, err := rc.Do(ctx(t), rc.B().Get().Key("k").Build()).ToString(); err != nil || v != "1" {
+		t.Fatalf("replica GET k = %q, %v; want 1", v, err)
+	}
+	replica.Pause()
+	start := time.Now()
+	if n := write("2", 100); n != 0 {
+		t.Fatalf("WAIT with the replica paused = %d, want 0", n)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("WAIT 100ms returned after %v", d)
+	}
+	replica.Resume()
+	if n := write("3", 5000); n != 1 {
+		t.Fatalf("WAIT after resume = %d, want 1", n)
+	}
+}

@@ -35,8 +35,10 @@ type Server struct {
 	dir     string
 	cluster bool
 	aof     bool // appendonly yes, appendfsync always (StartAOF)
-	port    int
-	busPort int // cluster bus port; 0 when not a cluster node
+	// replicaOf is the master's port of a replica (StartReplica), else 0.
+	replicaOf int
+	port      int
+	busPort   int // cluster bus port; 0 when not a cluster node
 
 	mu   sync.Mutex
 	proc *proc // nil while stopped
@@ -149,6 +151,9 @@ func (s *Server) config() string {
 		b.WriteString("appendonly yes\nappendfsync always\n")
 	} else {
 		b.WriteString("appendonly no\n")
+	}
+	if s.replicaOf != 0 {
+		fmt.Fprintf(&b, "replicaof 127.0.0.1 %d\n", s.replicaOf)
 	}
 	if s.cluster {
 		b.WriteString("cluster-enabled yes\ncluster-config-file nodes.conf\n")

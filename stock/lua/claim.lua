@@ -5,9 +5,14 @@
 -- mode 'c' (claim, the forwarder before it delivers):
 --   the entry ;n,a,t is absent, or its attempt is R (retracted): the unit
 --   was given back (released, abandoned, rolled back): 0, drop the order;
+--   7 when it was given back (or its give-back begun) because its
+--   pay_within deadline passed unpaid (r<n:user>, or the release mark
+--   xn:user in the due set, KEYS[5]), so the poll can say why;
 --   t is p (settle.lua not run yet): 3, retry shortly;
 --   its attempt is D (claimed before: a redelivery): 2;
 --   else the attempt id becomes D and 1: deliver.
+-- mode 'p' (peek): as 'c', but writes nothing: 1 means 'c' would claim
+--   it now (wait_replicas: Check probes the replicas before it claims).
 -- mode 'r' (retract, the first step of every give-back): the attempt id
 --   becomes R, so that no forwarder claims the order from now on, and 1.
 --   With an attempt (an abandoned Take's give-back) only when the entry
@@ -21,19 +26,27 @@
 -- fences an attempt that already ran, which is harmless).
 -- Reply: as above; 5 not loaded; 6 another version (a forced re-Warm
 -- reset the ledgers: the order's unit no longer exists).
+-- KEYS[5] (the due set) is read only when a claim finds the unit gone.
 local u = 'u' .. ARGV[3]
 local c = redis.call('HMGET', KEYS[1], 'v', u)
 if not c[1] then return 5 end
 if c[1] ~= ARGV[1] then return 6 end
-if not c[2] then return 0 end
+local function gone()
+  if ARGV[4] == 'r' then return 0 end
+  local id = ARGV[2] .. ':' .. ARGV[3]
+  if redis.call('HEXISTS', KEYS[1], 'r' .. id) == 1 or redis.call('ZSCORE', KEYS[5], 'x' .. id) then return 7 end
+  return 0
+end
+if not c[2] then return gone() end
 local pre = ';' .. ARGV[2] .. ','
 local a, t = string.match(c[2], pre .. '(%w+),(%w+)')
-if not a then return 0 end
+if not a then return gone() end
 if t == 'p' then return 3 end
 local to
-if ARGV[4] == 'c' then
-  if a == 'R' then return 0 end
+if ARGV[4] ~= 'r' then
+  if a == 'R' then return gone() end
   if a == 'D' then return 2 end
+  if ARGV[4] == 'p' then return 1 end
   to = 'D'
 else
   if ARGV[5] ~= '' and a ~= ARGV[5] and a ~= 'R' then return 2 end
