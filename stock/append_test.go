@@ -44,7 +44,7 @@ func TestOrderAppend(t *testing.T) {
 			}
 			id := orderID(v>>3, f.u)
 			for range 2 { // the retry finds its own order record
-				if code := f.script(t, borrowScript, 1, id, order); code != codeAdmitted {
+				if code := f.script(t, borrowScript, 1, id, streamValue(f.a.verStr, order)); code != codeAdmitted {
 					t.Fatalf("borrow.lua = %d, want admitted", code)
 				}
 			}
@@ -53,7 +53,7 @@ func TestOrderAppend(t *testing.T) {
 		{"every shard empty: nothing appended", func(t *testing.T, f *abandonFixture) [2]map[string]string {
 			f.r.drainShard(t, f.a, 1)
 			v := f.orderTake(t, f.u, order)
-			if code := f.script(t, borrowScript, 1, orderID(v>>3, f.u), order); code != codeEmpty {
+			if code := f.script(t, borrowScript, 1, orderID(v>>3, f.u), streamValue(f.a.verStr, order)); code != codeEmpty {
 				t.Fatalf("borrow.lua = %d, want empty", code)
 			}
 			return [2]map[string]string{{}, {}}
@@ -95,10 +95,12 @@ func TestOrderAppend(t *testing.T) {
 func (f *abandonFixture) orderTake(t *testing.T, user, order string) int64 {
 	t.Helper()
 	h := homeShard(user, f.a.shards)
-	return f.script(t, takeScript, h, user, f.a.idx[h], newAttempt(), f.a.puStr, order)
+	return f.script(t, takeScript, h, user, f.a.idx[h], newAttempt(), f.a.puStr, streamValue(f.a.verStr, order))
 }
 
-// stream reads shard i's orders Stream as order id -> order.
+// stream reads shard i's orders Stream as order id -> order, checking
+// that every entry has the one field take.lua writes (n:user ->
+// "version:order") with the fixture's version.
 func (f *abandonFixture) stream(t *testing.T, i int) map[string]string {
 	t.Helper()
 	c := f.r.c
@@ -108,12 +110,12 @@ func (f *abandonFixture) stream(t *testing.T, i int) map[string]string {
 	}
 	out := make(map[string]string)
 	for _, e := range res {
-		if len(e.FieldValues) != 1 {
-			t.Errorf("shard %d entry %s has %d fields, want 1", i, e.ID, len(e.FieldValues))
+		n, user, version, order, ok := parseEntry(e.FieldValues)
+		if !ok || version != f.a.version {
+			t.Errorf("shard %d entry %s = %q: not n:user -> %d:order", i, e.ID, e.FieldValues, f.a.version)
+			continue
 		}
-		for id, o := range e.FieldValues {
-			out[id] = o
-		}
+		out[orderID(n, user)] = order
 	}
 	return out
 }

@@ -2,7 +2,10 @@ package stock
 
 import (
 	"errors"
+	"strconv"
 	"testing"
+
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 func TestEmptySet(t *testing.T) {
@@ -154,4 +157,59 @@ func TestHeldOnShard(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestParseEntry(t *testing.T) {
+	tests := []struct {
+		name    string
+		fv      map[string]string
+		n       int64
+		user    string
+		version int64
+		order   string
+		ok      bool
+	}{
+		{"n:user -> version:order", map[string]string{"3:a:b": "7:ord:er"}, 3, "a:b", 7, "ord:er", true},
+		{"empty order", map[string]string{"1:x": "2:"}, 1, "x", 2, "", true},
+		{"no user", map[string]string{"1:": "2:x"}, 0, "", 0, "", false},
+		{"n not a number", map[string]string{"x:a": "2:x"}, 0, "", 0, "", false},
+		{"no id", map[string]string{"1": "2:x"}, 0, "", 0, "", false},
+		{"no version", map[string]string{"1:a": "x"}, 0, "", 0, "", false},
+		{"version not a number", map[string]string{"1:a": "v:x"}, 0, "", 0, "", false},
+		{"two fields", map[string]string{"1:a": "2:x", "2:a": "2:x"}, 0, "", 0, "", false},
+		{"no fields", map[string]string{}, 0, "", 0, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n, user, version, order, ok := parseEntry(tc.fv)
+			if n != tc.n || user != tc.user || version != tc.version || order != tc.order || ok != tc.ok {
+				t.Errorf("parseEntry(%q) = %d, %q, %d, %q, %v; want %d, %q, %d, %q, %v",
+					tc.fv, n, user, version, order, ok, tc.n, tc.user, tc.version, tc.order, tc.ok)
+			}
+		})
+	}
+}
+
+// FuzzParseEntry: an entry take.lua or borrow.lua writes (n:user ->
+// streamValue) reads back as written for any user id the gateway
+// accepts; anything else never panics and is either refused or read with
+// a user.
+func FuzzParseEntry(f *testing.F) {
+	f.Add(int64(1), "alice", int64(1), "order", "1:a", "1:b")
+	f.Add(int64(4294967295), "a:b:c", int64(9), "", "1", "")
+	f.Add(int64(0), "x", int64(0), "1:2 3", "", ":")
+	f.Fuzz(func(t *testing.T, n int64, user string, version int64, order, k, v string) {
+		if n >= 0 && version >= 0 && userid.Valid(user) {
+			fv := map[string]string{orderID(n, user): streamValue(strconv.FormatInt(version, 10), order)}
+			gn, gu, gv, gord, ok := parseEntry(fv)
+			if !ok || gn != n || gu != user || gv != version || gord != order {
+				t.Fatalf("parseEntry(%q) = %d, %q, %d, %q, %v", fv, gn, gu, gv, gord, ok)
+			}
+		}
+		for _, fv := range []map[string]string{{k: v}, {k: v, order: user}} {
+			if _, gu, _, _, ok := parseEntry(fv); ok == (gu == "") {
+				t.Fatalf("parseEntry(%q): ok %v with user %q", fv, ok, gu)
+			}
+		}
+	})
 }

@@ -321,7 +321,7 @@ func (r *RedisStore) TakeCommand(ctx context.Context, activity string, shard int
 	cmd = append(cmd, keys...)
 	cmd = append(cmd, a.verStr, "u__rand_int__", a.idx[shard], "__rand_int__", a.puStr)
 	if order != "" {
-		cmd = append(cmd, order)
+		cmd = append(cmd, streamValue(a.verStr, order)) // as take does
 	}
 	return cmd, nil
 }

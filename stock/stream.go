@@ -40,7 +40,29 @@ const MaxOrder = 17 << 10
 // streamValue is what an entry's one field (n:user) holds: the load
 // version, a colon, the order, so that a forwarder can tell an order of
 // an older load (a forced re-Warm reset its ledger) and build its Seq.
+// Other layouts (a constant field, so that entries share their Stream
+// node's master fields; n, u, o fields; n -> "version:user order") cost
+// the same within what we can measure: lua/take.lua and README "Stock
+// script cost" give the figures, scripts/append-variants.sh the command.
 func streamValue(version, order string) string { return version + ":" + order }
+
+// parseEntry reads an orders Stream entry's field and value. ok is false
+// for anything take.lua or borrow.lua did not write.
+func parseEntry(fv map[string]string) (n int64, user string, version int64, order string, ok bool) {
+	if len(fv) != 1 {
+		return 0, "", 0, "", false
+	}
+	var f, v string
+	for f, v = range fv {
+	}
+	n, user, ok = parseOrderID(f)
+	ver, order, ok2 := strings.Cut(v, ":")
+	version, err := strconv.ParseInt(ver, 10, 64)
+	if !ok || !ok2 || err != nil || user == "" {
+		return 0, "", 0, "", false
+	}
+	return n, user, version, order, true
+}
 
 // QueuedOrder is one entry of a shard's orders Stream.
 type QueuedOrder struct {
@@ -169,13 +191,8 @@ func parseEntries(activity string, shard int, es []rueidis.XRangeEntry, claimed 
 	out := make([]QueuedOrder, 0, len(es))
 	for _, e := range es {
 		q := QueuedOrder{Activity: activity, Shard: shard, ID: e.ID, Claimed: claimed}
-		for f, v := range e.FieldValues { // one field: n:user -> version:order
-			n, user, ok := parseOrderID(f)
-			ver, order, ok2 := strings.Cut(v, ":")
-			version, err := strconv.ParseInt(ver, 10, 64)
-			if ok && ok2 && err == nil {
-				q.N, q.User, q.Version, q.Order = n, user, version, []byte(order)
-			}
+		if n, user, version, order, ok := parseEntry(e.FieldValues); ok {
+			q.N, q.User, q.Version, q.Order = n, user, version, []byte(order)
 		}
 		out = append(out, q) // a malformed entry has no user: Check answers OrderGone
 	}
