@@ -93,7 +93,11 @@ type Forwarder struct {
 	sem   chan struct{}
 	mu    sync.Mutex
 	owned map[string]*streamItem // by activity/shard/id: read and not finished
-	st    struct {
+	// grouped is each activity's shard count whose groups exist, so the
+	// refresh each second creates groups only for new Streams (Run's
+	// goroutine alone uses it).
+	grouped map[string]int
+	st      struct {
 		delivered, retried, dead, relFailed, dropped, takenOver, fromDead, afterTimeout atomic.Uint64
 		deadBy                                                                          [len(DeadReasons)]atomic.Uint64
 	}
@@ -124,7 +128,7 @@ func NewForwarder(cfg StreamConfig, log StreamLog, send Sender, pace Pacer) (*Fo
 	def(&cfg.PollMax, 100*time.Millisecond)
 	return &Forwarder{cfg: cfg, log: log, send: send, pace: pace,
 		pol: newPolicy(cfg.Attempts, cfg.Backoff, cfg.BackoffMax, cfg.MaxWait),
-		sem: make(chan struct{}, cfg.MaxInflight), owned: map[string]*streamItem{}}, nil
+		sem: make(chan struct{}, cfg.MaxInflight), owned: map[string]*streamItem{}, grouped: map[string]int{}}, nil
 }
 
 // Stats returns the counters so far.
@@ -194,6 +198,7 @@ func (f *Forwarder) Run(ctx context.Context) {
 				qs, err := f.log.ReadOrders(ctx, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, per)
 				if stock.IsNoGroup(err) {
 					refreshed = time.Time{} // re-create the groups next round
+					clear(f.grouped)
 				}
 				buf = append(buf, qs...)
 			}
@@ -240,8 +245,14 @@ func (f *Forwarder) refresh(ctx context.Context, cur []shardRef) []shardRef {
 			}
 			continue
 		}
-		if n == 0 || f.log.CreateGroups(ctx, a, f.cfg.Group) != nil {
+		if n == 0 {
 			continue
+		}
+		if f.grouped[a] != n {
+			if f.log.CreateGroups(ctx, a, f.cfg.Group) != nil {
+				continue
+			}
+			f.grouped[a] = n
 		}
 		for i := range n {
 			out = append(out, shardRef{a, i})

@@ -15,7 +15,7 @@ import (
 var redisOps = []string{
 	"EVALSHA", "EVAL", "SCRIPT", "GET", "SET", "DEL", "INCR", "PTTL", "PING",
 	"HGET", "HSET", "HDEL", "HGETALL", "HLEN", "SADD", "SREM", "SCARD", "SMEMBERS", "SSCAN",
-	"ZCARD", "PUBLISH", "SUBSCRIBE", "DBSIZE", "CLUSTER", "XADD", "XREADGROUP", "XACK", "XLEN", "XPENDING", "XAUTOCLAIM",
+	"ZCARD", "PUBLISH", "SUBSCRIBE", "DBSIZE", "CLUSTER", "XADD", "XREADGROUP", "XACK", "XLEN", "XPENDING", "XAUTOCLAIM", "XGROUP",
 }
 
 type opMetrics struct {
@@ -55,7 +55,12 @@ func (ic *instrumented) op(cs []string) opMetrics {
 	return ic.other
 }
 
-func failed(err error) bool { return err != nil && !rueidis.IsRedisNil(err) }
+// failed reports whether a reply counts as a failed call: not a nil
+// reply, nor BUSYGROUP (XGROUP CREATE of a group that exists, which the
+// forwarders ask for and expect).
+func failed(err error) bool {
+	return err != nil && !rueidis.IsRedisNil(err) && !strings.HasPrefix(err.Error(), "BUSYGROUP")
+}
 
 func (ic *instrumented) Do(ctx context.Context, cmd rueidis.Completed) rueidis.RedisResult {
 	m := ic.op(cmd.Commands())
