@@ -84,6 +84,9 @@ func (c *Config) validateRedis(errs *Errors) {
 	if r.WaitReplicas < 0 || r.WaitReplicas > MaxWaitReplicas {
 		errs.Addf("redis.wait_replicas", "must be in 0..%d, got %d", MaxWaitReplicas, r.WaitReplicas)
 	}
+	if r.WaitReplicas > 0 && c.Stock.Store != "redis" {
+		errs.Addf("redis.wait_replicas", "needs stock.store: redis (the stock decisions it waits for are Redis writes), got stock.store %q", c.Stock.Store)
+	}
 	if r.WaitReplicas > 0 {
 		switch w := r.WaitTimeout; {
 		case w < time.Millisecond || w%time.Millisecond != 0:

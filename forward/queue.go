@@ -33,8 +33,9 @@ type Stats struct {
 	// Depth is the number of orders not finished (queued, waiting for a
 	// retry or being sent): what Capacity bounds.
 	Depth int
-	// HeadWait is how long the order at the head of the line has waited
-	// since it was queued (0 when none is ready): the delivery lag.
+	// HeadWait is how long the oldest unfinished order (queued, being
+	// sent or waiting for a retry) has waited since it was queued (0 when
+	// none is): the delivery lag, as the Redis store's oldest Stream entry.
 	HeadWait time.Duration
 }
 
@@ -72,6 +73,7 @@ type Queue struct {
 
 	mu       sync.Mutex
 	ready    []*item          // FIFO of orders to send now
+	line     []*item          // every unfinished order, oldest first (finished ones leave from the front lazily): HeadWait
 	byTicket map[string]*item // every order not yet evicted
 	done     []string         // finished tickets, oldest first (eviction order)
 	open     int              // orders not finished
@@ -140,6 +142,7 @@ func (q *Queue) Enqueue(o Order) error {
 	q.open++
 	q.stats.Enqueued++
 	q.ready = append(q.ready, it)
+	q.line = append(q.line, it)
 	q.signal()
 	return nil
 }
@@ -162,8 +165,12 @@ func (q *Queue) Stats() Stats {
 	defer q.mu.Unlock()
 	s := q.stats
 	s.Depth = q.open
-	if len(q.ready) > 0 {
-		s.HeadWait = max(q.cfg.Now().Sub(q.ready[0].queuedAt), 0)
+	for len(q.line) > 0 && q.line[0].st.State != Queued {
+		q.line[0] = nil
+		q.line = q.line[1:]
+	}
+	if len(q.line) > 0 {
+		s.HeadWait = max(q.cfg.Now().Sub(q.line[0].queuedAt), 0)
 	}
 	return s
 }

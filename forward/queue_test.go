@@ -408,6 +408,14 @@ func TestStatsDepthAndHeadWait(t *testing.T) {
 	if st := q.Stats(); st.Depth != 3 || st.HeadWait != 3*time.Second {
 		t.Fatalf("before delivery: depth %d, head wait %s; want 3 and 3s", st.Depth, st.HeadWait)
 	}
+	// The oldest order off the ready line (being sent, or waiting out a
+	// backend outage for its retry) still heads it: the lag shows the
+	// outage, as the Redis store's oldest Stream entry does.
+	it := q.pop()
+	if st := q.Stats(); st.Depth != 3 || st.HeadWait != 3*time.Second {
+		t.Fatalf("with the oldest being sent: depth %d, head wait %s; want 3 and 3s", st.Depth, st.HeadWait)
+	}
+	q.push(it)
 	run(t, q)
 	if st := waitFinished(t, q, 3); st.Depth != 0 || st.HeadWait != 0 {
 		t.Errorf("after delivery: depth %d, head wait %s; want 0 and 0", st.Depth, st.HeadWait)

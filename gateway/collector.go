@@ -45,10 +45,10 @@ var (
 		"Orders an async route's queue holds and has not finished (queued, waiting for a retry or being sent), by route.",
 		[]string{"route"}, nil)
 	descQueueWait = prometheus.NewDesc("flashgate_queue_head_wait_seconds",
-		"How long the order at the head of an async route's queue has waited since it was admitted: the delivery lag.",
+		"How long the oldest unfinished order of an async route (queued, being sent or waiting for a retry) has waited since it was admitted: the delivery lag.",
 		[]string{"route"}, nil)
 	descQueueOrders = prometheus.NewDesc("flashgate_queue_orders_total",
-		"Orders of an async route's queue by result: enqueued, delivered, retried (attempts that will be retried), dead_lettered, full (refused, unit given back).",
+		"Orders of an async route's queue by result: enqueued, delivered, retried (attempts that will be retried), dead_lettered, full (refused, unit given back), dropped (its unit was given back before delivery), taken_over (Redis: claimed from a dead instance).",
 		[]string{"route", "result"}, nil)
 	descQueueDead = prometheus.NewDesc("flashgate_queue_dead_letters_total",
 		"Orders of an async route dead-lettered (their unit given back), by route and reason: backend_rejected, attempts_exhausted, expired, malformed. Their sum is flashgate_queue_orders_total{result=\"dead_lettered\"}.",

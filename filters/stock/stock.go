@@ -49,9 +49,11 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	if timeout == 0 {
 		timeout = env.Config.Redis.Timeout
 	}
-	if rc := env.Config.Redis; rc.WaitReplicas > 0 && !env.Units.Local() && timeout <= rc.WaitTimeout {
-		// Every purchase would give up before its replicas could answer.
-		return nil, fmt.Errorf("stock: timeout %s must be longer than redis.wait_timeout %s", timeout, rc.WaitTimeout)
+	// Every purchase would give up before its replicas could answer. Read
+	// from the config, not the store: `flashgate check` builds on a
+	// memory store and must refuse what serve refuses.
+	if rc := env.Config.Redis; rc.WaitReplicas > 0 && env.Config.Stock.Store == "redis" && timeout <= rc.WaitTimeout {
+		return nil, fmt.Errorf("timeout %s must be longer than redis.wait_timeout %s", timeout, rc.WaitTimeout)
 	}
 	f := &filter{units: env.Units, local: env.Units.Local(), timeout: timeout}
 	f.orders, _ = env.Units.Store().(store.OrderTaker)

@@ -131,13 +131,15 @@ func TestTimeoutLongerThanWait(t *testing.T) {
 	}{
 		{"wait off", 0, "50ms", ""},
 		{"longer", 1, "60ms", ""},
-		{"equal", 1, "50ms", "stock: timeout 50ms must be longer than redis.wait_timeout 50ms"},
+		{"equal", 1, "50ms", "timeout 50ms must be longer than redis.wait_timeout 50ms"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			env := filtertest.Env(act)
-			env.Config = &conf.Config{Redis: conf.Redis{Timeout: 100 * time.Millisecond, WaitReplicas: tc.replicas, WaitTimeout: 50 * time.Millisecond}}
-			env.Units = gateway.NewUnits(failing{st}, nil) // a store that is not local, as Redis
+			env.Config = &conf.Config{Stock: conf.Stock{Store: "redis"},
+				Redis: conf.Redis{Timeout: 100 * time.Millisecond, WaitReplicas: tc.replicas, WaitTimeout: 50 * time.Millisecond}}
+			// Decided from the config, whatever the store (check builds on memory).
+			env.Units = gateway.NewUnits(st, nil)
 			t.Cleanup(func() { _ = env.Units.Close() })
 			_, err := filtertest.Build(t, env, "stock", map[string]any{"timeout": tc.timeout})
 			if got := errString(err); got != tc.wantErr {
