@@ -32,6 +32,7 @@ type StreamLog interface {
 	Release(ctx context.Context, activity string, user []byte, seq int64) (bool, error)
 	PutOrderStatus(ctx context.Context, activity, user string, seq int64, rec []byte, ttl time.Duration) error
 	PutQueuedStatus(ctx context.Context, activity, user string, seq int64, rec []byte, ttl time.Duration) error
+	OrderStatus(ctx context.Context, activity, user string, seq int64) ([]byte, stock.OrderState, error)
 }
 
 // Pacer is the delivery rate shared by every instance (a

@@ -362,6 +362,43 @@ func TestForwarderTakesOverDead(t *testing.T) {
 	}
 }
 
+// dyingSender answers a first send 500 (a counted attempt, which the
+// interim record keeps) and holds every later one until its instance
+// stops.
+type dyingSender struct{ n atomic.Int32 }
+
+func (d *dyingSender) Send(ctx context.Context, _ *Order) (Reply, error) {
+	if d.n.Add(1) == 1 {
+		return Reply{Status: 500}, nil
+	}
+	<-ctx.Done()
+	return Reply{}, ctx.Err()
+}
+
+// TestTakeoverKeepsAttempts: an order that failed on an instance that
+// then died keeps the attempts it used (its interim record) when another
+// instance takes it over: attempts is a bound on the order's sends, not
+// on each instance's.
+func TestTakeoverKeepsAttempts(t *testing.T) {
+	addrs := []string{redistest.Start(t).Addr()}
+	f := newFixture(t, addrs, "keep", 5)
+	tickets := f.sell(t, 1)
+	doomed := &dyingSender{}
+	stopA := runFw(t, f.forwarder(t, "doomed", doomed, 1000, nil))
+	within(t, 10*time.Second, "the second send", func() bool { return doomed.n.Load() == 2 })
+	stopA() // the second send never ends: the instance dies in it
+
+	live := newBackend(func(*Order, int) (int, error) { return 500, nil })
+	runFw(t, f.forwarder(t, "live", live, 1000, func(c *StreamConfig) { c.ClaimIdle = 300 * time.Millisecond }))
+	within(t, 30*time.Second, "finished", func() bool { return f.depth(t) == 0 })
+	st, _ := f.status(t, tickets[0])
+	_, sends := live.count()
+	// attempts 3: one used before the death, so the live one has two.
+	if st.State != Failed || st.Reason != ReasonExhausted || sends != 2 || st.Attempts != 3 {
+		t.Errorf("final %+v after %d sends by the live instance; want attempts_exhausted at 3 attempts, 2 of them there", st, sends)
+	}
+}
+
 // TestForwarderKeepsSlowClaims: a slow but living instance touches its
 // entries, so another one does not take them over and send them twice.
 func TestForwarderKeepsSlowClaims(t *testing.T) {

@@ -50,8 +50,8 @@ func (f *Forwarder) deliver(ctx context.Context, it *streamItem) {
 		return
 	}
 	admitted := q.Time()
-	var st Status
-	failures, maybeSeen := 0, false
+	st := f.carried(ctx, it, &o)
+	failures, maybeSeen := st.Attempts, false
 	for {
 		if it.lost.Load() {
 			return // another instance took it over: it delivers
@@ -184,6 +184,25 @@ func (f *Forwarder) record(ctx context.Context, o *Order, st Status) {
 			return
 		}
 	}
+}
+
+// carried is what an order taken over from another instance had
+// already used: the attempts (and last answer) of its interim record, so
+// a takeover does not give it a fresh set of attempts. An order read for
+// the first time, or one whose record cannot be read, starts from zero.
+func (f *Forwarder) carried(ctx context.Context, it *streamItem, o *Order) Status {
+	if !it.q.Claimed {
+		return Status{}
+	}
+	rec, state, err := f.log.OrderStatus(ctx, o.Activity, o.User, o.Seq)
+	if err != nil || state != stock.OrderQueued || rec == nil {
+		return Status{}
+	}
+	st, err := ParseStatus(rec)
+	if err != nil || st.State != Queued {
+		return Status{}
+	}
+	return Status{Attempts: st.Attempts, Code: st.Code, Body: st.Body}
 }
 
 // recordQueued writes the interim status of an order waiting for its
