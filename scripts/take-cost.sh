@@ -19,15 +19,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
 REQUESTS=${REQUESTS:-200000}
 CONNS=${CONNS:-32}
-command -v redis-server >/dev/null || { echo "redis-server is missing: sudo apt-get install -y redis-server" >&2; exit 1; }
-
-tmp=$(mktemp -d)
-port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-cli() { redis-cli -p "$port" "$@"; }
-for _ in $(seq 1 50); do cli ping >/dev/null 2>&1 && break; sleep 0.1; done
+. scripts/private-redis.sh
 
 cat >"$tmp/naive.lua" <<'LUA'
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 2 end
