@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/go-viper/mapstructure/v2"
@@ -232,7 +233,27 @@ func describe(err error) string {
 	msg = strings.Replace(msg, "has invalid keys: ", "unknown field(s): ", 1)
 	msg = strings.Replace(msg, "expected type '", "wrong type: expected '", 1)
 	msg = strings.Replace(msg, "got unconvertible type '", "got '", 1)
-	return msg
+	if rest, ok := strings.CutPrefix(msg, "source data must be an array or slice, got "); ok {
+		msg = "wrong type: expected a list, got '" + rest + "'"
+	}
+	return goTypeWords.ReplaceAllStringFunc(msg, func(q string) string {
+		if w, ok := yamlWords[q[1:len(q)-1]]; ok {
+			return w
+		}
+		return q
+	})
+}
+
+// goTypeWords finds the quoted Go types of mapstructure's messages
+// ("expected 'int', got 'string'"), and yamlWords says them as a YAML
+// author would.
+var goTypeWords = regexp.MustCompile(`'[^']+'`)
+
+var yamlWords = map[string]string{
+	"int": "a whole number", "int64": "a whole number", "int32": "a whole number", "uint": "a whole number", "uint64": "a whole number",
+	"float64": "a number", "float32": "a number", "string": "a string", "bool": "true or false",
+	"time.Duration": "a duration such as 250ms", "time.Time": "an RFC 3339 time",
+	"[]interface {}": "a list", "[]string": "a list of strings", "map[string]interface {}": "a mapping", "map[interface {}]interface {}": "a mapping",
 }
 
 // At scopes error reporting to one YAML path, so a filter's Validate can

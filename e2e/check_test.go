@@ -22,7 +22,7 @@ func TestCheck(t *testing.T) {
 		{"unknown filter", `routes: [{path: /x, filters: [{teleport: {}}], action: {type: json, endpoint: activity_status}}]`, 2,
 			[]string{`routes[0].filters[0]: unknown filter type "teleport"`}},
 		{"wrong type", `server: {max_conns: many}`, 2,
-			[]string{`server.max_conns: wrong type: expected 'int', got 'string'`}},
+			[]string{`server.max_conns: wrong type: expected a whole number, got a string`}},
 		{"negative rate", `
 activities: [{id: a1, stock: 1}]
 routes: [{path: "/b/{activity}", filters: [{rate_limit: {scope: ip, rate: -5}}], action: {type: json, endpoint: activity_status}}]`, 2,

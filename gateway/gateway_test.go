@@ -155,7 +155,7 @@ func TestCheckErrors(t *testing.T) {
 		{"unknown field", `routes: [{path: /x, filters: [{test_verdict: {do: pass, speed: 1}}], action: {type: static, page: mug}}]`,
 			`routes[0].filters[0].test_verdict: unknown field(s): speed`},
 		{"wrong type", `routes: [{path: /x, filters: [{test_verdict: {do: pass, rate: fast}}], action: {type: static, page: mug}}]`,
-			`routes[0].filters[0].test_verdict.rate: wrong type: expected 'int', got 'string'`},
+			`routes[0].filters[0].test_verdict.rate: wrong type: expected a whole number, got a string`},
 		{"bad on_error", `routes: [{path: /x, filters: [{test_verdict: {do: pass, on_error: maybe}}], action: {type: static, page: mug}}]`,
 			`routes[0].filters[0].test_verdict.on_error: must be deny or allow, got maybe`},
 		{"unknown endpoint", `routes: [{path: /x, action: {type: json, endpoint: nope}}]`,

@@ -42,7 +42,7 @@ func TestConfigErrors(t *testing.T) {
 		{"leeway too big", map[string]any{"jwt": map[string]any{"alg": "HS256", "secret": secret, "leeway": "1h"}}, at + ".jwt.leeway: must be in 0s..10m0s, got 1h0m0s"},
 		{"negative leeway", map[string]any{"jwt": map[string]any{"alg": "HS256", "secret": secret, "leeway": "-1s"}}, at + ".jwt.leeway: must be in 0s..10m0s, got -1s"},
 		{"leeway without unit", map[string]any{"jwt": map[string]any{"alg": "HS256", "secret": secret, "leeway": 5}}, at + `.jwt.leeway: duration needs a unit, e.g. "5s"`},
-		{"require not bool", map[string]any{"header": "X-User-Id", "require": "yes"}, at + ".require: wrong type: expected 'bool', got 'string'"},
+		{"require not bool", map[string]any{"header": "X-User-Id", "require": "yes"}, at + ".require: wrong type: expected true or false, got a string"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

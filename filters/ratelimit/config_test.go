@@ -41,7 +41,7 @@ func TestConfigErrors(t *testing.T) {
 			at + `.redis_timeout: duration needs a unit, e.g. "50s"`},
 		{"max_keys", map[string]any{"rate": 10, "max_keys": 0}, at + ".max_keys: must be > 0, got 0"},
 		{"unknown key", map[string]any{"rate": 10, "per": "minute"}, at + ": unknown field(s): per"},
-		{"wrong type", map[string]any{"rate": "fast"}, at + ".rate: wrong type: expected 'float64', got 'string'"},
+		{"wrong type", map[string]any{"rate": "fast"}, at + ".rate: wrong type: expected a number, got a string"},
 		{"all at once", map[string]any{"rate": 0, "scope": "x", "instances": -1},
 			at + `.scope: must be one of global, route, ip, user, item; got "x"` + "\n" +
 				at + ".rate: must be > 0, got 0\n" + at + ".instances: must be >= 1, got -1"},
