@@ -163,6 +163,17 @@ func (e *Errors) NameEnv(env func(path string) string) {
 	}
 }
 
+// Unreadable reports whether a value at path, or below it, failed to
+// decode: validation then does not call the section missing.
+func (e *Errors) Unreadable(path string) bool {
+	for _, b := range e.bad {
+		if b == path || strings.HasPrefix(b, path+".") || strings.HasPrefix(b, path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
 // Len reports how many problems were recorded.
 func (e *Errors) Len() int { return len(e.list) }
 

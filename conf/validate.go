@@ -231,7 +231,9 @@ func (c *Config) validateMode(errs *Errors, ap string, a Action) {
 		return
 	}
 	if q == nil {
-		errs.Addf(Join(ap, "queue"), "required for mode async (at least rate)")
+		if !errs.Unreadable(Join(ap, "queue")) { // else its bad field is the news
+			errs.Addf(Join(ap, "queue"), "required for mode async (at least rate)")
+		}
 		return
 	}
 	qp := Join(ap, "queue")
