@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -201,11 +202,20 @@ func (s *Server) waitReady(p *proc) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.done:
+			if s.lostBindRace() {
+				return fmt.Errorf("redis-server exited: %v: another process took port %d (while a stopped server waited for its restart, or between freePort and the bind)", p.cmd.ProcessState, s.port)
+			}
 			return fmt.Errorf("redis-server exited: %v", p.cmd.ProcessState)
 		default:
 		}
+		// A PONG counts only once this process says it is ready: while a
+		// Kill-then-Restart left the port free, another test's server may
+		// have taken it, and its PONG would hide our failed bind.
 		if last = ping(s.Addr()); last == nil {
-			return nil
+			if s.readyLogged(p.cmd.Process.Pid) {
+				return nil
+			}
+			last = fmt.Errorf("a PONG on %s, but not from redis-server pid %d", s.Addr(), p.cmd.Process.Pid)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -243,6 +253,22 @@ func (s *Server) halt(sig syscall.Signal, grace time.Duration) {
 		}
 	}
 	<-p.done
+}
+
+// readyLogged reports whether redis-server pid has logged that it
+// accepts connections ("<pid>:M ... Ready to accept connections").
+func (s *Server) readyLogged(pid int) bool {
+	b, err := os.ReadFile(s.logPath())
+	if err != nil {
+		return false
+	}
+	prefix := strconv.Itoa(pid) + ":"
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, prefix) && strings.Contains(l, "Ready to accept connections") {
+			return true
+		}
+	}
+	return false
 }
 
 // lostBindRace reports whether the last launch failed because another
