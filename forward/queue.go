@@ -18,8 +18,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
-
-	"github.com/flashgate/flashgate/stock"
 )
 
 // Stats counts what the queue did, and what it holds now.
@@ -258,8 +256,8 @@ func (q *Queue) push(it *item) {
 // (classify): ack, retry later, or dead-letter with the unit given back.
 func (q *Queue) deliver(ctx context.Context, it *item) {
 	if q.cfg.Check != nil {
-		if c := q.cfg.Check(&it.o); c == stock.OrderGone || c == stock.OrderUnpaid || c == stock.OrderReset {
-			q.finish(it, Failed, dropReason(c)) // its unit is back already: nothing to give back
+		if reason, drop := DropReason(q.cfg.Check(&it.o)); drop {
+			q.finish(it, Failed, reason) // its unit is back already: nothing to give back
 			return
 		}
 	}
@@ -290,8 +288,8 @@ func (q *Queue) deliver(ctx context.Context, it *item) {
 		return
 	}
 	// Shutting down or not, it goes back in line: Run is returning when
-	// the sleep fails. (A held-mark check before the retry, like the
-	// Forwarder's, belongs here: the memory store's release path.)
+	// the sleep fails. The held-mark check runs again before the retry
+	// (above).
 	_ = q.cfg.Sleep(ctx, out.wait)
 	q.push(it)
 }
@@ -315,7 +313,7 @@ func (q *Queue) finish(it *item, s State, reason string) {
 	switch {
 	case s == Delivered:
 		q.stats.Delivered++
-	case reason == ReasonReleased || reason == ReasonUnpaid || reason == ReasonReset: // the held-mark check's
+	case isDropReason(reason): // the held-mark check's
 		q.stats.Dropped++
 	default:
 		q.stats.DeadLettered++

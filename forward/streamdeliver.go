@@ -20,15 +20,25 @@ const (
 	ReasonMalformed = "malformed" // the entry could not be read
 )
 
-// dropReason is the reason of an order dropped by its held-mark check.
-func dropReason(c stock.OrderCheck) string {
+// DropReason says whether the held-mark check's answer c drops the order
+// unsent (its unit was given back, unpaid or not, or its sale was reset)
+// and with which reason: the one rule of both queues and of the memory
+// store's poll.
+func DropReason(c stock.OrderCheck) (string, bool) {
 	switch c {
-	case stock.OrderReset:
-		return ReasonReset
+	case stock.OrderGone:
+		return ReasonReleased, true
 	case stock.OrderUnpaid:
-		return ReasonUnpaid
+		return ReasonUnpaid, true
+	case stock.OrderReset:
+		return ReasonReset, true
 	}
-	return ReasonReleased
+	return "", false
+}
+
+// isDropReason reports whether reason is one DropReason gives.
+func isDropReason(reason string) bool {
+	return reason == ReasonReleased || reason == ReasonUnpaid || reason == ReasonReset
 }
 
 // pendingWait is how long the forwarder waits between checks of an order
@@ -118,13 +128,14 @@ func (f *Forwarder) held(ctx context.Context, it *streamItem, o *Order, first bo
 				return false
 			}
 			continue
-		case c == stock.OrderGone || c == stock.OrderReset || c == stock.OrderUnpaid:
-			f.st.dropped.Add(1)
-			f.record(ctx, o, Status{State: Failed, Reason: dropReason(c)})
-			f.finish(ctx, it, "")
-			return false
 		case c == stock.OrderRedeliver && first && it.q.Claimed:
 			f.st.fromDead.Add(1)
+		}
+		if reason, drop := DropReason(c); drop {
+			f.st.dropped.Add(1)
+			f.record(ctx, o, Status{State: Failed, Reason: reason})
+			f.finish(ctx, it, "")
+			return false
 		}
 		return true
 	}

@@ -159,13 +159,8 @@ func (a *AsyncQueues) Status(ticket, user string) (forward.Status, bool) {
 		}
 		if hc := a.held(); st.State == forward.Queued && hc != nil {
 			if act, owner, seq, ok := orderkey.Parse(ticket); ok && owner == user {
-				switch hc.CheckOrder(act, user, seq) {
-				case stock.OrderGone:
-					st = forward.Status{State: forward.Failed, Reason: forward.ReasonReleased, Attempts: st.Attempts}
-				case stock.OrderUnpaid:
-					st = forward.Status{State: forward.Failed, Reason: forward.ReasonUnpaid, Attempts: st.Attempts}
-				case stock.OrderReset:
-					st = forward.Status{State: forward.Failed, Reason: forward.ReasonReset, Attempts: st.Attempts}
+				if reason, drop := forward.DropReason(hc.CheckOrder(act, user, seq)); drop {
+					st = forward.Status{State: forward.Failed, Reason: reason, Attempts: st.Attempts}
 				}
 			}
 		}
