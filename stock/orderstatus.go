@@ -53,28 +53,24 @@ func queuedKey(final string) string {
 // PutOrderStatus records the final status of (activity, user, seq) for
 // ttl. An order of another load than the current one is not recorded.
 func (r *RedisStore) PutOrderStatus(ctx context.Context, activity, user string, seq int64, rec []byte, ttl time.Duration) error {
-	key, _, ok, err := r.statusKeyOf(ctx, activity, user, seq)
-	if err != nil || !ok {
-		return err
-	}
-	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	if err := r.bg.Do(cctx, r.bg.B().Set().Key(key).Value(rueidis.BinaryString(rec)).Px(ttl).Build()).Error(); err != nil {
-		return unavailable("order status", err)
-	}
-	return nil
+	return r.putStatus(ctx, activity, user, seq, rec, ttl, func(final string) string { return final })
 }
 
 // PutQueuedStatus records the interim status of a queued order (its
 // attempts so far) for ttl, beside the final record's key.
 func (r *RedisStore) PutQueuedStatus(ctx context.Context, activity, user string, seq int64, rec []byte, ttl time.Duration) error {
+	return r.putStatus(ctx, activity, user, seq, rec, ttl, queuedKey)
+}
+
+// putStatus writes rec for ttl under keyOf(the final record's key).
+func (r *RedisStore) putStatus(ctx context.Context, activity, user string, seq int64, rec []byte, ttl time.Duration, keyOf func(string) string) error {
 	key, _, ok, err := r.statusKeyOf(ctx, activity, user, seq)
 	if err != nil || !ok {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	if err := r.bg.Do(cctx, r.bg.B().Set().Key(queuedKey(key)).Value(rueidis.BinaryString(rec)).Px(ttl).Build()).Error(); err != nil {
+	if err := r.bg.Do(cctx, r.bg.B().Set().Key(keyOf(key)).Value(rueidis.BinaryString(rec)).Px(ttl).Build()).Error(); err != nil {
 		return unavailable("order status", err)
 	}
 	return nil
