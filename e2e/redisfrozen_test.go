@@ -44,6 +44,13 @@ routes:
       - blacklist: {refresh: 1s}
       - stock: {}
     action: {type: proxy, upstream: orders, rewrite: /orders}
+  - name: buy_short
+    method: POST
+    path: /buyshort/{activity}
+    filters:
+      - identity: {header: X-User-Id, require: true}
+      - stock: {timeout: 40ms}
+    action: {type: proxy, upstream: orders, rewrite: /orders}
   - name: once
     path: /once/{activity}
     filters:
@@ -120,6 +127,12 @@ func TestFrozenRedisCostsOnlyTheBound(t *testing.T) {
 			code, body, _ := call(t, "POST", base+"/buy/sale", "X-User-Id", fmt.Sprintf("buyer-%d-%d", w, i), "Accept", "application/json")
 			return code, body
 		}},
+		// A stock timeout shorter than redis.timeout: the filter's own
+		// deadline, not the store's bound (stock.Bounded).
+		{"stock_short", 40 * time.Millisecond, 503, func(w, i int) (int, string) {
+			code, body, _ := call(t, "POST", base+"/buyshort/sale", "X-User-Id", fmt.Sprintf("short-%d-%d", w, i), "Accept", "application/json")
+			return code, body
+		}},
 		{"single_use", 50 * time.Millisecond, 503, func(w, i int) (int, string) {
 			code, body, _ := call(t, "GET", base+"/once/sale", "X-User-Id", users[w], "X-Order-Token", tokens[w], "Accept", "application/json")
 			return code, body
@@ -135,13 +148,15 @@ func TestFrozenRedisCostsOnlyTheBound(t *testing.T) {
 	}
 	// Before the freeze every route works, so each kind of call holds a
 	// live connection when Redis stops.
-	for _, p := range probes[2:] {
+	for _, p := range probes[3:] {
 		if code, body := p.send(0, -1); code != 200 {
 			t.Fatalf("%s before the freeze: %d %s", p.name, code, body)
 		}
 	}
-	if code, body := probes[0].send(0, -1); code != 201 {
-		t.Fatalf("stock before the freeze: %d %s", code, body)
+	for _, p := range probes[:2] {
+		if code, body := p.send(0, -1); code != 201 {
+			t.Fatalf("%s before the freeze: %d %s", p.name, code, body)
+		}
 	}
 
 	const freeze = 10 * time.Second

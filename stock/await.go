@@ -16,7 +16,7 @@ import (
 )
 
 // takeOp is one Redis Take in flight. The caller waits on done while a
-// background goroutine runs the scripts under SettleTimeout; state says
+// settler (settlers.go) runs the scripts under SettleTimeout; state says
 // which of the two owns the outcome, so exactly one acts on it.
 type takeOp struct {
 	state atomic.Uint32
@@ -57,12 +57,15 @@ var (
 )
 
 // await runs one Take against Redis. It returns when the decision arrives,
-// when ctx is done or after Timeout, whichever comes first; the scripts go
+// when ctx is done or after within, whichever comes first; the scripts go
 // on in the background until SettleTimeout, and whatever they decide after
 // the caller left is undone (see complete).
-func (r *RedisStore) await(ctx context.Context, a *redisAct, user []byte, order string) (Decision, error) {
+func (r *RedisStore) await(ctx context.Context, a *redisAct, user []byte, order string, within time.Duration) (Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return Decision{}, unavailable("take", err)
+	}
+	if within <= 0 {
+		return Decision{}, unavailable("take", context.DeadlineExceeded)
 	}
 	if r.closed.Load() {
 		return Decision{}, errClosed
@@ -75,13 +78,14 @@ func (r *RedisStore) await(ctx context.Context, a *redisAct, user []byte, order 
 	op := ops.Get().(*takeOp)
 	op.state.Store(opWaiting)
 	op.a, op.user, op.attempt, op.order = a, string(user), newAttempt(), order
-	go r.complete(op)
+	r.settlers.submit(op)
 
-	// The Timeout bound needs a timer only when ctx ends later (a gateway's
-	// ctx usually ends first: it is derived from the same setting).
+	// The bound needs a timer only when ctx ends later. The gateway passes
+	// a ctx without a deadline unless its own bound is shorter (Bounded):
+	// the timer is reused with op, where a ctx deadline costs a timer.
 	var expired <-chan time.Time
-	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > r.timeout {
-		op.timer.Reset(r.timeout)
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > within {
+		op.timer.Reset(within)
 		expired = op.timer.C
 	}
 	var cause error
@@ -113,16 +117,14 @@ func (op *takeOp) take() (Decision, error) {
 // newAttempt is a random 64-bit Take id, in hex.
 func newAttempt() string { return strconv.FormatUint(rand.Uint64(), 16) }
 
-// complete is the background side of await: it runs the scripts under
-// SettleTimeout, then delivers the outcome or, if the caller has left,
+// complete is the background side of await, run by a settler (see
+// settlers.go): it runs the scripts under SettleTimeout, then delivers the outcome or, if the caller has left,
 // gives back a unit admitted meanwhile, the way Release does. An outcome
 // that stays unknown (an error other than a stale spec) is queued for
 // abandon.lua whoever owns it: the caller only learns ErrUnavailable.
 func (r *RedisStore) complete(op *takeOp) {
 	defer r.settling.Add(-1)
-	ctx, cancel := context.WithTimeout(r.ctx, r.settleTimeout)
-	d, err := r.take(ctx, op.a, op.user, op.attempt, op.order)
-	cancel()
+	d, err := r.take(r.deadlines.get(), op.a, op.user, op.attempt, op.order)
 	if err != nil && err != errStale && err != errUnreplicatedTake {
 		r.queue.push(r, abandonEntry{a: op.a, user: op.user, attempt: op.attempt})
 	}

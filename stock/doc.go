@@ -124,8 +124,9 @@
 // A caller waits for a Take at most until its ctx is done or Timeout
 // passes, then tells the user "busy, retry". The scripts, though, may
 // already be written to Redis, which runs them whenever it can. So Take
-// runs the steps above on a background goroutine (one per Take that needs
-// Redis; the local answers need none) under their own, longer bound,
+// runs the steps above in the background (on a settler, settlers.go: one
+// per Take in flight that needs Redis; the local answers need none) under
+// their own, longer bound,
 // SettleTimeout (default 30 s), and one atomic word per Take, waiting ->
 // delivered or waiting -> abandoned, makes exactly one side own the
 // outcome:

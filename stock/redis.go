@@ -95,10 +95,12 @@ type RedisStore struct {
 
 	subscribed atomic.Bool // the listener holds a live subscription
 
-	closed   atomic.Bool  // Close was called: Take no longer starts work
-	settling atomic.Int64 // Takes in flight, bounded by maxSettling
-	queue    abandonQueue // unknown outcomes, for abandon.lua
-	stats    statCounters
+	closed    atomic.Bool  // Close was called: Take no longer starts work
+	settling  atomic.Int64 // Takes in flight, bounded by maxSettling
+	settlers  settlers     // run the background side of Takes
+	deadlines *deadlines   // their SettleTimeout contexts
+	queue     abandonQueue // unknown outcomes, for abandon.lua
+	stats     statCounters
 }
 
 // redisAct is the cached spec of one activity, with everything a Take needs
@@ -160,9 +162,12 @@ func NewRedis(o RedisOptions) (Store, error) {
 	empty := make(map[string]*redisAct)
 	r.acts.Store(&empty)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	r.wg.Add(2)
+	r.settlers.run = r.complete
+	r.deadlines = newDeadlines(r.ctx, r.settleTimeout)
+	r.wg.Add(3)
 	go r.listen()
 	go r.syncLoop()
+	go func() { defer r.wg.Done(); r.settlers.janitor(r.ctx) }()
 	return r, nil
 }
 
@@ -296,12 +301,19 @@ func (r *RedisStore) Take(ctx context.Context, activity string, user []byte) (De
 	return r.takeOrder(ctx, activity, user, "")
 }
 
+// takeOrder returns within Timeout, whatever ctx: a stale spec's second
+// attempt gets what the first left of it (see Bounded).
 func (r *RedisStore) takeOrder(ctx context.Context, activity string, user []byte, order string) (Decision, error) {
+	start := time.Now()
+	left := func() time.Duration { return r.timeout - time.Since(start) }
 	a := r.cached(activity)
 	for attempt := 0; ; attempt++ {
 		if a == nil {
+			rctx, cancel := context.WithTimeout(ctx, max(left(), 0))
 			var err error
-			if a, err = r.reload(ctx, activity); err != nil {
+			a, err = r.reload(rctx, activity)
+			cancel()
+			if err != nil {
 				return Decision{}, err
 			}
 			if a == nil {
@@ -311,7 +323,7 @@ func (r *RedisStore) takeOrder(ctx context.Context, activity string, user []byte
 		if a.empty.all() {
 			return Decision{Result: SoldOut}, nil
 		}
-		d, err := r.await(ctx, a, user, order)
+		d, err := r.await(ctx, a, user, order, left())
 		if err != errStale {
 			return d, err
 		}
@@ -321,3 +333,6 @@ func (r *RedisStore) takeOrder(ctx context.Context, activity string, user []byte
 		a = nil // another instance re-warmed: read the spec again
 	}
 }
+
+// Timeout is the bound of every Take and TakeOrder, ctx or not.
+func (r *RedisStore) Timeout() time.Duration { return r.timeout }

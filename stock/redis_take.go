@@ -6,10 +6,10 @@ import (
 )
 
 // The three steps of a Take on the Redis store (doc.go, "Take: one
-// script per step"), run on await's background goroutine.
+// script per step"), run by await's background side (a settler).
 
 // take runs the three steps of a purchase (see doc.go) for attempt, under
-// ctx alone. It runs on the background goroutine of await.
+// ctx alone. It runs on await's background side (a settler).
 func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt, order string) (Decision, error) {
 	h := homeShard(u, a.shards)
 	keys, args := a.keys[h][:syncKeys], []string{a.verStr, u, a.idx[h], attempt, a.puStr}

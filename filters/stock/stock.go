@@ -56,6 +56,9 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 		return nil, fmt.Errorf("timeout %s must be longer than redis.wait_timeout %s", timeout, rc.WaitTimeout)
 	}
 	f := &filter{units: env.Units, local: env.Units.Local(), timeout: timeout}
+	if b, ok := env.Units.Store().(store.Bounded); ok && b.Timeout() <= timeout {
+		f.timeout = 0 // the store's own bound comes first
+	}
 	f.orders, _ = env.Units.Store().(store.OrderTaker)
 	if !f.local {
 		f.redis = env.RedisBreaker
@@ -82,8 +85,10 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 // filter takes units through gateway.Units, which also owns giving them
 // back: the gateway does that when an order certainly failed.
 type filter struct {
-	units   *gateway.Units
-	local   bool // an in-process store needs no deadline
+	units *gateway.Units
+	local bool // an in-process store needs no deadline
+	// timeout bounds a Take with a ctx deadline; 0 when the store's own
+	// bound (store.Bounded) is no longer.
 	timeout time.Duration
 	// redis is the Redis breaker (nil for the memory store or when
 	// disabled): while it is open a purchase fails closed at once, with
@@ -125,7 +130,10 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 		if !ok {
 			return gateway.Verdict{}, gateway.ErrUnavailable
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+		ctx, cancel := context.Background(), context.CancelFunc(nop)
+		if f.timeout > 0 {
+			ctx, cancel = context.WithTimeout(ctx, f.timeout)
+		}
 		if async {
 			d, err = f.orders.TakeOrder(ctx, a.ID, r.User, order)
 		} else {
@@ -156,3 +164,5 @@ var (
 	_ gateway.FilterConfig = (*Config)(nil)
 	_ gateway.Filter       = (*filter)(nil)
 )
+
+func nop() {}

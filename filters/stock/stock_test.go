@@ -155,3 +155,61 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// boundedStore is a remote-looking store that bounds its own Takes at
+// bound, and records whether a Take came with a ctx deadline.
+type boundedStore struct {
+	store.Store
+	bound    time.Duration
+	deadline bool
+}
+
+func (s *boundedStore) Timeout() time.Duration { return s.bound }
+
+func (s *boundedStore) Take(ctx context.Context, activity string, user []byte) (store.Decision, error) {
+	_, s.deadline = ctx.Deadline()
+	return s.Store.Take(ctx, activity, user)
+}
+
+// TestDeadlineOnlyWhenShorter: a store that bounds its own Takes
+// (stock.Bounded) gets no ctx deadline, which costs a timer per purchase,
+// unless the filter's timeout is shorter than that bound.
+func TestDeadlineOnlyWhenShorter(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		storeBound   time.Duration
+		timeout      string // the filter's; "" is redis.timeout (100ms)
+		wantDeadline bool
+	}{
+		{"default timeout, store bound equal", 100 * time.Millisecond, "", false},
+		{"longer timeout than the store's", 100 * time.Millisecond, "1s", false},
+		{"shorter timeout than the store's", 100 * time.Millisecond, "40ms", true},
+		{"store bounds longer than redis.timeout", time.Second, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := store.NewMemory()
+			t.Cleanup(func() { _ = mem.Close() })
+			act := gateway.NewActivity(0, conf.Activity{ID: "a1", Product: "p1", Stock: 5, Shards: 1, PerUser: 1})
+			if err := mem.Warm(context.Background(), gateway.SpecOf(act), false); err != nil {
+				t.Fatal(err)
+			}
+			st := &boundedStore{Store: mem, bound: tc.storeBound}
+			env := filtertest.Env(act)
+			env.Config = &conf.Config{Redis: conf.Redis{Timeout: 100 * time.Millisecond}}
+			env.Units = gateway.NewUnits(st, nil)
+			t.Cleanup(func() { _ = env.Units.Close() })
+			cfg := map[string]any{}
+			if tc.timeout != "" {
+				cfg["timeout"] = tc.timeout
+			}
+			f := filtertest.Filter[gateway.Filter](t, env, "stock", cfg)
+			v, err := f.Handle(filtertest.Request(act, "u1", time.Now()))
+			if err != nil || v.Action != gateway.Continue {
+				t.Fatalf("take: %v %+v", err, v)
+			}
+			if st.deadline != tc.wantDeadline {
+				t.Errorf("ctx deadline %v, want %v", st.deadline, tc.wantDeadline)
+			}
+		})
+	}
+}
