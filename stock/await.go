@@ -118,10 +118,11 @@ func (op *takeOp) take() (Decision, error) {
 func newAttempt() string { return strconv.FormatUint(rand.Uint64(), 16) }
 
 // complete is the background side of await, run by a settler (see
-// settlers.go): it runs the scripts under SettleTimeout, then delivers the outcome or, if the caller has left,
-// gives back a unit admitted meanwhile, the way Release does. An outcome
-// that stays unknown (an error other than a stale spec) is queued for
-// abandon.lua whoever owns it: the caller only learns ErrUnavailable.
+// settlers.go): it runs the scripts under SettleTimeout, then delivers
+// the outcome or, if the caller has left, gives back a unit admitted
+// meanwhile, the way Release does. An outcome that stays unknown (an
+// error other than a stale spec) is queued for abandon.lua whoever owns
+// it: the caller only learns ErrUnavailable.
 func (r *RedisStore) complete(op *takeOp) {
 	defer r.settling.Add(-1)
 	d, err := r.take(r.deadlines.get(), op.a, op.user, op.attempt, op.order)

@@ -130,16 +130,17 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 		if !ok {
 			return gateway.Verdict{}, gateway.ErrUnavailable
 		}
-		ctx, cancel := context.Background(), context.CancelFunc(nop)
+		ctx := context.Background()
 		if f.timeout > 0 {
+			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, f.timeout)
+			defer cancel()
 		}
 		if async {
 			d, err = f.orders.TakeOrder(ctx, a.ID, r.User, order)
 		} else {
 			d, err = f.units.Take(ctx, a.ID, r.User)
 		}
-		cancel()
 		f.redis.Done(t, gateway.RedisOutcome(err))
 	}
 	if err != nil {
@@ -164,5 +165,3 @@ var (
 	_ gateway.FilterConfig = (*Config)(nil)
 	_ gateway.Filter       = (*filter)(nil)
 )
-
-func nop() {}
