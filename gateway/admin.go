@@ -146,10 +146,11 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
 		(&AdminCall{Ctx: ctx}).Error(405, "method_not_allowed", "this admin endpoint takes another method")
 	}
-	ad.conns = newConnTracker()
+	const readTimeout, writeTimeout, idleTimeout = 10 * time.Second, 30 * time.Second, time.Minute
+	ad.conns = newConnTracker(deadlineTick(readTimeout, writeTimeout, idleTimeout))
 	ad.srv = &fasthttp.Server{
 		Handler: adminAuth(token, r.Handler), NoDefaultServerHeader: true,
-		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute,
+		ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout,
 		MaxRequestBodySize: 8 << 20,
 		Logger:             newFasthttpLog(s.log, s.deps.Now),
 		ErrorHandler:       errorHandler,

@@ -19,40 +19,55 @@ import (
 // to send (its request following the connect by one round trip).
 const DrainGrace = 500 * time.Millisecond
 
-// connTracker knows every accepted connection that has not yet read a
-// byte, so that a drain can give them a short read deadline. What it costs
-// the request path: one allocation and a map insert per connection, one
-// atomic load per Read, and an uncontended mutex around each of the two
-// SetReadDeadline calls fasthttp makes per request; 20-27 ns and no
-// allocation per request in all (BenchmarkTrackedConnRequest, 2 shared
-// cores), against microseconds for the request's own syscalls.
+// connTracker knows every open connection: a drain gives those that have
+// not read a byte yet a short read deadline, and its janitor enforces the
+// deadlines fasthttp sets (deadline.go).
 type connTracker struct {
-	mu    sync.Mutex
-	conns map[*trackedConn]struct{} // connections that have read nothing yet
+	tick time.Duration // how often the janitor looks; a deadline fires up to this late
+
+	mu      sync.Mutex
+	conns   map[*trackedConn]struct{} // every open connection
+	running bool                      // a janitor is sweeping conns; under mu
 	// drainAt is the deadline (Unix ns) given to connections that have not
 	// started, set once by drain; 0 until then.
 	drainAt atomic.Int64
 }
 
-func newConnTracker() *connTracker {
-	return &connTracker{conns: make(map[*trackedConn]struct{})}
+// newConnTracker returns a tracker whose janitor looks every tick.
+func newConnTracker(tick time.Duration) *connTracker {
+	return &connTracker{tick: tick, conns: make(map[*trackedConn]struct{})}
 }
 
 // wrap returns ln with its connections tracked.
 func (t *connTracker) wrap(ln net.Listener) net.Listener { return &trackedListener{Listener: ln, t: t} }
 
+// add tracks c, starting a janitor if none is running, and gives it the
+// drain deadline if a drain has begun.
+func (t *connTracker) add(c *trackedConn) {
+	t.mu.Lock()
+	t.conns[c] = struct{}{}
+	if !t.running {
+		t.running = true
+		go t.janitor()
+	}
+	t.mu.Unlock()
+	// After the insert: either drain sees c in conns, or c sees drainAt.
+	if t.drainAt.Load() != 0 {
+		c.mu.Lock()
+		c.restReadDeadline()
+		c.mu.Unlock()
+	}
+}
+
 // drain gives every connection that has not read a byte the deadline
 // now+grace, and every connection accepted from now on too.
 func (t *connTracker) drain(grace time.Duration) {
-	at := time.Now().Add(grace)
-	t.drainAt.Store(at.UnixNano())
+	t.drainAt.Store(time.Now().Add(grace).UnixNano())
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for c := range t.conns {
 		c.mu.Lock()
-		if !c.started {
-			_ = c.Conn.SetReadDeadline(at)
-		}
+		c.restReadDeadline()
 		c.mu.Unlock()
 	}
 }
@@ -74,21 +89,24 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	tc := &trackedConn{Conn: c, t: l.t}
-	l.t.mu.Lock()
-	l.t.conns[tc] = struct{}{}
-	l.t.mu.Unlock()
+	l.t.add(tc)
 	return tc, nil
 }
 
-// trackedConn is a connection that knows whether it has read a byte yet.
+// trackedConn is a connection that knows whether it has read a byte yet,
+// and whose deadlines the tracker's janitor enforces.
 type trackedConn struct {
 	net.Conn
-	t         *connTracker
-	begun     atomic.Bool // started, for the lock-free check in Read
-	mu        sync.Mutex  // orders deadline changes against drain
-	started   bool        // a byte was read; under mu
-	want      time.Time   // the read deadline the server asked for; under mu
-	closeOnce sync.Once
+	t     *connTracker
+	begun atomic.Bool // started, for the lock-free check in Read
+	// readDue and writeDue are the deadlines fasthttp set (Unix ns, 0 for
+	// none); readBlocked and writeBlocked the deadline of the Read or
+	// Write under way, 0 when none is, poked once the janitor ended it.
+	readDue, writeDue         atomic.Int64
+	readBlocked, writeBlocked atomic.Int64
+	mu                        sync.Mutex // orders the socket's deadline changes
+	started                   bool       // a byte was read; under mu
+	closeOnce                 sync.Once
 }
 
 // Read marks the connection started at its first byte. A read that times
@@ -96,7 +114,14 @@ type trackedConn struct {
 // client closing (io.EOF), so the connection ends without an error
 // answer: nobody asked anything.
 func (c *trackedConn) Read(p []byte) (int, error) {
+	due := c.readDue.Load()
+	if due != 0 {
+		c.readBlocked.Store(due)
+	}
 	n, err := c.Conn.Read(p)
+	if due != 0 && !c.readBlocked.CompareAndSwap(due, 0) {
+		c.unpoke(false)
+	}
 	if c.begun.Load() {
 		return n, err
 	}
@@ -110,43 +135,72 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// start records the first byte. The request now has the server's own read
-// deadline back, should a drain have shortened it in the meantime.
+// Write is the connection's, under the write deadline fasthttp set.
+func (c *trackedConn) Write(p []byte) (int, error) {
+	due := c.writeDue.Load()
+	if due != 0 {
+		c.writeBlocked.Store(due)
+	}
+	n, err := c.Conn.Write(p)
+	if due != 0 && !c.writeBlocked.CompareAndSwap(due, 0) {
+		c.unpoke(true)
+	}
+	return n, err
+}
+
+// start records the first byte: the socket loses the drain deadline, should
+// a drain have set one in the meantime; the server's own deadline is the
+// janitor's to keep.
 func (c *trackedConn) start() {
 	c.mu.Lock()
 	c.started = true
 	c.begun.Store(true)
 	if c.t.drainAt.Load() != 0 {
-		_ = c.Conn.SetReadDeadline(c.want)
+		c.restReadDeadline()
 	}
 	c.mu.Unlock()
-	c.t.forget(c)
 }
 
-// SetReadDeadline keeps the server's deadline, shortened to the drain
-// deadline while nothing has been read.
-func (c *trackedConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.want = t
-	if !c.started {
-		if at := c.t.drainAt.Load(); at != 0 {
-			if d := time.Unix(0, at); t.IsZero() || t.After(d) {
-				t = d
-			}
-		}
+// restReadDeadline gives the socket the read deadline it has when no poke
+// is under way: the drain's before the first byte once a drain began,
+// else none. Under mu.
+func (c *trackedConn) restReadDeadline() {
+	var at time.Time
+	if d := c.t.drainAt.Load(); d != 0 && !c.started {
+		at = time.Unix(0, d)
 	}
-	return c.Conn.SetReadDeadline(t)
+	_ = c.Conn.SetReadDeadline(at)
+}
+
+// SetReadDeadline records the deadline for the janitor: no socket call.
+func (c *trackedConn) SetReadDeadline(t time.Time) error {
+	c.readDue.Store(unixNano(t))
+	return nil
+}
+
+// SetWriteDeadline records the deadline for the janitor: no socket call.
+func (c *trackedConn) SetWriteDeadline(t time.Time) error {
+	c.writeDue.Store(unixNano(t))
+	return nil
 }
 
 func (c *trackedConn) SetDeadline(t time.Time) error {
-	if err := c.Conn.SetWriteDeadline(t); err != nil {
-		return err
-	}
-	return c.SetReadDeadline(t)
+	d := unixNano(t)
+	c.readDue.Store(d)
+	c.writeDue.Store(d)
+	return nil
 }
 
 func (c *trackedConn) Close() error {
 	c.closeOnce.Do(func() { c.t.forget(c) })
 	return c.Conn.Close()
+}
+
+// unixNano is t in Unix ns, 0 for the zero time (no deadline); a deadline
+// at or before the epoch is 1, already past.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(t.UnixNano(), 1)
 }

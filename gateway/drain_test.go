@@ -92,61 +92,59 @@ routes:
 	_ = st.Close()
 }
 
-// TestTrackedConnDeadlines: before the first byte, a drain shortens every
-// read deadline the server sets; the first byte gives the request the
-// server's deadline back; after it, a drain changes nothing.
-func TestTrackedConnDeadlines(t *testing.T) {
+// TestTrackedConnDrain: before the first byte, a drain gives the socket
+// its deadline and the read ends there as a close; the first byte takes
+// the drain's deadline off again; after it, a drain changes nothing. The
+// deadlines fasthttp sets never reach the socket.
+func TestTrackedConnDrain(t *testing.T) {
 	server, client := net.Pipe()
 	defer client.Close()
-	tr := newConnTracker()
+	tr := newConnTracker(time.Hour)
 	c := &trackedConn{Conn: server, t: tr}
-	tr.conns[c] = struct{}{}
+	tr.add(c)
+	defer c.Close()
 	far := time.Now().Add(time.Hour)
-	if err := c.SetReadDeadline(far); err != nil || !c.want.Equal(far) {
-		t.Fatalf("SetReadDeadline: %v, want %v", err, c.want)
+	if err := c.SetReadDeadline(far); err != nil || c.readDue.Load() != far.UnixNano() {
+		t.Fatalf("SetReadDeadline: %v, recorded %d", err, c.readDue.Load())
 	}
 	tr.drain(time.Millisecond)
-	if err := c.SetReadDeadline(far); err != nil {
-		t.Fatal(err)
-	}
 	// Nothing sent: the read ends at the drain deadline, as a close.
 	if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		t.Fatalf("Read before any byte after drain = %d, %v; want 0, EOF", n, err)
 	}
-	if _, ok := tr.conns[c]; !ok {
-		t.Fatal("connection forgotten before its first byte")
-	}
 
 	// A second connection whose client sends during a drain.
-	tr2 := newConnTracker()
+	tr2 := newConnTracker(time.Hour)
 	tr2.drain(time.Minute)
 	server2, client2 := net.Pipe()
 	defer client2.Close()
 	rec := &deadlineConn{Conn: server2}
 	c2 := &trackedConn{Conn: rec, t: tr2}
-	tr2.conns[c2] = struct{}{}
-	if err := c2.SetReadDeadline(far); err != nil {
-		t.Fatal(err)
-	}
-	if !rec.last.Before(far) {
+	tr2.add(c2)
+	if !rec.last.Before(far) || rec.last.IsZero() {
 		t.Fatalf("deadline before the first byte during a drain = %v, want the drain's (before %v)", rec.last, far)
+	}
+	if err := c2.SetReadDeadline(far); err != nil || !rec.last.Before(far) {
+		t.Fatalf("the server's deadline reached the socket: %v, %v", err, rec.last)
 	}
 	go func() { _, _ = client2.Write([]byte("GET")) }()
 	if n, err := c2.Read(make([]byte, 3)); n == 0 || err != nil {
 		t.Fatalf("Read of a sending client during the drain = %d, %v", n, err)
 	}
-	if !rec.last.Equal(far) {
-		t.Errorf("deadline after the first byte = %v, want the server's %v", rec.last, far)
-	}
-	if _, ok := tr2.conns[c2]; ok {
-		t.Error("started connection still tracked")
+	if !rec.last.IsZero() {
+		t.Errorf("socket deadline after the first byte = %v, want none (the janitor keeps the server's)", rec.last)
 	}
 	tr2.drain(time.Millisecond) // a drain now leaves it alone
-	if !rec.last.Equal(far) {
-		t.Errorf("deadline of a started connection after a drain = %v, want %v", rec.last, far)
+	if !rec.last.IsZero() {
+		t.Errorf("socket deadline of a started connection after a drain = %v, want none", rec.last)
 	}
 	if err := c2.Close(); err != nil {
 		t.Fatal(err)
+	}
+	tr2.mu.Lock()
+	defer tr2.mu.Unlock()
+	if len(tr2.conns) != 0 {
+		t.Error("closed connection still tracked")
 	}
 }
 
@@ -165,13 +163,13 @@ func (d *deadlineConn) SetReadDeadline(t time.Time) error {
 // measures only what trackedConn adds.
 type nopConn struct{ net.Conn }
 
-func (nopConn) Read(p []byte) (int, error)      { return len(p), nil }
-func (nopConn) SetReadDeadline(time.Time) error { return nil }
+func (nopConn) Read(p []byte) (int, error)  { return len(p), nil }
+func (nopConn) Write(p []byte) (int, error) { return len(p), nil }
 
 // BenchmarkTrackedConnRequest is what tracking adds per keep-alive
-// request: the two read deadlines fasthttp sets and one read.
+// request: the three deadlines fasthttp sets, a read and a write.
 func BenchmarkTrackedConnRequest(b *testing.B) {
-	tr := newConnTracker()
+	tr := newConnTracker(time.Hour)
 	c := &trackedConn{Conn: nopConn{}, t: tr}
 	tr.conns[c] = struct{}{}
 	buf := make([]byte, 4096)
@@ -181,5 +179,7 @@ func BenchmarkTrackedConnRequest(b *testing.B) {
 		_ = c.SetReadDeadline(deadline)
 		_, _ = c.Read(buf)
 		_ = c.SetReadDeadline(deadline)
+		_ = c.SetWriteDeadline(deadline)
+		_, _ = c.Write(buf)
 	}
 }

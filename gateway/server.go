@@ -59,7 +59,7 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	if deps.RedisBreaker == nil && deps.Redis != nil {
 		deps.RedisBreaker = NewRedisBreaker(cfg.Redis, deps.Now)
 	}
-	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight), conns: newConnTracker(),
+	s := &Server{deps: deps, log: deps.Logger, maxInflight: int64(cfg.Server.MaxInflight), conns: newConnTracker(deadlineTick(cfg.Server.ReadTimeout, cfg.Server.WriteTimeout, cfg.Server.IdleTimeout)),
 		access: newAccessLog(deps.AccessLog, cfg.Log.AccessEvery)}
 	if cfg.Server.TLS.Enabled() {
 		s.tlsPublic = new(certSlot)

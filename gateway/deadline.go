@@ -1,0 +1,124 @@
+package gateway
+
+import (
+	"time"
+)
+
+// Socket deadlines, kept by a janitor instead of the runtime's timers.
+//
+// fasthttp sets three deadlines per keep-alive request: the idle one
+// before it waits for the next request, the read one at its first byte
+// and the write one before the answer. On a TCP connection each is a
+// runtime timer change: 560 ns for the three with their time.Now calls
+// (BenchmarkSocketDeadlines, 2 shared cores), about 3% of the CPU the
+// product page costs the gateway. trackedConn only stores the deadline
+// fasthttp asks for (an atomic store), and notes it while a Read or Write
+// is under way; once a tick, the tracker's janitor gives every connection
+// blocked past its deadline a deadline in the past, which ends the call
+// with the os.ErrDeadlineExceeded that fasthttp would have had. What it
+// costs: three atomic operations per Read and per Write, and a sweep of
+// the open connections per tick. A deadline so fires up to one tick late.
+
+// poked marks a Read or Write that the janitor has ended.
+const poked = -1
+
+// Janitor ticks: a tenth of the shortest timeout, within these bounds.
+const (
+	minDeadlineTick = 5 * time.Millisecond
+	maxDeadlineTick = 100 * time.Millisecond
+)
+
+// deadlineTick is how often the janitor of a listener with these timeouts
+// looks: a tenth of the shortest, so each fires at most 10% late, and
+// within [minDeadlineTick, maxDeadlineTick].
+func deadlineTick(timeouts ...time.Duration) time.Duration {
+	tick := maxDeadlineTick
+	for _, d := range timeouts {
+		if d > 0 {
+			tick = min(tick, d/10)
+		}
+	}
+	return max(tick, minDeadlineTick)
+}
+
+// late is a connection blocked past its deadline.
+type late struct {
+	c     *trackedConn
+	due   int64
+	write bool
+}
+
+// janitor sweeps the connections every tick until none is left.
+func (t *connTracker) janitor() {
+	tk := time.NewTicker(t.tick)
+	defer tk.Stop()
+	var overdue []late
+	for now := range tk.C {
+		var more bool
+		overdue, more = t.sweep(now.UnixNano(), overdue[:0])
+		for _, l := range overdue {
+			l.c.poke(l.due, l.write)
+		}
+		clear(overdue)
+		if !more {
+			return
+		}
+	}
+}
+
+// sweep appends to overdue every Read or Write under way past its
+// deadline at now, and says whether any connection is left; when none
+// is, the janitor stops (add starts another).
+func (t *connTracker) sweep(now int64, overdue []late) ([]late, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.conns) == 0 {
+		t.running = false
+		return overdue, false
+	}
+	for c := range t.conns {
+		if d := c.readBlocked.Load(); d > 0 && d <= now {
+			overdue = append(overdue, late{c, d, false})
+		}
+		if d := c.writeBlocked.Load(); d > 0 && d <= now {
+			overdue = append(overdue, late{c, d, true})
+		}
+	}
+	return overdue, true
+}
+
+// poke ends the Read (or Write) blocked until due by giving the socket a
+// deadline in the past, unless that call has returned since the sweep.
+// A later call with the same due is as late, so it is ended too.
+func (c *trackedConn) poke(due int64, write bool) {
+	blocked := &c.readBlocked
+	if write {
+		blocked = &c.writeBlocked
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !blocked.CompareAndSwap(due, poked) {
+		return
+	}
+	past := time.Unix(0, 1)
+	if write {
+		_ = c.Conn.SetWriteDeadline(past)
+	} else {
+		_ = c.Conn.SetReadDeadline(past)
+	}
+}
+
+// unpoke gives the socket its resting deadline back after a poked call
+// returned, so the connection's next call is not ended by it (a call
+// that returned data just as it was poked leaves the connection usable).
+func (c *trackedConn) unpoke(write bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if write {
+		_ = c.Conn.SetWriteDeadline(time.Time{})
+		c.writeBlocked.Store(0)
+		return
+	}
+	c.restReadDeadline()
+	c.readBlocked.Store(0)
+}
