@@ -50,6 +50,7 @@ type harness struct {
 	nginxAddr   string
 	blacklist   string
 	procs       []*proc
+	backend     *proc // the demo order backend, for its CPU per order
 	mint        *token.Minter
 	main        *gw
 	variants    []variant

@@ -24,6 +24,8 @@ type sample struct {
 	P999Us      int64            `json:"p999_us"`
 	ServerCPUUs float64          `json:"server_cpu_us_per_req"`
 	RedisCPUUs  float64          `json:"redis_cpu_us_per_req"`
+	WrkCPUUs    float64          `json:"wrk_cpu_us_per_req"`
+	BackendCPU  float64          `json:"backend_cpu_us_per_req,omitempty"`
 	Errors      int64            `json:"socket_errors"`
 	Non2xx      int64            `json:"non2xx"`
 	Reasons     map[string]int64 `json:"non2xx_by_reason,omitempty"`
@@ -64,6 +66,7 @@ type row struct {
 	RPS              float64
 	P50, P99, P999   float64 // ms
 	ServerCPU, Redis float64 // µs per request
+	Wrk, Backend     float64 // µs per request: the load generator's and the order backend's
 	Anchor           string
 	Ratio            float64 // median of the per-round ratios to the anchor
 	P99Ratio         float64 // p99 / anchor's p99 (pages only)
@@ -119,7 +122,7 @@ func (h *harness) summarize() []row {
 			continue
 		}
 		seen[key] = true
-		var rps, p50, p99, p999, cpu, redis, ratio, p99r []float64
+		var rps, p50, p99, p999, cpu, redis, wrkc, backend, ratio, p99r []float64
 		sum := map[string]int64{}
 		r := row{Scenario: s.Scenario, Server: s.Server}
 		as, asrv := anchorOf(s.Scenario, s.Server)
@@ -137,6 +140,10 @@ func (h *harness) summarize() []row {
 			p999 = append(p999, float64(t.P999Us)/1000)
 			cpu = append(cpu, t.ServerCPUUs)
 			redis = append(redis, t.RedisCPUUs)
+			wrkc = append(wrkc, t.WrkCPUUs)
+			if t.BackendCPU > 0 {
+				backend = append(backend, t.BackendCPU)
+			}
 			for k, v := range t.Reasons {
 				sum[k] += v
 			}
@@ -155,6 +162,7 @@ func (h *harness) summarize() []row {
 		}
 		r.RPS, r.P50, r.P99, r.P999 = median(rps), median(p50), median(p99), median(p999)
 		r.ServerCPU, r.Redis, r.Ratio = median(cpu), median(redis), median(ratio)
+		r.Wrk, r.Backend = median(wrkc), median(backend)
 		if s.Scenario == "page_plain" || s.Scenario == "page_gzip" {
 			r.P99Ratio = median(p99r)
 		}
@@ -176,7 +184,7 @@ func (h *harness) printTable(w io.Writer) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tserver\treq/s\tp50 ms\tp99 ms\tp99.9 ms\tCPU µs/req\tRedis µs/req\t× anchor\tanchor\tnon-2xx by reason (all rounds)\tcheck")
+	fmt.Fprintln(tw, "scenario\tserver\treq/s\tp50 ms\tp99 ms\tp99.9 ms\tCPU µs/req\tRedis µs/req\twrk µs/req\t× anchor\tanchor\tnon-2xx by reason (all rounds)\tcheck")
 	for _, r := range h.res.Summary {
 		ratio := "-"
 		if r.Anchor != "" && r.Ratio > 0 {
@@ -185,8 +193,12 @@ func (h *harness) printTable(w io.Writer) {
 				ratio += fmt.Sprintf(" (p99 %.2f)", r.P99Ratio)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%s\t%s\t%s\t%s\n", r.Scenario, r.Server, r.RPS, r.P50, r.P99, r.P999,
-			r.ServerCPU, r.Redis, ratio, dash(r.Anchor), r.Reasons, dash(r.Check))
+		check := r.Check
+		if r.Backend > 0 {
+			check += fmt.Sprintf("; backend %.1f µs/order", r.Backend)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%.1f\t%s\t%s\t%s\t%s\n", r.Scenario, r.Server, r.RPS, r.P50, r.P99, r.P999,
+			r.ServerCPU, r.Redis, r.Wrk, ratio, dash(r.Anchor), r.Reasons, dash(check))
 	}
 	tw.Flush()
 }

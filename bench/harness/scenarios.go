@@ -155,9 +155,16 @@ func (h *harness) measureGateway(g *gw, sp spec, env map[string]string) (sample,
 			return sample{}, err
 		}
 	}
+	var b0 time.Duration
+	if sp.orders {
+		b0 = cpuOf(h.backend.pid())
+	}
 	s, err := h.measure(g.addr, h.redis.pid(), sp.script, env, func() time.Duration { return cpuOf(g.p.pid()) })
 	if err != nil {
 		return s, err
+	}
+	if sp.orders && s.Requests > 0 {
+		s.BackendCPU = float64((cpuOf(h.backend.pid()) - b0).Microseconds()) / float64(s.Requests)
 	}
 	after, err := scrape(g.admin)
 	if err != nil {
@@ -198,6 +205,7 @@ func (h *harness) measure(addr string, redisPid int, script string, env map[stri
 	s := sample{RPS: w.rps(), P50Us: w.P50Us, P99Us: w.P99Us, P999Us: w.P999Us, Requests: w.Requests,
 		Errors: w.Errors, Non2xx: w.Non2xx, Exhausted: w.Exhausted > 0}
 	if w.Requests > 0 {
+		s.WrkCPUUs = float64(w.CPU.Microseconds()) / float64(w.Requests)
 		s.ServerCPUUs = float64((serverCPU() - c0).Microseconds()) / float64(w.Requests)
 		if redisPid > 0 {
 			s.RedisCPUUs = float64((cpuOf(redisPid) - r0).Microseconds()) / float64(w.Requests)

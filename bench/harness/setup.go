@@ -149,6 +149,7 @@ func (h *harness) startBackend() error {
 		return err
 	}
 	h.procs = append(h.procs, p)
+	h.backend = p
 	return waitHTTP("http://"+h.backendAddr+"/healthz", p)
 }
 
