@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -122,35 +121,8 @@ func TestJanitorStops(t *testing.T) {
 // each within generous bounds.
 func TestListenerTimeouts(t *testing.T) {
 	const readTimeout, idleTimeout = 200 * time.Millisecond, 300 * time.Millisecond
-	cfg, err := conf.Parse([]byte(`
-server: {read_timeout: 200ms, write_timeout: 200ms, idle_timeout: 300ms}
-routes:
-  - path: /p/{product}
-    action: {type: static, page: "{product}"}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Static.Catalogue = "testdata/catalogue.yaml"
-	s, err := NewServer(cfg, Deps{Stock: stock.NewMemory(), AutoWarm: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(ln) }()
+	s, dial := servePageTCP(t, "{read_timeout: 200ms, write_timeout: 200ms, idle_timeout: 300ms}", stock.NewMemory())
 	t.Cleanup(func() { _ = s.srv.Shutdown() })
-	dial := func() net.Conn {
-		c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second)) // the test's own bound
-		return c
-	}
 	get := func(c net.Conn, br *bufio.Reader) {
 		t.Helper()
 		if _, err := io.WriteString(c, "GET /p/phone-x HTTP/1.1\r\nHost: shop.test\r\n\r\n"); err != nil {

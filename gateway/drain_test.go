@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -18,34 +17,8 @@ import (
 // fasthttp's 5 s; a request half sent when the drain began still gets its
 // answer, however long after DrainGrace it completes.
 func TestShutdownIdleConnection(t *testing.T) {
-	cfg, err := conf.Parse([]byte(`
-server: {read_timeout: 20s}
-routes:
-  - path: /p/{product}
-    action: {type: static, page: "{product}"}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Static.Catalogue = "testdata/catalogue.yaml"
 	st := stock.NewMemory()
-	s, err := NewServer(cfg, Deps{Stock: st, AutoWarm: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(ln) }()
-	dial := func() net.Conn {
-		c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	s, dial := servePageTCP(t, "{read_timeout: 20s}", st)
 	idle, midSend := dial(), dial()
 	if _, err := io.WriteString(midSend, "GET /p/phone-x HTTP/1.1\r\nHost: shop.test\r\n"); err != nil {
 		t.Fatal(err)

@@ -116,6 +116,43 @@ func newTestServer(t testing.TB, yaml string, deps Deps) *testServer {
 	return ts
 }
 
+// servePageTCP serves the product page route, under the given server
+// settings (a YAML flow map such as "{read_timeout: 200ms}"), on a real
+// loopback socket, for the tests of socket deadlines and drains, which an
+// in-memory listener would not exercise. It returns the server, which
+// the caller shuts down, and a dial whose connections are closed at the
+// end of the test and bounded by the test's own 10 s deadline.
+func servePageTCP(t *testing.T, server string, st stock.Store) (*Server, func() net.Conn) {
+	t.Helper()
+	cfg, err := conf.Parse([]byte("server: " + server + `
+routes:
+  - path: /p/{product}
+    action: {type: static, page: "{product}"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Static.Catalogue = "testdata/catalogue.yaml"
+	s, err := NewServer(cfg, Deps{Stock: st, AutoWarm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
+	return s, func() net.Conn {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c
+	}
+}
+
 // do sends one request and returns the response (released by cleanup).
 func (ts *testServer) do(t testing.TB, method, path string, headers ...string) *fasthttp.Response {
 	t.Helper()
