@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"time"
 )
 
@@ -121,4 +122,42 @@ func (c *trackedConn) unpoke(write bool) {
 	}
 	c.restReadDeadline()
 	c.readBlocked.Store(0)
+}
+
+// tlsConn is what fasthttp asks of a connection to treat it as TLS
+// (RequestCtx.IsTLS, so X-Forwarded-Proto: https, and its handshake
+// before the first request): *tls.Conn has it.
+type tlsConn interface {
+	Handshake() error
+	ConnectionState() tls.ConnectionState
+}
+
+// trackedTLSConn is a trackedConn over a TLS connection. It shows fasthttp
+// the TLS methods, which embedding the net.Conn would hide, and runs the
+// handshake under the deadlines fasthttp set for it: the handshake reads
+// and writes the socket below the trackedConn, so it is marked blocked
+// both ways for the janitor, as a Read and a Write are.
+type trackedTLSConn struct {
+	*trackedConn
+	tls tlsConn
+}
+
+func (c *trackedTLSConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
+
+func (c *trackedTLSConn) Handshake() error {
+	rdue, wdue := c.readDue.Load(), c.writeDue.Load()
+	if rdue != 0 {
+		c.readBlocked.Store(rdue)
+	}
+	if wdue != 0 {
+		c.writeBlocked.Store(wdue)
+	}
+	err := c.tls.Handshake()
+	if rdue != 0 && !c.readBlocked.CompareAndSwap(rdue, 0) {
+		c.unpoke(false)
+	}
+	if wdue != 0 && !c.writeBlocked.CompareAndSwap(wdue, 0) {
+		c.unpoke(true)
+	}
+	return err
 }

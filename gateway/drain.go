@@ -90,6 +90,9 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 	}
 	tc := &trackedConn{Conn: c, t: l.t}
 	l.t.add(tc)
+	if t, ok := c.(tlsConn); ok {
+		return &trackedTLSConn{trackedConn: tc, tls: t}, nil
+	}
 	return tc, nil
 }
 

@@ -219,6 +219,10 @@ func (u *Upstream) Forward(r *Request, rewrite []byte) {
 // forwarding and identity headers, and the idempotency key of a held unit.
 func (u *Upstream) prepare(r *Request, req *fasthttp.Request) {
 	h := &req.Header
+	// A request that came over TLS has an https URI, which the upstreams'
+	// plain-HTTP HostClients refuse (as a redirect to another scheme): the
+	// gateway ends TLS, and X-Forwarded-Proto below says how it came.
+	req.URI().SetSchemeBytes(protoHTTP)
 	stripHopHeaders(h)
 	// Identity comes only from the gateway, never from the client.
 	h.DelBytes(hdrUserID)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/flashgate/flashgate/internal/demobackend"
 	"github.com/flashgate/flashgate/internal/testcert"
+	"github.com/flashgate/flashgate/stock"
 )
 
 // served dials addr over TLS trusting pool's CA and returns the serial of
@@ -106,4 +109,64 @@ func TestTLSStartErrors(t *testing.T) {
 			t.Errorf("%s: err %v", y, err)
 		}
 	}
+}
+
+// TestTLSConnIsTLS: behind the connection tracking, a TLS connection is
+// still TLS to fasthttp, so the backend hears X-Forwarded-Proto: https;
+// and the handshake runs under read_timeout, which the janitor keeps: a
+// client that connects and never sends its ClientHello is closed within
+// about read_timeout, as is one that shakes hands and sends nothing.
+func TestTLSConnIsTLS(t *testing.T) {
+	_, addr, hl := startBackend(t, demobackend.Options{})
+	certs := testcert.Write(t, t.TempDir(), "tls")
+	const readTimeout = 300 * time.Millisecond
+	yaml := fmt.Sprintf("server: {read_timeout: 300ms, tls: {cert_file: %s, key_file: %s}}\n", certs.Cert, certs.Key) + proxyYAML(addr, "2s")
+	s, err := NewServer(parse(t, yaml), Deps{Stock: stock.NewMemory(), AutoWarm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(s.PublicListener(ln)) }()
+	t.Cleanup(func() { _ = s.srv.Shutdown() })
+
+	c := &fasthttp.Client{TLSConfig: certs.Client(), ReadTimeout: 5 * time.Second}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod("POST")
+	req.SetRequestURI("https://" + ln.Addr().String() + "/buy/phone-sale")
+	req.Header.Set("X-User-Id", "u1")
+	if err := c.DoTimeout(req, resp, 5*time.Second); err != nil || resp.StatusCode() != 201 {
+		t.Fatalf("POST over TLS: %v, %d %s", err, resp.StatusCode(), resp.Body())
+	}
+	if got := hl.get("X-Forwarded-Proto"); got != "https" {
+		t.Errorf("X-Forwarded-Proto %q over TLS, want https", got)
+	}
+
+	closedAfter := func(name string, c net.Conn) {
+		t.Helper()
+		start := time.Now()
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second)) // the test's own bound
+		_, err := io.ReadAll(c)
+		took := time.Since(start)
+		t.Logf("%s: closed after %v (%v)", name, took, err)
+		if took < readTimeout-50*time.Millisecond || took > readTimeout+3*time.Second {
+			t.Errorf("%s: closed after %v, want about read_timeout (%v)", name, took, readTimeout)
+		}
+	}
+	raw, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	closedAfter("no ClientHello", raw)
+	shaken, err := tls.Dial("tcp", ln.Addr().String(), certs.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shaken.Close()
+	closedAfter("handshake, then nothing", shaken)
 }
