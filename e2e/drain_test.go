@@ -85,3 +85,66 @@ routes:
 		t.Errorf("drain reported incomplete:\n%s", gw.out.String())
 	}
 }
+
+// TestSIGTERMStopsBothListenersAtOnce: SIGTERM stops the public and the
+// admin listener together. Drained one after the other, a request half
+// sent on the admin port (whose read timeout is 10 s) kept the public
+// port accepting new connections, and cut them off when the budget ran
+// out, with exit 1. The admin request still gets its answer.
+func TestSIGTERMStopsBothListenersAtOnce(t *testing.T) {
+	addr, admin := freeAddr(t), freeAddr(t)
+	cfg := writeFile(t, "flashgate.yaml", `
+server: {listen: "`+addr+`", shutdown_timeout: 20s}
+admin: {listen: "`+admin+`", token: drain-test-token-0123456789}
+log: {level: info, format: text}
+activities: [{id: sale, product: phone-x, stock: 1}]
+static: {catalogue: `+catalogue+`}
+routes:
+  - path: /p/{product}
+    action: {type: static, page: "{product}"}
+`)
+	gw := gateway(t, cfg, addr)
+	half, err := net.DialTimeout("tcp", admin, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer half.Close()
+	if _, err := io.WriteString(half, "GET /admin/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer drain-test-token-0123456789\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // accepted, the half request read
+	if err := gw.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Give the signal a moment, then try the public port for a while: it
+	// must refuse (or close at once) rather than serve.
+	time.Sleep(300 * time.Millisecond)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			continue // refused: the listener is closed
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.WriteString(c, "GET /p/phone-x HTTP/1.1\r\nHost: shop.test\r\n\r\n")
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+			resp.Body.Close()
+			t.Errorf("public port accepted and served %d after SIGTERM while an admin request was open", resp.StatusCode)
+		}
+		c.Close()
+	}
+	if _, err := io.WriteString(half, "\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = half.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(half), nil)
+	if err != nil {
+		t.Fatalf("admin request lost in the drain: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("admin request in the drain: %d, want 200", resp.StatusCode)
+	}
+	if code := gw.wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, gw.out.String())
+	}
+}

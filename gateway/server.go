@@ -304,9 +304,25 @@ func countReload(result string) {
 // Shutdown stops accepting, waits for in-flight requests to finish (up to
 // ctx) and closes the instance. Connections that have not sent a byte get
 // DrainGrace to begin their request; idle keep-alive ones are closed.
-func (s *Server) Shutdown(ctx context.Context) error {
+// The admin listeners given drain at the same time, under the same ctx
+// (one drained after the other would keep the other accepting, and spend
+// its budget), and the stores close only once both are done.
+func (s *Server) Shutdown(ctx context.Context, admins ...*Admin) error {
+	errs := make(chan error, len(admins))
+	for _, a := range admins {
+		if a == nil {
+			errs <- nil
+			continue
+		}
+		go func() { errs <- a.Shutdown(ctx) }()
+	}
 	s.conns.drain(DrainGrace)
 	err := s.srv.ShutdownWithContext(ctx)
+	for range admins {
+		if aerr := <-errs; aerr != nil && err == nil {
+			err = fmt.Errorf("admin: %w", aerr)
+		}
+	}
 	_ = s.cur.Load().Close()
 	_ = s.deps.Queues.Close()
 	_ = s.deps.Units.Close() // after the queues: a dead letter gives back through it

@@ -118,10 +118,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			log.Info("draining", "signal", sig.String(), "timeout", cfg.Server.ShutdownTimeout.String())
 			ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 			defer cancel()
-			if admin != nil {
-				_ = admin.Shutdown(ctx)
-			}
-			if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			if err := srv.Shutdown(ctx, admin); err != nil && !errors.Is(err, context.Canceled) {
 				log.Error("drain incomplete", "err", err)
 				return exitFail
 			}
