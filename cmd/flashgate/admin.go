@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -150,6 +151,7 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 	// and that text must never carry the live token into a CI log.
 	token := fs.String("token", "", "bearer token (default $FLASHGATE_ADMIN_TOKEN)")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
+	cacert := fs.String("cacert", "", "call over HTTPS, trusting this PEM file: the admin certificate or its CA (default with --config and admin.tls: admin.tls.cert_file)")
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
@@ -176,6 +178,9 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 		if *token == "" {
 			*token = cfg.Admin.Token
 		}
+		if *cacert == "" && cfg.Admin.TLS.Enabled() {
+			*cacert = cfg.Admin.TLS.CertFile
+		}
 	}
 	if *addr == "" {
 		*addr = "127.0.0.1:8081"
@@ -185,6 +190,12 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	c := adminClient{addr: *addr, token: *token, timeout: *timeout}
+	if *cacert != "" {
+		if c.tls, err = adminTLS(*cacert); err != nil {
+			fmt.Fprintf(stderr, "flashgate admin: --cacert: %v\n", err)
+			return exitConfig
+		}
+	}
 	if fs.Arg(0) == "reserve" {
 		return c.reserve(call, fs.Arg(2), stdout, stderr)
 	}
@@ -200,6 +211,7 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 type adminClient struct {
 	addr, token string
 	timeout     time.Duration
+	tls         *tls.Config // nil: plain HTTP
 }
 
 // do sends one call; a non-2xx answer is an error carrying the answer.
@@ -208,7 +220,11 @@ func (c adminClient) do(call adminCall) ([]byte, error) {
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.Header.SetMethod(call.method)
-	req.SetRequestURI("http://" + c.addr + call.path)
+	scheme := "http://"
+	if c.tls != nil {
+		scheme = "https://"
+	}
+	req.SetRequestURI(scheme + c.addr + call.path)
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	if call.body != nil {
 		ctype := "application/json"
@@ -218,7 +234,8 @@ func (c adminClient) do(call adminCall) ([]byte, error) {
 		req.Header.SetContentType(ctype)
 		req.SetBody(call.body)
 	}
-	if err := fasthttp.DoTimeout(req, resp, c.timeout); err != nil {
+	client := &fasthttp.Client{TLSConfig: c.tls}
+	if err := client.DoTimeout(req, resp, c.timeout); err != nil {
 		return nil, fmt.Errorf("%s %s: %v\n", call.method, call.path, err)
 	}
 	if code := resp.StatusCode(); code < 200 || code > 299 {
