@@ -89,6 +89,10 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 		deps.Overrides = s.deps.Overrides
 	}
 	r := router.New()
+	// A near miss (a trailing slash, another case, a doubled slash) is
+	// 404 JSON like any unknown path, not the router's empty redirect.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
 	ad := &Admin{}
 	handle := func(method, path string, h fasthttp.RequestHandler) {
 		r.Handle(method, path, h)

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
@@ -189,7 +191,7 @@ func parseWindow(body []byte) (conf.Window, error) {
 		Start *string `json:"start"`
 		End   *string `json:"end"`
 	}
-	if err := uniqueKeys(body); err != nil {
+	if err := exactKeys(body, "start", "end"); err != nil {
 		return conf.Window{}, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -234,11 +236,12 @@ func parseWindow(body []byte) (conf.Window, error) {
 	return w, nil
 }
 
-// uniqueKeys refuses an object that names a key twice: encoding/json
-// would keep the last one silently, and {"end": A, "end": B} is a
-// mistake the caller should hear about. Other faults are left to the
-// decode, which describes them.
-func uniqueKeys(body []byte) error {
+// exactKeys refuses an object that names a key twice, or a key that is
+// not one of keys spelled exactly: encoding/json would keep the last of
+// two silently and matches names in any case, so {"end": A, "End": B}
+// would set end to B, and both are mistakes the caller should hear
+// about. Other faults are left to the decode, which describes them.
+func exactKeys(body []byte, keys ...string) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil
@@ -249,6 +252,9 @@ func uniqueKeys(body []byte) error {
 		k, ok := t.(string)
 		if err != nil || !ok {
 			return nil
+		}
+		if !slices.Contains(keys, k) {
+			return errors.New("body names " + strconv.Quote(k) + ": the only fields are " + strings.Join(keys, " and "))
 		}
 		if seen[k] {
 			return errors.New("body names " + strconv.Quote(k) + " more than once")
