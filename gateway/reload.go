@@ -116,3 +116,26 @@ func keptSales(kept []*Activity) []NotApplied {
 	}
 	return out
 }
+
+// changedSales reports, for a shared store (which a reload never warms:
+// its sale was loaded by `flashgate warm`), the activities whose stock,
+// shards or per_user the reload changed: the loaded sale keeps the
+// settings it was warmed with until a forced warm.
+func changedSales(old, next []*Activity) []NotApplied {
+	prev := make(map[string]*Activity, len(old))
+	for _, a := range old {
+		prev[a.ID] = a
+	}
+	var out []NotApplied
+	for _, a := range next {
+		p := prev[a.ID]
+		if p == nil || (p.Stock == a.Stock && p.Shards == a.Shards && p.PerUser == a.PerUser) {
+			continue
+		}
+		out = append(out, NotApplied{
+			Setting: fmt.Sprintf("activities[%d] (%s): stock, shards, per_user", a.Index, a.ID),
+			Reason:  "the shared store keeps the loaded sale's settings; `flashgate warm --force` or POST /admin/activities/" + a.ID + "/warm?force=true loads the new ones and restarts the sale",
+		})
+	}
+	return out
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/stock"
 )
 
 func parse(t *testing.T, yaml string) *conf.Config {
@@ -215,5 +216,29 @@ func TestSharedKeysTyped(t *testing.T) {
 	}
 	if _, ok := Shared[*int](nil, ik); ok {
 		t.Fatal("a nil instance holds values")
+	}
+}
+
+// TestReloadReportsSharedStoreSales: on a shared store, which a reload
+// never warms, a changed stock, shards or per_user is listed in
+// not_applied (the loaded sale keeps its settings); other changes to the
+// activity and new activities are not.
+func TestReloadReportsSharedStoreSales(t *testing.T) {
+	st := stock.NewMemory()
+	if err := st.Warm(bgCtx(), stock.Spec{Activity: "phone-sale", Stock: 3, Shards: 2, PerUser: 1}, false); err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, baseYAML, Deps{Stock: st}) // not AutoWarm: as with Redis
+	more := strings.Replace(baseYAML, "stock: 3, shards: 2", "stock: 5, shards: 2", 1)
+	if more == baseYAML {
+		t.Fatal("baseYAML changed: update the test")
+	}
+	rep, err := ts.Reload(parse(t, more))
+	if err != nil || len(rep.NotApplied) != 1 || rep.NotApplied[0].Setting != "activities[0] (phone-sale): stock, shards, per_user" ||
+		!strings.Contains(rep.NotApplied[0].Reason, "warm?force=true") {
+		t.Fatalf("reload with a new stock: %+v %v", rep, err)
+	}
+	if rep, err := ts.Reload(parse(t, more)); err != nil || len(rep.NotApplied) != 0 {
+		t.Fatalf("the same file again: %+v %v", rep, err)
 	}
 }

@@ -292,7 +292,11 @@ func (s *Server) Reload(cfg *conf.Config) (Report, error) {
 	}
 	grace += time.Second
 	time.AfterFunc(grace, func() { _ = old.Close() })
-	return Report{NotApplied: append(notApplied, keptSales(kept)...)}, nil
+	notApplied = append(notApplied, keptSales(kept)...)
+	if !s.deps.AutoWarm {
+		notApplied = append(notApplied, changedSales(old.ActivityList, in.ActivityList)...)
+	}
+	return Report{NotApplied: notApplied}, nil
 }
 
 // countReload records a reload's result and when it happened.
