@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -254,7 +255,7 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 			t.Track(a.ID)
 		}
 	}
-	in.handler = r.Handler
+	in.handler = decodedPath(r.Handler)
 	in.plan = in.shared.freeze()
 	return in, kept, nil
 }
@@ -315,4 +316,18 @@ func applyPayWithin(ps stock.PayWithinSetter, acts []*Activity, log *slog.Logger
 // SpecOf is the stock spec of an activity.
 func SpecOf(a *Activity) stock.Spec {
 	return stock.Spec{Activity: a.ID, Stock: a.Stock, Shards: a.Shards, PerUser: a.PerUser, PayWithin: a.PayWithin}
+}
+
+// decodedPath routes on the decoded path. fasthttp/router matches the
+// path as sent, so /api/orders/a%3Au%3A1 reached {ticket} still encoded (a
+// front end that builds the poll URL with encodeURIComponent always got
+// 404) and /p/phone%2Dx missed its page. A path without '%', as every
+// path flashgate hands out is, costs one IndexByte and no allocation.
+func decodedPath(h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if u := ctx.URI(); bytes.IndexByte(u.PathOriginal(), '%') >= 0 {
+			u.SetPathBytes(u.Path())
+		}
+		h(ctx)
+	}
 }

@@ -208,3 +208,25 @@ func BenchmarkSocketDeadlines(b *testing.B) {
 		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	}
 }
+
+// TestPercentEncodedPath: a route matches the decoded path, so a client
+// that percent-encodes a parameter (encodeURIComponent) reaches the
+// same page or ticket as one that does not.
+func TestPercentEncodedPath(t *testing.T) {
+	s, dial := servePageTCP(t, "{}", stock.NewMemory())
+	t.Cleanup(func() { _ = s.srv.Shutdown() })
+	for _, path := range []string{"/p/phone-x", "/p/phone%2Dx", "/p/%70hone-x"} {
+		c := dial()
+		if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: shop.test\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d, want 200", path, resp.StatusCode)
+		}
+	}
+}
