@@ -52,18 +52,7 @@ routes:
 	}
 	// The client finishes its request after the drain grace has passed.
 	time.Sleep(1000 * time.Millisecond)
-	if _, err := io.WriteString(midSend, "\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	_ = midSend.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(midSend), nil)
-	if err != nil {
-		t.Fatalf("mid-send request lost in the drain: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("mid-send request: %d, want 200", resp.StatusCode)
-	}
+	finishRequest(t, midSend, "mid-send request")
 
 	if code := gw.wait(t, 15*time.Second); code != 0 {
 		t.Fatalf("exit code %d", code)
@@ -132,19 +121,26 @@ routes:
 		}
 		c.Close()
 	}
-	if _, err := io.WriteString(half, "\r\n"); err != nil {
+	finishRequest(t, half, "admin request")
+	if code := gw.wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, gw.out.String())
+	}
+}
+
+// finishRequest ends the header of the request half sent on c and wants
+// its 200: a request begun before the drain is answered.
+func finishRequest(t *testing.T, c net.Conn, what string) {
+	t.Helper()
+	if _, err := io.WriteString(c, "\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	_ = half.SetReadDeadline(time.Now().Add(10 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(half), nil)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
-		t.Fatalf("admin request lost in the drain: %v", err)
+		t.Fatalf("%s lost in the drain: %v", what, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
-		t.Errorf("admin request in the drain: %d, want 200", resp.StatusCode)
-	}
-	if code := gw.wait(t, 15*time.Second); code != 0 {
-		t.Fatalf("exit code %d:\n%s", code, gw.out.String())
+		t.Errorf("%s in the drain: %d, want 200", what, resp.StatusCode)
 	}
 }

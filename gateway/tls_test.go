@@ -35,6 +35,24 @@ func served(t *testing.T, addr string, certs testcert.Files) *big.Int {
 	return conn.ConnectionState().PeerCertificates[0].SerialNumber
 }
 
+// serveTLS serves a Server built from yaml on a loopback port through
+// its public listener (TLS when the config sets server.tls) and returns
+// it with the address.
+func serveTLS(t *testing.T, yaml string, deps Deps) (*Server, string) {
+	t.Helper()
+	s, err := NewServer(parse(t, yaml), deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(s.PublicListener(ln)) }()
+	t.Cleanup(func() { _ = s.srv.Shutdown() })
+	return s, ln.Addr().String()
+}
+
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
 	b, err := os.ReadFile(from)
@@ -58,17 +76,7 @@ func TestTLSListenerReload(t *testing.T) {
 	copyFile(t, first.Cert, cert)
 	copyFile(t, first.Key, key)
 	yaml := fmt.Sprintf("server: {tls: {cert_file: %s, key_file: %s}}\n", cert, key) + baseYAML
-	s, err := NewServer(parse(t, yaml), Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(s.PublicListener(ln)) }()
-	t.Cleanup(func() { _ = s.srv.Shutdown() })
-	addr := ln.Addr().String()
+	s, addr := serveTLS(t, yaml, Deps{})
 
 	if got := served(t, addr, first); got.Cmp(first.Serial) != 0 {
 		t.Fatalf("serial %v, want the first certificate's", got)
@@ -117,27 +125,18 @@ func TestTLSStartErrors(t *testing.T) {
 // client that connects and never sends its ClientHello is closed within
 // about read_timeout, as is one that shakes hands and sends nothing.
 func TestTLSConnIsTLS(t *testing.T) {
-	_, addr, hl := startBackend(t, demobackend.Options{})
+	_, backend, hl := startBackend(t, demobackend.Options{})
 	certs := testcert.Write(t, t.TempDir(), "tls")
 	const readTimeout = 300 * time.Millisecond
-	yaml := fmt.Sprintf("server: {read_timeout: 300ms, tls: {cert_file: %s, key_file: %s}}\n", certs.Cert, certs.Key) + proxyYAML(addr, "2s")
-	s, err := NewServer(parse(t, yaml), Deps{Stock: stock.NewMemory(), AutoWarm: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(s.PublicListener(ln)) }()
-	t.Cleanup(func() { _ = s.srv.Shutdown() })
+	yaml := fmt.Sprintf("server: {read_timeout: 300ms, tls: {cert_file: %s, key_file: %s}}\n", certs.Cert, certs.Key) + proxyYAML(backend, "2s")
+	_, gwAddr := serveTLS(t, yaml, Deps{Stock: stock.NewMemory(), AutoWarm: true})
 
 	c := &fasthttp.Client{TLSConfig: certs.Client(), ReadTimeout: 5 * time.Second}
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.Header.SetMethod("POST")
-	req.SetRequestURI("https://" + ln.Addr().String() + "/buy/phone-sale")
+	req.SetRequestURI("https://" + gwAddr + "/buy/phone-sale")
 	req.Header.Set("X-User-Id", "u1")
 	if err := c.DoTimeout(req, resp, 5*time.Second); err != nil || resp.StatusCode() != 201 {
 		t.Fatalf("POST over TLS: %v, %d %s", err, resp.StatusCode(), resp.Body())
@@ -157,13 +156,13 @@ func TestTLSConnIsTLS(t *testing.T) {
 			t.Errorf("%s: closed after %v, want about read_timeout (%v)", name, took, readTimeout)
 		}
 	}
-	raw, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	raw, err := net.DialTimeout("tcp", gwAddr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Close()
 	closedAfter("no ClientHello", raw)
-	shaken, err := tls.Dial("tcp", ln.Addr().String(), certs.Client())
+	shaken, err := tls.Dial("tcp", gwAddr, certs.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
