@@ -59,3 +59,23 @@ func TestErrorsStayErrors(t *testing.T) {
 		t.Errorf("message %q", got)
 	}
 }
+
+// TestYAMLProblemsOneALine: the parser's list of problems (here a key
+// given twice, twice) becomes one problem a line, each naming its line,
+// with no bare "unmarshal errors:" header among them.
+func TestYAMLProblemsOneALine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dup.yaml")
+	yaml := "server: {listen: '127.0.0.1:1'}\nserver: {listen: '127.0.0.1:2'}\nlog: {}\nlog: {}\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := conf.Load(path)
+	got := conf.Problems(err)
+	want := []string{
+		`dup.yaml: yaml: line 2: mapping key "server" already defined at line 1`,
+		`dup.yaml: yaml: line 4: mapping key "log" already defined at line 3`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+}

@@ -86,7 +86,7 @@ func parse(data []byte, dir string) (*Config, error) {
 		if errors.As(err, &pe) && pe.Unwrap() != nil {
 			err = pe.Unwrap()
 		}
-		return nil, &FileError{Errs: []error{err}}
+		return nil, &FileError{Errs: yamlProblems(err)}
 	}
 	var cfg Config
 	var errs Errors
@@ -355,4 +355,25 @@ func def[T comparable](p *T, v T) {
 	if *p == zero {
 		*p = v
 	}
+}
+
+// yamlProblems splits the parser's list of problems ("yaml: unmarshal
+// errors:" and one indented "line N: ..." each, such as a key given
+// twice) into one error a line, so that every problem names its line and
+// none is a bare header.
+func yamlProblems(err error) []error {
+	head, rest, ok := strings.Cut(err.Error(), "\n")
+	if !ok || head != "yaml: unmarshal errors:" {
+		return []error{err}
+	}
+	var errs []error
+	for _, l := range strings.Split(rest, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			errs = append(errs, errors.New("yaml: "+l))
+		}
+	}
+	if len(errs) == 0 {
+		return []error{err}
+	}
+	return errs
 }
