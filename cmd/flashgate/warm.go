@@ -40,13 +40,13 @@ func cmdWarm(args []string, stdout, stderr io.Writer) int {
 	}
 	rc, err := redisconn.Open(cfg.Redis)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, "flashgate warm:", err)
 		return exitFail
 	}
 	defer rc.Close()
 	st, err := stock.NewRedis(stock.RedisOptions{Client: rc, Prefix: cfg.Redis.Prefix, Timeout: 5 * time.Second})
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, "flashgate warm:", err)
 		return exitFail
 	}
 	defer st.Close()
