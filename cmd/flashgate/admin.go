@@ -15,11 +15,13 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-const adminHelp = `usage: flashgate admin [--config FILE | --addr HOST:PORT] [--token T] [--timeout D] CALL [ARGS]
+const adminHelp = `usage: flashgate admin [--config FILE | --addr HOST:PORT] [--cacert PEM] [--token T] [--timeout D] CALL [ARGS]
 
 Call the admin API and print its JSON answer. The token defaults to
 $FLASHGATE_ADMIN_TOKEN (or admin.token of --config); --addr defaults to
-admin.listen of --config, else 127.0.0.1:8081.
+admin.listen of --config, else 127.0.0.1:8081. --cacert calls over HTTPS,
+trusting that PEM file (the admin certificate or its CA; the host name is
+not checked); with --config and admin.tls it defaults to admin.tls.cert_file.
 
 Calls:
   activities                   GET    /admin/activities (phase, stock, sold, paused, overrides)
