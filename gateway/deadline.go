@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"crypto/tls"
+	"sync/atomic"
 	"time"
 )
 
@@ -88,6 +89,37 @@ func (t *connTracker) sweep(now int64, overdue []late) ([]late, bool) {
 	return overdue, true
 }
 
+// begin marks a Read (or Write) under way until the deadline fasthttp
+// set, for the janitor, and returns that deadline (0: none, no mark).
+func (c *trackedConn) begin(write bool) int64 {
+	due, blocked := &c.readDue, &c.readBlocked
+	if write {
+		due, blocked = &c.writeDue, &c.writeBlocked
+	}
+	d := due.Load()
+	if d != 0 {
+		blocked.Store(d)
+	}
+	return d
+}
+
+// end clears the mark begin set with due, and says whether the janitor
+// poked the call meanwhile: the caller then gives the socket its resting
+// deadline back (unpoke). unpoke is not called from here so that end
+// inlines into the Read and Write of every request (BenchmarkTrackedConnRequest:
+// 39-42 ns a request, as before begin and end, 44-46 with the call inside).
+func (c *trackedConn) end(write bool, due int64) (poked bool) {
+	return due != 0 && !c.blocked(write).CompareAndSwap(due, 0)
+}
+
+// blocked is the mark of a Read, or of a Write.
+func (c *trackedConn) blocked(write bool) *atomic.Int64 {
+	if write {
+		return &c.writeBlocked
+	}
+	return &c.readBlocked
+}
+
 // poke ends the Read (or Write) blocked until due by giving the socket a
 // deadline in the past, unless that call has returned since the sweep.
 // A later call with the same due is as late, so it is ended too.
@@ -145,18 +177,12 @@ type trackedTLSConn struct {
 func (c *trackedTLSConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
 
 func (c *trackedTLSConn) Handshake() error {
-	rdue, wdue := c.readDue.Load(), c.writeDue.Load()
-	if rdue != 0 {
-		c.readBlocked.Store(rdue)
-	}
-	if wdue != 0 {
-		c.writeBlocked.Store(wdue)
-	}
+	rdue, wdue := c.begin(false), c.begin(true)
 	err := c.tls.Handshake()
-	if rdue != 0 && !c.readBlocked.CompareAndSwap(rdue, 0) {
+	if c.end(false, rdue) {
 		c.unpoke(false)
 	}
-	if wdue != 0 && !c.writeBlocked.CompareAndSwap(wdue, 0) {
+	if c.end(true, wdue) {
 		c.unpoke(true)
 	}
 	return err

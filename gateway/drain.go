@@ -117,12 +117,9 @@ type trackedConn struct {
 // client closing (io.EOF), so the connection ends without an error
 // answer: nobody asked anything.
 func (c *trackedConn) Read(p []byte) (int, error) {
-	due := c.readDue.Load()
-	if due != 0 {
-		c.readBlocked.Store(due)
-	}
+	due := c.begin(false)
 	n, err := c.Conn.Read(p)
-	if due != 0 && !c.readBlocked.CompareAndSwap(due, 0) {
+	if c.end(false, due) {
 		c.unpoke(false)
 	}
 	if c.begun.Load() {
@@ -140,12 +137,9 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 
 // Write is the connection's, under the write deadline fasthttp set.
 func (c *trackedConn) Write(p []byte) (int, error) {
-	due := c.writeDue.Load()
-	if due != 0 {
-		c.writeBlocked.Store(due)
-	}
+	due := c.begin(true)
 	n, err := c.Conn.Write(p)
-	if due != 0 && !c.writeBlocked.CompareAndSwap(due, 0) {
+	if c.end(true, due) {
 		c.unpoke(true)
 	}
 	return n, err
