@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -191,9 +190,9 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "flashgate admin: no token: set FLASHGATE_ADMIN_TOKEN or --token")
 		return exitConfig
 	}
-	c := adminClient{addr: *addr, token: *token, timeout: *timeout}
+	c := adminClient{addr: *addr, token: *token, timeout: *timeout, client: &fasthttp.Client{}}
 	if *cacert != "" {
-		if c.tls, err = adminTLS(*cacert); err != nil {
+		if c.client.TLSConfig, err = adminTLS(*cacert); err != nil {
 			fmt.Fprintf(stderr, "flashgate admin: --cacert: %v\n", err)
 			return exitConfig
 		}
@@ -213,7 +212,10 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 type adminClient struct {
 	addr, token string
 	timeout     time.Duration
-	tls         *tls.Config // nil: plain HTTP
+	// client is one for every call of a command, so that reserve's
+	// batches share its connection (and TLS handshake); HTTPS when it has
+	// a TLSConfig.
+	client *fasthttp.Client
 }
 
 // do sends one call; a non-2xx answer is an error carrying the answer.
@@ -223,7 +225,7 @@ func (c adminClient) do(call adminCall) ([]byte, error) {
 	defer fasthttp.ReleaseResponse(resp)
 	req.Header.SetMethod(call.method)
 	scheme := "http://"
-	if c.tls != nil {
+	if c.client.TLSConfig != nil {
 		scheme = "https://"
 	}
 	req.SetRequestURI(scheme + c.addr + call.path)
@@ -236,8 +238,7 @@ func (c adminClient) do(call adminCall) ([]byte, error) {
 		req.Header.SetContentType(ctype)
 		req.SetBody(call.body)
 	}
-	client := &fasthttp.Client{TLSConfig: c.tls}
-	if err := client.DoTimeout(req, resp, c.timeout); err != nil {
+	if err := c.client.DoTimeout(req, resp, c.timeout); err != nil {
 		return nil, fmt.Errorf("%s %s: %v\n", call.method, call.path, err)
 	}
 	if code := resp.StatusCode(); code < 200 || code > 299 {

@@ -53,7 +53,7 @@ func TestAdminTLS(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := len(gotToken)
-			c := adminClient{addr: net.JoinHostPort(tc.host, port), token: "secret-token-0123456789", timeout: 5 * time.Second, tls: cfg}
+			c := adminClient{addr: net.JoinHostPort(tc.host, port), token: "secret-token-0123456789", timeout: 5 * time.Second, client: &fasthttp.Client{TLSConfig: cfg}}
 			body, err := c.do(call)
 			if tc.ok && (err != nil || !strings.Contains(string(body), `"ok":true`)) {
 				t.Fatalf("do: %q, %v", body, err)
