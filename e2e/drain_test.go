@@ -17,18 +17,7 @@ import (
 // idle), on the public port or the admin port. A client caught mid-send
 // still gets its answer: only connections with nothing read are cut short.
 func TestSIGTERMIdleConnections(t *testing.T) {
-	addr, admin := freeAddr(t), freeAddr(t)
-	cfg := writeFile(t, "flashgate.yaml", `
-server: {listen: "`+addr+`", read_timeout: 20s, shutdown_timeout: 30s}
-admin: {listen: "`+admin+`", token: drain-test-token-0123456789}
-log: {level: info, format: text}
-activities: [{id: sale, product: phone-x, stock: 1}]
-static: {catalogue: `+catalogue+`}
-routes:
-  - path: /p/{product}
-    action: {type: static, page: "{product}"}
-`)
-	gw := gateway(t, cfg, addr)
+	gw, addr, admin := drainGateway(t, "read_timeout: 20s, shutdown_timeout: 30s")
 	dial := func(a string) net.Conn {
 		t.Helper()
 		c, err := net.DialTimeout("tcp", a, 5*time.Second)
@@ -81,18 +70,7 @@ routes:
 // port accepting new connections, and cut them off when the budget ran
 // out, with exit 1. The admin request still gets its answer.
 func TestSIGTERMStopsBothListenersAtOnce(t *testing.T) {
-	addr, admin := freeAddr(t), freeAddr(t)
-	cfg := writeFile(t, "flashgate.yaml", `
-server: {listen: "`+addr+`", shutdown_timeout: 20s}
-admin: {listen: "`+admin+`", token: drain-test-token-0123456789}
-log: {level: info, format: text}
-activities: [{id: sale, product: phone-x, stock: 1}]
-static: {catalogue: `+catalogue+`}
-routes:
-  - path: /p/{product}
-    action: {type: static, page: "{product}"}
-`)
-	gw := gateway(t, cfg, addr)
+	gw, addr, admin := drainGateway(t, "shutdown_timeout: 20s")
 	half, err := net.DialTimeout("tcp", admin, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -143,4 +121,23 @@ func finishRequest(t *testing.T, c net.Conn, what string) {
 	if resp.StatusCode != 200 {
 		t.Errorf("%s in the drain: %d, want 200", what, resp.StatusCode)
 	}
+}
+
+// drainGateway starts a gateway serving the product page, with an admin
+// port, under the given server settings (YAML flow-map entries beside
+// listen), and returns it with its public and admin addresses.
+func drainGateway(t *testing.T, server string) (*proc, string, string) {
+	t.Helper()
+	addr, admin := freeAddr(t), freeAddr(t)
+	cfg := writeFile(t, "flashgate.yaml", `
+server: {listen: "`+addr+`", `+server+`}
+admin: {listen: "`+admin+`", token: drain-test-token-0123456789}
+log: {level: info, format: text}
+activities: [{id: sale, product: phone-x, stock: 1}]
+static: {catalogue: `+catalogue+`}
+routes:
+  - path: /p/{product}
+    action: {type: static, page: "{product}"}
+`)
+	return gateway(t, cfg, addr), addr, admin
 }
