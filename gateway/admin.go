@@ -225,14 +225,25 @@ func adminWarm(a *AdminCall, act *Activity) {
 	}
 	ctx, cancel := adminCtx()
 	defer cancel()
-	err := a.Deps.Stock.Warm(ctx, SpecOf(act), force)
+	spec := SpecOf(act)
+	// Warming the loaded spec again changes nothing; the answer says so,
+	// as flashgate warm does, so a script can tell a load from a no-op.
+	var already bool
+	var err error
+	if !force {
+		already, err = stock.Loaded(ctx, a.Deps.Stock, spec)
+	}
+	if err == nil && !already {
+		err = a.Deps.Stock.Warm(ctx, spec, force)
+	}
 	switch {
 	case errors.Is(err, stock.ErrExists):
 		a.Error(409, "sale_running", "the activity has already sold units with another spec; add ?force=true to reset it")
 	case err != nil:
 		a.Error(503, "store_unavailable", err.Error())
 	default:
-		a.JSON(200, map[string]any{"activity": act.ID, "stock": act.Stock, "shards": act.Shards, "per_user": act.PerUser, "warmed": true})
+		a.JSON(200, map[string]any{"activity": act.ID, "stock": act.Stock, "shards": act.Shards, "per_user": act.PerUser,
+			"warmed": true, "already_loaded": already})
 	}
 }
 

@@ -206,3 +206,45 @@ func (c *manualClock) Advance(d time.Duration) {
 }
 
 func itoa(n int64) string { return string(fasthttp.AppendUint(nil, int(n))) }
+
+// TestAdminWarmAnswer: the warm answer tells a load from a no-op
+// (already_loaded), as flashgate warm does; before, it said warmed:true
+// either way.
+func TestAdminWarmAnswer(t *testing.T) {
+	type step struct {
+		query   string
+		already bool
+	}
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) Deps
+		steps []step
+	}{
+		{"memory", func(t *testing.T) Deps { return Deps{} }, // warmed by the build
+			[]step{{"", true}, {"?force=true", false}, {"?force=false", true}}},
+		{"redis", func(t *testing.T) Deps {
+			c := redistest.Client(t, redistest.Start(t).Addr())
+			st, err := stock.NewRedis(stock.RedisOptions{Client: c, Prefix: "fg:", Timeout: 3 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return Deps{Redis: c, Stock: st}
+		}, []step{{"", false}, {"", true}, {"?force=1", false}, {"", true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, numbersYAML, tc.store(t))
+			ac := newAdminClient(t, ts, ts.deps, nil)
+			for i, s := range tc.steps {
+				var got struct {
+					Warmed        bool `json:"warmed"`
+					AlreadyLoaded bool `json:"already_loaded"`
+					Stock         int64
+				}
+				if code := ac.call(t, "POST", "/admin/activities/phone-sale/warm"+s.query, &got); code != 200 ||
+					!got.Warmed || got.AlreadyLoaded != s.already || got.Stock != 2 {
+					t.Errorf("step %d warm%s: %d %+v, want 200 warmed, already_loaded %v", i, s.query, code, got, s.already)
+				}
+			}
+		})
+	}
+}

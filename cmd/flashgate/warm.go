@@ -13,11 +13,6 @@ import (
 	"github.com/flashgate/flashgate/stock"
 )
 
-// loadedChecker is the Redis store's "would a Warm change anything".
-type loadedChecker interface {
-	Loaded(ctx context.Context, s stock.Spec) (bool, error)
-}
-
 // cmdWarm pre-heats stock: it loads each activity's stock, shards and
 // per-user limit into Redis before the sale. Warming the same spec again
 // is a no-op; changing a sale that has sold needs --force. It reads the
@@ -72,8 +67,8 @@ func cmdWarm(args []string, stdout, stderr io.Writer) int {
 		// A progress prefix, so a warm-up of many activities shows where it is.
 		step := fmt.Sprintf("[%d/%d] ", i+1, len(todo))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if lc, ok := st.(loadedChecker); ok && !force {
-			loaded, err := lc.Loaded(ctx, spec)
+		if !force {
+			loaded, err := stock.Loaded(ctx, st, spec)
 			if err != nil {
 				cancel()
 				fmt.Fprintf(stderr, "%sactivity %s: %v\n", step, spec.Activity, err)
