@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/stock"
 )
 
 // NotApplied is a setting a reload read but could not apply live: the
@@ -119,23 +121,41 @@ func keptSales(kept []*Activity) []NotApplied {
 
 // changedSales reports, for a shared store (which a reload never warms:
 // its sale was loaded by `flashgate warm`), the activities whose stock,
-// shards or per_user the reload changed: the loaded sale keeps the
-// settings it was warmed with until a forced warm.
-func changedSales(old, next []*Activity) []NotApplied {
+// shards or per_user in the file differ from the sale the store has
+// loaded: that sale keeps the settings it was warmed with until a forced
+// warm. It reads the store, so every reload says so until then, not only
+// the one that changed the file; when the store cannot answer within
+// changedSalesTimeout it compares with the previous file instead.
+func changedSales(st stock.Store, old, next []*Activity) []NotApplied {
 	prev := make(map[string]*Activity, len(old))
 	for _, a := range old {
 		prev[a.ID] = a
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), changedSalesTimeout)
+	defer cancel()
 	var out []NotApplied
 	for _, a := range next {
-		p := prev[a.ID]
-		if p == nil || (p.Stock == a.Stock && p.Shards == a.Shards && p.PerUser == a.PerUser) {
+		loaded, ok, err := stock.LoadedSpec(ctx, st, a.ID)
+		what := "the shared store keeps the loaded sale's settings (stock %d, shards %d, per_user %d)"
+		if err != nil { // the store cannot say: compare with the previous file
+			what = "the shared store keeps the loaded sale's settings; it could not be read, and the previous file had stock %d, shards %d, per_user %d"
+			p := prev[a.ID]
+			if ok = p != nil; ok {
+				loaded = SpecOf(p)
+			}
+		}
+		// Not loaded: never warmed, and its warm-up loads the file's settings.
+		if !ok || (loaded.Stock == a.Stock && loaded.Shards == a.Shards && loaded.PerUser == a.PerUser) {
 			continue
 		}
 		out = append(out, NotApplied{
 			Setting: fmt.Sprintf("activities[%d] (%s): stock, shards, per_user", a.Index, a.ID),
-			Reason:  "the shared store keeps the loaded sale's settings; `flashgate warm --force` or POST /admin/activities/" + a.ID + "/warm?force=true loads the new ones and restarts the sale",
+			Reason: fmt.Sprintf(what, loaded.Stock, loaded.Shards, loaded.PerUser) +
+				"; `flashgate warm --force` or POST /admin/activities/" + a.ID + "/warm?force=true loads the new ones and restarts the sale",
 		})
 	}
 	return out
 }
+
+// changedSalesTimeout bounds a reload's reads of the loaded sales.
+const changedSalesTimeout = 2 * time.Second

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/redistest"
 	"github.com/flashgate/flashgate/stock"
 )
 
@@ -220,9 +221,12 @@ func TestSharedKeysTyped(t *testing.T) {
 }
 
 // TestReloadReportsSharedStoreSales: on a shared store, which a reload
-// never warms, a changed stock, shards or per_user is listed in
-// not_applied (the loaded sale keeps its settings); other changes to the
-// activity and new activities are not.
+// never warms, a stock, shards or per_user in the file that differs from
+// the loaded sale is listed in not_applied with the loaded numbers, on
+// every reload until a forced warm loads the file's (before, only the
+// reload that changed the file said so, and the same file again said
+// nothing while the store still ran the old sale); other changes and
+// activities never warmed are not listed.
 func TestReloadReportsSharedStoreSales(t *testing.T) {
 	st := stock.NewMemory()
 	if err := st.Warm(bgCtx(), stock.Spec{Activity: "phone-sale", Stock: 3, Shards: 2, PerUser: 1}, false); err != nil {
@@ -233,12 +237,53 @@ func TestReloadReportsSharedStoreSales(t *testing.T) {
 	if more == baseYAML {
 		t.Fatal("baseYAML changed: update the test")
 	}
-	rep, err := ts.Reload(parse(t, more))
-	if err != nil || len(rep.NotApplied) != 1 || rep.NotApplied[0].Setting != "activities[0] (phone-sale): stock, shards, per_user" ||
-		!strings.Contains(rep.NotApplied[0].Reason, "warm?force=true") {
-		t.Fatalf("reload with a new stock: %+v %v", rep, err)
+	const setting = "activities[0] (phone-sale): stock, shards, per_user"
+	for _, try := range []string{"reload with a new stock", "the same file again"} {
+		rep, err := ts.Reload(parse(t, more))
+		if err != nil || len(rep.NotApplied) != 1 || rep.NotApplied[0].Setting != setting ||
+			!strings.Contains(rep.NotApplied[0].Reason, "(stock 3, shards 2, per_user 1)") ||
+			!strings.Contains(rep.NotApplied[0].Reason, "warm?force=true") {
+			t.Fatalf("%s: %+v %v", try, rep, err)
+		}
+	}
+	if err := st.Warm(bgCtx(), stock.Spec{Activity: "phone-sale", Stock: 5, Shards: 2, PerUser: 1}, true); err != nil {
+		t.Fatal(err)
 	}
 	if rep, err := ts.Reload(parse(t, more)); err != nil || len(rep.NotApplied) != 0 {
-		t.Fatalf("the same file again: %+v %v", rep, err)
+		t.Fatalf("after the forced warm: %+v %v", rep, err)
+	}
+	if rep, err := ts.Reload(parse(t, baseYAML)); err != nil || len(rep.NotApplied) != 1 ||
+		!strings.Contains(rep.NotApplied[0].Reason, "(stock 5, shards 2, per_user 1)") {
+		t.Fatalf("back to stock 3: %+v %v", rep, err)
+	}
+}
+
+// TestReloadSharedStoreUnreachable: when Redis cannot say what is loaded,
+// a reload still answers (within changedSalesTimeout) and lists the
+// activities the file changed, from the previous file.
+func TestReloadSharedStoreUnreachable(t *testing.T) {
+	srv := redistest.Start(t)
+	c := redistest.Client(t, srv.Addr())
+	st, err := stock.NewRedis(stock.RedisOptions{Client: c, Prefix: "fg:", Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Warm(bgCtx(), stock.Spec{Activity: "phone-sale", Stock: 3, Shards: 2, PerUser: 1}, false); err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, baseYAML, Deps{Redis: c, Stock: st})
+	more := strings.Replace(baseYAML, "stock: 3, shards: 2", "stock: 5, shards: 2", 1)
+	if rep, err := ts.Reload(parse(t, more)); err != nil || len(rep.NotApplied) != 1 ||
+		!strings.Contains(rep.NotApplied[0].Reason, "(stock 3, shards 2, per_user 1)") {
+		t.Fatalf("store up: %+v %v", rep, err)
+	}
+	srv.Stop()
+	start := time.Now()
+	rep, err := ts.Reload(parse(t, baseYAML))
+	if err != nil || len(rep.NotApplied) != 1 || !strings.Contains(rep.NotApplied[0].Reason, "could not be read, and the previous file had stock 5, shards 2, per_user 1") {
+		t.Fatalf("store down, file back to stock 3: %+v %v", rep, err)
+	}
+	if took := time.Since(start); took > changedSalesTimeout+3*time.Second {
+		t.Fatalf("reload with Redis down took %v", took)
 	}
 }

@@ -294,7 +294,7 @@ func (s *Server) Reload(cfg *conf.Config) (Report, error) {
 	time.AfterFunc(grace, func() { _ = old.Close() })
 	notApplied = append(notApplied, keptSales(kept)...)
 	if !s.deps.AutoWarm {
-		notApplied = append(notApplied, changedSales(old.ActivityList, in.ActivityList)...)
+		notApplied = append(notApplied, changedSales(s.deps.Stock, old.ActivityList, in.ActivityList)...)
 	}
 	return Report{NotApplied: notApplied}, nil
 }

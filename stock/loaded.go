@@ -34,3 +34,22 @@ func (m *memoryStore) loaded(s Spec) bool {
 	a := m.get(s.Activity)
 	return a != nil && a.spec.sameStock(s) && time.Duration(a.pay.within.Load()) == s.PayWithin
 }
+
+// LoadedSpec reads the spec activity is loaded with in st; ok is false
+// when it is not loaded (or st cannot tell). A reload on a shared store
+// compares it with the file, so that every reload, not only the one that
+// changed the file, says the running sale keeps other settings.
+func LoadedSpec(ctx context.Context, st Store, activity string) (s Spec, ok bool, err error) {
+	switch st := st.(type) {
+	case *RedisStore:
+		m, ok, err := st.readMeta(ctx, activity)
+		return m.spec, ok, err
+	case *memoryStore:
+		if a := st.get(activity); a != nil {
+			s = a.spec
+			s.PayWithin = time.Duration(a.pay.within.Load())
+			return s, true, nil
+		}
+	}
+	return s, false, nil
+}
