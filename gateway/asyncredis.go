@@ -189,6 +189,15 @@ func (a *AsyncQueues) durableStatus(ticket, user string) (forward.Status, bool, 
 	if !ok || owner != user {
 		return forward.Status{}, false, nil
 	}
+	// Only an activity an async route sells has tickets: the ledger also
+	// holds sync purchases, whose keys would otherwise poll "queued"
+	// forever (the memory store's queue never saw them: 404 there too).
+	a.mu.Lock()
+	_, async := a.owner[activity]
+	a.mu.Unlock()
+	if !async {
+		return forward.Status{}, false, nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	rec, state, err := a.durable.OrderStatus(ctx, activity, user, seq)

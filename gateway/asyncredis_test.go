@@ -25,6 +25,7 @@ upstreams: [{name: orders, addrs: ["BACKEND"], timeout: 2s, connect_timeout: 200
 activities:
   - {id: phone-sale, product: phone-x, stock: 3, shards: 2}
   - {id: bad-sale, product: phone-x, stock: 3, shards: 2}
+  - {id: sync-sale, product: phone-x, stock: 3, shards: 2}
 routes:
   - method: POST
     path: /buy/{activity}
@@ -36,6 +37,11 @@ routes:
     activities: [bad-sale]
     filters: [{identity: {header: X-User-Id, require: true}}, {stock: {}}]
     action: {type: proxy, upstream: orders, rewrite: /nowhere, mode: async, queue: {rate: 1000, attempts: 2, backoff: 1ms, claim_idle: 5s}}
+  - method: POST
+    path: /now/{activity}
+    activities: [sync-sale]
+    filters: [{identity: {header: X-User-Id, require: true}}, {stock: {}}]
+    action: {type: proxy, upstream: orders, rewrite: /orders}
   - path: /api/orders/{ticket}
     filters: [{identity: {header: X-User-Id, require: true}}]
     action: {type: json, endpoint: order_status}
@@ -127,6 +133,17 @@ func TestAsyncOnRedis(t *testing.T) {
 				if code, m := g1.do(t, "GET", tc.path, tc.user); code != tc.code {
 					t.Errorf("%s: %d %v, want %d", tc.name, code, m, tc.code)
 				}
+			}
+
+			// A sync purchase has no ticket: its key polls 404, as on the
+			// memory store (it polled "queued" for ever).
+			code, m = g1.do(t, "POST", "/now/sync-sale", "dave")
+			key, _ := m["idempotency_key"].(string)
+			if code != 201 || !strings.HasPrefix(key, "sync-sale:dave:") {
+				t.Fatalf("sync purchase: %d %v", code, m)
+			}
+			if code, m := g2.do(t, "GET", "/api/orders/"+key, "dave"); code != 404 {
+				t.Errorf("poll of a sync purchase's key: %d %v, want 404", code, m)
 			}
 
 			// A rejected order is dead-lettered and its unit given back.
