@@ -57,6 +57,24 @@ var consumerName = func() string {
 	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
 }()
 
+// oneAsyncRoute refuses a second async route for an activity on the
+// Redis store, where each route's consumer group reads every order of its
+// activities (two would deliver each order twice). It checks the config
+// alone, so that `flashgate check`, which builds on a memory store, says
+// what serve would; stream checks the running queues across reloads.
+func oneAsyncRoute(by map[string]string, path string, rc conf.Route, acts []*Activity, store string) error {
+	if store != "redis" || rc.Action.Type != "proxy" || rc.Action.Mode != "async" {
+		return nil
+	}
+	for _, a := range acts {
+		if other, ok := by[a.ID]; ok {
+			return conf.AtPath(conf.Join(path, "action.mode"), fmt.Errorf("activity %s is already sold async by route %q: one async route per activity on the Redis store", a.ID, other))
+		}
+		by[a.ID] = rc.Name
+	}
+	return nil
+}
+
 // stream returns route's forwarder, starting it on first use: the same
 // rules as queue (settings change only with a restart; activate points it
 // at the new config's upstream). An activity can be sold async by one

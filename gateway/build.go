@@ -210,6 +210,7 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 	r.NotFound = notFound.Write
 	r.MethodNotAllowed = in.Pages.MustGet(PageSpec{Status: 405, Reason: "method_not_allowed", Kind: "error", Message: "Method not allowed here."}).Write
 	var buildErrs []error
+	asyncBy := map[string]string{} // activity -> the route selling it async on Redis
 	for i, rc := range cfg.Routes {
 		env := &Env{
 			Config: cfg, Route: rc.Name, RoutePath: rc.Path, AllActivities: in.Activities, Pages: in.Pages,
@@ -218,6 +219,10 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 		}
 		if strings.Contains(rc.Path, "{activity}") {
 			env.Activities = in.routeActivities(rc)
+		}
+		if err := oneAsyncRoute(asyncBy, conf.Index("routes", i), rc, env.Activities, cfg.Stock.Store); err != nil {
+			buildErrs = append(buildErrs, err)
+			continue
 		}
 		if err := in.addRoute(r, conf.Index("routes", i), rc, decodedRoutes[i], env); err != nil {
 			buildErrs = append(buildErrs, err)

@@ -50,6 +50,9 @@ upstreams: [{name: orders, addrs: ["127.0.0.1:1"]}]
 			[]string{"routes[0].filters[2].rate_limit: async mode on the Redis store queues the order in the stock filter's script, so stock must be the chain's last filter"}},
 		{"async max_wait under backoff_max (validate)", `{path: "/b/{activity}", method: POST, filters: [{identity: {header: X-User-Id}}, {stock: {}}], action: {type: proxy, upstream: orders, mode: async, queue: {rate: 5, backoff_max: 30s, max_wait: 20s}}}`,
 			[]string{"routes[0].action.queue.max_wait: must be >= backoff_max (30s): one retry's wait would outlast it, got 20s"}},
+		{"two async routes for one activity on Redis (plan)", `{name: q1, path: "/b/{activity}", method: POST, filters: [{identity: {header: X-User-Id}}, {stock: {}}], action: {type: proxy, upstream: orders, mode: async, queue: {rate: 5}}}
+  - {name: q2, path: "/c/{activity}", method: POST, filters: [{identity: {header: X-User-Id}}, {stock: {}}], action: {type: proxy, upstream: orders, mode: async, queue: {rate: 5}}}`,
+			[]string{`routes[1].action.mode: activity a1 is already sold async by route "q1": one async route per activity on the Redis store`}},
 		{"missing blacklist file (plan)", `{path: "/b/{activity}", filters: [{blacklist: {file: nowhere.txt, redis_key: ""}}], action: {type: json, endpoint: activity_status}}`,
 			[]string{`routes[0].filters[0].blacklist: file: open `}},
 		{"several stages at once", `{path: x, action: {type: static, page: phone-y}}
