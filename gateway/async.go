@@ -231,6 +231,6 @@ func (in *Instance) asyncAction(u *Upstream, aq *asyncQueue, rewrite []byte) fun
 			return
 		}
 		r.Ticket.Held = false // the queue owns the unit now
-		writeQueued(r.Ctx, []byte(o.Ticket))
+		writeQueued(r.Ctx, []byte(o.Ticket), in.poll)
 	}
 }

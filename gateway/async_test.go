@@ -310,3 +310,46 @@ func TestAsyncQueueDrainsAfterItsRouteTurnsSync(t *testing.T) {
 		t.Errorf("the route, now sync: %d %v, want the backend's 201", code, m)
 	}
 }
+
+// TestAsyncPollLink: the 202 points at the config's own order_status
+// route, wherever it is mounted (it said /api/orders/ whatever the
+// config), and says nothing when no route answers polls.
+func TestAsyncPollLink(t *testing.T) {
+	for _, tc := range []struct {
+		name, from, to string
+		poll           string // "" for no poll field
+	}{
+		{"default path", "", "", "/api/orders/"},
+		{"mounted elsewhere", "path: /api/orders/{ticket}", `path: "/shop/v1/orders/{ticket}/state"`, "/shop/v1/orders/"},
+		{"no order_status route", `  - path: /api/orders/{ticket}
+    filters: [{identity: {header: X-User-Id, require: true}}]
+    action: {type: json, endpoint: order_status}
+`, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := strings.Replace(asyncYAML, tc.from, tc.to, 1)
+			if tc.from != "" && yaml == asyncYAML {
+				t.Fatal("asyncYAML changed: update the test")
+			}
+			g := startAsyncWith(t, yaml, demobackend.Options{})
+			code, m := g.do(t, "POST", "/buy/phone-sale", "alice")
+			ticket, _ := m["ticket"].(string)
+			poll, has := m["poll"].(string)
+			want := ""
+			if tc.poll != "" {
+				want = tc.poll + ticket
+				if tc.name == "mounted elsewhere" {
+					want += "/state"
+				}
+			}
+			if code != 202 || ticket == "" || poll != want || has != (want != "") {
+				t.Fatalf("purchase: %d %v, want 202 with poll %q", code, m, want)
+			}
+			if want != "" {
+				if got := g.poll(t, poll, "alice"); got["status"] != "delivered" {
+					t.Errorf("poll %s: %v, want delivered", poll, got)
+				}
+			}
+		})
+	}
+}

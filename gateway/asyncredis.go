@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -172,7 +173,7 @@ func (r *Request) AsyncOrder() (order []byte, ok bool, err error) {
 
 // durableAction answers 202 for an order TakeOrder has queued: the unit
 // and the order are Redis's now.
-func durableAction(u *Upstream) func(r *Request, _ string) {
+func durableAction(u *Upstream, poll pollLink) func(r *Request, _ string) {
 	return func(r *Request, _ string) {
 		if !r.Ticket.Held || r.Activity == nil {
 			u.Forward(r, nil) // cannot happen behind the stock filter; never drop a unit
@@ -181,20 +182,55 @@ func durableAction(u *Upstream) func(r *Request, _ string) {
 		r.Ticket.Held = false
 		var buf [160]byte
 		ticket := AppendIdempotencyKey(buf[:0], r.Activity.IDBytes, r.User, r.Ticket.Seq)
-		writeQueued(r.Ctx, ticket)
+		writeQueued(r.Ctx, ticket, poll)
 	}
 }
 
+// pollLink is where the 202 of a queued order says to poll: the path of
+// the config's order_status route, cut around its {ticket}. A config
+// without one sends no poll link (the build warns).
+type pollLink struct {
+	prefix, suffix string
+	ok             bool
+}
+
+// pollLinkOf finds the first order_status route whose path names the
+// ticket and nothing else.
+func pollLinkOf(routes []conf.Route) pollLink {
+	for _, rc := range routes {
+		if rc.Action.Type != "json" || rc.Action.Endpoint != "order_status" {
+			continue
+		}
+		pre, suf, found := strings.Cut(rc.Path, "{ticket}")
+		if found && !strings.Contains(pre, "{") && !strings.Contains(suf, "{") {
+			return pollLink{prefix: jsonInner(pre), suffix: jsonInner(suf), ok: true}
+		}
+	}
+	return pollLink{}
+}
+
+// jsonInner is s escaped for the inside of a JSON string.
+func jsonInner(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
+}
+
 // writeQueued writes the 202 of a queued order.
-func writeQueued(ctx *fasthttp.RequestCtx, ticket []byte) {
+func writeQueued(ctx *fasthttp.RequestCtx, ticket []byte, poll pollLink) {
 	ctx.SetStatusCode(fasthttp.StatusAccepted)
 	SetPrivateJSON(&ctx.Response.Header)
-	b := make([]byte, 0, 64+2*len(ticket))
+	b := make([]byte, 0, 64+2*len(ticket)+len(poll.prefix)+len(poll.suffix))
 	b = append(b, `{"ticket":"`...)
 	b = append(b, ticket...)
-	b = append(b, `","status":"queued","poll":"/api/orders/`...)
-	b = append(b, ticket...)
-	b = append(b, "\"}\n"...)
+	b = append(b, `","status":"queued"`...)
+	if poll.ok {
+		b = append(b, `,"poll":"`...)
+		b = append(b, poll.prefix...)
+		b = append(b, ticket...)
+		b = append(b, poll.suffix...)
+		b = append(b, '"')
+	}
+	b = append(b, "}\n"...)
 	ctx.Response.SetBodyRaw(b)
 }
 

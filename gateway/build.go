@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,6 +78,7 @@ type Instance struct {
 	busy    *Page
 	queues  *AsyncQueues
 	units   *Units
+	poll    pollLink // where an async 202 says to poll
 	// activate holds what takes effect only once the instance serves:
 	// running queues switch to this config's upstreams.
 	activate []func()
@@ -209,6 +211,10 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 	notFound := in.Pages.MustGet(PageSpec{Status: 404, Reason: "not_found", Kind: "not_found", Message: "No such page."})
 	r.NotFound = notFound.Write
 	r.MethodNotAllowed = in.Pages.MustGet(PageSpec{Status: 405, Reason: "method_not_allowed", Kind: "error", Message: "Method not allowed here."}).Write
+	in.poll = pollLinkOf(cfg.Routes)
+	if !in.poll.ok && slices.ContainsFunc(cfg.Routes, func(rc conf.Route) bool { return rc.Action.Mode == "async" }) {
+		deps.Logger.Warn("an async route's 202 has no poll link: no order_status route names {ticket}, so buyers cannot poll their orders")
+	}
 	var buildErrs []error
 	asyncBy := map[string]string{} // activity -> the route selling it async on Redis
 	for i, rc := range cfg.Routes {

@@ -9,8 +9,8 @@ import (
 
 // OrderStatusConfig is the (empty) config of the order_status endpoint,
 // which answers the poll of an async purchase's ticket. Its route's path
-// names the ticket {ticket}; the 202 of an async purchase points at
-// /api/orders/<ticket>, so route it there.
+// names the ticket {ticket}; the 202 of an async purchase points at the
+// first such route (pollLinkOf).
 type OrderStatusConfig struct{}
 
 // Validate checks nothing: there is nothing to set.

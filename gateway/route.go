@@ -310,7 +310,7 @@ func (in *Instance) buildAction(rt *Route, rc conf.Route, ec EndpointConfig, env
 			}
 			in.activate = append(in.activate, activate)
 			rt.order = orderEncoder(u, rewrite)
-			return durableAction(u), nil
+			return durableAction(u, in.poll), nil
 		}
 		if rc.Action.Mode == "async" && rc.Action.Queue != nil {
 			aq, activate, err := in.queues.queue(rc.Name, *rc.Action.Queue, u)
