@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,11 +56,18 @@ func startAsync(t *testing.T) *asyncGateway {
 func startAsyncWith(t *testing.T, yamlTemplate string, opts demobackend.Options) *asyncGateway {
 	t.Helper()
 	b := demobackend.New(opts)
+	return startAsyncBehind(t, yamlTemplate, b, b.Handler)
+}
+
+// startAsyncBehind is startAsyncWith with the backend's handler given
+// (b's, wrapped), for a backend that fails on cue.
+func startAsyncBehind(t *testing.T, yamlTemplate string, b *demobackend.Backend, h fasthttp.RequestHandler) *asyncGateway {
+	t.Helper()
 	bln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bsrv := &fasthttp.Server{Handler: b.Handler}
+	bsrv := &fasthttp.Server{Handler: h}
 	go func() { _ = bsrv.Serve(bln) }()
 	t.Cleanup(func() { _ = bsrv.Shutdown() })
 
@@ -353,3 +362,62 @@ func TestAsyncPollLink(t *testing.T) {
 		})
 	}
 }
+
+// TestAsyncAdmitsWhileBreakerOpen: an async route takes orders while its
+// upstream's breaker is open (a backend that is down makes orders wait,
+// not buyers turned away), and the queue delivers them once the backend
+// is back. It answered 503 upstream_unavailable, with no ticket, once
+// failed sends had opened the breaker. A sync route on the same upstream
+// shows when the breaker is open: it answers upstream_unavailable.
+func TestAsyncAdmitsWhileBreakerOpen(t *testing.T) {
+	yaml := strings.Replace(asyncYAML, "connect_timeout: 200ms}", "connect_timeout: 200ms, breaker_failures: 2, breaker_open: 1h}", 1)
+	yaml = strings.Replace(yaml, "attempts: 2, backoff: 1ms}", "attempts: 100, backoff: 1ms, backoff_max: 20ms}", 1)
+	yaml = strings.Replace(yaml, "  - path: /api/orders/{ticket}", `  - method: POST
+    path: /now/{activity}
+    filters: [{identity: {header: X-User-Id, require: true}}, {stock: {}}]
+    action: {type: proxy, upstream: orders, rewrite: /orders}
+  - path: /api/orders/{ticket}`, 1)
+	var down atomic.Bool
+	down.Store(true)
+	b := demobackend.New(demobackend.Options{})
+	g := startAsyncBehind(t, yaml, b, func(ctx *fasthttp.RequestCtx) {
+		if down.Load() {
+			ctx.SetStatusCode(500)
+			ctx.SetBodyString(`{"error":"down"}`)
+			return
+		}
+		b.Handler(ctx)
+	})
+	open := false
+	for i := 0; i < 10 && !open; i++ {
+		code, m := g.do(t, "POST", "/now/phone-sale", "probe"+itoa(i))
+		open = code == 503 && m["error"] == "upstream_unavailable"
+	}
+	if !open {
+		t.Fatal("the sync route never saw the breaker open")
+	}
+	var polls []string
+	for _, user := range []string{"u1", "u2", "u3"} {
+		code, m := g.do(t, "POST", "/buy/phone-sale", user)
+		if code != 202 {
+			t.Fatalf("async purchase with the breaker open: %d %v, want 202", code, m)
+		}
+		polls = append(polls, m["poll"].(string))
+	}
+	// Back up; a reload starts a new, closed breaker, and the queue moves
+	// to it (rather than waiting out the hour).
+	down.Store(false)
+	if _, err := g.s.Reload(parse(t, g.yaml)); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range polls {
+		if got := g.poll(t, p, "u"+itoa(i+1)); got["status"] != "delivered" {
+			t.Errorf("%s: %v, want delivered", p, got)
+		}
+	}
+	if n := b.Orders(); n != 3 {
+		t.Errorf("backend has %d orders, want 3", n)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -118,7 +118,10 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 	if err != nil {
 		return conf.AtPath(env.Path, err)
 	}
-	if u := in.Upstreams[rc.Action.Upstream]; rc.Action.Type == "proxy" && u != nil && u.breaker != nil {
+	// Only a sync route waits on its upstream: an async one queues the
+	// order, and its forwarder waits out the breaker with the order (a
+	// backend that is down makes orders wait, not buyers turned away).
+	if u := in.Upstreams[rc.Action.Upstream]; rc.Action.Type == "proxy" && rc.Action.Mode != "async" && u != nil && u.breaker != nil {
 		rt.gate = u.breaker
 		rt.gateRejects = breakerRejections.WithLabelValues(rc.Name, rc.Action.Upstream)
 		rt.unavailable, err = in.Pages.Get(PageSpec{Status: 503, Reason: "upstream_unavailable", Kind: "busy",
