@@ -122,6 +122,12 @@ type Config struct {
 	// never sent (again). Nil: every order is sent.
 	Check func(o *Order) stock.OrderCheck
 
+	// DeadLetter, when set, hears of every dead-lettered order once, after
+	// its unit was given back and before its status says failed: the
+	// memory queue has no dead-letter stream, so the gateway logs them
+	// for whoever must refund a payment taken for one.
+	DeadLetter func(o *Order, reason string)
+
 	// Now and Sleep are the clock; nil means the real one. Tests inject
 	// a fake so that pacing and backoff need no real waiting.
 	Now   func() time.Time

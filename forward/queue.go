@@ -302,6 +302,9 @@ func (q *Queue) deadLetter(ctx context.Context, it *item, reason string) {
 			q.stats.ReleaseFailed++
 			q.mu.Unlock()
 		}
+		if q.cfg.DeadLetter != nil {
+			q.cfg.DeadLetter(&it.o, reason)
+		}
 	}
 	q.finish(it, Failed, reason)
 }

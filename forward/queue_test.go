@@ -158,7 +158,10 @@ func TestOutcomes(t *testing.T) {
 			clk := newFakeClock()
 			o := order(1)
 			rel := &releases{n: map[string]int{}}
-			q, s, st := deliverOne(t, Config{Rate: 1000, Attempts: 3, Now: clk.Now, Sleep: clk.Sleep}, o, tc.script, rel)
+			var dead []string // written before the status says failed, read after
+			cfg := Config{Rate: 1000, Attempts: 3, Now: clk.Now, Sleep: clk.Sleep,
+				DeadLetter: func(o *Order, reason string) { dead = append(dead, o.Ticket+" "+reason) }}
+			q, s, st := deliverOne(t, cfg, o, tc.script, rel)
 			got, ok := q.Status(o.Ticket, o.User)
 			if !ok {
 				t.Fatal("status of a finished order is gone")
@@ -172,6 +175,9 @@ func TestOutcomes(t *testing.T) {
 			}
 			if rel.n[o.Ticket] != tc.released {
 				t.Errorf("released %d times, want %d", rel.n[o.Ticket], tc.released)
+			}
+			if want := tc.released; len(dead) != want || (want == 1 && dead[0] != o.Ticket+" "+tc.reason) {
+				t.Errorf("dead letters heard: %q, want %d for %s %s", dead, want, o.Ticket, tc.reason)
 			}
 			if want := uint64(tc.attempts - 1); tc.state == Delivered && st.Retried != want {
 				t.Errorf("retried %d, want %d", st.Retried, want)

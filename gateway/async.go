@@ -78,6 +78,10 @@ func (a *AsyncQueues) queue(route string, c conf.Queue, u *Upstream) (q *asyncQu
 		Backoff: c.Backoff, BackoffMax: c.BackoffMax, MaxWait: c.MaxWait, Capacity: c.Capacity,
 		SendTimeout: u.timeout,
 	}
+	fc.DeadLetter = func(o *forward.Order, reason string) {
+		a.log.Warn("async order dead-lettered: its unit was given back; refund any payment taken for it",
+			"route", route, "key", o.Ticket, "reason", reason)
+	}
 	if hc := a.held(); hc != nil {
 		fc.Check = func(o *forward.Order) stock.OrderCheck { return hc.CheckOrder(o.Activity, o.User, o.Seq) }
 	}
