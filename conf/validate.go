@@ -222,8 +222,14 @@ func (c *Config) validateRoutes(errs *Errors) {
 
 // validateMode checks a proxy action's mode and its queue.
 func (c *Config) validateMode(errs *Errors, ap string, a Action) {
+	if errs.Unreadable(Join(ap, "mode")) {
+		return // its wrong type is the news; the default it fell back to is no mode to judge a queue by
+	}
 	oneOf(errs, Join(ap, "mode"), a.Mode, "sync", "async")
 	q := a.Queue
+	if a.Mode != "sync" && a.Mode != "async" {
+		return // the mode's own error says it; its queue cannot be judged
+	}
 	if a.Mode != "async" {
 		if q != nil {
 			errs.Addf(Join(ap, "queue"), "only an async proxy action has a queue (mode is %s)", a.Mode)
@@ -247,11 +253,12 @@ func (c *Config) validateMode(errs *Errors, ap string, a Action) {
 	if q.BackoffMax < q.Backoff {
 		errs.Addf(Join(qp, "backoff_max"), "must be >= backoff (%s), got %s", q.Backoff, q.BackoffMax)
 	}
-	if q.MaxWait < q.BackoffMax {
+	positive(errs, Join(qp, "max_wait"), q.MaxWait)
+	if q.MaxWait > 0 && q.MaxWait < q.BackoffMax {
 		errs.Addf(Join(qp, "max_wait"), "must be >= backoff_max (%s): one retry's wait would outlast it, got %s", q.BackoffMax, q.MaxWait)
 	}
 	for _, u := range c.Upstreams {
-		if u.Name != a.Upstream {
+		if u.Name != a.Upstream || c.Stock.Store != "redis" { // only a Redis Stream's entries are claimed
 			continue
 		}
 		if floor := 2 * (u.ConnectTimeout + u.Timeout); q.ClaimIdle < floor {

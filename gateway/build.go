@@ -213,7 +213,10 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 	r.MethodNotAllowed = in.Pages.MustGet(PageSpec{Status: 405, Reason: "method_not_allowed", Kind: "error", Message: "Method not allowed here."}).Write
 	in.poll = pollLinkOf(cfg.Routes)
 	if !in.poll.ok && slices.ContainsFunc(cfg.Routes, func(rc conf.Route) bool { return rc.Action.Mode == "async" }) {
-		deps.Logger.Warn("an async route's 202 has no poll link: no order_status route names {ticket}, so buyers cannot poll their orders")
+		log := deps.Logger // once it serves: not on check, warm or a build that fails
+		in.activate = append(in.activate, func() {
+			log.Warn("an async route's 202 has no poll link: no order_status route names {ticket}, so buyers cannot poll their orders")
+		})
 	}
 	var buildErrs []error
 	asyncBy := map[string]string{} // activity -> the route selling it async on Redis
