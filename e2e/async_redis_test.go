@@ -55,6 +55,10 @@ type keyBackend struct {
 	addr     string
 	srv      *fasthttp.Server
 	delay    time.Duration // per order
+	// failing makes every order answer 503 (counted in failed, not in
+	// byKey): a backend that is down but answering.
+	failing atomic.Bool
+	failed  atomic.Int64
 }
 
 func startKeyBackend(t *testing.T, addr string) *keyBackend {
@@ -91,6 +95,11 @@ func (kb *keyBackend) handle(ctx *fasthttp.RequestCtx) {
 	for p := kb.peak.Load(); in > p && !kb.peak.CompareAndSwap(p, in); p = kb.peak.Load() {
 	}
 	time.Sleep(kb.delay)
+	if kb.failing.Load() {
+		kb.failed.Add(1)
+		ctx.SetStatusCode(503)
+		return
+	}
 	key := string(ctx.Request.Header.Peek("Idempotency-Key"))
 	kb.mu.Lock()
 	kb.byKey[key]++
@@ -243,6 +252,65 @@ func TestAsyncTwoGatewaysOneKilled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAsyncSIGTERMHandsBack: a gateway stopped with SIGTERM in the
+// middle of an async sale hands the orders it holds (waiting for a retry)
+// back to the fleet: the other instance delivers them within seconds,
+// not after claim_idle (a minute here), each once.
+func TestAsyncSIGTERMHandsBack(t *testing.T) {
+	raddrs := []string{redistest.Start(t).Addr()}
+	kb := startKeyBackend(t, "127.0.0.1:0")
+	kb.failing.Store(true)
+	const stock = 24
+	queue := "{rate: 200, max_inflight: 4, attempts: 1000, backoff: 5s, backoff_max: 5s, claim_idle: 60s}"
+	a1, a2 := freeAddr(t), freeAddr(t)
+	cfg1 := writeFile(t, "gw1.yaml", asyncSaleConfig(a1, kb.addr, raddrs, stock, queue))
+	cfg2 := writeFile(t, "gw2.yaml", asyncSaleConfig(a2, kb.addr, raddrs, stock, queue))
+	warm(t, cfg1)
+	g1 := gateway(t, cfg1, a1)
+	gateway(t, cfg2, a2)
+	tickets, codes := asyncBuyers(t, []string{a1, a2}, stock, 0, nil, nil)
+	if len(tickets) != stock {
+		t.Fatalf("202s %d, want %d: %v", len(tickets), stock, codes)
+	}
+	// Both instances hold max_inflight orders, each failed once and now
+	// waiting 2.5-5 s for its retry.
+	for deadline := time.Now().Add(20 * time.Second); kb.failed.Load() < 8 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := kb.failed.Load(); n < 8 {
+		t.Fatalf("only %d sends failed: the instances do not hold their orders", n)
+	}
+	kb.failing.Store(false)
+	stopped := time.Now()
+	if err := g1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := g1.wait(t, 15*time.Second); code != 0 {
+		t.Fatalf("gw1 exit %d after SIGTERM", code)
+	}
+	if !strings.Contains(g1.out.String(), "orders handed back") {
+		t.Errorf("gw1 logged no hand-back:\n%s", g1.out.String())
+	}
+	var keys map[string]int
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if keys, _ = kb.snapshot(); len(keys) == stock && queueDepth(t, raddrs) == 0 {
+			break
+		}
+	}
+	took := time.Since(stopped)
+	for _, tk := range tickets {
+		if keys[tk] != 1 {
+			t.Errorf("ticket %s accepted %d times by the backend, want once", tk, keys[tk])
+		}
+	}
+	// claim_idle is 60 s: only a hand-back lets gw2 have gw1's orders
+	// sooner (a retry waits at most 5 s, a takeover scan runs each second).
+	if took > 20*time.Second {
+		t.Errorf("every order delivered %v after the SIGTERM: gw1's orders waited for claim_idle", took)
+	}
+	t.Logf("all %d orders delivered, each once, %v after gw1's SIGTERM (claim_idle 60 s)", stock, took.Round(time.Millisecond))
 }
 
 func g1Killed(p *proc) bool {

@@ -27,6 +27,7 @@ type StreamLog interface {
 	ReadOrders(ctx context.Context, activity string, shard int, group, consumer string, count int) ([]stock.QueuedOrder, error)
 	ClaimIdle(ctx context.Context, activity string, shard int, group, consumer string, idle time.Duration, count int, cursor string) ([]stock.QueuedOrder, string, error)
 	Touch(ctx context.Context, activity string, shard int, group, consumer string, ids []string) ([]string, error)
+	HandBack(ctx context.Context, activity string, shard int, group, consumer string, ids []string) error
 	Check(ctx context.Context, q *stock.QueuedOrder) (stock.OrderCheck, error)
 	Finish(ctx context.Context, q *stock.QueuedOrder, group, deadReason string) (bool, error)
 	Release(ctx context.Context, activity string, user []byte, seq int64) (bool, error)
@@ -74,7 +75,10 @@ type StreamConfig struct {
 // StreamStats counts what a Forwarder did.
 type StreamStats struct {
 	Delivered, Retried, DeadLettered, ReleaseFailed, Dropped, TakenOver uint64
-	Dead                                                                DeadCounts // DeadLettered by reason
+	// HandedBack counts the orders this forwarder gave back unfinished
+	// when it stopped, for another instance to take over at once.
+	HandedBack uint64
+	Dead       DeadCounts // DeadLettered by reason
 	// Duplicates counts sends of an order that may have reached the
 	// backend before, by cause: claimed_from_dead (taken over from
 	// another instance after it had claimed it), retry_after_timeout
@@ -99,8 +103,8 @@ type Forwarder struct {
 	// goroutine alone uses it).
 	grouped map[string]int
 	st      struct {
-		delivered, retried, dead, relFailed, dropped, takenOver, fromDead, afterTimeout atomic.Uint64
-		deadBy                                                                          [len(DeadReasons)]atomic.Uint64
+		delivered, retried, dead, relFailed, dropped, takenOver, fromDead, afterTimeout, handedBack atomic.Uint64
+		deadBy                                                                                      [len(DeadReasons)]atomic.Uint64
 	}
 }
 
@@ -137,7 +141,7 @@ func (f *Forwarder) Stats() StreamStats {
 	st := StreamStats{
 		Delivered: f.st.delivered.Load(), Retried: f.st.retried.Load(), DeadLettered: f.st.dead.Load(),
 		ReleaseFailed: f.st.relFailed.Load(), Dropped: f.st.dropped.Load(), TakenOver: f.st.takenOver.Load(),
-		ClaimedFromDead: f.st.fromDead.Load(), RetryAfterTimeout: f.st.afterTimeout.Load(),
+		ClaimedFromDead: f.st.fromDead.Load(), RetryAfterTimeout: f.st.afterTimeout.Load(), HandedBack: f.st.handedBack.Load(),
 		Inflight: len(f.sem),
 	}
 	for i := range st.Dead {
@@ -151,13 +155,27 @@ type shardRef struct {
 	shard    int
 }
 
-// Run reads and delivers until ctx is done, then waits for the orders
-// under way; what it leaves unacked another instance claims after
-// ClaimIdle (or this one, restarted under the same consumer name, reads
-// again: its pending entries are read first).
+// Run reads and delivers until ctx is done. Sends already under way then
+// finish (each within SendTimeout) and are acked as usual; the orders it
+// holds but will not send now (waiting for a rate slot or a retry, or
+// read and not started) are handed back (HandBack), so another instance
+// takes them over within a second instead of after ClaimIdle. Only what a
+// killed instance leaves waits out ClaimIdle.
 func (f *Forwarder) Run(ctx context.Context) {
+	// work outlives ctx by the tail: sends under way, their records and
+	// acks. It ends tailGrace after the last send could have.
+	work, endWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer endWork()
+	stopTail := context.AfterFunc(ctx, func() { time.AfterFunc(f.cfg.SendTimeout+tailGrace, endWork) })
+	defer stopTail()
+
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	var left []*streamItem // owned, not finished: handed back at the end
+	var leftMu sync.Mutex
+	defer func() {
+		wg.Wait()
+		f.handBack(work, left)
+	}()
 	wg.Add(1)
 	go func() { defer wg.Done(); f.touchLoop(ctx) }()
 
@@ -176,7 +194,7 @@ func (f *Forwarder) Run(ctx context.Context) {
 		buf = buf[:0]
 		if free > 0 && len(shards) > 0 {
 			per := max(1, free/len(shards))
-			takeOver := now.Sub(claimed) > f.cfg.ClaimIdle/2
+			takeOver := now.Sub(claimed) > f.scanEvery()
 			if takeOver {
 				claimed = now
 			}
@@ -211,13 +229,23 @@ func (f *Forwarder) Run(ctx context.Context) {
 			select {
 			case f.sem <- struct{}{}:
 			case <-ctx.Done():
+				leftMu.Lock()
+				for j := i; j < len(buf); j++ { // read, never started
+					left = append(left, &streamItem{q: buf[j]})
+				}
+				leftMu.Unlock()
+				f.disown(it)
 				return
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer func() { <-f.sem }()
-				f.deliver(ctx, it)
+				if !f.deliver(ctx, work, it) && !it.lost.Load() {
+					leftMu.Lock()
+					left = append(left, it)
+					leftMu.Unlock()
+				}
 				f.disown(it)
 			}()
 		}
@@ -228,6 +256,34 @@ func (f *Forwarder) Run(ctx context.Context) {
 		}
 		if sleep(ctx, poll) != nil {
 			return
+		}
+	}
+}
+
+// tailGrace bounds a stopping forwarder's Redis work after its last send
+// could have ended: the records and acks of those sends, and HandBack.
+const tailGrace = 2 * time.Second
+
+// scanEvery is how often idle entries are looked for: every second, so an
+// order handed back at a stop (or left by an instance dead for
+// ClaimIdle) waits about a second, not another ClaimIdle/2. XAUTOCLAIM
+// scans the group's pending entries, at most MaxInflight per instance.
+func (f *Forwarder) scanEvery() time.Duration {
+	return min(f.cfg.ClaimIdle/2, time.Second)
+}
+
+// handBack gives the orders a stopping forwarder did not finish to the
+// next instance that scans, by shard; an order handed back may have been
+// sent (a retry waiting), so its next send counts as claimed_from_dead.
+func (f *Forwarder) handBack(work context.Context, left []*streamItem) {
+	by := map[shardRef][]string{}
+	for _, it := range left {
+		k := shardRef{it.q.Activity, it.q.Shard}
+		by[k] = append(by[k], it.q.ID)
+	}
+	for k, ids := range by {
+		if f.log.HandBack(work, k.activity, k.shard, f.cfg.Group, f.cfg.Consumer, ids) == nil {
+			f.st.handedBack.Add(uint64(len(ids)))
 		}
 	}
 }

@@ -116,13 +116,68 @@ func (f *fixture) sell(t *testing.T, n int) []string {
 
 func (f *fixture) forwarder(t *testing.T, consumer string, send Sender, rate float64, edit func(*StreamConfig)) *Forwarder {
 	t.Helper()
+	return f.forwarderOn(t, f.r, consumer, send, rate, edit)
+}
+
+// killedForwarder is a forwarder that kill turns into a SIGKILLed
+// instance: from then on nothing it writes reaches Redis (no record, no
+// ack, no hand-back), so its stop leaves its entries pending as a SIGKILL
+// does.
+func (f *fixture) killedForwarder(t *testing.T, consumer string, send Sender, rate float64, edit func(*StreamConfig)) (fw *Forwarder, kill func()) {
+	t.Helper()
+	l := &killedLog{RedisStore: f.r}
+	return f.forwarderOn(t, l, consumer, send, rate, edit), func() { l.dead.Store(true) }
+}
+
+type killedLog struct {
+	*stock.RedisStore
+	dead atomic.Bool
+}
+
+func (l *killedLog) HandBack(ctx context.Context, a string, s int, g, c string, ids []string) error {
+	if l.dead.Load() {
+		return nil
+	}
+	return l.RedisStore.HandBack(ctx, a, s, g, c, ids)
+}
+
+func (l *killedLog) Finish(ctx context.Context, q *stock.QueuedOrder, g, dead string) (bool, error) {
+	if l.dead.Load() {
+		return false, nil
+	}
+	return l.RedisStore.Finish(ctx, q, g, dead)
+}
+
+func (l *killedLog) Release(ctx context.Context, a string, u []byte, seq int64) (bool, error) {
+	if l.dead.Load() {
+		return false, nil
+	}
+	return l.RedisStore.Release(ctx, a, u, seq)
+}
+
+func (l *killedLog) PutOrderStatus(ctx context.Context, a, u string, seq int64, rec []byte, ttl time.Duration) error {
+	if l.dead.Load() {
+		return nil
+	}
+	return l.RedisStore.PutOrderStatus(ctx, a, u, seq, rec, ttl)
+}
+
+func (l *killedLog) PutQueuedStatus(ctx context.Context, a, u string, seq int64, rec []byte, ttl time.Duration) error {
+	if l.dead.Load() {
+		return nil
+	}
+	return l.RedisStore.PutQueuedStatus(ctx, a, u, seq, rec, ttl)
+}
+
+func (f *fixture) forwarderOn(t *testing.T, log StreamLog, consumer string, send Sender, rate float64, edit func(*StreamConfig)) *Forwarder {
+	t.Helper()
 	cfg := StreamConfig{Activities: []string{f.act}, Group: "orders", Consumer: consumer, MaxInflight: 4,
 		Attempts: 3, Backoff: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond, SendTimeout: time.Second, ClaimIdle: 2 * time.Second}
 	if edit != nil {
 		edit(&cfg)
 	}
 	pace := redisgcra.NewReserver(f.client, "fg:q:{"+f.act+"}", rate, cfg.MaxInflight, time.Second)
-	fw, err := NewForwarder(cfg, f.r, send, pace)
+	fw, err := NewForwarder(cfg, log, send, pace)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,8 +397,10 @@ func TestForwarderTakesOverDead(t *testing.T) {
 			tickets := f.sell(t, 12)
 			dead := newBackend(nil)
 			dead.hang = true
-			stopA := runFw(t, f.forwarder(t, "dead", dead, 1000, func(c *StreamConfig) { c.MaxInflight = 3 }))
+			fwA, kill := f.killedForwarder(t, "dead", dead, 1000, func(c *StreamConfig) { c.MaxInflight = 3 })
+			stopA := runFw(t, fwA)
 			within(t, 10*time.Second, "the doomed instance sends", func() bool { return dead.inflight.Load() == 3 })
+			kill()
 			stopA() // its goroutines end; its entries stay pending, claimed (D), as after a SIGKILL
 
 			live := newBackend(func(*Order, int) (int, error) { return 201, nil })
@@ -384,8 +441,10 @@ func TestTakeoverKeepsAttempts(t *testing.T) {
 	f := newFixture(t, addrs, "keep", 5)
 	tickets := f.sell(t, 1)
 	doomed := &dyingSender{}
-	stopA := runFw(t, f.forwarder(t, "doomed", doomed, 1000, nil))
+	fwA, kill := f.killedForwarder(t, "doomed", doomed, 1000, nil)
+	stopA := runFw(t, fwA)
 	within(t, 10*time.Second, "the second send", func() bool { return doomed.n.Load() == 2 })
+	kill()
 	stopA() // the second send never ends: the instance dies in it
 
 	live := newBackend(func(*Order, int) (int, error) { return 500, nil })
@@ -396,6 +455,80 @@ func TestTakeoverKeepsAttempts(t *testing.T) {
 	// attempts 3: one used before the death, so the live one has two.
 	if st.State != Failed || st.Reason != ReasonExhausted || sends != 2 || st.Attempts != 3 {
 		t.Errorf("final %+v after %d sends by the live instance; want attempts_exhausted at 3 attempts, 2 of them there", st, sends)
+	}
+}
+
+// TestForwarderStopHandsBack: a forwarder that stops (SIGTERM) finishes
+// the sends it has under way and hands back the orders waiting for a
+// retry, so another instance takes them over at once, long before
+// ClaimIdle, and no order reaches the backend twice.
+func TestForwarderStopHandsBack(t *testing.T) {
+	for name, addrs := range topologies(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, addrs, "handback", 20)
+			tickets := f.sell(t, 8)
+			long := func(c *StreamConfig) {
+				c.MaxInflight, c.ClaimIdle, c.SendTimeout, c.Attempts = 4, time.Minute, 5*time.Second, 100
+				c.Backoff, c.BackoffMax = 10*time.Second, 10*time.Second // a retry waits past the stop
+			}
+			// The first three sends fail (retries waiting at the stop);
+			// the next two are under way, slow, when the stop comes.
+			var sends atomic.Int32
+			release := make(chan struct{})
+			var mu sync.Mutex
+			acceptedByA := map[string]bool{}
+			a := newBackend(func(o *Order, _ int) (int, error) {
+				if sends.Add(1) <= 3 {
+					return 503, nil
+				}
+				<-release
+				mu.Lock()
+				acceptedByA[o.Ticket] = true
+				mu.Unlock()
+				return 201, nil
+			})
+			fa := f.forwarder(t, "a", a, 1000, long)
+			stopA := runFw(t, fa)
+			within(t, 30*time.Second, "a's three failures, then a slow send", func() bool { return sends.Load() >= 4 })
+			stopped := make(chan struct{})
+			go func() { stopA(); close(stopped) }()
+			time.Sleep(200 * time.Millisecond)
+			select {
+			case <-stopped:
+				t.Fatal("the stop did not wait for the send under way")
+			default:
+			}
+			close(release) // the slow send answers 201: acked by a
+			<-stopped
+			sa := fa.Stats()
+			if sa.Delivered == 0 || sa.HandedBack < 3 {
+				t.Fatalf("a delivered %d and handed back %d; want its send under way delivered and its 3 retries handed back", sa.Delivered, sa.HandedBack)
+			}
+
+			b := newBackend(func(*Order, int) (int, error) { return 201, nil })
+			fb := f.forwarder(t, "b", b, 1000, long)
+			start := time.Now()
+			runFw(t, fb)
+			// ClaimIdle is a minute: only a hand-back lets b have them now.
+			within(t, 15*time.Second, "the rest delivered by b", func() bool { return f.depth(t) == 0 })
+			t.Logf("b took over %d handed-back orders %v after starting", fb.Stats().TakenOver, time.Since(start).Round(time.Millisecond))
+			b.mu.Lock()
+			for tk, n := range b.sends {
+				if acceptedByA[tk] || n != 1 {
+					t.Errorf("%s: sent %d times by b (accepted by a: %v)", tk, n, acceptedByA[tk])
+				}
+			}
+			b.mu.Unlock()
+			for _, tk := range tickets {
+				st, _ := f.status(t, tk)
+				if st.State != Delivered {
+					t.Errorf("%s: %+v, want delivered", tk, st)
+				}
+			}
+			if got := fb.Stats().Delivered + sa.Delivered; got != uint64(len(tickets)) {
+				t.Errorf("delivered %d (a %d, b %d), want %d: an order was delivered twice or not at all", got, sa.Delivered, fb.Stats().Delivered, len(tickets))
+			}
+		})
 	}
 }
 

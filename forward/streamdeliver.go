@@ -48,34 +48,40 @@ const pendingWait = 50 * time.Millisecond
 // deliver works one entry from the held-mark check to its ack, holding
 // an in-flight slot throughout. The check runs again before every retry:
 // a Release that came while the order waited for its retry stops it.
-func (f *Forwarder) deliver(ctx context.Context, it *streamItem) {
+// stop ends the waiting (for the check, a rate slot, a retry); work
+// bounds a send under way and what follows it (record, release, ack), so
+// a stopping forwarder finishes the sends it began. It reports whether
+// the entry is done with here: finished (acked), or taken over by another
+// instance; false leaves it pending, for Run to hand back.
+func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 	q := &it.q
 	o := Order{Activity: q.Activity, User: q.User, Seq: q.Seq()}
 	o.Ticket = orderkey.String(q.Activity, q.User, o.Seq)
-	if !f.held(ctx, it, &o, true) {
-		return
+	if send, done := f.held(stop, it, &o, true); !send {
+		return done
 	}
 	if err := ParseOrder(q.Order, &o); err != nil {
-		f.deadLetter(ctx, it, &o, Status{State: Failed, Reason: ReasonMalformed})
-		return
+		return f.deadLetter(work, it, &o, Status{State: Failed, Reason: ReasonMalformed})
 	}
 	admitted := q.Time()
-	st := f.carried(ctx, it, &o)
+	st := f.carried(stop, it, &o)
 	failures, maybeSeen := st.Attempts, false
 	for {
 		if it.lost.Load() {
-			return // another instance took it over: it delivers
+			return true // another instance took it over: it delivers
 		}
-		if failures > 0 && !f.held(ctx, it, &o, false) {
-			return
+		if failures > 0 {
+			if send, done := f.held(stop, it, &o, false); !send {
+				return done
+			}
 		}
-		if !f.wait(ctx) {
-			return
+		if !f.wait(stop) {
+			return false
 		}
 		if maybeSeen {
 			f.st.afterTimeout.Add(1)
 		}
-		sctx, cancel := context.WithTimeout(ctx, f.cfg.SendTimeout)
+		sctx, cancel := context.WithTimeout(work, f.cfg.SendTimeout)
 		rep, err := f.send.Send(sctx, &o)
 		cancel()
 		out := f.pol.classify(rep, err, try{st.Attempts, failures, time.Since(admitted)}, jitter())
@@ -91,41 +97,41 @@ func (f *Forwarder) deliver(ctx context.Context, it *streamItem) {
 		case vDeliver:
 			st.State = Delivered
 			f.st.delivered.Add(1)
-			f.record(ctx, &o, st)
-			f.finish(ctx, it, "")
-			return
+			f.record(work, &o, st)
+			return f.finish(work, it, "")
 		case vDeadLetter:
 			st.State, st.Reason = Failed, out.reason
-			f.deadLetter(ctx, it, &o, st)
-			return
+			return f.deadLetter(work, it, &o, st)
 		}
 		f.st.retried.Add(1)
 		if out.counted || err == nil { // news for the poll (a refused connection is none)
 			st.State = Queued
-			f.recordQueued(ctx, &o, st)
+			f.recordQueued(work, &o, st)
 		}
-		if sleep(ctx, out.wait) != nil {
-			return
+		if sleep(stop, out.wait) != nil {
+			return false
 		}
 	}
 }
 
-// held runs the held-mark check (claim.lua) until it answers: false when
-// the order was dropped (its unit was given back, unpaid or not, or its load reset: the
-// entry is acked with a failed record) or ctx ended. first is the check
-// before the first send, which may find a claim of a dead consumer.
-func (f *Forwarder) held(ctx context.Context, it *streamItem, o *Order, first bool) bool {
+// held runs the held-mark check (claim.lua) until it answers: send when
+// the unit is held; otherwise done says whether the entry is finished
+// (the order was dropped, its unit having been given back, unpaid or
+// not, or its load reset: the entry is acked with a failed record) or
+// ctx ended first. first is the check before the first send, which may
+// find a claim of a dead consumer.
+func (f *Forwarder) held(ctx context.Context, it *streamItem, o *Order, first bool) (send, done bool) {
 	for {
 		c, err := f.log.Check(ctx, &it.q)
 		switch {
 		case err != nil:
 			if sleep(ctx, f.cfg.PollMax) != nil {
-				return false
+				return false, false
 			}
 			continue
 		case c == stock.OrderPending:
 			if sleep(ctx, pendingWait) != nil {
-				return false
+				return false, false
 			}
 			continue
 		case c == stock.OrderRedeliver && first && it.q.Claimed:
@@ -134,10 +140,9 @@ func (f *Forwarder) held(ctx context.Context, it *streamItem, o *Order, first bo
 		if reason, drop := DropReason(c); drop {
 			f.st.dropped.Add(1)
 			f.record(ctx, o, Status{State: Failed, Reason: reason})
-			f.finish(ctx, it, "")
-			return false
+			return false, f.finish(ctx, it, "")
 		}
-		return true
+		return true, false
 	}
 }
 
@@ -166,7 +171,7 @@ func (f *Forwarder) wait(ctx context.Context) bool {
 // the record would find neither the ledger entry nor the record), gives
 // the unit back (Release is idempotent: a retry after a crash releases
 // nothing twice) and moves the entry to the dead-letter Stream.
-func (f *Forwarder) deadLetter(ctx context.Context, it *streamItem, o *Order, st Status) {
+func (f *Forwarder) deadLetter(ctx context.Context, it *streamItem, o *Order, st Status) bool {
 	f.record(ctx, o, st)
 	for {
 		_, err := f.log.Release(ctx, o.Activity, []byte(o.User), o.Seq)
@@ -175,12 +180,12 @@ func (f *Forwarder) deadLetter(ctx context.Context, it *streamItem, o *Order, st
 		}
 		f.st.relFailed.Add(1)
 		if sleep(ctx, f.pol.backoff) != nil {
-			return // unacked: retried by whoever reads it next
+			return false // unacked: retried by whoever reads it next
 		}
 	}
 	f.st.dead.Add(1)
 	f.st.deadBy[deadIndex(st.Reason)].Add(1)
-	f.finish(ctx, it, st.Reason)
+	return f.finish(ctx, it, st.Reason)
 }
 
 // record writes the final status for order_status on any instance,
@@ -228,10 +233,15 @@ func (f *Forwarder) recordQueued(ctx context.Context, o *Order, st Status) {
 
 // finish acks the entry, retrying while Redis fails (bounded by ctx):
 // an unacked finished order would be delivered again after ClaimIdle.
-func (f *Forwarder) finish(ctx context.Context, it *streamItem, dead string) {
+// It reports whether the ack went through.
+func (f *Forwarder) finish(ctx context.Context, it *streamItem, dead string) bool {
 	for {
-		if _, err := f.log.Finish(ctx, &it.q, f.cfg.Group, dead); err == nil || sleep(ctx, f.cfg.PollMax) != nil {
-			return
+		_, err := f.log.Finish(ctx, &it.q, f.cfg.Group, dead)
+		if err == nil {
+			return true
+		}
+		if sleep(ctx, f.cfg.PollMax) != nil {
+			return false
 		}
 	}
 }

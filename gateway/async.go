@@ -33,7 +33,12 @@ type AsyncQueues struct {
 	owner   map[string]string       // activity -> the route that sells it async on Redis
 	ctx     context.Context
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	// streamCtx runs the Redis forwarders: StopStreams ends it when a
+	// shutdown begins, so their sends under way finish and what they hold
+	// is handed back while the listeners drain.
+	streamCtx   context.Context
+	stopStreams context.CancelFunc
+	wg          sync.WaitGroup
 }
 
 type asyncQueue struct {
@@ -53,6 +58,7 @@ func NewAsyncQueues(units *Units, log *slog.Logger) *AsyncQueues {
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &AsyncQueues{units: units, log: log, m: map[string]*asyncQueue{}, ctx: ctx, cancel: cancel,
 		streams: map[string]*streamQueue{}, owner: map[string]string{}}
+	a.streamCtx, a.stopStreams = context.WithCancel(ctx)
 	if units != nil {
 		a.durable, _ = units.Store().(durableStore)
 	}
@@ -185,8 +191,15 @@ func (a *AsyncQueues) Stats() map[string]forward.Stats {
 	return out
 }
 
-// Close stops every queue: orders not yet delivered are lost with the
-// process, like the memory store's units (README, async mode).
+// StopStreams stops the Redis forwarders (the durable queue): they take
+// no new order, finish their sends under way and hand back the orders
+// they hold, for the fleet's other instances to take over at once. Close
+// waits for them.
+func (a *AsyncQueues) StopStreams() { a.stopStreams() }
+
+// Close stops every queue: the memory store's orders not yet delivered
+// are lost with the process, like its units (README, async mode); the
+// Redis forwarders stop as StopStreams says.
 func (a *AsyncQueues) Close() error {
 	a.mu.Lock()
 	for _, q := range a.m {

@@ -122,7 +122,13 @@ func (a *AsyncQueues) stream(route string, c conf.Queue, u *Upstream, env *Env) 
 		a.owner[id] = route
 	}
 	a.wg.Add(1)
-	go func() { defer a.wg.Done(); fw.Run(a.ctx) }()
+	go func() {
+		defer a.wg.Done()
+		fw.Run(a.streamCtx)
+		if n := fw.Stats().HandedBack; n > 0 {
+			a.log.Info("async queue stopped: orders handed back to the other instances", "route", route, "orders", n)
+		}
+	}()
 	return func() {}, nil
 }
 

@@ -48,7 +48,7 @@ var (
 		"How long the oldest unfinished order of an async route (queued, being sent or waiting for a retry) has waited since it was admitted: the delivery lag.",
 		[]string{"route"}, nil)
 	descQueueOrders = prometheus.NewDesc("flashgate_queue_orders_total",
-		"Orders of an async route's queue by result: enqueued, delivered, retried (attempts that will be retried), dead_lettered, full (refused, unit given back), dropped (its unit was given back before delivery), taken_over (Redis: claimed from a dead instance).",
+		"Orders of an async route's queue by result: enqueued, delivered, retried (attempts that will be retried), dead_lettered, full (refused, unit given back), dropped (its unit was given back before delivery), taken_over (Redis: claimed from a dead or stopped instance), handed_back (Redis: left unfinished by this instance's stop, for another to take over).",
 		[]string{"route", "result"}, nil)
 	descQueueDead = prometheus.NewDesc("flashgate_queue_dead_letters_total",
 		"Orders of an async route dead-lettered (their unit given back), by route and reason: backend_rejected, attempts_exhausted, expired, malformed. Their sum is flashgate_queue_orders_total{result=\"dead_lettered\"}.",
@@ -154,7 +154,7 @@ func collectQueues(ch chan<- prometheus.Metric, qs *AsyncQueues) {
 		}
 		queueOrders(ch, route, []resultCount{
 			{"delivered", st.Delivered}, {"retried", st.Retried}, {"dead_lettered", st.DeadLettered},
-			{"dropped", st.Dropped}, {"taken_over", st.TakenOver},
+			{"dropped", st.Dropped}, {"taken_over", st.TakenOver}, {"handed_back", st.HandedBack},
 		})
 		deadLetters(ch, route, st.Dead)
 		ch <- prometheus.MustNewConstMetric(descQueueDuplicates, prometheus.CounterValue, float64(st.ClaimedFromDead), route, "claimed_from_dead")

@@ -320,6 +320,7 @@ func (s *Server) Shutdown(ctx context.Context, admins ...*Admin) error {
 		}
 		go func() { errs <- a.Shutdown(ctx) }()
 	}
+	s.deps.Queues.StopStreams() // their tail runs while the listeners drain
 	s.conns.drain(DrainGrace)
 	err := s.srv.ShutdownWithContext(ctx)
 	for range admins {

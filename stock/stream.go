@@ -203,13 +203,31 @@ func parseEntries(activity string, shard int, es []rueidis.XRangeEntry, claimed 
 // that no other instance claims an order this one is still working on. It
 // returns the ids another consumer has taken over meanwhile.
 func (r *RedisStore) Touch(ctx context.Context, activity string, shard int, group, consumer string, ids []string) ([]string, error) {
+	return r.touch(ctx, activity, shard, group, consumer, 0, ids)
+}
+
+// HandBack makes consumer's entries ids look idle for longer than any
+// claim_idle, so that another instance's next XAUTOCLAIM takes them over
+// at once: a forwarder that stops (SIGTERM) gives back the orders it did
+// not finish instead of leaving them to wait out claim_idle.
+func (r *RedisStore) HandBack(ctx context.Context, activity string, shard int, group, consumer string, ids []string) error {
+	_, err := r.touch(ctx, activity, shard, group, consumer, handBackIdle, ids)
+	return err
+}
+
+// handBackIdle is the idle time a handed-back entry gets: beyond any
+// sensible claim_idle.
+const handBackIdle = 24 * time.Hour
+
+func (r *RedisStore) touch(ctx context.Context, activity string, shard int, group, consumer string, idle time.Duration, ids []string) ([]string, error) {
 	_, key, err := r.shardStream(ctx, activity, shard)
 	if err != nil {
 		return nil, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	lost, err := touchScript.Exec(cctx, r.bg, []string{key}, append([]string{group, consumer}, ids...)).AsStrSlice()
+	args := append([]string{group, consumer, strconv.FormatInt(idle.Milliseconds(), 10)}, ids...)
+	lost, err := touchScript.Exec(cctx, r.bg, []string{key}, args).AsStrSlice()
 	if err != nil {
 		return nil, unavailable("touch orders", err)
 	}
