@@ -120,6 +120,19 @@ func (kb *keyBackend) snapshot() (keys map[string]int, times []time.Time) {
 	return keys, append([]time.Time(nil), kb.times...)
 }
 
+// twoAsyncGateways warms the sale and starts two gateway processes
+// selling it async on one Redis, returning the first and both addresses.
+func twoAsyncGateways(t *testing.T, backend string, raddrs []string, stock int, queue string) (g1 *proc, a1, a2 string) {
+	t.Helper()
+	a1, a2 = freeAddr(t), freeAddr(t)
+	cfg1 := writeFile(t, "gw1.yaml", asyncSaleConfig(a1, backend, raddrs, stock, queue))
+	cfg2 := writeFile(t, "gw2.yaml", asyncSaleConfig(a2, backend, raddrs, stock, queue))
+	warm(t, cfg1)
+	g1 = gateway(t, cfg1, a1)
+	gateway(t, cfg2, a2)
+	return g1, a1, a2
+}
+
 // asyncBuyers sends one purchase per user (round robin over addrs, 16 at
 // a time, each worker pausing pause between its requests, bounded to
 // 60 s) and returns the tickets of every 202; once killNow says so it
@@ -182,12 +195,7 @@ func TestAsyncTwoGatewaysOneKilled(t *testing.T) {
 			kb.delay = 100 * time.Millisecond // so the killed instance has orders in flight
 			const stock, users, maxInflight = 150, 250, 8
 			queue := fmt.Sprintf("{rate: 300, max_inflight: %d, attempts: 6, backoff: 50ms, claim_idle: 3s}", maxInflight)
-			a1, a2 := freeAddr(t), freeAddr(t)
-			cfg1 := writeFile(t, "gw1.yaml", asyncSaleConfig(a1, kb.addr, raddrs, stock, queue))
-			cfg2 := writeFile(t, "gw2.yaml", asyncSaleConfig(a2, kb.addr, raddrs, stock, queue))
-			warm(t, cfg1)
-			g1 := gateway(t, cfg1, a1)
-			gateway(t, cfg2, a2)
+			g1, a1, a2 := twoAsyncGateways(t, kb.addr, raddrs, stock, queue)
 
 			// SIGKILL gw1 mid-sale, once deliveries are under way.
 			var killedAt time.Time
@@ -264,12 +272,7 @@ func TestAsyncSIGTERMHandsBack(t *testing.T) {
 	kb.failing.Store(true)
 	const stock = 24
 	queue := "{rate: 200, max_inflight: 4, attempts: 1000, backoff: 5s, backoff_max: 5s, claim_idle: 60s}"
-	a1, a2 := freeAddr(t), freeAddr(t)
-	cfg1 := writeFile(t, "gw1.yaml", asyncSaleConfig(a1, kb.addr, raddrs, stock, queue))
-	cfg2 := writeFile(t, "gw2.yaml", asyncSaleConfig(a2, kb.addr, raddrs, stock, queue))
-	warm(t, cfg1)
-	g1 := gateway(t, cfg1, a1)
-	gateway(t, cfg2, a2)
+	g1, a1, a2 := twoAsyncGateways(t, kb.addr, raddrs, stock, queue)
 	tickets, codes := asyncBuyers(t, []string{a1, a2}, stock, 0, nil, nil)
 	if len(tickets) != stock {
 		t.Fatalf("202s %d, want %d: %v", len(tickets), stock, codes)
