@@ -27,7 +27,7 @@ type StreamLog interface {
 	ReadOrders(ctx context.Context, activity string, shard int, group, consumer string, count int) ([]stock.QueuedOrder, error)
 	ClaimIdle(ctx context.Context, activity string, shard int, group, consumer string, idle time.Duration, count int, cursor string) ([]stock.QueuedOrder, string, error)
 	Touch(ctx context.Context, activity string, shard int, group, consumer string, ids []string) ([]string, error)
-	HandBack(ctx context.Context, activity string, shard int, group, consumer string, ids []string) error
+	HandBack(ctx context.Context, activity string, shard int, group, consumer string, ids []string) (int, error)
 	Check(ctx context.Context, q *stock.QueuedOrder) (stock.OrderCheck, error)
 	Finish(ctx context.Context, q *stock.QueuedOrder, group, deadReason string) (bool, error)
 	Release(ctx context.Context, activity string, user []byte, seq int64) (bool, error)
@@ -174,7 +174,11 @@ func (f *Forwarder) Run(ctx context.Context) {
 	var leftMu sync.Mutex
 	defer func() {
 		wg.Wait()
-		f.handBack(work, left)
+		// Its own bound, not work's: a tail that used work up (Redis slow
+		// for its records and acks) must still hand back what it holds.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tailGrace)
+		defer cancel()
+		f.handBack(hctx, left)
 	}()
 	wg.Add(1)
 	go func() { defer wg.Done(); f.touchLoop(ctx) }()
@@ -184,12 +188,17 @@ func (f *Forwarder) Run(ctx context.Context) {
 	var refreshed, claimed time.Time
 	poll := f.cfg.PollMin
 	var buf []stock.QueuedOrder
-	for ctx.Err() == nil {
+	var items []*streamItem
+	for round := 0; ctx.Err() == nil; round++ {
 		now := time.Now()
 		if now.Sub(refreshed) > time.Second || len(shards) == 0 {
 			shards = f.refresh(ctx, shards)
 			refreshed = now
 		}
+		// Read no more than there are free slots, so every entry read is
+		// owned (and touched) at once, and starts at once: an entry read
+		// but left waiting untouched could look idle to another instance.
+		// The first shard read rotates, so a small budget reaches all.
 		free := f.cfg.MaxInflight - len(f.sem)
 		buf = buf[:0]
 		if free > 0 && len(shards) > 0 {
@@ -198,23 +207,27 @@ func (f *Forwarder) Run(ctx context.Context) {
 			if takeOver {
 				claimed = now
 			}
-			for _, s := range shards {
-				if takeOver {
+			for j := range shards {
+				s := shards[(round+j)%len(shards)]
+				if n := min(per, free-len(buf)); takeOver && n > 0 {
 					cur := cursors[s]
 					if cur == "" {
 						cur = "0-0"
 					}
-					qs, next, err := f.log.ClaimIdle(ctx, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, f.cfg.ClaimIdle, per, cur)
+					qs, next, err := f.log.ClaimIdle(ctx, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, f.cfg.ClaimIdle, n, cur)
 					cursors[s] = next
 					if next != "0-0" {
 						claimed = time.Time{} // more to scan: go on next round
 					}
 					if err == nil {
-						f.st.takenOver.Add(uint64(len(qs)))
 						buf = append(buf, qs...)
 					}
 				}
-				qs, err := f.log.ReadOrders(ctx, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, per)
+				n := min(per, free-len(buf))
+				if n <= 0 {
+					continue
+				}
+				qs, err := f.log.ReadOrders(ctx, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, n)
 				if stock.IsNoGroup(err) {
 					refreshed = time.Time{} // re-create the groups next round
 					clear(f.grouped)
@@ -224,17 +237,17 @@ func (f *Forwarder) Run(ctx context.Context) {
 		}
 		// Roughly admission order across shards: by entry id (ms-seq).
 		sort.SliceStable(buf, func(i, j int) bool { return idLess(buf[i].ID, buf[j].ID) })
-		for i := range buf {
-			it := f.own(buf[i])
+		items = f.ownAll(buf, items[:0])
+		for i, it := range items {
 			select {
 			case f.sem <- struct{}{}:
 			case <-ctx.Done():
 				leftMu.Lock()
-				for j := i; j < len(buf); j++ { // read, never started
-					left = append(left, &streamItem{q: buf[j]})
-				}
+				left = append(left, items[i:]...) // read, never started
 				leftMu.Unlock()
-				f.disown(it)
+				for _, it := range items[i:] {
+					f.disown(it)
+				}
 				return
 			}
 			wg.Add(1)
@@ -261,7 +274,8 @@ func (f *Forwarder) Run(ctx context.Context) {
 }
 
 // tailGrace bounds a stopping forwarder's Redis work after its last send
-// could have ended: the records and acks of those sends, and HandBack.
+// could have ended (the records and acks of those sends), and then
+// HandBack's.
 const tailGrace = 2 * time.Second
 
 // scanEvery is how often idle entries are looked for: every second, so an
@@ -282,8 +296,8 @@ func (f *Forwarder) handBack(work context.Context, left []*streamItem) {
 		by[k] = append(by[k], it.q.ID)
 	}
 	for k, ids := range by {
-		if f.log.HandBack(work, k.activity, k.shard, f.cfg.Group, f.cfg.Consumer, ids) == nil {
-			f.st.handedBack.Add(uint64(len(ids)))
+		if n, err := f.log.HandBack(work, k.activity, k.shard, f.cfg.Group, f.cfg.Consumer, ids); err == nil {
+			f.st.handedBack.Add(uint64(n))
 		}
 	}
 }
@@ -322,12 +336,28 @@ func itemKey(q *stock.QueuedOrder) string {
 	return q.Activity + "/" + strconv.Itoa(q.Shard) + "/" + q.ID
 }
 
-func (f *Forwarder) own(q stock.QueuedOrder) *streamItem {
-	it := &streamItem{q: q}
+// ownAll marks the entries read as owned (touched from now on) and
+// appends their items to out. An entry this forwarder already works on
+// is skipped: XAUTOCLAIM also returns a consumer's own entries when they
+// look idle (its touches failed while Redis was away), and a second
+// goroutine would send the order again. Entries claimed from another
+// consumer count as taken over.
+func (f *Forwarder) ownAll(qs []stock.QueuedOrder, out []*streamItem) []*streamItem {
 	f.mu.Lock()
-	f.owned[itemKey(&it.q)] = it
-	f.mu.Unlock()
-	return it
+	defer f.mu.Unlock()
+	for i := range qs {
+		k := itemKey(&qs[i])
+		if _, mine := f.owned[k]; mine {
+			continue
+		}
+		it := &streamItem{q: qs[i]}
+		f.owned[k] = it
+		if it.q.Claimed {
+			f.st.takenOver.Add(1)
+		}
+		out = append(out, it)
+	}
+	return out
 }
 
 func (f *Forwarder) disown(it *streamItem) {

@@ -134,9 +134,9 @@ type killedLog struct {
 	dead atomic.Bool
 }
 
-func (l *killedLog) HandBack(ctx context.Context, a string, s int, g, c string, ids []string) error {
+func (l *killedLog) HandBack(ctx context.Context, a string, s int, g, c string, ids []string) (int, error) {
 	if l.dead.Load() {
-		return nil
+		return 0, nil
 	}
 	return l.RedisStore.HandBack(ctx, a, s, g, c, ids)
 }
@@ -550,5 +550,91 @@ func TestForwarderKeepsSlowClaims(t *testing.T) {
 	}
 	if s := b.Stats(); s.TakenOver != 0 {
 		t.Errorf("b took over %d entries", s.TakenOver)
+	}
+}
+
+// gatedPacer holds every Reserve until open is closed, as a shared rate
+// far below the load does; asked is closed at the first Reserve.
+type gatedPacer struct {
+	asked, open chan struct{}
+	once        sync.Once
+}
+
+func (p *gatedPacer) Reserve(ctx context.Context) (time.Duration, bool, error) {
+	p.once.Do(func() { close(p.asked) })
+	select {
+	case <-p.open:
+		return 0, true, nil
+	case <-ctx.Done():
+		return 0, false, ctx.Err()
+	}
+}
+
+// TestForwarderChecksAfterRateWait: an order released while it waits for
+// its rate slot is dropped, not sent: the held-mark check comes after the
+// slot, right before the send (a unit given back there sells again, and
+// the backend would see two orders for it).
+func TestForwarderChecksAfterRateWait(t *testing.T) {
+	f := newFixture(t, []string{redistest.Start(t).Addr()}, "ratewait", 5)
+	tickets := f.sell(t, 1)
+	be := newBackend(func(*Order, int) (int, error) { return 201, nil })
+	pace := &gatedPacer{asked: make(chan struct{}), open: make(chan struct{})}
+	fw, err := NewForwarder(StreamConfig{Activities: []string{f.act}, Group: "orders", Consumer: "a", MaxInflight: 4,
+		SendTimeout: time.Second, ClaimIdle: 2 * time.Second}, f.r, be, pace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runFw(t, fw)
+	select {
+	case <-pace.asked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the forwarder never asked for a rate slot")
+	}
+	act, user, seq := splitTicket(t, tickets[0])
+	if ok, err := f.r.Release(context.Background(), act, []byte(user), seq); !ok || err != nil {
+		t.Fatalf("Release = %v, %v", ok, err)
+	}
+	close(pace.open)
+	within(t, 10*time.Second, "the order is dropped", func() bool { return f.depth(t) == 0 })
+	if _, sends := be.count(); sends != 0 {
+		t.Fatalf("%d sends of an order released while it waited for its slot", sends)
+	}
+	if st, _ := f.status(t, tickets[0]); st.State != Failed || st.Reason != ReasonReleased {
+		t.Fatalf("status = %+v; want failed, released", st)
+	}
+	if s := fw.Stats(); s.Dropped != 1 || s.Delivered != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	if n := f.left(t); n != 5 {
+		t.Fatalf("left = %d, want 5", n)
+	}
+}
+
+// failingTouch is Redis away for the touches only: the entries a live
+// forwarder works on go idle, and its own takeover scan finds them.
+type failingTouch struct{ *stock.RedisStore }
+
+func (failingTouch) Touch(context.Context, string, int, string, string, []string) ([]string, error) {
+	return nil, stock.ErrUnavailable
+}
+
+// TestForwarderSkipsOwnIdle: XAUTOCLAIM returns a consumer's own idle
+// entries too; one the forwarder is still sending is not started a
+// second time.
+func TestForwarderSkipsOwnIdle(t *testing.T) {
+	f := newFixture(t, []string{redistest.Start(t).Addr()}, "ownidle", 5)
+	tickets := f.sell(t, 2)
+	be := newBackend(func(*Order, int) (int, error) { time.Sleep(1500 * time.Millisecond); return 201, nil })
+	fw := f.forwarderOn(t, failingTouch{f.r}, "a", be, 1000, func(c *StreamConfig) {
+		c.ClaimIdle = 300 * time.Millisecond
+		c.SendTimeout = 3 * time.Second
+	})
+	runFw(t, fw)
+	within(t, 20*time.Second, "all delivered", func() bool { return f.depth(t) == 0 })
+	if orders, sends := be.count(); orders != len(tickets) || sends != len(tickets) {
+		t.Fatalf("%d sends of %d orders (%d sold): an order still under way was started again", sends, orders, len(tickets))
+	}
+	if s := fw.Stats(); s.Delivered != uint64(len(tickets)) || s.TakenOver != 0 {
+		t.Fatalf("stats %+v", s)
 	}
 }

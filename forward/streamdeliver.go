@@ -46,37 +46,39 @@ func isDropReason(reason string) bool {
 const pendingWait = 50 * time.Millisecond
 
 // deliver works one entry from the held-mark check to its ack, holding
-// an in-flight slot throughout. The check runs again before every retry:
-// a Release that came while the order waited for its retry stops it.
-// stop ends the waiting (for the check, a rate slot, a retry); work
-// bounds a send under way and what follows it (record, release, ack), so
-// a stopping forwarder finishes the sends it began. It reports whether
-// the entry is done with here: finished (acked), or taken over by another
-// instance; false leaves it pending, for Run to hand back.
+// an in-flight slot throughout. The check runs after the rate slot, right
+// before every send (the first and each retry): a Release or an unpaid
+// deadline that came while the order waited for its slot or its retry
+// stops it, as the memory queue's check before each send does. A slot
+// spent on an order found given back is lost: the fleet runs under rate
+// by it, never over. stop ends the waiting (for the check, a rate slot,
+// a retry); work bounds a send under way and what follows it (record,
+// release, ack), so a stopping forwarder finishes the sends it began. It
+// reports whether the entry is done with here: finished (acked), or
+// taken over by another instance; false leaves it pending, for Run to
+// hand back.
 func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 	q := &it.q
 	o := Order{Activity: q.Activity, User: q.User, Seq: q.Seq()}
 	o.Ticket = orderkey.String(q.Activity, q.User, o.Seq)
-	if send, done := f.held(stop, it, &o, true); !send {
-		return done
-	}
 	if err := ParseOrder(q.Order, &o); err != nil {
 		return f.deadLetter(work, it, &o, Status{State: Failed, Reason: ReasonMalformed})
 	}
 	admitted := q.Time()
 	st := f.carried(stop, it, &o)
 	failures, maybeSeen := st.Attempts, false
-	for {
+	for first := true; ; first = false {
 		if it.lost.Load() {
 			return true // another instance took it over: it delivers
 		}
-		if failures > 0 {
-			if send, done := f.held(stop, it, &o, false); !send {
-				return done
-			}
-		}
 		if !f.wait(stop) {
 			return false
+		}
+		if it.lost.Load() {
+			return true // taken over while it waited for the slot
+		}
+		if send, done := f.held(stop, it, &o, first); !send {
+			return done
 		}
 		if maybeSeen {
 			f.st.afterTimeout.Add(1)

@@ -136,6 +136,8 @@ func (r *RedisStore) abandon(ctx context.Context, e abandonEntry) (bool, error) 
 			if err := r.resolve(ctx, a, h, id); err != nil {
 				return false, err
 			}
+		case code == claimFrozen: // a Warm's check: settle it on a later pass
+			return false, unavailable("abandon", errFrozen)
 		default: // fenced, nothing left, or another load: nothing to undo
 			return false, nil
 		}

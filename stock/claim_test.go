@@ -164,6 +164,43 @@ func TestClaimRaces(t *testing.T) {
 			f.check(t, &q, OrderGone)
 			mustLeft(t, f.r, f.act, 2)
 		}},
+		{"give-back cut after its retract, before the claim: the check finishes it", func(t *testing.T, f *claimFixture, u string) {
+			q := f.read(t, u)
+			f.retractOnly(t, u, q.Seq())
+			if got, err := f.r.Paid(testCtx(t, 5*time.Second), f.act, []byte(u), q.Seq()); err != nil || got != PaidUnknown {
+				t.Fatalf("Paid of a unit going back = %v, %v; want unknown_order", got, err)
+			}
+			f.check(t, &q, OrderGone)
+			mustLeft(t, f.r, f.act, 2)
+			f.mustBeFree(t, u, q.Seq())
+		}},
+		{"give-back cut after its retract, after the claim: the check finishes it", func(t *testing.T, f *claimFixture, u string) {
+			q := f.read(t, u)
+			f.check(t, &q, OrderDeliver)
+			f.retractOnly(t, u, q.Seq())
+			f.check(t, &q, OrderGone)
+			mustLeft(t, f.r, f.act, 2)
+			f.mustBeFree(t, u, q.Seq())
+		}},
+		{"frozen by a Warm's check: the check waits, Release refuses, the thaw lets it go", func(t *testing.T, f *claimFixture, u string) {
+			q := f.read(t, u)
+			m, _, err := f.r.readMeta(testCtx(t, 5*time.Second), f.act)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.r.swapVersion(testCtx(t, 5*time.Second), m, m.version, -m.version); err != nil {
+				t.Fatal(err)
+			}
+			f.check(t, &q, OrderPending)
+			if ok, err := f.r.Release(testCtx(t, 5*time.Second), f.act, []byte(u), q.Seq()); ok || !isUnavailable(err) {
+				t.Fatalf("Release while frozen = %v, %v; want unavailable (a dead letter retries it)", ok, err)
+			}
+			// A Warm of the same spec finds the shards behind and thaws
+			// them: nothing sold there is reloaded.
+			mustWarm(t, f.r, Spec{Activity: f.act, Stock: 2, Shards: 2, PerUser: 1}, false)
+			mustLeft(t, f.r, f.act, 1)
+			f.check(t, &q, OrderDeliver)
+		}},
 		{"forced re-warm: the order is of another load", func(t *testing.T, f *claimFixture, u string) {
 			q := f.read(t, u)
 			mustWarm(t, f.r, Spec{Activity: f.act, Stock: 5, Shards: 3, PerUser: 1}, true)
@@ -195,6 +232,47 @@ func TestClaimRaces(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// retractOnly runs the first step of Release alone, as a give-back cut
+// off after it (a stop, a crash, Redis timing out) leaves it.
+func (f *claimFixture) retractOnly(t *testing.T, user string, seq int64) {
+	t.Helper()
+	_, n := splitSeq(seq)
+	h := homeShard(user, f.a.shards)
+	if code, err := f.r.retract(testCtx(t, 5*time.Second), f.a, h, strconv.FormatInt(n, 10), user, ""); err != nil || code != retracted {
+		t.Fatalf("retract = %d, %v", code, err)
+	}
+}
+
+// mustBeFree checks that user's allowance is free again: the give-back
+// is whole, and a repeated Release has nothing left to give.
+func (f *claimFixture) mustBeFree(t *testing.T, user string, seq int64) {
+	t.Helper()
+	if ok, err := f.r.Release(testCtx(t, 5*time.Second), f.act, []byte(user), seq); ok || err != nil {
+		t.Fatalf("Release after the give-back = %v, %v; want false", ok, err)
+	}
+	mustTake(t, f.r, f.act, user, Admitted)
+}
+
+// TestDeadLetterOnce: the dead-letter copy (the refund list) is written by
+// the ack that removes the entry only, so an ack retried after its reply
+// was lost does not list the order twice.
+func TestDeadLetterOnce(t *testing.T) {
+	s, _ := open(t, standaloneTopo)
+	f := newClaimFixture(t, s.(*RedisStore), "deadonce", 2)
+	u := usersHomedAt(1, 0, 2)[0]
+	f.take(t, u)
+	q := f.read(t, u)
+	for i, want := range []bool{true, false} {
+		if ok, err := f.r.Finish(testCtx(t, 5*time.Second), &q, testGroup, "backend_rejected"); ok != want || err != nil {
+			t.Fatalf("Finish #%d = %v, %v; want %v", i+1, ok, err, want)
+		}
+	}
+	n, err := f.r.bg.Do(testCtx(t, 5*time.Second), f.r.bg.B().Xlen().Key(shardTag(f.r.prefix, f.act, q.Shard)+":dead").Build()).AsInt64()
+	if err != nil || n != 1 {
+		t.Fatalf("dead letters = %d, %v; want 1", n, err)
 	}
 }
 

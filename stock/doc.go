@@ -175,7 +175,9 @@
 //	                                              fences the attempt
 //	Release times out between     ErrUnavailable  the allowance used without
 //	  release.lua and unhold.lua                  a unit; a retried Release
-//	                                              finishes it
+//	                                              finishes it, and so does
+//	                                              the next held-mark check of
+//	                                              its order (async mode)
 //	a sweeper dies between        -               the release mark (and, in
 //	  expire.lua and unpaid.lua                   async mode, the order
 //	                                              retracted); the next
@@ -203,9 +205,22 @@
 //	                                              claimed (D, at most its
 //	                                              max_inflight) are sent
 //	                                              again, same key
-//	async: a forwarder dies       -               a dead letter: the unit is
-//	  between Release and ack                     back, the entry R or gone:
-//	                                              the next claimer drops it
+//	async: a forwarder dies or    -               a dead letter: the entry R
+//	  stops between Release's                     or gone; the next claimer's
+//	  retract and the ack                         check finishes an R entry's
+//	                                              give-back (Release, claim.lua
+//	                                              code 8) and drops it; the
+//	                                              :dead copy is written by the
+//	                                              ack that removes the entry
+//	                                              only (never twice)
+//	a Warm freezes the shards     -               every shard script answers
+//	  (v = -version) to check                     "frozen" (9): the forwarders
+//	  an unsold sale, or cannot                   wait, give-backs fail with
+//	  thaw them                                   ErrUnavailable and are
+//	                                              retried; Warm retries the
+//	                                              thaw, and a later Warm of
+//	                                              the same spec thaws (never
+//	                                              reloads) a frozen shard
 //
 // Never an oversell or a PerUser breach in any row. The attempt records
 // cost two small fields per live purchase on its home shard (dropped when
@@ -233,10 +248,14 @@
 // shard h (h = fnv1a(user) mod the order's version's shard count; the
 // order of a borrowed unit sits in shard t's Stream, its entry on h):
 //
-//   - claim (a forwarder, before the first send and each retry): no
-//     entry or R: the unit was given back: drop the order (told apart as
-//     unpaid when r<n:user> or the release mark xn:user says the
-//     pay_within sweep gave it back, see Pay within); t = p: settle.lua
+//   - claim (a forwarder, after its rate slot and right before the
+//     first send and each retry, so a give-back while it waited stops
+//     it): no entry: the unit was given back: drop the order (told
+//     apart as unpaid when r<n:user> or the release mark xn:user says the
+//     pay_within sweep gave it back, see Pay within); R: a give-back
+//     began and did not finish (the entry would be gone): Check finishes
+//     it with Release, then drops the order (an unpaid one's the sweep
+//     finishes); t = p: settle.lua
 //     has not run: check again shortly; D: claimed before (a redelivery, same
 //     Idempotency-Key); else the attempt id becomes D: deliver. Another
 //     version: a forced re-Warm reset the ledger: drop.
@@ -255,13 +274,18 @@
 // finds no entry carrying it and fences an attempt that already ran,
 // which is harmless. A crash between retract and the rest of a
 // give-back leaves an R entry holding the allowance (no oversell); a
-// retried Release finishes it, as before.
+// retried Release finishes it, and so does the next check of its order.
+// Paid refuses an R entry (the unit is on its way back).
 //
 // A forwarder acks and deletes an entry once it is finished (ack.lua;
-// a dead letter is first copied to the shard's :dead Stream), writes the
+// the ack that removes a dead letter copies it to the shard's :dead
+// Stream, once), writes the
 // final status under h's tag, and keeps the entries it works on fresh
 // (touch.lua) so that XAUTOCLAIM in another instance takes over only the
-// entries of a dead one.
+// entries of a dead one. It reads no more entries than it has free
+// slots, so every entry it holds is touched, and skips the entries
+// XAUTOCLAIM returns that it already works on (its own, gone idle while
+// Redis was away).
 //
 // # Replicas
 //

@@ -290,6 +290,7 @@ var (
 	errLostMark  = errors.New("stock: pending mark vanished")
 	errReply     = errors.New("stock: unexpected script reply")
 	errAbandoned = errors.New("stock: attempt was abandoned before it ran")
+	errFrozen    = errors.New("stock: the sale is frozen by a Warm's check; retry shortly")
 )
 
 func (r *RedisStore) SoldOut(activity string) bool {

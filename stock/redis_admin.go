@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -109,7 +110,9 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 			return err
 		}
 		if _, sold, err := r.inspect(ctx, old); err != nil || sold {
-			_ = r.swapVersion(ctx, old, -old.version, old.version)
+			if terr := r.thaw(ctx, old); terr != nil {
+				return terr
+			}
 			if err != nil {
 				return err
 			}
@@ -183,6 +186,26 @@ func (r *RedisStore) swapVersion(ctx context.Context, m metaSpec, from, to int64
 	}
 	_, err := r.execMulti(ctx, "warm", swapverScript, multi)
 	return err
+}
+
+// thaw undoes Warm's freeze, retrying while Redis fails (a frozen shard
+// sells nothing, and the forwarders hold its orders back), until ctx
+// ends. A freeze it cannot undo is not lost: the next Warm of the same
+// spec finds the shards behind and load.lua thaws them.
+func (r *RedisStore) thaw(ctx context.Context, m metaSpec) error {
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		err := r.swapVersion(ctx, m, -m.version, m.version)
+		if err == nil {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (the sale stays frozen until a warm of the same spec thaws it)", err)
+		case <-t.C:
+		}
+	}
 }
 
 // load finishes a load at version on the given shards, then announces it.

@@ -65,6 +65,11 @@ func (r *RedisStore) giveBack(ctx context.Context, a *redisAct, h, t int, id, u,
 	if err != nil {
 		return false, err
 	}
+	if code == claimFrozen {
+		// A Warm is checking that the sale is unsold: not "nothing to
+		// give back", which a dead letter would take as done.
+		return false, unavailable("release", errFrozen)
+	}
 	if code != retracted { // gone, pending, under delivery or another load: nothing to give back
 		return false, nil
 	}
@@ -91,6 +96,9 @@ func (r *RedisStore) returnUnit(ctx context.Context, a *redisAct, h, t int, id, 
 		if err != nil {
 			return false, err
 		}
+		if code == claimFrozen {
+			return false, unavailable("release", errFrozen)
+		}
 		if code == codeAdmitted {
 			a.empty.clear(t)
 		}
@@ -99,6 +107,11 @@ func (r *RedisStore) returnUnit(ctx context.Context, a *redisAct, h, t int, id, 
 		[]string{a.verStr, ns, u, a.idx[h], r.channel, stockMsg(a.name, h)})
 	if err != nil {
 		return false, err
+	}
+	if code == claimFrozen {
+		// The entry stays retracted: a retried Release, or the forwarder
+		// that checks it next (Check), finishes the give-back.
+		return false, unavailable("release", errFrozen)
 	}
 	if code == 3 {
 		a.empty.clear(h)

@@ -209,10 +209,15 @@ func (r *RedisStore) Touch(ctx context.Context, activity string, shard int, grou
 // HandBack makes consumer's entries ids look idle for longer than any
 // claim_idle, so that another instance's next XAUTOCLAIM takes them over
 // at once: a forwarder that stops (SIGTERM) gives back the orders it did
-// not finish instead of leaving them to wait out claim_idle.
-func (r *RedisStore) HandBack(ctx context.Context, activity string, shard int, group, consumer string, ids []string) error {
-	_, err := r.touch(ctx, activity, shard, group, consumer, handBackIdle, ids)
-	return err
+// not finish instead of leaving them to wait out claim_idle. It reports
+// how many it handed back: those another instance took over meanwhile
+// are not this consumer's to give.
+func (r *RedisStore) HandBack(ctx context.Context, activity string, shard int, group, consumer string, ids []string) (int, error) {
+	lost, err := r.touch(ctx, activity, shard, group, consumer, handBackIdle, ids)
+	if err != nil {
+		return 0, err
+	}
+	return len(ids) - len(lost), nil
 }
 
 // handBackIdle is the idle time a handed-back entry gets: beyond any
@@ -280,7 +285,7 @@ func (r *RedisStore) Check(ctx context.Context, q *QueuedOrder) (OrderCheck, err
 		code, err := call(cctx, r.bg, "claim", claimScript, a.keys[h], args)
 		cancel()
 		if err != nil || code != 1 {
-			return orderCheck(code, err)
+			return r.finishRetracted(ctx, q, code, err)
 		}
 		if ok, err := r.replicated(ctx, a, q.Shard, h); err != nil || !ok {
 			return OrderPending, err // not yet: the Take may still give it back
@@ -290,8 +295,31 @@ func (r *RedisStore) Check(ctx context.Context, q *QueuedOrder) (OrderCheck, err
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	code, err := call(cctx, r.bg, "claim", claimScript, a.keys[h], args)
 	cancel()
+	return r.finishRetracted(ctx, q, code, err)
+}
+
+// finishRetracted turns claim.lua's "retracted, give-back unfinished"
+// (8) into OrderGone once Release has finished that give-back: its caller
+// (a dead letter cut off by a stop, a crash, a Redis timeout) retracted
+// the entry and never reached unhold.lua, so nobody else would give the
+// unit and the user's allowance back. Release is idempotent. An error
+// leaves the verdict open: the forwarder checks again.
+func (r *RedisStore) finishRetracted(ctx context.Context, q *QueuedOrder, code int64, err error) (OrderCheck, error) {
+	if err == nil && code == claimRetracted {
+		if _, err := r.Release(ctx, q.Activity, []byte(q.User), q.Seq()); err != nil {
+			return 0, err
+		}
+		return OrderGone, nil
+	}
 	return orderCheck(code, err)
 }
+
+// claim.lua's replies beside orderCheck's: a retracted entry whose
+// give-back did not finish, and a shard frozen by a Warm.
+const (
+	claimRetracted = 8
+	claimFrozen    = 9
+)
 
 // orderCheck reads claim.lua's reply.
 func orderCheck(code int64, err error) (OrderCheck, error) {
@@ -303,7 +331,7 @@ func orderCheck(code int64, err error) (OrderCheck, error) {
 		return OrderDeliver, nil
 	case 2:
 		return OrderRedeliver, nil
-	case 3:
+	case 3, claimFrozen: // settling, or a Warm's check under way
 		return OrderPending, nil
 	case 0:
 		return OrderGone, nil

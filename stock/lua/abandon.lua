@@ -11,10 +11,14 @@
 -- Go gives it back the way Release does.
 -- Reply: {0} fenced or nothing to undo  {1, id, t} held on shard t
 --        {3, id} still pending (resolve it, then call again)
---        {5} not loaded  {6} stale version
+--        {5} not loaded  {6} stale version  {9} frozen (a Warm's
+--        check, see claim.lua): retry later
 local c = redis.call('HMGET', KEYS[1], 'v', 'u' .. ARGV[2])
 if not c[1] then return {5} end
-if c[1] ~= ARGV[1] then return {6} end
+if c[1] ~= ARGV[1] then
+  if c[1] == '-' .. ARGV[1] then return {9} end -- frozen by a Warm's check: retry
+  return {6}
+end
 local k, t
 if c[2] then k, t = string.match(c[2], ';(%d+),' .. ARGV[3] .. ',(%w+)') end
 if not k then

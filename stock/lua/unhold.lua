@@ -6,11 +6,14 @@
 -- pay_within due mark, if any, goes with it).
 -- ARGV: version, n, user, h, channel, msg.
 -- Reply: 1 freed  3 freed and the unit is back on h  0 no held entry
---        5 not loaded  6 stale version
+--        5 not loaded  6 stale version  9 frozen (a Warm's check): retry
 local u = 'u' .. ARGV[3]
 local c = redis.call('HMGET', KEYS[1], 'v', u)
 if not c[1] then return 5 end
-if c[1] ~= ARGV[1] then return 6 end
+if c[1] ~= ARGV[1] then
+  if c[1] == '-' .. ARGV[1] then return 9 end -- frozen by a Warm's check: retry
+  return 6
+end
 if not c[2] then return 0 end
 local _, t = string.match(c[2], ';' .. ARGV[2] .. ',(%w+),(%w+)')
 if not t or t == 'p' then return 0 end
