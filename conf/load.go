@@ -331,6 +331,9 @@ func (c *Config) applyDefaults() {
 		r := &c.Routes[i]
 		def(&r.Method, "GET")
 		r.Method = strings.ToUpper(r.Method)
+		if len(r.Activities) > 0 { // routes that split one pattern's sales keep apart
+			def(&r.Name, r.Method+" "+r.Path+" ["+strings.Join(r.Activities, ",")+"]")
+		}
 		def(&r.Name, r.Method+" "+r.Path)
 		if r.Action.Type == "proxy" {
 			def(&r.Action.Mode, "sync")

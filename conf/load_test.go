@@ -192,6 +192,24 @@ activities:
 	if len(cfg.Activities[0].Windows) != 1 || cfg.Activities[0].Windows[0].Start.Hour() != 10 {
 		t.Errorf("start/end not turned into a window: %+v", cfg.Activities[0].Windows)
 	}
+	for _, tc := range []struct{ name, act, want string }{
+		{"start/end beside windows",
+			`{id: a, stock: 1, start: "2030-06-01T12:00:00Z", end: "2030-06-01T13:00:00Z", windows: [{start: "2031-01-01T12:00:00Z", end: "2031-01-01T13:00:00Z"}]}`,
+			"activities[0].windows: set start/end (one window) or windows, not both"},
+		{"an empty window would open the sale now",
+			`{id: a, stock: 1, windows: [{start: "2030-01-01T12:00:00Z", end: "2030-01-01T13:00:00Z"}, {}]}`,
+			"activities[0].windows[1]: start or end is required"},
+		{"start/end reversed names end, not windows",
+			`{id: a, stock: 1, start: "2030-01-01T12:00:00Z", end: "2030-01-01T11:00:00Z"}`,
+			"activities[0].end: end 2030-01-01T11:00:00Z must be after start"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := conf.Parse([]byte("activities: [" + tc.act + "]" + oneRoute))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
 }
 
 // TestRunTimeErrors: what serve would show only at run time, or blame on
@@ -217,6 +235,8 @@ func TestRunTimeErrors(t *testing.T) {
 			`FLASHGATE_LOG_LEVEL (environment, overrides log.level): must be one of debug, info, warn, error; got "loud"`},
 		{"the file's own error is the file's", map[string]string{"FLASHGATE_LOG_FORMAT": "json"}, "log: {level: loud}\n" + oneRoute,
 			`log.level: must be one of debug, info, warn, error; got "loud"`},
+		{"two routes of one name", nil, "routes: [{name: home, path: /a, action: {type: json, endpoint: activity_status}}, {name: home, path: /b, action: {type: json, endpoint: activity_status}}]\n",
+			`routes[1].name: duplicate route name "home" (routes[0] has it): their metrics and access log lines would merge`},
 		{"bad home link", nil, "static: {home: 'javascript:alert(1)'}\n" + oneRoute,
 			`static.home: must be a path starting with / or an http(s) URL, got "javascript:alert(1)"`},
 	}

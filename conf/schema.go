@@ -219,7 +219,8 @@ type Activity struct {
 	// Start and End bound the sale (RFC 3339). Zero means unbounded.
 	Start time.Time `mapstructure:"start"`
 	End   time.Time `mapstructure:"end"`
-	// Windows are further sale windows; when set, Start/End are ignored.
+	// Windows are several sale windows, instead of Start/End (giving
+	// both is an error). Each needs a start or an end.
 	Windows []Window `mapstructure:"windows"`
 }
 

@@ -137,9 +137,23 @@ func (c *Config) validateActivities(errs *Errors) {
 		if a.PayWithin != 0 && (a.PayWithin < time.Second || a.PayWithin > stock.MaxPayWithin) {
 			errs.Addf(Join(p, "pay_within"), "must be 0 (off) or in 1s..720h, got %s", a.PayWithin)
 		}
+		// applyDefaults made start/end the one window when windows is
+		// absent; anything else beside start/end is both given.
+		single := !a.Start.IsZero() || !a.End.IsZero()
+		if single && (len(a.Windows) != 1 || a.Windows[0] != (Window{Start: a.Start, End: a.End})) {
+			errs.Addf(Join(p, "windows"), "set start/end (one window) or windows, not both: start/end would be ignored")
+			single = false
+		}
 		for j, w := range a.Windows {
-			if !w.End.IsZero() && !w.End.After(w.Start) {
-				errs.Addf(Index(Join(p, "windows"), j), "end %s must be after start %s",
+			wp := Index(Join(p, "windows"), j)
+			if single {
+				wp = Join(p, "end")
+			}
+			switch {
+			case w.Start.IsZero() && w.End.IsZero():
+				errs.Addf(wp, "start or end is required: a window open on both sides would open the sale now")
+			case !w.End.IsZero() && !w.End.After(w.Start):
+				errs.Addf(wp, "end %s must be after start %s",
 					w.End.Format(time.RFC3339), w.Start.Format(time.RFC3339))
 			}
 		}
@@ -158,8 +172,14 @@ func (c *Config) validateRoutes(errs *Errors) {
 	if len(c.Routes) == 0 {
 		errs.Addf("routes", "at least one route is required: without one every request is a 404")
 	}
+	names := map[string]string{} // route name -> the route that has it
 	for i, r := range c.Routes {
 		p := Index("routes", i)
+		if other, ok := names[r.Name]; ok {
+			errs.Addf(Join(p, "name"), "duplicate route name %q (%s has it): their metrics and access log lines would merge", r.Name, other)
+		} else {
+			names[r.Name] = p
+		}
 		if r.Path == "" || r.Path[0] != '/' {
 			errs.Addf(Join(p, "path"), "required, must start with /, got %q", r.Path)
 		}
