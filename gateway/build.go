@@ -220,11 +220,14 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 	}
 	var buildErrs []error
 	asyncBy := map[string]string{} // activity -> the route selling it async on Redis
+	owners := map[string]string{}  // "METHOD path" -> the route serving it
+	var checks []func() error      // Env.AfterBuild's
 	for i, rc := range cfg.Routes {
 		env := &Env{
 			Config: cfg, Route: rc.Name, RoutePath: rc.Path, AllActivities: in.Activities, Pages: in.Pages,
 			Logger: deps.Logger.With("route", rc.Name), Redis: deps.Redis, Units: in.units, Now: deps.Now,
 			RedisBreaker: deps.RedisBreaker, RedisBackground: deps.RedisBackground, Overrides: deps.Overrides, shared: in.shared, Queues: in.queues,
+			checks: &checks,
 		}
 		if strings.Contains(rc.Path, "{activity}") {
 			env.Activities = in.routeActivities(rc)
@@ -233,8 +236,15 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 			buildErrs = append(buildErrs, err)
 			continue
 		}
-		if err := in.addRoute(r, conf.Index("routes", i), rc, decodedRoutes[i], env); err != nil {
+		if err := in.addRoute(r, owners, conf.Index("routes", i), rc, decodedRoutes[i], env); err != nil {
 			buildErrs = append(buildErrs, err)
+		}
+	}
+	if len(buildErrs) == 0 {
+		for _, check := range checks {
+			if err := check(); err != nil {
+				buildErrs = append(buildErrs, err)
+			}
 		}
 	}
 	// The assets every page links (favicon, product images): one exact

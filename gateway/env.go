@@ -54,9 +54,21 @@ type Env struct {
 	RedisBreaker *breaker.Breaker
 
 	shared *shared
+	// checks run once every route is built (AfterBuild).
+	checks *[]func() error
 	// built collects the pages of the entry being built, so its
 	// rejection counters are resolved by reason before it serves.
 	built []*Page
+}
+
+// AfterBuild runs check once every route is built; its error fails the
+// build as the entry's own would. It is for what only the whole config
+// can tell: an endpoint that signs and the filters, on other routes, that
+// verify what it signs. An Env outside a config's build (tests) runs none.
+func (e *Env) AfterBuild(check func() error) {
+	if e.checks != nil {
+		*e.checks = append(*e.checks, check)
+	}
 }
 
 // BackgroundRedis is the client for calls no request waits on (reload

@@ -17,6 +17,7 @@ import (
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/internal/demobackend"
+	"github.com/flashgate/flashgate/stock"
 )
 
 func bgCtx() context.Context { return context.Background() }
@@ -383,7 +384,18 @@ func TestManyActivitiesOwnChains(t *testing.T) {
 			t.Errorf("sale %d: status %d, want %d", i, r.StatusCode(), want)
 		}
 	}
-	cfg, err := conf.Parse([]byte("activities: [{id: a, stock: 1}]\nroutes: [{path: /x, activities: [a, b], action: {type: json, endpoint: activity_status}}]"))
+	// Two routes whose lists overlap: the conflict names both.
+	cfg, err := conf.Parse([]byte("activities: [{id: a, stock: 1}, {id: b, stock: 1}]\nroutes:\n" +
+		"  - {path: \"/buy/{activity}\", activities: [a], action: {type: json, endpoint: activity_status}}\n" +
+		"  - {path: \"/buy/{activity}\", activities: [b, a], action: {type: json, endpoint: activity_status}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewServer(cfg, Deps{Stock: stock.NewMemory()}); err == nil ||
+		!strings.Contains(err.Error(), "routes[1].path: routes[0] already serves GET /buy/a: give the two routes different paths, or disjoint activities: lists") {
+		t.Errorf("overlapping routes: %v", err)
+	}
+	cfg, err = conf.Parse([]byte("activities: [{id: a, stock: 1}]\nroutes: [{path: /x, activities: [a, b], action: {type: json, endpoint: activity_status}}]"))
 	if err == nil || !strings.Contains(err.Error(), "routes[0].activities: needs {activity} in the path") ||
 		!strings.Contains(err.Error(), `routes[0].activities[1]: unknown activity "b"`) {
 		t.Errorf("bad activities accepted: %v %v", cfg, err)

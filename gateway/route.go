@@ -58,7 +58,10 @@ type Route struct {
 // with {activity} or {product} is expanded to one exact path per
 // configured id, so matching it allocates nothing (fasthttp/router copies
 // every captured parameter).
-func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr decodedRoute, env *Env) error {
+//
+// owners maps each "METHOD path" registered so far to the route (its YAML
+// path) that holds it, so a conflict names both sides.
+func (in *Instance) addRoute(r *router.Router, owners map[string]string, path string, rc conf.Route, dr decodedRoute, env *Env) error {
 	rt := &Route{Name: rc.Name, metrics: newRouteMetrics(rc.Name), units: in.units}
 	if rc.Shed.Target > 0 {
 		rt.shed = shed.New(shed.Settings{Target: rc.Shed.Target, Interval: rc.Shed.Interval, Now: env.Now})
@@ -139,8 +142,15 @@ func (in *Instance) addRoute(r *router.Router, path string, rc conf.Route, dr de
 	for _, p := range in.expand(rc.Path, env.Activities) {
 		h := rt.handler(p.activity, func(r *Request) { act(r, p.product) })
 		for _, m := range methods {
+			key := m + " " + p.path
 			if err := register(r, m, p.path, h); err != nil {
+				if other, ok := owners[key]; ok {
+					err = fmt.Errorf("%s already serves %s: give the two routes different paths, or disjoint activities: lists", other, key)
+				}
 				return conf.AtPath(conf.Join(path, "path"), err)
+			}
+			if _, ok := owners[key]; !ok {
+				owners[key] = path
 			}
 		}
 	}

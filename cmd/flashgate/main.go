@@ -152,7 +152,7 @@ func usage(w io.Writer) {
                                     load activities' stock into the configured Redis before a sale
   flashgate health [--config FILE | --url URL]
                                     probe /healthz (exit 0 healthy, 1 not): a container HEALTHCHECK
-  flashgate admin  [--config FILE | --addr HOST:PORT] CALL [ARGS]
+  flashgate admin  [--config FILE | --addr HOST:PORT [--cacert PEM]] CALL [ARGS]
                                     call the admin API (activities, pause, resume, window, ...)
   flashgate version
 
@@ -194,15 +194,33 @@ func readConfig(path string, stderr io.Writer) (*conf.Config, bool) {
 	return cfg, true
 }
 
+// newFlags is a command's flag set. A mistake (an unknown flag, one
+// without its value) prints one line naming the command and its --help,
+// not the flag package's raw usage dump.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parseFlags parses args into fs, printing a mistake as newFlags says.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) bool {
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "flashgate %s: %v (flashgate %s --help lists its flags)\n", fs.Name(), err, fs.Name())
+		return false
+	}
+	return true
+}
+
 // configFlag parses the flags shared by every command that reads a config.
 func configFlag(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (string, bool) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags(name)
 	path := fs.String("config", "", "config file (YAML)")
 	if extra != nil {
 		extra(fs)
 	}
-	if err := fs.Parse(args); err != nil {
+	if !parseFlags(fs, args, stderr) {
 		return "", false
 	}
 	if *path == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/flashgate/flashgate/gateway"
@@ -78,6 +79,17 @@ func target(a *gateway.AdminCall) (e entry, raw string, ls []*list, ok bool) {
 		return entry{}, "", nil, false
 	}
 	key, byKey := string(q.Peek("key")), q.Has("key")
+	if byKey && !slices.ContainsFunc(all, func(l *list) bool { return l.redisKey == key }) {
+		// A typo, not an outage: name what is configured.
+		var keys []string
+		for _, l := range all {
+			if l.redisKey != "" && !slices.Contains(keys, l.redisKey) {
+				keys = append(keys, l.redisKey)
+			}
+		}
+		a.Error(404, "unknown_key", "no blacklist has redis_key "+strconv.Quote(key)+"; configured: "+strings.Join(keys, ", "))
+		return entry{}, "", nil, false
+	}
 	for _, l := range all {
 		if l.m.HasRedis() && (!byKey || l.redisKey == key) {
 			ls = append(ls, l)

@@ -124,7 +124,7 @@ func TestAdmin(t *testing.T) {
 		{"misspelt key", adminRemove, "/admin/blacklist?entry=a&kee=blacklist", 400, map[string]any{"error": "bad_entry"}},
 		{"add", adminAdd, "/admin/blacklist?entry=::ffff:10.0.0.1", 200, map[string]any{"entry": "10.0.0.1", "added": true}},
 		{"add again", adminAdd, "/admin/blacklist?entry=10.0.0.1", 200, map[string]any{"added": false}},
-		{"unknown key", adminAdd, "/admin/blacklist?entry=x&key=other", 503, map[string]any{"error": "no_redis"}},
+		{"unknown key", adminAdd, "/admin/blacklist?entry=x&key=other", 404, map[string]any{"error": "unknown_key"}},
 		{"remove a file entry", adminRemove, "/admin/blacklist?entry=mallory", 200,
 			map[string]any{"removed": false, "in_file": true}},
 		{"remove", adminRemove, "/admin/blacklist?entry=10.0.0.1&key=blacklist", 200, map[string]any{"removed": true}},

@@ -228,3 +228,40 @@ func TestEarlyOpensEveryStep(t *testing.T) {
 		t.Fatalf("purchase outside the margin: %d %s %s", status, reason, body)
 	}
 }
+
+// TestKeysMustPair: an endpoint that signs with a key its route's
+// filters do not hold would issue paths and tokens that every purchase
+// refuses; the build names both sides, and a rotation (the filter holds
+// the new key beside the old) passes.
+func TestKeysMustPair(t *testing.T) {
+	const other = `{id: p1, secret: "another-secret-another-secret-xx"}`
+	tests := []struct {
+		name, from, to, want string
+	}{
+		{"path keys differ", "hidden_path: {keys: *path_keys}", "hidden_path: {keys: [" + other + "]}",
+			`routes[1].action.config.keys: signs with key "p1", which the hidden_path filter's keys at routes[2].filters[1].hidden_path.keys do not hold with the same secret (activities act1, later): every purchase path it issues would be refused`},
+		{"token key missing", "order_token: {keys: *order_keys,", `order_token: {keys: [{id: k1, secret: "order-secret-1-order-secret-1-xx"}],`,
+			`routes[0].action.config.keys: signs with key "k2", which the order_token filter's keys at routes[2].filters[2].order_token.keys do not hold with the same secret (activities act1, later): every order token it issues would be refused`},
+		{"rotation: the filter holds the new key too", "hidden_path: {keys: *path_keys}",
+			`hidden_path: {keys: [{id: p0, secret: "old-path-secret-old-path-secret-x"}, {id: p1, secret: "path-secret-1-path-secret-1-xxxx"}]}`, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := strings.Replace(e2eConfig, tc.from, tc.to, 1)
+			if yaml == e2eConfig {
+				t.Fatal("the edit did not apply")
+			}
+			cfg, err := conf.Parse([]byte(yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = gateway.NewServer(cfg, gateway.Deps{})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}

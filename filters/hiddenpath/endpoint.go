@@ -43,6 +43,9 @@ func (c *EndpointConfig) Build(env *gateway.Env) (gateway.Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := keyring.Pair(env, "config.keys", "hidden_path", true, ring); err != nil {
+		return nil, err
+	}
 	e := &endpoint{ring: ring}
 	for _, a := range env.Activities {
 		for len(e.prefix) <= a.Index {

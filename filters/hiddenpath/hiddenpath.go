@@ -87,6 +87,9 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := keyring.Pair(env, "keys", "hidden_path", false, ring); err != nil {
+		return nil, err
+	}
 	// The same spec as the router's own 404, so the page is shared and a
 	// wrong link cannot be told apart from a missing page.
 	nf, err := env.Page(gateway.PageSpec{Status: 404, Reason: "not_found", Kind: "not_found", Message: "No such page."})

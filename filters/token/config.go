@@ -130,6 +130,9 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := keyring.Pair(env, "keys", "order_token", false, ring); err != nil {
+		return nil, err
+	}
 	f := &filter{
 		ring: ring, minAgeMs: c.MinAge.Milliseconds(), maxAgeMs: c.MaxAge.Milliseconds(),
 		param: c.Param,
@@ -157,6 +160,9 @@ func (c *EndpointConfig) Build(env *gateway.Env) (gateway.Endpoint, error) {
 	}
 	ring, err := keyring.Shared(env, "config.keys", c.Keys) // env.Path is the action
 	if err != nil {
+		return nil, err
+	}
+	if err := keyring.Pair(env, "config.keys", "order_token", true, ring); err != nil {
 		return nil, err
 	}
 	unauth, err := env.Page(gateway.PageSpec{Status: 401, Reason: "unauthenticated", Kind: "blocked",

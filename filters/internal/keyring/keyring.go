@@ -176,6 +176,7 @@ func (r *Ring) Lookup(id []byte) *Signer {
 type Signer struct {
 	ID   string
 	id   []byte
+	fp   [sha256.Size]byte // of the secret, for Pair's check
 	pool sync.Pool
 }
 
@@ -186,7 +187,7 @@ type macState struct {
 
 func newSigner(id string, secret []byte) *Signer {
 	key := append([]byte(nil), secret...)
-	s := &Signer{ID: id, id: []byte(id)}
+	s := &Signer{ID: id, id: []byte(id), fp: fingerprint(secret)}
 	s.pool.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
 	return s
 }
