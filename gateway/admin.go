@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -36,10 +37,14 @@ type AdminCall struct {
 
 // JSON writes v with status.
 func (a *AdminCall) JSON(status int, v any) {
-	b, _ := json.Marshal(v)
+	// Not HTML-escaped: an operator reads "must be > 0", not "\u003e".
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // ends with the newline
 	a.Ctx.SetStatusCode(status)
 	a.Ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
-	a.Ctx.SetBody(append(b, '\n'))
+	a.Ctx.SetBody(b.Bytes())
 }
 
 // Error writes {"error": reason, "message": msg} with status.
@@ -98,24 +103,26 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 		r.Handle(method, path, h)
 		ad.routes = append(ad.routes, method+" "+path)
 	}
+	// The open pages answer GET and HEAD, as on the public port, for
+	// probes that use HEAD (not listed in Routes: HEAD is GET without the
+	// body, as OpenAPI assumes).
+	open := func(path string, h fasthttp.RequestHandler) {
+		handle("GET", path, h)
+		r.Handle("HEAD", path, h)
+	}
 	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(Registry, promhttp.HandlerOpts{}))
-	handle("GET", "/metrics", metrics)
-	healthz := func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok\n") }
-	handle("GET", "/healthz", healthz)
-	handle("GET", "/readyz", s.serveReady)
-	// HEAD as on the public port, for probes that use it (not listed in
-	// Routes: HEAD is GET without the body, as OpenAPI assumes).
-	r.Handle("HEAD", "/healthz", healthz)
-	r.Handle("HEAD", "/readyz", s.serveReady)
+	open("/metrics", metrics)
+	open("/healthz", func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok\n") })
+	open("/readyz", s.serveReady)
 	// The live dashboard is a static page: it asks for the token and reads
 	// /admin/status and /metrics with it, so the page itself holds nothing.
-	handle("GET", "/dashboard", func(ctx *fasthttp.RequestCtx) {
+	open("/dashboard", func(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.SetContentTypeBytes(ctypeHTML)
 		ctx.Response.Header.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
 		ctx.Response.SetBodyRaw(dashboardHTML)
 	})
 	// The description of this API is open, like /metrics: it holds no data.
-	handle("GET", "/admin/openapi.json", func(ctx *fasthttp.RequestCtx) {
+	open("/admin/openapi.json", func(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.SetContentTypeBytes(ctypeJSON)
 		ctx.Response.SetBodyRaw(openAPI)
 	})

@@ -467,6 +467,9 @@ func TestAdminAuthFirst(t *testing.T) {
 		{"healthz HEAD", "HEAD", "/healthz", 200},
 		{"readyz HEAD", "HEAD", "/readyz", 200},
 		{"dashboard", "GET", "/dashboard", 200},
+		{"metrics HEAD", "HEAD", "/metrics", 200},
+		{"dashboard HEAD", "HEAD", "/dashboard", 200},
+		{"openapi HEAD", "HEAD", "/admin/openapi.json", 200},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

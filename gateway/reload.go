@@ -28,13 +28,14 @@ type Report struct {
 	NotApplied []NotApplied `json:"not_applied"`
 }
 
-// Settings lists the paths of r.NotApplied, for logs.
-func (r Report) Settings() []string {
+// Summary is r.NotApplied for a log line: "setting (reason)", joined
+// by "; ".
+func (r Report) Summary() string {
 	out := make([]string, len(r.NotApplied))
 	for i, n := range r.NotApplied {
-		out[i] = n.Setting
+		out[i] = n.Setting + " (" + n.Reason + ")"
 	}
-	return out
+	return strings.Join(out, "; ")
 }
 
 const needsRestart = "read at start-up; needs a restart"

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -61,6 +60,11 @@ func adminRequest(args []string) (adminCall, error) {
 	}
 	want := func(n int, names string) error {
 		if len(args)-1 != n {
+			for _, a := range args[1:] {
+				if strings.HasPrefix(a, "-") {
+					return fmt.Errorf("%s takes %s; flags go before the call: flashgate admin %s ... %s", args[0], names, a, args[0])
+				}
+			}
 			return fmt.Errorf("%s takes %s", args[0], names)
 		}
 		return nil
@@ -143,8 +147,7 @@ func adminRequest(args []string) (adminCall, error) {
 
 // cmdAdmin calls the admin API: every documented call is one command line.
 func cmdAdmin(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("admin")
 	path := fs.String("config", "", "read admin.listen and admin.token from this config")
 	addr := fs.String("addr", "", "admin API host:port (default admin.listen, else 127.0.0.1:8081)")
 	// The default stays empty and the environment is read after parsing:
@@ -153,7 +156,7 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 	token := fs.String("token", "", "bearer token (default $FLASHGATE_ADMIN_TOKEN)")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this long")
 	cacert := fs.String("cacert", "", "call over HTTPS, trusting this PEM file: the admin certificate or its CA (default with --config and admin.tls: admin.tls.cert_file)")
-	if err := fs.Parse(args); err != nil {
+	if !parseFlags(fs, args, stderr) {
 		return exitConfig
 	}
 	if *timeout <= 0 {
@@ -190,7 +193,11 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "flashgate admin: no token: set FLASHGATE_ADMIN_TOKEN or --token")
 		return exitConfig
 	}
-	c := adminClient{addr: *addr, token: *token, timeout: *timeout, client: &fasthttp.Client{}}
+	c := adminClient{addr: *addr, token: *token, timeout: *timeout, client: &fasthttp.Client{
+		// Send the path as escaped: normalising would turn a key's %2F
+		// back into a /, and the call would reach another route (or none).
+		DisablePathNormalizing: true,
+	}}
 	if *cacert != "" {
 		if c.client.TLSConfig, err = adminTLS(*cacert); err != nil {
 			fmt.Fprintf(stderr, "flashgate admin: --cacert: %v\n", err)

@@ -2,10 +2,10 @@ package main
 
 import (
 	"crypto/tls"
-	"flag"
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -14,12 +14,11 @@ import (
 // cmdHealth probes /healthz for a container HEALTHCHECK: a distroless
 // image has no curl, and the binary is already there.
 func cmdHealth(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("health", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("health")
 	path := fs.String("config", "", "read server.listen from this config")
 	url := fs.String("url", "", "probe this URL (default http://127.0.0.1:8080/healthz)")
 	timeout := fs.Duration("timeout", 2*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	if !parseFlags(fs, args, stderr) || fs.NArg() > 0 {
 		if fs.NArg() > 0 {
 			fmt.Fprintf(stderr, "flashgate health: unexpected argument %q\n", fs.Arg(0))
 		}
@@ -58,7 +57,7 @@ func cmdHealth(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	if code != fasthttp.StatusOK {
-		fmt.Fprintf(stderr, "unhealthy: %s answered %d: %s\n", target, code, body)
+		fmt.Fprintf(stderr, "unhealthy: %s answered %d: %s\n", target, code, firstLine(body))
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "healthy: %s\n", target)
@@ -79,4 +78,17 @@ func probeAddr(listen string) string {
 		host = "::1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// firstLine is the start of an answer for a one-line message: a probe
+// pointed at a page gets its first line, not the whole HTML.
+func firstLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " ..."
+	}
+	if len(s) > 200 {
+		s = s[:200] + " ..."
+	}
+	return s
 }

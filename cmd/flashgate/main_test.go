@@ -203,3 +203,17 @@ func TestAdminUsageHidesToken(t *testing.T) {
 		t.Fatalf("the token from the environment was not used: exit %d, %q", code, errOut.String())
 	}
 }
+
+// TestUsageInREADME: the README's quick start shows the usage text the
+// binary prints, exactly.
+func TestUsageInREADME(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	usage(&b)
+	if !strings.Contains(string(readme), "```\n"+b.String()+"```\n") {
+		t.Errorf("README.md does not show the usage text as printed:\n%s", b.String())
+	}
+}

@@ -36,6 +36,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		log.Error("start", "err", err)
 		return exitFail
 	}
+	stopped := false
+	defer func() { // after closeDeps: "stopped" is the last line, as the process ends
+		if stopped {
+			log.Info("stopped")
+		}
+	}()
 	defer closeDeps()
 	if cfg.Log.AccessEvery > 0 {
 		deps.AccessLog = slog.New(slog.NewJSONHandler(stderr, nil))
@@ -54,10 +60,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		rep, err := srv.ReloadFile(path)
 		switch {
 		case err != nil:
-			log.Error("config reload failed; keeping the running config", "file", path, "errors", conf.Problems(err))
+			// One readable string, in text and JSON logs alike (slog's text
+			// handler would print a slice as Go's [a b]).
+			log.Error("config reload failed; keeping the running config", "file", path, "errors", strings.Join(conf.Problems(err), "; "))
 		case len(rep.NotApplied) > 0:
 			log.Warn("config reloaded; some changed settings were not applied and keep their running values",
-				"file", path, "not_applied", rep.NotApplied)
+				"file", path, "not_applied", rep.Summary())
 		default:
 			log.Info("config reloaded", "file", path)
 		}
@@ -99,6 +107,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("flashgate listening", "addr", ln.Addr().String(), "version", version,
 		"routes", len(cfg.Routes), "activities", len(cfg.Activities), "stock", cfg.Stock.Store)
+	if cfg.Stock.Store == "redis" {
+		go warnNotLoaded(cfg, deps.Stock, log)
+	}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -122,7 +133,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 				log.Error("drain incomplete", "err", err)
 				return exitFail
 			}
-			log.Info("stopped")
+			stopped = true
 			return exitOK
 		}
 	}
@@ -172,4 +183,28 @@ func newLogger(c conf.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// warnNotLoaded names, once at start-up, the activities the shared store
+// does not hold yet: their purchases are refused (not_loaded) until a
+// warm-up, which an operator who forgot "flashgate warm" should hear
+// before the sale, not from its first buyers. Redis away: nothing to
+// say (readiness reports it).
+func warnNotLoaded(cfg *conf.Config, st stock.Store, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var missing []string
+	for _, a := range cfg.Activities {
+		_, ok, err := stock.LoadedSpec(ctx, st, a.ID)
+		if err != nil {
+			return
+		}
+		if !ok {
+			missing = append(missing, a.ID)
+		}
+	}
+	if len(missing) > 0 {
+		log.Warn("activities not loaded into Redis: their purchases are refused (not_loaded) until warmed (flashgate warm, or POST /admin/activities/{id}/warm)",
+			"activities", strings.Join(missing, ", "))
+	}
 }
