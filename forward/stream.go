@@ -50,10 +50,10 @@ type StreamConfig struct {
 	Activities []string // the route's sales: their Streams are read
 	Group      string   // the consumer group, one per route
 	Consumer   string   // unique per instance
-	// MaxInflight bounds the orders this instance works on at once, from
-	// its held-mark claim to its ack (retries waiting included): so an
-	// instance that dies leaves at most MaxInflight orders that may have
-	// been sent and will be sent again. Default 32.
+	// MaxInflight bounds the orders this instance holds at once, from
+	// their read to their ack (the wait for a rate slot and retries
+	// included): so an instance that dies leaves at most MaxInflight
+	// orders that may have been sent and will be sent again. Default 32.
 	MaxInflight int
 	Attempts    int           // default 6; counted as classify says
 	Backoff     time.Duration // default 200ms
@@ -172,16 +172,22 @@ func (f *Forwarder) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	var left []*streamItem // owned, not finished: handed back at the end
 	var leftMu sync.Mutex
+	// The touches go on through the tail, so a send that finishes after
+	// the stop never looks idle to another instance; they end with the
+	// last delivery.
+	touchCtx, stopTouch := context.WithCancel(work)
+	touched := make(chan struct{})
+	go func() { defer close(touched); f.touchLoop(touchCtx) }()
 	defer func() {
 		wg.Wait()
+		stopTouch()
+		<-touched
 		// Its own bound, not work's: a tail that used work up (Redis slow
 		// for its records and acks) must still hand back what it holds.
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tailGrace)
 		defer cancel()
 		f.handBack(hctx, left)
 	}()
-	wg.Add(1)
-	go func() { defer wg.Done(); f.touchLoop(ctx) }()
 
 	var shards []shardRef
 	cursors := map[shardRef]string{} // XAUTOCLAIM scan position per Stream
@@ -347,7 +353,10 @@ func (f *Forwarder) ownAll(qs []stock.QueuedOrder, out []*streamItem) []*streamI
 	defer f.mu.Unlock()
 	for i := range qs {
 		k := itemKey(&qs[i])
-		if _, mine := f.owned[k]; mine {
+		if mine, ok := f.owned[k]; ok {
+			// Ours again in Redis (XAUTOCLAIM moved it back to this
+			// consumer): a goroutine told it was lost may go on with it.
+			mine.lost.Store(false)
 			continue
 		}
 		it := &streamItem{q: qs[i]}

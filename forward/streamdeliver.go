@@ -46,30 +46,43 @@ func isDropReason(reason string) bool {
 const pendingWait = 50 * time.Millisecond
 
 // deliver works one entry from the held-mark check to its ack, holding
-// an in-flight slot throughout. The check runs after the rate slot, right
-// before every send (the first and each retry): a Release or an unpaid
-// deadline that came while the order waited for its slot or its retry
-// stops it, as the memory queue's check before each send does. A slot
-// spent on an order found given back is lost: the fleet runs under rate
-// by it, never over. stop ends the waiting (for the check, a rate slot,
-// a retry); work bounds a send under way and what follows it (record,
-// release, ack), so a stopping forwarder finishes the sends it began. It
-// reports whether the entry is done with here: finished (acked), or
-// taken over by another instance; false leaves it pending, for Run to
-// hand back.
+// an in-flight slot throughout. Before the first send and before every
+// retry the check runs twice: held waits out a Take still settling or
+// Redis failing, then the order waits for its rate slot, and once it has
+// it lastCheck runs the check again, without waiting: a Release or an
+// unpaid deadline that came while the order waited stops it, as the
+// memory queue's check right before each send does. Anything but a
+// verdict there gives the slot up and starts over, so no send goes out
+// later than its slot (plus one Redis call): the fleet stays at or under
+// rate. stop ends the waiting (for the check, a rate slot, a retry);
+// work bounds a send under way and what follows it (record, release,
+// ack), so a stopping forwarder finishes the sends it began. It reports
+// whether the entry is done with here: finished (acked), or taken over
+// by another instance; false leaves it pending, for Run to hand back.
 func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 	q := &it.q
 	o := Order{Activity: q.Activity, User: q.User, Seq: q.Seq()}
 	o.Ticket = orderkey.String(q.Activity, q.User, o.Seq)
-	if err := ParseOrder(q.Order, &o); err != nil {
-		return f.deadLetter(work, it, &o, Status{State: Failed, Reason: ReasonMalformed})
-	}
 	admitted := q.Time()
-	st := f.carried(stop, it, &o)
-	failures, maybeSeen := st.Attempts, false
+	var st Status
+	var failures int
+	maybeSeen, parsed := false, false
 	for first := true; ; first = false {
 		if it.lost.Load() {
 			return true // another instance took it over: it delivers
+		}
+		if send, done := f.held(stop, it, &o, first); !send {
+			return done
+		}
+		if !parsed {
+			// After the check: an order whose unit was given back is
+			// dropped, whatever its bytes, and one whose Take is still
+			// settling is not dead-lettered before its unit is held.
+			if err := ParseOrder(q.Order, &o); err != nil {
+				return f.deadLetter(work, it, &o, Status{State: Failed, Reason: ReasonMalformed})
+			}
+			st = f.carried(stop, it, &o)
+			failures, parsed = st.Attempts, true
 		}
 		if !f.wait(stop) {
 			return false
@@ -77,7 +90,10 @@ func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 		if it.lost.Load() {
 			return true // taken over while it waited for the slot
 		}
-		if send, done := f.held(stop, it, &o, first); !send {
+		switch send, done, again := f.lastCheck(stop, it, &o); {
+		case again:
+			continue // the slot is given up: the fleet runs under rate by it
+		case !send:
 			return done
 		}
 		if maybeSeen {
@@ -117,11 +133,11 @@ func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 }
 
 // held runs the held-mark check (claim.lua) until it answers: send when
-// the unit is held; otherwise done says whether the entry is finished
-// (the order was dropped, its unit having been given back, unpaid or
-// not, or its load reset: the entry is acked with a failed record) or
-// ctx ended first. first is the check before the first send, which may
-// find a claim of a dead consumer.
+// the unit is held (now claimed); otherwise done says whether the entry
+// is finished (the order was dropped, its unit having been given back,
+// unpaid or not, or its load reset: the entry is acked with a failed
+// record) or ctx ended first. first is the check before the first send,
+// which may find a claim of a dead consumer.
 func (f *Forwarder) held(ctx context.Context, it *streamItem, o *Order, first bool) (send, done bool) {
 	for {
 		c, err := f.log.Check(ctx, &it.q)
@@ -139,13 +155,65 @@ func (f *Forwarder) held(ctx context.Context, it *streamItem, o *Order, first bo
 		case c == stock.OrderRedeliver && first && it.q.Claimed:
 			f.st.fromDead.Add(1)
 		}
-		if reason, drop := DropReason(c); drop {
-			f.st.dropped.Add(1)
-			f.record(ctx, o, Status{State: Failed, Reason: reason})
-			return false, f.finish(ctx, it, "")
+		if send, done, again := f.verdict(ctx, it, o, c); !again {
+			return send, done
 		}
-		return true, false
+		if sleep(ctx, f.cfg.PollMax) != nil {
+			return false, false
+		}
 	}
+}
+
+// lastCheck is the check right before a send, once the rate slot has
+// come (see deliver): held's answers, or again when it has none now.
+func (f *Forwarder) lastCheck(ctx context.Context, it *streamItem, o *Order) (send, done, again bool) {
+	c, err := f.log.Check(ctx, &it.q)
+	if err != nil || c == stock.OrderPending {
+		return false, false, true
+	}
+	return f.verdict(ctx, it, o, c)
+}
+
+// verdict acts on a check's answer c: send for a held unit; a dropped
+// order is recorded and acked (done: the ack went through). A give-back
+// that began and did not finish (OrderRetracted) is finished first, with
+// Release; again means that failed, and the check is to run again.
+func (f *Forwarder) verdict(ctx context.Context, it *streamItem, o *Order, c stock.OrderCheck) (send, done, again bool) {
+	if c == stock.OrderRetracted {
+		if _, err := f.log.Release(ctx, o.Activity, []byte(o.User), o.Seq); err != nil {
+			f.st.relFailed.Add(1)
+			return false, false, true
+		}
+		c = stock.OrderGone
+	}
+	reason, drop := DropReason(c)
+	if !drop {
+		return true, false, false
+	}
+	if dead, ok := f.deadRecord(ctx, o); ok {
+		// A dead letter cut off between its Release and its ack: finish
+		// it as one (its reason kept, listed on the dead-letter Stream),
+		// not as a drop. Counted where it was dead-lettered.
+		return false, f.finish(ctx, it, dead), false
+	}
+	f.st.dropped.Add(1)
+	f.record(ctx, o, Status{State: Failed, Reason: reason})
+	return false, f.finish(ctx, it, ""), false
+}
+
+// deadRecord is the reason of the order's failed record when a dead
+// letter wrote it (a reason no drop gives), so a takeover finishes a dead
+// letter it finds half done as one.
+func (f *Forwarder) deadRecord(ctx context.Context, o *Order) (string, bool) {
+	rec, state, err := f.log.OrderStatus(ctx, o.Activity, o.User, o.Seq)
+	if err != nil || state != stock.OrderRecorded || rec == nil {
+		return "", false
+	}
+	st, err := ParseStatus(rec)
+	if err != nil || st.State != Failed || st.Reason == "" || isDropReason(st.Reason) {
+		return "", false
+	}
+	return st.Reason, true
 }
 
 // wait reserves a slot of the shared rate and waits for it; a refusal

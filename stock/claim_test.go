@@ -164,23 +164,19 @@ func TestClaimRaces(t *testing.T) {
 			f.check(t, &q, OrderGone)
 			mustLeft(t, f.r, f.act, 2)
 		}},
-		{"give-back cut after its retract, before the claim: the check finishes it", func(t *testing.T, f *claimFixture, u string) {
+		{"give-back cut after its retract, before the claim: the check says to finish it", func(t *testing.T, f *claimFixture, u string) {
 			q := f.read(t, u)
 			f.retractOnly(t, u, q.Seq())
 			if got, err := f.r.Paid(testCtx(t, 5*time.Second), f.act, []byte(u), q.Seq()); err != nil || got != PaidUnknown {
 				t.Fatalf("Paid of a unit going back = %v, %v; want unknown_order", got, err)
 			}
-			f.check(t, &q, OrderGone)
-			mustLeft(t, f.r, f.act, 2)
-			f.mustBeFree(t, u, q.Seq())
+			f.finishRetracted(t, &q, u)
 		}},
-		{"give-back cut after its retract, after the claim: the check finishes it", func(t *testing.T, f *claimFixture, u string) {
+		{"give-back cut after its retract, after the claim: the check says to finish it", func(t *testing.T, f *claimFixture, u string) {
 			q := f.read(t, u)
 			f.check(t, &q, OrderDeliver)
 			f.retractOnly(t, u, q.Seq())
-			f.check(t, &q, OrderGone)
-			mustLeft(t, f.r, f.act, 2)
-			f.mustBeFree(t, u, q.Seq())
+			f.finishRetracted(t, &q, u)
 		}},
 		{"frozen by a Warm's check: the check waits, Release refuses, the thaw lets it go", func(t *testing.T, f *claimFixture, u string) {
 			q := f.read(t, u)
@@ -198,6 +194,22 @@ func TestClaimRaces(t *testing.T) {
 			// A Warm of the same spec finds the shards behind and thaws
 			// them: nothing sold there is reloaded.
 			mustWarm(t, f.r, Spec{Activity: f.act, Stock: 2, Shards: 2, PerUser: 1}, false)
+			mustLeft(t, f.r, f.act, 1)
+			f.check(t, &q, OrderDeliver)
+		}},
+		{"frozen by a Warm that found it sold and could not thaw: the next Warm thaws it first", func(t *testing.T, f *claimFixture, u string) {
+			q := f.read(t, u)
+			m, _, err := f.r.readMeta(testCtx(t, 5*time.Second), f.act)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.r.swapVersion(testCtx(t, 5*time.Second), m, m.version, -m.version); err != nil {
+				t.Fatal(err)
+			}
+			// Another spec: refused (the sale has sold), and thawed on the way.
+			if err := f.r.Warm(testCtx(t, 5*time.Second), Spec{Activity: f.act, Stock: 9, Shards: 2, PerUser: 1}, false); err != ErrExists {
+				t.Fatalf("Warm of another spec = %v, want ErrExists", err)
+			}
 			mustLeft(t, f.r, f.act, 1)
 			f.check(t, &q, OrderDeliver)
 		}},
@@ -244,6 +256,19 @@ func (f *claimFixture) retractOnly(t *testing.T, user string, seq int64) {
 	if code, err := f.r.retract(testCtx(t, 5*time.Second), f.a, h, strconv.FormatInt(n, 10), user, ""); err != nil || code != retracted {
 		t.Fatalf("retract = %d, %v", code, err)
 	}
+}
+
+// finishRetracted is what a forwarder does on OrderRetracted: Release
+// finishes the give-back, and the next check drops the order.
+func (f *claimFixture) finishRetracted(t *testing.T, q *QueuedOrder, user string) {
+	t.Helper()
+	f.check(t, q, OrderRetracted)
+	if ok, err := f.r.Release(testCtx(t, 5*time.Second), f.act, []byte(user), q.Seq()); !ok || err != nil {
+		t.Fatalf("Release of a retracted entry = %v, %v; want true", ok, err)
+	}
+	f.check(t, q, OrderGone)
+	mustLeft(t, f.r, f.act, 2)
+	f.mustBeFree(t, user, q.Seq())
 }
 
 // mustBeFree checks that user's allowance is free again: the give-back

@@ -208,8 +208,8 @@
 //	async: a forwarder dies or    -               a dead letter: the entry R
 //	  stops between Release's                     or gone; the next claimer's
 //	  retract and the ack                         check finishes an R entry's
-//	                                              give-back (Release, claim.lua
-//	                                              code 8) and drops it; the
+//	                                              give-back (OrderRetracted:
+//	                                              Release) and drops it; the
 //	                                              :dead copy is written by the
 //	                                              ack that removes the entry
 //	                                              only (never twice)
@@ -248,14 +248,14 @@
 // shard h (h = fnv1a(user) mod the order's version's shard count; the
 // order of a borrowed unit sits in shard t's Stream, its entry on h):
 //
-//   - claim (a forwarder, after its rate slot and right before the
-//     first send and each retry, so a give-back while it waited stops
-//     it): no entry: the unit was given back: drop the order (told
+//   - claim (a forwarder, before it waits for its rate slot and again
+//     right before the send, after the slot, so a give-back while it
+//     waited stops it; for the first send and each retry): no entry: the unit was given back: drop the order (told
 //     apart as unpaid when r<n:user> or the release mark xn:user says the
 //     pay_within sweep gave it back, see Pay within); R: a give-back
-//     began and did not finish (the entry would be gone): Check finishes
-//     it with Release, then drops the order (an unpaid one's the sweep
-//     finishes); t = p: settle.lua
+//     began and did not finish (the entry would be gone): OrderRetracted,
+//     the forwarder finishes it with Release, then drops the order (an
+//     unpaid one's the sweep finishes); t = p: settle.lua
 //     has not run: check again shortly; D: claimed before (a redelivery, same
 //     Idempotency-Key); else the attempt id becomes D: deliver. Another
 //     version: a forced re-Warm reset the ledger: drop.

@@ -26,7 +26,7 @@ func (r *RedisStore) loaded(ctx context.Context, s Spec) (bool, error) {
 	if err != nil || !loaded || old.spec != s {
 		return false, err
 	}
-	behind, _, err := r.inspect(ctx, old)
+	behind, _, _, err := r.inspect(ctx, old)
 	return err == nil && len(behind) == 0, err
 }
 

@@ -88,9 +88,20 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 		old.spec.PayWithin = s.PayWithin
 	}
 	if loaded && !force {
-		behind, sold, err := r.inspect(ctx, old)
+		behind, frozen, sold, err := r.inspect(ctx, old)
 		if err != nil {
 			return err
+		}
+		if frozen {
+			// A freeze a Warm could not undo (its thaw failed): undo it
+			// first, whatever this Warm's spec, so the sale sells again
+			// (its shards hold this version's state), then decide.
+			if err := r.thaw(ctx, old); err != nil {
+				return err
+			}
+			if behind, _, sold, err = r.inspect(ctx, old); err != nil {
+				return err
+			}
 		}
 		switch {
 		case old.spec == s && len(behind) == 0:
@@ -109,7 +120,7 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 		if err := r.swapVersion(ctx, old, old.version, -old.version); err != nil {
 			return err
 		}
-		if _, sold, err := r.inspect(ctx, old); err != nil || sold {
+		if _, _, sold, err := r.inspect(ctx, old); err != nil || sold {
 			if terr := r.thaw(ctx, old); terr != nil {
 				return terr
 			}
@@ -193,6 +204,8 @@ func (r *RedisStore) swapVersion(ctx context.Context, m metaSpec, from, to int64
 // ends. A freeze it cannot undo is not lost: the next Warm of the same
 // spec finds the shards behind and load.lua thaws them.
 func (r *RedisStore) thaw(ctx context.Context, m metaSpec) error {
+	ctx, cancel := context.WithTimeout(ctx, thawFor) // a start-up's warm passes no deadline
+	defer cancel()
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		err := r.swapVersion(ctx, m, -m.version, m.version)
 		if err == nil {
@@ -207,6 +220,9 @@ func (r *RedisStore) thaw(ctx context.Context, m metaSpec) error {
 		}
 	}
 }
+
+// thawFor bounds thaw's retries.
+const thawFor = 10 * time.Second
 
 // load finishes a load at version on the given shards, then announces it.
 func (r *RedisStore) load(ctx context.Context, s Spec, version int64, shards []int) error {
@@ -245,7 +261,8 @@ func (r *RedisStore) announce(ctx context.Context, activity string, version int6
 // inspect reports the shards of m not loaded at m's version (some, after
 // a Warm that died half-way) and whether anything was sold in that version
 // (a unit taken, even if released since, or a pending mark).
-func (r *RedisStore) inspect(ctx context.Context, m metaSpec) (behind []int, sold bool, err error) {
+// frozen reports a shard at exactly -version: a Warm's freeze not undone.
+func (r *RedisStore) inspect(ctx context.Context, m metaSpec) (behind []int, frozen, sold bool, err error) {
 	cmds := make(rueidis.Commands, 0, 2*m.spec.Shards)
 	for i := range m.spec.Shards {
 		k := shardKeys(r.prefix, m.spec.Activity, i)
@@ -255,7 +272,7 @@ func (r *RedisStore) inspect(ctx context.Context, m metaSpec) (behind []int, sol
 	}
 	res, err := r.doMulti(ctx, "warm", cmds)
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	for i := 0; i < len(res); i += 2 {
 		va, _ := res[i].ToArray()
@@ -268,9 +285,10 @@ func (r *RedisStore) inspect(ctx context.Context, m metaSpec) (behind []int, sol
 		if v != m.version {
 			behind = append(behind, i/2)
 		}
+		frozen = frozen || v == -m.version
 		sold = sold || admitted > 0 || pend > 0
 	}
-	return behind, sold, nil
+	return behind, frozen, sold, nil
 }
 
 func (r *RedisStore) TopUp(ctx context.Context, activity string, n int64) error {

@@ -258,6 +258,12 @@ const (
 	// OrderUnpaid: like OrderGone, the unit was given back (or its
 	// give-back begun) because its pay_within deadline passed unpaid.
 	OrderUnpaid
+	// OrderRetracted: a give-back began (the entry is retracted) and did
+	// not finish: its caller stopped, died or timed out between the
+	// retract and the unit's return. Finish it with Release (idempotent),
+	// then drop the order as OrderGone: nobody else would give the unit
+	// and the user's allowance back.
+	OrderRetracted
 )
 
 // Check runs claim.lua on the order's home shard (see doc.go, async mode).
@@ -285,7 +291,7 @@ func (r *RedisStore) Check(ctx context.Context, q *QueuedOrder) (OrderCheck, err
 		code, err := call(cctx, r.bg, "claim", claimScript, a.keys[h], args)
 		cancel()
 		if err != nil || code != 1 {
-			return r.finishRetracted(ctx, q, code, err)
+			return orderCheck(code, err)
 		}
 		if ok, err := r.replicated(ctx, a, q.Shard, h); err != nil || !ok {
 			return OrderPending, err // not yet: the Take may still give it back
@@ -295,22 +301,6 @@ func (r *RedisStore) Check(ctx context.Context, q *QueuedOrder) (OrderCheck, err
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	code, err := call(cctx, r.bg, "claim", claimScript, a.keys[h], args)
 	cancel()
-	return r.finishRetracted(ctx, q, code, err)
-}
-
-// finishRetracted turns claim.lua's "retracted, give-back unfinished"
-// (8) into OrderGone once Release has finished that give-back: its caller
-// (a dead letter cut off by a stop, a crash, a Redis timeout) retracted
-// the entry and never reached unhold.lua, so nobody else would give the
-// unit and the user's allowance back. Release is idempotent. An error
-// leaves the verdict open: the forwarder checks again.
-func (r *RedisStore) finishRetracted(ctx context.Context, q *QueuedOrder, code int64, err error) (OrderCheck, error) {
-	if err == nil && code == claimRetracted {
-		if _, err := r.Release(ctx, q.Activity, []byte(q.User), q.Seq()); err != nil {
-			return 0, err
-		}
-		return OrderGone, nil
-	}
 	return orderCheck(code, err)
 }
 
@@ -337,6 +327,8 @@ func orderCheck(code int64, err error) (OrderCheck, error) {
 		return OrderGone, nil
 	case 7:
 		return OrderUnpaid, nil
+	case claimRetracted:
+		return OrderRetracted, nil
 	case codeStale, codeNotLoaded:
 		return OrderReset, nil
 	}

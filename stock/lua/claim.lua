@@ -8,7 +8,8 @@
 --   its attempt is R (retracted): a give-back began and, the entry being
 --   still there, did not finish (its caller died or timed out between
 --   the retract and unhold.lua): 8, drop the order once Release has
---   finished the give-back (Check does; Release is idempotent);
+--   finished the give-back (the forwarder does, on Check's
+--   OrderRetracted; Release is idempotent);
 --   7 when it was given back (or its give-back begun) because its
 --   pay_within deadline passed unpaid (r<n:user>, or the release mark
 --   xn:user in the due set, KEYS[5]: the sweep finishes that one), so
