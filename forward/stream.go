@@ -201,6 +201,9 @@ func (f *Forwarder) Run(ctx context.Context) {
 			shards = f.refresh(ctx, shards)
 			refreshed = now
 		}
+		// The reads run under work, not ctx: one cut off by the stop after
+		// Redis ran it would leave its entries pending here unseen, to
+		// wait out ClaimIdle; read, they are handed back below.
 		// Read no more than there are free slots, so every entry read is
 		// owned (and touched) at once, and starts at once: an entry read
 		// but left waiting untouched could look idle to another instance.
@@ -220,7 +223,7 @@ func (f *Forwarder) Run(ctx context.Context) {
 					if cur == "" {
 						cur = "0-0"
 					}
-					qs, next, err := f.log.ClaimIdle(ctx, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, f.cfg.ClaimIdle, n, cur)
+					qs, next, err := f.log.ClaimIdle(work, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, f.cfg.ClaimIdle, n, cur)
 					cursors[s] = next
 					if next != "0-0" {
 						claimed = time.Time{} // more to scan: go on next round
@@ -233,7 +236,7 @@ func (f *Forwarder) Run(ctx context.Context) {
 				if n <= 0 {
 					continue
 				}
-				qs, err := f.log.ReadOrders(ctx, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, n)
+				qs, err := f.log.ReadOrders(work, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, n)
 				if stock.IsNoGroup(err) {
 					refreshed = time.Time{} // re-create the groups next round
 					clear(f.grouped)
