@@ -180,13 +180,7 @@ func TestClaimRaces(t *testing.T) {
 		}},
 		{"frozen by a Warm's check: the check waits, Release refuses, the thaw lets it go", func(t *testing.T, f *claimFixture, u string) {
 			q := f.read(t, u)
-			m, _, err := f.r.readMeta(testCtx(t, 5*time.Second), f.act)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := f.r.swapVersion(testCtx(t, 5*time.Second), m, m.version, -m.version); err != nil {
-				t.Fatal(err)
-			}
+			f.freeze(t)
 			f.check(t, &q, OrderPending)
 			if ok, err := f.r.Release(testCtx(t, 5*time.Second), f.act, []byte(u), q.Seq()); ok || !isUnavailable(err) {
 				t.Fatalf("Release while frozen = %v, %v; want unavailable (a dead letter retries it)", ok, err)
@@ -199,13 +193,7 @@ func TestClaimRaces(t *testing.T) {
 		}},
 		{"frozen by a Warm that found it sold and could not thaw: the next Warm thaws it first", func(t *testing.T, f *claimFixture, u string) {
 			q := f.read(t, u)
-			m, _, err := f.r.readMeta(testCtx(t, 5*time.Second), f.act)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := f.r.swapVersion(testCtx(t, 5*time.Second), m, m.version, -m.version); err != nil {
-				t.Fatal(err)
-			}
+			f.freeze(t)
 			// Another spec: refused (the sale has sold), and thawed on the way.
 			if err := f.r.Warm(testCtx(t, 5*time.Second), Spec{Activity: f.act, Stock: 9, Shards: 2, PerUser: 1}, false); err != ErrExists {
 				t.Fatalf("Warm of another spec = %v, want ErrExists", err)
@@ -244,6 +232,19 @@ func TestClaimRaces(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// freeze does what a Warm replacing an unsold sale does first: every
+// shard's version becomes -version.
+func (f *claimFixture) freeze(t *testing.T) {
+	t.Helper()
+	m, _, err := f.r.readMeta(testCtx(t, 5*time.Second), f.act)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.r.swapVersion(testCtx(t, 5*time.Second), m, m.version, -m.version); err != nil {
+		t.Fatal(err)
 	}
 }
 
