@@ -111,6 +111,10 @@ type Forwarder struct {
 type streamItem struct {
 	q    stock.QueuedOrder
 	lost atomic.Bool // another consumer owns it now: stop working on it
+	// fromDead: claimed by a consumer before this one (it may have sent
+	// it); counted as claimed_from_dead at its first send here. Its
+	// deliver goroutine alone uses it.
+	fromDead bool
 }
 
 // NewForwarder returns a Forwarder; Run starts it.
@@ -217,6 +221,9 @@ func (f *Forwarder) Run(ctx context.Context) {
 				claimed = now
 			}
 			for j := range shards {
+				if ctx.Err() != nil {
+					break // stopping: read nothing more, to hand it back
+				}
 				s := shards[(round+j)%len(shards)]
 				if n := min(per, free-len(buf)); takeOver && n > 0 {
 					cur := cursors[s]

@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"sort"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,16 +124,93 @@ func TestDeadLetterFinishedByTakeover(t *testing.T) {
 	if st, _ := f.status(t, tickets[0]); st.State != Failed || st.Reason != ReasonRejected {
 		t.Fatalf("status = %+v; want failed, %s (the dead letter's)", st, ReasonRejected)
 	}
-	n, err := f.client.Do(context.Background(), f.client.B().Xlen().Key("{fg:"+f.act+":0}:dead").Build()).AsInt64()
-	m, _ := f.client.Do(context.Background(), f.client.B().Xlen().Key("{fg:"+f.act+":1}:dead").Build()).AsInt64()
-	k, _ := f.client.Do(context.Background(), f.client.B().Xlen().Key("{fg:"+f.act+":2}:dead").Build()).AsInt64()
-	if err != nil || n+m+k != 1 {
-		t.Fatalf("dead letters listed = %d, %v; want 1", n+m+k, err)
+	if n := f.deadListed(t); n != 1 {
+		t.Fatalf("dead letters listed = %d; want 1", n)
 	}
 	if s := b.Stats(); s.Dropped != 0 || s.DeadLettered != 0 {
 		t.Fatalf("b counted it again: %+v", s)
 	}
 	if n := f.left(t); n != 5 {
 		t.Fatalf("left = %d, want 5 (given back once)", n)
+	}
+}
+
+// deadListed counts the entries of the activity's dead-letter Streams
+// (the fixture's three shards).
+func (f *fixture) deadListed(t *testing.T) int64 {
+	t.Helper()
+	var total int64
+	for i := range 3 {
+		n, err := f.client.Do(context.Background(), f.client.B().Xlen().Key("{fg:"+f.act+":"+strconv.Itoa(i)+"}:dead").Build()).AsInt64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	return total
+}
+
+// TestDropIgnoresAnEarlierLoadsRecord: after a forced re-Warm purchase
+// numbers start again at 1; a released order of the new load is dropped
+// as released, not taken for the old load's dead letter of the same
+// number (the status records' keys carry the load's version).
+func TestDropIgnoresAnEarlierLoadsRecord(t *testing.T) {
+	f := newFixture(t, []string{redistest.Start(t).Addr()}, "oldload", 5)
+	f.sell(t, 1)
+	reject := newBackend(func(*Order, int) (int, error) { return 400, nil })
+	a := f.forwarder(t, "a", reject, 1000, nil)
+	stopA := runFw(t, a)
+	within(t, 10*time.Second, "dead-lettered", func() bool { return f.depth(t) == 0 && a.Stats().DeadLettered == 1 })
+	stopA()
+	ctx := context.Background()
+	if err := f.r.Warm(ctx, stock.Spec{Activity: f.act, Stock: 5, Shards: 3, PerUser: 1}, true); err != nil {
+		t.Fatal(err)
+	}
+	tickets := f.sell(t, 1) // buyer0 again: purchase 1 of the new load
+	_, _, seq := splitTicket(t, tickets[0])
+	if ok, err := f.r.Release(ctx, f.act, []byte("buyer0"), seq); !ok || err != nil {
+		t.Fatalf("Release = %v, %v", ok, err)
+	}
+	b := f.forwarder(t, "b", reject, 1000, nil)
+	runFw(t, b)
+	within(t, 10*time.Second, "dropped", func() bool { return f.depth(t) == 0 })
+	if st, _ := f.status(t, tickets[0]); st.Reason != ReasonReleased || b.Stats().Dropped != 1 || f.deadListed(t) != 1 {
+		t.Fatalf("status %+v, dropped %d, dead letters listed %d: want released, 1, 1", st, b.Stats().Dropped, f.deadListed(t))
+	}
+}
+
+// statusBlip fails the first fails status reads.
+type statusBlip struct {
+	*stock.RedisStore
+	fails atomic.Int64
+}
+
+func (l *statusBlip) OrderStatus(ctx context.Context, a, u string, seq int64) ([]byte, stock.OrderState, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, stock.OrderUnknown, stock.ErrUnavailable
+	}
+	return l.RedisStore.OrderStatus(ctx, a, u, seq)
+}
+
+// TestDeadLetterTakeoverSurvivesAStatusError: a failed read of the status
+// record does not turn a half-done dead letter into a drop (which would
+// overwrite its record and leave it off the refund list): the check runs
+// again.
+func TestDeadLetterTakeoverSurvivesAStatusError(t *testing.T) {
+	f := newFixture(t, []string{redistest.Start(t).Addr()}, "deaderr", 5)
+	tickets := f.sell(t, 1)
+	reject := newBackend(func(*Order, int) (int, error) { return 400, nil })
+	idle := func(c *StreamConfig) { c.ClaimIdle = 500 * time.Millisecond; c.SendTimeout = 200 * time.Millisecond }
+	a := f.forwarderOn(t, failingAck{f.r}, "a", reject, 1000, idle)
+	stopA := runFw(t, a)
+	within(t, 10*time.Second, "a dead-letters it", func() bool { return a.Stats().DeadLettered == 1 })
+	stopA()
+	l := &statusBlip{RedisStore: f.r}
+	l.fails.Store(1)
+	b := f.forwarderOn(t, l, "b", reject, 1000, idle)
+	runFw(t, b)
+	within(t, 10*time.Second, "b finishes it", func() bool { return f.depth(t) == 0 })
+	if st, _ := f.status(t, tickets[0]); st.Reason != ReasonRejected || f.deadListed(t) != 1 {
+		t.Fatalf("status %+v, dead letters listed %d: want %s, 1", st, f.deadListed(t), ReasonRejected)
 	}
 }

@@ -99,6 +99,10 @@ func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 		if maybeSeen {
 			f.st.afterTimeout.Add(1)
 		}
+		if it.fromDead {
+			f.st.fromDead.Add(1)
+			it.fromDead = false
+		}
 		sctx, cancel := context.WithTimeout(work, f.cfg.SendTimeout)
 		rep, err := f.send.Send(sctx, &o)
 		cancel()
@@ -153,7 +157,7 @@ func (f *Forwarder) held(ctx context.Context, it *streamItem, o *Order, first bo
 			}
 			continue
 		case c == stock.OrderRedeliver && first && it.q.Claimed:
-			f.st.fromDead.Add(1)
+			it.fromDead = true // counted at its send, if it comes
 		}
 		if send, done, again := f.verdict(ctx, it, o, c); !again {
 			return send, done
@@ -190,7 +194,11 @@ func (f *Forwarder) verdict(ctx context.Context, it *streamItem, o *Order, c sto
 	if !drop {
 		return true, false, false
 	}
-	if dead, ok := f.deadRecord(ctx, o); ok {
+	dead, ok, err := f.deadRecord(ctx, o)
+	if err != nil {
+		return false, false, true // read it again: a drop would overwrite a dead letter's record
+	}
+	if ok {
 		// A dead letter cut off between its Release and its ack: finish
 		// it as one (its reason kept, listed on the dead-letter Stream),
 		// not as a drop. Counted where it was dead-lettered.
@@ -204,16 +212,21 @@ func (f *Forwarder) verdict(ctx context.Context, it *streamItem, o *Order, c sto
 // deadRecord is the reason of the order's failed record when a dead
 // letter wrote it (a reason no drop gives), so a takeover finishes a dead
 // letter it finds half done as one.
-func (f *Forwarder) deadRecord(ctx context.Context, o *Order) (string, bool) {
+// The records are the load's own (their keys carry its version). An
+// error leaves it undecided: the caller checks again.
+func (f *Forwarder) deadRecord(ctx context.Context, o *Order) (string, bool, error) {
 	rec, state, err := f.log.OrderStatus(ctx, o.Activity, o.User, o.Seq)
-	if err != nil || state != stock.OrderRecorded || rec == nil {
-		return "", false
+	if err != nil {
+		return "", false, err
+	}
+	if state != stock.OrderRecorded || rec == nil {
+		return "", false, nil
 	}
 	st, err := ParseStatus(rec)
 	if err != nil || st.State != Failed || st.Reason == "" || isDropReason(st.Reason) {
-		return "", false
+		return "", false, nil
 	}
-	return st.Reason, true
+	return st.Reason, true, nil
 }
 
 // wait reserves a slot of the shared rate and waits for it; a refusal

@@ -325,3 +325,27 @@ func TestClaimPending(t *testing.T) {
 	}
 	f.check(t, &q, OrderDeliver)
 }
+
+// TestWarmFrozenUnsold: shards frozen by a Warm replacing an unsold sale
+// are never thawed to the old version by another Warm (the first may be
+// about to load; a sale at the old version between would be wiped): the
+// other Warm replaces the sale too, at a newer version.
+func TestWarmFrozenUnsold(t *testing.T) {
+	s, _ := open(t, standaloneTopo)
+	f := newClaimFixture(t, s.(*RedisStore), "frozenunsold", 2)
+	before, _, err := f.r.readMeta(testCtx(t, 5*time.Second), f.act)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.freeze(t)
+	mustWarm(t, f.r, Spec{Activity: f.act, Stock: 2, Shards: 2, PerUser: 1}, false)
+	after, _, err := f.r.readMeta(testCtx(t, 5*time.Second), f.act)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.version <= before.version {
+		t.Fatalf("version %d after %d: the frozen sale was thawed, not replaced", after.version, before.version)
+	}
+	mustLeft(t, f.r, f.act, 2)
+	mustTake(t, f.r, f.act, usersHomedAt(1, 0, 2)[0], Admitted)
+}

@@ -37,9 +37,10 @@
 //	                            Pay within)
 //	{fg:act42:3}:dead    STREAM async mode: dead-lettered orders of shard 3
 //	                            (id, order, reason), capped near 100000
-//	{fg:act42:3}:st:<n:user>
-//	                     STRING async mode: the final status of purchase n
-//	                            of a user homed on 3 (24 h TTL)
+//	{fg:act42:3}:st:<seq:user>
+//	                     STRING async mode: the final status of purchase seq
+//	                            (load version and n) of a user homed on 3
+//	                            (24 h TTL)
 //	{fg:act42:3}:w       STRING WaitReplicas: the forwarders' replication
 //	                            probe, written before a WAIT (1 h TTL)
 //	{fg:act42:meta}      HASH   stock, shards, per_user, pay_within (ms),

@@ -11,12 +11,16 @@ import (
 
 // Status records of queued orders (async mode on Redis): the forwarder
 // that finishes an order writes its final status under the user's home
-// shard's hash tag, {<prefix>A:h}:st:<n:user>, with a TTL, so that any
+// shard's hash tag, {<prefix>A:h}:st:<seq:user>, with a TTL, so that any
 // instance answers the client's poll. The record's bytes are the
 // caller's (the gateway's JSON); the store only keeps them. An order
 // waiting for a retry may also have an interim record beside it,
-// {<prefix>A:h}:sq:<n:user> (PutQueuedStatus): read only while no final
+// {<prefix>A:h}:sq:<seq:user> (PutQueuedStatus): read only while no final
 // record exists and the unit is still held, so it can never hide one.
+// seq is the whole sequence number, the load's version in it: a forced
+// re-Warm starts purchase numbers again at 1, and the records an earlier
+// load left (kept for their TTL) must not answer for the new load's
+// orders.
 
 // OrderState is what the store knows of a ticket.
 type OrderState uint8
@@ -145,7 +149,7 @@ func (r *RedisStore) statusKeyOf(ctx context.Context, activity, user string, seq
 	if version != a.version || n <= 0 || user == "" {
 		return "", nil, false, nil
 	}
-	return statusKey(r.prefix, activity, homeShard(user, a.shards), orderID(n, user)), a, true, nil
+	return statusKey(r.prefix, activity, homeShard(user, a.shards), strconv.FormatInt(seq, 10)+":"+user), a, true, nil
 }
 
 // hasEntry reports whether ledger record rec has an entry for purchase n

@@ -92,21 +92,25 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 		if err != nil {
 			return err
 		}
-		if frozen {
-			// A freeze a Warm could not undo (its thaw failed): undo it
-			// first, whatever this Warm's spec, so the sale sells again
-			// (its shards hold this version's state), then decide.
+		if frozen && sold {
+			// A freeze whose Warm found the sale sold: that Warm does not
+			// load (nothing sells or settles while frozen, so it saw what
+			// this one sees) and thaws, unless its thaw failed. Undo it,
+			// whatever this Warm's spec, so the sale sells again. A freeze
+			// of an unsold sale is never thawed here: its Warm may be about
+			// to replace it, and a sale at the old version between would
+			// be wiped by that load.
 			if err := r.thaw(ctx, old); err != nil {
 				return err
 			}
-			if behind, _, sold, err = r.inspect(ctx, old); err != nil {
+			if behind, frozen, sold, err = r.inspect(ctx, old); err != nil {
 				return err
 			}
 		}
 		switch {
 		case old.spec == s && len(behind) == 0:
 			return nil
-		case old.spec == s:
+		case old.spec == s && !frozen:
 			// A Warm died half-way. Finish it at its version, loading only
 			// the shards it did not reach: the others may already sell,
 			// and reloading them would sell their units again.
@@ -114,7 +118,10 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 		case sold:
 			return ErrExists
 		}
-		// A different spec on an unsold activity: freeze its shards so no
+		// A different spec on an unsold activity, or an unsold one another
+		// Warm froze (replacing it now, or dead half-way: it replaces it,
+		// and so does this one, each at a newer version; versions only move
+		// forward, so the last wins): freeze its shards so no
 		// Take can admit between the check and the load, check again, and
 		// only then replace it.
 		if err := r.swapVersion(ctx, old, old.version, -old.version); err != nil {

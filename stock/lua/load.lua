@@ -8,15 +8,8 @@
 -- version) joins at the first admission,
 -- ledger records (u<user>) and order records (o<id>) join it as the sale
 -- goes. The orders Stream is not reset: it holds orders already admitted.
--- A shard frozen at this very version (v = -version: a Warm froze it to
--- check the sale unsold and could not thaw it) holds this version's
--- sales: it is thawed, never reloaded, so nothing sold there is sold again.
--- Reply: 1 loaded (or thawed)  0 a newer version is already loaded
+-- Reply: 1 loaded  0 a newer version is already loaded
 local v = redis.call('HGET', KEYS[1], 'v')
-if v == '-' .. ARGV[1] then
-  redis.call('HSET', KEYS[1], 'v', ARGV[1])
-  return 1
-end
 if v and tonumber(v) > tonumber(ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 if KEYS[5] then redis.call('DEL', KEYS[5]) end
