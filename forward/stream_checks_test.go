@@ -102,12 +102,13 @@ func (failingAck) Finish(context.Context, *stock.QueuedOrder, string, string) (b
 	return false, stock.ErrUnavailable
 }
 
-// TestDeadLetterFinishedByTakeover: a dead letter whose ack never went
-// through is finished as a dead letter by the instance that takes it
-// over: its reason kept, listed once on the dead-letter Stream (the
-// refund list), its unit back once.
-func TestDeadLetterFinishedByTakeover(t *testing.T) {
-	f := newFixture(t, []string{redistest.Start(t).Addr()}, "deadtake", 5)
+// halfDoneDeadLetter sells one order and has an instance whose acks
+// never reach Redis dead-letter it (the backend answers 400) and stop:
+// the record written and the unit given back, the entry not acked. It
+// returns the ticket, the rejecting backend and the timing to take the
+// entry over with.
+func (f *fixture) halfDoneDeadLetter(t *testing.T) ([]string, *backend, func(*StreamConfig)) {
+	t.Helper()
 	tickets := f.sell(t, 1)
 	reject := newBackend(func(*Order, int) (int, error) { return 400, nil })
 	idle := func(c *StreamConfig) { c.ClaimIdle = 500 * time.Millisecond; c.SendTimeout = 200 * time.Millisecond }
@@ -115,6 +116,16 @@ func TestDeadLetterFinishedByTakeover(t *testing.T) {
 	stopA := runFw(t, a)
 	within(t, 10*time.Second, "a dead-letters it", func() bool { return a.Stats().DeadLettered == 1 })
 	stopA()
+	return tickets, reject, idle
+}
+
+// TestDeadLetterFinishedByTakeover: a dead letter whose ack never went
+// through is finished as a dead letter by the instance that takes it
+// over: its reason kept, listed once on the dead-letter Stream (the
+// refund list), its unit back once.
+func TestDeadLetterFinishedByTakeover(t *testing.T) {
+	f := newFixture(t, []string{redistest.Start(t).Addr()}, "deadtake", 5)
+	tickets, reject, idle := f.halfDoneDeadLetter(t)
 	if n := f.left(t); n != 5 {
 		t.Fatalf("left = %d after the dead letter's Release", n)
 	}
@@ -198,13 +209,7 @@ func (l *statusBlip) OrderStatus(ctx context.Context, a, u string, seq int64) ([
 // again.
 func TestDeadLetterTakeoverSurvivesAStatusError(t *testing.T) {
 	f := newFixture(t, []string{redistest.Start(t).Addr()}, "deaderr", 5)
-	tickets := f.sell(t, 1)
-	reject := newBackend(func(*Order, int) (int, error) { return 400, nil })
-	idle := func(c *StreamConfig) { c.ClaimIdle = 500 * time.Millisecond; c.SendTimeout = 200 * time.Millisecond }
-	a := f.forwarderOn(t, failingAck{f.r}, "a", reject, 1000, idle)
-	stopA := runFw(t, a)
-	within(t, 10*time.Second, "a dead-letters it", func() bool { return a.Stats().DeadLettered == 1 })
-	stopA()
+	tickets, reject, idle := f.halfDoneDeadLetter(t)
 	l := &statusBlip{RedisStore: f.r}
 	l.fails.Store(1)
 	b := f.forwarderOn(t, l, "b", reject, 1000, idle)
