@@ -185,8 +185,8 @@ func TestClaimRaces(t *testing.T) {
 			if ok, err := f.r.Release(testCtx(t, 5*time.Second), f.act, []byte(u), q.Seq()); ok || !isUnavailable(err) {
 				t.Fatalf("Release while frozen = %v, %v; want unavailable (a dead letter retries it)", ok, err)
 			}
-			// A Warm of the same spec finds the shards behind and thaws
-			// them: nothing sold there is reloaded.
+			// A Warm of the same spec finds the sale frozen and sold and
+			// thaws it: nothing sold there is reloaded.
 			mustWarm(t, f.r, Spec{Activity: f.act, Stock: 2, Shards: 2, PerUser: 1}, false)
 			mustLeft(t, f.r, f.act, 1)
 			f.check(t, &q, OrderDeliver)

@@ -216,12 +216,16 @@
 //	                                              only (never twice)
 //	a Warm freezes the shards     -               every shard script answers
 //	  (v = -version) to check                     "frozen" (9): the forwarders
-//	  an unsold sale, or cannot                   wait, give-backs fail with
-//	  thaw them                                   ErrUnavailable and are
-//	                                              retried; Warm retries the
-//	                                              thaw, and a later Warm of
-//	                                              the same spec thaws (never
-//	                                              reloads) a frozen shard
+//	  an unsold sale, or fails                    wait, give-backs fail with
+//	  before it loads or thaws                    ErrUnavailable and are
+//	                                              retried. Found sold, a Warm
+//	                                              thaws (retrying); one that
+//	                                              fails leaves the freeze,
+//	                                              and the next Warm of any
+//	                                              spec resolves it: sold, it
+//	                                              thaws first; unsold, it
+//	                                              replaces the sale (top-ups
+//	                                              of the unsold load go)
 //
 // Never an oversell or a PerUser breach in any row. The attempt records
 // cost two small fields per live purchase on its home shard (dropped when

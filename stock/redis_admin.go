@@ -127,11 +127,17 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 		if err := r.swapVersion(ctx, old, old.version, -old.version); err != nil {
 			return err
 		}
-		if _, _, sold, err := r.inspect(ctx, old); err != nil || sold {
-			if terr := r.thaw(ctx, old); terr != nil {
-				return terr
-			}
-			if err != nil {
+		_, _, sold, err = r.inspect(ctx, old)
+		if err != nil {
+			// Not thawed: another Warm may count on this freeze (its own
+			// made this one's a no-op). The next Warm resolves it: sold,
+			// it thaws; unsold, it replaces the sale.
+			return fmt.Errorf("%w (the sale stays frozen, selling nothing, until the next warm)", err)
+		}
+		if sold {
+			// Every Warm that froze it sees it sold too (nothing sells
+			// while frozen): none loads, so thawing is safe.
+			if err := r.thaw(ctx, old); err != nil {
 				return err
 			}
 			return ErrExists
@@ -206,10 +212,10 @@ func (r *RedisStore) swapVersion(ctx context.Context, m metaSpec, from, to int64
 	return err
 }
 
-// thaw undoes Warm's freeze, retrying while Redis fails (a frozen shard
-// sells nothing, and the forwarders hold its orders back), until ctx
-// ends. A freeze it cannot undo is not lost: the next Warm of the same
-// spec finds the shards behind and load.lua thaws them.
+// thaw undoes Warm's freeze of a sale that has sold, retrying while Redis
+// fails (a frozen shard sells nothing, and the forwarders hold its orders
+// back), for thawFor at most. A freeze it cannot undo is not lost: the
+// next Warm, of any spec, finds it frozen and sold and thaws it first.
 func (r *RedisStore) thaw(ctx context.Context, m metaSpec) error {
 	ctx, cancel := context.WithTimeout(ctx, thawFor) // a start-up's warm passes no deadline
 	defer cancel()
@@ -222,7 +228,7 @@ func (r *RedisStore) thaw(ctx context.Context, m metaSpec) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("%w (the sale stays frozen until a warm of the same spec thaws it)", err)
+			return fmt.Errorf("%w (the sale stays frozen, selling nothing, until the next warm thaws it)", err)
 		case <-t.C:
 		}
 	}
