@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -208,6 +207,7 @@ func (f *Forwarder) Run(ctx context.Context) {
 		// The reads run under work, not ctx: one cut off by the stop after
 		// Redis ran it would leave its entries pending here unseen, to
 		// wait out ClaimIdle; read, they are handed back below.
+		//
 		// Read no more than there are free slots, so every entry read is
 		// owned (and touched) at once, and starts at once: an entry read
 		// but left waiting untouched could look idle to another instance.
@@ -302,22 +302,6 @@ func (f *Forwarder) scanEvery() time.Duration {
 	return min(f.cfg.ClaimIdle/2, time.Second)
 }
 
-// handBack gives the orders a stopping forwarder did not finish to the
-// next instance that scans, by shard; an order handed back may have been
-// sent (a retry waiting), so its next send counts as claimed_from_dead.
-func (f *Forwarder) handBack(work context.Context, left []*streamItem) {
-	by := map[shardRef][]string{}
-	for _, it := range left {
-		k := shardRef{it.q.Activity, it.q.Shard}
-		by[k] = append(by[k], it.q.ID)
-	}
-	for k, ids := range by {
-		if n, err := f.log.HandBack(work, k.activity, k.shard, f.cfg.Group, f.cfg.Consumer, ids); err == nil {
-			f.st.handedBack.Add(uint64(n))
-		}
-	}
-}
-
 // refresh lists the Streams (shards) of the route's sales and makes sure
 // their group exists; a sale not loaded yet is skipped until it is.
 func (f *Forwarder) refresh(ctx context.Context, cur []shardRef) []shardRef {
@@ -346,76 +330,6 @@ func (f *Forwarder) refresh(ctx context.Context, cur []shardRef) []shardRef {
 		}
 	}
 	return out
-}
-
-func itemKey(q *stock.QueuedOrder) string {
-	return q.Activity + "/" + strconv.Itoa(q.Shard) + "/" + q.ID
-}
-
-// ownAll marks the entries read as owned (touched from now on) and
-// appends their items to out. An entry this forwarder already works on
-// is skipped: XAUTOCLAIM also returns a consumer's own entries when they
-// look idle (its touches failed while Redis was away), and a second
-// goroutine would send the order again. Entries claimed from another
-// consumer count as taken over.
-func (f *Forwarder) ownAll(qs []stock.QueuedOrder, out []*streamItem) []*streamItem {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i := range qs {
-		k := itemKey(&qs[i])
-		if mine, ok := f.owned[k]; ok {
-			// Ours again in Redis (XAUTOCLAIM moved it back to this
-			// consumer): a goroutine told it was lost may go on with it.
-			mine.lost.Store(false)
-			continue
-		}
-		it := &streamItem{q: qs[i]}
-		f.owned[k] = it
-		if it.q.Claimed {
-			f.st.takenOver.Add(1)
-		}
-		out = append(out, it)
-	}
-	return out
-}
-
-func (f *Forwarder) disown(it *streamItem) {
-	f.mu.Lock()
-	if f.owned[itemKey(&it.q)] == it {
-		delete(f.owned, itemKey(&it.q))
-	}
-	f.mu.Unlock()
-}
-
-// touchLoop keeps every owned entry fresh, every ClaimIdle/3, and marks
-// those another instance took over meanwhile.
-func (f *Forwarder) touchLoop(ctx context.Context) {
-	for sleep(ctx, f.cfg.ClaimIdle/3) == nil {
-		groups := map[shardRef][]*streamItem{}
-		f.mu.Lock()
-		for _, it := range f.owned {
-			k := shardRef{it.q.Activity, it.q.Shard}
-			groups[k] = append(groups[k], it)
-		}
-		f.mu.Unlock()
-		for k, its := range groups {
-			ids := make([]string, len(its))
-			for i, it := range its {
-				ids[i] = it.q.ID
-			}
-			lost, err := f.log.Touch(ctx, k.activity, k.shard, f.cfg.Group, f.cfg.Consumer, ids)
-			if err != nil {
-				continue
-			}
-			for _, id := range lost {
-				for _, it := range its {
-					if it.q.ID == id {
-						it.lost.Store(true)
-					}
-				}
-			}
-		}
-	}
 }
 
 // idLess orders Stream entry ids "ms-seq" numerically.

@@ -320,68 +320,10 @@
 //
 // # Pay within
 //
-// With Spec.PayWithin > 0 an admitted unit stays held until Paid, and is
-// given back once its deadline (admission + PayWithin, by the admitting
-// instance's clock, RedisOptions.Now) passes unpaid. Everything is decided
-// on the user's home shard h, where the ledger lives:
-//
-//   - The deadline is recorded in the step that holds the unit, so no
-//     crash can leave a unit held without one: take.lua (admitted on h)
-//     and settle.lua (a borrow held on t, also when Reconcile settles it)
-//     take the deadline as their last, optional argument and ZADD the due
-//     mark "n:user" to h's due set. Without pay_within the argument is
-//     absent and take.lua does what it did (lua/take.lua gives the cost of
-//     both).
-//   - paid.lua and expire.lua race for the due mark with ZREM, which
-//     succeeds once: paid.lua's win means paid (pd+1); a held entry with no
-//     due mark is already paid (PaidAlready). A unit whose entry is gone
-//     was released: with r<n:user> unpaid (PaidTooLate), else by Release
-//     (PaidUnknown).
-//   - The sweeper (every instance's sync loop, every SyncInterval) reads
-//     each shard's due marks <= now in batches of 100. For a unit on h,
-//     expire.lua gives it back in its one step: ZREM the mark, drop the
-//     entry, s+1, r<n:user>, ru+1, PUBLISH. For a unit borrowed from t,
-//     expire.lua turns the due mark into the release mark "xn:user"
-//     (score 0) in the same step as it removes it, and paid.lua refuses
-//     from then on; then release.lua on t gives the unit back (tombstone,
-//     s_t+1: a repeat does nothing), and unpaid.lua on h ZREMs the release
-//     mark, once, and drops the entry (r<n:user>, ru+1). A sweeper that
-//     dies between those steps leaves the release mark, which every sweep
-//     picks up (score 0): expire.lua answers t again and the steps are
-//     repeated, idempotently, by whichever instance comes next. The unit
-//     comes back once, and ru counts it once.
-//   - Release of a held unit (the backend's own failure) ZREMs the due
-//     mark in unhold.lua, with the entry, so Held stays true and the
-//     sweeper finds nothing. Releasing a unit whose release mark is set
-//     is safe too: release.lua's tombstone returns the unit once, and
-//     unpaid.lua then finds no entry and counts nothing.
-//   - Async mode: the sweep retracts the order before the unit can sell
-//     again, as every give-back does. For a unit on h, expire.lua drops
-//     the entry in the step that gives the unit back (claim.lua then
-//     finds no entry and, from r<n:user>, answers unpaid); for a borrowed
-//     unit, expire.lua turns the entry's attempt id into R in the step
-//     that sets the release mark, before release.lua gives the unit back
-//     on t, so a sweeper that dies in between leaves an order no
-//     forwarder claims. A D entry (claimed: being delivered, or
-//     delivered) is retracted too, as by Release: the unit comes back at
-//     its deadline unless paid, whatever the queue did, as in sync mode.
-//     The deadline counts from admission, queue wait included.
-//   - Counts: Held is the size of the due sets (due and release marks),
-//     Paid and ReleasedUnpaid the sums of pd and ru. A Warm that changes
-//     only PayWithin updates the meta key in place (not a new load); every
-//     instance's sync loop sees it within SyncInterval. load.lua deletes
-//     the due set with the ledgers.
-//   - The sweeper covers the activities an instance has cached, warmed,
-//     read Counts of, confirmed a payment for or been told of (Track: the
-//     gateway tells it every configured activity at build), so every
-//     serving instance sweeps every activity it serves, even after a
-//     restart that came after the last sale.
-//
-// The memory store keeps the deadline in the held unit, under the user's
-// ledger lock, which Paid and its sweeper (every 500 ms) take in turn, and
-// so does CheckOrder, the in-process queue's held check before every send
-// (memory_order.go): a unit swept or released is never followed by a send
-// that checked after it.
+// With Spec.PayWithin > 0 an admitted unit stays held until Paid and is
+// given back once its deadline passes unpaid, exactly once, on the
+// user's home shard: pay.go says how (the due marks, the race of paid.lua
+// and expire.lua, the sweeper, async mode, the counts).
 //
 // # Warm
 //

@@ -65,11 +65,6 @@ func (r *RedisStore) giveBack(ctx context.Context, a *redisAct, h, t int, id, u,
 	if err != nil {
 		return false, err
 	}
-	if code == claimFrozen {
-		// A Warm is checking that the sale is unsold: not "nothing to
-		// give back", which a dead letter would take as done.
-		return false, unavailable("release", errFrozen)
-	}
 	if code != retracted { // gone, pending, under delivery or another load: nothing to give back
 		return false, nil
 	}
@@ -85,33 +80,39 @@ const (
 // retract is the first step of a give-back: claim.lua's retract of entry
 // n (ns) on h, which only a claimed entry survives when attempt is set.
 func (r *RedisStore) retract(ctx context.Context, a *redisAct, h int, ns, u, attempt string) (int64, error) {
-	return r.run(ctx, "release", claimScript, a.keys[h], []string{a.verStr, ns, u, "r", attempt})
+	return r.runGiveBack(ctx, claimScript, a.keys[h], []string{a.verStr, ns, u, "r", attempt})
+}
+
+// runGiveBack runs one step of a give-back (claim.lua's retract,
+// release.lua, unhold.lua). Each answers claimFrozen while a Warm's check
+// has the shards frozen: an error to retry, never "nothing to give back",
+// which a dead letter would take as done. An entry retracted before the
+// freeze stays so: a retried Release, or the forwarder that checks it
+// next (OrderRetracted), finishes the give-back.
+func (r *RedisStore) runGiveBack(ctx context.Context, s *rueidis.Lua, keys, args []string) (int64, error) {
+	code, err := r.run(ctx, "release", s, keys, args)
+	if err == nil && code == claimFrozen {
+		return 0, unavailable("release", errFrozen)
+	}
+	return code, err
 }
 
 // returnUnit is the rest of a give-back once the entry is retracted:
 // release.lua on t for a borrowed unit, then unhold.lua on h.
 func (r *RedisStore) returnUnit(ctx context.Context, a *redisAct, h, t int, id, ns, u string) (bool, error) {
 	if t != h {
-		code, err := r.run(ctx, "release", releaseScript, a.keys[t], []string{a.verStr, id, r.channel, stockMsg(a.name, t)})
+		code, err := r.runGiveBack(ctx, releaseScript, a.keys[t], []string{a.verStr, id, r.channel, stockMsg(a.name, t)})
 		if err != nil {
 			return false, err
-		}
-		if code == claimFrozen {
-			return false, unavailable("release", errFrozen)
 		}
 		if code == codeAdmitted {
 			a.empty.clear(t)
 		}
 	}
-	code, err := r.run(ctx, "release", unholdScript, a.keys[h],
+	code, err := r.runGiveBack(ctx, unholdScript, a.keys[h],
 		[]string{a.verStr, ns, u, a.idx[h], r.channel, stockMsg(a.name, h)})
 	if err != nil {
 		return false, err
-	}
-	if code == claimFrozen {
-		// The entry stays retracted: a retried Release, or the forwarder
-		// that checks it next (Check), finishes the give-back.
-		return false, unavailable("release", errFrozen)
 	}
 	if code == 3 {
 		a.empty.clear(h)

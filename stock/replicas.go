@@ -95,8 +95,6 @@ func (r *RedisStore) unreplicated(ctx context.Context, a *redisAct, h int, d Dec
 	switch {
 	case err != nil:
 		return Decision{}, err
-	case code == claimFrozen: // a Warm's check: abandon.lua gives it back later
-		return Decision{}, unavailable("release", errFrozen)
 	case code == claimed:
 		return d, nil
 	case code != retracted: // gone, or another load: nothing held

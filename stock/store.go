@@ -23,7 +23,7 @@ type Spec struct {
 	PerUser int64
 	// PayWithin, when > 0, holds every admitted unit until Paid confirms
 	// its payment and gives it back once the deadline (admission +
-	// PayWithin) passes unpaid (see doc.go, "Pay within"). 0 (the
+	// PayWithin) passes unpaid (see pay.go, "Pay within"). 0 (the
 	// default) sells for good at admission. Unlike the other fields it
 	// may change on a running sale: Warm applies it to the admissions
 	// that follow, and the units already held keep their deadline.
