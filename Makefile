@@ -34,10 +34,13 @@ redis-deps:
 browser-deps:
 	@./scripts/ensure-browser.sh
 
-## test: vet, then all tests with the race detector, integration and browser tests included.
+## test: vet, then all tests with the race detector, integration and browser
+## tests included, then the allocation tests, which the race detector's own
+## allocations keep out of that run (they are built with !race).
 test: redis-deps browser-deps vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -count=1 -timeout 5m -run 'Allocs?|NoGoroutine' ./...
 
 test-short:
 	$(GO) test -count=1 ./...

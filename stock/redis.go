@@ -308,6 +308,9 @@ func (r *RedisStore) takeOrder(ctx context.Context, activity string, user []byte
 	start := time.Now()
 	left := func() time.Duration { return r.timeout - time.Since(start) }
 	a := r.cached(activity)
+	if a == nil && !ident.Valid(activity) {
+		return Decision{Result: NotLoaded}, nil // before the context below: a bot's made-up name costs no allocation
+	}
 	for attempt := 0; ; attempt++ {
 		if a == nil {
 			rctx, cancel := context.WithTimeout(ctx, max(left(), 0))
