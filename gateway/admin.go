@@ -246,6 +246,14 @@ func adminWarm(a *AdminCall, act *Activity) {
 	switch {
 	case errors.Is(err, stock.ErrExists):
 		a.Error(409, "sale_running", "the activity has already sold units with another spec; add ?force=true to reset it")
+	case errors.Is(err, stock.ErrWarmBusy):
+		retry := time.Second
+		var ra interface{ RetryAfter() time.Duration }
+		if errors.As(err, &ra) {
+			retry = ra.RetryAfter()
+		}
+		a.Ctx.Response.Header.Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+		a.Error(409, "warm_running", err.Error())
 	case err != nil:
 		a.Error(503, "store_unavailable", err.Error())
 	default:

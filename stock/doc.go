@@ -327,12 +327,16 @@
 //
 // # Warm
 //
-// meta.lua allocates the next version (gen) and writes the spec; then
-// load.lua resets each shard (a shard never goes back to an older
-// version), old shards beyond the new count are deleted, and "A:*" is
-// published. Warm without force is a no-op for the same spec when every
-// shard is at the meta version (a Warm that died half-way is completed),
-// and ErrExists for a different spec once anything was sold.
+// One Warm of an activity runs at a time, fleet-wide: it holds the
+// activity's warm lease (warmlease.go), and another answers ErrWarmBusy.
+// meta.lua allocates the next version (gen) and writes the spec, for the
+// lease's holder only; then load.lua resets each shard (a shard never goes
+// back to an older version or repeats one, and without force never resets
+// one that sold in the version it holds), old shards beyond the new count
+// are deleted, and "A:*" is published. Warm without force is a no-op for
+// the same spec when every shard is at the meta version (a Warm that died
+// half-way is completed), and ErrExists for a different spec once anything
+// was sold.
 //
 // # Local sold-out knowledge
 //

@@ -80,9 +80,10 @@ type RedisStore struct {
 	pendingAge    time.Duration
 	fenceKeep     string // ms abandon.lua keeps a fence, as an argument
 	now           func() time.Time
-	waitReplicas  int64    // RedisOptions.WaitReplicas; 0: no WAIT
-	waitMS        int64    // RedisOptions.WaitTimeout in ms, WAIT's argument
-	swept         sync.Map // activity -> struct{}: swept even when not cached (pay.go)
+	waitReplicas  int64             // RedisOptions.WaitReplicas; 0: no WAIT
+	waitMS        int64             // RedisOptions.WaitTimeout in ms, WAIT's argument
+	swept         sync.Map          // activity -> struct{}: swept even when not cached (pay.go)
+	warmStep      func(step string) // tests only: called at Warm's steps (step)
 
 	mu   sync.Mutex                           // serialises cache writes
 	acts atomic.Pointer[map[string]*redisAct] // copy-on-write; read without locks

@@ -74,6 +74,18 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
+	token, err := r.takeLease(ctx, s.Activity)
+	if err != nil {
+		return err
+	}
+	defer r.giveLease(s.Activity, token)
+	ctx, cancel := context.WithTimeout(ctx, warmFor)
+	defer cancel()
+	return r.warm(ctx, s, force, token)
+}
+
+// warm is Warm's work, under the lease token (warmlease.go).
+func (r *RedisStore) warm(ctx context.Context, s Spec, force bool, token string) error {
 	r.sweepAlso(s.Activity)
 	old, loaded, err := r.readMeta(ctx, s.Activity)
 	if err != nil {
@@ -114,7 +126,7 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 			// A Warm died half-way. Finish it at its version, loading only
 			// the shards it did not reach: the others may already sell,
 			// and reloading them would sell their units again.
-			return r.load(ctx, s, old.version, behind)
+			return r.load(ctx, s, old.version, behind, false)
 		case sold:
 			return ErrExists
 		}
@@ -143,20 +155,25 @@ func (r *RedisStore) Warm(ctx context.Context, s Spec, force bool) error {
 			return ErrExists
 		}
 	}
+	r.step("checked")
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	version, err := metaScript.Exec(cctx, r.bg, []string{metaKey(r.prefix, s.Activity)}, []string{
+	version, err := metaScript.Exec(cctx, r.bg, []string{metaKey(r.prefix, s.Activity), warmKey(r.prefix, s.Activity)}, []string{
 		strconv.FormatInt(s.Stock, 10), strconv.Itoa(s.Shards), strconv.FormatInt(s.PerUser, 10),
-		strconv.FormatInt(s.PayWithin.Milliseconds(), 10),
+		strconv.FormatInt(s.PayWithin.Milliseconds(), 10), token,
 	}).AsInt64()
 	cancel()
 	if err != nil {
 		return unavailable("warm", err)
 	}
+	if version < 0 {
+		return unavailable("warm", fmt.Errorf("lost its lease: it took longer than %s, and another warm may have run; nothing was loaded", warmLease))
+	}
+	r.step("versioned")
 	all := make([]int, s.Shards)
 	for i := range all {
 		all[i] = i
 	}
-	if err := r.loadShards(ctx, s, version, all); err != nil {
+	if err := r.loadShards(ctx, s, version, all, force); err != nil {
 		return err
 	}
 	if loaded && old.spec.Shards > s.Shards {
@@ -238,25 +255,51 @@ func (r *RedisStore) thaw(ctx context.Context, m metaSpec) error {
 const thawFor = 10 * time.Second
 
 // load finishes a load at version on the given shards, then announces it.
-func (r *RedisStore) load(ctx context.Context, s Spec, version int64, shards []int) error {
-	if err := r.loadShards(ctx, s, version, shards); err != nil {
+func (r *RedisStore) load(ctx context.Context, s Spec, version int64, shards []int, force bool) error {
+	if err := r.loadShards(ctx, s, version, shards, force); err != nil {
 		return err
 	}
 	return r.announce(ctx, s.Activity, version)
 }
 
-// loadShards runs load.lua at version on each of shards.
-func (r *RedisStore) loadShards(ctx context.Context, s Spec, version int64, shards []int) error {
+// loadShards runs load.lua at version on each of shards. Without force, a
+// shard that sold in the version it holds is kept, and the Warm fails
+// with ErrExists: only a Warm that lost its lease can meet one (another
+// Warm's load sold meanwhile), and loading over it would sell its units
+// again.
+func (r *RedisStore) loadShards(ctx context.Context, s Spec, version int64, shards []int, force bool) error {
 	ver, pu, n := strconv.FormatInt(version, 10), strconv.FormatInt(s.PerUser, 10), strconv.Itoa(s.Shards)
+	f := "0"
+	if force {
+		f = "1"
+	}
 	multi := make([]rueidis.LuaExec, len(shards))
 	for j, i := range shards {
 		multi[j] = rueidis.LuaExec{
 			Keys: shardKeys(r.prefix, s.Activity, i),
-			Args: []string{ver, pu, n, strconv.FormatInt(share(s.Stock, s.Shards, i), 10), r.channel, stockMsg(s.Activity, i)},
+			Args: []string{ver, pu, n, strconv.FormatInt(share(s.Stock, s.Shards, i), 10), r.channel, stockMsg(s.Activity, i), f},
 		}
 	}
-	_, err := r.execMulti(ctx, "warm", loadScript, multi)
-	return err
+	res, err := r.execMulti(ctx, "warm", loadScript, multi)
+	if err != nil {
+		return err
+	}
+	for j, v := range res {
+		if v == loadKeptSold {
+			return fmt.Errorf("%w: shard %d sold under another load meanwhile (a warm that lost its lease) and was kept; warm with force to reset the sale", ErrExists, shards[j])
+		}
+	}
+	return nil
+}
+
+// loadKeptSold is load.lua's reply for a shard it kept because it sold.
+const loadKeptSold = 2
+
+// step marks a point in Warm for tests that interleave two of them.
+func (r *RedisStore) step(name string) {
+	if r.warmStep != nil {
+		r.warmStep(name)
+	}
 }
 
 // announce drops the local spec and tells every instance to do the same.

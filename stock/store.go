@@ -118,6 +118,9 @@ var (
 	// ErrExists means Warm without force met a different spec on an
 	// activity that has already sold something.
 	ErrExists = errors.New("stock: activity already loaded and selling")
+	// ErrWarmBusy means another Warm of the same activity holds its warm
+	// lease (one instance or operator at a time): try again once it ends.
+	ErrWarmBusy = errors.New("stock: another warm of this activity is running")
 	// ErrNotLoaded means TopUp or Counts met an activity that was never
 	// warmed up.
 	ErrNotLoaded = errors.New("stock: activity not loaded")
