@@ -14,7 +14,7 @@ if c[3] == '1' then return 1 end
 if c[3] then return 7 end
 local s = tonumber(c[2])
 if s > 0 then
-  redis.call('HSET', KEYS[1], 's', s - 1, o, '1', 'a', 1)
+  redis.call('HSET', KEYS[1], 's', string.format('%d', s - 1), o, '1', 'a', '1') -- %d: see take.lua
   if ARGV[3] then
     redis.call('XADD', KEYS[4], '*', ARGV[2], ARGV[3])
   end
