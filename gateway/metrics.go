@@ -50,7 +50,7 @@ var (
 	}, []string{"activity", "cause"})
 	stockReleaseFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "flashgate_stock_release_failures_total",
-		Help: "Units the gateway meant to give back but could not (the store failed or timed out): each stays held until the backend releases it through the admin API or a forced warm.",
+		Help: "Give-backs the store failed or timed out on. A request's give-back is not tried again: its unit stays held until the backend releases it through the admin API or a forced warm. A dead letter's (cause dead_letter) is retried until it succeeds, and each failed try counts.",
 	}, []string{"activity", "cause"})
 	// inflight reads the serving Server's own counter at scrape time, so
 	// the request path pays one atomic add each way instead of two more
