@@ -182,6 +182,11 @@ func TestComposeMatchesGatewayConfig(t *testing.T) {
 		if flag(s.Command, "--port") != prt || flag(s.Command, "--cluster-enabled") != "yes" || !exposes(s, prt) {
 			t.Errorf("redis.addrs has %s; service %s runs %v exposing %v", a, host, s.Command, s.Expose)
 		}
+		// An evicted shard key is sold units or a ledger lost (README, What
+		// Redis can lose): the masters must never evict.
+		if flag(s.Command, "--maxmemory-policy") != "noeviction" {
+			t.Errorf("service %s runs %v: want --maxmemory-policy noeviction", host, s.Command)
+		}
 		if !strings.Contains(init, "getent hosts "+host+" | cut -d' ' -f1):"+prt) {
 			t.Errorf("redis-cluster-init does not join %s: %s", a, init)
 		}

@@ -226,6 +226,18 @@
 //	                                              thaws first; unsold, it
 //	                                              replaces the sale (top-ups
 //	                                              of the unsold load go)
+//	a Warm meets another          ErrWarmBusy     nothing changed (the lease
+//	  Warm's lease                                is held; one that died
+//	                                              expires after 30 s)
+//	a Warm loses its lease        ErrWarmBusy     nothing of a newer Warm's:
+//	  (stalled past it, or        (lost lease)    meta.lua refuses it a
+//	  the lease lost to a                         version, load.lua and
+//	  failover or an eviction)                    drop.lua skip shards at its
+//	                                              version or newer, and no
+//	                                              sold shard is reset
+//	the meta key is lost          ErrExists       the sold shards kept at
+//	  (evicted, deleted)          (next Warm)     their version, selling
+//	                                              nothing, until a forced Warm
 //
 // Never an oversell or a PerUser breach in any row. The attempt records
 // cost two small fields per live purchase on its home shard (dropped when
@@ -329,14 +341,16 @@
 //
 // One Warm of an activity runs at a time, fleet-wide: it holds the
 // activity's warm lease (warmlease.go), and another answers ErrWarmBusy.
-// meta.lua allocates the next version (gen) and writes the spec, for the
-// lease's holder only; then load.lua resets each shard (a shard never goes
-// back to an older version or repeats one, and without force never resets
-// one that sold in the version it holds), old shards beyond the new count
-// are deleted, and "A:*" is published. Warm without force is a no-op for
-// the same spec when every shard is at the meta version (a Warm that died
-// half-way is completed), and ErrExists for a different spec once anything
-// was sold.
+// meta.lua allocates the next version (gen), above every version a shard
+// holds, and writes the spec, for the lease's holder only; then load.lua
+// resets each shard (a shard never goes back to an older version or
+// repeats one, and without force never resets one that sold in the
+// version it holds), drop.lua deletes the shards beyond a smaller new
+// count (never one at this version or newer), and "A:*" is published.
+// Warm without force is a no-op for the same spec when every shard is at
+// the meta version (a Warm that died half-way is completed, as forced if
+// it was, and its unfinished drop is done by the next Warm of any spec),
+// and ErrExists for a different spec once anything was sold.
 //
 // # Local sold-out knowledge
 //

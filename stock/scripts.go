@@ -66,6 +66,10 @@ var (
 	topupSrc string
 	//go:embed lua/meta.lua
 	metaSrc string
+	//go:embed lua/drop.lua
+	dropSrc string
+	//go:embed lua/lease.lua
+	leaseSrc string
 	//go:embed lua/abandon.lua
 	abandonSrc string
 	//go:embed lua/swapver.lua
@@ -100,6 +104,8 @@ var (
 	loadScript    = rueidis.NewLuaScript(loadSrc)
 	topupScript   = rueidis.NewLuaScript(topupSrc)
 	metaScript    = rueidis.NewLuaScript(metaSrc)
+	dropScript    = rueidis.NewLuaScript(dropSrc)
+	leaseScript   = rueidis.NewLuaScript(leaseSrc)
 	abandonScript = rueidis.NewLuaScript(abandonSrc)
 	countsScript  = rueidis.NewLuaScript(countsSrc)
 	paidScript    = rueidis.NewLuaScript(paidSrc)

@@ -11,12 +11,17 @@
 //
 // The lease expires after warmLease, so a Warm that died keeps no one
 // out for longer, and a living Warm is bounded well inside it (warmFor).
-// Its expiry is not trusted alone: meta.lua allocates a load version only
-// for the lease's holder, and load.lua never reloads a shard that sold in
-// the version it holds (force aside) nor one at the same or a newer
-// version. A Warm stalled past its lease (a paused process) so fails, or
-// at worst leaves a shard unsold at its old version, selling nothing: it
-// never wipes a sale.
+// Its expiry is not trusted alone: a lease is also lost to a process
+// stalled past it, to a failover before the SET replicated, or to an
+// eviction policy other than noeviction (it is the one key here with a
+// TTL). So every write a Warm makes is fenced: meta.lua allocates a
+// version only for the lease's holder, and above every version a shard
+// holds; load.lua never goes back to or repeats a version and, without
+// force, never resets a shard that sold in the version it holds; drop.lua
+// never deletes a shard at the Warm's version or newer; the pay_within
+// change checks the token. A Warm that lost its lease fails with an error
+// saying so (matching ErrWarmBusy), at worst leaving a shard at its old
+// version selling nothing, never a sale wiped.
 package stock
 
 import (
@@ -24,6 +29,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -37,7 +43,16 @@ const (
 	warmFor = warmLease - 5*time.Second
 )
 
-var leaseReleaseScript = rueidis.NewLuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
+var (
+	leaseReleaseScript = rueidis.NewLuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
+	// dropDoneScript clears the meta key's pending drop of the load at
+	// ARGV[2], for the lease's holder (KEYS: meta, lease; ARGV: token,
+	// version). Reply 0: not the holder.
+	dropDoneScript = rueidis.NewLuaScript(`if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end if redis.call('HGET', KEYS[1], 'version') == ARGV[2] then redis.call('HDEL', KEYS[1], 'drop') end return 1`)
+	// payLeasedScript sets pay_within for the lease's holder only (KEYS:
+	// meta, lease; ARGV: ms, token). Reply 1 set, 0 not the holder.
+	payLeasedScript = rueidis.NewLuaScript(`if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end redis.call('HSET', KEYS[1], 'pay_within', ARGV[1]) return 1`)
+)
 
 // warmKey is activity's lease key, in its meta key's hash slot.
 func warmKey(prefix, activity string) string { return metaKey(prefix, activity) + ":warm" }
@@ -50,12 +65,24 @@ type busyError struct {
 
 func (e *busyError) Error() string {
 	return fmt.Sprintf("stock: another warm of activity %q is running (or died within the last %s): try again in %s",
-		e.activity, warmLease, e.left.Round(time.Second))
+		e.activity, warmLease, e.RetryAfter().Round(time.Second))
 }
 func (e *busyError) Is(target error) bool { return target == ErrWarmBusy }
 
 // RetryAfter is the lease's time left, at least a second.
 func (e *busyError) RetryAfter() time.Duration { return max(e.left, time.Second) }
+
+// lostLeaseError: this Warm's lease ran out or was lost before it was
+// done, and a newer Warm may have run; it stopped at what says.
+type lostLeaseError struct {
+	activity, what string
+}
+
+func (e *lostLeaseError) Error() string {
+	return fmt.Sprintf("stock: this warm of activity %q lost its lease (after %s at most, or to a failover or an eviction), so another warm may have run since: %s; run it again",
+		e.activity, warmLease, e.what)
+}
+func (e *lostLeaseError) Is(target error) bool { return target == ErrWarmBusy }
 
 // takeLease takes activity's warm lease and returns its token, or an
 // error matching ErrWarmBusy while another Warm holds it.
@@ -63,19 +90,18 @@ func (r *RedisStore) takeLease(ctx context.Context, activity string) (string, er
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	token := hex.EncodeToString(b[:])
-	key := warmKey(r.prefix, activity)
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	res := r.bg.DoMulti(cctx,
-		r.bg.B().Set().Key(key).Value(token).Nx().Px(warmLease).Build(),
-		r.bg.B().Pttl().Key(key).Build())
-	if err := res[0].Error(); err == nil {
-		return token, nil
-	} else if !rueidis.IsRedisNil(err) {
+	left, err := leaseScript.Exec(cctx, r.bg, []string{warmKey(r.prefix, activity)},
+		[]string{token, strconv.FormatInt(warmLease.Milliseconds(), 10)}).AsInt64()
+	cancel()
+	switch {
+	case err != nil:
+		r.giveLease(activity, token) // it may have been taken with the answer lost
 		return "", unavailable("warm", err)
+	case left > 0:
+		return "", &busyError{activity: activity, left: time.Duration(left) * time.Millisecond}
 	}
-	ms, _ := res[1].AsInt64()
-	return "", &busyError{activity: activity, left: time.Duration(ms) * time.Millisecond}
+	return token, nil
 }
 
 // giveLease ends the lease taken with token, if it is still ours; a lease
