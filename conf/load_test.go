@@ -185,6 +185,10 @@ activities:
 	if err == nil || !strings.Contains(err.Error(), "activities[1].windows[0]: end 2030-01-01T09:00:00Z must be after start") {
 		t.Fatalf("want window error, got %v", err)
 	}
+	// Windows that only touch ([start, end) each) are two periods.
+	if _, err := conf.Parse([]byte(`activities: [{id: a, stock: 1, windows: [{start: "2030-01-01T10:00:00Z", end: "2030-01-01T11:00:00Z"}, {start: "2030-01-01T11:00:00Z", end: "2030-01-01T12:00:00Z"}, {start: "2030-01-02T10:00:00Z"}]}]` + oneRoute)); err != nil {
+		t.Fatalf("touching windows: %v", err)
+	}
 	cfg, err = conf.Parse([]byte(`activities: [{id: a, stock: 1, start: "2030-01-01T10:00:00Z", end: "2030-01-01T11:00:00Z"}]` + oneRoute))
 	if err != nil {
 		t.Fatal(err)
@@ -199,6 +203,12 @@ activities:
 		{"an empty window would open the sale now",
 			`{id: a, stock: 1, windows: [{start: "2030-01-01T12:00:00Z", end: "2030-01-01T13:00:00Z"}, {}]}`,
 			"activities[0].windows[1]: start or end is required"},
+		{"overlapping windows",
+			`{id: a, stock: 1, windows: [{start: "2030-01-01T12:00:00Z", end: "2030-01-01T13:00:00Z"}, {start: "2030-01-01T12:30:00Z", end: "2030-01-01T14:00:00Z"}]}`,
+			"activities[0].windows[1]: overlaps windows[0] (2030-01-01T12:00:00Z..2030-01-01T13:00:00Z)"},
+		{"a window open at its start overlaps a later one",
+			`{id: a, stock: 1, windows: [{start: "2030-01-02T12:00:00Z", end: "2030-01-02T13:00:00Z"}, {end: "2030-01-03T00:00:00Z"}]}`,
+			"activities[0].windows[1]: overlaps windows[0]"},
 		{"start/end reversed names end, not windows",
 			`{id: a, stock: 1, start: "2030-01-01T12:00:00Z", end: "2030-01-01T11:00:00Z"}`,
 			"activities[0].end: end 2030-01-01T11:00:00Z must be after start"},

@@ -231,6 +231,29 @@ type Window struct {
 	End   time.Time `mapstructure:"end"`
 }
 
+// valid reports a window with a side and its end after its start.
+func (w Window) valid() bool {
+	return (!w.Start.IsZero() || !w.End.IsZero()) && (w.End.IsZero() || w.End.After(w.Start))
+}
+
+// overlaps reports whether w and o share an instant (an open side reaches
+// for ever; [Start, End) touching End == o.Start does not overlap).
+func (w Window) overlaps(o Window) bool {
+	before := func(a, b time.Time) bool { return a.IsZero() || b.IsZero() || a.Before(b) } // a start before b end
+	return before(w.Start, o.End) && before(o.Start, w.End)
+}
+
+// String is the window as "start..end", an open side as "".
+func (w Window) String() string {
+	f := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format(time.RFC3339)
+	}
+	return f(w.Start) + ".." + f(w.End)
+}
+
 // Contains reports whether t falls inside the window.
 func (w Window) Contains(t time.Time) bool {
 	return (w.Start.IsZero() || !t.Before(w.Start)) && (w.End.IsZero() || t.Before(w.End))

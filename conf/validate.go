@@ -155,6 +155,14 @@ func (c *Config) validateActivities(errs *Errors) {
 			case !w.End.IsZero() && !w.End.After(w.Start):
 				errs.Addf(wp, "end %s must be after start %s",
 					w.End.Format(time.RFC3339), w.Start.Format(time.RFC3339))
+			default:
+				for k, o := range a.Windows[:j] {
+					if o.valid() && w.overlaps(o) {
+						errs.Addf(wp, "overlaps windows[%d] (%s): merge them into one window, so the countdown's next opening and closing are the sale's",
+							k, o)
+						break
+					}
+				}
 			}
 		}
 	}
