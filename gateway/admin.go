@@ -244,8 +244,10 @@ func adminWarm(a *AdminCall, act *Activity) {
 		err = a.Deps.Stock.Warm(ctx, spec, force)
 	}
 	switch {
-	case errors.Is(err, stock.ErrExists):
+	case err == stock.ErrExists:
 		a.Error(409, "sale_running", "the activity has already sold units with another spec; add ?force=true to reset it")
+	case errors.Is(err, stock.ErrExists):
+		a.Error(409, "sale_running", err.Error()) // the store's reason, which names force
 	case errors.Is(err, stock.ErrWarmBusy):
 		retry := time.Second
 		var ra interface{ RetryAfter() time.Duration }

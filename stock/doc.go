@@ -44,7 +44,12 @@
 //	{fg:act42:3}:w       STRING WaitReplicas: the forwarders' replication
 //	                            probe, written before a WAIT (1 h TTL)
 //	{fg:act42:meta}      HASH   stock, shards, per_user, pay_within (ms),
-//	                            version, gen
+//	                            version, gen, forced ("1": the load at
+//	                            version was forced), drop (the shard count
+//	                            of the load before, while its extra shards
+//	                            are not yet deleted)
+//	{fg:act42:meta}:warm STRING the warm lease: the holding Warm's token,
+//	                            PX 30 s (warmlease.go)
 //
 // The state hash holds everything the hot path reads and writes, so that
 // take.lua costs Redis one HMGET and one HSET (lua/take.lua gives the
@@ -231,13 +236,22 @@
 //	                                              expires after 30 s)
 //	a Warm loses its lease        ErrWarmBusy     nothing of a newer Warm's:
 //	  (stalled past it, or        (lost lease)    meta.lua refuses it a
-//	  the lease lost to a                         version, load.lua and
-//	  failover or an eviction)                    drop.lua skip shards at its
-//	                                              version or newer, and no
+//	  the lease lost to a                         version; it loads shard 0
+//	  failover or an eviction)                    first and stops there if a
+//	                                              newer load has it; load.lua
+//	                                              and drop.lua skip shards at
+//	                                              its version or newer; no
 //	                                              sold shard is reset
-//	the meta key is lost          ErrExists       the sold shards kept at
-//	  (evicted, deleted)          (next Warm)     their version, selling
-//	                                              nothing, until a forced Warm
+//	the meta key is lost          ErrExists       nothing changed: a Warm
+//	  (evicted, deleted)          (next Warm)     without force refuses
+//	                                              while any shard holds a
+//	                                              load; the sale sells on in
+//	                                              its shards for instances
+//	                                              that cached its spec
+//	the meta key is behind        ErrExists       nothing changed: a Warm
+//	  its shards (restored,       (next Warm)     without force that meets a
+//	  a failover lost its                         shard newer than the meta
+//	  last writes)                                key names stops there
 //
 // Never an oversell or a PerUser breach in any row. The attempt records
 // cost two small fields per live purchase on its home shard (dropped when
@@ -350,7 +364,9 @@
 // Warm without force is a no-op for the same spec when every shard is at
 // the meta version (a Warm that died half-way is completed, as forced if
 // it was, and its unfinished drop is done by the next Warm of any spec),
-// and ErrExists for a different spec once anything was sold.
+// and ErrExists for a different spec once anything was sold, or while
+// shards hold a load the meta key does not name (it was lost, or is
+// behind them).
 //
 // # Local sold-out knowledge
 //

@@ -20,10 +20,15 @@ func Loaded(ctx context.Context, st Store, s Spec) (bool, error) {
 	return false, nil
 }
 
-// loaded: the meta key names s and every shard finished loading it.
+// loaded: the meta key names s, every shard finished loading it, no
+// delete of its old shards is pending, and no Warm holds the lease (one
+// may be replacing it: the caller's Warm then answers ErrWarmBusy).
 func (r *RedisStore) loaded(ctx context.Context, s Spec) (bool, error) {
 	old, loaded, err := r.readMeta(ctx, s.Activity)
-	if err != nil || !loaded || old.spec != s {
+	if err != nil || !loaded || old.spec != s || old.drop > old.spec.Shards {
+		return false, err
+	}
+	if held, err := r.leaseHeld(ctx, s.Activity); err != nil || held {
 		return false, err
 	}
 	behind, _, _, err := r.inspect(ctx, old)

@@ -68,11 +68,17 @@ func (r *RedisStore) warm(ctx context.Context, s Spec, force bool, token string)
 	if err != nil {
 		return err
 	}
-	if loaded && old.drop > old.spec.Shards {
+	if loaded && !force && old.drop > old.spec.Shards {
 		// The Warm that loaded it did not finish deleting the shards its
-		// load no longer uses: finish that first, whatever this Warm does.
-		if err := r.dropShards(ctx, old, token); err != nil {
+		// load no longer uses: finish that first. (A forced Warm deletes
+		// them itself, after its load.) A shard at the meta key's version
+		// or newer is kept: the meta key is behind its shards.
+		kept, err := r.dropShards(ctx, old, token)
+		if err != nil {
 			return err
+		}
+		if kept >= 0 {
+			return r.behindError(ctx, s.Activity, token, kept)
 		}
 	}
 	if loaded && !force && old.spec.sameStock(s) && old.spec.PayWithin != s.PayWithin {
@@ -111,8 +117,13 @@ func (r *RedisStore) warm(ctx context.Context, s Spec, force bool, token string)
 			// the shards it did not reach: the others may already sell,
 			// and reloading them would sell their units again. A forced
 			// one is finished as forced: it resets what it meets.
-			if _, err := r.loadShards(ctx, s, old.version, behind, old.forced); err != nil {
+			r.step("resuming")
+			superseded, err := r.loadShards(ctx, s, old.version, behind, old.forced)
+			if err != nil {
 				return err
+			}
+			if superseded >= 0 {
+				return r.behindError(ctx, s.Activity, token, superseded)
 			}
 			return r.announce(ctx, s.Activity, old.version)
 		case sold:
@@ -145,60 +156,92 @@ func (r *RedisStore) warm(ctx context.Context, s Spec, force bool, token string)
 	}
 	r.step("checked")
 	next := metaSpec{spec: s, forced: force}
-	span := s.Shards // every shard a load of this activity may have written
+	span := MaxShards // the meta key is gone: any shard may hold a load
 	if loaded {
-		span = max(span, old.spec.Shards, old.drop)
-		if old.spec.Shards > s.Shards {
-			next.drop = old.spec.Shards
-		}
+		span = max(s.Shards, old.spec.Shards, old.drop) // every shard a load named
 	}
-	floor, err := r.highestVersion(ctx, s.Activity, span)
+	floor, extent, err := r.highestVersion(ctx, s.Activity, span)
 	if err != nil {
 		return err
+	}
+	if !loaded && floor > 0 && !force {
+		return fmt.Errorf("%w: its shards hold a load (version %d) but its meta key is gone (evicted, deleted, or lost to a failover); warm with force to reset the sale", ErrExists, floor)
+	}
+	if extent > s.Shards {
+		next.drop = extent
 	}
 	if next.version, err = r.newVersion(ctx, next, floor, token); err != nil {
 		return err
 	}
 	r.step("versioned")
-	all := make([]int, s.Shards)
-	for i := range all {
-		all[i] = i
-	}
-	superseded, err := r.loadShards(ctx, s, next.version, all, force)
+	// Shard 0 first: every load has one, so a newer Warm's has loaded it,
+	// and this Warm stops there (with its lease checked) before it loads
+	// shards that a newer, smaller load does not name.
+	superseded, err := r.loadShards(ctx, s, next.version, []int{0}, force)
 	if err != nil {
 		return err
 	}
+	if superseded < 0 && !r.holdsLease(ctx, s.Activity, token) {
+		superseded = 0
+	}
+	if superseded < 0 && s.Shards > 1 {
+		rest := make([]int, s.Shards-1)
+		for i := range rest {
+			rest[i] = i + 1
+		}
+		if superseded, err = r.loadShards(ctx, s, next.version, rest, force); err != nil {
+			return err
+		}
+	}
 	if superseded >= 0 {
-		// Its version is newer than any shard held when it was allocated:
-		// a shard at it or newer was loaded by a Warm that ran since.
+		// Its version is above every shard's when it was allocated: a
+		// shard at it or newer was loaded by a Warm that ran since.
 		return &lostLeaseError{activity: s.Activity, what: fmt.Sprintf("shard %d already holds a newer load; this warm stopped there", superseded)}
 	}
 	r.step("loaded")
-	if err := r.dropShards(ctx, next, token); err != nil {
+	if err := r.announce(ctx, s.Activity, next.version); err != nil {
 		return err
 	}
-	return r.announce(ctx, s.Activity, next.version)
+	// After the announce: the instances move to the new spec, which names
+	// none of these shards any more.
+	kept, err := r.dropShards(ctx, next, token)
+	if err == nil && kept >= 0 {
+		err = &lostLeaseError{activity: s.Activity, what: fmt.Sprintf("shard %d holds a newer load and was kept", kept)}
+	}
+	return err
+}
+
+// behindError explains a shard found at a newer load than the meta key
+// names: this Warm lost its lease (a newer Warm ran), or, holding it, the
+// meta key lost its last writes (restored, or a failover) while the
+// shards kept theirs, and only a forced Warm resets the sale.
+func (r *RedisStore) behindError(ctx context.Context, activity, token string, shard int) error {
+	if !r.holdsLease(ctx, activity, token) {
+		return &lostLeaseError{activity: activity, what: fmt.Sprintf("shard %d holds a newer load; this warm stopped there", shard)}
+	}
+	return fmt.Errorf("%w: shard %d holds a newer load than the meta key names (the meta key lost its last writes: restored, or a failover); check the sale, then warm with force to reset it", ErrExists, shard)
 }
 
 // highestVersion is the highest version (loaded, or frozen at -version)
-// that any of activity's first n shards holds. A new version is always
-// above it, so it never repeats one, even when the meta key's counter was
-// lost (evicted, deleted, or not yet replicated when a master failed over).
-func (r *RedisStore) highestVersion(ctx context.Context, activity string, n int) (int64, error) {
+// that any of activity's first n shards holds, and extent, one past the
+// last of them holding state. A new version is always above it, so it
+// never repeats one, even when the meta key's counter was lost (evicted,
+// deleted, or not yet replicated when a master failed over).
+func (r *RedisStore) highestVersion(ctx context.Context, activity string, n int) (top int64, extent int, err error) {
 	cmds := make(rueidis.Commands, n)
 	for i := range cmds {
 		cmds[i] = r.c.B().Hget().Key(shardKeys(r.prefix, activity, i)[kState]).Field("v").Build()
 	}
 	res, err := r.doMulti(ctx, "warm", cmds)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var top int64
-	for _, x := range res {
-		v, _ := x.AsInt64()
-		top = max(top, v, -v)
+	for i, x := range res {
+		if v, err := x.AsInt64(); err == nil {
+			top, extent = max(top, v, -v), i+1
+		}
 	}
-	return top, nil
+	return top, extent, nil
 }
 
 // newVersion allocates the version of m's load and records m on the meta
@@ -264,10 +307,11 @@ const loadKeptSold = 2
 
 // dropShards deletes the shards m's load no longer uses (m.spec.Shards up
 // to m.drop), then clears the pending drop on the meta key. drop.lua keeps
-// a shard at m's version or newer: a newer Warm with more shards loaded it.
-func (r *RedisStore) dropShards(ctx context.Context, m metaSpec, token string) error {
+// a shard at m's version or newer, which no drop of m may delete: kept is
+// the first such shard, or -1.
+func (r *RedisStore) dropShards(ctx context.Context, m metaSpec, token string) (kept int, err error) {
 	if m.drop <= m.spec.Shards {
-		return nil
+		return -1, nil
 	}
 	ver := strconv.FormatInt(m.version, 10)
 	multi := make([]rueidis.LuaExec, 0, m.drop-m.spec.Shards)
@@ -276,11 +320,11 @@ func (r *RedisStore) dropShards(ctx context.Context, m metaSpec, token string) e
 	}
 	res, err := r.execMulti(ctx, "warm", dropScript, multi)
 	if err != nil {
-		return err
+		return -1, err
 	}
-	for j, kept := range res {
-		if kept == 0 {
-			return &lostLeaseError{activity: m.spec.Activity, what: fmt.Sprintf("shard %d holds a newer load and was kept", m.spec.Shards+j)}
+	for j, deleted := range res {
+		if deleted == 0 {
+			return m.spec.Shards + j, nil
 		}
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
@@ -289,11 +333,11 @@ func (r *RedisStore) dropShards(ctx context.Context, m metaSpec, token string) e
 		[]string{token, ver}).AsInt64()
 	switch {
 	case err != nil:
-		return unavailable("warm", err)
+		return -1, unavailable("warm", err)
 	case held == 0:
-		return &lostLeaseError{activity: m.spec.Activity, what: "its old shards are deleted, nothing was announced"}
+		return -1, &lostLeaseError{activity: m.spec.Activity, what: "its old shards are deleted; the pending delete was left on the meta key"}
 	}
-	return nil
+	return -1, nil
 }
 
 // setPayWithinLeased is setPayWithin for a Warm: written only while the

@@ -115,11 +115,15 @@ var (
 	// the caller fails closed. Errors that carry a cause match it with
 	// errors.Is.
 	ErrUnavailable = errors.New("stock: store unavailable")
-	// ErrExists means Warm without force met a different spec on an
-	// activity that has already sold something.
+	// ErrExists means Warm without force met a sale it must not reset: a
+	// different spec on an activity that has already sold something, or
+	// shards holding a load its meta key does not name (the meta key lost
+	// or behind them). The error says which; force resets the sale.
 	ErrExists = errors.New("stock: activity already loaded and selling")
 	// ErrWarmBusy means another Warm of the same activity holds its warm
-	// lease (one instance or operator at a time): try again once it ends.
+	// lease (one instance or operator at a time: try again once it ends),
+	// or this Warm lost the lease before it was done (the error says so
+	// and what it did).
 	ErrWarmBusy = errors.New("stock: another warm of this activity is running")
 	// ErrNotLoaded means TopUp or Counts met an activity that was never
 	// warmed up.

@@ -188,6 +188,7 @@ func TestWarmLostLease(t *testing.T) {
 		{"after its version, same spec as the newer", "versioned", sp(10, 2), sp(20, 2), sp(20, 2)},
 		{"after its version, shrinking under a newer sale", "versioned", sp(40, 4), sp(20, 2), sp(8, 4)},
 		{"after its loads, shrinking under a newer sale", "loaded", sp(40, 4), sp(20, 2), sp(8, 4)},
+		{"after its version, more shards than the newer sale", "versioned", sp(8, 2), sp(40, 4), sp(4, 2)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,6 +197,14 @@ func TestWarmLostLease(t *testing.T) {
 			err := stall(t, a, b, tc.step, tc.first, tc.spec, tc.newer, 4)
 			if !errors.Is(err, ErrWarmBusy) || !strings.Contains(err.Error(), "lost its lease") {
 				t.Fatalf("stalled warm: %v, want it refused for its lost lease", err)
+			}
+			// Nor did it load shards the newer sale does not name: an
+			// instance still on the stalled spec would sell them.
+			for i := tc.newer.Shards; i < tc.spec.Shards; i++ {
+				k := shardKeys(a.prefix, "lost", i)[kState]
+				if v, err := a.bg.Do(testCtx(t, 5e9), a.bg.B().Hget().Key(k).Field("v").Build()).AsInt64(); err == nil && v != 0 {
+					t.Errorf("shard %d holds version %d, beyond the newer sale's %d shards", i, v, tc.newer.Shards)
+				}
 			}
 		})
 	}
@@ -238,38 +247,205 @@ func TestLoadVersions(t *testing.T) {
 }
 
 // TestWarmMetaLost: the meta key is gone (evicted, deleted, or its write
-// lost to a failover) while the shards hold a sale. The next Warm must
-// not hand out the old version again and wipe or re-home the sale: it
-// keeps the sold shards and says so (ErrExists), and nobody buys twice.
+// lost to a failover) while the shards hold a sale. A Warm without force,
+// of any shard count, must neither wipe nor re-home that sale: it refuses
+// (ErrExists) before it writes anything, nobody buys twice and nothing
+// sells beyond the stock; a forced Warm resets it.
 func TestWarmMetaLost(t *testing.T) {
+	for _, shards := range []int{2, 4, 8} {
+		t.Run(strconv.Itoa(shards)+" shards", func(t *testing.T) {
+			s, _ := open(t, standaloneTopo)
+			r := s.(*RedisStore)
+			ctx := testCtx(t, 20e9)
+			mustWarm(t, r, Spec{Activity: "mm", Stock: 8, Shards: 4, PerUser: 1}, false)
+			// Buyers homed on shards 2 and 3: beyond a 2-shard spec.
+			buyers := append(usersHomedAt(2, 2, 4), usersHomedAt(2, 3, 4)...)
+			for _, u := range buyers {
+				mustTake(t, r, "mm", u, Admitted)
+			}
+			if err := r.bg.Do(ctx, r.bg.B().Del().Key(metaKey(r.prefix, "mm")).Build()).Error(); err != nil {
+				t.Fatal(err)
+			}
+			err := r.Warm(ctx, Spec{Activity: "mm", Stock: 8, Shards: shards, PerUser: 1}, false)
+			if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "meta key is gone") {
+				t.Fatalf("warm over a sale whose meta key was lost: %v, want ErrExists naming the lost meta key", err)
+			}
+			if _, ok, err := r.readMeta(ctx, "mm"); ok || err != nil {
+				t.Fatalf("the refused warm wrote a meta key (%v)", err)
+			}
+			// The sale itself lives on in its shards: an instance that
+			// still has its spec sells what is left, and no more.
+			for _, u := range buyers {
+				if d, _ := r.Take(ctx, "mm", []byte(u)); d.Result == Admitted {
+					t.Errorf("%s bought twice after the refused warm", u)
+				}
+			}
+			more := 0
+			for i := range 40 {
+				if d, _ := r.Take(ctx, "mm", []byte("n"+strconv.Itoa(i))); d.Result == Admitted {
+					more++
+				}
+			}
+			if len(buyers)+more > 8 {
+				t.Errorf("oversold: %d sold before, %d after, stock 8", len(buyers), more)
+			}
+			mustWarm(t, r, Spec{Activity: "mm", Stock: 8, Shards: 2, PerUser: 1}, true)
+			mustLeft(t, r, "mm", 8)
+		})
+	}
+}
+
+// TestWarmMetaBehind: the meta key lost its last writes (restored from an
+// older copy, or a failover) while the shards kept a newer load. A Warm
+// without force must say so (ErrExists: check the sale, force resets it)
+// instead of answering "warmed" or blaming a lost lease for ever, whether
+// it meets the newer shards finishing the meta key's pending delete or
+// finishing its load; a forced Warm resets the sale.
+func TestWarmMetaBehind(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		before []Spec // warmed in order, each forced; the meta key is then put back to the first's
+		warm   Spec
+	}{
+		{"pending delete meets a newer shard",
+			[]Spec{{Stock: 4, Shards: 2}, {Stock: 12, Shards: 4}}, Spec{Stock: 12, Shards: 4}},
+		{"finishing the load meets a newer shard",
+			[]Spec{{Stock: 10, Shards: 2}, {Stock: 10, Shards: 2}}, Spec{Stock: 10, Shards: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := open(t, standaloneTopo)
+			r := s.(*RedisStore)
+			ctx := testCtx(t, 20e9)
+			mustWarm(t, r, Spec{Activity: "mb", Stock: 8, Shards: 4, PerUser: 1}, false)
+			var saved map[string]string
+			for i, sp := range tc.before {
+				sp.Activity, sp.PerUser = "mb", 1
+				mustWarm(t, r, sp, true)
+				if i == 0 {
+					m, err := r.bg.Do(ctx, r.bg.B().Hgetall().Key(metaKey(r.prefix, "mb")).Build()).AsStrMap()
+					if err != nil {
+						t.Fatal(err)
+					}
+					saved = m
+				}
+			}
+			if tc.name == "pending delete meets a newer shard" {
+				saved["drop"] = "4" // as it was before its delete was done
+			}
+			cmd := r.bg.B().Hset().Key(metaKey(r.prefix, "mb")).FieldValue()
+			for k, v := range saved {
+				cmd = cmd.FieldValue(k, v)
+			}
+			if err := r.bg.Do(ctx, cmd.Build()).Error(); err != nil {
+				t.Fatal(err)
+			}
+			r.drop("mb")
+			tc.warm.Activity, tc.warm.PerUser = "mb", 1
+			for range 2 {
+				err := r.Warm(ctx, tc.warm, false)
+				if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "newer load than the meta key names") {
+					t.Fatalf("warm on a meta key behind its shards: %v, want ErrExists saying so", err)
+				}
+			}
+			mustWarm(t, r, tc.warm, true)
+			mustLeft(t, r, "mb", tc.warm.Stock)
+		})
+	}
+}
+
+// TestWarmLostLeaseResuming: a Warm finishing a half-done load that
+// stalls past its lease while a newer Warm replaces the sale and sells
+// fails saying so, and the newer sale keeps every sale.
+func TestWarmLostLeaseResuming(t *testing.T) {
+	first, another := open(t, standaloneTopo)
+	a, b := first.(*RedisStore), another()
+	ctx := testCtx(t, 20e9)
+	mustWarm(t, a, Spec{Activity: "lr", Stock: 10, Shards: 2, PerUser: 1}, false)
+	spec := Spec{Activity: "lr", Stock: 20, Shards: 2, PerUser: 1}
+	halfWarm(t, a, spec, false, 0, []int{0})
+	paused, resume := pauseAt(b, "resuming")
+	done := make(chan error, 1)
+	go func() { done <- b.Warm(ctx, spec, false) }()
+	<-paused
+	if err := a.bg.Do(ctx, a.bg.B().Del().Key(warmKey(a.prefix, "lr")).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	mustWarm(t, a, Spec{Activity: "lr", Stock: 30, Shards: 2, PerUser: 1}, false)
+	for i := range 4 {
+		mustTake(t, a, "lr", "u"+strconv.Itoa(i), Admitted)
+	}
+	resume()
+	if err := <-done; !errors.Is(err, ErrWarmBusy) || !strings.Contains(err.Error(), "lost its lease") {
+		t.Fatalf("stalled resume: %v, want it refused for its lost lease", err)
+	}
+	if c, err := a.Counts(ctx, "lr"); err != nil || c.Loaded != 30 || c.Sold != 4 {
+		t.Fatalf("counts %+v, %v: want the newer sale, 4 of 30 sold", c, err)
+	}
+}
+
+// TestLoadedSeesLeaseAndDrop: Loaded (the CLI's and admin's "already
+// loaded, nothing to do") answers false while a Warm holds the lease (it
+// may be replacing the sale: the caller's Warm then says warm_running) and
+// while a delete of old shards is pending (the caller's Warm finishes it).
+func TestLoadedSeesLeaseAndDrop(t *testing.T) {
 	s, _ := open(t, standaloneTopo)
 	r := s.(*RedisStore)
 	ctx := testCtx(t, 20e9)
-	mustWarm(t, r, Spec{Activity: "mm", Stock: 8, Shards: 4, PerUser: 1}, false)
-	for i := range 6 {
-		mustTake(t, r, "mm", "u"+strconv.Itoa(i), Admitted)
+	four := Spec{Activity: "ld", Stock: 8, Shards: 4, PerUser: 1}
+	mustWarm(t, r, four, false)
+	loaded := func(sp Spec) bool {
+		t.Helper()
+		ok, err := Loaded(ctx, r, sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
 	}
-	if err := r.bg.Do(ctx, r.bg.B().Del().Key(metaKey(r.prefix, "mm")).Build()).Error(); err != nil {
+	if !loaded(four) {
+		t.Fatal("not loaded after its warm")
+	}
+	lease := warmKey(r.prefix, "ld")
+	if err := r.bg.Do(ctx, r.bg.B().Set().Key(lease).Value("someone").Build()).Error(); err != nil { // no TTL: set by hand
 		t.Fatal(err)
 	}
-	if err := r.Warm(ctx, Spec{Activity: "mm", Stock: 8, Shards: 2, PerUser: 1}, false); !errors.Is(err, ErrExists) {
-		t.Fatalf("warm over a sale whose meta key was lost: %v, want ErrExists", err)
+	if loaded(four) {
+		t.Error("Loaded while another warm holds the lease")
 	}
-	admitted := 0
-	for i := range 40 {
-		if d, _ := r.Take(ctx, "mm", []byte("u"+strconv.Itoa(i))); d.Result == Admitted {
-			if i < 6 {
-				t.Errorf("u%d bought twice", i)
-			}
-			admitted++
-		}
+	err := r.Warm(ctx, four, false)
+	if !errors.Is(err, ErrWarmBusy) {
+		t.Fatalf("warm during a lease set by hand: %v, want ErrWarmBusy", err)
 	}
-	if 6+admitted > 8 {
-		t.Fatalf("oversold: 6 sold, then %d more of 8", admitted)
+	if ms, err := r.bg.Do(ctx, r.bg.B().Pttl().Key(lease).Build()).AsInt64(); err != nil || ms <= 0 || ms > warmLease.Milliseconds() {
+		t.Fatalf("a lease without an expiry kept none (PTTL %d, %v): it would keep every warm out for ever", ms, err)
 	}
-	// force resets it, at a version above every shard's.
-	mustWarm(t, r, Spec{Activity: "mm", Stock: 8, Shards: 2, PerUser: 1}, true)
-	mustLeft(t, r, "mm", 8)
+	if err := r.bg.Do(ctx, r.bg.B().Del().Key(lease).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	two := Spec{Activity: "ld", Stock: 4, Shards: 2, PerUser: 1}
+	halfWarm(t, r, two, true, 4, []int{0, 1})
+	if loaded(two) {
+		t.Error("Loaded with a delete of its old shards pending")
+	}
+	mustWarm(t, r, two, false)
+	if !loaded(two) {
+		t.Error("not loaded after the warm that finished the delete")
+	}
+}
+
+// TestPayWithinLeased: a Warm's pay_within change is written only by the
+// lease's holder.
+func TestPayWithinLeased(t *testing.T) {
+	s, _ := open(t, standaloneTopo)
+	r := s.(*RedisStore)
+	ctx := testCtx(t, 20e9)
+	mustWarm(t, r, Spec{Activity: "pw", Stock: 8, Shards: 2, PerUser: 1}, false)
+	err := r.setPayWithinLeased(ctx, Spec{Activity: "pw", Stock: 8, Shards: 2, PerUser: 1, PayWithin: time.Minute}, "not-the-holder")
+	if !errors.Is(err, ErrWarmBusy) {
+		t.Fatalf("pay_within without the lease: %v, want a lost-lease error", err)
+	}
+	if m, _, err := r.readMeta(ctx, "pw"); err != nil || m.spec.PayWithin != 0 {
+		t.Fatalf("pay_within %v (%v): written without the lease", m.spec.PayWithin, err)
+	}
 }
 
 // halfWarm runs the first steps of a Warm of spec by hand, under the
@@ -284,7 +460,7 @@ func halfWarm(t *testing.T, r *RedisStore, spec Spec, force bool, drop int, load
 		t.Fatal(err)
 	}
 	defer r.giveLease(spec.Activity, token)
-	floor, err := r.highestVersion(ctx, spec.Activity, max(spec.Shards, drop))
+	floor, _, err := r.highestVersion(ctx, spec.Activity, max(spec.Shards, drop))
 	if err != nil {
 		t.Fatal(err)
 	}

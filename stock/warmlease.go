@@ -64,13 +64,14 @@ type busyError struct {
 }
 
 func (e *busyError) Error() string {
-	return fmt.Sprintf("stock: another warm of activity %q is running (or died within the last %s): try again in %s",
-		e.activity, warmLease, e.RetryAfter().Round(time.Second))
+	return fmt.Sprintf("stock: another warm of activity %q is running: try again in a moment (it gives the lease back when it ends; if it died, the lease lapses in %s)",
+		e.activity, max(e.left, time.Second).Round(time.Second))
 }
 func (e *busyError) Is(target error) bool { return target == ErrWarmBusy }
 
-// RetryAfter is the lease's time left, at least a second.
-func (e *busyError) RetryAfter() time.Duration { return max(e.left, time.Second) }
+// RetryAfter is a second: a Warm usually ends in milliseconds, and the
+// lease's time left (up to warmLease) only matters if its holder died.
+func (e *busyError) RetryAfter() time.Duration { return time.Second }
 
 // lostLeaseError: this Warm's lease ran out or was lost before it was
 // done, and a newer Warm may have run; it stopped at what says.
@@ -79,7 +80,7 @@ type lostLeaseError struct {
 }
 
 func (e *lostLeaseError) Error() string {
-	return fmt.Sprintf("stock: this warm of activity %q lost its lease (after %s at most, or to a failover or an eviction), so another warm may have run since: %s; run it again",
+	return fmt.Sprintf("stock: this warm of activity %q lost its lease (after %s at most, or to a failover or an eviction), so another warm may have run since: %s; check the sale (its stock numbers) before warming again, above all with force",
 		e.activity, warmLease, e.what)
 }
 func (e *lostLeaseError) Is(target error) bool { return target == ErrWarmBusy }
@@ -102,6 +103,26 @@ func (r *RedisStore) takeLease(ctx context.Context, activity string) (string, er
 		return "", &busyError{activity: activity, left: time.Duration(left) * time.Millisecond}
 	}
 	return token, nil
+}
+
+// holdsLease reports whether token still holds activity's lease; an
+// error answers false (the caller then says the lease may be lost).
+func (r *RedisStore) holdsLease(ctx context.Context, activity, token string) bool {
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	v, err := r.bg.Do(cctx, r.bg.B().Get().Key(warmKey(r.prefix, activity)).Build()).ToString()
+	return err == nil && v == token
+}
+
+// leaseHeld reports whether any Warm holds activity's lease.
+func (r *RedisStore) leaseHeld(ctx context.Context, activity string) (bool, error) {
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	n, err := r.bg.Do(cctx, r.bg.B().Exists().Key(warmKey(r.prefix, activity)).Build()).AsInt64()
+	if err != nil {
+		return false, unavailable("warm", err)
+	}
+	return n > 0, nil
 }
 
 // giveLease ends the lease taken with token, if it is still ours; a lease

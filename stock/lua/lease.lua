@@ -9,4 +9,4 @@ if t < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   t = tonumber(ARGV[2])
 end
-return t
+return math.max(t, 1) -- 0 is a lease in its last millisecond: still held
