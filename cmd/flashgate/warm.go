@@ -86,9 +86,13 @@ func cmdWarm(args []string, stdout, stderr io.Writer) int {
 		cancel()
 		switch {
 		case errors.Is(err, stock.ErrExists):
-			fmt.Fprintf(stderr, "%sactivity %s: refused: it has already sold units under another spec; "+
+			why := "it has already sold units under another spec"
+			if err != stock.ErrExists {
+				why = err.Error() // the store's reason: a lost meta key, one behind its shards
+			}
+			fmt.Fprintf(stderr, "%sactivity %s: refused: %s; "+
 				"--force resets its stock and ledgers to stock=%d shards=%d per_user=%d\n",
-				step, spec.Activity, spec.Stock, spec.Shards, spec.PerUser)
+				step, spec.Activity, why, spec.Stock, spec.Shards, spec.PerUser)
 			return exitFail
 		case err != nil:
 			fmt.Fprintf(stderr, "%sactivity %s: %v\n", step, spec.Activity, err)
