@@ -71,10 +71,15 @@ listening), so a config serve refuses is refused, with the same errors.
 
   --config FILE     the config file (YAML)
   --activity ID     warm only this activity
-  --force           reset a sale that has already sold units
+  --force           reset the sale of --activity ID, even one that has sold
+                    (its units sell again, its buyers can buy again); with
+                    several activities in the config it needs --activity
 
-Exit codes: 0 done, 1 Redis failure or refused without --force, 2 usage or
-config error.
+Every activity is tried, one refused or failing or not, and a summary
+names the refused and failed ones.
+
+Exit codes: 0 done, 1 an activity refused without --force or failed (Redis),
+2 usage or config error (--force without --activity among several).
 `},
 	"health": {cmdHealth, `usage: flashgate health [--config FILE | --url URL] [--timeout D]
 

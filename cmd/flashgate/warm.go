@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/flashgate/flashgate/gateway"
@@ -31,6 +32,12 @@ func cmdWarm(args []string, stdout, stderr io.Writer) int {
 	}
 	if cfg.Stock.Store != "redis" {
 		fmt.Fprintln(stderr, "flashgate warm: stock.store is not \"redis\"; the memory store warms itself at start")
+		return exitConfig
+	}
+	if force && activity == "" && len(cfg.Activities) > 1 {
+		// A forced warm resets a sale even when its spec is unchanged, so
+		// one flag for a whole config would reset every running sale.
+		fmt.Fprintf(stderr, "flashgate warm: --force resets each activity it warms, running sales included (their units sell again and their buyers can buy again): name the one to reset with --activity ID (%d activities in %s)\n", len(cfg.Activities), path)
 		return exitConfig
 	}
 	rc, err := redisconn.Open(cfg.Redis)
@@ -62,28 +69,12 @@ func cmdWarm(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	warmed, skipped := 0, 0
+	var refused, failed []string
 	for i := range todo {
 		spec := gateway.SpecOf(todo[i])
 		// A progress prefix, so a warm-up of many activities shows where it is.
 		step := fmt.Sprintf("[%d/%d] ", i+1, len(todo))
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if !force {
-			loaded, err := stock.Loaded(ctx, st, spec)
-			if err != nil {
-				cancel()
-				fmt.Fprintf(stderr, "%sactivity %s: %v\n", step, spec.Activity, err)
-				return exitFail
-			}
-			if loaded {
-				cancel()
-				skipped++
-				fmt.Fprintf(stdout, "%s%s: already loaded, nothing to do (stock=%d shards=%d per_user=%d)\n",
-					step, spec.Activity, spec.Stock, spec.Shards, spec.PerUser)
-				continue
-			}
-		}
-		err := st.Warm(ctx, spec, force)
-		cancel()
+		done, err := warmOne(st, spec, force)
 		switch {
 		case errors.Is(err, stock.ErrExists):
 			why := "it has already sold units under another spec"
@@ -91,18 +82,47 @@ func cmdWarm(args []string, stdout, stderr io.Writer) int {
 				why = err.Error() // the store's reason: a lost meta key, one behind its shards
 			}
 			fmt.Fprintf(stderr, "%sactivity %s: refused: %s; "+
-				"--force resets its stock and ledgers to stock=%d shards=%d per_user=%d\n",
-				step, spec.Activity, why, spec.Stock, spec.Shards, spec.PerUser)
-			return exitFail
+				"--activity %s --force resets its stock and ledgers to stock=%d shards=%d per_user=%d\n",
+				step, spec.Activity, why, spec.Activity, spec.Stock, spec.Shards, spec.PerUser)
+			refused = append(refused, spec.Activity)
 		case err != nil:
 			fmt.Fprintf(stderr, "%sactivity %s: %v\n", step, spec.Activity, err)
-			return exitFail
+			failed = append(failed, spec.Activity)
+		case done:
+			warmed++
+			fmt.Fprintf(stdout, "%swarmed %s: stock=%d shards=%d per_user=%d\n", step, spec.Activity, spec.Stock, spec.Shards, spec.PerUser)
+		default:
+			skipped++
+			fmt.Fprintf(stdout, "%s%s: already loaded, nothing to do (stock=%d shards=%d per_user=%d)\n",
+				step, spec.Activity, spec.Stock, spec.Shards, spec.PerUser)
 		}
-		warmed++
-		fmt.Fprintf(stdout, "%swarmed %s: stock=%d shards=%d per_user=%d\n", step, spec.Activity, spec.Stock, spec.Shards, spec.PerUser)
 	}
 	if len(todo) > 1 {
-		fmt.Fprintf(stdout, "%d activities: %d warmed, %d already loaded\n", len(todo), warmed, skipped)
+		line := fmt.Sprintf("%d activities: %d warmed, %d already loaded", len(todo), warmed, skipped)
+		if len(refused) > 0 {
+			line += fmt.Sprintf(", %d refused (%s)", len(refused), strings.Join(refused, ", "))
+		}
+		if len(failed) > 0 {
+			line += fmt.Sprintf(", %d failed (%s)", len(failed), strings.Join(failed, ", "))
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	if len(refused)+len(failed) > 0 {
+		return exitFail
 	}
 	return exitOK
+}
+
+// warmOne warms spec, unless the store already holds exactly it (done is
+// false then), within its own deadline: one activity's trouble neither
+// stops nor delays the others.
+func warmOne(st stock.Store, spec stock.Spec, force bool) (done bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !force {
+		if loaded, err := stock.Loaded(ctx, st, spec); err != nil || loaded {
+			return false, err
+		}
+	}
+	return true, st.Warm(ctx, spec, force)
 }
