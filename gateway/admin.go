@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -33,6 +34,7 @@ type AdminCall struct {
 
 	server *Server
 	reload func() (Report, error)
+	reason string // the error reason answered, for the audit line
 }
 
 // JSON writes v with status.
@@ -49,6 +51,7 @@ func (a *AdminCall) JSON(status int, v any) {
 
 // Error writes {"error": reason, "message": msg} with status.
 func (a *AdminCall) Error(status int, reason, msg string) {
+	a.reason = reason
 	a.JSON(status, map[string]any{"error": reason, "message": msg, "status": status})
 }
 
@@ -118,7 +121,10 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 	// /admin/status and /metrics with it, so the page itself holds nothing.
 	open("/dashboard", func(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.SetContentTypeBytes(ctypeHTML)
-		ctx.Response.Header.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+		// frame-ancestors: a page whose buttons stop a sale fleet-wide is
+		// never shown inside another site's frame.
+		ctx.Response.Header.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+		ctx.Response.Header.Set("X-Frame-Options", "DENY")
 		ctx.Response.SetBodyRaw(dashboardHTML)
 	})
 	// The description of this API is open, like /metrics: it holds no data.
@@ -130,7 +136,11 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 	// hands the handler its call.
 	auth := func(h func(a *AdminCall)) fasthttp.RequestHandler {
 		return func(ctx *fasthttp.RequestCtx) {
-			h(&AdminCall{Ctx: ctx, Instance: s.Instance(), Deps: deps, server: s, reload: reload})
+			call := &AdminCall{Ctx: ctx, Instance: s.Instance(), Deps: deps, server: s, reload: reload}
+			h(call)
+			if !ctx.IsGet() && !ctx.IsHead() {
+				audit(s.log, call)
+			}
 		}
 	}
 	// none is a call that takes no query parameter: ?dry=1 on a reload is
@@ -167,6 +177,26 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 		ErrorHandler:       errorHandler,
 	}
 	return ad, nil
+}
+
+// audit logs a call that changes state (every admin call but GET): who
+// paused a sale, reset it with a forced warm or topped it up, and when,
+// is the first question after an incident.
+func audit(log *slog.Logger, a *AdminCall) {
+	status := a.Ctx.Response.StatusCode()
+	attrs := []any{"method", string(a.Ctx.Method()), "path", string(a.Ctx.Path()), "status", status,
+		"remote", a.Ctx.RemoteIP().String()}
+	if q := a.Ctx.URI().QueryString(); len(q) > 0 {
+		attrs = append(attrs, "query", string(q))
+	}
+	if a.reason != "" {
+		attrs = append(attrs, "reason", a.reason)
+	}
+	if status >= 400 {
+		log.Warn("admin call refused", attrs...)
+		return
+	}
+	log.Info("admin call", attrs...)
 }
 
 // Routes lists every route of the admin listener as "METHOD /path", in

@@ -75,8 +75,11 @@ type activityView struct {
 }
 
 type overridesView struct {
-	Paused bool        `json:"paused,omitempty"`
-	Window *windowJSON `json:"window,omitempty"`
+	Paused bool `json:"paused,omitempty"`
+	// PausedHereOnly: the pause holds on this instance only, while the
+	// shared store refuses it (override.ErrPausedLocally).
+	PausedHereOnly bool        `json:"paused_here_only,omitempty"`
+	Window         *windowJSON `json:"window,omitempty"`
 }
 
 func viewOf(ctx context.Context, a *Activity, deps Deps, now time.Time) activityView {
@@ -88,6 +91,7 @@ func viewOf(ctx context.Context, a *Activity, deps Deps, now time.Time) activity
 		v.PayWithin = &s
 	}
 	v.Overrides.Paused = a.Paused()
+	v.Overrides.PausedHereOnly = a.Override().PausedHereOnly()
 	if w, ok := a.Override().Window(); ok {
 		wj := toWindowJSON(w)
 		v.Overrides.Window = &wj
@@ -139,7 +143,16 @@ func adminPause(paused bool) func(a *AdminCall) {
 		}
 		ctx, cancel := adminCtx()
 		defer cancel()
-		if err := a.Deps.Overrides.SetPaused(ctx, act.ID, paused); err != nil {
+		err := a.Deps.Overrides.SetPaused(ctx, act.ID, paused)
+		switch {
+		case errors.Is(err, override.ErrPausedLocally):
+			// The brake holds here at once; the other instances get it
+			// once Redis takes it (retried every poll).
+			a.server.log.Warn("admin: pause held on this instance only: Redis did not take it; retrying until it does",
+				"activity", act.ID, "err", err)
+			a.JSON(202, viewOf(ctx, act, a.Deps, time.Now()))
+			return
+		case err != nil:
 			a.Error(503, "store_unavailable", "the pause could not be shared with the other instances: "+err.Error())
 			return
 		}

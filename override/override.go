@@ -14,6 +14,7 @@ package override
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -26,11 +27,18 @@ import (
 // reload finds the same one.
 type State struct {
 	paused atomic.Bool
+	// local is a pause this instance holds on its own while the shared
+	// store refuses it (SetPaused: ErrPausedLocally), retried every Poll.
+	local  atomic.Bool
 	window atomic.Pointer[[]conf.Window] // nil: the YAML's windows
 }
 
 // Paused reports whether purchases of the activity are stopped.
-func (s *State) Paused() bool { return s != nil && s.paused.Load() }
+func (s *State) Paused() bool { return s != nil && (s.paused.Load() || s.local.Load()) }
+
+// PausedHereOnly reports a pause in force on this instance only: the
+// shared store has not taken it yet.
+func (s *State) PausedHereOnly() bool { return s != nil && s.local.Load() && !s.paused.Load() }
 
 // Windows returns the windows that replace the YAML's, or nil.
 func (s *State) Windows() []conf.Window {
@@ -79,6 +87,13 @@ func Validate(w conf.Window) error {
 	return nil
 }
 
+// ErrPausedLocally means a pause stops this instance's purchases at once
+// but could not be shared with the other instances (Redis refused it or
+// did not answer). The brake must work when the shared store does not,
+// so it holds here, and every Poll tries to share it until Redis takes
+// it or a resume lifts it.
+var ErrPausedLocally = errors.New("override: paused on this instance only; sharing the pause is retried until Redis takes it")
+
 // backend is where overrides are shared: nil for the memory store.
 type backend interface {
 	setPaused(ctx context.Context, id string, paused bool) error
@@ -93,6 +108,9 @@ type Store struct {
 	listeners map[int]func(id string)
 	nextID    int
 	be        backend
+	// pauseMu orders SetPaused against the retries of a local pause, so
+	// a retry never shares a pause that a resume has lifted.
+	pauseMu sync.Mutex
 	// gen counts local writes, so a poll that read Redis before a write
 	// does not undo it locally (the next poll brings the truth).
 	gen atomic.Uint64
@@ -150,15 +168,55 @@ func (s *Store) notify(id string) {
 
 // SetPaused pauses or resumes activity id, on every instance when the
 // store is shared.
+// A pause the shared store refuses still stops this instance
+// (ErrPausedLocally). A resume the shared store refuses lifts only a
+// pause this instance held on its own (nil then: nothing was shared), and
+// otherwise fails with nothing changed.
 func (s *Store) SetPaused(ctx context.Context, id string, paused bool) error {
+	st := s.State(id)
+	s.pauseMu.Lock()
+	defer s.pauseMu.Unlock()
 	if s.be != nil {
 		if err := s.be.setPaused(ctx, id, paused); err != nil {
+			if paused {
+				st.local.Store(true)
+				return fmt.Errorf("%w: %v", ErrPausedLocally, err)
+			}
+			if st.local.Swap(false) && !st.paused.Load() {
+				return nil
+			}
 			return err
 		}
 	}
 	s.gen.Add(1)
-	s.State(id).paused.Store(paused)
+	st.paused.Store(paused)
+	st.local.Store(false)
 	return nil
+}
+
+// shareLocal tries to share every pause held on this instance only; one
+// Redis takes becomes an ordinary shared pause. It reports the ids shared.
+func (s *Store) shareLocal(ctx context.Context) (shared []string) {
+	s.mu.Lock()
+	var ids []string
+	for id, st := range s.states {
+		if st.local.Load() {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range ids {
+		st := s.State(id)
+		s.pauseMu.Lock()
+		if st.local.Load() && s.be.setPaused(ctx, id, true) == nil {
+			s.gen.Add(1)
+			st.paused.Store(true)
+			st.local.Store(false)
+			shared = append(shared, id)
+		}
+		s.pauseMu.Unlock()
+	}
+	return shared
 }
 
 // SetWindow replaces activity id's YAML windows with w; nil clears the
@@ -185,7 +243,9 @@ func (s *Store) SetWindow(ctx context.Context, id string, w *conf.Window) error 
 type Entry struct {
 	ID     string
 	Paused bool
-	Window *conf.Window
+	// HereOnly: the pause holds on this instance only (ErrPausedLocally).
+	HereOnly bool
+	Window   *conf.Window
 }
 
 // List returns every activity that has an override, sorted by id.
@@ -194,7 +254,7 @@ func (s *Store) List() []Entry {
 	defer s.mu.Unlock()
 	var out []Entry
 	for id, st := range s.states {
-		e := Entry{ID: id, Paused: st.Paused()}
+		e := Entry{ID: id, Paused: st.Paused(), HereOnly: st.PausedHereOnly()}
 		if w, ok := st.Window(); ok {
 			e.Window = &w
 		}

@@ -156,3 +156,44 @@ func within(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestPauseHeldWhenRedisIsDown: the brake works when the shared store does
+// not. A pause Redis refuses stops this instance at once (ErrPausedLocally,
+// PausedHereOnly) and is shared once Redis answers again; a resume of a
+// pause that was never shared lifts it here without Redis.
+func TestPauseHeldWhenRedisIsDown(t *testing.T) {
+	rs := redistest.Start(t)
+	ctx := context.Background()
+	open := func() *Store {
+		s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", 200*time.Millisecond, nil)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	onA, onB := a.State("sale"), b.State("sale")
+	rs.Kill()
+	if err := a.SetPaused(ctx, "sale", true); !errors.Is(err, ErrPausedLocally) {
+		t.Fatalf("pause with Redis down: %v, want ErrPausedLocally", err)
+	}
+	if !onA.Paused() || !onA.PausedHereOnly() {
+		t.Fatalf("paused %v, here only %v: the pause must hold on this instance at once", onA.Paused(), onA.PausedHereOnly())
+	}
+	if l := a.List(); len(l) != 1 || !l[0].Paused || !l[0].HereOnly {
+		t.Fatalf("list %+v: want the pause, marked here only", l)
+	}
+	if err := a.SetPaused(ctx, "sale", false); err != nil || onA.Paused() {
+		t.Fatalf("resume of a pause never shared: %v, paused %v; want it lifted here", err, onA.Paused())
+	}
+	time.Sleep(3 * Poll)
+	if onA.Paused() {
+		t.Fatal("a lifted local pause came back")
+	}
+	if err := a.SetPaused(ctx, "sale", true); !errors.Is(err, ErrPausedLocally) {
+		t.Fatalf("second pause: %v", err)
+	}
+	rs.Restart(t)
+	within(t, func() bool { return onB.Paused() && !onA.PausedHereOnly() })
+	if !onA.Paused() {
+		t.Fatal("the shared pause is not in force on the instance that made it")
+	}
+}

@@ -156,6 +156,9 @@ func (rb *redisBackend) poll(s *Store, failing bool) {
 		}
 		failing = false
 		s.apply(gen, snap)
+		for _, id := range s.shareLocal(context.Background()) {
+			rb.log.Info("overrides: the pause held on this instance only is now shared with every instance", "activity", id)
+		}
 	}
 }
 
