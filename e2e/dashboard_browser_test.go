@@ -29,8 +29,7 @@ activities:
   - {id: later, product: watch-s, stock: 5, start: %q, end: %q}
 static: {catalogue: %s}
 routes:
-  - name: buy
-    method: POST
+  - method: POST            # no name: the default "POST /buy/{activity}" holds braces, which the page must parse
     path: /buy/{activity}
     filters:
       - identity: {header: X-User-Id, require: true}

@@ -101,6 +101,10 @@ try {
     return Number(document.querySelector(c + " .left").textContent) < 200 && rate("admitted") > 0 && rate("already_purchased") > 0;
   }, card);
   check((await page.locator(card + " svg polyline").count()) >= 2, "the chart has fewer than two lines");
+  // The purchase route, named by default "POST /buy/{activity}" (braces in
+  // a label value), has its row in the routes table.
+  await page.waitForFunction(() => [...document.querySelectorAll("#routes tbody tr td:first-child")]
+    .some((td) => td.textContent === "POST /buy/{activity}"));
   const sold = await num(card + " .sold"), left = await num(card + " .left");
   check(sold > 0 && sold + left === 200, "sold " + sold + " + left " + left + " != total 200");
   // pay_within: nothing is paid in this test, so every unit sold awaits payment.
