@@ -101,13 +101,28 @@ func adminRequest(args []string) (adminCall, error) {
 		body, _ := json.Marshal(map[string]*string{"start": side(args[2]), "end": side(args[3])})
 		return adminCall{"PUT", act() + "/window", body}, nil
 	case "warm":
-		if len(args) == 3 && args[2] == "--force" {
-			return adminCall{"POST", act() + "/warm?force=true", nil}, nil
+		// --force belongs to the call (it is the query's force=true), so
+		// it is taken on either side of the ID.
+		var ids []string
+		force := false
+		for _, a := range args[1:] {
+			switch {
+			case a == "--force" || a == "-force":
+				force = true
+			case strings.HasPrefix(a, "-"):
+				return adminCall{}, fmt.Errorf("warm takes ID [--force], not %s", a)
+			default:
+				ids = append(ids, a)
+			}
 		}
-		if len(args) < 2 {
+		if len(ids) != 1 {
 			return adminCall{}, fmt.Errorf("warm takes ID [--force]")
 		}
-		return adminCall{"POST", act() + "/warm", nil}, want(1, "ID [--force]")
+		args = []string{"warm", ids[0]}
+		if force {
+			return adminCall{"POST", act() + "/warm?force=true", nil}, nil
+		}
+		return adminCall{"POST", act() + "/warm", nil}, nil
 	case "reservations":
 		if err := want(1, "ID"); err != nil {
 			return adminCall{}, err

@@ -89,6 +89,8 @@ func TestAdminRequest(t *testing.T) {
 		{args: []string{"window-clear", "a1"}, method: "DELETE", path: "/admin/activities/a1/window"},
 		{args: []string{"warm", "a1"}, method: "POST", path: "/admin/activities/a1/warm"},
 		{args: []string{"warm", "a1", "--force"}, method: "POST", path: "/admin/activities/a1/warm?force=true"},
+		{args: []string{"warm", "--force", "a1"}, method: "POST", path: "/admin/activities/a1/warm?force=true"},
+		{args: []string{"warm", "a1", "a2"}, bad: true},
 		{args: []string{"stock", "a1"}, method: "GET", path: "/admin/activities/a1/stock"},
 		{args: []string{"topup", "a1", "10"}, method: "POST", path: "/admin/activities/a1/topup?units=10"},
 		{args: []string{"release", "a1", "a b", "42"}, method: "POST", path: "/admin/activities/a1/release?user=a+b&seq=42"},
