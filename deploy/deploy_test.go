@@ -224,6 +224,12 @@ func TestComposeMatchesGatewayConfig(t *testing.T) {
 	if len(lbListen) < 2 || len(lb.Ports) != 1 || strconv.Itoa(int(lb.Ports[0].Target)) != lbListen[1] {
 		t.Errorf("lb publishes %v, nginx listens on %v", lb.Ports, lbListen)
 	}
+	// A purchase is never sent twice (nginx retries a sent POST only with
+	// non_idempotent), and a gateway that is down is skipped, not sent
+	// half the traffic.
+	if regexp.MustCompile(`(?m)^\s*proxy_next_upstream[^;#]*non_idempotent`).Match(nginx) || strings.Contains(string(nginx), "max_fails=0") {
+		t.Errorf("nginx retries sent purchases or never skips a dead gateway:\n%s", nginx)
+	}
 	if !strings.Contains(string(nginx), "X-Real-IP") || cfg.Server.RealIPHeader != "X-Real-IP" {
 		t.Errorf("nginx and server.real_ip_header (%q) disagree on the client address header", cfg.Server.RealIPHeader)
 	}
