@@ -17,8 +17,12 @@ const readyEvery = time.Second
 // readyTimeout bounds the probe's PING.
 const readyTimeout = 500 * time.Millisecond
 
-// readiness answers /readyz: the config is loaded, its pages rendered and
-// Redis, when configured, answers PING.
+// readiness answers /readyz: the config is loaded and its pages rendered.
+// Redis's answer to PING is reported beside them, and gates the answer
+// only when asked (/readyz?require=redis): every instance shares one
+// Redis, so gating on it would take the whole fleet out of its load
+// balancer in the same second of a Redis blip, pages served from memory
+// and the fast busy answers included, and put it back all at once.
 type readiness struct {
 	mu      sync.Mutex
 	checked time.Time
@@ -27,8 +31,9 @@ type readiness struct {
 
 var pathReadyz = []byte("/readyz")
 
-// Ready reports the checks of /readyz and whether all passed.
-func (s *Server) Ready() (map[string]string, bool) {
+// Ready reports the checks of /readyz and whether the instance is ready:
+// config and pages, and Redis too with requireRedis.
+func (s *Server) Ready(requireRedis bool) (map[string]string, bool) {
 	checks := map[string]string{"config": "ok", "pages": "ok"}
 	ok := true
 	in := s.cur.Load()
@@ -41,7 +46,8 @@ func (s *Server) Ready() (map[string]string, bool) {
 		if s.redisReady() {
 			checks["redis"] = "ok"
 		} else {
-			checks["redis"], ok = "unreachable", false
+			checks["redis"] = "unreachable"
+			ok = ok && !requireRedis
 		}
 	}
 	return checks, ok
@@ -80,7 +86,7 @@ func (s *Server) redisReady() bool {
 // serveReady writes the /readyz answer: 200 when every check passed,
 // else 503, with the checks as JSON.
 func (s *Server) serveReady(ctx *fasthttp.RequestCtx) {
-	checks, ok := s.Ready()
+	checks, ok := s.Ready(string(ctx.QueryArgs().Peek("require")) == "redis")
 	b, _ := json.Marshal(map[string]any{"ready": ok, "checks": checks})
 	SetPrivateJSON(&ctx.Response.Header)
 	if !ok {
