@@ -145,14 +145,32 @@ func changedSales(st stock.Store, old, next []*Activity) []NotApplied {
 				loaded = SpecOf(p)
 			}
 		}
-		// Not loaded: never warmed, and its warm-up loads the file's settings.
-		if !ok || (loaded.Stock == a.Stock && loaded.Shards == a.Shards && loaded.PerUser == a.PerUser) {
+		if err == nil && !ok {
+			// Never warmed: its purchases are refused until it is, which a
+			// reload that says nothing would hide.
+			out = append(out, NotApplied{
+				Setting: fmt.Sprintf("activities[%d] (%s)", a.Index, a.ID),
+				Reason: "not loaded into Redis: its purchases are refused (not_loaded) until it is warmed (`flashgate warm --activity " +
+					a.ID + "` or POST /admin/activities/" + a.ID + "/warm), which loads the file's settings",
+			})
+			continue
+		}
+		var differ []string
+		for _, f := range []struct {
+			name       string
+			file, sale int64
+		}{{"stock", a.Stock, loaded.Stock}, {"shards", int64(a.Shards), int64(loaded.Shards)}, {"per_user", a.PerUser, loaded.PerUser}} {
+			if f.file != f.sale {
+				differ = append(differ, fmt.Sprintf("%s (file %d)", f.name, f.file))
+			}
+		}
+		if !ok || len(differ) == 0 {
 			continue
 		}
 		out = append(out, NotApplied{
-			Setting: fmt.Sprintf("activities[%d] (%s): stock, shards, per_user", a.Index, a.ID),
+			Setting: fmt.Sprintf("activities[%d] (%s): %s", a.Index, a.ID, strings.Join(differ, ", ")),
 			Reason: fmt.Sprintf(what, loaded.Stock, loaded.Shards, loaded.PerUser) +
-				"; `flashgate warm --force` or POST /admin/activities/" + a.ID + "/warm?force=true loads the new ones and restarts the sale",
+				"; `flashgate warm --activity " + a.ID + " --force` or POST /admin/activities/" + a.ID + "/warm?force=true loads the new ones and restarts the sale",
 		})
 	}
 	return out

@@ -225,8 +225,9 @@ func TestSharedKeysTyped(t *testing.T) {
 // the loaded sale is listed in not_applied with the loaded numbers, on
 // every reload until a forced warm loads the file's (before, only the
 // reload that changed the file said so, and the same file again said
-// nothing while the store still ran the old sale); other changes and
-// activities never warmed are not listed.
+// nothing while the store still ran the old sale); the setting names what
+// differs, with the file's value. An activity never warmed is listed as
+// not loaded.
 func TestReloadReportsSharedStoreSales(t *testing.T) {
 	st := stock.NewMemory()
 	if err := st.Warm(bgCtx(), stock.Spec{Activity: "phone-sale", Stock: 3, Shards: 2, PerUser: 1}, false); err != nil {
@@ -237,7 +238,7 @@ func TestReloadReportsSharedStoreSales(t *testing.T) {
 	if more == baseYAML {
 		t.Fatal("baseYAML changed: update the test")
 	}
-	const setting = "activities[0] (phone-sale): stock, shards, per_user"
+	const setting = "activities[0] (phone-sale): stock (file 5)"
 	for _, try := range []string{"reload with a new stock", "the same file again"} {
 		rep, err := ts.Reload(parse(t, more))
 		if err != nil || len(rep.NotApplied) != 1 || rep.NotApplied[0].Setting != setting ||
@@ -255,6 +256,20 @@ func TestReloadReportsSharedStoreSales(t *testing.T) {
 	if rep, err := ts.Reload(parse(t, baseYAML)); err != nil || len(rep.NotApplied) != 1 ||
 		!strings.Contains(rep.NotApplied[0].Reason, "(stock 5, shards 2, per_user 1)") {
 		t.Fatalf("back to stock 3: %+v %v", rep, err)
+	}
+	// A new activity nobody warmed: its purchases would be refused.
+	added := strings.Replace(baseYAML, "activities:\n", "activities:\n  - {id: new-sale, product: phone-x, stock: 2}\n", 1)
+	if added == baseYAML {
+		t.Fatal("baseYAML's activities changed: update the test")
+	}
+	rep, err := ts.Reload(parse(t, added))
+	var found bool
+	for _, n := range rep.NotApplied {
+		found = found || (strings.Contains(n.Setting, "(new-sale)") && strings.Contains(n.Reason, "not loaded into Redis") &&
+			strings.Contains(n.Reason, "flashgate warm --activity new-sale"))
+	}
+	if err != nil || !found {
+		t.Fatalf("reload adding an activity never warmed: %+v %v", rep, err)
 	}
 }
 

@@ -3,6 +3,7 @@ package stock
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,9 @@ type RedisOptions struct {
 	// the sweeper compares them with it. Instances should agree on the
 	// time (NTP); a skew moves a release by as much. Default time.Now.
 	Now func() time.Time
+	// Logger gets the store's warnings (a loaded sale gone from Redis).
+	// Default: discarded.
+	Logger *slog.Logger
 }
 
 // RedisStore is the Store shared by every gateway instance. NewRedis
@@ -84,6 +88,8 @@ type RedisStore struct {
 	waitMS        int64             // RedisOptions.WaitTimeout in ms, WAIT's argument
 	swept         sync.Map          // activity -> struct{}: swept even when not cached (pay.go)
 	warmStep      func(step string) // tests only: called at Warm's steps (step)
+	missing       sync.Map          // activity -> version: a shard answered "not loaded" (shardMissing)
+	log           *slog.Logger
 
 	mu   sync.Mutex                           // serialises cache writes
 	acts atomic.Pointer[map[string]*redisAct] // copy-on-write; read without locks
@@ -159,6 +165,10 @@ func NewRedis(o RedisOptions) (Store, error) {
 		kick:         make(chan struct{}, 1),
 		now:          nowOrDefault(o.Now),
 		waitReplicas: int64(max(0, o.WaitReplicas)), waitMS: waitMS,
+		log: o.Logger,
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
 	}
 	empty := make(map[string]*redisAct)
 	r.acts.Store(&empty)
@@ -219,9 +229,10 @@ func (r *RedisStore) reload(ctx context.Context, activity string) (*redisAct, er
 	perUser, _ := strconv.ParseInt(m["per_user"], 10, 64)
 	payMS, _ := strconv.ParseInt(m["pay_within"], 10, 64)
 	if version <= 0 || shards < 1 || shards > MaxShards {
-		r.drop(activity)
+		r.lost(activity)
 		return nil, nil
 	}
+	r.missing.Delete(activity) // a shard answered "not loaded" for a re-warm, not a loss
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cur := *r.acts.Load()
@@ -242,6 +253,40 @@ func (r *RedisStore) reload(ctx context.Context, activity string) (*redisAct, er
 }
 
 // drop forgets activity, so the next call reads its spec again.
+// lost drops activity's cached spec: Redis no longer holds the sale's
+// meta key. It says so once per loss (when this instance had it loaded,
+// or a shard had just answered "not loaded" for it): its purchases answer
+// not_loaded, and the operator's reflex, a warm, would sell its sold
+// units again.
+func (r *RedisStore) lost(activity string) {
+	r.mu.Lock()
+	cur := *r.acts.Load()
+	was := cur[activity]
+	if was != nil {
+		r.store(cur, activity, nil)
+	}
+	r.mu.Unlock()
+	var version int64
+	if was != nil {
+		version = was.version
+	}
+	if v, ok := r.missing.LoadAndDelete(activity); ok {
+		version = v.(int64)
+	}
+	if version > 0 {
+		r.log.Warn("stock: a loaded sale is gone from Redis (Redis restarted without persistence, was flushed, evicted it, or failed over before it replicated); its purchases answer not_loaded. Do not warm it again before reconciling with the backend's orders: a warm loads its full stock, and units already sold would sell again",
+			"activity", activity, "version", version)
+	}
+}
+
+// shardMissing drops a's cached spec after one of its shards answered
+// "not loaded": a re-warm with fewer shards, or the sale lost. The next
+// spec read tells them apart (lost logs a loss).
+func (r *RedisStore) shardMissing(a *redisAct) {
+	r.missing.Store(a.name, a.version)
+	r.drop(a.name)
+}
+
 func (r *RedisStore) drop(activity string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

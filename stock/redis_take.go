@@ -50,7 +50,7 @@ func (r *RedisStore) take(ctx context.Context, a *redisAct, u, attempt, order st
 		}
 		return r.borrow(ctx, a, h, u, n, order, attempt)
 	case codeNotLoaded:
-		r.drop(a.name)
+		r.shardMissing(a)
 		return Decision{Result: NotLoaded}, nil
 	case codeStale:
 		return Decision{}, errStale

@@ -1,7 +1,10 @@
 package stock
 
 import (
+	"log/slog"
+
 	"errors"
+	"github.com/flashgate/flashgate/internal/redistest"
 	"strconv"
 	"strings"
 	"sync"
@@ -514,4 +517,50 @@ func TestWarmFinishesDrop(t *testing.T) {
 	}
 	mustWarm(t, r, Spec{Activity: "fd", Stock: 12, Shards: 4, PerUser: 1}, false)
 	mustLeft(t, r, "fd", 12)
+}
+
+// TestLostSaleIsLogged: a sale this instance saw loaded that vanishes from
+// Redis (a restart without persistence, a flush) is logged once, with the
+// advice not to warm it again before reconciling: its purchases answer
+// not_loaded, and a warm would sell its sold units again.
+func TestLostSaleIsLogged(t *testing.T) {
+	srv := redistest.Start(t)
+	var logs safeBuffer
+	r := newRedisStore(t, newClient(t, srv.Addr()), func(o *RedisOptions) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	ctx := testCtx(t, 20e9)
+	mustWarm(t, r, Spec{Activity: "gone", Stock: 4, Shards: 2, PerUser: 1}, false)
+	mustTake(t, r, "gone", "u1", Admitted)
+	if err := r.c.Do(ctx, r.c.B().Flushall().Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if d, err := r.Take(ctx, "gone", []byte("u2")); err != nil || d.Result != NotLoaded {
+			t.Fatalf("take after the flush: %+v %v, want NotLoaded", d, err)
+		}
+	}
+	out := logs.String()
+	if n := strings.Count(out, "a loaded sale is gone from Redis"); n != 1 || !strings.Contains(out, "activity=gone") ||
+		!strings.Contains(out, "Do not warm it again before reconciling") {
+		t.Fatalf("log (%d warnings):\n%s", n, out)
+	}
+}
+
+// safeBuffer is a bytes.Buffer for a logger written from several goroutines.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -155,7 +155,7 @@ func openDeps(cfg *conf.Config, log *slog.Logger) (gateway.Deps, func(), error) 
 	case "redis":
 		deps.Stock, err = stock.NewRedis(stock.RedisOptions{Client: deps.Redis, Background: deps.RedisBackground,
 			Prefix: cfg.Redis.Prefix, Timeout: cfg.Redis.Timeout,
-			WaitReplicas: cfg.Redis.WaitReplicas, WaitTimeout: cfg.Redis.WaitTimeout})
+			WaitReplicas: cfg.Redis.WaitReplicas, WaitTimeout: cfg.Redis.WaitTimeout, Logger: log})
 		if err != nil {
 			rc.Close()
 			return deps, nil, err
