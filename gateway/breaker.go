@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flashgate/flashgate/conf"
 	"github.com/flashgate/flashgate/internal/breaker"
@@ -32,7 +35,28 @@ func gaugedBreaker(name string, failures int, openFor time.Duration, probes int,
 	g := breakerState.WithLabelValues(name)
 	g.Set(0)
 	b.OnChange(func(_, to breaker.State) { g.Set(float64(to)) })
+	liveBreakers.Store(name, b) // a reload's new breaker of the same name replaces the old
 	return b
+}
+
+// liveBreakers are the breakers by label, read at scrape time: an open
+// breaker turns half-open by the clock, not by a call, so a gauge set on
+// transitions alone says "open" on a quiet instance long after the
+// backend or Redis came back.
+var liveBreakers sync.Map // name -> *breaker.Breaker
+
+// breakerGauges is flashgate_breaker_state, brought up to date with each
+// breaker's State at every scrape.
+type breakerGauges struct{}
+
+func (breakerGauges) Describe(ch chan<- *prometheus.Desc) { breakerState.Describe(ch) }
+
+func (breakerGauges) Collect(ch chan<- prometheus.Metric) {
+	liveBreakers.Range(func(name, b any) bool {
+		breakerState.WithLabelValues(name.(string)).Set(float64(b.(*breaker.Breaker).State()))
+		return true
+	})
+	breakerState.Collect(ch)
 }
 
 // upstreamOutcome is what an exchange says about the backend's health.

@@ -240,3 +240,39 @@ func TestRedisOutcome(t *testing.T) {
 		})
 	}
 }
+
+// TestBreakerGaugeFollowsClock: flashgate_breaker_state says half-open
+// once the open period is over, at the next scrape, with no call through
+// the breaker (a quiet instance showed "open" long after recovery).
+func TestBreakerGaugeFollowsClock(t *testing.T) {
+	clock := &manualClock{t: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	b := gaugedBreaker("test:gauge", 1, time.Second, 1, clock.Now)
+	tk, _ := b.Allow()
+	b.Done(tk, breaker.Failure)
+	state := func() float64 {
+		t.Helper()
+		mfs, err := Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "flashgate_breaker_state" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				if m.GetLabel()[0].GetValue() == "test:gauge" {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+		t.Fatal("no flashgate_breaker_state{breaker=\"test:gauge\"}")
+		return 0
+	}
+	if s := state(); s != 1 {
+		t.Fatalf("after the failure: %v, want 1 (open)", s)
+	}
+	clock.Advance(2 * time.Second)
+	if s := state(); s != 2 {
+		t.Fatalf("after the open period: %v, want 2 (half-open)", s)
+	}
+}

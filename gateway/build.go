@@ -320,20 +320,28 @@ func autoWarm(s stock.Store, acts []*Activity, log *slog.Logger) (kept []*Activi
 	return kept, nil
 }
 
-// applyPayWithin writes each activity's pay_within to the shared store;
-// a failure is logged (the sale keeps its running value) and tried again
-// by the next reload or warm-up.
+// applyPayWithin writes each activity's pay_within to the shared store,
+// where it differs. Activities the store could not be read for keep their
+// running value and are tried again by the next reload or warm-up: one
+// WARN names them all (a Redis blip made one ERROR per activity, for
+// activities without pay_within too).
 func applyPayWithin(ps stock.PayWithinSetter, acts []*Activity, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // all of them: Redis down must not hold a reload for long
 	defer cancel()
+	var failed []string
+	var last error
 	for _, a := range acts {
 		changed, err := ps.SetPayWithin(ctx, a.ID, a.PayWithin)
 		switch {
 		case err != nil:
-			log.Error("pay_within not applied; the sale keeps its running value", "activity", a.ID, "err", err)
+			failed, last = append(failed, a.ID), err
 		case changed:
 			log.Info("pay_within applied", "activity", a.ID, "pay_within", a.PayWithin.String())
 		}
+	}
+	if len(failed) > 0 {
+		log.Warn("pay_within could not be compared with the shared store; these sales keep their running value until the next reload or warm-up",
+			"activities", strings.Join(failed, ", "), "err", last)
 	}
 }
 

@@ -31,7 +31,7 @@ func init() {
 		},
 		Metrics: []prometheus.Collector{
 			requestsTotal, rejectionsTotal, filterErrorsTotal, requestDuration,
-			upstreamTotal, upstreamDuration, breakerRejections, breakerState, stockReleasesTotal, stockReleaseFailures,
+			upstreamTotal, upstreamDuration, breakerRejections, breakerGauges{}, stockReleasesTotal, stockReleaseFailures,
 			inflight, reloadsTotal, lastReload, activityAdmitted, activityRejections, redisDuration, redisErrors, connErrorsTotal,
 			stateCollector{}, stockStatsCollector{},
 			prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
