@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +101,7 @@ func parse(data []byte, dir string) (*Config, error) {
 		errs.Add("", err)
 	}
 	checkKeys(&errs, data, &cfg)
+	unknownEnv(v, &errs)
 	cfg.applyDefaults()
 	if dir != "" {
 		cfg.resolvePaths(dir)
@@ -124,6 +126,58 @@ func EnvName(path string) string {
 		return ""
 	}
 	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+}
+
+// unknownEnv reports every FLASHGATE_* variable that names no setting: the
+// file's keys are strict, and a misspelt variable (FLASHGATE_REDIS_TIMOUT)
+// would otherwise be dropped without a word while the file's value runs.
+func unknownEnv(v *viper.Viper, errs *Errors) {
+	known := map[string]bool{}
+	var names []string
+	for _, k := range v.AllKeys() {
+		if n := EnvName(k); n != "" {
+			known[n] = true
+			names = append(names, n)
+		}
+	}
+	var unknown []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, EnvPrefix+"_") && !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	sort.Strings(unknown)
+	for _, name := range unknown {
+		hint, best := "", 4 // at most 3 edits away
+		for _, n := range names {
+			if d := editDistance(name, n); d < best {
+				hint, best = "; did you mean "+n+"?", d
+			}
+		}
+		errs.Addf(name+" (environment)", "names no setting, so it would be ignored%s", hint)
+	}
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // envOverride names the variable that set path, or "" when none is set.

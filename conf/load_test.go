@@ -340,3 +340,14 @@ func TestKeysCheckedOnTheYAMLTree(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownEnvironmentVariable: a FLASHGATE_* variable that names no
+// setting is an error naming it, with the nearest real one, as an unknown
+// YAML key is: a misspelt override would be dropped without a word.
+func TestUnknownEnvironmentVariable(t *testing.T) {
+	t.Setenv("FLASHGATE_REDIS_TIMOUT", "50ms")
+	_, err := conf.Parse([]byte("activities: [{id: a, stock: 1}]" + oneRoute))
+	if err == nil || !strings.Contains(err.Error(), "FLASHGATE_REDIS_TIMOUT (environment): names no setting, so it would be ignored; did you mean FLASHGATE_REDIS_TIMEOUT?") {
+		t.Fatalf("got %v", err)
+	}
+}
