@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,10 +36,27 @@ func gaugedBreaker(name string, failures int, openFor time.Duration, probes int,
 	b := breaker.New(breaker.Settings{Failures: failures, OpenFor: openFor, Probes: probes, Now: now})
 	g := breakerState.WithLabelValues(name)
 	g.Set(0)
-	b.OnChange(func(_, to breaker.State) { g.Set(float64(to)) })
+	b.OnChange(func(from, to breaker.State) {
+		g.Set(float64(to))
+		// An outage's timeline in two lines: opened, closed again (its
+		// probes' open/half-open flaps in between are left to the gauge).
+		log := breakerLog.Load()
+		switch {
+		case log == nil:
+		case from == breaker.Closed && to == breaker.Open:
+			log.Warn("breaker open: its requests are refused at once until a probe succeeds",
+				"breaker", name, "after_failures", failures, "probe_every", openFor.String())
+		case to == breaker.Closed:
+			log.Info("breaker closed: requests go through again", "breaker", name)
+		}
+	})
 	liveBreakers.Store(name, b) // a reload's new breaker of the same name replaces the old
 	return b
 }
+
+// breakerLog is where breaker transitions are logged: the serving
+// gateway's logger (NewServer sets it).
+var breakerLog atomic.Pointer[slog.Logger]
 
 // liveBreakers are the breakers by label, read at scrape time: an open
 // breaker turns half-open by the clock, not by a call, so a gauge set on

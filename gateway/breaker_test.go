@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -246,6 +247,9 @@ func TestRedisOutcome(t *testing.T) {
 // the breaker (a quiet instance showed "open" long after recovery).
 func TestBreakerGaugeFollowsClock(t *testing.T) {
 	clock := &manualClock{t: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	var logs strings.Builder
+	breakerLog.Store(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer breakerLog.Store(nil)
 	b := gaugedBreaker("test:gauge", 1, time.Second, 1, clock.Now)
 	tk, _ := b.Allow()
 	b.Done(tk, breaker.Failure)
@@ -274,5 +278,13 @@ func TestBreakerGaugeFollowsClock(t *testing.T) {
 	clock.Advance(2 * time.Second)
 	if s := state(); s != 2 {
 		t.Fatalf("after the open period: %v, want 2 (half-open)", s)
+	}
+	// The timeline in the log: opened once, closed once (the test's
+	// breaker logs with this test's logger).
+	tk, _ = b.Allow()
+	b.Done(tk, breaker.Success)
+	if out := logs.String(); strings.Count(out, "breaker open") != 1 || strings.Count(out, "breaker closed") != 1 ||
+		!strings.Contains(out, "breaker=test:gauge") {
+		t.Fatalf("log:\n%s", out)
 	}
 }

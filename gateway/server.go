@@ -56,6 +56,7 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 	if deps.Overrides == nil {
 		deps.Overrides = override.NewMemory()
 	}
+	breakerLog.Store(deps.Logger) // before any breaker is built
 	if deps.RedisBreaker == nil && deps.Redis != nil {
 		deps.RedisBreaker = NewRedisBreaker(cfg.Redis, deps.Now)
 	}

@@ -268,10 +268,11 @@ func (s *Store) List() []Entry {
 
 // apply makes the local states match a snapshot read from the shared
 // store at generation gen; a snapshot older than a local write is
-// dropped.
-func (s *Store) apply(gen uint64, snap map[string]Entry) {
+// dropped. It returns the activities whose shared pause it turned on or
+// off (another instance, or a pause lost from Redis), for the log.
+func (s *Store) apply(gen uint64, snap map[string]Entry) (paused, resumed []string) {
 	if s.gen.Load() != gen {
-		return
+		return nil, nil
 	}
 	var changed []string
 	s.mu.Lock()
@@ -280,7 +281,13 @@ func (s *Store) apply(gen uint64, snap map[string]Entry) {
 	}
 	for id, st := range s.states {
 		e := snap[id]
-		st.paused.Store(e.Paused)
+		if was := st.paused.Swap(e.Paused); was != e.Paused {
+			if e.Paused {
+				paused = append(paused, id)
+			} else {
+				resumed = append(resumed, id)
+			}
+		}
 		if st.setWindow(e.Window) {
 			changed = append(changed, id)
 		}
@@ -289,6 +296,9 @@ func (s *Store) apply(gen uint64, snap map[string]Entry) {
 	for _, id := range changed {
 		s.notify(id)
 	}
+	sort.Strings(paused)
+	sort.Strings(resumed)
+	return paused, resumed
 }
 
 // Close stops sharing; the states keep their last values.

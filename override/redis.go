@@ -36,7 +36,7 @@ func NewRedis(ctx context.Context, client rueidis.Client, prefix string, timeout
 	if failing {
 		log.Warn("overrides: cannot read Redis at start; pauses and window overrides apply once it answers", "err", err)
 	} else {
-		s.apply(gen, snap)
+		_, _ = s.apply(gen, snap)
 	}
 	rb.wg.Add(1)
 	go rb.poll(s, failing)
@@ -155,7 +155,16 @@ func (rb *redisBackend) poll(s *Store, failing bool) {
 			rb.log.Info("overrides: Redis answers again")
 		}
 		failing = false
-		s.apply(gen, snap)
+		paused, resumed := s.apply(gen, snap)
+		// Not by this instance (its own writes are logged by the admin
+		// call): another instance's pause, or one lost from Redis, which
+		// would resume a sale with nothing said.
+		for _, id := range paused {
+			rb.log.Info("overrides: activity paused, by another instance (read from Redis)", "activity", id)
+		}
+		for _, id := range resumed {
+			rb.log.Warn("overrides: activity no longer paused, not by this instance: resumed on another instance, or the pause was lost from Redis", "activity", id)
+		}
 		for _, id := range s.shareLocal(context.Background()) {
 			rb.log.Info("overrides: the pause held on this instance only is now shared with every instance", "activity", id)
 		}
