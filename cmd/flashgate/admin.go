@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/internal/userid"
 )
 
 const adminHelp = `usage: flashgate admin [--config FILE | --addr HOST:PORT] [--cacert PEM] [--token T] [--timeout D] CALL [ARGS]
@@ -37,8 +39,9 @@ Calls:
                                       Idempotency-Key ID:USER:SEQ; keeps a pay_within unit sold)
   reservations ID              GET    /admin/activities/ID/reservations
   reserve ID FILE              POST   /admin/activities/ID/reservations, FILE ("-": stdin) one user id a
-                                      line, sent in batches of 10000 with a progress line each; adding is
-                                      idempotent, so after a refused batch fix the file and run it again
+                                      line, every line checked first (a bad one sends nothing), then sent in
+                                      batches of 10000 with a progress line each; adding is idempotent, so
+                                      after a refused batch run it again
   blacklist                    GET    /admin/blacklist
   blacklist-add ENTRY          POST   /admin/blacklist?entry=ENTRY (user id, IP or CIDR)
   blacklist-remove ENTRY       DELETE /admin/blacklist?entry=ENTRY
@@ -287,10 +290,25 @@ func (c adminClient) reserve(call adminCall, file string, stdout, stderr io.Writ
 		return exitConfig
 	}
 	var lines [][]byte
-	for _, l := range bytes.Split(data, []byte("\n")) {
-		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' {
-			lines = append(lines, t)
+	bad := 0
+	for n, l := range bytes.Split(data, []byte("\n")) {
+		t := bytes.TrimSpace(l)
+		if len(t) == 0 || t[0] == '#' {
+			continue
 		}
+		// Checked here first, with the file's own line number, so a bad
+		// file adds nothing rather than stopping half-way.
+		if !userid.Valid(t) {
+			if bad++; bad <= 10 {
+				fmt.Fprintf(stderr, "%s:%d: %q is not a user id (%s)\n", file, n+1, t, userid.Rule)
+			}
+			continue
+		}
+		lines = append(lines, t)
+	}
+	if bad > 0 {
+		fmt.Fprintf(stderr, "flashgate admin reserve: %d bad lines in %s, nothing sent\n", bad, file)
+		return exitConfig
 	}
 	if len(lines) == 0 {
 		fmt.Fprintf(stderr, "flashgate admin reserve: %s lists no user ids\n", file)

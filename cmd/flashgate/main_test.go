@@ -184,6 +184,21 @@ func TestReserveBatches(t *testing.T) {
 		!strings.Contains(out.String(), "[3/3] 20005 of 20005 user ids sent, 20005 new so far") {
 		t.Fatalf("progress:\n%s", out.String())
 	}
+
+	// A bad line is reported with the file's own line number, and a bad
+	// file sends nothing (it used to stop half-way, at the batch).
+	got = nil
+	list.WriteString("bad user\n")
+	if err := os.WriteFile(file, []byte(list.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errOut.Reset()
+	code = run([]string{"admin", "--addr", ln.Addr().String(), "--token", "tok", "reserve", "a1", file}, &out, &errOut)
+	if code != exitConfig || !strings.Contains(errOut.String(), "list.txt:20007: \"bad user\" is not a user id") ||
+		!strings.Contains(errOut.String(), "1 bad lines in") || len(got) != 0 {
+		t.Fatalf("bad line: exit %d, batches %v\n%s", code, got, errOut.String())
+	}
 }
 
 // A mistyped flag prints the usage text, which shows each flag's default:
