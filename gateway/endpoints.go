@@ -128,6 +128,9 @@ type ActivityStatus struct {
 	EndsAt     *Millis `json:"ends_at"`
 	StockLeft  *int64  `json:"stock_left"`
 	SoldOut    bool    `json:"sold_out"`
+	// Paused: an operator's pause is on (purchases answer 503 paused), so
+	// the page shows it instead of a button that would be refused.
+	Paused bool `json:"paused"`
 }
 
 // PhaseName is the wire name of a phase.
@@ -144,7 +147,7 @@ func PhaseName(p Phase) string {
 func (s *activityStatus) render(a *Activity, now time.Time) []byte {
 	phase, starts, ends := a.Countdown(now)
 	st := ActivityStatus{Activity: a.ID, Product: a.Product, ServerTime: Millis(now), Phase: PhaseName(phase),
-		StartsAt: millisPtr(starts), EndsAt: millisPtr(ends)}
+		StartsAt: millisPtr(starts), EndsAt: millisPtr(ends), Paused: a.Paused()}
 	if s.stock != nil {
 		c, err := s.counts(a.ID)
 		if err == nil {
