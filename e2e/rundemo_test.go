@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/internal/syncbuf"
 )
 
 // TestRunDemoPortTaken: `make run` with a port it needs already held
@@ -46,7 +48,7 @@ func TestRunDemoPortTaken(t *testing.T) {
 // (a browser the script started, say) after d or when the test dies.
 func runBounded(t *testing.T, cmd *exec.Cmd, d time.Duration) (string, error) {
 	t.Helper()
-	buf := &syncBuffer{}
+	buf := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

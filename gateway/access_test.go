@@ -1,31 +1,20 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/flashgate/flashgate/internal/syncbuf"
 )
 
-// lockedBuffer is an io.Writer safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+// lockedBuffer is the server's log, read back as JSON lines.
+type lockedBuffer struct{ syncbuf.Buffer }
 
 func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
 		if line == "" {
 			continue
 		}
@@ -74,7 +63,7 @@ func TestAccessLog(t *testing.T) {
 
 	lines := buf.lines(t)
 	if len(lines) != 4 {
-		t.Fatalf("%d lines, want 4:\n%s", len(lines), buf.b.String())
+		t.Fatalf("%d lines, want 4:\n%s", len(lines), buf.String())
 	}
 	tests := []struct {
 		route, reason, user, id string
@@ -100,7 +89,7 @@ func TestAccessLog(t *testing.T) {
 			t.Errorf("line %d: request_id %q, want %q or a generated one", i, id, tc.id)
 		}
 	}
-	all := buf.b.String()
+	all := buf.String()
 	for _, s := range []string{secretJWT, "eyJ", secretToken, secretCookie, "SECRET", "/h/", "token="} {
 		if strings.Contains(all, s) {
 			t.Errorf("the access log holds %q:\n%s", s, all)

@@ -5,6 +5,7 @@ import (
 
 	"errors"
 	"github.com/flashgate/flashgate/internal/redistest"
+	"github.com/flashgate/flashgate/internal/syncbuf"
 	"strconv"
 	"strings"
 	"sync"
@@ -525,7 +526,7 @@ func TestWarmFinishesDrop(t *testing.T) {
 // not_loaded, and a warm would sell its sold units again.
 func TestLostSaleIsLogged(t *testing.T) {
 	srv := redistest.Start(t)
-	var logs safeBuffer
+	var logs syncbuf.Buffer
 	r := newRedisStore(t, newClient(t, srv.Addr()), func(o *RedisOptions) {
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
@@ -545,22 +546,4 @@ func TestLostSaleIsLogged(t *testing.T) {
 		!strings.Contains(out, "Do not warm it again before reconciling") {
 		t.Fatalf("log (%d warnings):\n%s", n, out)
 	}
-}
-
-// safeBuffer is a bytes.Buffer for a logger written from several goroutines.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
