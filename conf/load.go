@@ -128,9 +128,13 @@ func EnvName(path string) string {
 	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
 }
 
-// unknownEnv reports every FLASHGATE_* variable that names no setting: the
-// file's keys are strict, and a misspelt variable (FLASHGATE_REDIS_TIMOUT)
-// would otherwise be dropped without a word while the file's value runs.
+// unknownEnv reports a FLASHGATE_* variable that looks like a misspelt
+// setting (at most 2 edits from one, FLASHGATE_REDIS_TIMOUT): the file's
+// keys are strict, and the override would otherwise be dropped without a
+// word while the file's value runs. Other FLASHGATE_* names are left
+// alone: Kubernetes gives every pod FLASHGATE_SERVICE_HOST, FLASHGATE_PORT,
+// ... for a Service named flashgate, and CI or images may set their own
+// (FLASHGATE_VERSION); refusing those would stop a fleet from starting.
 func unknownEnv(v *viper.Viper, errs *Errors) {
 	known := map[string]bool{}
 	var names []string
@@ -143,20 +147,30 @@ func unknownEnv(v *viper.Viper, errs *Errors) {
 	var unknown []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, EnvPrefix+"_") && !known[name] {
+		if strings.HasPrefix(name, EnvPrefix+"_") && !known[name] && !serviceLink(name) {
 			unknown = append(unknown, name)
 		}
 	}
 	sort.Strings(unknown)
 	for _, name := range unknown {
-		hint, best := "", 4 // at most 3 edits away
+		best, near := 3, ""
 		for _, n := range names {
 			if d := editDistance(name, n); d < best {
-				hint, best = "; did you mean "+n+"?", d
+				best, near = d, n
 			}
 		}
-		errs.Addf(name+" (environment)", "names no setting, so it would be ignored%s", hint)
+		if near != "" {
+			errs.Addf(name+" (environment)", "names no setting, so it would be ignored; did you mean %s?", near)
+		}
 	}
+}
+
+// serviceLink reports a variable Kubernetes or Docker links define for a
+// service: <NAME>_SERVICE_HOST, <NAME>_SERVICE_PORT[_x], <NAME>_PORT and
+// <NAME>_PORT_<n>_<proto>[_x].
+func serviceLink(name string) bool {
+	return strings.Contains(name, "_SERVICE_HOST") || strings.Contains(name, "_SERVICE_PORT") ||
+		strings.HasSuffix(name, "_PORT") || strings.Contains(name, "_PORT_")
 }
 
 // editDistance is the Levenshtein distance of a and b.

@@ -341,12 +341,24 @@ func TestKeysCheckedOnTheYAMLTree(t *testing.T) {
 	}
 }
 
-// TestUnknownEnvironmentVariable: a FLASHGATE_* variable that names no
-// setting is an error naming it, with the nearest real one, as an unknown
-// YAML key is: a misspelt override would be dropped without a word.
+// TestUnknownEnvironmentVariable: a FLASHGATE_* variable a couple of
+// edits from a setting is an error naming both, as an unknown YAML key is:
+// a misspelt override would be dropped without a word. Other FLASHGATE_*
+// names (Kubernetes service links of a Service named flashgate, a CI's
+// own) are not the gateway's and are left alone.
 func TestUnknownEnvironmentVariable(t *testing.T) {
+	for k, v := range map[string]string{
+		"FLASHGATE_SERVICE_HOST": "10.0.0.7", "FLASHGATE_SERVICE_PORT": "8080", "FLASHGATE_PORT": "tcp://10.0.0.7:8080",
+		"FLASHGATE_PORT_8080_TCP_ADDR": "10.0.0.7", "FLASHGATE_REDIS_SERVICE_HOST": "10.0.0.8", "FLASHGATE_VERSION": "1.2",
+	} {
+		t.Setenv(k, v)
+	}
+	yaml := []byte("activities: [{id: a, stock: 1}]" + oneRoute)
+	if _, err := conf.Parse(yaml); err != nil {
+		t.Fatalf("service links and other FLASHGATE_* names: %v", err)
+	}
 	t.Setenv("FLASHGATE_REDIS_TIMOUT", "50ms")
-	_, err := conf.Parse([]byte("activities: [{id: a, stock: 1}]" + oneRoute))
+	_, err := conf.Parse(yaml)
 	if err == nil || !strings.Contains(err.Error(), "FLASHGATE_REDIS_TIMOUT (environment): names no setting, so it would be ignored; did you mean FLASHGATE_REDIS_TIMEOUT?") {
 		t.Fatalf("got %v", err)
 	}

@@ -151,7 +151,7 @@ func changedSales(st stock.Store, old, next []*Activity) []NotApplied {
 			out = append(out, NotApplied{
 				Setting: fmt.Sprintf("activities[%d] (%s)", a.Index, a.ID),
 				Reason: "not loaded into Redis: its purchases are refused (not_loaded) until it is warmed (`flashgate warm --activity " +
-					a.ID + "` or POST /admin/activities/" + a.ID + "/warm), which loads the file's settings",
+					a.ID + "` or POST /admin/activities/" + a.ID + "/warm), which loads the file's settings; if it was loaded and sold before (lost from Redis), reconcile with the backend's orders first, or its sold units sell again",
 			})
 			continue
 		}

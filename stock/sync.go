@@ -129,7 +129,10 @@ func (r *RedisStore) syncOnce(ctx context.Context) error {
 				version, _ = vp[0].AsInt64()
 				payMS, _ = vp[1].AsInt64() // absent (0) before pay_within existed
 			}
-			if version != p.a.version || payMS != p.a.payWithin.Milliseconds() {
+			switch {
+			case version <= 0 && len(vp) == 2:
+				r.lost(p.a.name) // the meta key is gone: say so once
+			case version != p.a.version || payMS != p.a.payWithin.Milliseconds():
 				r.drop(p.a.name)
 			}
 			continue

@@ -523,27 +523,38 @@ func TestWarmFinishesDrop(t *testing.T) {
 // TestLostSaleIsLogged: a sale this instance saw loaded that vanishes from
 // Redis (a restart without persistence, a flush) is logged once, with the
 // advice not to warm it again before reconciling: its purchases answer
-// not_loaded, and a warm would sell its sold units again.
+// not_loaded, and a warm would sell its sold units again. Whether a
+// purchase finds it gone first, or the sync loop does while no one buys.
 func TestLostSaleIsLogged(t *testing.T) {
-	srv := redistest.Start(t)
-	var logs syncbuf.Buffer
-	r := newRedisStore(t, newClient(t, srv.Addr()), func(o *RedisOptions) {
-		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	})
-	ctx := testCtx(t, 20e9)
-	mustWarm(t, r, Spec{Activity: "gone", Stock: 4, Shards: 2, PerUser: 1}, false)
-	mustTake(t, r, "gone", "u1", Admitted)
-	if err := r.c.Do(ctx, r.c.B().Flushall().Build()).Error(); err != nil {
-		t.Fatal(err)
-	}
-	for range 3 {
-		if d, err := r.Take(ctx, "gone", []byte("u2")); err != nil || d.Result != NotLoaded {
-			t.Fatalf("take after the flush: %+v %v, want NotLoaded", d, err)
-		}
-	}
-	out := logs.String()
-	if n := strings.Count(out, "a loaded sale is gone from Redis"); n != 1 || !strings.Contains(out, "activity=gone") ||
-		!strings.Contains(out, "Do not warm it again before reconciling") {
-		t.Fatalf("log (%d warnings):\n%s", n, out)
+	for _, idle := range []bool{false, true} {
+		t.Run(map[bool]string{false: "a purchase finds it", true: "the sync loop finds it"}[idle], func(t *testing.T) {
+			srv := redistest.Start(t)
+			var logs syncbuf.Buffer
+			r := newRedisStore(t, newClient(t, srv.Addr()), func(o *RedisOptions) {
+				o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+				o.SyncInterval = 20 * time.Millisecond
+			})
+			ctx := testCtx(t, 20e9)
+			mustWarm(t, r, Spec{Activity: "gone", Stock: 4, Shards: 2, PerUser: 1}, false)
+			mustTake(t, r, "gone", "u1", Admitted)
+			if err := r.c.Do(ctx, r.c.B().Flushall().Build()).Error(); err != nil {
+				t.Fatal(err)
+			}
+			if idle {
+				eventually(t, 10*time.Second, "the sync loop's warning", func() bool {
+					return strings.Contains(logs.String(), "a loaded sale is gone from Redis")
+				})
+			}
+			for range 3 {
+				if d, err := r.Take(ctx, "gone", []byte("u2")); err != nil || d.Result != NotLoaded {
+					t.Fatalf("take after the flush: %+v %v, want NotLoaded", d, err)
+				}
+			}
+			out := logs.String()
+			if n := strings.Count(out, "a loaded sale is gone from Redis"); n != 1 || !strings.Contains(out, "activity=gone") ||
+				!strings.Contains(out, "Do not warm it again before reconciling") {
+				t.Fatalf("log (%d warnings):\n%s", n, out)
+			}
+		})
 	}
 }

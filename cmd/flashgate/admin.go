@@ -292,8 +292,13 @@ func (c adminClient) reserve(call adminCall, file string, stdout, stderr io.Writ
 	var lines [][]byte
 	bad := 0
 	for n, l := range bytes.Split(data, []byte("\n")) {
+		// The gateway's rule for these lists: '#' starts a comment that
+		// runs to the end of the line, and what is left is trimmed.
+		if i := bytes.IndexByte(l, '#'); i >= 0 {
+			l = l[:i]
+		}
 		t := bytes.TrimSpace(l)
-		if len(t) == 0 || t[0] == '#' {
+		if len(t) == 0 {
 			continue
 		}
 		// Checked here first, with the file's own line number, so a bad

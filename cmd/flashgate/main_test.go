@@ -164,7 +164,7 @@ func TestReserveBatches(t *testing.T) {
 	t.Cleanup(func() { _ = srv.Shutdown() })
 
 	var list strings.Builder
-	list.WriteString("# the launch list\n")
+	list.WriteString("# the launch list\nvip-1   # an inline comment, as the gateway reads these files\n")
 	for i := 0; i < 2*reserveBatch+5; i++ {
 		fmt.Fprintf(&list, "user-%d\n", i)
 	}
@@ -177,11 +177,11 @@ func TestReserveBatches(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	if want := []int{reserveBatch, reserveBatch, 5}; !slices.Equal(got, want) {
+	if want := []int{reserveBatch, reserveBatch, 6}; !slices.Equal(got, want) {
 		t.Fatalf("batches %v, want %v", got, want)
 	}
-	if !strings.Contains(out.String(), "[1/3] 10000 of 20005 user ids sent, 10000 new so far") ||
-		!strings.Contains(out.String(), "[3/3] 20005 of 20005 user ids sent, 20005 new so far") {
+	if !strings.Contains(out.String(), "[1/3] 10000 of 20006 user ids sent, 10000 new so far") ||
+		!strings.Contains(out.String(), "[3/3] 20006 of 20006 user ids sent, 20006 new so far") {
 		t.Fatalf("progress:\n%s", out.String())
 	}
 
@@ -195,7 +195,7 @@ func TestReserveBatches(t *testing.T) {
 	out.Reset()
 	errOut.Reset()
 	code = run([]string{"admin", "--addr", ln.Addr().String(), "--token", "tok", "reserve", "a1", file}, &out, &errOut)
-	if code != exitConfig || !strings.Contains(errOut.String(), "list.txt:20007: \"bad user\" is not a user id") ||
+	if code != exitConfig || !strings.Contains(errOut.String(), "list.txt:20008: \"bad user\" is not a user id") ||
 		!strings.Contains(errOut.String(), "1 bad lines in") || len(got) != 0 {
 		t.Fatalf("bad line: exit %d, batches %v\n%s", code, got, errOut.String())
 	}
