@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,7 +49,6 @@ func gaugedBreaker(name string, failures int, openFor time.Duration, probes int,
 			log.Info("breaker closed: requests go through again", "breaker", name)
 		}
 	})
-	liveBreakers.Store(name, b) // a reload's new breaker of the same name replaces the old
 	return b
 }
 
@@ -58,23 +56,29 @@ func gaugedBreaker(name string, failures int, openFor time.Duration, probes int,
 // gateway's logger (NewServer sets it).
 var breakerLog atomic.Pointer[slog.Logger]
 
-// liveBreakers are the breakers by label, read at scrape time: an open
+// breakerGauges is flashgate_breaker_state, read at every scrape from the
+// serving instance's breakers (its upstreams' and the Redis one): an open
 // breaker turns half-open by the clock, not by a call, so a gauge set on
-// transitions alone says "open" on a quiet instance long after the
-// backend or Redis came back.
-var liveBreakers sync.Map // name -> *breaker.Breaker
-
-// breakerGauges is flashgate_breaker_state, brought up to date with each
-// breaker's State at every scrape.
+// transitions alone said "open" on a quiet instance long after the
+// backend or Redis came back. Only the serving instance's count: a build
+// a reload refused never served, so its breakers say nothing.
 type breakerGauges struct{}
 
 func (breakerGauges) Describe(ch chan<- *prometheus.Desc) { breakerState.Describe(ch) }
 
 func (breakerGauges) Collect(ch chan<- prometheus.Metric) {
-	liveBreakers.Range(func(name, b any) bool {
-		breakerState.WithLabelValues(name.(string)).Set(float64(b.(*breaker.Breaker).State()))
-		return true
-	})
+	if s := scraped.Load(); s != nil {
+		if in := s.Instance(); in != nil {
+			for name, u := range in.Upstreams {
+				if u.breaker != nil {
+					breakerState.WithLabelValues("upstream:" + name).Set(float64(u.breaker.State()))
+				}
+			}
+		}
+		if s.deps.RedisBreaker != nil {
+			breakerState.WithLabelValues("redis").Set(float64(s.deps.RedisBreaker.State()))
+		}
+	}
 	breakerState.Collect(ch)
 }
 

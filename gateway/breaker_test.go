@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashgate/flashgate/internal/breaker"
+	"github.com/flashgate/flashgate/internal/syncbuf"
 )
 
 // testClock is an injected clock (Deps.Now): tests move it, never sleep.
@@ -244,15 +245,15 @@ func TestRedisOutcome(t *testing.T) {
 
 // TestBreakerGaugeFollowsClock: flashgate_breaker_state says half-open
 // once the open period is over, at the next scrape, with no call through
-// the breaker (a quiet instance showed "open" long after recovery).
+// the breaker (a quiet instance showed "open" long after recovery); a
+// reload the gateway refused does not speak for the serving breaker; and
+// the log holds the outage's timeline: opened once, closed once.
 func TestBreakerGaugeFollowsClock(t *testing.T) {
-	clock := &manualClock{t: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
-	var logs strings.Builder
-	breakerLog.Store(slog.New(slog.NewTextHandler(&logs, nil)))
-	defer breakerLog.Store(nil)
-	b := gaugedBreaker("test:gauge", 1, time.Second, 1, clock.Now)
-	tk, _ := b.Allow()
-	b.Done(tk, breaker.Failure)
+	sb := startScripted(t)
+	clk := newTestClock()
+	var logs syncbuf.Buffer
+	yaml := breakerYAML(sb.addr, "breaker_failures: 1, breaker_open: 1s")
+	ts := newTestServer(t, yaml, Deps{Now: clk.now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	state := func() float64 {
 		t.Helper()
 		mfs, err := Registry.Gather()
@@ -264,27 +265,39 @@ func TestBreakerGaugeFollowsClock(t *testing.T) {
 				continue
 			}
 			for _, m := range mf.GetMetric() {
-				if m.GetLabel()[0].GetValue() == "test:gauge" {
+				if m.GetLabel()[0].GetValue() == "upstream:orders" {
 					return m.GetGauge().GetValue()
 				}
 			}
 		}
-		t.Fatal("no flashgate_breaker_state{breaker=\"test:gauge\"}")
+		t.Fatal(`no flashgate_breaker_state{breaker="upstream:orders"}`)
 		return 0
+	}
+	if got := ts.buy(t, "fail1"); got.status != 500 {
+		t.Fatalf("failing order: %+v", got)
 	}
 	if s := state(); s != 1 {
 		t.Fatalf("after the failure: %v, want 1 (open)", s)
 	}
-	clock.Advance(2 * time.Second)
+	bad := yaml + `  - {name: again, method: POST, path: "/buy/{activity}", action: {type: proxy, upstream: orders}}` + "\n"
+	if _, err := ts.Reload(parse(t, bad)); err == nil {
+		t.Fatal("a config with the same route twice was accepted")
+	}
+	if s := state(); s != 1 {
+		t.Fatalf("after a refused reload: %v, want 1: its unused breaker spoke for the serving one", s)
+	}
+	clk.add(2 * time.Second)
 	if s := state(); s != 2 {
 		t.Fatalf("after the open period: %v, want 2 (half-open)", s)
 	}
-	// The timeline in the log: opened once, closed once (the test's
-	// breaker logs with this test's logger).
-	tk, _ = b.Allow()
-	b.Done(tk, breaker.Success)
+	if got := ts.buy(t, "ok1"); got.status != 201 {
+		t.Fatalf("probe: %+v", got)
+	}
+	if s := state(); s != 0 {
+		t.Fatalf("after the probe: %v, want 0 (closed)", s)
+	}
 	if out := logs.String(); strings.Count(out, "breaker open") != 1 || strings.Count(out, "breaker closed") != 1 ||
-		!strings.Contains(out, "breaker=test:gauge") {
+		!strings.Contains(out, "breaker=upstream:orders") {
 		t.Fatalf("log:\n%s", out)
 	}
 }
