@@ -152,6 +152,11 @@ func adminPause(paused bool) func(a *AdminCall) {
 				"activity", act.ID, "err", err)
 			a.JSON(202, viewOf(ctx, act, a.Deps, time.Now()))
 			return
+		case errors.Is(err, override.ErrResumedLocally):
+			a.server.log.Warn("admin: resume lifted this instance's own pause; Redis did not answer, so a pause it holds still holds on the other instances",
+				"activity", act.ID, "err", err)
+			a.JSON(202, viewOf(ctx, act, a.Deps, time.Now()))
+			return
 		case err != nil:
 			a.Error(503, "store_unavailable", "the pause could not be shared with the other instances: "+err.Error())
 			return

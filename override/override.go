@@ -18,6 +18,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/flashgate/flashgate/conf"
 )
@@ -28,9 +29,12 @@ import (
 type State struct {
 	paused atomic.Bool
 	// local is a pause this instance holds on its own while the shared
-	// store refuses it (SetPaused: ErrPausedLocally), retried every Poll.
-	local  atomic.Bool
-	window atomic.Pointer[[]conf.Window] // nil: the YAML's windows
+	// store refuses it (SetPaused: ErrPausedLocally), retried every Poll;
+	// localAt is when it was decided (ms), so that a later decision read
+	// from Redis wins over it.
+	local   atomic.Bool
+	localAt atomic.Int64
+	window  atomic.Pointer[[]conf.Window] // nil: the YAML's windows
 }
 
 // Paused reports whether purchases of the activity are stopped.
@@ -94,9 +98,17 @@ func Validate(w conf.Window) error {
 // it or a resume lifts it.
 var ErrPausedLocally = errors.New("override: paused on this instance only; sharing the pause is retried until Redis takes it")
 
+// ErrResumedLocally means a resume lifted the pause this instance held on
+// its own, but Redis did not answer: a pause that did reach it (its write
+// timed out after Redis took it) still holds on the other instances.
+var ErrResumedLocally = errors.New("override: the pause held on this instance is lifted; Redis did not answer, so a pause it holds still holds on the other instances")
+
 // backend is where overrides are shared: nil for the memory store.
 type backend interface {
-	setPaused(ctx context.Context, id string, paused bool) error
+	setPaused(ctx context.Context, id string, paused bool, at time.Time) error
+	// sharePaused writes a pause decided at at, unless a later decision
+	// is recorded; ok false means one is.
+	sharePaused(ctx context.Context, id string, at time.Time) (ok bool, err error)
 	setWindow(ctx context.Context, id string, w *conf.Window) error
 	close()
 }
@@ -177,13 +189,15 @@ func (s *Store) SetPaused(ctx context.Context, id string, paused bool) error {
 	s.pauseMu.Lock()
 	defer s.pauseMu.Unlock()
 	if s.be != nil {
-		if err := s.be.setPaused(ctx, id, paused); err != nil {
+		now := time.Now()
+		if err := s.be.setPaused(ctx, id, paused, now); err != nil {
 			if paused {
+				st.localAt.Store(now.UnixMilli())
 				st.local.Store(true)
 				return fmt.Errorf("%w: %v", ErrPausedLocally, err)
 			}
 			if st.local.Swap(false) && !st.paused.Load() {
-				return nil
+				return fmt.Errorf("%w: %v", ErrResumedLocally, err)
 			}
 			return err
 		}
@@ -195,8 +209,9 @@ func (s *Store) SetPaused(ctx context.Context, id string, paused bool) error {
 }
 
 // shareLocal tries to share every pause held on this instance only; one
-// Redis takes becomes an ordinary shared pause. It reports the ids shared.
-func (s *Store) shareLocal(ctx context.Context) (shared []string) {
+// Redis takes becomes an ordinary shared pause, and one over which Redis
+// holds a later decision is dropped. It reports the ids of each.
+func (s *Store) shareLocal(ctx context.Context) (shared, superseded []string) {
 	s.mu.Lock()
 	var ids []string
 	for id, st := range s.states {
@@ -208,15 +223,22 @@ func (s *Store) shareLocal(ctx context.Context) (shared []string) {
 	for _, id := range ids {
 		st := s.State(id)
 		s.pauseMu.Lock()
-		if st.local.Load() && s.be.setPaused(ctx, id, true) == nil {
-			s.gen.Add(1)
-			st.paused.Store(true)
-			st.local.Store(false)
-			shared = append(shared, id)
+		if st.local.Load() {
+			switch ok, err := s.be.sharePaused(ctx, id, time.UnixMilli(st.localAt.Load())); {
+			case err != nil: // tried again next poll
+			case ok:
+				s.gen.Add(1)
+				st.paused.Store(true)
+				st.local.Store(false)
+				shared = append(shared, id)
+			default:
+				st.local.Store(false)
+				superseded = append(superseded, id)
+			}
 		}
 		s.pauseMu.Unlock()
 	}
-	return shared
+	return shared, superseded
 }
 
 // SetWindow replaces activity id's YAML windows with w; nil clears the
@@ -243,6 +265,9 @@ func (s *Store) SetWindow(ctx context.Context, id string, w *conf.Window) error 
 type Entry struct {
 	ID     string
 	Paused bool
+	// decided is when the shared pause or resume was decided (ms; 0 when
+	// unknown), read from Redis: a later one than a local pause wins.
+	decided int64
 	// HereOnly: the pause holds on this instance only (ErrPausedLocally).
 	HereOnly bool
 	Window   *conf.Window
@@ -271,6 +296,8 @@ func (s *Store) List() []Entry {
 // dropped. It returns the activities whose shared pause it turned on or
 // off (another instance, or a pause lost from Redis), for the log.
 func (s *Store) apply(gen uint64, snap map[string]Entry) (paused, resumed []string) {
+	s.pauseMu.Lock() // a local pause is shared, dropped or kept in one order with this
+	defer s.pauseMu.Unlock()
 	if s.gen.Load() != gen {
 		return nil, nil
 	}
@@ -281,8 +308,13 @@ func (s *Store) apply(gen uint64, snap map[string]Entry) (paused, resumed []stri
 	}
 	for id, st := range s.states {
 		e := snap[id]
-		if was := st.paused.Swap(e.Paused); was != e.Paused {
-			if e.Paused {
+		before := st.Paused()
+		if st.local.Load() && e.decided > st.localAt.Load() {
+			st.local.Store(false) // an operator decided later, on another instance: that stands
+		}
+		st.paused.Store(e.Paused)
+		if after := st.Paused(); after != before {
+			if after {
 				paused = append(paused, id)
 			} else {
 				resumed = append(resumed, id)

@@ -3,6 +3,8 @@ package override
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,8 +183,8 @@ func TestPauseHeldWhenRedisIsDown(t *testing.T) {
 	if l := a.List(); len(l) != 1 || !l[0].Paused || !l[0].HereOnly {
 		t.Fatalf("list %+v: want the pause, marked here only", l)
 	}
-	if err := a.SetPaused(ctx, "sale", false); err != nil || onA.Paused() {
-		t.Fatalf("resume of a pause never shared: %v, paused %v; want it lifted here", err, onA.Paused())
+	if err := a.SetPaused(ctx, "sale", false); !errors.Is(err, ErrResumedLocally) || onA.Paused() {
+		t.Fatalf("resume of a pause held here: %v, paused %v; want it lifted here, saying Redis did not answer", err, onA.Paused())
 	}
 	time.Sleep(3 * Poll)
 	if onA.Paused() {
@@ -195,5 +197,107 @@ func TestPauseHeldWhenRedisIsDown(t *testing.T) {
 	within(t, func() bool { return onB.Paused() && !onA.PausedHereOnly() })
 	if !onA.Paused() {
 		t.Fatal("the shared pause is not in force on the instance that made it")
+	}
+}
+
+// fakeShared is the shared hash of fakeBackends: pause records by id.
+type fakeShared struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+// fakeBackend is one instance's path to fakeShared, which can be cut.
+type fakeBackend struct {
+	sh   *fakeShared
+	down atomic.Bool
+}
+
+var errCut = errors.New("cut")
+
+func (f *fakeBackend) setPaused(_ context.Context, id string, paused bool, at time.Time) error {
+	if f.down.Load() {
+		return errCut
+	}
+	f.sh.mu.Lock()
+	defer f.sh.mu.Unlock()
+	f.sh.m[id] = pauseRecord(paused, at)
+	return nil
+}
+
+func (f *fakeBackend) sharePaused(_ context.Context, id string, at time.Time) (bool, error) {
+	if f.down.Load() {
+		return false, errCut
+	}
+	f.sh.mu.Lock()
+	defer f.sh.mu.Unlock()
+	if _, decided := parsePause(f.sh.m[id]); decided > at.UnixMilli() {
+		return false, nil
+	}
+	f.sh.m[id] = pauseRecord(true, at)
+	return true, nil
+}
+
+func (f *fakeBackend) setWindow(context.Context, string, *conf.Window) error { return nil }
+func (f *fakeBackend) close()                                                {}
+
+// poll is one read of the shared hash by s, as the Redis poll does.
+func (f *fakeBackend) poll(s *Store) {
+	gen := s.gen.Load()
+	f.sh.mu.Lock()
+	snap := map[string]Entry{}
+	for id, v := range f.sh.m {
+		e := Entry{ID: id}
+		e.Paused, e.decided = parsePause(v)
+		snap[id] = e
+	}
+	f.sh.mu.Unlock()
+	s.apply(gen, snap)
+	s.shareLocal(context.Background())
+}
+
+// TestLocalPauseNeverUndoesALaterResume: a pause held on instance A while
+// its path to Redis is cut, then a pause and a resume made on B: when A
+// reaches Redis again the later decision (B's resume) stands, whether A
+// read B's decisions meanwhile or not; A's own pause is dropped, never
+// shared over the resume.
+func TestLocalPauseNeverUndoesALaterResume(t *testing.T) {
+	for _, readsMeanwhile := range []bool{true, false} {
+		t.Run(map[bool]string{true: "A reads meanwhile", false: "A cut off entirely"}[readsMeanwhile], func(t *testing.T) {
+			sh := &fakeShared{m: map[string]string{}}
+			open := func() (*Store, *fakeBackend) {
+				be := &fakeBackend{sh: sh}
+				s := NewMemory()
+				s.be = be
+				return s, be
+			}
+			a, beA := open()
+			b, beB := open()
+			ctx := context.Background()
+			beA.down.Store(true)
+			if err := a.SetPaused(ctx, "x", true); !errors.Is(err, ErrPausedLocally) {
+				t.Fatalf("pause on A: %v", err)
+			}
+			time.Sleep(2 * time.Millisecond) // B decides later, by the clock
+			if err := b.SetPaused(ctx, "x", true); err != nil {
+				t.Fatal(err)
+			}
+			if readsMeanwhile {
+				beA.poll(a) // its shareLocal fails: still cut
+			}
+			time.Sleep(2 * time.Millisecond)
+			if err := b.SetPaused(ctx, "x", false); err != nil {
+				t.Fatal(err)
+			}
+			if readsMeanwhile {
+				beA.poll(a)
+			}
+			beA.down.Store(false)
+			beA.poll(a)
+			beB.poll(b)
+			if a.State("x").Paused() || b.State("x").Paused() {
+				t.Fatalf("after A reached Redis again: A paused %v, B paused %v, shared %v: B's later resume was undone",
+					a.State("x").Paused(), b.State("x").Paused(), sh.m)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -64,16 +65,51 @@ type wireWindow struct {
 	End   *time.Time `json:"end,omitempty"`
 }
 
-func (rb *redisBackend) setPaused(ctx context.Context, id string, paused bool) error {
+// A pause record is "1@<ms>" (paused) or "0@<ms>" (resumed), ms being
+// when the operator decided: a pause held on one instance while Redis
+// refused it is shared later only if no later decision was recorded
+// meanwhile (sharePaused), so it never undoes a resume made since. "1"
+// (no time) is a record of an older gateway.
+func pauseRecord(paused bool, at time.Time) string {
+	v := "0@"
+	if paused {
+		v = "1@"
+	}
+	return v + strconv.FormatInt(at.UnixMilli(), 10)
+}
+
+// parsePause reads a pause record: paused, and when it was decided (0
+// when the record has no time).
+func parsePause(v string) (paused bool, at int64) {
+	flag, ms, _ := strings.Cut(v, "@")
+	at, _ = strconv.ParseInt(ms, 10, 64)
+	return flag == "1", at
+}
+
+func (rb *redisBackend) setPaused(ctx context.Context, id string, paused bool, at time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
 	defer cancel()
-	var cmd rueidis.Completed
-	if paused {
-		cmd = rb.client.B().Hset().Key(rb.key).FieldValue().FieldValue(fieldPaused+id, "1").Build()
-	} else {
-		cmd = rb.client.B().Hdel().Key(rb.key).Field(fieldPaused + id).Build()
-	}
-	return rb.client.Do(ctx, cmd).Error()
+	return rb.client.Do(ctx, rb.client.B().Hset().Key(rb.key).FieldValue().FieldValue(fieldPaused+id, pauseRecord(paused, at)).Build()).Error()
+}
+
+// sharePauseScript writes the pause record ARGV[1] (decided at ARGV[2]
+// ms) unless the field holds a decision made later. Reply 1 written, 0 a
+// later decision stands.
+var sharePauseScript = rueidis.NewLuaScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[3])
+if cur then
+  local at = tonumber(string.match(cur, '@(%d+)$') or '0')
+  if at > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[1])
+return 1`)
+
+func (rb *redisBackend) sharePaused(ctx context.Context, id string, at time.Time) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
+	defer cancel()
+	n, err := sharePauseScript.Exec(ctx, rb.client, []string{rb.key},
+		[]string{pauseRecord(true, at), strconv.FormatInt(at.UnixMilli(), 10), fieldPaused + id}).AsInt64()
+	return n == 1, err
 }
 
 func (rb *redisBackend) setWindow(ctx context.Context, id string, w *conf.Window) error {
@@ -106,7 +142,8 @@ func (rb *redisBackend) read(ctx context.Context) (map[string]Entry, error) {
 		case strings.HasPrefix(f, fieldPaused):
 			id := f[len(fieldPaused):]
 			e := snap[id]
-			e.ID, e.Paused = id, v == "1"
+			e.ID = id
+			e.Paused, e.decided = parsePause(v)
 			snap[id] = e
 		case strings.HasPrefix(f, fieldWindow):
 			id := f[len(fieldWindow):]
@@ -165,8 +202,12 @@ func (rb *redisBackend) poll(s *Store, failing bool) {
 		for _, id := range resumed {
 			rb.log.Warn("overrides: activity no longer paused, not by this instance: resumed on another instance, or the pause was lost from Redis", "activity", id)
 		}
-		for _, id := range s.shareLocal(context.Background()) {
+		shared, superseded := s.shareLocal(context.Background())
+		for _, id := range shared {
 			rb.log.Info("overrides: the pause held on this instance only is now shared with every instance", "activity", id)
+		}
+		for _, id := range superseded {
+			rb.log.Warn("overrides: the pause held on this instance only is dropped: an operator decided later on another instance (Redis holds that decision)", "activity", id)
 		}
 	}
 }

@@ -225,13 +225,40 @@ func cmdAdmin(args []string, stdout, stderr io.Writer) int {
 	if fs.Arg(0) == "reserve" {
 		return c.reserve(call, fs.Arg(2), stdout, stderr)
 	}
-	body, err := c.do(call)
+	body, code, err := c.doStatus(call)
 	if err != nil {
 		fmt.Fprintf(stderr, "flashgate admin: %v", err)
 		return exitFail
 	}
 	_, _ = stdout.Write(body)
+	if note := partialPause(fs.Arg(0), code, body); note != "" {
+		// The brake held on this instance only (or a resume could not
+		// reach Redis): a script must not take it for the fleet's.
+		fmt.Fprintf(stderr, "flashgate admin: %s %s on %s only: %s\n", fs.Arg(0), fs.Arg(1), c.addr, note)
+		return exitFail
+	}
 	return exitOK
+}
+
+// partialPause explains a pause or resume answer that holds on the called
+// instance only, or "" for one every instance follows.
+func partialPause(call string, code int, body []byte) string {
+	var a struct {
+		Paused    bool `json:"paused"`
+		Overrides struct {
+			HereOnly bool `json:"paused_here_only"`
+		} `json:"overrides"`
+	}
+	if (call != "pause" && call != "resume") || json.Unmarshal(body, &a) != nil {
+		return ""
+	}
+	switch {
+	case call == "pause" && a.Overrides.HereOnly:
+		return "Redis did not take the pause, so the other instances are not paused yet (it is retried every poll); pause each instance's admin port to stop them all now"
+	case call == "resume" && code == 202:
+		return "the pause held here is lifted, but Redis did not answer: a pause it holds still holds on the other instances"
+	}
+	return ""
 }
 
 type adminClient struct {
@@ -245,6 +272,12 @@ type adminClient struct {
 
 // do sends one call; a non-2xx answer is an error carrying the answer.
 func (c adminClient) do(call adminCall) ([]byte, error) {
+	body, _, err := c.doStatus(call)
+	return body, err
+}
+
+// doStatus is do with the answer's status.
+func (c adminClient) doStatus(call adminCall) ([]byte, int, error) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
@@ -264,12 +297,13 @@ func (c adminClient) do(call adminCall) ([]byte, error) {
 		req.SetBody(call.body)
 	}
 	if err := c.client.DoTimeout(req, resp, c.timeout); err != nil {
-		return nil, fmt.Errorf("%s %s: %v\n", call.method, call.path, err)
+		return nil, 0, fmt.Errorf("%s %s: %v\n", call.method, call.path, err)
 	}
-	if code := resp.StatusCode(); code < 200 || code > 299 {
-		return nil, fmt.Errorf("%s %s: %d\n%s", call.method, call.path, code, resp.Body())
+	code := resp.StatusCode()
+	if code < 200 || code > 299 {
+		return nil, code, fmt.Errorf("%s %s: %d\n%s", call.method, call.path, code, resp.Body())
 	}
-	return append([]byte(nil), resp.Body()...), nil
+	return append([]byte(nil), resp.Body()...), code, nil
 }
 
 // reserveBatch is how many user ids one reservation call carries, so a

@@ -234,3 +234,25 @@ func TestUsageInREADME(t *testing.T) {
 		t.Errorf("README.md does not show the usage text as printed:\n%s", b.String())
 	}
 }
+
+// A pause that holds on the called instance only (202 paused_here_only)
+// is not the fleet's: the CLI says so on stderr and exits 1, so a script
+// does not take it for a paused sale.
+func TestAdminPauseHereOnly(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetStatusCode(202)
+		ctx.SetBodyString(`{"id":"a1","paused":true,"overrides":{"paused":true,"paused_here_only":true}}`)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	var out, errOut bytes.Buffer
+	code := run([]string{"admin", "--addr", ln.Addr().String(), "--token", "tok", "pause", "a1"}, &out, &errOut)
+	if code != exitFail || !strings.Contains(errOut.String(), "pause a1 on "+ln.Addr().String()+" only: Redis did not take the pause") ||
+		!strings.Contains(out.String(), `"paused_here_only":true`) {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out.String(), errOut.String())
+	}
+}
