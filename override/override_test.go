@@ -200,10 +200,12 @@ func TestPauseHeldWhenRedisIsDown(t *testing.T) {
 	}
 }
 
-// fakeShared is the shared hash of fakeBackends: pause records by id.
+// fakeShared is the shared hash of fakeBackends: per id, paused and when
+// it was last decided (ms).
 type fakeShared struct {
-	mu sync.Mutex
-	m  map[string]string
+	mu      sync.Mutex
+	paused  map[string]bool
+	decided map[string]int64
 }
 
 // fakeBackend is one instance's path to fakeShared, which can be cut.
@@ -220,7 +222,7 @@ func (f *fakeBackend) setPaused(_ context.Context, id string, paused bool, at ti
 	}
 	f.sh.mu.Lock()
 	defer f.sh.mu.Unlock()
-	f.sh.m[id] = pauseRecord(paused, at)
+	f.sh.paused[id], f.sh.decided[id] = paused, at.UnixMilli()
 	return nil
 }
 
@@ -230,10 +232,10 @@ func (f *fakeBackend) sharePaused(_ context.Context, id string, at time.Time) (b
 	}
 	f.sh.mu.Lock()
 	defer f.sh.mu.Unlock()
-	if _, decided := parsePause(f.sh.m[id]); decided > at.UnixMilli() {
+	if f.sh.decided[id] > at.UnixMilli() {
 		return false, nil
 	}
-	f.sh.m[id] = pauseRecord(true, at)
+	f.sh.paused[id], f.sh.decided[id] = true, at.UnixMilli()
 	return true, nil
 }
 
@@ -245,10 +247,8 @@ func (f *fakeBackend) poll(s *Store) {
 	gen := s.gen.Load()
 	f.sh.mu.Lock()
 	snap := map[string]Entry{}
-	for id, v := range f.sh.m {
-		e := Entry{ID: id}
-		e.Paused, e.decided = parsePause(v)
-		snap[id] = e
+	for id, at := range f.sh.decided {
+		snap[id] = Entry{ID: id, Paused: f.sh.paused[id], decided: at}
 	}
 	f.sh.mu.Unlock()
 	s.apply(gen, snap)
@@ -263,7 +263,7 @@ func (f *fakeBackend) poll(s *Store) {
 func TestLocalPauseNeverUndoesALaterResume(t *testing.T) {
 	for _, readsMeanwhile := range []bool{true, false} {
 		t.Run(map[bool]string{true: "A reads meanwhile", false: "A cut off entirely"}[readsMeanwhile], func(t *testing.T) {
-			sh := &fakeShared{m: map[string]string{}}
+			sh := &fakeShared{paused: map[string]bool{}, decided: map[string]int64{}}
 			open := func() (*Store, *fakeBackend) {
 				be := &fakeBackend{sh: sh}
 				s := NewMemory()
@@ -296,8 +296,35 @@ func TestLocalPauseNeverUndoesALaterResume(t *testing.T) {
 			beB.poll(b)
 			if a.State("x").Paused() || b.State("x").Paused() {
 				t.Fatalf("after A reached Redis again: A paused %v, B paused %v, shared %v: B's later resume was undone",
-					a.State("x").Paused(), b.State("x").Paused(), sh.m)
+					a.State("x").Paused(), b.State("x").Paused(), sh.paused)
 			}
 		})
+	}
+}
+
+// TestSharePausedOnRedis: the scripts behind a held pause, on a real
+// Redis: sharing a pause decided before the last recorded decision is
+// refused and changes nothing; one decided after it is written.
+func TestSharePausedOnRedis(t *testing.T) {
+	rs := redistest.Start(t)
+	ctx := context.Background()
+	s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", time.Second, nil)
+	t.Cleanup(func() { _ = s.Close() })
+	rb := s.be.(*redisBackend)
+	t0 := time.Now()
+	if err := rb.setPaused(ctx, "x", false, t0); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := rb.sharePaused(ctx, "x", t0.Add(-time.Second)); ok || err != nil {
+		t.Fatalf("share of an older pause over a resume: %v %v, want refused", ok, err)
+	}
+	if snap, err := rb.read(ctx); err != nil || snap["x"].Paused || snap["x"].decided != t0.UnixMilli() {
+		t.Fatalf("after the refused share: %+v %v", snap["x"], err)
+	}
+	if ok, err := rb.sharePaused(ctx, "x", t0.Add(time.Second)); !ok || err != nil {
+		t.Fatalf("share of a later pause: %v %v", ok, err)
+	}
+	if snap, err := rb.read(ctx); err != nil || !snap["x"].Paused {
+		t.Fatalf("after the share: %+v %v", snap["x"], err)
 	}
 }

@@ -55,8 +55,9 @@ type redisBackend struct {
 }
 
 const (
-	fieldPaused = "paused:"
-	fieldWindow = "window:"
+	fieldPaused  = "paused:"
+	fieldDecided = "decided:"
+	fieldWindow  = "window:"
 )
 
 // wireWindow is a window as stored in Redis and shown by the admin API.
@@ -65,50 +66,40 @@ type wireWindow struct {
 	End   *time.Time `json:"end,omitempty"`
 }
 
-// A pause record is "1@<ms>" (paused) or "0@<ms>" (resumed), ms being
-// when the operator decided: a pause held on one instance while Redis
+// A pause is the field paused:<id> = "1" (absent once resumed, as older
+// gateways read it), and decided:<id> records when the operator last
+// paused or resumed (ms): a pause held on one instance while Redis
 // refused it is shared later only if no later decision was recorded
-// meanwhile (sharePaused), so it never undoes a resume made since. "1"
-// (no time) is a record of an older gateway.
-func pauseRecord(paused bool, at time.Time) string {
-	v := "0@"
-	if paused {
-		v = "1@"
-	}
-	return v + strconv.FormatInt(at.UnixMilli(), 10)
-}
+// meanwhile (sharePaused), so it never undoes a resume made since.
+var setPauseScript = rueidis.NewLuaScript(`
+if ARGV[1] == '1' then redis.call('HSET', KEYS[1], ARGV[3], '1') else redis.call('HDEL', KEYS[1], ARGV[3]) end
+redis.call('HSET', KEYS[1], ARGV[4], ARGV[2])
+return 1`)
 
-// parsePause reads a pause record: paused, and when it was decided (0
-// when the record has no time).
-func parsePause(v string) (paused bool, at int64) {
-	flag, ms, _ := strings.Cut(v, "@")
-	at, _ = strconv.ParseInt(ms, 10, 64)
-	return flag == "1", at
-}
+// sharePauseScript sets the pause decided at ARGV[1] ms unless a later
+// decision is recorded. Reply 1 set, 0 a later decision stands.
+var sharePauseScript = rueidis.NewLuaScript(`
+local at = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0')
+if at > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], '1', ARGV[3], ARGV[1])
+return 1`)
 
 func (rb *redisBackend) setPaused(ctx context.Context, id string, paused bool, at time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
 	defer cancel()
-	return rb.client.Do(ctx, rb.client.B().Hset().Key(rb.key).FieldValue().FieldValue(fieldPaused+id, pauseRecord(paused, at)).Build()).Error()
+	flag := "0"
+	if paused {
+		flag = "1"
+	}
+	return setPauseScript.Exec(ctx, rb.client, []string{rb.key},
+		[]string{flag, strconv.FormatInt(at.UnixMilli(), 10), fieldPaused + id, fieldDecided + id}).Error()
 }
-
-// sharePauseScript writes the pause record ARGV[1] (decided at ARGV[2]
-// ms) unless the field holds a decision made later. Reply 1 written, 0 a
-// later decision stands.
-var sharePauseScript = rueidis.NewLuaScript(`
-local cur = redis.call('HGET', KEYS[1], ARGV[3])
-if cur then
-  local at = tonumber(string.match(cur, '@(%d+)$') or '0')
-  if at > tonumber(ARGV[2]) then return 0 end
-end
-redis.call('HSET', KEYS[1], ARGV[3], ARGV[1])
-return 1`)
 
 func (rb *redisBackend) sharePaused(ctx context.Context, id string, at time.Time) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
 	defer cancel()
 	n, err := sharePauseScript.Exec(ctx, rb.client, []string{rb.key},
-		[]string{pauseRecord(true, at), strconv.FormatInt(at.UnixMilli(), 10), fieldPaused + id}).AsInt64()
+		[]string{strconv.FormatInt(at.UnixMilli(), 10), fieldPaused + id, fieldDecided + id}).AsInt64()
 	return n == 1, err
 }
 
@@ -142,8 +133,13 @@ func (rb *redisBackend) read(ctx context.Context) (map[string]Entry, error) {
 		case strings.HasPrefix(f, fieldPaused):
 			id := f[len(fieldPaused):]
 			e := snap[id]
+			e.ID, e.Paused = id, v == "1"
+			snap[id] = e
+		case strings.HasPrefix(f, fieldDecided):
+			id := f[len(fieldDecided):]
+			e := snap[id]
 			e.ID = id
-			e.Paused, e.decided = parsePause(v)
+			e.decided, _ = strconv.ParseInt(v, 10, 64)
 			snap[id] = e
 		case strings.HasPrefix(f, fieldWindow):
 			id := f[len(fieldWindow):]
