@@ -230,7 +230,10 @@ func adminReload(a *AdminCall) {
 	if rep.NotApplied == nil {
 		rep.NotApplied = []NotApplied{}
 	}
-	a.JSON(200, map[string]any{"reloaded": true, "not_applied": rep.NotApplied})
+	if rep.NotLoaded == nil {
+		rep.NotLoaded = []string{}
+	}
+	a.JSON(200, map[string]any{"reloaded": true, "not_applied": rep.NotApplied, "not_loaded": rep.NotLoaded})
 }
 
 func withActivity(h func(a *AdminCall, act *Activity)) func(a *AdminCall) {

@@ -39,14 +39,16 @@ func gaugedBreaker(name string, failures int, openFor time.Duration, probes int,
 		g.Set(float64(to))
 		// An outage's timeline in two lines: opened, closed again (its
 		// probes' open/half-open flaps in between are left to the gauge).
+		// Off the breaker's lock (OnChange runs under it, on the request
+		// that tripped it): a blocked log pipe must not hold requests.
 		log := breakerLog.Load()
 		switch {
 		case log == nil:
 		case from == breaker.Closed && to == breaker.Open:
-			log.Warn("breaker open: its requests are refused at once until a probe succeeds",
+			go log.Warn("breaker open: its requests are refused at once until a probe succeeds",
 				"breaker", name, "after_failures", failures, "probe_every", openFor.String())
 		case to == breaker.Closed:
-			log.Info("breaker closed: requests go through again", "breaker", name)
+			go log.Info("breaker closed: requests go through again", "breaker", name)
 		}
 	})
 	return b

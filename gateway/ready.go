@@ -86,7 +86,15 @@ func (s *Server) redisReady() bool {
 // serveReady writes the /readyz answer: 200 when every check passed,
 // else 503, with the checks as JSON.
 func (s *Server) serveReady(ctx *fasthttp.RequestCtx) {
-	checks, ok := s.Ready(string(ctx.QueryArgs().Peek("require")) == "redis")
+	require := string(ctx.QueryArgs().Peek("require"))
+	if require != "" && require != "redis" {
+		// A probe meant to gate on something must not silently not.
+		SetPrivateJSON(&ctx.Response.Header)
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.SetBodyString(`{"error":"bad_query","message":"require takes redis only","status":400}` + "\n")
+		return
+	}
+	checks, ok := s.Ready(require == "redis")
 	b, _ := json.Marshal(map[string]any{"ready": ok, "checks": checks})
 	SetPrivateJSON(&ctx.Response.Header)
 	if !ok {

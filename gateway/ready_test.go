@@ -59,6 +59,9 @@ func TestReadyzFollowsRedis(t *testing.T) {
 	waitReady(t, ts, "/readyz", 200, "unreachable")
 	srv.Restart(t)
 	waitReady(t, ts, "/readyz?require=redis", 200, "ok")
+	if r := ts.do(t, "GET", "/readyz?require=reids"); r.StatusCode() != 400 {
+		t.Fatalf("readyz?require=reids: %d %s, want 400: a probe meant to gate must not silently not", r.StatusCode(), r.Body())
+	}
 }
 
 // waitReady polls path (whose Redis probe is cached for a second) until

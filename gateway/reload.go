@@ -26,6 +26,10 @@ type Report struct {
 	// NotApplied lists the changed settings that keep their running
 	// values; empty when the whole file applies.
 	NotApplied []NotApplied `json:"not_applied"`
+	// NotLoaded lists the activities a shared store holds no sale of
+	// (never warmed, or lost from Redis): their purchases are refused
+	// (not_loaded) until a warm. Not a setting the reload failed to apply.
+	NotLoaded []string `json:"not_loaded"`
 }
 
 // Summary is r.NotApplied for a log line: "setting (reason)", joined
@@ -127,14 +131,13 @@ func keptSales(kept []*Activity) []NotApplied {
 // warm. It reads the store, so every reload says so until then, not only
 // the one that changed the file; when the store cannot answer within
 // changedSalesTimeout it compares with the previous file instead.
-func changedSales(st stock.Store, old, next []*Activity) []NotApplied {
+func changedSales(st stock.Store, old, next []*Activity) (out []NotApplied, notLoaded []string) {
 	prev := make(map[string]*Activity, len(old))
 	for _, a := range old {
 		prev[a.ID] = a
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), changedSalesTimeout)
 	defer cancel()
-	var out []NotApplied
 	for _, a := range next {
 		loaded, ok, err := stock.LoadedSpec(ctx, st, a.ID)
 		what := "the shared store keeps the loaded sale's settings (stock %d, shards %d, per_user %d)"
@@ -146,13 +149,9 @@ func changedSales(st stock.Store, old, next []*Activity) []NotApplied {
 			}
 		}
 		if err == nil && !ok {
-			// Never warmed: its purchases are refused until it is, which a
-			// reload that says nothing would hide.
-			out = append(out, NotApplied{
-				Setting: fmt.Sprintf("activities[%d] (%s)", a.Index, a.ID),
-				Reason: "not loaded into Redis: its purchases are refused (not_loaded) until it is warmed (`flashgate warm --activity " +
-					a.ID + "` or POST /admin/activities/" + a.ID + "/warm), which loads the file's settings; if it was loaded and sold before (lost from Redis), reconcile with the backend's orders first, or its sold units sell again",
-			})
+			// Never warmed, or lost from Redis: its purchases are refused
+			// until it is, which a reload that says nothing would hide.
+			notLoaded = append(notLoaded, a.ID)
 			continue
 		}
 		var differ []string
@@ -173,7 +172,7 @@ func changedSales(st stock.Store, old, next []*Activity) []NotApplied {
 				"; `flashgate warm --activity " + a.ID + " --force` or POST /admin/activities/" + a.ID + "/warm?force=true loads the new ones and restarts the sale",
 		})
 	}
-	return out
+	return out, notLoaded
 }
 
 // changedSalesTimeout bounds a reload's reads of the loaded sales.

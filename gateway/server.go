@@ -294,10 +294,12 @@ func (s *Server) Reload(cfg *conf.Config) (Report, error) {
 	grace += time.Second
 	time.AfterFunc(grace, func() { _ = old.Close() })
 	notApplied = append(notApplied, keptSales(kept)...)
+	var notLoaded []string
 	if !s.deps.AutoWarm {
-		notApplied = append(notApplied, changedSales(s.deps.Stock, old.ActivityList, in.ActivityList)...)
+		changed, missing := changedSales(s.deps.Stock, old.ActivityList, in.ActivityList)
+		notApplied, notLoaded = append(notApplied, changed...), missing
 	}
-	return Report{NotApplied: notApplied}, nil
+	return Report{NotApplied: notApplied, NotLoaded: notLoaded}, nil
 }
 
 // countReload records a reload's result and when it happened.

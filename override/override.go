@@ -196,10 +196,11 @@ func (s *Store) SetPaused(ctx context.Context, id string, paused bool) error {
 				st.local.Store(true)
 				return fmt.Errorf("%w: %v", ErrPausedLocally, err)
 			}
-			if st.local.Swap(false) && !st.paused.Load() {
+			if st.local.Load() && !st.paused.Load() {
+				st.local.Store(false)
 				return fmt.Errorf("%w: %v", ErrResumedLocally, err)
 			}
-			return err
+			return err // a shared pause needs Redis to resume: nothing changed
 		}
 	}
 	s.gen.Add(1)

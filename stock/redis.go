@@ -252,7 +252,6 @@ func (r *RedisStore) reload(ctx context.Context, activity string) (*redisAct, er
 	return a, nil
 }
 
-// drop forgets activity, so the next call reads its spec again.
 // lost drops activity's cached spec: Redis no longer holds the sale's
 // meta key. It says so once per loss (when this instance had it loaded,
 // or a shard had just answered "not loaded" for it): its purchases answer
@@ -287,6 +286,7 @@ func (r *RedisStore) shardMissing(a *redisAct) {
 	r.drop(a.name)
 }
 
+// drop forgets activity, so the next call reads its spec again.
 func (r *RedisStore) drop(activity string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

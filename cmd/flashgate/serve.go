@@ -69,6 +69,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		default:
 			log.Info("config reloaded", "file", path)
 		}
+		if err == nil && len(rep.NotLoaded) > 0 {
+			log.Warn("activities not loaded into Redis: their purchases are refused (not_loaded) until warmed (flashgate warm --activity ID, or POST /admin/activities/{id}/warm); one that was loaded and sold before (lost from Redis) must be reconciled with the backend's orders first",
+				"activities", strings.Join(rep.NotLoaded, ", "))
+		}
 		return rep, err
 	}
 	admin, err := gateway.NewAdmin(cfg.Admin, srv, deps, reload)
