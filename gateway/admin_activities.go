@@ -153,7 +153,7 @@ func adminPause(paused bool) func(a *AdminCall) {
 			a.JSON(202, viewOf(ctx, act, a.Deps, time.Now()))
 			return
 		case errors.Is(err, override.ErrResumedLocally):
-			a.server.log.Warn("admin: resume lifted this instance's own pause; Redis did not answer, so a pause it holds still holds on the other instances",
+			a.server.log.Warn("admin: resume lifted this instance's own pause; Redis did not answer, so a pause it holds still holds on the other instances, and on this one again once it reads it",
 				"activity", act.ID, "err", err)
 			a.JSON(202, viewOf(ctx, act, a.Deps, time.Now()))
 			return

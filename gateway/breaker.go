@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,10 +46,12 @@ func gaugedBreaker(name string, failures int, openFor time.Duration, probes int,
 		switch {
 		case log == nil:
 		case from == breaker.Closed && to == breaker.Open:
-			go log.Warn("breaker open: its requests are refused at once until a probe succeeds",
-				"breaker", name, "after_failures", failures, "probe_every", openFor.String())
+			logBreaker(func() {
+				log.Warn("breaker open: its requests are refused at once until a probe succeeds",
+					"breaker", name, "after_failures", failures, "probe_every", openFor.String())
+			})
 		case to == breaker.Closed:
-			go log.Info("breaker closed: requests go through again", "breaker", name)
+			logBreaker(func() { log.Info("breaker closed: requests go through again", "breaker", name) })
 		}
 	})
 	return b
@@ -57,6 +60,28 @@ func gaugedBreaker(name string, failures int, openFor time.Duration, probes int,
 // breakerLog is where breaker transitions are logged: the serving
 // gateway's logger (NewServer sets it).
 var breakerLog atomic.Pointer[slog.Logger]
+
+// breakerLines are the transition lines, written in order by one
+// goroutine, off the breaker's lock and the request that tripped it; a
+// full buffer (a blocked log pipe) drops a line, never a request.
+var (
+	breakerLines     = make(chan func(), 64)
+	breakerLinesOnce sync.Once
+)
+
+func logBreaker(line func()) {
+	breakerLinesOnce.Do(func() {
+		go func() {
+			for line := range breakerLines {
+				line()
+			}
+		}()
+	})
+	select {
+	case breakerLines <- line:
+	default:
+	}
+}
 
 // breakerGauges is flashgate_breaker_state, read at every scrape from the
 // serving instance's breakers (its upstreams' and the Redis one): an open

@@ -18,7 +18,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/flashgate/flashgate/conf"
 )
@@ -29,20 +28,24 @@ import (
 type State struct {
 	paused atomic.Bool
 	// local is a pause this instance holds on its own while the shared
-	// store refuses it (SetPaused: ErrPausedLocally), retried every Poll;
-	// localAt is when it was decided (ms), so that a later decision read
-	// from Redis wins over it.
-	local   atomic.Bool
-	localAt atomic.Int64
-	window  atomic.Pointer[[]conf.Window] // nil: the YAML's windows
+	// store refuses it (SetPaused: ErrPausedLocally), retried every Poll.
+	// localBase is the shared decision count this instance had read when
+	// it took it (-1: none read yet): a decision recorded since, on any
+	// instance, wins over it. A count kept by Redis, not a clock, so the
+	// instances' clocks need not agree.
+	local     atomic.Bool
+	localBase atomic.Int64
+	// seen is the shared decision count of the last read (-1: none yet).
+	seen   atomic.Int64
+	window atomic.Pointer[[]conf.Window] // nil: the YAML's windows
 }
 
 // Paused reports whether purchases of the activity are stopped.
 func (s *State) Paused() bool { return s != nil && (s.paused.Load() || s.local.Load()) }
 
-// PausedHereOnly reports a pause in force on this instance only: the
-// shared store has not taken it yet.
-func (s *State) PausedHereOnly() bool { return s != nil && s.local.Load() && !s.paused.Load() }
+// PausedHereOnly reports a pause this instance holds on its own, not yet
+// taken by the shared store (whatever its last read said).
+func (s *State) PausedHereOnly() bool { return s != nil && s.local.Load() }
 
 // Windows returns the windows that replace the YAML's, or nil.
 func (s *State) Windows() []conf.Window {
@@ -101,14 +104,15 @@ var ErrPausedLocally = errors.New("override: paused on this instance only; shari
 // ErrResumedLocally means a resume lifted the pause this instance held on
 // its own, but Redis did not answer: a pause that did reach it (its write
 // timed out after Redis took it) still holds on the other instances.
-var ErrResumedLocally = errors.New("override: the pause held on this instance is lifted; Redis did not answer, so a pause it holds still holds on the other instances")
+var ErrResumedLocally = errors.New("override: the pause held on this instance is lifted; Redis did not answer, so a pause it holds still holds on the other instances, and on this one again once it reads it")
 
 // backend is where overrides are shared: nil for the memory store.
 type backend interface {
-	setPaused(ctx context.Context, id string, paused bool, at time.Time) error
-	// sharePaused writes a pause decided at at, unless a later decision
-	// is recorded; ok false means one is.
-	sharePaused(ctx context.Context, id string, at time.Time) (ok bool, err error)
+	setPaused(ctx context.Context, id string, paused bool) error
+	// sharePaused writes a pause held since the shared decision count
+	// was base, unless a decision was recorded since (base -1: unknown,
+	// share it); ok false means one was.
+	sharePaused(ctx context.Context, id string, base int64) (ok bool, err error)
 	setWindow(ctx context.Context, id string, w *conf.Window) error
 	close()
 }
@@ -123,6 +127,8 @@ type Store struct {
 	// pauseMu orders SetPaused against the retries of a local pause, so
 	// a retry never shares a pause that a resume has lifted.
 	pauseMu sync.Mutex
+	// readOnce: a read of the shared store has been applied.
+	readOnce atomic.Bool
 	// gen counts local writes, so a poll that read Redis before a write
 	// does not undo it locally (the next poll brings the truth).
 	gen atomic.Uint64
@@ -145,6 +151,12 @@ func (s *Store) stateLocked(id string) *State {
 	st := s.states[id]
 	if st == nil {
 		st = &State{}
+		// An id missing from every read so far has had no decision
+		// recorded; before the first read nothing is known.
+		st.seen.Store(-1)
+		if s.readOnce.Load() {
+			st.seen.Store(0)
+		}
 		s.states[id] = st
 	}
 	return st
@@ -189,10 +201,9 @@ func (s *Store) SetPaused(ctx context.Context, id string, paused bool) error {
 	s.pauseMu.Lock()
 	defer s.pauseMu.Unlock()
 	if s.be != nil {
-		now := time.Now()
-		if err := s.be.setPaused(ctx, id, paused, now); err != nil {
+		if err := s.be.setPaused(ctx, id, paused); err != nil {
 			if paused {
-				st.localAt.Store(now.UnixMilli())
+				st.localBase.Store(st.seen.Load())
 				st.local.Store(true)
 				return fmt.Errorf("%w: %v", ErrPausedLocally, err)
 			}
@@ -225,7 +236,7 @@ func (s *Store) shareLocal(ctx context.Context) (shared, superseded []string) {
 		st := s.State(id)
 		s.pauseMu.Lock()
 		if st.local.Load() {
-			switch ok, err := s.be.sharePaused(ctx, id, time.UnixMilli(st.localAt.Load())); {
+			switch ok, err := s.be.sharePaused(ctx, id, st.localBase.Load()); {
 			case err != nil: // tried again next poll
 			case ok:
 				s.gen.Add(1)
@@ -266,8 +277,8 @@ func (s *Store) SetWindow(ctx context.Context, id string, w *conf.Window) error 
 type Entry struct {
 	ID     string
 	Paused bool
-	// decided is when the shared pause or resume was decided (ms; 0 when
-	// unknown), read from Redis: a later one than a local pause wins.
+	// decided counts the shared pause and resume decisions, read from
+	// Redis: one recorded after a local pause was taken wins over it.
 	decided int64
 	// HereOnly: the pause holds on this instance only (ErrPausedLocally).
 	HereOnly bool
@@ -310,9 +321,10 @@ func (s *Store) apply(gen uint64, snap map[string]Entry) (paused, resumed []stri
 	for id, st := range s.states {
 		e := snap[id]
 		before := st.Paused()
-		if st.local.Load() && e.decided > st.localAt.Load() {
-			st.local.Store(false) // an operator decided later, on another instance: that stands
+		if base := st.localBase.Load(); st.local.Load() && base >= 0 && e.decided != base {
+			st.local.Store(false) // an operator decided since, on another instance (or this one's write landed): that stands
 		}
+		st.seen.Store(e.decided)
 		st.paused.Store(e.Paused)
 		if after := st.Paused(); after != before {
 			if after {
@@ -325,6 +337,7 @@ func (s *Store) apply(gen uint64, snap map[string]Entry) (paused, resumed []stri
 			changed = append(changed, id)
 		}
 	}
+	s.readOnce.Store(true)
 	s.mu.Unlock()
 	for _, id := range changed {
 		s.notify(id)

@@ -200,8 +200,8 @@ func TestPauseHeldWhenRedisIsDown(t *testing.T) {
 	}
 }
 
-// fakeShared is the shared hash of fakeBackends: per id, paused and when
-// it was last decided (ms).
+// fakeShared is the shared hash of fakeBackends: per id, paused and the
+// count of decisions.
 type fakeShared struct {
 	mu      sync.Mutex
 	paused  map[string]bool
@@ -216,26 +216,28 @@ type fakeBackend struct {
 
 var errCut = errors.New("cut")
 
-func (f *fakeBackend) setPaused(_ context.Context, id string, paused bool, at time.Time) error {
+func (f *fakeBackend) setPaused(_ context.Context, id string, paused bool) error {
 	if f.down.Load() {
 		return errCut
 	}
 	f.sh.mu.Lock()
 	defer f.sh.mu.Unlock()
-	f.sh.paused[id], f.sh.decided[id] = paused, at.UnixMilli()
+	f.sh.paused[id] = paused
+	f.sh.decided[id]++
 	return nil
 }
 
-func (f *fakeBackend) sharePaused(_ context.Context, id string, at time.Time) (bool, error) {
+func (f *fakeBackend) sharePaused(_ context.Context, id string, base int64) (bool, error) {
 	if f.down.Load() {
 		return false, errCut
 	}
 	f.sh.mu.Lock()
 	defer f.sh.mu.Unlock()
-	if f.sh.decided[id] > at.UnixMilli() {
+	if base >= 0 && f.sh.decided[id] != base {
 		return false, nil
 	}
-	f.sh.paused[id], f.sh.decided[id] = true, at.UnixMilli()
+	f.sh.paused[id] = true
+	f.sh.decided[id]++
 	return true, nil
 }
 
@@ -259,7 +261,9 @@ func (f *fakeBackend) poll(s *Store) {
 // its path to Redis is cut, then a pause and a resume made on B: when A
 // reaches Redis again the later decision (B's resume) stands, whether A
 // read B's decisions meanwhile or not; A's own pause is dropped, never
-// shared over the resume.
+// shared over the resume. Decisions are counted by the shared store, so
+// no clock is compared. And a pause held without any decision since is
+// shared.
 func TestLocalPauseNeverUndoesALaterResume(t *testing.T) {
 	for _, readsMeanwhile := range []bool{true, false} {
 		t.Run(map[bool]string{true: "A reads meanwhile", false: "A cut off entirely"}[readsMeanwhile], func(t *testing.T) {
@@ -273,18 +277,18 @@ func TestLocalPauseNeverUndoesALaterResume(t *testing.T) {
 			a, beA := open()
 			b, beB := open()
 			ctx := context.Background()
+			beA.poll(a) // A has read the shared state once
+			beB.poll(b)
 			beA.down.Store(true)
 			if err := a.SetPaused(ctx, "x", true); !errors.Is(err, ErrPausedLocally) {
 				t.Fatalf("pause on A: %v", err)
 			}
-			time.Sleep(2 * time.Millisecond) // B decides later, by the clock
 			if err := b.SetPaused(ctx, "x", true); err != nil {
 				t.Fatal(err)
 			}
 			if readsMeanwhile {
 				beA.poll(a) // its shareLocal fails: still cut
 			}
-			time.Sleep(2 * time.Millisecond)
 			if err := b.SetPaused(ctx, "x", false); err != nil {
 				t.Fatal(err)
 			}
@@ -298,33 +302,43 @@ func TestLocalPauseNeverUndoesALaterResume(t *testing.T) {
 				t.Fatalf("after A reached Redis again: A paused %v, B paused %v, shared %v: B's later resume was undone",
 					a.State("x").Paused(), b.State("x").Paused(), sh.paused)
 			}
+			// No decision since: A's held pause is shared with B.
+			beA.down.Store(true)
+			if err := a.SetPaused(ctx, "y", true); !errors.Is(err, ErrPausedLocally) || !a.State("y").PausedHereOnly() {
+				t.Fatalf("pause y on A: %v", err)
+			}
+			beA.down.Store(false)
+			beA.poll(a)
+			beB.poll(b)
+			if !b.State("y").Paused() || a.State("y").PausedHereOnly() {
+				t.Fatal("a held pause with no decision since was not shared")
+			}
 		})
 	}
 }
 
 // TestSharePausedOnRedis: the scripts behind a held pause, on a real
-// Redis: sharing a pause decided before the last recorded decision is
-// refused and changes nothing; one decided after it is written.
+// Redis: sharing a pause held since an older decision count is refused
+// and changes nothing; one held since the current count is written.
 func TestSharePausedOnRedis(t *testing.T) {
 	rs := redistest.Start(t)
 	ctx := context.Background()
 	s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", time.Second, nil)
 	t.Cleanup(func() { _ = s.Close() })
 	rb := s.be.(*redisBackend)
-	t0 := time.Now()
-	if err := rb.setPaused(ctx, "x", false, t0); err != nil {
+	if err := rb.setPaused(ctx, "x", false); err != nil { // decision 1
 		t.Fatal(err)
 	}
-	if ok, err := rb.sharePaused(ctx, "x", t0.Add(-time.Second)); ok || err != nil {
-		t.Fatalf("share of an older pause over a resume: %v %v, want refused", ok, err)
+	if ok, err := rb.sharePaused(ctx, "x", 0); ok || err != nil {
+		t.Fatalf("share of a pause held since decision 0 over decision 1: %v %v, want refused", ok, err)
 	}
-	if snap, err := rb.read(ctx); err != nil || snap["x"].Paused || snap["x"].decided != t0.UnixMilli() {
+	if snap, err := rb.read(ctx); err != nil || snap["x"].Paused || snap["x"].decided != 1 {
 		t.Fatalf("after the refused share: %+v %v", snap["x"], err)
 	}
-	if ok, err := rb.sharePaused(ctx, "x", t0.Add(time.Second)); !ok || err != nil {
-		t.Fatalf("share of a later pause: %v %v", ok, err)
+	if ok, err := rb.sharePaused(ctx, "x", 1); !ok || err != nil {
+		t.Fatalf("share of a pause held since the current decision: %v %v", ok, err)
 	}
-	if snap, err := rb.read(ctx); err != nil || !snap["x"].Paused {
+	if snap, err := rb.read(ctx); err != nil || !snap["x"].Paused || snap["x"].decided != 2 {
 		t.Fatalf("after the share: %+v %v", snap["x"], err)
 	}
 }

@@ -67,39 +67,41 @@ type wireWindow struct {
 }
 
 // A pause is the field paused:<id> = "1" (absent once resumed, as older
-// gateways read it), and decided:<id> records when the operator last
-// paused or resumed (ms): a pause held on one instance while Redis
-// refused it is shared later only if no later decision was recorded
-// meanwhile (sharePaused), so it never undoes a resume made since.
+// gateways read it), and decided:<id> counts the operators' pause and
+// resume decisions: a pause held on one instance while Redis refused it
+// is shared later only if no decision was recorded since it was taken
+// (sharePaused), so it never undoes a resume made meanwhile. A count kept
+// by Redis, not a time: the instances' clocks need not agree.
 var setPauseScript = rueidis.NewLuaScript(`
-if ARGV[1] == '1' then redis.call('HSET', KEYS[1], ARGV[3], '1') else redis.call('HDEL', KEYS[1], ARGV[3]) end
-redis.call('HSET', KEYS[1], ARGV[4], ARGV[2])
+if ARGV[1] == '1' then redis.call('HSET', KEYS[1], ARGV[2], '1') else redis.call('HDEL', KEYS[1], ARGV[2]) end
+redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
 return 1`)
 
-// sharePauseScript sets the pause decided at ARGV[1] ms unless a later
-// decision is recorded. Reply 1 set, 0 a later decision stands.
+// sharePauseScript sets a held pause taken when the decision count was
+// ARGV[1] (-1: unknown), unless a decision was recorded since. Reply 1
+// set, 0 a later decision stands.
 var sharePauseScript = rueidis.NewLuaScript(`
-local at = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0')
-if at > tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], '1', ARGV[3], ARGV[1])
+local n = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0')
+if tonumber(ARGV[1]) >= 0 and n ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], '1')
+redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
 return 1`)
 
-func (rb *redisBackend) setPaused(ctx context.Context, id string, paused bool, at time.Time) error {
+func (rb *redisBackend) setPaused(ctx context.Context, id string, paused bool) error {
 	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
 	defer cancel()
 	flag := "0"
 	if paused {
 		flag = "1"
 	}
-	return setPauseScript.Exec(ctx, rb.client, []string{rb.key},
-		[]string{flag, strconv.FormatInt(at.UnixMilli(), 10), fieldPaused + id, fieldDecided + id}).Error()
+	return setPauseScript.Exec(ctx, rb.client, []string{rb.key}, []string{flag, fieldPaused + id, fieldDecided + id}).Error()
 }
 
-func (rb *redisBackend) sharePaused(ctx context.Context, id string, at time.Time) (bool, error) {
+func (rb *redisBackend) sharePaused(ctx context.Context, id string, base int64) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
 	defer cancel()
 	n, err := sharePauseScript.Exec(ctx, rb.client, []string{rb.key},
-		[]string{strconv.FormatInt(at.UnixMilli(), 10), fieldPaused + id, fieldDecided + id}).AsInt64()
+		[]string{strconv.FormatInt(base, 10), fieldPaused + id, fieldDecided + id}).AsInt64()
 	return n == 1, err
 }
 
@@ -203,7 +205,7 @@ func (rb *redisBackend) poll(s *Store, failing bool) {
 			rb.log.Info("overrides: the pause held on this instance only is now shared with every instance", "activity", id)
 		}
 		for _, id := range superseded {
-			rb.log.Warn("overrides: the pause held on this instance only is dropped: an operator decided later on another instance (Redis holds that decision)", "activity", id)
+			rb.log.Warn("overrides: the pause held on this instance only is dropped: an operator paused or resumed the activity since, on another instance (Redis holds that decision)", "activity", id)
 		}
 	}
 }

@@ -47,7 +47,9 @@ Calls:
   blacklist-remove ENTRY       DELETE /admin/blacklist?entry=ENTRY
 
 Exit codes: 0 the call succeeded (2xx), 1 it was refused or the admin API
-is unreachable (the answer is printed on stderr), 2 usage or config error.
+is unreachable (the answer is printed on stderr), or a pause or resume holds
+on the called instance only (202: the answer on stdout, the reason on
+stderr), 2 usage or config error.
 `
 
 // adminCall is the HTTP request one CLI call makes.
@@ -253,10 +255,10 @@ func partialPause(call string, code int, body []byte) string {
 		return ""
 	}
 	switch {
-	case call == "pause" && a.Overrides.HereOnly:
+	case call == "pause" && (code == 202 || a.Overrides.HereOnly):
 		return "Redis did not take the pause, so the other instances are not paused yet (it is retried every poll); pause each instance's admin port to stop them all now"
 	case call == "resume" && code == 202:
-		return "the pause held here is lifted, but Redis did not answer: a pause it holds still holds on the other instances"
+		return "the pause held here is lifted, but Redis did not answer: a pause it holds still holds on the other instances, and on this one again once it reads it"
 	}
 	return ""
 }
