@@ -170,7 +170,7 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 	const readTimeout, writeTimeout, idleTimeout = 10 * time.Second, 30 * time.Second, time.Minute
 	ad.conns = newConnTracker(deadlineTick(readTimeout, writeTimeout, idleTimeout))
 	ad.srv = &fasthttp.Server{
-		Handler: adminAuth(token, r.Handler), NoDefaultServerHeader: true,
+		Handler: adminAuth(token, s.log, r.Handler), NoDefaultServerHeader: true,
 		ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout,
 		MaxRequestBodySize: 8 << 20,
 		Logger:             newFasthttpLog(s.log, s.deps.Now),

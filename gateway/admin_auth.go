@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"crypto/subtle"
+	"log/slog"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -18,11 +19,19 @@ var adminOpen = map[string]bool{
 // exists, so the answers do not map the API (a 404 or 405, or the
 // router's redirect of /ADMIN/status, would), and a route added later
 // cannot forget the check.
-func adminAuth(token []byte, next fasthttp.RequestHandler) fasthttp.RequestHandler {
+func adminAuth(token []byte, log *slog.Logger, next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	// A refused token is the audit trail of someone guessing it; anyone
+	// can cause one at will, so one line per connLogEvery says how many.
+	var every sampled
 	return func(ctx *fasthttp.RequestCtx) {
 		if !adminOpen[string(ctx.Path())] && !bearerIs(ctx.Request.Header.Peek("Authorization"), token) {
 			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flashgate-admin"`)
 			(&AdminCall{Ctx: ctx}).Error(401, "unauthorized", "a valid admin bearer token is required")
+			if held, ok := every.allow(); ok && log != nil {
+				log.Warn("admin call refused: no valid token", "method", string(ctx.Method()), "path", string(ctx.Path()),
+					"remote", ctx.RemoteIP().String(), "not_logged_since_last", held,
+					"note", "at most one a "+connLogEvery.String())
+			}
 			return
 		}
 		next(ctx)

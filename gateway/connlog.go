@@ -24,19 +24,40 @@ const connLogEvery = 10 * time.Second
 // which it limits to one a minute itself) are logged as they come.
 type fasthttpLog struct {
 	log   *slog.Logger
-	now   func() time.Time
 	count interface{ Inc() }
-
-	mu         sync.Mutex
-	last       time.Time // when a connection error was last logged
-	suppressed int
+	every sampled
 }
 
 func newFasthttpLog(log *slog.Logger, now func() time.Time) *fasthttpLog {
-	if now == nil {
-		now = time.Now
+	return &fasthttpLog{log: log, count: connErrorsTotal, every: sampled{now: now}}
+}
+
+// sampled lets one line through per connLogEvery, for lines any client
+// can cause at will: it counts the ones it holds back.
+type sampled struct {
+	now func() time.Time // nil: time.Now
+
+	mu         sync.Mutex
+	last       time.Time // when a line was last let through
+	suppressed int
+}
+
+// allow reports whether a line may be written now and, if so, how many
+// were held back since the last one.
+func (s *sampled) allow() (held int, ok bool) {
+	now := time.Now
+	if s.now != nil {
+		now = s.now
 	}
-	return &fasthttpLog{log: log, now: now, count: connErrorsTotal}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := now()
+	if !s.last.IsZero() && t.Sub(s.last) < connLogEvery {
+		s.suppressed++
+		return 0, false
+	}
+	held, s.last, s.suppressed = s.suppressed, t, 0
+	return held, true
 }
 
 // Printf implements fasthttp.Logger.
@@ -46,16 +67,10 @@ func (l *fasthttpLog) Printf(format string, args ...any) {
 		return
 	}
 	l.count.Inc()
-	l.mu.Lock()
-	now := l.now()
-	if !l.last.IsZero() && now.Sub(l.last) < connLogEvery {
-		l.suppressed++
-		l.mu.Unlock()
+	n, ok := l.every.allow()
+	if !ok {
 		return
 	}
-	n := l.suppressed
-	l.last, l.suppressed = now, 0
-	l.mu.Unlock()
 	l.log.Warn("connection error", "error", redactQuoted(fmt.Sprintf(format, args...)), "not_logged_since_last", n,
 		"note", "at most one a "+connLogEvery.String()+"; all are counted in flashgate_connection_errors_total")
 }

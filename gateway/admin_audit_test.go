@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/internal/syncbuf"
+)
+
+// TestAdminAudit: every admin call that changes something leaves one log
+// line (who paused a sale, and when); refused tokens leave one line per
+// 10 s with the count held back, so guessing is on record but cannot grow
+// the log; and the dashboard, whose buttons stop a sale, refuses framing.
+func TestAdminAudit(t *testing.T) {
+	var logs syncbuf.Buffer
+	ts := newTestServer(t, numbersYAML, Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ac := newAdminClient(t, ts, ts.deps, nil)
+	if code := ac.call(t, "POST", "/admin/activities/phone-sale/pause", nil); code != 200 {
+		t.Fatalf("pause: %d", code)
+	}
+	if code := ac.call(t, "GET", "/admin/activities", nil); code != 200 {
+		t.Fatalf("activities: %d", code)
+	}
+	do := func(path, token string) *fasthttp.Response {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		req.Header.SetMethod("POST")
+		if strings.HasSuffix(path, "dashboard") {
+			req.Header.SetMethod("GET")
+		}
+		req.SetRequestURI("http://admin.test" + path)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if err := ac.c.DoTimeout(req, resp, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for range 5 {
+		if r := do("/admin/activities/phone-sale/resume", "wrong-token-0123456789"); r.StatusCode() != 401 {
+			t.Fatalf("wrong token: %d", r.StatusCode())
+		}
+	}
+	r := do("/dashboard", "")
+	if csp := string(r.Header.Peek("Content-Security-Policy")); !strings.Contains(csp, "frame-ancestors 'none'") ||
+		string(r.Header.Peek("X-Frame-Options")) != "DENY" {
+		t.Errorf("dashboard framing headers: CSP %q, X-Frame-Options %q", csp, r.Header.Peek("X-Frame-Options"))
+	}
+	out := logs.String()
+	if n := strings.Count(out, `msg="admin call"`); n != 1 || !strings.Contains(out, "path=/admin/activities/phone-sale/pause status=200") {
+		t.Errorf("want one audit line, for the pause (GETs are not audited):\n%s", out)
+	}
+	if n := strings.Count(out, "admin call refused: no valid token"); n != 1 || !strings.Contains(out, "not_logged_since_last=0") {
+		t.Errorf("want one line for five refused tokens:\n%s", out)
+	}
+}
