@@ -188,8 +188,19 @@ func TestAdminPauseResume(t *testing.T) {
 	if left := as.activity(t, "phone-sale")["left"]; left != 5.0 {
 		t.Fatalf("a paused purchase took stock: left %v", left)
 	}
-	if r := as.do(t, "GET", "/api/activities/phone-sale/status"); r.StatusCode() != 200 {
-		t.Fatalf("status endpoint answers %d while paused", r.StatusCode())
+	// The shoppers' status says so (the page shows it instead of its
+	// button); it may be up to one refresh old.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		r := as.do(t, "GET", "/api/activities/phone-sale/status")
+		if r.StatusCode() != 200 {
+			t.Fatalf("status endpoint answers %d while paused", r.StatusCode())
+		}
+		if strings.Contains(string(r.Body()), `"paused":true`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status while paused: %s", r.Body())
+		}
 	}
 	if _, err := as.Reload(as.Instance().Config); err != nil {
 		t.Fatal(err)
