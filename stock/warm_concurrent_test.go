@@ -1,6 +1,7 @@
 package stock
 
 import (
+	"context"
 	"log/slog"
 
 	"errors"
@@ -452,6 +453,19 @@ func TestPayWithinLeased(t *testing.T) {
 	}
 }
 
+// soldSale warms spec on a fresh standalone Redis and sells it to buyers
+// users, u0, u1, ...
+func soldSale(t *testing.T, spec Spec, buyers int) (*RedisStore, context.Context) {
+	t.Helper()
+	s, _ := open(t, standaloneTopo)
+	r := s.(*RedisStore)
+	mustWarm(t, r, spec, false)
+	for i := range buyers {
+		mustTake(t, r, spec.Activity, "u"+strconv.Itoa(i), Admitted)
+	}
+	return r, testCtx(t, 20e9)
+}
+
 // halfWarm runs the first steps of a Warm of spec by hand, under the
 // lease, and stops as a Warm that died would: the version allocated and
 // the spec recorded (with force and the shard count to drop), only the
@@ -483,13 +497,7 @@ func halfWarm(t *testing.T, r *RedisStore, spec Spec, force bool, drop int, load
 // as forced: the shard it did not reach sold under the old load and is
 // reset as the forced Warm would have.
 func TestWarmFinishesForced(t *testing.T) {
-	s, _ := open(t, standaloneTopo)
-	r := s.(*RedisStore)
-	ctx := testCtx(t, 20e9)
-	mustWarm(t, r, Spec{Activity: "rf", Stock: 10, Shards: 2, PerUser: 1}, false)
-	for i := range 6 {
-		mustTake(t, r, "rf", "u"+strconv.Itoa(i), Admitted)
-	}
+	r, ctx := soldSale(t, Spec{Activity: "rf", Stock: 10, Shards: 2, PerUser: 1}, 6)
 	spec := Spec{Activity: "rf", Stock: 20, Shards: 2, PerUser: 1}
 	halfWarm(t, r, spec, true, 0, []int{0})
 	if err := r.Warm(ctx, spec, false); err != nil {
@@ -503,13 +511,7 @@ func TestWarmFinishesForced(t *testing.T) {
 // Warm of any spec deletes them first, so a later Warm back to 4 shards
 // loads them instead of finding them sold.
 func TestWarmFinishesDrop(t *testing.T) {
-	s, _ := open(t, standaloneTopo)
-	r := s.(*RedisStore)
-	ctx := testCtx(t, 20e9)
-	mustWarm(t, r, Spec{Activity: "fd", Stock: 8, Shards: 4, PerUser: 1}, false)
-	for i := range 8 {
-		mustTake(t, r, "fd", "u"+strconv.Itoa(i), Admitted)
-	}
+	r, ctx := soldSale(t, Spec{Activity: "fd", Stock: 8, Shards: 4, PerUser: 1}, 8)
 	two := Spec{Activity: "fd", Stock: 4, Shards: 2, PerUser: 1}
 	halfWarm(t, r, two, true, 4, []int{0, 1})
 	mustWarm(t, r, two, false) // nothing to load: it finishes the drop
