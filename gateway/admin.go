@@ -6,7 +6,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -177,26 +176,6 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 		ErrorHandler:       errorHandler,
 	}
 	return ad, nil
-}
-
-// audit logs a call that changes state (every admin call but GET): who
-// paused a sale, reset it with a forced warm or topped it up, and when,
-// is the first question after an incident.
-func audit(log *slog.Logger, a *AdminCall) {
-	status := a.Ctx.Response.StatusCode()
-	attrs := []any{"method", string(a.Ctx.Method()), "path", string(a.Ctx.Path()), "status", status,
-		"remote", a.Ctx.RemoteIP().String()}
-	if q := a.Ctx.URI().QueryString(); len(q) > 0 {
-		attrs = append(attrs, "query", string(q))
-	}
-	if a.reason != "" {
-		attrs = append(attrs, "reason", a.reason)
-	}
-	if status >= 400 {
-		log.Warn("admin call refused", attrs...)
-		return
-	}
-	log.Info("admin call", attrs...)
 }
 
 // Routes lists every route of the admin listener as "METHOD /path", in

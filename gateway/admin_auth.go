@@ -48,3 +48,23 @@ func bearerIs(h, token []byte) bool {
 	}
 	return subtle.ConstantTimeCompare(h[len(scheme):], token) == 1
 }
+
+// audit logs a call that changes state (every admin call but GET): who
+// paused a sale, reset it with a forced warm or topped it up, and when,
+// is the first question after an incident.
+func audit(log *slog.Logger, a *AdminCall) {
+	status := a.Ctx.Response.StatusCode()
+	attrs := []any{"method", string(a.Ctx.Method()), "path", string(a.Ctx.Path()), "status", status,
+		"remote", a.Ctx.RemoteIP().String()}
+	if q := a.Ctx.URI().QueryString(); len(q) > 0 {
+		attrs = append(attrs, "query", string(q))
+	}
+	if a.reason != "" {
+		attrs = append(attrs, "reason", a.reason)
+	}
+	if status >= 400 {
+		log.Warn("admin call refused", attrs...)
+		return
+	}
+	log.Info("admin call", attrs...)
+}

@@ -36,13 +36,13 @@ func gaugedBreaker(name string, failures int, openFor time.Duration, probes int,
 	b := breaker.New(breaker.Settings{Failures: failures, OpenFor: openFor, Probes: probes, Now: now})
 	g := breakerState.WithLabelValues(name)
 	g.Set(0)
+	log := breakerLog.Load() // the building server's: a breaker logs where its gateway does
 	b.OnChange(func(from, to breaker.State) {
 		g.Set(float64(to))
 		// An outage's timeline in two lines: opened, closed again (its
 		// probes' open/half-open flaps in between are left to the gauge).
 		// Off the breaker's lock (OnChange runs under it, on the request
 		// that tripped it): a blocked log pipe must not hold requests.
-		log := breakerLog.Load()
 		switch {
 		case log == nil:
 		case from == breaker.Closed && to == breaker.Open:
