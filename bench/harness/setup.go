@@ -92,12 +92,19 @@ func (h *harness) startGatewayEdit(name, warm string, saleStart time.Time, serve
 		return nil, err
 	}
 	if warm != "-" {
-		args := []string{"warm", "--config", cfg, "--force"}
-		if warm != "" {
-			args = append(args, "--activity", warm)
+		// Every round starts from full stock: a forced warm of each
+		// activity (flashgate warm --force takes one --activity at a time).
+		ids := []string{warm}
+		if warm == "" {
+			if ids, err = activityIDs(cfg); err != nil {
+				return nil, err
+			}
 		}
-		if out, err := exec.Command(h.flashgate, args...).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("flashgate warm: %v: %s", err, out)
+		for _, id := range ids {
+			out, err := exec.Command(h.flashgate, "warm", "--config", cfg, "--activity", id, "--force").CombinedOutput()
+			if err != nil {
+				return nil, fmt.Errorf("flashgate warm --activity %s: %v: %s", id, err, out)
+			}
 		}
 	}
 	p, err := start(h.tmp, name, env, h.flashgate, "serve", "--config", cfg)
@@ -228,4 +235,25 @@ http {
 	h.nginx = p
 	h.procs = append(h.procs, p)
 	return waitHTTP("http://"+h.nginxAddr+"/p/phone-x", p)
+}
+
+// activityIDs are the activities of the config file at path.
+func activityIDs(path string) ([]string, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Activities []struct {
+			ID string `yaml:"id"`
+		} `yaml:"activities"`
+	}
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(doc.Activities))
+	for _, a := range doc.Activities {
+		ids = append(ids, a.ID)
+	}
+	return ids, nil
 }
