@@ -26,19 +26,16 @@ func newUpstreamBreaker(c conf.Upstream, now func() time.Time) *breaker.Breaker 
 	if c.BreakerFailures <= 0 {
 		return nil
 	}
-	return gaugedBreaker("upstream:"+c.Name, c.BreakerFailures, c.BreakerOpen, c.BreakerProbes, now)
+	return loggedBreaker("upstream:"+c.Name, c.BreakerFailures, c.BreakerOpen, c.BreakerProbes, now)
 }
 
-// gaugedBreaker builds a breaker whose state flashgate_breaker_state
-// follows under the label name (0 closed, 1 open, 2 half-open), the one
-// way the upstream and Redis breakers are made.
-func gaugedBreaker(name string, failures int, openFor time.Duration, probes int, now func() time.Time) *breaker.Breaker {
+// loggedBreaker builds a breaker that logs its transitions under name,
+// the one way the upstream and Redis breakers are made. Its state reaches
+// flashgate_breaker_state at each scrape (breakerGauges), not from here.
+func loggedBreaker(name string, failures int, openFor time.Duration, probes int, now func() time.Time) *breaker.Breaker {
 	b := breaker.New(breaker.Settings{Failures: failures, OpenFor: openFor, Probes: probes, Now: now})
-	g := breakerState.WithLabelValues(name)
-	g.Set(0)
 	log := breakerLog.Load() // the building server's: a breaker logs where its gateway does
 	b.OnChange(func(from, to breaker.State) {
-		g.Set(float64(to))
 		// An outage's timeline in two lines: opened, closed again (its
 		// probes' open/half-open flaps in between are left to the gauge).
 		// Off the breaker's lock (OnChange runs under it, on the request

@@ -25,7 +25,7 @@ func NewRedisBreaker(c conf.Redis, now func() time.Time) *breaker.Breaker {
 	if c.BreakerFailures <= 0 {
 		return nil
 	}
-	return gaugedBreaker("redis", c.BreakerFailures, c.BreakerOpen, c.BreakerProbes, now)
+	return loggedBreaker("redis", c.BreakerFailures, c.BreakerOpen, c.BreakerProbes, now)
 }
 
 // RedisOutcome classifies a request-path Redis call for the breaker: an
