@@ -70,6 +70,12 @@ var (
 	dropSrc string
 	//go:embed lua/lease.lua
 	leaseSrc string
+	//go:embed lua/leasegive.lua
+	leaseGiveSrc string
+	//go:embed lua/dropdone.lua
+	dropDoneSrc string
+	//go:embed lua/payleased.lua
+	payLeasedSrc string
 	//go:embed lua/abandon.lua
 	abandonSrc string
 	//go:embed lua/swapver.lua
@@ -93,27 +99,30 @@ var (
 // Each script is wrapped once: the SHA-1 is computed here, calls use
 // EVALSHA and fall back to EVAL on NOSCRIPT.
 var (
-	takeScript    = rueidis.NewLuaScript(takeSrc)
-	swapverScript = rueidis.NewLuaScript(swapverSrc)
-	borrowScript  = rueidis.NewLuaScript(borrowSrc)
-	settleScript  = rueidis.NewLuaScript(settleSrc)
-	releaseScript = rueidis.NewLuaScript(releaseSrc)
-	unholdScript  = rueidis.NewLuaScript(unholdSrc)
-	fenceScript   = rueidis.NewLuaScript(fenceSrc)
-	pendingScript = rueidis.NewLuaScript(pendingSrc)
-	loadScript    = rueidis.NewLuaScript(loadSrc)
-	topupScript   = rueidis.NewLuaScript(topupSrc)
-	metaScript    = rueidis.NewLuaScript(metaSrc)
-	dropScript    = rueidis.NewLuaScript(dropSrc)
-	leaseScript   = rueidis.NewLuaScript(leaseSrc)
-	abandonScript = rueidis.NewLuaScript(abandonSrc)
-	countsScript  = rueidis.NewLuaScript(countsSrc)
-	paidScript    = rueidis.NewLuaScript(paidSrc)
-	expireScript  = rueidis.NewLuaScript(expireSrc)
-	unpaidScript  = rueidis.NewLuaScript(unpaidSrc)
-	claimScript   = rueidis.NewLuaScript(claimSrc)
-	ackScript     = rueidis.NewLuaScript(ackSrc)
-	touchScript   = rueidis.NewLuaScript(touchSrc)
+	takeScript         = rueidis.NewLuaScript(takeSrc)
+	swapverScript      = rueidis.NewLuaScript(swapverSrc)
+	borrowScript       = rueidis.NewLuaScript(borrowSrc)
+	settleScript       = rueidis.NewLuaScript(settleSrc)
+	releaseScript      = rueidis.NewLuaScript(releaseSrc)
+	unholdScript       = rueidis.NewLuaScript(unholdSrc)
+	fenceScript        = rueidis.NewLuaScript(fenceSrc)
+	pendingScript      = rueidis.NewLuaScript(pendingSrc)
+	loadScript         = rueidis.NewLuaScript(loadSrc)
+	topupScript        = rueidis.NewLuaScript(topupSrc)
+	metaScript         = rueidis.NewLuaScript(metaSrc)
+	dropScript         = rueidis.NewLuaScript(dropSrc)
+	leaseScript        = rueidis.NewLuaScript(leaseSrc)
+	leaseReleaseScript = rueidis.NewLuaScript(leaseGiveSrc)
+	dropDoneScript     = rueidis.NewLuaScript(dropDoneSrc)
+	payLeasedScript    = rueidis.NewLuaScript(payLeasedSrc)
+	abandonScript      = rueidis.NewLuaScript(abandonSrc)
+	countsScript       = rueidis.NewLuaScript(countsSrc)
+	paidScript         = rueidis.NewLuaScript(paidSrc)
+	expireScript       = rueidis.NewLuaScript(expireSrc)
+	unpaidScript       = rueidis.NewLuaScript(unpaidSrc)
+	claimScript        = rueidis.NewLuaScript(claimSrc)
+	ackScript          = rueidis.NewLuaScript(ackSrc)
+	touchScript        = rueidis.NewLuaScript(touchSrc)
 )
 
 // shardTag is the hash tag of shard i: "{fg:act42:3}".

@@ -31,8 +31,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/redis/rueidis"
 )
 
 const (
@@ -41,17 +39,6 @@ const (
 	// warmFor bounds a Warm (its thaws included: 2 × thawFor), so the
 	// lease outlives the Warm that holds it by a margin.
 	warmFor = warmLease - 5*time.Second
-)
-
-var (
-	leaseReleaseScript = rueidis.NewLuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
-	// dropDoneScript clears the meta key's pending drop of the load at
-	// ARGV[2], for the lease's holder (KEYS: meta, lease; ARGV: token,
-	// version). Reply 0: not the holder.
-	dropDoneScript = rueidis.NewLuaScript(`if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end if redis.call('HGET', KEYS[1], 'version') == ARGV[2] then redis.call('HDEL', KEYS[1], 'drop') end return 1`)
-	// payLeasedScript sets pay_within for the lease's holder only (KEYS:
-	// meta, lease; ARGV: ms, token). Reply 1 set, 0 not the holder.
-	payLeasedScript = rueidis.NewLuaScript(`if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end redis.call('HSET', KEYS[1], 'pay_within', ARGV[1]) return 1`)
 )
 
 // warmKey is activity's lease key, in its meta key's hash slot.
