@@ -44,11 +44,13 @@ var commands = map[string]command{
 Run the gateway on server.listen (and the admin API on admin.listen).
 SIGTERM or SIGINT drains in-flight requests, then exits; SIGHUP reloads the
 config file (a bad file is logged with every error; the running config stays).
+Redis unreachable at start is not fatal: pages serve, purchases answer 503
+busy, and the gateway connects once Redis answers.
 
   --config FILE   the config file (YAML)
 
-Exit codes: 0 stopped cleanly, 1 runtime failure (listen, Redis, drain
-incomplete), 2 usage or config error.
+Exit codes: 0 stopped cleanly, 1 runtime failure (listen, Redis refusing the
+connection, drain incomplete), 2 usage or config error.
 `},
 	"check": {cmdCheck, `usage: flashgate check --config FILE
 

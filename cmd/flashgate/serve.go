@@ -149,7 +149,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 // request is waiting on (see internal/redisconn).
 func openDeps(cfg *conf.Config, log *slog.Logger) (gateway.Deps, func(), error) {
 	deps := gateway.Deps{Logger: log}
-	rc, err := redisconn.OpenClients(cfg.Redis)
+	rc, err := redisconn.OpenClients(cfg.Redis, log)
 	if err != nil {
 		return deps, nil, err
 	}

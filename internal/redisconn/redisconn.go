@@ -34,10 +34,16 @@
 //     background runs with SettleTimeout. So each client is wrapped to
 //     return when the caller's ctx is done even if rueidis is still waiting
 //     for a dial; see bound.go.
+//
+// A serving process does not need Redis to start: when it is unreachable,
+// both clients connect in the background and fail closed meanwhile (see
+// lazy.go).
 package redisconn
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -65,32 +71,82 @@ func (c Clients) Close() {
 	}
 }
 
-// OpenClients connects the Request and the Background client to the
-// configured Redis (standalone or cluster, detected by rueidis). It
-// returns zero Clients and no error when no addresses are configured.
-func OpenClients(c conf.Redis) (Clients, error) {
+// OpenClients connects the Request and the Background client of a serving
+// process to the configured Redis (standalone or cluster, detected by
+// rueidis). It returns zero Clients and no error when no addresses are
+// configured.
+//
+// Redis unreachable is not an error here: the clients connect in the
+// background (see lazy.go) and the process serves meanwhile, failing
+// closed on everything that needs Redis; OpenClients logs it once. A
+// refusal by Redis itself (a wrong password, say) and a bad TLS setting
+// are errors: retrying cannot fix them.
+func OpenClients(c conf.Redis, log *slog.Logger) (Clients, error) {
 	if len(c.Addrs) == 0 {
 		return Clients{}, nil
 	}
-	rq, err := Open(c)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rq, down, err := openLazy(c, log.With("client", "request"))
 	if err != nil {
 		return Clients{}, err
 	}
-	bg, err := Open(c)
+	bg, _, err := openLazy(c, log.With("client", "background"))
 	if err != nil {
 		rq.Close()
 		return Clients{}, err
+	}
+	if down != nil {
+		log.Warn("redis unreachable: serving without it until it answers (purchases and every other Redis call fail closed, 503; /readyz?require=redis is not ready)",
+			"addrs", c.Addrs, "err", down)
 	}
 	return Clients{Request: rq, Background: bg}, nil
 }
 
 // Open connects one client, for a command that runs once (warm, check):
-// no request path shares it. It returns nil, nil when no addresses are
-// configured. Its calls wait no longer than their ctx (see bound.go).
+// no request path shares it, and Redis unreachable is an error at once. It
+// returns nil, nil when no addresses are configured. Its calls wait no
+// longer than their ctx (see bound.go).
 func Open(c conf.Redis) (rueidis.Client, error) {
 	if len(c.Addrs) == 0 {
 		return nil, nil
 	}
+	cl, err := dial(c)
+	if err != nil {
+		return nil, err
+	}
+	return Bound(cl, c.DialTimeout, DefaultMaxWaiting), nil
+}
+
+// openLazy is Open for a serving process: when the first dial finds Redis
+// unreachable, it returns a client that keeps dialling in the background
+// (see lazy.go), and that dial's error as down.
+func openLazy(c conf.Redis, log *slog.Logger) (cl rueidis.Client, down, err error) {
+	if _, err := tlsConfig(c.TLS); err != nil {
+		return nil, nil, err
+	}
+	rc, err := dial(c)
+	if err == nil {
+		return Bound(rc, c.DialTimeout, DefaultMaxWaiting), nil, nil
+	}
+	if !unreachable(err) || !lazyBuilderOK {
+		return nil, nil, err
+	}
+	l := newLazy(func() (rueidis.Client, error) { return dial(c) }, err, log)
+	return Bound(l, c.DialTimeout, DefaultMaxWaiting), err, nil
+}
+
+// unreachable says whether a dial's error may pass by itself: anything but
+// Redis refusing us (an error reply, such as WRONGPASS) or rueidis
+// refusing the options.
+func unreachable(err error) bool {
+	var re *rueidis.RedisError
+	return !errors.As(err, &re) && !errors.Is(err, rueidis.ErrWrongPipelineMultiplex)
+}
+
+// dial makes one rueidis client, connected.
+func dial(c conf.Redis) (rueidis.Client, error) {
 	tc, err := tlsConfig(c.TLS)
 	if err != nil {
 		return nil, err
@@ -116,7 +172,7 @@ func Open(c conf.Redis) (rueidis.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis %v: %w", c.Addrs, err)
 	}
-	return Bound(cl, c.DialTimeout, DefaultMaxWaiting), nil
+	return cl, nil
 }
 
 // blockingPool is rueidis's BlockingPoolSize: the connections a command

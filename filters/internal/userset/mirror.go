@@ -39,7 +39,9 @@ type Options[T any] struct {
 	// loaded once (the blacklist: better the file than nothing). Without
 	// it, Load returns nil until then (the reservation list fails closed).
 	Provisional bool
-	Logger      *slog.Logger
+	// Logger already names the set (its key): the mirror's lines add only
+	// what happened.
+	Logger *slog.Logger
 }
 
 // Mirror is the local copy of one set.

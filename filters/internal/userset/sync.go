@@ -196,9 +196,9 @@ func (m *Mirror[T]) refreshAndLog(ctx context.Context) {
 	m.mu.Unlock()
 	switch {
 	case err != nil && !was:
-		m.o.Logger.Warn("reloading a Redis set failed; keeping the last copy", "key", m.o.Key, "loaded", m.Loaded(), "err", err)
+		m.o.Logger.Warn("reloading a Redis set failed; keeping the last copy", "loaded", m.Loaded(), "err", err)
 	case err == nil && was:
-		m.o.Logger.Info("reloading a Redis set works again", "key", m.o.Key)
+		m.o.Logger.Info("reloading a Redis set works again")
 	}
 }
 
