@@ -311,9 +311,10 @@ func adminTopUp(a *AdminCall, act *Activity) {
 	if !a.Query("bad_units", "units") {
 		return
 	}
-	n, err := strconv.ParseInt(string(a.Ctx.QueryArgs().Peek("units")), 10, 64)
-	if err != nil || n <= 0 || n > stock.MaxUnits {
-		a.Error(400, "bad_units", "units must be an integer in 1..2^40")
+	// Written as seq is: an operator's "+5" or "05" is refused, not read.
+	n, ok := orderkey.ParseSeq(string(a.Ctx.QueryArgs().Peek("units")))
+	if !ok || n > stock.MaxUnits {
+		a.Error(400, "bad_units", "units must be an integer in 1..2^40 without sign or leading zeros, got "+strconv.Quote(string(a.Ctx.QueryArgs().Peek("units"))))
 		return
 	}
 	ctx, cancel := adminCtx()

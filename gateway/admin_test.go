@@ -347,6 +347,8 @@ func TestAdminCalls(t *testing.T) {
 		"/admin/activities/phone-sale/warm?froce=true":          `unknown query parameter "froce" (this call takes force)`,
 		"/admin/activities/phone-sale/release?user=u1&seq=0x1":  `seq must be a positive integer without leading zeros, got "0x1"`,
 		"/admin/activities/phone-sale/release?user=u1&seq=01":   `seq must be a positive integer without leading zeros, got "01"`,
+		"/admin/activities/phone-sale/topup?units=05":           `units must be an integer in 1..2^40 without sign or leading zeros, got "05"`,
+		"/admin/activities/phone-sale/topup?units=%2B5":         `units must be an integer in 1..2^40 without sign or leading zeros, got "+5"`,
 	} {
 		if _, m := as.call(t, "POST", path, steerToken, ""); m["message"] != want {
 			t.Errorf("POST %s: message %q, want %q", path, m["message"], want)

@@ -52,7 +52,8 @@ func Parse(key string) (activity, user string, seq int64, ok bool) {
 }
 
 // ParseSeq reads a purchase number as Append writes it: a positive
-// decimal integer with no sign and no leading zero.
+// decimal integer with no sign and no leading zero. The admin API reads
+// its other counts (topup's units) the same way.
 func ParseSeq(s string) (int64, bool) {
 	if !canonical(s) {
 		return 0, false
