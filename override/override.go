@@ -28,10 +28,10 @@ import (
 type State struct {
 	paused atomic.Bool
 	// local is a pause this instance holds on its own while the shared
-	// store refuses it (SetPaused: ErrPausedLocally), retried every Poll.
-	// localBase is the shared decision count this instance had read when
-	// it took it (-1: none read yet): a decision recorded since, on any
-	// instance, wins over it. A count kept by Redis, not a clock, so the
+	// store refuses it (SetPaused: ErrPausedLocally) or lost it (apply),
+	// retried every Poll. localBase is the shared decision count this
+	// instance had read when it took it (-1: none read yet): a decision
+	// recorded since, on any instance, counts higher and wins over it. A count kept by Redis, not a clock, so the
 	// instances' clocks need not agree.
 	local     atomic.Bool
 	localBase atomic.Int64
@@ -306,12 +306,21 @@ func (s *Store) List() []Entry {
 // apply makes the local states match a snapshot read from the shared
 // store at generation gen; a snapshot older than a local write is
 // dropped. It returns the activities whose shared pause it turned on or
-// off (another instance, or a pause lost from Redis), for the log.
-func (s *Store) apply(gen uint64, snap map[string]Entry) (paused, resumed []string) {
+// off (another instance), and those whose shared pause Redis lost, which
+// it keeps, for the log.
+//
+// Redis can lose what it held (restarted without persistence, a failover
+// to a replica that lagged): then it holds fewer decisions than this
+// instance read. A pause missing with them was not lifted by anyone, so
+// it stays on, held here and shared again like a pause taken while Redis
+// was down; only a decision recorded later, which counts higher than the
+// one the pause was held at, lifts it. An operator's brake is never
+// released by a loss.
+func (s *Store) apply(gen uint64, snap map[string]Entry) (paused, resumed, kept []string) {
 	s.pauseMu.Lock() // a local pause is shared, dropped or kept in one order with this
 	defer s.pauseMu.Unlock()
 	if s.gen.Load() != gen {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var changed []string
 	s.mu.Lock()
@@ -321,7 +330,12 @@ func (s *Store) apply(gen uint64, snap map[string]Entry) (paused, resumed []stri
 	for id, st := range s.states {
 		e := snap[id]
 		before := st.Paused()
-		if base := st.localBase.Load(); st.local.Load() && base >= 0 && e.decided != base {
+		if lost := e.decided < st.seen.Load(); lost && st.paused.Load() && !e.Paused && !st.local.Load() {
+			st.local.Store(true)
+			st.localBase.Store(e.decided)
+			kept = append(kept, id)
+		}
+		if base := st.localBase.Load(); st.local.Load() && base >= 0 && e.decided > base {
 			st.local.Store(false) // an operator decided since, on another instance (or this one's write landed): that stands
 		}
 		st.seen.Store(e.decided)
@@ -344,7 +358,8 @@ func (s *Store) apply(gen uint64, snap map[string]Entry) (paused, resumed []stri
 	}
 	sort.Strings(paused)
 	sort.Strings(resumed)
-	return paused, resumed
+	sort.Strings(kept)
+	return paused, resumed, kept
 }
 
 // Close stops sharing; the states keep their last values.

@@ -233,7 +233,10 @@ func (f *fakeBackend) sharePaused(_ context.Context, id string, base int64) (boo
 	}
 	f.sh.mu.Lock()
 	defer f.sh.mu.Unlock()
-	if base >= 0 && f.sh.decided[id] != base {
+	if f.sh.paused[id] {
+		return true, nil
+	}
+	if base >= 0 && f.sh.decided[id] > base {
 		return false, nil
 	}
 	f.sh.paused[id] = true
@@ -253,7 +256,7 @@ func (f *fakeBackend) poll(s *Store) {
 		snap[id] = Entry{ID: id, Paused: f.sh.paused[id], decided: at}
 	}
 	f.sh.mu.Unlock()
-	s.apply(gen, snap)
+	_, _, _ = s.apply(gen, snap)
 	s.shareLocal(context.Background())
 }
 
@@ -340,5 +343,78 @@ func TestSharePausedOnRedis(t *testing.T) {
 	}
 	if snap, err := rb.read(ctx); err != nil || !snap["x"].Paused || snap["x"].decided != 2 {
 		t.Fatalf("after the share: %+v %v", snap["x"], err)
+	}
+}
+
+// TestPauseSurvivesRedisLosingIt: a shared pause that Redis loses (here
+// the hash deleted, as a restart without persistence or a failover to a
+// lagging replica would lose it) is not lifted on any instance: each
+// keeps it and shares it again. A resume made afterwards, a decision
+// Redis does record, still lifts it everywhere.
+func TestPauseSurvivesRedisLosingIt(t *testing.T) {
+	rs := redistest.Start(t)
+	ctx := context.Background()
+	rc := redistest.Client(t, rs.Addr())
+	open := func() *Store {
+		s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", 200*time.Millisecond, nil)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	if err := a.SetPaused(ctx, "sale", true); err != nil {
+		t.Fatal(err)
+	}
+	within(t, func() bool { return b.State("sale").Paused() })
+	time.Sleep(2 * Poll) // both have read the decision count
+	if err := rc.Do(ctx, rc.B().Del().Key("fg:overrides").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	shared := func() bool {
+		v, err := rc.Do(ctx, rc.B().Hget().Key("fg:overrides").Field("paused:sale").Build()).ToString()
+		return err == nil && v == "1"
+	}
+	for end := time.Now().Add(4 * Poll); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if !a.State("sale").Paused() || !b.State("sale").Paused() {
+			t.Fatalf("a pause Redis lost was lifted: a paused %v, b paused %v", a.State("sale").Paused(), b.State("sale").Paused())
+		}
+	}
+	within(t, shared)
+	within(t, func() bool { return !a.State("sale").PausedHereOnly() && !b.State("sale").PausedHereOnly() })
+	if err := b.SetPaused(ctx, "sale", false); err != nil {
+		t.Fatal(err)
+	}
+	within(t, func() bool { return !a.State("sale").Paused() && !b.State("sale").Paused() })
+}
+
+// TestHeldPauseSurvivesRedisLosingDecisions is the same loss for a pause
+// held on one instance while Redis was away (the reviewer's case: two
+// decisions recorded, a pause held at count 2, Redis back empty at count
+// 0): the lower count is no decision since, so the held pause is shared.
+func TestHeldPauseSurvivesRedisLosingDecisions(t *testing.T) {
+	sh := &fakeShared{paused: map[string]bool{}, decided: map[string]int64{}}
+	a, b := NewMemory(), NewMemory()
+	beA, beB := &fakeBackend{sh: sh}, &fakeBackend{sh: sh}
+	a.be, b.be = beA, beB
+	ctx := context.Background()
+	if err := b.SetPaused(ctx, "x", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetPaused(ctx, "x", false); err != nil {
+		t.Fatal(err)
+	}
+	beA.poll(a) // A has read count 2
+	beA.down.Store(true)
+	if err := a.SetPaused(ctx, "x", true); !errors.Is(err, ErrPausedLocally) {
+		t.Fatalf("pause on A: %v", err)
+	}
+	sh.mu.Lock()
+	sh.paused, sh.decided = map[string]bool{}, map[string]int64{} // Redis back, empty
+	sh.mu.Unlock()
+	beA.down.Store(false)
+	beA.poll(a)
+	beB.poll(b)
+	if !a.State("x").Paused() || !b.State("x").Paused() || a.State("x").PausedHereOnly() {
+		t.Fatalf("after Redis lost its decisions: A paused %v (here only %v), B paused %v: want the held pause shared",
+			a.State("x").Paused(), a.State("x").PausedHereOnly(), b.State("x").Paused())
 	}
 }

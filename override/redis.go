@@ -37,7 +37,7 @@ func NewRedis(ctx context.Context, client rueidis.Client, prefix string, timeout
 	if failing {
 		log.Warn("overrides: cannot read Redis at start; pauses and window overrides apply once it answers", "err", err)
 	} else {
-		_, _ = s.apply(gen, snap)
+		_, _, _ = s.apply(gen, snap)
 	}
 	rb.wg.Add(1)
 	go rb.poll(s, failing)
@@ -78,11 +78,14 @@ redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
 return 1`)
 
 // sharePauseScript sets a held pause taken when the decision count was
-// ARGV[1] (-1: unknown), unless a decision was recorded since. Reply 1
-// set, 0 a later decision stands.
+// ARGV[1] (-1: unknown), unless a decision was recorded since (a higher
+// count: a lower one means Redis lost decisions, not that anyone made
+// one). Reply 1 set, 2 already paused (another instance shared its own),
+// 0 a later decision stands.
 var sharePauseScript = rueidis.NewLuaScript(`
+if redis.call('HGET', KEYS[1], ARGV[2]) == '1' then return 2 end
 local n = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0')
-if tonumber(ARGV[1]) >= 0 and n ~= tonumber(ARGV[1]) then return 0 end
+if tonumber(ARGV[1]) >= 0 and n > tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[2], '1')
 redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
 return 1`)
@@ -102,7 +105,7 @@ func (rb *redisBackend) sharePaused(ctx context.Context, id string, base int64) 
 	defer cancel()
 	n, err := sharePauseScript.Exec(ctx, rb.client, []string{rb.key},
 		[]string{strconv.FormatInt(base, 10), fieldPaused + id, fieldDecided + id}).AsInt64()
-	return n == 1, err
+	return n == 1 || n == 2, err
 }
 
 func (rb *redisBackend) setWindow(ctx context.Context, id string, w *conf.Window) error {
@@ -190,7 +193,7 @@ func (rb *redisBackend) poll(s *Store, failing bool) {
 			rb.log.Info("overrides: Redis answers again")
 		}
 		failing = false
-		paused, resumed := s.apply(gen, snap)
+		paused, resumed, kept := s.apply(gen, snap)
 		// Not by this instance (its own writes are logged by the admin
 		// call): another instance's pause, or one lost from Redis, which
 		// would resume a sale with nothing said.
@@ -198,7 +201,10 @@ func (rb *redisBackend) poll(s *Store, failing bool) {
 			rb.log.Info("overrides: activity paused, by another instance (read from Redis)", "activity", id)
 		}
 		for _, id := range resumed {
-			rb.log.Warn("overrides: activity no longer paused, not by this instance: resumed on another instance, or the pause was lost from Redis", "activity", id)
+			rb.log.Warn("overrides: activity no longer paused, not by this instance: resumed on another instance", "activity", id)
+		}
+		for _, id := range kept {
+			rb.log.Warn("overrides: the pause was lost from Redis (it holds fewer decisions than this instance read: restarted empty, or failed over to a replica that lagged); it stays on, held here and shared again", "activity", id)
 		}
 		shared, superseded := s.shareLocal(context.Background())
 		for _, id := range shared {
