@@ -24,6 +24,7 @@ type StreamLog interface {
 	OrderShards(ctx context.Context, activity string) (int, error)
 	CreateGroups(ctx context.Context, activity, group string) error
 	ReadOrders(ctx context.Context, activity string, shard int, group, consumer string, count int) ([]stock.QueuedOrder, error)
+	ReadOwnPending(ctx context.Context, activity string, shard int, group, consumer, after string, count int) ([]stock.QueuedOrder, error)
 	ClaimIdle(ctx context.Context, activity string, shard int, group, consumer string, idle time.Duration, count int, cursor string) ([]stock.QueuedOrder, string, error)
 	Touch(ctx context.Context, activity string, shard int, group, consumer string, ids []string) ([]string, error)
 	HandBack(ctx context.Context, activity string, shard int, group, consumer string, ids []string) (int, error)
@@ -97,6 +98,9 @@ type Forwarder struct {
 	sem   chan struct{}
 	mu    sync.Mutex
 	owned map[string]*streamItem // by activity/shard/id: read and not finished
+	// doneWhileReread is the entries finished since a readOwn began (nil
+	// when none runs): see readOwn.
+	doneWhileReread map[string]struct{}
 	// grouped is each activity's shard count whose groups exist, so the
 	// refresh each second creates groups only for new Streams (Run's
 	// goroutine alone uses it).
@@ -194,6 +198,11 @@ func (f *Forwarder) Run(ctx context.Context) {
 
 	var shards []shardRef
 	cursors := map[shardRef]string{} // XAUTOCLAIM scan position per Stream
+	// Streams a read of which failed: Redis may have run it and lost the
+	// reply (a timeout while it was frozen), leaving the entries pending
+	// here unseen. They are read again from this consumer's own pending
+	// list before the next read, not left to wait out ClaimIdle.
+	reread := map[shardRef]bool{}
 	var refreshed, claimed time.Time
 	poll := f.cfg.PollMin
 	var buf []stock.QueuedOrder
@@ -243,10 +252,21 @@ func (f *Forwarder) Run(ctx context.Context) {
 				if n <= 0 {
 					continue
 				}
+				if reread[s] {
+					qs, err := f.readOwn(work, s)
+					if err != nil {
+						continue // Redis still failing: read nothing new here yet
+					}
+					delete(reread, s)
+					buf = append(buf, qs...)
+				}
 				qs, err := f.log.ReadOrders(work, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, n)
-				if stock.IsNoGroup(err) {
+				switch {
+				case stock.IsNoGroup(err):
 					refreshed = time.Time{} // re-create the groups next round
 					clear(f.grouped)
+				case err != nil:
+					reread[s] = true
 				}
 				buf = append(buf, qs...)
 			}

@@ -33,22 +33,60 @@ func (f *Forwarder) ownAll(qs []stock.QueuedOrder, out []*streamItem) []*streamI
 			mine.lost.Store(false)
 			continue
 		}
+		if _, done := f.doneWhileReread[k]; done && qs[i].Reread {
+			continue // finished after readOwn's read saw it pending: not again
+		}
 		it := &streamItem{q: qs[i]}
 		f.owned[k] = it
-		if it.q.Claimed {
+		if it.q.Claimed && !it.q.Reread {
 			f.st.takenOver.Add(1)
 		}
 		out = append(out, it)
 	}
+	f.doneWhileReread = nil
 	return out
 }
 
 func (f *Forwarder) disown(it *streamItem) {
 	f.mu.Lock()
-	if f.owned[itemKey(&it.q)] == it {
-		delete(f.owned, itemKey(&it.q))
+	k := itemKey(&it.q)
+	if f.owned[k] == it {
+		delete(f.owned, k)
+		if f.doneWhileReread != nil {
+			f.doneWhileReread[k] = struct{}{}
+		}
 	}
 	f.mu.Unlock()
+}
+
+// readOwn reads this consumer's own pending entries of Stream s again,
+// page by page: those a failed read left there, beside the ones it works
+// on (which ownAll skips). An entry finished between the read and ownAll
+// was pending when read and is no longer: doneWhileReread keeps such
+// entries from being started again. The pages are bounded by what the
+// consumer can hold: its owned entries (at most MaxInflight) and what
+// failed reads delivered (each at most MaxInflight).
+func (f *Forwarder) readOwn(ctx context.Context, s shardRef) ([]stock.QueuedOrder, error) {
+	f.mu.Lock()
+	if f.doneWhileReread == nil {
+		f.doneWhileReread = map[string]struct{}{}
+	}
+	f.mu.Unlock()
+	var out []stock.QueuedOrder
+	after := "0"
+	page := 2 * f.cfg.MaxInflight
+	for range 8 {
+		qs, err := f.log.ReadOwnPending(ctx, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, after, page)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, qs...)
+		if len(qs) < page {
+			break
+		}
+		after = qs[len(qs)-1].ID
+	}
+	return out, nil
 }
 
 // touchLoop keeps every owned entry fresh, every ClaimIdle/3, and marks

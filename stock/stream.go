@@ -74,8 +74,10 @@ type QueuedOrder struct {
 	User     string
 	Order    []byte // what TakeOrder was given
 	// Claimed is true for an entry taken over from another consumer
-	// (XAUTOCLAIM): that consumer may have sent it already.
+	// (XAUTOCLAIM), or read again from this consumer's own pending list
+	// (Reread): that consumer may have sent it already.
 	Claimed bool
+	Reread  bool
 }
 
 // Seq is the Decision.Seq of the order's unit.
@@ -155,6 +157,33 @@ func (r *RedisStore) ReadOrders(ctx context.Context, activity string, shard int,
 		return nil, unavailable("read orders", err)
 	}
 	return parseEntries(a.name, shard, res[key], false), nil
+}
+
+// ReadOwnPending reads again up to count entries of a shard's Stream
+// that are pending with consumer, from just after id after ("0" at
+// first): those a read delivered whose reply was lost (a timeout while
+// Redis ran it), which would otherwise wait out claim_idle unseen. It
+// returns them marked Reread, and ones this consumer still works on
+// too: the caller skips those.
+func (r *RedisStore) ReadOwnPending(ctx context.Context, activity string, shard int, group, consumer, after string, count int) ([]QueuedOrder, error) {
+	a, key, err := r.shardStream(ctx, activity, shard)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	res, err := r.bg.Do(cctx, r.bg.B().Xreadgroup().Group(group, consumer).Count(int64(count)).Streams().Key(key).Id(after).Build()).AsXRead()
+	if rueidis.IsRedisNil(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, unavailable("read own orders", err)
+	}
+	qs := parseEntries(a.name, shard, res[key], true)
+	for i := range qs {
+		qs[i].Reread = true
+	}
+	return qs, nil
 }
 
 // ClaimIdle takes over up to count entries of a shard's Stream that have
