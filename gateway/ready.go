@@ -86,15 +86,17 @@ func (s *Server) redisReady() bool {
 // serveReady writes the /readyz answer: 200 when every check passed,
 // else 503, with the checks as JSON.
 func (s *Server) serveReady(ctx *fasthttp.RequestCtx) {
-	require := string(ctx.QueryArgs().Peek("require"))
-	if require != "" && require != "redis" {
-		// A probe meant to gate on something must not silently not.
+	// A probe meant to gate on something must not silently not: a
+	// misspelt key (?requires=redis), an empty or other value, or a
+	// repeat is refused, as the admin API refuses unknown parameters.
+	q := ctx.QueryArgs()
+	if q.Len() > 1 || (q.Len() == 1 && string(q.Peek("require")) != "redis") {
 		SetPrivateJSON(&ctx.Response.Header)
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
-		ctx.SetBodyString(`{"error":"bad_query","message":"require takes redis only","status":400}` + "\n")
+		ctx.SetBodyString(`{"error":"bad_query","message":"/readyz takes no query parameter but require=redis","status":400}` + "\n")
 		return
 	}
-	checks, ok := s.Ready(require == "redis")
+	checks, ok := s.Ready(q.Len() == 1)
 	b, _ := json.Marshal(map[string]any{"ready": ok, "checks": checks})
 	SetPrivateJSON(&ctx.Response.Header)
 	if !ok {

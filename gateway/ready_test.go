@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,8 +60,10 @@ func TestReadyzFollowsRedis(t *testing.T) {
 	waitReady(t, ts, "/readyz", 200, "unreachable")
 	srv.Restart(t)
 	waitReady(t, ts, "/readyz?require=redis", 200, "ok")
-	if r := ts.do(t, "GET", "/readyz?require=reids"); r.StatusCode() != 400 {
-		t.Fatalf("readyz?require=reids: %d %s, want 400: a probe meant to gate must not silently not", r.StatusCode(), r.Body())
+	for _, q := range []string{"?require=reids", "?requires=redis", "?require=", "?foo=1", "?require=redis&require=redis", "?require=redis&x=1"} {
+		if r := ts.do(t, "GET", "/readyz"+q); r.StatusCode() != 400 || !strings.Contains(string(r.Body()), `"error":"bad_query"`) {
+			t.Errorf("readyz%s: %d %s, want 400 bad_query: a probe meant to gate must not silently not", q, r.StatusCode(), r.Body())
+		}
 	}
 }
 
