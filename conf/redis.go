@@ -70,7 +70,7 @@ const MaxWaitReplicas = 64
 func (c *Config) validateRedis(errs *Errors) {
 	r := c.Redis
 	for i, a := range r.Addrs {
-		checkAddr(errs, Index("redis.addrs", i), a, true)
+		checkAddr(errs, Index("redis.addrs", i), a, seedAddr)
 	}
 	positive(errs, "redis.timeout", r.Timeout)
 	positive(errs, "redis.dial_timeout", r.DialTimeout)

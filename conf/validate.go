@@ -2,6 +2,7 @@ package conf
 
 import (
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ const (
 // It does no I/O; filter sections are checked by the gateway's registry.
 func (c *Config) Validate(errs *Errors) {
 	s := c.Server
-	checkAddr(errs, "server.listen", s.Listen, true)
+	checkAddr(errs, "server.listen", s.Listen, listenAddr)
 	positive(errs, "server.read_timeout", s.ReadTimeout)
 	positive(errs, "server.write_timeout", s.WriteTimeout)
 	positive(errs, "server.idle_timeout", s.IdleTimeout)
@@ -49,7 +50,7 @@ func (c *Config) Validate(errs *Errors) {
 		errs.Addf("redis.tls.enabled", "must be true when other redis.tls settings are set")
 	}
 	if c.Admin.Listen != "" {
-		checkAddr(errs, "admin.listen", c.Admin.Listen, true)
+		checkAddr(errs, "admin.listen", c.Admin.Listen, listenAddr)
 		if sameListener(c.Admin.Listen, s.Listen) {
 			errs.Addf("admin.listen", "must differ from server.listen (%q): the two listeners cannot share a port", s.Listen)
 		}
@@ -100,7 +101,7 @@ func (c *Config) validateUpstreams(errs *Errors) {
 			errs.Addf(Join(p, "addrs"), "at least one host:port is required")
 		}
 		for j, a := range u.Addrs {
-			checkAddr(errs, Index(Join(p, "addrs"), j), a, false)
+			checkAddr(errs, Index(Join(p, "addrs"), j), a, dialAddr)
 		}
 		positive(errs, Join(p, "connect_timeout"), u.ConnectTimeout)
 		positive(errs, Join(p, "timeout"), u.Timeout)
@@ -342,10 +343,30 @@ func oneOf(errs *Errors, path, v string, allowed ...string) {
 	errs.Addf(path, "must be one of %s; got %q", strings.Join(allowed, ", "), v)
 }
 
-func checkAddr(errs *Errors, path, addr string, listen bool) {
+// How checkAddr reads an address.
+type addrKind int
+
+const (
+	listenAddr addrKind = iota // a listener: the host may be empty (every address), port 0 is any free port
+	dialAddr                   // a peer: host and port required
+	seedAddr                   // a Redis seed: the host may be empty (this machine)
+)
+
+// checkAddr checks a host:port, the port a number in 1..65535 (or 0 for
+// a listener), so that a typo fails the load, not the listen or the
+// first dial.
+func checkAddr(errs *Errors, path, addr string, kind addrKind) {
 	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port == "" || (!listen && host == "") {
+	if err != nil || port == "" || (kind == dialAddr && host == "") {
 		errs.Addf(path, "must be host:port, got %q", addr)
+		return
+	}
+	lo := 1
+	if kind == listenAddr {
+		lo = 0
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < lo || n > 65535 || port != strconv.Itoa(n) {
+		errs.Addf(path, "port must be a number in %d..65535, got %q", lo, addr)
 	}
 }
 
