@@ -96,10 +96,14 @@ images have no curl). With --config the URL is built from server.listen
 Exit codes: 0 healthy, 1 unhealthy or unreachable, 2 usage or config error.
 `},
 	"admin": {cmdAdmin, adminHelp},
-	"version": {func(_ []string, stdout, _ io.Writer) int {
+	"version": {func(args []string, stdout, stderr io.Writer) int {
+		if len(args) > 0 { // every command refuses what it does not take
+			fmt.Fprintf(stderr, "flashgate version: unexpected argument %q (version takes none)\n", args[0])
+			return exitConfig
+		}
 		fmt.Fprintln(stdout, "flashgate", version)
 		return exitOK
-	}, "usage: flashgate version\n\nPrint the version. Exit code 0.\n"},
+	}, "usage: flashgate version\n\nPrint the version. Exit codes: 0, 2 for any argument.\n"},
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

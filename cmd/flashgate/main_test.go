@@ -51,6 +51,8 @@ func TestExitCodes(t *testing.T) {
 		{"serve unknown flag", []string{"serve", "--nope"}, exitConfig, "flag provided but not defined"},
 		{"check missing file", []string{"check", "--config", "/nonexistent/flashgate.yaml"}, exitConfig, "nonexistent"},
 		{"check two files", []string{"check", "--config", "../../conf/demo.yaml", "other.yaml"}, exitConfig, `unexpected argument "other.yaml"`},
+		{"version with a flag", []string{"version", "--bogus"}, exitConfig, `flashgate version: unexpected argument "--bogus"`},
+		{"version with an argument", []string{"version", "extra"}, exitConfig, `unexpected argument "extra"`},
 		{"health two targets", []string{"health", "--config", "x", "--url", "y"}, exitConfig, "not both"},
 		{"health unreachable", []string{"health", "--url", "http://127.0.0.1:1/healthz", "--timeout", "500ms"}, exitFail, "unhealthy"},
 		{"admin no call", []string{"admin", "--token", "t"}, exitConfig, "a CALL is required"},
