@@ -48,11 +48,20 @@ func (a *AdminCall) JSON(status int, v any) {
 	a.Ctx.SetBody(b.Bytes())
 }
 
-// Error writes {"error": reason, "message": msg} with status.
+// Error writes {"error": reason, "message": msg} with status. A 503 (the
+// store or Redis not answering: worth trying again) says when, with
+// Retry-After, as the public port's 503s do.
 func (a *AdminCall) Error(status int, reason, msg string) {
 	a.reason = reason
+	if status == fasthttp.StatusServiceUnavailable {
+		a.Ctx.Response.Header.Set("Retry-After", adminRetryAfter)
+	}
 	a.JSON(status, map[string]any{"error": reason, "message": msg, "status": status})
 }
+
+// adminRetryAfter is the Retry-After of the admin API's 503s, in seconds:
+// about the Redis breaker's open time, after which a call may get through.
+const adminRetryAfter = "1"
 
 // Param is a path parameter of the admin route, percent-decoded: a
 // backend that builds the URL with encodeURIComponent sends an order key's

@@ -551,3 +551,19 @@ func TestAdminBearerScheme(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminErrorRetryAfter: an admin 503 (the store or Redis not
+// answering) says when to try again, as the public port's 503s do; a
+// refusal that asking again cannot change (4xx) does not.
+func TestAdminErrorRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		want   string
+	}{{503, "1"}, {400, ""}, {404, ""}, {409, ""}} {
+		a := &AdminCall{Ctx: &fasthttp.RequestCtx{}}
+		a.Error(tc.status, "r", "m")
+		if got := string(a.Ctx.Response.Header.Peek("Retry-After")); got != tc.want || a.Ctx.Response.StatusCode() != tc.status {
+			t.Errorf("Error(%d): status %d, Retry-After %q, want %q", tc.status, a.Ctx.Response.StatusCode(), got, tc.want)
+		}
+	}
+}

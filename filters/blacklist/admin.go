@@ -100,7 +100,7 @@ func target(a *gateway.AdminCall) (e entry, raw string, ls []*list, ok bool) {
 		if byKey {
 			msg += " under key " + strconv.Quote(key)
 		}
-		a.Error(503, "no_redis", msg)
+		a.Error(409, "no_redis", msg) // the config, not Redis: asking again cannot help
 		return entry{}, "", nil, false
 	}
 	return e, raw, ls, true

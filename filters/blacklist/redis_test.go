@@ -168,7 +168,7 @@ routes:
 		t.Fatal(err)
 	}
 	defer in.Close()
-	if code, body := admin(t, in, adminAdd, "/admin/blacklist?entry=y"); code != 503 || body["error"] != "no_redis" {
+	if code, body := admin(t, in, adminAdd, "/admin/blacklist?entry=y"); code != 409 || body["error"] != "no_redis" {
 		t.Fatalf("add without Redis: %d %v", code, body)
 	}
 	if code, body := admin(t, nil, adminList, "/admin/blacklist"); code != 404 || body["error"] != "no_blacklist" {

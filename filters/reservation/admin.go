@@ -84,7 +84,7 @@ func adminAdd(a *gateway.AdminCall) {
 		}
 	}
 	if len(done) == 0 {
-		a.Error(503, "no_redis", "the reservation list of activity "+strconv.Quote(id)+" has no Redis set (redis_key_pattern)")
+		a.Error(409, "no_redis", "the reservation list of activity "+strconv.Quote(id)+" has no Redis set (redis_key_pattern)")
 		return
 	}
 	a.JSON(200, map[string]any{"activity": id, "received": len(users), "added": added})
