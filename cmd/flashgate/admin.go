@@ -299,7 +299,7 @@ func (c adminClient) doStatus(call adminCall) ([]byte, int, error) {
 		req.SetBody(call.body)
 	}
 	if err := c.client.DoTimeout(req, resp, c.timeout); err != nil {
-		return nil, 0, fmt.Errorf("%s %s: %v\n", call.method, call.path, err)
+		return nil, 0, fmt.Errorf("%s %s: %s\n", call.method, call.path, explain(err, c.client.TLSConfig != nil, "call it with --cacert FILE, or --config FILE"))
 	}
 	code := resp.StatusCode()
 	if code < 200 || code > 299 {

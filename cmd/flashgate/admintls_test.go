@@ -71,4 +71,12 @@ func TestAdminTLS(t *testing.T) {
 	if _, err := adminTLS(certs.Key); err == nil {
 		t.Error("a key file taken as a certificate file")
 	}
+	// Plain HTTP to the TLS port: the handshake fails and the server
+	// closes the connection; the error says what to do, not fasthttp's
+	// advice to a server's author.
+	plain := adminClient{addr: net.JoinHostPort("127.0.0.1", port), token: "secret-token-0123456789", timeout: 5 * time.Second, client: &fasthttp.Client{}}
+	_, err = plain.do(call)
+	if err == nil || !strings.Contains(err.Error(), "if it serves HTTPS") || !strings.Contains(err.Error(), "--cacert FILE") || strings.Contains(err.Error(), "connection: close") {
+		t.Errorf("plain HTTP to a TLS admin port: %v, want the HTTPS hint", err)
+	}
 }

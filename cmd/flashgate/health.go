@@ -53,7 +53,7 @@ func cmdHealth(args []string, stdout, stderr io.Writer) int {
 	}
 	code, body, err := client.GetTimeout(nil, target, *timeout)
 	if err != nil {
-		fmt.Fprintf(stderr, "unhealthy: %s: %v\n", target, err)
+		fmt.Fprintf(stderr, "unhealthy: %s: %s\n", target, explain(err, strings.HasPrefix(target, "https://"), "use an https:// --url, or --config FILE"))
 		return exitFail
 	}
 	if code != fasthttp.StatusOK {
