@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -180,11 +181,32 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 	ad.srv = &fasthttp.Server{
 		Handler: adminAuth(token, s.log, r.Handler), NoDefaultServerHeader: true,
 		ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout,
-		MaxRequestBodySize: 8 << 20,
+		MaxRequestBodySize: adminMaxBody,
 		Logger:             newFasthttpLog(s.log, s.deps.Now),
-		ErrorHandler:       errorHandler,
+		ErrorHandler:       adminErrorHandler(s.log),
 	}
 	return ad, nil
+}
+
+// adminMaxBody bounds an admin call's body (a reservation list, say).
+const adminMaxBody = 8 << 20
+
+// adminErrorHandler is errorHandler for the admin listener, which also
+// logs the calls refused before any handler ran (a body over 8 MiB: 413,
+// oversized headers, a malformed or late request), so that no refused
+// call is missing from the audit trail. Anyone can cause one, token or
+// not, so one line per connLogEvery says how many, as for refused tokens.
+func adminErrorHandler(log *slog.Logger) func(*fasthttp.RequestCtx, error) {
+	var every sampled
+	return func(ctx *fasthttp.RequestCtx, err error) {
+		errorHandler(ctx, err)
+		if held, ok := every.allow(); ok && log != nil {
+			log.Warn("admin call refused before it was read", "method", string(ctx.Method()), "path", string(ctx.Path()),
+				"status", ctx.Response.StatusCode(), "reason", string(ctx.Response.Header.Peek(ReasonHeader)),
+				"remote", ctx.RemoteIP().String(), "err", err.Error(), "not_logged_since_last", held,
+				"note", "at most one a "+connLogEvery.String())
+		}
+	}
 }
 
 // Routes lists every route of the admin listener as "METHOD /path", in

@@ -58,4 +58,24 @@ func TestAdminAudit(t *testing.T) {
 	if n := strings.Count(out, "admin call refused: no valid token"); n != 1 || !strings.Contains(out, "not_logged_since_last=0") {
 		t.Errorf("want one line for five refused tokens:\n%s", out)
 	}
+
+	// A body over the admin limit is refused by fasthttp before any
+	// handler runs: it is on record all the same, sampled.
+	for range 2 {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.Header.SetMethod("POST")
+		req.SetRequestURI("http://admin.test/admin/activities/phone-sale/reservations")
+		req.Header.Set("Authorization", "Bearer "+steerToken)
+		req.SetBody(make([]byte, adminMaxBody+1))
+		if err := ac.c.DoTimeout(req, resp, 10*time.Second); err == nil && resp.StatusCode() != 413 {
+			t.Errorf("oversized admin body: %d, want 413", resp.StatusCode())
+		}
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
+	}
+	out = logs.String()
+	if n := strings.Count(out, "admin call refused before it was read"); n != 1 ||
+		!strings.Contains(out, "path=/admin/activities/phone-sale/reservations status=413 reason=body_too_large") {
+		t.Errorf("want one sampled line for two oversized bodies:\n%s", out)
+	}
 }
