@@ -38,6 +38,14 @@ type State struct {
 	// seen is the shared decision count of the last read (-1: none yet).
 	seen   atomic.Int64
 	window atomic.Pointer[[]conf.Window] // nil: the YAML's windows
+	// The window override's own decision count, as for pauses: wseen is
+	// the count of the last read (-1: none yet); windowHeld is a window
+	// Redis lost (it counted fewer decisions than wseen), kept here and
+	// shared again every Poll, until then or until a decision recorded
+	// since (a count above windowBase, the one it was found lost at).
+	wseen      atomic.Int64
+	windowHeld atomic.Bool
+	windowBase atomic.Int64
 }
 
 // Paused reports whether purchases of the activity are stopped.
@@ -114,6 +122,10 @@ type backend interface {
 	// share it); ok false means one was.
 	sharePaused(ctx context.Context, id string, base int64) (ok bool, err error)
 	setWindow(ctx context.Context, id string, w *conf.Window) error
+	// shareWindow writes back window w, which Redis lost when its window
+	// decision count was base, unless a decision was recorded since; ok
+	// false means one was.
+	shareWindow(ctx context.Context, id string, w conf.Window, base int64) (ok bool, err error)
 	close()
 }
 
@@ -154,8 +166,10 @@ func (s *Store) stateLocked(id string) *State {
 		// An id missing from every read so far has had no decision
 		// recorded; before the first read nothing is known.
 		st.seen.Store(-1)
+		st.wseen.Store(-1)
 		if s.readOnce.Load() {
 			st.seen.Store(0)
+			st.wseen.Store(0)
 		}
 		s.states[id] = st
 	}
@@ -267,10 +281,45 @@ func (s *Store) SetWindow(ctx context.Context, id string, w *conf.Window) error 
 		}
 	}
 	s.gen.Add(1)
-	if s.State(id).setWindow(w) {
+	st := s.State(id)
+	st.windowHeld.Store(false) // an operator's decision, recorded: it stands
+	if st.setWindow(w) {
 		s.notify(id)
 	}
 	return nil
+}
+
+// shareWindows writes back every window override Redis lost; it reports
+// the ids written back and those over which Redis holds a later
+// decision (dropped: that decision applies at the next read).
+func (s *Store) shareWindows(ctx context.Context) (shared, superseded []string) {
+	s.mu.Lock()
+	var ids []string
+	for id, st := range s.states {
+		if st.windowHeld.Load() {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.Unlock()
+	sort.Strings(ids)
+	for _, id := range ids {
+		st := s.State(id)
+		s.pauseMu.Lock() // ordered against apply, as for pauses
+		w, ok := st.Window()
+		if st.windowHeld.Load() && ok {
+			switch done, err := s.be.shareWindow(ctx, id, w, st.windowBase.Load()); {
+			case err != nil: // tried again next poll
+			case done:
+				st.windowHeld.Store(false)
+				shared = append(shared, id)
+			default:
+				st.windowHeld.Store(false)
+				superseded = append(superseded, id)
+			}
+		}
+		s.pauseMu.Unlock()
+	}
+	return shared, superseded
 }
 
 // Entry is one activity's overrides, for the admin API.
@@ -279,7 +328,8 @@ type Entry struct {
 	Paused bool
 	// decided counts the shared pause and resume decisions, read from
 	// Redis: one recorded after a local pause was taken wins over it.
-	decided int64
+	// wdecided counts the window decisions (set, clear) alike.
+	decided, wdecided int64
 	// HereOnly: the pause holds on this instance only (ErrPausedLocally).
 	HereOnly bool
 	Window   *conf.Window
@@ -306,8 +356,8 @@ func (s *Store) List() []Entry {
 // apply makes the local states match a snapshot read from the shared
 // store at generation gen; a snapshot older than a local write is
 // dropped. It returns the activities whose shared pause it turned on or
-// off (another instance), and those whose shared pause Redis lost, which
-// it keeps, for the log.
+// off (another instance), and those whose shared pause or window Redis
+// lost, which it keeps, for the log.
 //
 // Redis can lose what it held (restarted without persistence, a failover
 // to a replica that lagged): then it holds fewer decisions than this
@@ -315,12 +365,14 @@ func (s *Store) List() []Entry {
 // it stays on, held here and shared again like a pause taken while Redis
 // was down; only a decision recorded later, which counts higher than the
 // one the pause was held at, lifts it. An operator's brake is never
-// released by a loss.
-func (s *Store) apply(gen uint64, snap map[string]Entry) (paused, resumed, kept []string) {
+// released by a loss, nor is a window override undone (a sale an
+// operator ended early would open again): windows count their own
+// decisions and are kept and written back the same way.
+func (s *Store) apply(gen uint64, snap map[string]Entry) (r applied) {
 	s.pauseMu.Lock() // a local pause is shared, dropped or kept in one order with this
 	defer s.pauseMu.Unlock()
 	if s.gen.Load() != gen {
-		return nil, nil, nil
+		return r
 	}
 	var changed []string
 	s.mu.Lock()
@@ -333,7 +385,7 @@ func (s *Store) apply(gen uint64, snap map[string]Entry) (paused, resumed, kept 
 		if lost := e.decided < st.seen.Load(); lost && st.paused.Load() && !e.Paused && !st.local.Load() {
 			st.local.Store(true)
 			st.localBase.Store(e.decided)
-			kept = append(kept, id)
+			r.keptPauses = append(r.keptPauses, id)
 		}
 		if base := st.localBase.Load(); st.local.Load() && base >= 0 && e.decided > base {
 			st.local.Store(false) // an operator decided since, on another instance (or this one's write landed): that stands
@@ -342,12 +394,22 @@ func (s *Store) apply(gen uint64, snap map[string]Entry) (paused, resumed, kept 
 		st.paused.Store(e.Paused)
 		if after := st.Paused(); after != before {
 			if after {
-				paused = append(paused, id)
+				r.paused = append(r.paused, id)
 			} else {
-				resumed = append(resumed, id)
+				r.resumed = append(r.resumed, id)
 			}
 		}
-		if st.setWindow(e.Window) {
+		// A window override Redis lost is kept, the same way.
+		if lost := e.wdecided < st.wseen.Load(); lost && e.Window == nil && st.window.Load() != nil && !st.windowHeld.Load() {
+			st.windowHeld.Store(true)
+			st.windowBase.Store(e.wdecided)
+			r.keptWindows = append(r.keptWindows, id)
+		}
+		if st.windowHeld.Load() && e.wdecided > st.windowBase.Load() {
+			st.windowHeld.Store(false) // a window decision since: it stands
+		}
+		st.wseen.Store(e.wdecided)
+		if !st.windowHeld.Load() && st.setWindow(e.Window) {
 			changed = append(changed, id)
 		}
 	}
@@ -356,10 +418,17 @@ func (s *Store) apply(gen uint64, snap map[string]Entry) (paused, resumed, kept 
 	for _, id := range changed {
 		s.notify(id)
 	}
-	sort.Strings(paused)
-	sort.Strings(resumed)
-	sort.Strings(kept)
-	return paused, resumed, kept
+	sort.Strings(r.paused)
+	sort.Strings(r.resumed)
+	sort.Strings(r.keptPauses)
+	sort.Strings(r.keptWindows)
+	return r
+}
+
+// applied is what a read changed, for the log: pauses turned on or off
+// by another instance, and the pauses and windows Redis lost, kept here.
+type applied struct {
+	paused, resumed, keptPauses, keptWindows []string
 }
 
 // Close stops sharing; the states keep their last values.

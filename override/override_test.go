@@ -3,6 +3,7 @@ package override
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -245,7 +246,10 @@ func (f *fakeBackend) sharePaused(_ context.Context, id string, base int64) (boo
 }
 
 func (f *fakeBackend) setWindow(context.Context, string, *conf.Window) error { return nil }
-func (f *fakeBackend) close()                                                {}
+func (f *fakeBackend) shareWindow(context.Context, string, conf.Window, int64) (bool, error) {
+	return true, nil
+}
+func (f *fakeBackend) close() {}
 
 // poll is one read of the shared hash by s, as the Redis poll does.
 func (f *fakeBackend) poll(s *Store) {
@@ -256,7 +260,7 @@ func (f *fakeBackend) poll(s *Store) {
 		snap[id] = Entry{ID: id, Paused: f.sh.paused[id], decided: at}
 	}
 	f.sh.mu.Unlock()
-	_, _, _ = s.apply(gen, snap)
+	_ = s.apply(gen, snap)
 	s.shareLocal(context.Background())
 }
 
@@ -416,5 +420,48 @@ func TestHeldPauseSurvivesRedisLosingDecisions(t *testing.T) {
 	if !a.State("x").Paused() || !b.State("x").Paused() || a.State("x").PausedHereOnly() {
 		t.Fatalf("after Redis lost its decisions: A paused %v (here only %v), B paused %v: want the held pause shared",
 			a.State("x").Paused(), a.State("x").PausedHereOnly(), b.State("x").Paused())
+	}
+}
+
+// TestWindowSurvivesRedisLosingIt: a window override (here a sale an
+// operator ended early) that Redis loses stays in force on every
+// instance and is written back; a window cleared by an operator
+// afterwards is a decision Redis records, and clears it everywhere.
+func TestWindowSurvivesRedisLosingIt(t *testing.T) {
+	rs := redistest.Start(t)
+	ctx := context.Background()
+	rc := redistest.Client(t, rs.Addr())
+	open := func() *Store {
+		s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", 200*time.Millisecond, nil)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	ended := conf.Window{End: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if err := a.SetWindow(ctx, "sale", &ended); err != nil {
+		t.Fatal(err)
+	}
+	has := func(s *Store) bool { w, ok := s.State("sale").Window(); return ok && w.End.Equal(ended.End) }
+	within(t, func() bool { return has(b) })
+	time.Sleep(2 * Poll) // both have read the window decision count
+	if err := rc.Do(ctx, rc.B().Del().Key("fg:overrides").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(4 * Poll); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if !has(a) || !has(b) {
+			t.Fatalf("a window override Redis lost was undone: a %v, b %v", has(a), has(b))
+		}
+	}
+	within(t, func() bool {
+		v, err := rc.Do(ctx, rc.B().Hget().Key("fg:overrides").Field("window:sale").Build()).ToString()
+		return err == nil && strings.Contains(v, "2026-01-01")
+	})
+	if err := b.SetWindow(ctx, "sale", nil); err != nil {
+		t.Fatal(err)
+	}
+	within(t, func() bool { return !has(a) && !has(b) })
+	time.Sleep(3 * Poll)
+	if has(a) || has(b) {
+		t.Fatal("a cleared window came back")
 	}
 }

@@ -37,7 +37,7 @@ func NewRedis(ctx context.Context, client rueidis.Client, prefix string, timeout
 	if failing {
 		log.Warn("overrides: cannot read Redis at start; pauses and window overrides apply once it answers", "err", err)
 	} else {
-		_, _, _ = s.apply(gen, snap)
+		_ = s.apply(gen, snap)
 	}
 	rb.wg.Add(1)
 	go rb.poll(s, failing)
@@ -55,9 +55,10 @@ type redisBackend struct {
 }
 
 const (
-	fieldPaused  = "paused:"
-	fieldDecided = "decided:"
-	fieldWindow  = "window:"
+	fieldPaused   = "paused:"
+	fieldDecided  = "decided:"
+	fieldWindow   = "window:"
+	fieldWDecided = "wdecided:"
 )
 
 // wireWindow is a window as stored in Redis and shown by the admin API.
@@ -108,12 +109,44 @@ func (rb *redisBackend) sharePaused(ctx context.Context, id string, base int64) 
 	return n == 1 || n == 2, err
 }
 
+// A window override is the field window:<id> (JSON, absent once
+// cleared, as older gateways read it), and wdecided:<id> counts the
+// operators' window decisions, so that a window Redis lost (fewer
+// decisions than an instance read) is told from one an operator cleared.
+var setWindowScript = rueidis.NewLuaScript(`
+if ARGV[1] == '' then redis.call('HDEL', KEYS[1], ARGV[2]) else redis.call('HSET', KEYS[1], ARGV[2], ARGV[1]) end
+redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
+return 1`)
+
+// shareWindowScript writes back window ARGV[1] that Redis lost at window
+// decision count ARGV[4], unless a decision was recorded since. Reply 1
+// written, 0 a later decision stands.
+var shareWindowScript = rueidis.NewLuaScript(`
+local n = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0')
+if n > tonumber(ARGV[4]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
+return 1`)
+
 func (rb *redisBackend) setWindow(ctx context.Context, id string, w *conf.Window) error {
 	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
 	defer cancel()
-	if w == nil {
-		return rb.client.Do(ctx, rb.client.B().Hdel().Key(rb.key).Field(fieldWindow+id).Build()).Error()
+	v := ""
+	if w != nil {
+		v = windowJSON(*w)
 	}
+	return setWindowScript.Exec(ctx, rb.client, []string{rb.key}, []string{v, fieldWindow + id, fieldWDecided + id}).Error()
+}
+
+func (rb *redisBackend) shareWindow(ctx context.Context, id string, w conf.Window, base int64) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
+	defer cancel()
+	n, err := shareWindowScript.Exec(ctx, rb.client, []string{rb.key},
+		[]string{windowJSON(w), fieldWindow + id, fieldWDecided + id, strconv.FormatInt(base, 10)}).AsInt64()
+	return n == 1, err
+}
+
+func windowJSON(w conf.Window) string {
 	var ww wireWindow
 	if !w.Start.IsZero() {
 		ww.Start = &w.Start
@@ -122,7 +155,7 @@ func (rb *redisBackend) setWindow(ctx context.Context, id string, w *conf.Window
 		ww.End = &w.End
 	}
 	b, _ := json.Marshal(ww)
-	return rb.client.Do(ctx, rb.client.B().Hset().Key(rb.key).FieldValue().FieldValue(fieldWindow+id, string(b)).Build()).Error()
+	return string(b)
 }
 
 func (rb *redisBackend) read(ctx context.Context) (map[string]Entry, error) {
@@ -145,6 +178,12 @@ func (rb *redisBackend) read(ctx context.Context) (map[string]Entry, error) {
 			e := snap[id]
 			e.ID = id
 			e.decided, _ = strconv.ParseInt(v, 10, 64)
+			snap[id] = e
+		case strings.HasPrefix(f, fieldWDecided):
+			id := f[len(fieldWDecided):]
+			e := snap[id]
+			e.ID = id
+			e.wdecided, _ = strconv.ParseInt(v, 10, 64)
 			snap[id] = e
 		case strings.HasPrefix(f, fieldWindow):
 			id := f[len(fieldWindow):]
@@ -193,18 +232,21 @@ func (rb *redisBackend) poll(s *Store, failing bool) {
 			rb.log.Info("overrides: Redis answers again")
 		}
 		failing = false
-		paused, resumed, kept := s.apply(gen, snap)
+		r := s.apply(gen, snap)
 		// Not by this instance (its own writes are logged by the admin
 		// call): another instance's pause, or one lost from Redis, which
 		// would resume a sale with nothing said.
-		for _, id := range paused {
+		for _, id := range r.paused {
 			rb.log.Info("overrides: activity paused, by another instance (read from Redis)", "activity", id)
 		}
-		for _, id := range resumed {
+		for _, id := range r.resumed {
 			rb.log.Warn("overrides: activity no longer paused, not by this instance: resumed on another instance", "activity", id)
 		}
-		for _, id := range kept {
+		for _, id := range r.keptPauses {
 			rb.log.Warn("overrides: the pause was lost from Redis (it holds fewer decisions than this instance read: restarted empty, or failed over to a replica that lagged); it stays on, held here and shared again", "activity", id)
+		}
+		for _, id := range r.keptWindows {
+			rb.log.Warn("overrides: the window override was lost from Redis (it holds fewer window decisions than this instance read); it stays in force, held here and written back", "activity", id)
 		}
 		shared, superseded := s.shareLocal(context.Background())
 		for _, id := range shared {
@@ -212,6 +254,13 @@ func (rb *redisBackend) poll(s *Store, failing bool) {
 		}
 		for _, id := range superseded {
 			rb.log.Warn("overrides: the pause held on this instance only is dropped: an operator paused or resumed the activity since, on another instance (Redis holds that decision)", "activity", id)
+		}
+		wshared, wsuperseded := s.shareWindows(context.Background())
+		for _, id := range wshared {
+			rb.log.Info("overrides: the window override Redis lost is written back", "activity", id)
+		}
+		for _, id := range wsuperseded {
+			rb.log.Warn("overrides: the window override Redis lost is not written back: an operator set or cleared the window since (Redis holds that decision)", "activity", id)
 		}
 	}
 }
