@@ -98,9 +98,9 @@ type Forwarder struct {
 	sem   chan struct{}
 	mu    sync.Mutex
 	owned map[string]*streamItem // by activity/shard/id: read and not finished
-	// doneWhileReread is the entries finished since a readOwn began (nil
-	// when none runs): see readOwn.
-	doneWhileReread map[string]struct{}
+	// doneThisRound is the entries finished since this round's reads
+	// began (nil between ownAll and the next round): see beginReads.
+	doneThisRound map[string]struct{}
 	// grouped is each activity's shard count whose groups exist, so the
 	// refresh each second creates groups only for new Streams (Run's
 	// goroutine alone uses it).
@@ -221,6 +221,7 @@ func (f *Forwarder) Run(ctx context.Context) {
 		// owned (and touched) at once, and starts at once: an entry read
 		// but left waiting untouched could look idle to another instance.
 		// The first shard read rotates, so a small budget reaches all.
+		f.beginReads()
 		free := f.cfg.MaxInflight - len(f.sem)
 		buf = buf[:0]
 		if free > 0 && len(shards) > 0 {
@@ -254,11 +255,17 @@ func (f *Forwarder) Run(ctx context.Context) {
 				}
 				if reread[s] {
 					qs, err := f.readOwn(work, s)
-					if err != nil {
-						continue // Redis still failing: read nothing new here yet
-					}
-					delete(reread, s)
-					buf = append(buf, qs...)
+					switch {
+					case stock.IsNoGroup(err):
+						// The group is gone (Redis lost it): so is its
+						// pending list. Re-create it, as below.
+						delete(reread, s)
+						refreshed = time.Time{}
+						clear(f.grouped)
+					case err == nil:
+						delete(reread, s)
+						buf = append(buf, qs...)
+					} // else Redis still failing: read again next round
 				}
 				qs, err := f.log.ReadOrders(work, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, n)
 				switch {

@@ -106,6 +106,7 @@ func TestRereadSkipsWhatFinishedMeanwhile(t *testing.T) {
 	}
 	owned := fw.ownAll(read[:1], nil) // the first one is under way here
 	l.item = owned[0]
+	fw.beginReads()
 	again, err := fw.readOwn(ctx, shardRef{f.act, shard})
 	if err != nil {
 		t.Fatal(err)
@@ -118,5 +119,102 @@ func TestRereadSkipsWhatFinishedMeanwhile(t *testing.T) {
 	}
 	if want := len(read) - 1; len(started) != want {
 		t.Fatalf("reread started %d entries, want the %d still pending", len(started), want)
+	}
+}
+
+// downReads is Redis not answering the forwarder's reads while down is
+// set: they fail without running.
+type downReads struct {
+	*stock.RedisStore
+	down  atomic.Bool
+	tried atomic.Int32
+}
+
+func (l *downReads) ReadOrders(ctx context.Context, a string, s int, g, c string, n int) ([]stock.QueuedOrder, error) {
+	if l.down.Load() {
+		l.tried.Add(1)
+		return nil, stock.ErrUnavailable
+	}
+	return l.RedisStore.ReadOrders(ctx, a, s, g, c, n)
+}
+
+func (l *downReads) ReadOwnPending(ctx context.Context, a string, s int, g, c, after string, n int) ([]stock.QueuedOrder, error) {
+	if l.down.Load() {
+		return nil, stock.ErrUnavailable
+	}
+	return l.RedisStore.ReadOwnPending(ctx, a, s, g, c, after, n)
+}
+
+// TestRereadAfterLostGroup: reads failed (Redis away), and Redis came
+// back without the consumer group (restarted empty, a lagging failover):
+// the read of the own pending list meets NOGROUP, the groups are made
+// again and the orders admitted since are delivered; the Stream is not
+// left unread for ever.
+func TestRereadAfterLostGroup(t *testing.T) {
+	f := newFixture(t, []string{redistest.Start(t).Addr()}, "lostgroup", 10)
+	be := newBackend(func(*Order, int) (int, error) { return 201, nil })
+	l := &downReads{RedisStore: f.r}
+	fw := f.forwarderOn(t, l, "a", be, 1000, nil)
+	ctx := context.Background()
+	if err := f.r.CreateGroups(ctx, f.act, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	l.down.Store(true)
+	runFw(t, fw)
+	within(t, 10*time.Second, "failed reads of every Stream", func() bool { return l.tried.Load() >= 3 })
+	keys, err := f.client.Do(ctx, f.client.B().Keys().Pattern("*:orders").Build()).AsStrSlice()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("orders Streams: %v %v", keys, err)
+	}
+	for _, k := range keys { // Redis back without the group
+		if err := f.client.Do(ctx, f.client.B().XgroupDestroy().Key(k).Group("orders").Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.down.Store(false)
+	tickets := f.sell(t, 3)
+	within(t, 15*time.Second, "delivered after the group was lost", func() bool { return f.depth(t) == 0 })
+	if orders, sends := be.count(); orders != len(tickets) || sends != len(tickets) {
+		t.Errorf("%d sends of %d orders (%d sold)", sends, orders, len(tickets))
+	}
+}
+
+// TestClaimedOwnFinishedMeanwhile: XAUTOCLAIM returns this consumer's
+// own entries when they look idle; one finished between that reply and
+// ownAll is not started again (it would be sent twice: its ledger says
+// claimed, which reads as a redelivery).
+func TestClaimedOwnFinishedMeanwhile(t *testing.T) {
+	f := newFixture(t, []string{redistest.Start(t).Addr()}, "claimown", 10)
+	f.sell(t, 7)
+	fw := f.forwarder(t, "a", newBackend(func(*Order, int) (int, error) { return 201, nil }), 1000, nil)
+	ctx := context.Background()
+	if err := f.r.CreateGroups(ctx, f.act, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	var read []stock.QueuedOrder
+	var shard int
+	for s := range 3 {
+		qs, err := f.r.ReadOrders(ctx, f.act, s, "orders", "a", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(qs) >= 2 {
+			read, shard = qs, s
+			break
+		}
+	}
+	if len(read) < 2 {
+		t.Fatal("no Stream holds two orders")
+	}
+	owned := fw.ownAll(read, nil)
+	time.Sleep(20 * time.Millisecond) // idle beyond the claim below
+	fw.beginReads()
+	claimed, _, err := f.r.ClaimIdle(ctx, f.act, shard, "orders", "a", 10*time.Millisecond, 10, "0-0")
+	if err != nil || len(claimed) != len(read) {
+		t.Fatalf("claim of the own idle entries: %d, %v", len(claimed), err)
+	}
+	fw.disown(owned[0]) // finished meanwhile
+	if again := fw.ownAll(claimed, nil); len(again) != 0 {
+		t.Fatalf("started %d entries again (first %s): one finished meanwhile, the rest still under way", len(again), again[0].q.ID)
 	}
 }

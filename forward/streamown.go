@@ -33,8 +33,8 @@ func (f *Forwarder) ownAll(qs []stock.QueuedOrder, out []*streamItem) []*streamI
 			mine.lost.Store(false)
 			continue
 		}
-		if _, done := f.doneWhileReread[k]; done && qs[i].Reread {
-			continue // finished after readOwn's read saw it pending: not again
+		if _, done := f.doneThisRound[k]; done {
+			continue // finished after a read of this round saw it pending: not again
 		}
 		it := &streamItem{q: qs[i]}
 		f.owned[k] = it
@@ -43,7 +43,7 @@ func (f *Forwarder) ownAll(qs []stock.QueuedOrder, out []*streamItem) []*streamI
 		}
 		out = append(out, it)
 	}
-	f.doneWhileReread = nil
+	f.doneThisRound = nil
 	return out
 }
 
@@ -52,26 +52,34 @@ func (f *Forwarder) disown(it *streamItem) {
 	k := itemKey(&it.q)
 	if f.owned[k] == it {
 		delete(f.owned, k)
-		if f.doneWhileReread != nil {
-			f.doneWhileReread[k] = struct{}{}
+		if f.doneThisRound != nil {
+			f.doneThisRound[k] = struct{}{}
 		}
 	}
 	f.mu.Unlock()
 }
 
+// beginReads opens a round's reads: from now until ownAll, an entry this
+// forwarder finishes is remembered, because a read of the round may have
+// seen it still pending. XAUTOCLAIM returns this consumer's own entries
+// when they look idle (its touches failed while Redis was away), and
+// readOwn returns every own pending entry: one finished between such a
+// reply and ownAll is no longer owned, and would be started again (and
+// sent again: its ledger says it was claimed). A ">" read never returns
+// an entry already delivered to anyone, so nothing else is skipped.
+func (f *Forwarder) beginReads() {
+	f.mu.Lock()
+	f.doneThisRound = map[string]struct{}{}
+	f.mu.Unlock()
+}
+
 // readOwn reads this consumer's own pending entries of Stream s again,
 // page by page: those a failed read left there, beside the ones it works
-// on (which ownAll skips). An entry finished between the read and ownAll
-// was pending when read and is no longer: doneWhileReread keeps such
-// entries from being started again. The pages are bounded by what the
-// consumer can hold: its owned entries (at most MaxInflight) and what
-// failed reads delivered (each at most MaxInflight).
+// on (which ownAll skips, as it skips those finished meanwhile: see
+// beginReads). The pages are bounded by what the consumer can hold: its
+// owned entries (at most MaxInflight) and what failed reads delivered
+// (each at most MaxInflight).
 func (f *Forwarder) readOwn(ctx context.Context, s shardRef) ([]stock.QueuedOrder, error) {
-	f.mu.Lock()
-	if f.doneWhileReread == nil {
-		f.doneWhileReread = map[string]struct{}{}
-	}
-	f.mu.Unlock()
 	var out []stock.QueuedOrder
 	after := "0"
 	page := 2 * f.cfg.MaxInflight
