@@ -47,6 +47,11 @@ func newActivity(i int, c conf.Activity) *Activity {
 // Paused reports whether an operator stopped this activity's purchases.
 func (a *Activity) Paused() bool { return a.override.Paused() }
 
+// OverridesKnown reports whether the activity's pause and window
+// overrides have been read (override.State.Known): until then its
+// purchases fail closed.
+func (a *Activity) OverridesKnown() bool { return a.override.Known() }
+
 // Override is the activity's operator overrides (nil for an activity
 // built by hand in a test).
 func (a *Activity) Override() *override.State { return a.override }

@@ -46,7 +46,10 @@ type Route struct {
 	// a stock unit is ever shed.
 	shed     *shed.Shedder
 	shedPage *Page
-	shedded  prometheus.Counter
+	// busy is the instance's busy page (503 busy): what a purchase gets
+	// while the activity's overrides are not known yet.
+	busy    *Page
+	shedded prometheus.Counter
 	// units takes back the unit of a request a filter after stock refused.
 	units *Units
 	// order encodes the request as the order the stock filter queues
@@ -62,7 +65,7 @@ type Route struct {
 // owners maps each "METHOD path" registered so far to the route (its YAML
 // path) that holds it, so a conflict names both sides.
 func (in *Instance) addRoute(r *router.Router, owners map[string]string, path string, rc conf.Route, dr decodedRoute, env *Env) error {
-	rt := &Route{Name: rc.Name, metrics: newRouteMetrics(rc.Name), units: in.units}
+	rt := &Route{Name: rc.Name, metrics: newRouteMetrics(rc.Name), units: in.units, busy: in.busy}
 	if rc.Shed.Target > 0 {
 		rt.shed = shed.New(shed.Settings{Target: rc.Shed.Target, Interval: rc.Shed.Interval, Now: env.Now})
 		rt.shedPage = in.busy
@@ -240,6 +243,16 @@ func (rt *Route) handler(a *Activity, act func(r *Request)) fasthttp.RequestHand
 			rt.pauseRejects.Inc()
 			rt.metrics.rejected.Inc()
 			am.rejects.inc(rt.paused)
+			return
+		}
+		if rt.paused != nil && !a.OverridesKnown() {
+			// Started while Redis was down: an operator's pause may be in
+			// force unread. Busy, as with Redis down, until the first read.
+			noteRoute(ctx, rt, nil)
+			rt.gate.Done(gate, breaker.Ignore)
+			rt.busy.Write(ctx)
+			rt.metrics.rejected.Inc()
+			am.rejects.inc(rt.busy)
 			return
 		}
 		began, ok := rt.shed.Admit()

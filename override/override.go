@@ -46,7 +46,18 @@ type State struct {
 	wseen      atomic.Int64
 	windowHeld atomic.Bool
 	windowBase atomic.Int64
+	// known is the shared store's "read once" flag (nil for a local
+	// store): see Known.
+	known *atomic.Bool
 }
+
+// Known reports whether this instance knows the activity's overrides:
+// always with a local store; with a shared one once a read of Redis has
+// been applied. A gateway started while Redis was down does not know
+// whether an operator paused the sale or ended it early, so its
+// purchases fail closed (busy) until the first read, however soon
+// Redis answers the stock calls.
+func (s *State) Known() bool { return s == nil || s.known == nil || s.known.Load() }
 
 // Paused reports whether purchases of the activity are stopped.
 func (s *State) Paused() bool { return s != nil && (s.paused.Load() || s.local.Load()) }
@@ -167,6 +178,9 @@ func (s *Store) stateLocked(id string) *State {
 		// recorded; before the first read nothing is known.
 		st.seen.Store(-1)
 		st.wseen.Store(-1)
+		if s.be != nil {
+			st.known = &s.readOnce
+		}
 		if s.readOnce.Load() {
 			st.seen.Store(0)
 			st.wseen.Store(0)

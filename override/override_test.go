@@ -465,3 +465,23 @@ func TestWindowSurvivesRedisLosingIt(t *testing.T) {
 		t.Fatal("a cleared window came back")
 	}
 }
+
+// TestKnownAfterFirstRead: a shared store that could not read Redis at
+// start does not know its overrides (a pause may be in force unread), and
+// says so until its first read; a local store always knows.
+func TestKnownAfterFirstRead(t *testing.T) {
+	if !NewMemory().State("x").Known() {
+		t.Fatal("a local store does not know its own overrides")
+	}
+	rs := redistest.Start(t)
+	c := redistest.Client(t, rs.Addr())
+	rs.Kill()
+	s := NewRedis(context.Background(), c, "fg:", 200*time.Millisecond, nil)
+	t.Cleanup(func() { _ = s.Close() })
+	st := s.State("sale")
+	if st.Known() {
+		t.Fatal("overrides known without a read of Redis")
+	}
+	rs.Restart(t)
+	within(t, st.Known)
+}
