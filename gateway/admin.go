@@ -200,12 +200,22 @@ func adminErrorHandler(log *slog.Logger) func(*fasthttp.RequestCtx, error) {
 	var every sampled
 	return func(ctx *fasthttp.RequestCtx, err error) {
 		errorHandler(ctx, err)
-		if held, ok := every.allow(); ok && log != nil {
-			log.Warn("admin call refused before it was read", "method", string(ctx.Method()), "path", string(ctx.Path()),
-				"status", ctx.Response.StatusCode(), "reason", string(ctx.Response.Header.Peek(ReasonHeader)),
-				"remote", ctx.RemoteIP().String(), "err", err.Error(), "not_logged_since_last", held,
-				"note", "at most one a "+connLogEvery.String())
+		held, ok := every.allow()
+		if !ok || log == nil {
+			return
 		}
+		// fasthttp's header errors quote the request's first and last
+		// bytes, the Authorization header among them: redacted, as the
+		// public port's lines are. Method and path only when the header
+		// was read (a body too large); otherwise they are fasthttp's
+		// defaults, not the caller's.
+		attrs := []any{"status", ctx.Response.StatusCode(), "reason", string(ctx.Response.Header.Peek(ReasonHeader)),
+			"remote", ctx.RemoteIP().String(), "err", redactQuoted(err.Error()), "not_logged_since_last", held,
+			"note", "at most one a " + connLogEvery.String()}
+		if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+			attrs = append(attrs, "method", string(ctx.Method()), "path", string(ctx.Path()))
+		}
+		log.Warn("admin call refused before it was read", attrs...)
 	}
 }
 

@@ -75,7 +75,31 @@ func TestAdminAudit(t *testing.T) {
 	}
 	out = logs.String()
 	if n := strings.Count(out, "admin call refused before it was read"); n != 1 ||
-		!strings.Contains(out, "path=/admin/activities/phone-sale/reservations status=413 reason=body_too_large") {
+		!strings.Contains(out, "status=413 reason=body_too_large") || !strings.Contains(out, "path=/admin/activities/phone-sale/reservations") {
 		t.Errorf("want one sampled line for two oversized bodies:\n%s", out)
+	}
+}
+
+// TestAdminRefusedEarlyHidesToken: a call refused before its header was
+// read (431, headers over the read buffer) is logged without the bytes
+// fasthttp's error quotes, the bearer token among them.
+func TestAdminRefusedEarlyHidesToken(t *testing.T) {
+	var logs syncbuf.Buffer
+	ts := newTestServer(t, numbersYAML, Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ac := newAdminClient(t, ts, ts.deps, nil)
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod("POST")
+	req.SetRequestURI("http://admin.test/admin/activities/phone-sale/pause")
+	req.Header.Set("Authorization", "Bearer "+steerToken)
+	req.Header.Set("X-Big", strings.Repeat("b", 16<<10))
+	_ = ac.c.DoTimeout(req, resp, 5*time.Second)
+	out := logs.String()
+	if !strings.Contains(out, "admin call refused before it was read") {
+		t.Fatalf("no line for the refused call:\n%s", out)
+	}
+	if strings.Contains(out, steerToken) {
+		t.Fatalf("the admin token is in the log:\n%s", out)
 	}
 }
