@@ -127,16 +127,19 @@ var ErrResumedLocally = errors.New("override: the pause held on this instance is
 
 // backend is where overrides are shared: nil for the memory store.
 type backend interface {
-	setPaused(ctx context.Context, id string, paused bool) error
+	// Every write returns the decision count Redis then holds (n): the
+	// instance knows at once that Redis counts at least that many, so a
+	// read showing fewer says Redis lost this very write.
+	setPaused(ctx context.Context, id string, paused bool) (n int64, err error)
 	// sharePaused writes a pause held since the shared decision count
 	// was base, unless a decision was recorded since (base -1: unknown,
 	// share it); ok false means one was.
-	sharePaused(ctx context.Context, id string, base int64) (ok bool, err error)
-	setWindow(ctx context.Context, id string, w *conf.Window) error
+	sharePaused(ctx context.Context, id string, base int64) (ok bool, n int64, err error)
+	setWindow(ctx context.Context, id string, w *conf.Window) (n int64, err error)
 	// shareWindow writes back window w, which Redis lost when its window
 	// decision count was base, unless a decision was recorded since; ok
 	// false means one was.
-	shareWindow(ctx context.Context, id string, w conf.Window, base int64) (ok bool, err error)
+	shareWindow(ctx context.Context, id string, w conf.Window, base int64) (ok bool, n int64, err error)
 	close()
 }
 
@@ -229,7 +232,8 @@ func (s *Store) SetPaused(ctx context.Context, id string, paused bool) error {
 	s.pauseMu.Lock()
 	defer s.pauseMu.Unlock()
 	if s.be != nil {
-		if err := s.be.setPaused(ctx, id, paused); err != nil {
+		n, err := s.be.setPaused(ctx, id, paused)
+		if err != nil {
 			if paused {
 				st.localBase.Store(st.seen.Load())
 				st.local.Store(true)
@@ -241,6 +245,7 @@ func (s *Store) SetPaused(ctx context.Context, id string, paused bool) error {
 			}
 			return err // a shared pause needs Redis to resume: nothing changed
 		}
+		st.seen.Store(n)
 	}
 	s.gen.Add(1)
 	st.paused.Store(paused)
@@ -264,10 +269,11 @@ func (s *Store) shareLocal(ctx context.Context) (shared, superseded []string) {
 		st := s.State(id)
 		s.pauseMu.Lock()
 		if st.local.Load() {
-			switch ok, err := s.be.sharePaused(ctx, id, st.localBase.Load()); {
+			switch ok, n, err := s.be.sharePaused(ctx, id, st.localBase.Load()); {
 			case err != nil: // tried again next poll
 			case ok:
 				s.gen.Add(1)
+				st.seen.Store(n)
 				st.paused.Store(true)
 				st.local.Store(false)
 				shared = append(shared, id)
@@ -289,16 +295,22 @@ func (s *Store) SetWindow(ctx context.Context, id string, w *conf.Window) error 
 			return err
 		}
 	}
+	st := s.State(id)
+	s.pauseMu.Lock() // ordered with apply, which also writes the window and its count
 	if s.be != nil {
-		if err := s.be.setWindow(ctx, id, w); err != nil {
+		n, err := s.be.setWindow(ctx, id, w)
+		if err != nil {
+			s.pauseMu.Unlock()
 			return err
 		}
+		st.wseen.Store(n)
 	}
 	s.gen.Add(1)
-	st := s.State(id)
 	st.windowHeld.Store(false) // an operator's decision, recorded: it stands
-	if st.setWindow(w) {
-		s.notify(id)
+	changed := st.setWindow(w)
+	s.pauseMu.Unlock()
+	if changed {
+		s.notify(id) // outside the lock: listeners render pages
 	}
 	return nil
 }
@@ -321,9 +333,10 @@ func (s *Store) shareWindows(ctx context.Context) (shared, superseded []string) 
 		s.pauseMu.Lock() // ordered against apply, as for pauses
 		w, ok := st.Window()
 		if st.windowHeld.Load() && ok {
-			switch done, err := s.be.shareWindow(ctx, id, w, st.windowBase.Load()); {
+			switch done, n, err := s.be.shareWindow(ctx, id, w, st.windowBase.Load()); {
 			case err != nil: // tried again next poll
 			case done:
+				st.wseen.Store(n)
 				st.windowHeld.Store(false)
 				shared = append(shared, id)
 			default:

@@ -217,37 +217,37 @@ type fakeBackend struct {
 
 var errCut = errors.New("cut")
 
-func (f *fakeBackend) setPaused(_ context.Context, id string, paused bool) error {
+func (f *fakeBackend) setPaused(_ context.Context, id string, paused bool) (int64, error) {
 	if f.down.Load() {
-		return errCut
+		return 0, errCut
 	}
 	f.sh.mu.Lock()
 	defer f.sh.mu.Unlock()
 	f.sh.paused[id] = paused
 	f.sh.decided[id]++
-	return nil
+	return f.sh.decided[id], nil
 }
 
-func (f *fakeBackend) sharePaused(_ context.Context, id string, base int64) (bool, error) {
+func (f *fakeBackend) sharePaused(_ context.Context, id string, base int64) (bool, int64, error) {
 	if f.down.Load() {
-		return false, errCut
+		return false, 0, errCut
 	}
 	f.sh.mu.Lock()
 	defer f.sh.mu.Unlock()
 	if f.sh.paused[id] {
-		return true, nil
+		return true, f.sh.decided[id], nil
 	}
 	if base >= 0 && f.sh.decided[id] > base {
-		return false, nil
+		return false, f.sh.decided[id], nil
 	}
 	f.sh.paused[id] = true
 	f.sh.decided[id]++
-	return true, nil
+	return true, f.sh.decided[id], nil
 }
 
-func (f *fakeBackend) setWindow(context.Context, string, *conf.Window) error { return nil }
-func (f *fakeBackend) shareWindow(context.Context, string, conf.Window, int64) (bool, error) {
-	return true, nil
+func (f *fakeBackend) setWindow(context.Context, string, *conf.Window) (int64, error) { return 0, nil }
+func (f *fakeBackend) shareWindow(context.Context, string, conf.Window, int64) (bool, int64, error) {
+	return true, 0, nil
 }
 func (f *fakeBackend) close() {}
 
@@ -333,16 +333,16 @@ func TestSharePausedOnRedis(t *testing.T) {
 	s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", time.Second, nil)
 	t.Cleanup(func() { _ = s.Close() })
 	rb := s.be.(*redisBackend)
-	if err := rb.setPaused(ctx, "x", false); err != nil { // decision 1
+	if _, err := rb.setPaused(ctx, "x", false); err != nil { // decision 1
 		t.Fatal(err)
 	}
-	if ok, err := rb.sharePaused(ctx, "x", 0); ok || err != nil {
+	if ok, _, err := rb.sharePaused(ctx, "x", 0); ok || err != nil {
 		t.Fatalf("share of a pause held since decision 0 over decision 1: %v %v, want refused", ok, err)
 	}
 	if snap, err := rb.read(ctx); err != nil || snap["x"].Paused || snap["x"].decided != 1 {
 		t.Fatalf("after the refused share: %+v %v", snap["x"], err)
 	}
-	if ok, err := rb.sharePaused(ctx, "x", 1); !ok || err != nil {
+	if ok, _, err := rb.sharePaused(ctx, "x", 1); !ok || err != nil {
 		t.Fatalf("share of a pause held since the current decision: %v %v", ok, err)
 	}
 	if snap, err := rb.read(ctx); err != nil || !snap["x"].Paused || snap["x"].decided != 2 {
@@ -484,4 +484,41 @@ func TestKnownAfterFirstRead(t *testing.T) {
 	}
 	rs.Restart(t)
 	within(t, st.Known)
+}
+
+// TestOwnPauseLostBeforePoll: Redis loses the very write of a pause
+// (acknowledged, then a failover to a replica without it) before this
+// instance read it back: the instance knows Redis had counted it, so the
+// lower count it then reads is a loss, and the brake stays on.
+func TestOwnPauseLostBeforePoll(t *testing.T) {
+	rs := redistest.Start(t)
+	ctx := context.Background()
+	rc := redistest.Client(t, rs.Addr())
+	s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", 200*time.Millisecond, nil)
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.SetPaused(ctx, "sale", true); err != nil { // decision 1
+		t.Fatal(err)
+	}
+	if err := s.SetPaused(ctx, "sale", false); err != nil { // decision 2
+		t.Fatal(err)
+	}
+	time.Sleep(2 * Poll) // read back: count 2
+	if err := s.SetPaused(ctx, "sale", true); err != nil { // decision 3, then lost
+		t.Fatal(err)
+	}
+	if err := rc.Do(ctx, rc.B().Hdel().Key("fg:overrides").Field("paused:sale").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Do(ctx, rc.B().Hset().Key("fg:overrides").FieldValue().FieldValue("decided:sale", "2").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(4 * Poll); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if !s.State("sale").Paused() {
+			t.Fatal("the pause whose write Redis lost was lifted")
+		}
+	}
+	within(t, func() bool {
+		v, err := rc.Do(ctx, rc.B().Hget().Key("fg:overrides").Field("paused:sale").Build()).ToString()
+		return err == nil && v == "1"
+	})
 }

@@ -3,6 +3,7 @@ package override
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -75,38 +76,47 @@ type wireWindow struct {
 // by Redis, not a time: the instances' clocks need not agree.
 var setPauseScript = rueidis.NewLuaScript(`
 if ARGV[1] == '1' then redis.call('HSET', KEYS[1], ARGV[2], '1') else redis.call('HDEL', KEYS[1], ARGV[2]) end
-redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
-return 1`)
+return redis.call('HINCRBY', KEYS[1], ARGV[3], 1)`)
 
 // sharePauseScript sets a held pause taken when the decision count was
 // ARGV[1] (-1: unknown), unless a decision was recorded since (a higher
 // count: a lower one means Redis lost decisions, not that anyone made
-// one). Reply 1 set, 2 already paused (another instance shared its own),
-// 0 a later decision stands.
+// one). Reply {code, count}, count the decisions Redis then holds; code
+// 1 set, 2 already paused (another instance shared its own), 0 a later
+// decision stands.
 var sharePauseScript = rueidis.NewLuaScript(`
-if redis.call('HGET', KEYS[1], ARGV[2]) == '1' then return 2 end
 local n = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0')
-if tonumber(ARGV[1]) >= 0 and n > tonumber(ARGV[1]) then return 0 end
+if redis.call('HGET', KEYS[1], ARGV[2]) == '1' then return {2, n} end
+if tonumber(ARGV[1]) >= 0 and n > tonumber(ARGV[1]) then return {0, n} end
 redis.call('HSET', KEYS[1], ARGV[2], '1')
-redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
-return 1`)
+return {1, redis.call('HINCRBY', KEYS[1], ARGV[3], 1)}`)
 
-func (rb *redisBackend) setPaused(ctx context.Context, id string, paused bool) error {
+func (rb *redisBackend) setPaused(ctx context.Context, id string, paused bool) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
 	defer cancel()
 	flag := "0"
 	if paused {
 		flag = "1"
 	}
-	return setPauseScript.Exec(ctx, rb.client, []string{rb.key}, []string{flag, fieldPaused + id, fieldDecided + id}).Error()
+	return setPauseScript.Exec(ctx, rb.client, []string{rb.key}, []string{flag, fieldPaused + id, fieldDecided + id}).AsInt64()
 }
 
-func (rb *redisBackend) sharePaused(ctx context.Context, id string, base int64) (bool, error) {
+func (rb *redisBackend) sharePaused(ctx context.Context, id string, base int64) (bool, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
 	defer cancel()
-	n, err := sharePauseScript.Exec(ctx, rb.client, []string{rb.key},
-		[]string{strconv.FormatInt(base, 10), fieldPaused + id, fieldDecided + id}).AsInt64()
-	return n == 1 || n == 2, err
+	return codeCount(sharePauseScript.Exec(ctx, rb.client, []string{rb.key},
+		[]string{strconv.FormatInt(base, 10), fieldPaused + id, fieldDecided + id}).AsIntSlice())
+}
+
+// codeCount reads a share script's {code, count}: ok for codes 1 and 2.
+func codeCount(r []int64, err error) (bool, int64, error) {
+	if err != nil {
+		return false, 0, err
+	}
+	if len(r) != 2 {
+		return false, 0, fmt.Errorf("override: unexpected script reply %v", r)
+	}
+	return r[0] == 1 || r[0] == 2, r[1], nil
 }
 
 // A window override is the field window:<id> (JSON, absent once
@@ -115,35 +125,32 @@ func (rb *redisBackend) sharePaused(ctx context.Context, id string, base int64) 
 // decisions than an instance read) is told from one an operator cleared.
 var setWindowScript = rueidis.NewLuaScript(`
 if ARGV[1] == '' then redis.call('HDEL', KEYS[1], ARGV[2]) else redis.call('HSET', KEYS[1], ARGV[2], ARGV[1]) end
-redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
-return 1`)
+return redis.call('HINCRBY', KEYS[1], ARGV[3], 1)`)
 
 // shareWindowScript writes back window ARGV[1] that Redis lost at window
-// decision count ARGV[4], unless a decision was recorded since. Reply 1
-// written, 0 a later decision stands.
+// decision count ARGV[4], unless a decision was recorded since. Reply
+// {code, count}: 1 written, 0 a later decision stands.
 var shareWindowScript = rueidis.NewLuaScript(`
 local n = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0')
-if n > tonumber(ARGV[4]) then return 0 end
+if n > tonumber(ARGV[4]) then return {0, n} end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
-redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
-return 1`)
+return {1, redis.call('HINCRBY', KEYS[1], ARGV[3], 1)}`)
 
-func (rb *redisBackend) setWindow(ctx context.Context, id string, w *conf.Window) error {
+func (rb *redisBackend) setWindow(ctx context.Context, id string, w *conf.Window) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
 	defer cancel()
 	v := ""
 	if w != nil {
 		v = windowJSON(*w)
 	}
-	return setWindowScript.Exec(ctx, rb.client, []string{rb.key}, []string{v, fieldWindow + id, fieldWDecided + id}).Error()
+	return setWindowScript.Exec(ctx, rb.client, []string{rb.key}, []string{v, fieldWindow + id, fieldWDecided + id}).AsInt64()
 }
 
-func (rb *redisBackend) shareWindow(ctx context.Context, id string, w conf.Window, base int64) (bool, error) {
+func (rb *redisBackend) shareWindow(ctx context.Context, id string, w conf.Window, base int64) (bool, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
 	defer cancel()
-	n, err := shareWindowScript.Exec(ctx, rb.client, []string{rb.key},
-		[]string{windowJSON(w), fieldWindow + id, fieldWDecided + id, strconv.FormatInt(base, 10)}).AsInt64()
-	return n == 1, err
+	return codeCount(shareWindowScript.Exec(ctx, rb.client, []string{rb.key},
+		[]string{windowJSON(w), fieldWindow + id, fieldWDecided + id, strconv.FormatInt(base, 10)}).AsIntSlice())
 }
 
 func windowJSON(w conf.Window) string {
