@@ -218,3 +218,26 @@ func TestClaimedOwnFinishedMeanwhile(t *testing.T) {
 		t.Fatalf("started %d entries again (first %s): one finished meanwhile, the rest still under way", len(again), again[0].q.ID)
 	}
 }
+
+// TestRereadKeepsLost: an entry under way here that a touch found taken
+// over by another instance stays lost when a reread returns it (the
+// reread saw it pending here before the takeover): otherwise both
+// instances would send it.
+func TestRereadKeepsLost(t *testing.T) {
+	f := newFixture(t, []string{redistest.Start(t).Addr()}, "rereadlost", 10)
+	fw := f.forwarder(t, "a", newBackend(func(*Order, int) (int, error) { return 201, nil }), 1000, nil)
+	q := stock.QueuedOrder{Activity: f.act, Shard: 0, ID: "1-0", User: "u", N: 1}
+	owned := fw.ownAll([]stock.QueuedOrder{q}, nil)
+	owned[0].lost.Store(true) // a touch found it claimed by another consumer
+	again := q
+	again.Claimed, again.Reread = true, true
+	fw.beginReads()
+	if started := fw.ownAll([]stock.QueuedOrder{again}, nil); len(started) != 0 || !owned[0].lost.Load() {
+		t.Fatalf("reread copy: started %d, lost %v; want nothing started and the entry still lost", len(started), owned[0].lost.Load())
+	}
+	claimedBack := q
+	claimedBack.Claimed = true // XAUTOCLAIM moved it back to this consumer
+	if fw.ownAll([]stock.QueuedOrder{claimedBack}, nil); owned[0].lost.Load() {
+		t.Fatal("an entry XAUTOCLAIM moved back here is still marked lost")
+	}
+}

@@ -30,7 +30,11 @@ func (f *Forwarder) ownAll(qs []stock.QueuedOrder, out []*streamItem) []*streamI
 		if mine, ok := f.owned[k]; ok {
 			// Ours again in Redis (XAUTOCLAIM moved it back to this
 			// consumer): a goroutine told it was lost may go on with it.
-			mine.lost.Store(false)
+			// A reread copy moved nothing: it was ours when read, and a
+			// touch since may have found another instance took it over.
+			if !qs[i].Reread {
+				mine.lost.Store(false)
+			}
 			continue
 		}
 		if _, done := f.doneThisRound[k]; done {
