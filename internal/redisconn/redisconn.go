@@ -41,6 +41,8 @@
 package redisconn
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -138,11 +140,29 @@ func openLazy(c conf.Redis, log *slog.Logger) (cl rueidis.Client, down, err erro
 }
 
 // unreachable says whether a dial's error may pass by itself: anything but
-// Redis refusing us (an error reply, such as WRONGPASS) or rueidis
-// refusing the options.
+// Redis refusing us (an error reply, such as WRONGPASS), a server whose
+// certificate redis.tls does not accept (another CA, another name), that
+// does not speak TLS or refuses the handshake (a client certificate it
+// wants), and rueidis refusing the options. Those are
+// settings to fix: the start fails, so a rollout to a wrong Redis stops
+// at its first pod. A refused connection or an unresolvable host name
+// is what an outage looks like (a stopped server, a Kubernetes service
+// without ready endpoints), so it waits.
 func unreachable(err error) bool {
-	var re *rueidis.RedisError
-	return !errors.As(err, &re) && !errors.Is(err, rueidis.ErrWrongPipelineMultiplex)
+	var (
+		re   *rueidis.RedisError
+		ca   x509.UnknownAuthorityError
+		name x509.HostnameError
+		bad  x509.CertificateInvalidError
+		rec  tls.RecordHeaderError
+		tlsa tls.AlertError // the server refused the handshake: no client certificate, say
+	)
+	switch {
+	case errors.As(err, &re), errors.Is(err, rueidis.ErrWrongPipelineMultiplex),
+		errors.As(err, &ca), errors.As(err, &name), errors.As(err, &bad), errors.As(err, &rec), errors.As(err, &tlsa):
+		return false
+	}
+	return true
 }
 
 // dial makes one rueidis client, connected.

@@ -97,6 +97,18 @@ func TestTLSToRedis(t *testing.T) {
 			if (err == nil) != tc.ok {
 				t.Fatalf("ok=%v, err=%v", tc.ok, err)
 			}
+			// A certificate redis.tls does not accept is a setting to
+			// fix: a serving process refuses to start on it too, rather
+			// than wait for it in the background.
+			if !tc.ok && tc.tls.Enabled {
+				if _, err := dial(c); err != nil {
+					t.Logf("dial: %T %v", err, err)
+				}
+				if cl, _, err := openLazy(c, nil); err == nil {
+					cl.Close()
+					t.Fatal("openLazy waited for a certificate it will never accept")
+				}
+			}
 		})
 	}
 }
