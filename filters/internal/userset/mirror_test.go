@@ -211,3 +211,34 @@ func TestRedisDown(t *testing.T) {
 		t.Fatal("Close hangs while Redis is down")
 	}
 }
+
+// TestFirstLoadRetriedSoon: a mirror whose set never loaded (Redis down
+// when the gateway started) tries again every firstLoadRetry, not once a
+// refresh, so a ban kept in Redis applies soon after Redis answers.
+func TestFirstLoadRetriedSoon(t *testing.T) {
+	s := redistest.Start(t)
+	c := redistest.Client(t, s.Addr())
+	ctx := context.Background()
+	if err := c.Do(ctx, c.B().Sadd().Key("bans").Member("mallory").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop() // without persistence the set is gone: written again below
+	m := New(Options[Set]{Client: c, Key: "bans", Static: []string{"from-file"}, Build: NewSet, Provisional: true, Refresh: time.Hour})
+	t.Cleanup(func() { m.Close() })
+	_ = m.Refresh(ctx) // the build's first load: fails
+	m.Start()
+	s.Restart(t)
+	if err := c.Do(ctx, c.B().Sadd().Key("bans").Member("mallory").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second) // firstLoadRetry plus slack for -race on 2 cores
+	for !has(m, "mallory") {
+		if time.Now().After(deadline) {
+			t.Fatalf("a ban in Redis not loaded 10 s after Redis came back (refresh 1h): loaded %v", m.Loaded())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !has(m, "from-file") {
+		t.Error("the file's entries were lost with the first load")
+	}
+}

@@ -170,7 +170,7 @@ func (m *Mirror[T]) loop() {
 		case <-ctx.Done():
 		}
 	}()
-	t := time.NewTimer(time.Duration(m.refresh.Load()))
+	t := time.NewTimer(m.next())
 	defer t.Stop()
 	for {
 		select {
@@ -179,8 +179,23 @@ func (m *Mirror[T]) loop() {
 		case <-t.C:
 		}
 		m.refreshAndLog(ctx)
-		t.Reset(time.Duration(m.refresh.Load()))
+		t.Reset(m.next())
 	}
+}
+
+// firstLoadRetry is how soon a mirror that has never loaded its set tries
+// again (Redis was down when the gateway started): a ban kept in Redis
+// applies within about this of Redis answering, not a whole refresh
+// later, while the gateway is already selling again.
+const firstLoadRetry = 250 * time.Millisecond
+
+// next is the wait before the next reload.
+func (m *Mirror[T]) next() time.Duration {
+	d := time.Duration(m.refresh.Load())
+	if !m.Loaded() {
+		d = min(d, firstLoadRetry)
+	}
+	return d
 }
 
 // refreshAndLog reloads and logs only changes of state, so an outage
