@@ -192,23 +192,36 @@ func newLogger(c conf.Log, w io.Writer) *slog.Logger {
 // warnNotLoaded names, once at start-up, the activities the shared store
 // does not hold yet: their purchases are refused (not_loaded) until a
 // warm-up, which an operator who forgot "flashgate warm" should hear
-// before the sale, not from its first buyers. Redis away: nothing to
-// say (readiness reports it).
+// before the sale, not from its first buyers. Redis away (the gateway
+// started without it): it asks again every few seconds until Redis
+// answers, then says it once.
 func warnNotLoaded(cfg *conf.Config, st stock.Store, log *slog.Logger) {
+	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+		missing, err := notLoaded(cfg, st)
+		if err == nil {
+			if len(missing) > 0 {
+				log.Warn("activities not loaded into Redis: their purchases are refused (not_loaded) until warmed (flashgate warm, or POST /admin/activities/{id}/warm)",
+					"activities", strings.Join(missing, ", "))
+			}
+			return
+		}
+		time.Sleep(wait) // the process ends it at exit
+	}
+}
+
+// notLoaded lists the activities of cfg the store holds no sale of.
+func notLoaded(cfg *conf.Config, st stock.Store) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var missing []string
 	for _, a := range cfg.Activities {
 		_, ok, err := stock.LoadedSpec(ctx, st, a.ID)
 		if err != nil {
-			return
+			return nil, err
 		}
 		if !ok {
 			missing = append(missing, a.ID)
 		}
 	}
-	if len(missing) > 0 {
-		log.Warn("activities not loaded into Redis: their purchases are refused (not_loaded) until warmed (flashgate warm, or POST /admin/activities/{id}/warm)",
-			"activities", strings.Join(missing, ", "))
-	}
+	return missing, nil
 }
