@@ -185,6 +185,12 @@ func (f *Forwarder) Run(ctx context.Context) {
 	touchCtx, stopTouch := context.WithCancel(work)
 	touched := make(chan struct{})
 	go func() { defer close(touched); f.touchLoop(touchCtx) }()
+	// Streams a read (or takeover scan) of which failed: Redis may have
+	// run it and lost the reply (a timeout while it was frozen), leaving
+	// the entries pending here unseen. They are read again from this
+	// consumer's own pending list before the next read, not left to wait
+	// out ClaimIdle, and handed back with the rest at a stop.
+	reread := map[shardRef]bool{}
 	defer func() {
 		wg.Wait()
 		stopTouch()
@@ -194,15 +200,11 @@ func (f *Forwarder) Run(ctx context.Context) {
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tailGrace)
 		defer cancel()
 		f.handBack(hctx, left)
+		f.handBackUnseen(hctx, reread)
 	}()
 
 	var shards []shardRef
 	cursors := map[shardRef]string{} // XAUTOCLAIM scan position per Stream
-	// Streams a read of which failed: Redis may have run it and lost the
-	// reply (a timeout while it was frozen), leaving the entries pending
-	// here unseen. They are read again from this consumer's own pending
-	// list before the next read, not left to wait out ClaimIdle.
-	reread := map[shardRef]bool{}
 	var refreshed, claimed time.Time
 	poll := f.cfg.PollMin
 	var buf []stock.QueuedOrder
@@ -245,8 +247,11 @@ func (f *Forwarder) Run(ctx context.Context) {
 					if next != "0-0" {
 						claimed = time.Time{} // more to scan: go on next round
 					}
-					if err == nil {
+					switch {
+					case err == nil:
 						buf = append(buf, qs...)
+					case !stock.IsNoGroup(err):
+						reread[s] = true // it may have claimed entries we never saw
 					}
 				}
 				n := min(per, free-len(buf))

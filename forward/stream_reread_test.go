@@ -241,3 +241,49 @@ func TestRereadKeepsLost(t *testing.T) {
 		t.Fatal("an entry XAUTOCLAIM moved back here is still marked lost")
 	}
 }
+
+// unseenLog loses every read's reply (the entries stay pending with the
+// consumer, unseen) and fails every reread until open is set.
+type unseenLog struct {
+	*stock.RedisStore
+	lost atomic.Int32
+	open atomic.Bool
+}
+
+func (l *unseenLog) ReadOrders(ctx context.Context, a string, s int, g, c string, n int) ([]stock.QueuedOrder, error) {
+	qs, err := l.RedisStore.ReadOrders(ctx, a, s, g, c, n)
+	if err == nil && len(qs) > 0 {
+		l.lost.Add(int32(len(qs)))
+		return nil, stock.ErrUnavailable
+	}
+	return qs, err
+}
+
+func (l *unseenLog) ReadOwnPending(ctx context.Context, a string, s int, g, c, after string, n int) ([]stock.QueuedOrder, error) {
+	if !l.open.Load() {
+		return nil, stock.ErrUnavailable
+	}
+	return l.RedisStore.ReadOwnPending(ctx, a, s, g, c, after, n)
+}
+
+// TestStopHandsBackUnseen: a forwarder stopping with entries pending that
+// a lost reply kept it from seeing hands them back too, so another
+// instance delivers them within a scan, not after claim_idle (30 s here).
+func TestStopHandsBackUnseen(t *testing.T) {
+	f := newFixture(t, []string{redistest.Start(t).Addr()}, "unseen", 10)
+	tickets := f.sell(t, 3)
+	l := &unseenLog{RedisStore: f.r}
+	slow := newBackend(func(*Order, int) (int, error) { return 503, nil })
+	cfg := func(c *StreamConfig) { c.ClaimIdle = 30 * time.Second }
+	a := f.forwarderOn(t, l, "a", slow, 1000, cfg)
+	stopA := runFw(t, a)
+	within(t, 10*time.Second, "reads lost", func() bool { return int(l.lost.Load()) >= len(tickets) })
+	l.open.Store(true)
+	stopA()
+	be := newBackend(func(*Order, int) (int, error) { return 201, nil })
+	runFw(t, f.forwarder(t, "b", be, 1000, cfg))
+	within(t, 15*time.Second, "delivered by the other instance", func() bool { return f.depth(t) == 0 })
+	if orders, _ := be.count(); orders != len(tickets) {
+		t.Errorf("%d orders at the backend, want %d", orders, len(tickets))
+	}
+}

@@ -132,6 +132,26 @@ func (f *Forwarder) touchLoop(ctx context.Context) {
 	}
 }
 
+// handBackUnseen hands back, at a stop, the entries pending here on the
+// Streams whose last read failed: entries Redis gave this consumer in a
+// reply it never got, which would otherwise wait out ClaimIdle. Every
+// delivery has ended by then, so nothing pending here is being worked on.
+func (f *Forwarder) handBackUnseen(work context.Context, reread map[shardRef]bool) {
+	for s := range reread {
+		qs, err := f.readOwn(work, s)
+		if err != nil || len(qs) == 0 {
+			continue
+		}
+		ids := make([]string, len(qs))
+		for i := range qs {
+			ids[i] = qs[i].ID
+		}
+		if n, err := f.log.HandBack(work, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, ids); err == nil {
+			f.st.handedBack.Add(uint64(n))
+		}
+	}
+}
+
 // handBack gives the orders a stopping forwarder did not finish to the
 // next instance that scans, by shard; an order handed back may have been
 // sent (a retry waiting), so its next send counts as claimed_from_dead.
