@@ -54,7 +54,7 @@ var (
 		"Orders of an async route dead-lettered (their unit given back), by route and reason: backend_rejected, attempts_exhausted, expired, malformed. Their sum is flashgate_queue_orders_total{result=\"dead_lettered\"}.",
 		[]string{"route", "reason"}, nil)
 	descQueueDuplicates = prometheus.NewDesc("flashgate_queue_duplicate_deliveries_total",
-		"Sends of an order that may have reached the backend before (same Idempotency-Key), by route and cause: claimed_from_dead (taken over from an instance that had claimed it, or read again from this instance's own pending list after a lost reply), retry_after_timeout (sent again after no answer). Redis store.",
+		"Sends of an order that may have reached the backend before (same Idempotency-Key), by route and cause: claimed_from_dead (taken over from an instance that had claimed it, or read again from this instance's own pending list after a lost reply, when it had been claimed before), retry_after_timeout (sent again after no answer). Redis store.",
 		[]string{"route", "cause"}, nil)
 )
 

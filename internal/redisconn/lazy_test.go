@@ -35,7 +35,7 @@ func TestLazyConnectsOnceRedisAnswers(t *testing.T) {
 	fastRetry(t)
 	rs := redistest.Start(t)
 	rs.Stop()
-	c, down, err := openLazy(redisConf(rs.Addr()), nil)
+	c, down, err := openLazy(redisConf(rs.Addr()), nil, nil)
 	if err != nil {
 		t.Fatalf("openLazy with Redis down: %v, want a lazy client", err)
 	}
@@ -90,7 +90,7 @@ func TestLazyClosedWhileDown(t *testing.T) {
 	fastRetry(t)
 	rs := redistest.Start(t)
 	rs.Stop()
-	c, _, err := openLazy(redisConf(rs.Addr()), nil)
+	c, _, err := openLazy(redisConf(rs.Addr()), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestRefusedByRedisIsAnError(t *testing.T) {
 	if err := admin.Do(context.Background(), admin.B().ConfigSet().ParameterValue().ParameterValue("requirepass", "s3cret").Build()).Error(); err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := openLazy(redisConf(rs.Addr()), nil)
+	c, _, err := openLazy(redisConf(rs.Addr()), nil, nil)
 	if err == nil {
 		c.Close()
 		t.Fatal("openLazy without the required password made a client, want the refusal")
@@ -120,7 +120,7 @@ func TestRefusedByRedisIsAnError(t *testing.T) {
 	}
 	ok := redisConf(rs.Addr())
 	ok.Password = "s3cret"
-	c, down, err := openLazy(ok, nil)
+	c, down, err := openLazy(ok, nil, nil)
 	if err != nil || down != nil {
 		t.Fatalf("openLazy with the password: %v, %v", down, err)
 	}

@@ -90,11 +90,14 @@ func OpenClients(c conf.Redis, log *slog.Logger) (Clients, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	rq, down, err := openLazy(c, log.With("client", "request"))
+	rq, down, err := openLazy(c, log.With("client", "request"), nil)
 	if err != nil {
 		return Clients{}, err
 	}
-	bg, _, err := openLazy(c, log.With("client", "background"))
+	// Redis found unreachable: the second client does not dial again
+	// now (a Redis that drops packets would cost the start another
+	// dial_timeout); it dials in the background like the first.
+	bg, _, err := openLazy(c, log.With("client", "background"), down)
 	if err != nil {
 		rq.Close()
 		return Clients{}, err
@@ -123,14 +126,19 @@ func Open(c conf.Redis) (rueidis.Client, error) {
 
 // openLazy is Open for a serving process: when the first dial finds Redis
 // unreachable, it returns a client that keeps dialling in the background
-// (see lazy.go), and that dial's error as down.
-func openLazy(c conf.Redis, log *slog.Logger) (cl rueidis.Client, down, err error) {
+// (see lazy.go), and that dial's error as down. With known set (Redis
+// just found unreachable) it does not dial first.
+func openLazy(c conf.Redis, log *slog.Logger, known error) (cl rueidis.Client, down, err error) {
 	if _, err := tlsConfig(c.TLS); err != nil {
 		return nil, nil, err
 	}
-	rc, err := dial(c)
+	err = known
 	if err == nil {
-		return Bound(rc, c.DialTimeout, DefaultMaxWaiting), nil, nil
+		rc, derr := dial(c)
+		if derr == nil {
+			return Bound(rc, c.DialTimeout, DefaultMaxWaiting), nil, nil
+		}
+		err = derr
 	}
 	if !unreachable(err) || !lazyBuilderOK {
 		return nil, nil, err

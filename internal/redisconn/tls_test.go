@@ -104,7 +104,7 @@ func TestTLSToRedis(t *testing.T) {
 				if _, err := dial(c); err != nil {
 					t.Logf("dial: %T %v", err, err)
 				}
-				if cl, _, err := openLazy(c, nil); err == nil {
+				if cl, _, err := openLazy(c, nil, nil); err == nil {
 					cl.Close()
 					t.Fatal("openLazy waited for a certificate it will never accept")
 				}
