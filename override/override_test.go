@@ -503,7 +503,9 @@ func TestOwnPauseLostBeforePoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * Poll) // read back: count 2
-	if err := s.SetPaused(ctx, "sale", true); err != nil { // decision 3, then lost
+
+	// Decision 3, then lost.
+	if err := s.SetPaused(ctx, "sale", true); err != nil {
 		t.Fatal(err)
 	}
 	if err := rc.Do(ctx, rc.B().Hdel().Key("fg:overrides").Field("paused:sale").Build()).Error(); err != nil {
