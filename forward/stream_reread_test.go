@@ -89,21 +89,7 @@ func TestRereadSkipsWhatFinishedMeanwhile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var read []stock.QueuedOrder
-	var shard int
-	for s := range n {
-		qs, err := f.r.ReadOrders(ctx, f.act, s, "orders", "a", 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(qs) >= 2 {
-			read, shard = qs, s
-			break
-		}
-	}
-	if len(read) < 2 {
-		t.Fatal("no Stream holds two orders")
-	}
+	read, shard := readTwo(t, f, n)
 	owned := fw.ownAll(read[:1], nil) // the first one is under way here
 	l.item = owned[0]
 	fw.beginReads()
@@ -191,21 +177,7 @@ func TestClaimedOwnFinishedMeanwhile(t *testing.T) {
 	if err := f.r.CreateGroups(ctx, f.act, "orders"); err != nil {
 		t.Fatal(err)
 	}
-	var read []stock.QueuedOrder
-	var shard int
-	for s := range 3 {
-		qs, err := f.r.ReadOrders(ctx, f.act, s, "orders", "a", 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(qs) >= 2 {
-			read, shard = qs, s
-			break
-		}
-	}
-	if len(read) < 2 {
-		t.Fatal("no Stream holds two orders")
-	}
+	read, shard := readTwo(t, f, 3)
 	owned := fw.ownAll(read, nil)
 	time.Sleep(20 * time.Millisecond) // idle beyond the claim below
 	fw.beginReads()
@@ -286,4 +258,21 @@ func TestStopHandsBackUnseen(t *testing.T) {
 	if orders, _ := be.count(); orders != len(tickets) {
 		t.Errorf("%d orders at the backend, want %d", orders, len(tickets))
 	}
+}
+
+// readTwo reads, as consumer "a", the entries of the first of the
+// activity's shards Streams that holds two or more.
+func readTwo(t *testing.T, f *fixture, shards int) ([]stock.QueuedOrder, int) {
+	t.Helper()
+	for s := range shards {
+		qs, err := f.r.ReadOrders(context.Background(), f.act, s, "orders", "a", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(qs) >= 2 {
+			return qs, s
+		}
+	}
+	t.Fatal("no Stream holds two orders")
+	return nil, 0
 }

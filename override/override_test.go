@@ -167,12 +167,7 @@ func within(t *testing.T, cond func() bool) {
 func TestPauseHeldWhenRedisIsDown(t *testing.T) {
 	rs := redistest.Start(t)
 	ctx := context.Background()
-	open := func() *Store {
-		s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", 200*time.Millisecond, nil)
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	a, b := open(), open()
+	a, b := sharedStores(t, rs), sharedStores(t, rs)
 	onA, onB := a.State("sale"), b.State("sale")
 	rs.Kill()
 	if err := a.SetPaused(ctx, "sale", true); !errors.Is(err, ErrPausedLocally) {
@@ -359,12 +354,7 @@ func TestPauseSurvivesRedisLosingIt(t *testing.T) {
 	rs := redistest.Start(t)
 	ctx := context.Background()
 	rc := redistest.Client(t, rs.Addr())
-	open := func() *Store {
-		s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", 200*time.Millisecond, nil)
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	a, b := open(), open()
+	a, b := sharedStores(t, rs), sharedStores(t, rs)
 	if err := a.SetPaused(ctx, "sale", true); err != nil {
 		t.Fatal(err)
 	}
@@ -431,12 +421,7 @@ func TestWindowSurvivesRedisLosingIt(t *testing.T) {
 	rs := redistest.Start(t)
 	ctx := context.Background()
 	rc := redistest.Client(t, rs.Addr())
-	open := func() *Store {
-		s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", 200*time.Millisecond, nil)
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-	a, b := open(), open()
+	a, b := sharedStores(t, rs), sharedStores(t, rs)
 	ended := conf.Window{End: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	if err := a.SetWindow(ctx, "sale", &ended); err != nil {
 		t.Fatal(err)
@@ -523,4 +508,12 @@ func TestOwnPauseLostBeforePoll(t *testing.T) {
 		v, err := rc.Do(ctx, rc.B().Hget().Key("fg:overrides").Field("paused:sale").Build()).ToString()
 		return err == nil && v == "1"
 	})
+}
+
+// sharedStores is one instance's overrides store on rs, closed with t.
+func sharedStores(t *testing.T, rs *redistest.Server) *Store {
+	t.Helper()
+	s := NewRedis(context.Background(), redistest.Client(t, rs.Addr()), "fg:", 200*time.Millisecond, nil)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }

@@ -173,6 +173,13 @@ func (rb *redisBackend) read(ctx context.Context) (map[string]Entry, error) {
 		return nil, err
 	}
 	snap := make(map[string]Entry, len(m))
+	// count reads a decision count field into the entry of its id.
+	count := func(id, v string, into func(*Entry) *int64) {
+		e := snap[id]
+		e.ID = id
+		*into(&e), _ = strconv.ParseInt(v, 10, 64)
+		snap[id] = e
+	}
 	for f, v := range m {
 		switch {
 		case strings.HasPrefix(f, fieldPaused):
@@ -181,17 +188,9 @@ func (rb *redisBackend) read(ctx context.Context) (map[string]Entry, error) {
 			e.ID, e.Paused = id, v == "1"
 			snap[id] = e
 		case strings.HasPrefix(f, fieldDecided):
-			id := f[len(fieldDecided):]
-			e := snap[id]
-			e.ID = id
-			e.decided, _ = strconv.ParseInt(v, 10, 64)
-			snap[id] = e
+			count(f[len(fieldDecided):], v, func(e *Entry) *int64 { return &e.decided })
 		case strings.HasPrefix(f, fieldWDecided):
-			id := f[len(fieldWDecided):]
-			e := snap[id]
-			e.ID = id
-			e.wdecided, _ = strconv.ParseInt(v, 10, 64)
-			snap[id] = e
+			count(f[len(fieldWDecided):], v, func(e *Entry) *int64 { return &e.wdecided })
 		case strings.HasPrefix(f, fieldWindow):
 			id := f[len(fieldWindow):]
 			var ww wireWindow
