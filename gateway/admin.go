@@ -369,7 +369,9 @@ func adminTopUp(a *AdminCall, act *Activity) {
 
 // adminRelease is how the backend gives a unit back when an admitted
 // order failed or went unpaid. A repeated release is a no-op (200 with
-// released=false), so the backend may retry safely.
+// released=false), so the backend may retry safely; a release of an
+// order that was never admitted in the current load is 404
+// unknown_order, so a wrong seq or user is not mistaken for a repeat.
 func adminRelease(a *AdminCall, act *Activity) {
 	if !a.Query("bad_release", "user", "seq") {
 		return
@@ -391,6 +393,15 @@ func adminRelease(a *AdminCall, act *Activity) {
 	if err != nil {
 		a.Error(503, "store_unavailable", err.Error())
 		return
+	}
+	// Nothing released: a repeat (200, as before) or an order that never
+	// was, whose caller has the wrong seq or user and should hear it.
+	if is, okType := a.Deps.Stock.(stock.Issuer); !ok && okType {
+		if issued, err := is.Issued(ctx, act.ID, user, seq); err == nil && !issued {
+			a.Error(404, "unknown_order", "no order "+strconv.Quote(orderkey.String(act.ID, string(user), seq))+
+				" was admitted in this sale's current load (a wrong user or seq, or a load since reset by a forced warm): nothing released")
+			return
+		}
 	}
 	a.JSON(200, map[string]any{"activity": act.ID, "user": string(user), "seq": seq, "released": ok})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -302,7 +303,7 @@ func TestAdminCalls(t *testing.T) {
 		{"release unknown id", "POST", "/admin/activities/nope/release?user=u1&seq=1", steerToken, 404, "unknown_activity", nil},
 		{"release bad seq", "POST", "/admin/activities/phone-sale/release?user=u1&seq=zero", steerToken, 400, "bad_release", nil},
 		{"release no user", "POST", "/admin/activities/phone-sale/release?seq=1", steerToken, 400, "bad_release", nil},
-		{"release unknown order", "POST", "/admin/activities/phone-sale/release?user=u9&seq=99", steerToken, 200, "", nil},
+		{"release unknown order", "POST", "/admin/activities/phone-sale/release?user=u9&seq=99", steerToken, 404, "unknown_order", nil},
 		{"paid unknown order", "POST", "/admin/activities/phone-sale/orders/phone-sale:u9:99/paid", steerToken, 404, "unknown_order", nil},
 		{"paid key of another activity", "POST", "/admin/activities/phone-sale/orders/mug-sale:u9:99/paid", steerToken, 400, "bad_key", nil},
 		{"paid key without seq", "POST", "/admin/activities/phone-sale/orders/phone-sale:u9/paid", steerToken, 400, "bad_key", nil},
@@ -371,6 +372,20 @@ func TestAdminCalls(t *testing.T) {
 	}
 	if a := as.activity(t, "phone-sale"); a["left"] != 5.0 || a["sold"] != 0.0 {
 		t.Fatalf("after the release: %v", a)
+	}
+	// A repeat is harmless (200, nothing released); an order that never
+	// was (another user's, a purchase number not issued) is named 404.
+	if code, m := as.call(t, "POST", "/admin/activities/phone-sale/release?user=u1&seq="+seqOf(t, order.Key), steerToken, ""); code != 200 || m["released"] != false {
+		t.Fatalf("repeated release: %d %v, want 200 released false", code, m)
+	}
+	next, _ := strconv.ParseInt(seqOf(t, order.Key), 10, 64)
+	for _, q := range []string{"user=u1&seq=" + strconv.FormatInt(next+1, 10), "user=nobody&seq=" + seqOf(t, order.Key)} {
+		if code, m := as.call(t, "POST", "/admin/activities/phone-sale/release?"+q, steerToken, ""); code != 404 || m["error"] != "unknown_order" {
+			t.Errorf("release of an order that never was (%s): %d %v, want 404 unknown_order", q, code, m)
+		}
+	}
+	if a := as.activity(t, "phone-sale"); a["left"] != 5.0 || a["sold"] != 0.0 {
+		t.Fatalf("refused releases changed the stock: %v", a)
 	}
 	if code, m := as.call(t, "POST", "/admin/activities/phone-sale/topup?units=2", steerToken, ""); code != 200 || m["added"] != 2.0 {
 		t.Fatalf("topup: %d %v", code, m)

@@ -184,6 +184,24 @@ func (m *memoryStore) SoldOut(activity string) bool {
 	return a != nil && a.empty.all()
 }
 
+// Issued reports whether order (activity, user, seq) was admitted in the
+// activity's current load (see RedisStore.Issued).
+func (m *memoryStore) Issued(_ context.Context, activity string, user []byte, seq int64) (bool, error) {
+	a := m.get(activity)
+	if a == nil {
+		return false, nil
+	}
+	version, n := splitSeq(seq)
+	if version != a.version {
+		return false, nil
+	}
+	l := &a.ledgers[hash(user)>>58]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	u := l.users[string(user)]
+	return u != nil && n >= 1 && n <= u.next, nil
+}
+
 func (m *memoryStore) Release(_ context.Context, activity string, user []byte, seq int64) (bool, error) {
 	a := m.get(activity)
 	if a == nil {

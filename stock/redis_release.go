@@ -3,6 +3,7 @@ package stock
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/redis/rueidis"
 )
@@ -46,6 +47,38 @@ func (r *RedisStore) Release(ctx context.Context, activity string, user []byte, 
 		return false, unavailable("release", errReply)
 	}
 	return r.giveBack(ctx, a, h, t, orderID(n, u), u, "")
+}
+
+// Issued reports whether order (activity, user, seq) was ever admitted
+// in the activity's current load: its purchase number is one the user's
+// ledger record has issued (the record's first number is the last one
+// issued). A release of an order that was not is a mistake the admin
+// API names (404 unknown_order), where a repeat is not (200,
+// released false).
+func (r *RedisStore) Issued(ctx context.Context, activity string, user []byte, seq int64) (bool, error) {
+	a, err := r.act(ctx, activity)
+	if err != nil || a == nil {
+		return false, err
+	}
+	version, n := splitSeq(seq)
+	if version != a.version {
+		if a, err = r.reload(ctx, activity); err != nil || a == nil || version != a.version {
+			return false, err
+		}
+	}
+	h := homeShard(user, a.shards)
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	rec, err := r.c.Do(cctx, r.c.B().Hget().Key(a.keys[h][kState]).Field(recordField(string(user))).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, unavailable("release", err)
+	}
+	last, _, _ := strings.Cut(rec, ";")
+	issued, err := strconv.ParseInt(last, 10, 64)
+	return err == nil && n >= 1 && n <= issued, nil
 }
 
 // giveBack is the last steps of Release, also used for the units of

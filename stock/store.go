@@ -143,7 +143,8 @@ type Store interface {
 	// known sold out, so the gateway answers the crowd without a round trip.
 	SoldOut(activity string) bool
 	// Release gives back the unit (activity, user, seq) and frees the
-	// user's allowance; a repeated or unknown release returns (false, nil).
+	// user's allowance; a repeated or unknown release returns (false, nil)
+	// (Issuer tells the two apart).
 	Release(ctx context.Context, activity string, user []byte, seq int64) (bool, error)
 	// Warm loads spec. The same spec again is a no-op returning nil; a
 	// different spec on an activity that has already sold something
@@ -261,3 +262,16 @@ func IsLocal(s Store) bool {
 	_, ok := s.(*memoryStore)
 	return ok
 }
+
+// Issuer is what both stores also do: say whether order (activity, user,
+// seq) was ever admitted in the activity's current load, so that the
+// admin API answers a release of an order that never was (a mistyped
+// seq, a load since reset) 404 instead of a repeat's 200.
+type Issuer interface {
+	Issued(ctx context.Context, activity string, user []byte, seq int64) (bool, error)
+}
+
+var (
+	_ Issuer = (*RedisStore)(nil)
+	_ Issuer = (*memoryStore)(nil)
+)
