@@ -85,6 +85,15 @@ func (s *State) Window() (conf.Window, bool) {
 	return conf.Window{}, false
 }
 
+// windowIs reports whether the window override in force is w (nil: none).
+func (s *State) windowIs(w *conf.Window) bool {
+	cur, ok := s.Window()
+	if w == nil {
+		return !ok
+	}
+	return ok && cur.Start.Equal(w.Start) && cur.End.Equal(w.End)
+}
+
 func (s *State) setWindow(w *conf.Window) bool {
 	old := s.window.Load()
 	if w == nil {
@@ -136,10 +145,10 @@ type backend interface {
 	// share it); ok false means one was.
 	sharePaused(ctx context.Context, id string, base int64) (ok bool, n int64, err error)
 	setWindow(ctx context.Context, id string, w *conf.Window) (n int64, err error)
-	// shareWindow writes back window w, which Redis lost when its window
-	// decision count was base, unless a decision was recorded since; ok
-	// false means one was.
-	shareWindow(ctx context.Context, id string, w conf.Window, base int64) (ok bool, n int64, err error)
+	// shareWindow writes back window w (nil: none), which Redis lost when
+	// its window decision count was base, unless a decision was recorded
+	// since; ok false means one was.
+	shareWindow(ctx context.Context, id string, w *conf.Window, base int64) (ok bool, n int64, err error)
 	close()
 }
 
@@ -330,9 +339,12 @@ func (s *Store) shareWindows(ctx context.Context) (shared, superseded []string) 
 	sort.Strings(ids)
 	for _, id := range ids {
 		st := s.State(id)
-		s.pauseMu.Lock() // ordered against apply, as for pauses
-		w, ok := st.Window()
-		if st.windowHeld.Load() && ok {
+		s.pauseMu.Lock()   // ordered against apply, as for pauses
+		var w *conf.Window // what this instance knows: a window, or none
+		if cur, ok := st.Window(); ok {
+			w = &cur
+		}
+		if st.windowHeld.Load() {
 			switch done, n, err := s.be.shareWindow(ctx, id, w, st.windowBase.Load()); {
 			case err != nil: // tried again next poll
 			case done:
@@ -427,7 +439,10 @@ func (s *Store) apply(gen uint64, snap map[string]Entry) (r applied) {
 			}
 		}
 		// A window override Redis lost is kept, the same way.
-		if lost := e.wdecided < st.wseen.Load(); lost && e.Window == nil && st.window.Load() != nil && !st.windowHeld.Load() {
+		// Redis may keep an older window with the lower count (a failover
+		// that lost the last decision): what this instance last knew is
+		// kept, a window or none.
+		if lost := e.wdecided < st.wseen.Load(); lost && !st.windowHeld.Load() && !st.windowIs(e.Window) {
 			st.windowHeld.Store(true)
 			st.windowBase.Store(e.wdecided)
 			r.keptWindows = append(r.keptWindows, id)

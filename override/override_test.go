@@ -241,7 +241,7 @@ func (f *fakeBackend) sharePaused(_ context.Context, id string, base int64) (boo
 }
 
 func (f *fakeBackend) setWindow(context.Context, string, *conf.Window) (int64, error) { return 0, nil }
-func (f *fakeBackend) shareWindow(context.Context, string, conf.Window, int64) (bool, int64, error) {
+func (f *fakeBackend) shareWindow(context.Context, string, *conf.Window, int64) (bool, int64, error) {
 	return true, 0, nil
 }
 func (f *fakeBackend) close() {}
@@ -516,4 +516,40 @@ func sharedStores(t *testing.T, rs *redistest.Server) *Store {
 	s := NewRedis(context.Background(), redistest.Client(t, rs.Addr()), "fg:", 200*time.Millisecond, nil)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// TestOlderWindowAfterLostDecision: Redis keeps the window before the
+// last decision (a failover that lost only that one, so its count is
+// lower): the instance keeps what it last knew, here an early end that
+// replaced an extension, and writes it back; the sale does not reopen.
+func TestOlderWindowAfterLostDecision(t *testing.T) {
+	rs := redistest.Start(t)
+	ctx := context.Background()
+	rc := redistest.Client(t, rs.Addr())
+	s := sharedStores(t, rs)
+	extended := conf.Window{End: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	ended := conf.Window{End: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if err := s.SetWindow(ctx, "sale", &extended); err != nil { // decision 1
+		t.Fatal(err)
+	}
+	older, err := rc.Do(ctx, rc.B().Hget().Key("fg:overrides").Field("window:sale").Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetWindow(ctx, "sale", &ended); err != nil { // decision 2, then lost
+		t.Fatal(err)
+	}
+	if err := rc.Do(ctx, rc.B().Hset().Key("fg:overrides").FieldValue().FieldValue("window:sale", older).FieldValue("wdecided:sale", "1").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	isEnded := func() bool { w, ok := s.State("sale").Window(); return ok && w.End.Equal(ended.End) }
+	for end := time.Now().Add(4 * Poll); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if !isEnded() {
+			t.Fatal("the older window Redis kept replaced the early end it lost")
+		}
+	}
+	within(t, func() bool {
+		v, err := rc.Do(ctx, rc.B().Hget().Key("fg:overrides").Field("window:sale").Build()).ToString()
+		return err == nil && strings.Contains(v, "2020-01-01")
+	})
 }

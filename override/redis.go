@@ -127,13 +127,13 @@ var setWindowScript = rueidis.NewLuaScript(`
 if ARGV[1] == '' then redis.call('HDEL', KEYS[1], ARGV[2]) else redis.call('HSET', KEYS[1], ARGV[2], ARGV[1]) end
 return redis.call('HINCRBY', KEYS[1], ARGV[3], 1)`)
 
-// shareWindowScript writes back window ARGV[1] that Redis lost at window
-// decision count ARGV[4], unless a decision was recorded since. Reply
-// {code, count}: 1 written, 0 a later decision stands.
+// shareWindowScript writes back window ARGV[1] (” for none) that Redis
+// lost at window decision count ARGV[4], unless a decision was recorded
+// since. Reply {code, count}: 1 written, 0 a later decision stands.
 var shareWindowScript = rueidis.NewLuaScript(`
 local n = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0')
 if n > tonumber(ARGV[4]) then return {0, n} end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
+if ARGV[1] == '' then redis.call('HDEL', KEYS[1], ARGV[2]) else redis.call('HSET', KEYS[1], ARGV[2], ARGV[1]) end
 return {1, redis.call('HINCRBY', KEYS[1], ARGV[3], 1)}`)
 
 func (rb *redisBackend) setWindow(ctx context.Context, id string, w *conf.Window) (int64, error) {
@@ -146,11 +146,15 @@ func (rb *redisBackend) setWindow(ctx context.Context, id string, w *conf.Window
 	return setWindowScript.Exec(ctx, rb.client, []string{rb.key}, []string{v, fieldWindow + id, fieldWDecided + id}).AsInt64()
 }
 
-func (rb *redisBackend) shareWindow(ctx context.Context, id string, w conf.Window, base int64) (bool, int64, error) {
+func (rb *redisBackend) shareWindow(ctx context.Context, id string, w *conf.Window, base int64) (bool, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, rb.timeout)
 	defer cancel()
+	v := ""
+	if w != nil {
+		v = windowJSON(*w)
+	}
 	return codeCount(shareWindowScript.Exec(ctx, rb.client, []string{rb.key},
-		[]string{windowJSON(w), fieldWindow + id, fieldWDecided + id, strconv.FormatInt(base, 10)}).AsIntSlice())
+		[]string{v, fieldWindow + id, fieldWDecided + id, strconv.FormatInt(base, 10)}).AsIntSlice())
 }
 
 func windowJSON(w conf.Window) string {
