@@ -199,8 +199,11 @@ func (f *Forwarder) Run(ctx context.Context) {
 		// for its records and acks) must still hand back what it holds.
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tailGrace)
 		defer cancel()
-		f.handBack(hctx, left)
+		// The unseen first: its read of the own pending list restarts
+		// the idle time of every entry pending here, which would undo
+		// a hand-back made before it.
 		f.handBackUnseen(hctx, reread)
+		f.handBack(hctx, left)
 	}()
 
 	var shards []shardRef
@@ -270,7 +273,11 @@ func (f *Forwarder) Run(ctx context.Context) {
 					case err == nil:
 						delete(reread, s)
 						buf = append(buf, qs...)
-					} // else Redis still failing: read again next round
+					default:
+						// Redis still failing: no new read either, which
+						// would leave more entries pending here unseen.
+						continue
+					}
 				}
 				qs, err := f.log.ReadOrders(work, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, n)
 				switch {

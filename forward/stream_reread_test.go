@@ -276,3 +276,35 @@ func readTwo(t *testing.T, f *fixture, shards int) ([]stock.QueuedOrder, int) {
 	t.Fatal("no Stream holds two orders")
 	return nil, 0
 }
+
+// TestClaimedBackAfterLost: an entry given up here as taken over (its
+// touch said so) that this round's XAUTOCLAIM moves back to this
+// instance is worked on again, not skipped as finished: nobody else
+// holds it any more.
+func TestClaimedBackAfterLost(t *testing.T) {
+	f := newFixture(t, []string{redistest.Start(t).Addr()}, "claimback", 10)
+	f.sell(t, 7)
+	fw := f.forwarder(t, "a", newBackend(func(*Order, int) (int, error) { return 201, nil }), 1000, nil)
+	ctx := context.Background()
+	if err := f.r.CreateGroups(ctx, f.act, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	read, shard := readTwo(t, f, 3)
+	owned := fw.ownAll(read[:1], nil)
+	time.Sleep(20 * time.Millisecond)
+	fw.beginReads()
+	claimed, _, err := f.r.ClaimIdle(ctx, f.act, shard, "orders", "a", 10*time.Millisecond, 10, "0-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned[0].lost.Store(true) // its goroutine gave it up as taken over
+	fw.disown(owned[0])
+	started := fw.ownAll(claimed, nil)
+	found := false
+	for _, it := range started {
+		found = found || it.q.ID == read[0].ID
+	}
+	if !found {
+		t.Fatalf("entry %s, given up as lost and claimed back here, was not started again", read[0].ID)
+	}
+}

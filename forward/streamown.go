@@ -56,7 +56,10 @@ func (f *Forwarder) disown(it *streamItem) {
 	k := itemKey(&it.q)
 	if f.owned[k] == it {
 		delete(f.owned, k)
-		if f.doneThisRound != nil {
+		// Finished here (acked), not given up as taken over: an entry
+		// another instance holds may come back by this round's own
+		// XAUTOCLAIM, and is then this instance's to work on.
+		if f.doneThisRound != nil && !it.lost.Load() {
 			f.doneThisRound[k] = struct{}{}
 		}
 	}
@@ -82,12 +85,13 @@ func (f *Forwarder) beginReads() {
 // on (which ownAll skips, as it skips those finished meanwhile: see
 // beginReads). The pages are bounded by what the consumer can hold: its
 // owned entries (at most MaxInflight) and what failed reads delivered
-// (each at most MaxInflight).
+// (each at most MaxInflight, and no read follows a failed reread, so a
+// long outage leaves at most a few such reads).
 func (f *Forwarder) readOwn(ctx context.Context, s shardRef) ([]stock.QueuedOrder, error) {
 	var out []stock.QueuedOrder
 	after := "0"
 	page := 2 * f.cfg.MaxInflight
-	for range 8 {
+	for range 64 {
 		qs, err := f.log.ReadOwnPending(ctx, s.activity, s.shard, f.cfg.Group, f.cfg.Consumer, after, page)
 		if err != nil {
 			return nil, err

@@ -97,10 +97,13 @@ func OpenClients(c conf.Redis, log *slog.Logger) (Clients, error) {
 	// Redis found unreachable: the second client does not dial again
 	// now (a Redis that drops packets would cost the start another
 	// dial_timeout); it dials in the background like the first.
-	bg, _, err := openLazy(c, log.With("client", "background"), down)
+	bg, bgDown, err := openLazy(c, log.With("client", "background"), down)
 	if err != nil {
 		rq.Close()
 		return Clients{}, err
+	}
+	if down == nil {
+		down = bgDown // Redis went away between the two dials
 	}
 	if down != nil {
 		log.Warn("redis unreachable: serving without it until it answers (purchases and every other Redis call fail closed, 503; /readyz?require=redis is not ready)",
@@ -149,13 +152,16 @@ func openLazy(c conf.Redis, log *slog.Logger, known error) (cl rueidis.Client, d
 
 // unreachable says whether a dial's error may pass by itself: anything but
 // Redis refusing us (an error reply, such as WRONGPASS), a server whose
-// certificate redis.tls does not accept (another CA, another name), that
-// does not speak TLS or refuses the handshake (a client certificate it
-// wants), and rueidis refusing the options. Those are
-// settings to fix: the start fails, so a rollout to a wrong Redis stops
-// at its first pod. A refused connection or an unresolvable host name
-// is what an outage looks like (a stopped server, a Kubernetes service
-// without ready endpoints), so it waits.
+// certificate redis.tls does not accept (another CA, another name), one
+// that answered a TLS hello in plain text, and rueidis refusing the
+// options. Those are settings to fix: the start fails, so a rollout to a
+// wrong Redis stops at its first pod. A refused connection, a timeout or
+// an unresolvable host name is what an outage looks like (a stopped
+// server, a Kubernetes service without ready endpoints), so it waits; so
+// do, unavoidably, two mistakes that look the same on the wire: TLS on
+// against a plain redis-server (it waits for a command and never
+// answers the hello: a timeout) and a client certificate the server
+// wants (TLS 1.3 resets the connection after the handshake).
 func unreachable(err error) bool {
 	var (
 		re   *rueidis.RedisError
@@ -163,11 +169,10 @@ func unreachable(err error) bool {
 		name x509.HostnameError
 		bad  x509.CertificateInvalidError
 		rec  tls.RecordHeaderError
-		tlsa tls.AlertError // the server refused the handshake: no client certificate, say
 	)
 	switch {
 	case errors.As(err, &re), errors.Is(err, rueidis.ErrWrongPipelineMultiplex),
-		errors.As(err, &ca), errors.As(err, &name), errors.As(err, &bad), errors.As(err, &rec), errors.As(err, &tlsa):
+		errors.As(err, &ca), errors.As(err, &name), errors.As(err, &bad), errors.As(err, &rec):
 		return false
 	}
 	return true
