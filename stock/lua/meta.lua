@@ -9,11 +9,22 @@
 -- Reply: the new version, or -1 when the caller no longer holds the lease
 -- (it expired or was lost: another Warm may have run since this one
 -- checked the sale).
+--
+-- A version never repeats, even after Redis lost the meta key with its
+-- gen and every shard (restarted without persistence, a failover to a
+-- replica that had none of it): it is at least the seconds since
+-- 2026-01-01 on Redis's clock, so a warm after such a loss starts above
+-- every version issued before it (warms come far less often than once a
+-- second), and the new load's Idempotency-Keys (activity:user:seq, seq =
+-- version << 32 | n) never repeat an old load's, which a backend would
+-- take for orders it already has.
 if redis.call('GET', KEYS[2]) ~= ARGV[5] then return -1 end
 local v = redis.call('HINCRBY', KEYS[1], 'gen', 1)
-if v <= tonumber(ARGV[6]) then
-  v = tonumber(ARGV[6]) + 1
-  redis.call('HSET', KEYS[1], 'gen', v)
+local t = redis.call('TIME')
+local least = math.max(tonumber(ARGV[6]) + 1, tonumber(t[1]) - 1767225600)
+if v < least then
+  v = least
+  redis.call('HSET', KEYS[1], 'gen', string.format('%d', v))
 end
 redis.call('HSET', KEYS[1], 'stock', ARGV[1], 'shards', ARGV[2],
   'per_user', ARGV[3], 'version', v, 'pay_within', ARGV[4],
