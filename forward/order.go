@@ -58,7 +58,7 @@ type State uint8
 const (
 	Queued    State = iota + 1 // waiting, or being delivered, or waiting for a retry
 	Delivered                  // the backend answered 2xx or 409 (it has the key)
-	Failed                     // dead-lettered; its unit was given back
+	Failed                     // dead-lettered; its unit was given back, unless Reason is ReasonUnconfirmed
 )
 
 func (s State) String() string {
@@ -78,7 +78,25 @@ const (
 	ReasonRejected  = "backend_rejected"   // a 4xx other than 409 and 429, or a 3xx
 	ReasonExhausted = "attempts_exhausted" // every attempt failed or got 5xx
 	ReasonExpired   = "expired"            // not delivered within MaxWait of its admission
+	// ReasonUnconfirmed: attempts exhausted or max_wait passed, and at
+	// least one send got no answer (a timeout, a connection broken after
+	// sending): the backend may hold the order, so its unit is NOT given
+	// back (it would sell twice). It stays sold until the backend
+	// releases it (POST .../release) or, with pay_within, goes unpaid.
+	ReasonUnconfirmed = "unconfirmed"
 )
+
+// Unconfirmed is the reason an order that would be dead-lettered with
+// reason gets when some send of it went unanswered: its unit may be an
+// order at the backend, so it stays sold (ReasonUnconfirmed). Only
+// exhausted and expired orders can be unconfirmed: a backend_rejected
+// order was refused by an answer.
+func Unconfirmed(reason string, unanswered bool) string {
+	if unanswered && (reason == ReasonExhausted || reason == ReasonExpired) {
+		return ReasonUnconfirmed
+	}
+	return reason
+}
 
 // Status is what order_status tells the ticket's user.
 type Status struct {
@@ -137,7 +155,7 @@ type Config struct {
 // DeadReasons are the reasons an order is dead-lettered (its unit given
 // back), in the order of a DeadCounts: flashgate_queue_dead_letters_total
 // has one series per reason, all present from the start.
-var DeadReasons = [...]string{ReasonRejected, ReasonExhausted, ReasonExpired, ReasonMalformed}
+var DeadReasons = [...]string{ReasonRejected, ReasonExhausted, ReasonExpired, ReasonMalformed, ReasonUnconfirmed}
 
 // DeadCounts counts dead-lettered orders by reason, as DeadReasons lists
 // them.

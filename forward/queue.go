@@ -60,6 +60,10 @@ type item struct {
 	released bool
 	queuedAt time.Time
 	failures int // failed sends so far, counted or not (classify's try)
+	// unanswered: some send got no answer (classify's maybeSeen), so the
+	// backend may hold the order: a dead letter keeps its unit
+	// (Unconfirmed).
+	unanswered bool
 }
 
 // Queue is the in-process queue. Create it with New, start it with Run.
@@ -271,6 +275,7 @@ func (q *Queue) deliver(ctx context.Context, it *item) {
 	if out.counted {
 		it.st.Attempts++
 	}
+	it.unanswered = it.unanswered || out.maybeSeen
 	if err == nil {
 		it.st.Code, it.st.Body = rep.Status, rep.Body
 	}
@@ -284,7 +289,7 @@ func (q *Queue) deliver(ctx context.Context, it *item) {
 		q.finish(it, Delivered, "")
 		return
 	case vDeadLetter:
-		q.deadLetter(ctx, it, out.reason)
+		q.deadLetter(ctx, it, Unconfirmed(out.reason, it.unanswered))
 		return
 	}
 	// Shutting down or not, it goes back in line: Run is returning when
@@ -297,10 +302,13 @@ func (q *Queue) deliver(ctx context.Context, it *item) {
 func (q *Queue) deadLetter(ctx context.Context, it *item, reason string) {
 	if !it.released { // only this goroutine owns it now; the flag keeps it once
 		it.released = true
-		if err := q.release(ctx, &it.o); err != nil {
-			q.mu.Lock()
-			q.stats.ReleaseFailed++
-			q.mu.Unlock()
+		// An unconfirmed order may be at the backend: its unit stays sold.
+		if reason != ReasonUnconfirmed {
+			if err := q.release(ctx, &it.o); err != nil {
+				q.mu.Lock()
+				q.stats.ReleaseFailed++
+				q.mu.Unlock()
+			}
 		}
 		if q.cfg.DeadLetter != nil {
 			q.cfg.DeadLetter(&it.o, reason)

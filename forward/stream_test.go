@@ -330,6 +330,12 @@ func TestForwarderOutcomes(t *testing.T) {
 		{"409: the backend has it, delivered", func(*Order, int) (int, error) { return 409, nil }, Delivered, "", 1, 0},
 		{"400: dead-lettered at once, unit back", func(*Order, int) (int, error) { return 400, nil }, Failed, ReasonRejected, 1, 0},
 		{"500 always: dead-lettered after 3 attempts, unit back", func(*Order, int) (int, error) { return 500, nil }, Failed, ReasonExhausted, 3, 0},
+		{"no answer, then 500: dead-lettered unconfirmed, the unit stays sold", func(_ *Order, n int) (int, error) {
+			if n == 1 {
+				return 0, context.DeadlineExceeded
+			}
+			return 500, nil
+		}, Failed, ReasonUnconfirmed, 3, 3},
 		{"refused connection: retried like a 5xx", func(_ *Order, n int) (int, error) {
 			if n == 1 {
 				return 0, &net.OpError{Op: "dial", Err: context.DeadlineExceeded}
@@ -375,6 +381,9 @@ func TestForwarderOutcomes(t *testing.T) {
 			wantLeft := int64(2)
 			if tc.wantState == Failed {
 				wantLeft = 5
+				if tc.reason == ReasonUnconfirmed {
+					wantLeft = 2 // the backend may hold them: not given back
+				}
 				if s := fw.Stats(); s.DeadLettered != 3 || s.Dead[deadIndex(tc.reason)] != 3 {
 					t.Errorf("dead letters %d (by reason %v), want 3, all %s", s.DeadLettered, s.Dead, tc.reason)
 				}
@@ -453,8 +462,13 @@ func TestTakeoverKeepsAttempts(t *testing.T) {
 	st, _ := f.status(t, tickets[0])
 	_, sends := live.count()
 	// attempts 3: one used before the death, so the live one has two.
-	if st.State != Failed || st.Reason != ReasonExhausted || sends != 2 || st.Attempts != 3 {
-		t.Errorf("final %+v after %d sends by the live instance; want attempts_exhausted at 3 attempts, 2 of them there", st, sends)
+	// The dead instance's send never got an answer: the order may be at
+	// the backend, so its unit stays sold (unconfirmed).
+	if st.State != Failed || st.Reason != ReasonUnconfirmed || sends != 2 || st.Attempts != 3 {
+		t.Errorf("final %+v after %d sends by the live instance; want unconfirmed at 3 attempts, 2 of them there", st, sends)
+	}
+	if left := f.left(t); left != 4 {
+		t.Errorf("left %d after an unconfirmed order, want 4: its unit stays sold", left)
 	}
 }
 

@@ -67,6 +67,10 @@ func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 	var st Status
 	var failures int
 	maybeSeen, parsed := false, false
+	// unanswered: some send of it may be at the backend unanswered (a
+	// send here that timed out, or an order taken over or handed back
+	// after sends elsewhere): a dead letter then keeps its unit.
+	unanswered := false
 	for first := true; ; first = false {
 		if it.lost.Load() {
 			return true // another instance took it over: it delivers
@@ -83,6 +87,7 @@ func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 			}
 			st = f.carried(stop, it, &o)
 			failures, parsed = st.Attempts, true
+			unanswered = st.Attempts > 0 || it.fromDead
 		}
 		if !f.wait(stop) {
 			return false
@@ -115,6 +120,7 @@ func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 			st.Code, st.Body = rep.Status, rep.Body
 		}
 		maybeSeen = out.maybeSeen
+		unanswered = unanswered || out.maybeSeen
 		switch out.verdict {
 		case vDeliver:
 			st.State = Delivered
@@ -122,7 +128,7 @@ func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 			f.record(work, &o, st)
 			return f.finish(work, it, "")
 		case vDeadLetter:
-			st.State, st.Reason = Failed, out.reason
+			st.State, st.Reason = Failed, Unconfirmed(out.reason, unanswered)
 			return f.deadLetter(work, it, &o, st)
 		}
 		f.st.retried.Add(1)
@@ -256,7 +262,7 @@ func (f *Forwarder) wait(ctx context.Context) bool {
 // nothing twice) and moves the entry to the dead-letter Stream.
 func (f *Forwarder) deadLetter(ctx context.Context, it *streamItem, o *Order, st Status) bool {
 	f.record(ctx, o, st)
-	for {
+	for st.Reason != ReasonUnconfirmed { // an unconfirmed order may be at the backend: its unit stays sold
 		_, err := f.log.Release(ctx, o.Activity, []byte(o.User), o.Seq)
 		if err == nil {
 			break

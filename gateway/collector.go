@@ -51,7 +51,7 @@ var (
 		"Orders of an async route's queue by result: enqueued, delivered, retried (attempts that will be retried), dead_lettered, full (refused, unit given back), dropped (its unit was given back before delivery), taken_over (Redis: claimed from a dead or stopped instance), handed_back (Redis: left unfinished by this instance's stop, for another to take over).",
 		[]string{"route", "result"}, nil)
 	descQueueDead = prometheus.NewDesc("flashgate_queue_dead_letters_total",
-		"Orders of an async route dead-lettered (their unit given back), by route and reason: backend_rejected, attempts_exhausted, expired, malformed. Their sum is flashgate_queue_orders_total{result=\"dead_lettered\"}.",
+		"Orders of an async route dead-lettered, by route and reason: backend_rejected, attempts_exhausted, expired, malformed (their unit given back), unconfirmed (a send went unanswered: the unit stays sold). Their sum is flashgate_queue_orders_total{result=\"dead_lettered\"}.",
 		[]string{"route", "reason"}, nil)
 	descQueueDuplicates = prometheus.NewDesc("flashgate_queue_duplicate_deliveries_total",
 		"Sends of an order that may have reached the backend before (same Idempotency-Key), by route and cause: claimed_from_dead (taken over from an instance that had claimed it, or read again from this instance's own pending list after a lost reply, when it had been claimed before), retry_after_timeout (sent again after no answer). Redis store.",

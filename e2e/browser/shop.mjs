@@ -151,6 +151,15 @@ await visitor("dave", async (page) => {
   const failed = await resultSays(page, "could not be placed");
   check(failed.includes("(backend_rejected)") && failed.includes("you can try again"), "async failure message: " + failed);
   await buttonIs(page, "Buy now", true);
+
+  // Unconfirmed: the queue gave up on sends the shop never answered; the
+  // unit stays sold, so the page must not invite a second purchase.
+  step("async mode: an unconfirmed order says so, and the button stays off");
+  polls.push({ status: "queued" }, { status: "failed", reason: "unconfirmed" });
+  await page.click("#buy");
+  const unconfirmed = await resultSays(page, "not confirmed");
+  check(unconfirmed.includes("please do not buy again") && !unconfirmed.includes("Nothing was taken"), "unconfirmed message: " + unconfirmed);
+  await buttonIs(page, "Order not confirmed", false);
 });
 
 await visitor("bob", async (page) => {
