@@ -33,6 +33,7 @@ routes:
     path: /buy/{activity}
     filters:
       - identity: {header: X-User-Id, require: true}
+      - sale_window: {}
       - stock: {}
     action: {type: proxy, upstream: orders, rewrite: /orders}
 `, listen, admin, opsToken, be, at(time.Hour), at(2*time.Hour), at(3*time.Hour), catalogue)

@@ -178,6 +178,10 @@ func adminSetWindow(a *AdminCall) {
 		a.Error(400, "bad_window", err.Error())
 		return
 	}
+	if a.Instance.windowUngated[act.ID] {
+		a.Error(409, "no_sale_window", "a purchase route of activity "+strconv.Quote(act.ID)+" has no sale_window filter, so a window would not gate it: its purchases would go on. Add `- sale_window: {}` before stock, or pause it instead")
+		return
+	}
 	ctx, cancel := adminCtx()
 	defer cancel()
 	if err := a.Deps.Overrides.SetWindow(ctx, act.ID, &w); err != nil {

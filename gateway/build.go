@@ -82,7 +82,11 @@ type Instance struct {
 	// activate holds what takes effect only once the instance serves:
 	// running queues switch to this config's upstreams.
 	activate []func()
-	shared   *shared
+	// windowUngated are the activities a purchase route (a stock
+	// filter) sells without a sale_window filter: a window override would
+	// gate nothing there, so the admin call refuses it.
+	windowUngated map[string]bool
+	shared        *shared
 	// plan is the shared table as the build left it, read without a
 	// lock by Shared.
 	plan    map[any]any
@@ -139,11 +143,12 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 		return nil, nil, err
 	}
 	built := &Instance{
-		Config:     cfg,
-		Site:       site,
-		Activities: map[string]*Activity{},
-		Upstreams:  map[string]*Upstream{},
-		shared:     newShared(),
+		Config:        cfg,
+		Site:          site,
+		Activities:    map[string]*Activity{},
+		Upstreams:     map[string]*Upstream{},
+		shared:        newShared(),
+		windowUngated: map[string]bool{},
 	}
 	built.shared.prev = prev
 	defer func() {

@@ -77,6 +77,13 @@ func (in *Instance) addRoute(r *router.Router, owners map[string]string, path st
 	if err := checkStockAction(path, rc, dr.filters); err != nil {
 		return err
 	}
+	ungated, err := checkSaleWindow(dr.filters, env.Activities)
+	if err != nil {
+		return err
+	}
+	for _, a := range ungated {
+		in.windowUngated[a] = true
+	}
 	if n := len(dr.filters); rc.Action.Mode == "async" && (in.queues.durable != nil || in.Config.Stock.Store == "redis") && n > 0 && dr.filters[n-1].typ != "stock" {
 		// The stock script queues the order; a later filter's refusal
 		// would give the unit back while a forwarder may already deliver.
@@ -315,6 +322,26 @@ func checkStockAction(path string, rc conf.Route, ds []decoded) error {
 		return conf.AtPath(d.path, fmt.Errorf("stock takes a unit, so the action must be proxy (or json stock_decision), not %s", a.Type))
 	}
 	return nil
+}
+
+// checkSaleWindow refuses a purchase route (one with a stock filter) that
+// serves an activity with a sale window but has no sale_window filter:
+// the window would show (status JSON, countdown) and gate nothing, so the
+// sale would sell before it opens and after it ends. It returns the
+// activities such a route sells without a window (they have none), for
+// the admin window call, which refuses to give them one.
+func checkSaleWindow(ds []decoded, acts []*Activity) (ungated []string, err error) {
+	at := slices.IndexFunc(ds, func(d decoded) bool { return d.typ == "stock" })
+	if at < 0 || slices.ContainsFunc(ds, func(d decoded) bool { return d.typ == "sale_window" }) {
+		return nil, nil
+	}
+	for _, a := range acts {
+		if !a.Start.IsZero() || !a.End.IsZero() || len(a.Windows) > 0 {
+			return nil, conf.AtPath(ds[at].path, fmt.Errorf("activity %q has a sale window, but this purchase route has no sale_window filter: it would sell outside the window (add `- sale_window: {}` before stock)", a.ID))
+		}
+		ungated = append(ungated, a.ID)
+	}
+	return ungated, nil
 }
 
 // buildAction resolves a route's action into a function of the request and
