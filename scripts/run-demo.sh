@@ -28,7 +28,15 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+# Ctrl-C (or SIGTERM) is the normal way to stop the demo: both processes
+# drain and the script exits 0, so make does not report it as a failure.
+stop() {
+  cleanup
+  trap - EXIT
+  exit 0
+}
+trap cleanup EXIT
+trap stop INT TERM
 
 ./bin/demo-backend -listen 127.0.0.1:9090 &
 pids+=($!)

@@ -52,6 +52,11 @@ on the called instance only (202: the answer on stdout, the reason on
 stderr), 2 usage or config error.
 `
 
+// adminFlags are flashgate admin's own flags: a call's extra argument
+// that is one of them was meant before the call, any other is not ours
+// to suggest moving.
+var adminFlags = map[string]bool{"config": true, "addr": true, "token": true, "timeout": true, "cacert": true}
+
 // adminCall is the HTTP request one CLI call makes.
 type adminCall struct {
 	method, path string
@@ -66,7 +71,7 @@ func adminRequest(args []string) (adminCall, error) {
 	want := func(n int, names string) error {
 		if len(args)-1 != n {
 			for _, a := range args[1:] {
-				if strings.HasPrefix(a, "-") {
+				if name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); strings.HasPrefix(a, "-") && adminFlags[name] {
 					return fmt.Errorf("%s takes %s; flags go before the call: flashgate admin %s ... %s", args[0], names, a, args[0])
 				}
 			}
@@ -348,7 +353,11 @@ func (c adminClient) reserve(call adminCall, file string, stdout, stderr io.Writ
 		lines = append(lines, t)
 	}
 	if bad > 0 {
-		fmt.Fprintf(stderr, "flashgate admin reserve: %d bad lines in %s, nothing sent\n", bad, file)
+		lines := "lines"
+		if bad == 1 {
+			lines = "line"
+		}
+		fmt.Fprintf(stderr, "flashgate admin reserve: %d bad %s in %s, nothing sent\n", bad, lines, file)
 		return exitConfig
 	}
 	if len(lines) == 0 {
@@ -362,7 +371,11 @@ func (c adminClient) reserve(call adminCall, file string, stdout, stderr io.Writ
 		call.body = append(bytes.Join(chunk, []byte("\n")), '\n')
 		body, err := c.do(call)
 		if err != nil {
-			fmt.Fprintf(stderr, "flashgate admin reserve: batch %d/%d refused (batches before it were added; adding again is harmless): %v", b+1, batches, err)
+			before := "nothing was added"
+			if b > 0 {
+				before = "the batches before it were added; adding again is harmless"
+			}
+			fmt.Fprintf(stderr, "flashgate admin reserve: batch %d/%d refused (%s): %v", b+1, batches, before, err)
 			return exitFail
 		}
 		var ans struct {

@@ -79,4 +79,21 @@ func TestAdminTLS(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "if it serves HTTPS") || !strings.Contains(err.Error(), "--cacert FILE") || strings.Contains(err.Error(), "connection: close") {
 		t.Errorf("plain HTTP to a TLS admin port: %v, want the HTTPS hint", err)
 	}
+
+	// And the other way round: --cacert against a plain admin port.
+	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	psrv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString(`{"ok":true}`) }}
+	go func() { _ = psrv.Serve(pln) }()
+	t.Cleanup(func() { _ = psrv.Shutdown() })
+	cfg, err := adminTLS(certs.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsToPlain := adminClient{addr: pln.Addr().String(), token: "secret-token-0123456789", timeout: 5 * time.Second, client: &fasthttp.Client{TLSConfig: cfg}}
+	if _, err := tlsToPlain.do(call); err == nil || !strings.Contains(err.Error(), "does not serve HTTPS") {
+		t.Errorf("--cacert against a plain admin port: %v, want the plain-HTTP hint", err)
+	}
 }

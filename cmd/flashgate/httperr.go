@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 
 	"github.com/valyala/fasthttp"
@@ -13,6 +14,10 @@ import (
 // handshake fails and closes the connection without an answer. hint says
 // how to call over HTTPS with that command.
 func explain(err error, https bool, hint string) string {
+	var rec tls.RecordHeaderError
+	if https && errors.As(err, &rec) {
+		return "the server answered in plain HTTP, not TLS: it does not serve HTTPS (drop --cacert, or use an http:// URL) (" + err.Error() + ")"
+	}
 	if !errors.Is(err, fasthttp.ErrConnectionClosed) {
 		return err.Error()
 	}

@@ -198,7 +198,7 @@ func TestReserveBatches(t *testing.T) {
 	errOut.Reset()
 	code = run([]string{"admin", "--addr", ln.Addr().String(), "--token", "tok", "reserve", "a1", file}, &out, &errOut)
 	if code != exitConfig || !strings.Contains(errOut.String(), "list.txt:20008: \"bad user\" is not a user id") ||
-		!strings.Contains(errOut.String(), "1 bad lines in") || len(got) != 0 {
+		!strings.Contains(errOut.String(), "1 bad line in") || len(got) != 0 {
 		t.Fatalf("bad line: exit %d, batches %v\n%s", code, got, errOut.String())
 	}
 }
@@ -256,5 +256,20 @@ func TestAdminPauseHereOnly(t *testing.T) {
 	if code != exitFail || !strings.Contains(errOut.String(), "pause a1 on "+ln.Addr().String()+" only: Redis did not take the pause") ||
 		!strings.Contains(out.String(), `"paused_here_only":true`) {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, out.String(), errOut.String())
+	}
+}
+
+// TestAdminFlagHint: an extra argument that is one of flashgate admin's
+// own flags is told to go before the call; any other is not (following
+// such a hint would only meet "flag provided but not defined").
+func TestAdminFlagHint(t *testing.T) {
+	for args, hint := range map[string]bool{"stock a1 --timeout=1s": true, "stock a1 --addr": true, "stock a1 --force": false, "stock a1 -x": false} {
+		_, err := adminRequest(strings.Fields(args))
+		if err == nil {
+			t.Fatalf("%s accepted", args)
+		}
+		if got := strings.Contains(err.Error(), "flags go before the call"); got != hint {
+			t.Errorf("%s: %q, hint %v, want %v", args, err, got, hint)
+		}
 	}
 }

@@ -33,7 +33,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	deps, closeDeps, err := openDeps(cfg, log)
 	if err != nil {
-		log.Error("start", "err", err)
+		log.Error("cannot start; exiting", "err", err)
 		return exitFail
 	}
 	stopped := false
@@ -53,7 +53,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
-		log.Error("listen", "addr", cfg.Server.Listen, "err", err)
+		log.Error("cannot listen; exiting", "addr", cfg.Server.Listen, "err", err)
 		return exitFail
 	}
 	reload := func() (gateway.Report, error) {

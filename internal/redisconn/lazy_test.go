@@ -118,6 +118,9 @@ func TestRefusedByRedisIsAnError(t *testing.T) {
 	if unreachable(err) {
 		t.Errorf("unreachable(%v) = true, want false: Redis answered", err)
 	}
+	if !strings.Contains(err.Error(), "set redis.password") {
+		t.Errorf("refusal %q does not name the setting to fix", err)
+	}
 	ok := redisConf(rs.Addr())
 	ok.Password = "s3cret"
 	c, down, err := openLazy(ok, nil, nil)

@@ -46,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -203,9 +204,25 @@ func dial(c conf.Redis) (rueidis.Client, error) {
 		PipelineMultiplex: 2,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("redis %v: %w", c.Addrs, err)
+		return nil, fmt.Errorf("redis %v: %w%s", c.Addrs, err, authHint(err))
 	}
 	return cl, nil
+}
+
+// authHint names the settings to fix when Redis refused our credentials:
+// its own text (NOAUTH HELLO must be called...) names none of them.
+func authHint(err error) string {
+	var re *rueidis.RedisError
+	if !errors.As(err, &re) {
+		return ""
+	}
+	switch msg := re.Error(); {
+	case strings.HasPrefix(msg, "NOAUTH"):
+		return " (Redis wants a password: set redis.password, or FLASHGATE_REDIS_PASSWORD, and redis.username for an ACL user)"
+	case strings.HasPrefix(msg, "WRONGPASS"):
+		return " (check redis.username and redis.password, or FLASHGATE_REDIS_PASSWORD)"
+	}
+	return ""
 }
 
 // blockingPool is rueidis's BlockingPoolSize: the connections a command
