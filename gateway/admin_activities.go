@@ -80,6 +80,10 @@ type overridesView struct {
 	// shared store refuses it (override.ErrPausedLocally).
 	PausedHereOnly bool        `json:"paused_here_only,omitempty"`
 	Window         *windowJSON `json:"window,omitempty"`
+	// Unread: this instance has not read the shared overrides yet
+	// (started with Redis down), so a pause or window set in Redis may be
+	// in force unseen; its purchases answer busy until it has.
+	Unread bool `json:"unread,omitempty"`
 }
 
 func viewOf(ctx context.Context, a *Activity, deps Deps, now time.Time) activityView {
@@ -92,6 +96,7 @@ func viewOf(ctx context.Context, a *Activity, deps Deps, now time.Time) activity
 	}
 	v.Overrides.Paused = a.Paused()
 	v.Overrides.PausedHereOnly = a.Override().PausedHereOnly()
+	v.Overrides.Unread = !a.OverridesKnown()
 	if w, ok := a.Override().Window(); ok {
 		wj := toWindowJSON(w)
 		v.Overrides.Window = &wj

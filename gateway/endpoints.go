@@ -129,8 +129,10 @@ type ActivityStatus struct {
 	StockLeft  *int64  `json:"stock_left"`
 	SoldOut    bool    `json:"sold_out"`
 	// Paused: an operator's pause is on (purchases answer 503 paused), so
-	// the page shows it instead of a button that would be refused.
-	Paused bool `json:"paused"`
+	// the page shows it instead of a button that would be refused. Null
+	// while this gateway has not read the shared overrides yet (started
+	// with Redis down): a pause may be on unseen.
+	Paused *bool `json:"paused"`
 }
 
 // PhaseName is the wire name of a phase.
@@ -147,7 +149,11 @@ func PhaseName(p Phase) string {
 func (s *activityStatus) render(a *Activity, now time.Time) []byte {
 	phase, starts, ends := a.Countdown(now)
 	st := ActivityStatus{Activity: a.ID, Product: a.Product, ServerTime: Millis(now), Phase: PhaseName(phase),
-		StartsAt: millisPtr(starts), EndsAt: millisPtr(ends), Paused: a.Paused()}
+		StartsAt: millisPtr(starts), EndsAt: millisPtr(ends)}
+	if a.OverridesKnown() {
+		p := a.Paused()
+		st.Paused = &p
+	}
 	if s.stock != nil {
 		c, err := s.counts(a.ID)
 		if err == nil {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +32,9 @@ func TestPurchasesWaitForOverrides(t *testing.T) {
 	}
 	if code, reason := buy("u1"); code != 503 || reason != "busy" {
 		t.Fatalf("purchase before the overrides were read: %d %q, want 503 busy", code, reason)
+	}
+	if body := string(ts.do(t, "GET", "/api/activities/phone-sale/status").Body()); !strings.Contains(body, `"paused":null`) {
+		t.Errorf("status before the overrides were read: %s, want paused null (unknown)", body)
 	}
 	rs.Restart(t)
 	rc := redistest.Client(t, rs.Addr())
