@@ -108,6 +108,10 @@ type Status struct {
 	// those refused by the breaker, unreachable, or answered 429 / 503
 	// with Retry-After.
 	Attempts int
+	// Unanswered: some counted send got no answer (classify's
+	// maybeSeen), so the backend may hold the order (see Unconfirmed).
+	// Kept in the Redis queue's interim record, so a takeover knows it.
+	Unanswered bool
 }
 
 // Config sets the pace. Zero fields take the defaults below.
@@ -153,15 +157,17 @@ type Config struct {
 }
 
 // DeadReasons are the reasons an order is dead-lettered (its unit given
-// back), in the order of a DeadCounts: flashgate_queue_dead_letters_total
-// has one series per reason, all present from the start.
+// back, but for unconfirmed), in the order of a DeadCounts:
+// flashgate_queue_dead_letters_total has one series per reason, all
+// present from the start. Malformed stays fourth: it is the catch-all
+// of deadIndex.
 var DeadReasons = [...]string{ReasonRejected, ReasonExhausted, ReasonExpired, ReasonMalformed, ReasonUnconfirmed}
 
 // DeadCounts counts dead-lettered orders by reason, as DeadReasons lists
 // them.
 type DeadCounts [len(DeadReasons)]uint64
 
-// deadIndex is reason's place in DeadReasons (the last for an unknown one,
+// deadIndex is reason's place in DeadReasons (malformed's for an unknown one,
 // which no caller passes).
 func deadIndex(reason string) int {
 	for i, r := range DeadReasons {
@@ -169,5 +175,5 @@ func deadIndex(reason string) int {
 			return i
 		}
 	}
-	return len(DeadReasons) - 1
+	return 3 // ReasonMalformed: an entry we could not read
 }

@@ -29,6 +29,7 @@ type StreamLog interface {
 	Touch(ctx context.Context, activity string, shard int, group, consumer string, ids []string) ([]string, error)
 	HandBack(ctx context.Context, activity string, shard int, group, consumer string, ids []string) (int, error)
 	Check(ctx context.Context, q *stock.QueuedOrder) (stock.OrderCheck, error)
+	Peek(ctx context.Context, q *stock.QueuedOrder) (stock.OrderCheck, error)
 	Finish(ctx context.Context, q *stock.QueuedOrder, group, deadReason string) (bool, error)
 	Release(ctx context.Context, activity string, user []byte, seq int64) (bool, error)
 	PutOrderStatus(ctx context.Context, activity, user string, seq int64, rec []byte, ttl time.Duration) error

@@ -31,6 +31,18 @@ func (l *checkGate) Check(ctx context.Context, q *stock.QueuedOrder) (stock.Orde
 	return 0, stock.ErrUnavailable
 }
 
+// Peek is gated alike: the check before the rate slot peeks, the one
+// right before the send claims.
+func (l *checkGate) Peek(ctx context.Context, q *stock.QueuedOrder) (stock.OrderCheck, error) {
+	switch {
+	case l.open.Load():
+		return l.RedisStore.Peek(ctx, q)
+	case l.pending:
+		return stock.OrderPending, nil
+	}
+	return 0, stock.ErrUnavailable
+}
+
 func (l *checkGate) Release(ctx context.Context, a string, u []byte, seq int64) (bool, error) {
 	l.release.Add(1)
 	return l.RedisStore.Release(ctx, a, u, seq)
@@ -217,5 +229,36 @@ func TestDeadLetterTakeoverSurvivesAStatusError(t *testing.T) {
 	within(t, 10*time.Second, "b finishes it", func() bool { return f.depth(t) == 0 })
 	if st, _ := f.status(t, tickets[0]); st.Reason != ReasonRejected || f.deadListed(t) != 1 {
 		t.Fatalf("status %+v, dead letters listed %d: want %s, 1", st, f.deadListed(t), ReasonRejected)
+	}
+}
+
+// TestUnconfirmedFinishedByTakeover: an order dead-lettered unconfirmed
+// (its sends unanswered) by an instance whose ack never went through is
+// finished as that dead letter by the instance that takes it over: not
+// sent again with a fresh set of attempts, its unit still sold, listed
+// once on the dead-letter Stream.
+func TestUnconfirmedFinishedByTakeover(t *testing.T) {
+	f := newFixture(t, []string{redistest.Start(t).Addr()}, "unconftake", 5)
+	tickets := f.sell(t, 1)
+	silent := newBackend(func(*Order, int) (int, error) { return 0, context.DeadlineExceeded })
+	idle := func(c *StreamConfig) { c.ClaimIdle = 500 * time.Millisecond; c.SendTimeout = 200 * time.Millisecond }
+	a := f.forwarderOn(t, failingAck{f.r}, "a", silent, 1000, idle)
+	stopA := runFw(t, a)
+	within(t, 10*time.Second, "a dead-letters it", func() bool { return a.Stats().DeadLettered == 1 })
+	stopA()
+	be := newBackend(func(*Order, int) (int, error) { return 201, nil })
+	runFw(t, f.forwarder(t, "b", be, 1000, idle))
+	within(t, 10*time.Second, "b finishes it", func() bool { return f.depth(t) == 0 })
+	if _, sends := be.count(); sends != 0 {
+		t.Errorf("the unconfirmed order was sent again %d times", sends)
+	}
+	if st, _ := f.status(t, tickets[0]); st.State != Failed || st.Reason != ReasonUnconfirmed {
+		t.Errorf("status = %+v; want failed unconfirmed", st)
+	}
+	if n := f.left(t); n != 4 {
+		t.Errorf("left = %d, want 4: an unconfirmed order keeps its unit", n)
+	}
+	if n := f.deadListed(t); n != 1 {
+		t.Errorf("dead-letter Stream lists %d, want 1", n)
 	}
 }

@@ -308,3 +308,34 @@ func TestClaimedBackAfterLost(t *testing.T) {
 		t.Fatalf("entry %s, given up as lost and claimed back here, was not started again", read[0].ID)
 	}
 }
+
+// TestHandedBackUnsentIsNotUnconfirmed: orders a stopping instance hands
+// back before their first send (waiting for a rate slot) were never at
+// the backend: when the instance that takes them over gets only 5xx
+// answers, they are dead-lettered attempts_exhausted with their units
+// given back, not unconfirmed (the claim mark is set right before a
+// send, so a handed-back order without one was not sent).
+func TestHandedBackUnsentIsNotUnconfirmed(t *testing.T) {
+	f := newFixture(t, []string{redistest.Start(t).Addr()}, "unsent", 5)
+	tickets := f.sell(t, 2)
+	pace := &gatedPacer{asked: make(chan struct{}), open: make(chan struct{})}
+	a, err := NewForwarder(StreamConfig{Activities: []string{f.act}, Group: "orders", Consumer: "a", MaxInflight: 4,
+		SendTimeout: time.Second, ClaimIdle: 30 * time.Second}, f.r, newBackend(func(*Order, int) (int, error) { return 201, nil }), pace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopA := runFw(t, a)
+	<-pace.asked // a holds them, waiting for a slot that never comes
+	stopA()
+	failing := newBackend(func(*Order, int) (int, error) { return 500, nil })
+	runFw(t, f.forwarder(t, "b", failing, 1000, func(c *StreamConfig) { c.ClaimIdle = 30 * time.Second }))
+	within(t, 20*time.Second, "all finished", func() bool { return f.depth(t) == 0 })
+	for _, tk := range tickets {
+		if st, _ := f.status(t, tk); st.State != Failed || st.Reason != ReasonExhausted {
+			t.Errorf("%s: %+v, want failed attempts_exhausted (never sent before the takeover)", tk, st)
+		}
+	}
+	if left := f.left(t); left != 5 {
+		t.Errorf("left %d, want 5: units of orders the backend answered 5xx every time come back", left)
+	}
+}

@@ -68,8 +68,9 @@ func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 	var failures int
 	maybeSeen, parsed := false, false
 	// unanswered: some send of it may be at the backend unanswered (a
-	// send here that timed out, or an order taken over or handed back
-	// after sends elsewhere): a dead letter then keeps its unit.
+	// send that timed out, here or on an instance before, as its interim
+	// record says, or one the instance it is taken over from had begun:
+	// its claim mark): a dead letter then keeps its unit.
 	unanswered := false
 	for first := true; ; first = false {
 		if it.lost.Load() {
@@ -85,9 +86,16 @@ func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 			if err := ParseOrder(q.Order, &o); err != nil {
 				return f.deadLetter(work, it, &o, Status{State: Failed, Reason: ReasonMalformed})
 			}
+			if f.unconfirmedBefore(stop, it, &o) {
+				// Dead-lettered unconfirmed by an instance that died
+				// before its ack: finish that, never send it again.
+				f.st.dead.Add(1)
+				f.st.deadBy[deadIndex(ReasonUnconfirmed)].Add(1)
+				return f.finish(work, it, ReasonUnconfirmed)
+			}
 			st = f.carried(stop, it, &o)
 			failures, parsed = st.Attempts, true
-			unanswered = st.Attempts > 0 || it.fromDead
+			unanswered = st.Unanswered || it.fromDead
 		}
 		if !f.wait(stop) {
 			return false
@@ -121,6 +129,7 @@ func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 		}
 		maybeSeen = out.maybeSeen
 		unanswered = unanswered || out.maybeSeen
+		st.Unanswered = unanswered // in the interim record, for a takeover
 		switch out.verdict {
 		case vDeliver:
 			st.State = Delivered
@@ -150,7 +159,7 @@ func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 // which may find a claim of a dead consumer.
 func (f *Forwarder) held(ctx context.Context, it *streamItem, o *Order, first bool) (send, done bool) {
 	for {
-		c, err := f.log.Check(ctx, &it.q)
+		c, err := f.log.Peek(ctx, &it.q) // the claim comes right before the send (lastCheck)
 		switch {
 		case err != nil:
 			if sleep(ctx, f.cfg.PollMax) != nil {
@@ -291,6 +300,23 @@ func (f *Forwarder) record(ctx context.Context, o *Order, st Status) {
 	}
 }
 
+// unconfirmedBefore reports whether an order taken over from another
+// instance was already dead-lettered unconfirmed there (its final record
+// says so) and only the ack is missing: a released dead letter is found
+// by the held-mark check (its unit is gone), an unconfirmed one keeps its
+// unit, so only its record tells.
+func (f *Forwarder) unconfirmedBefore(ctx context.Context, it *streamItem, o *Order) bool {
+	if !it.q.Claimed {
+		return false
+	}
+	rec, state, err := f.log.OrderStatus(ctx, o.Activity, o.User, o.Seq)
+	if err != nil || state != stock.OrderRecorded || rec == nil {
+		return false
+	}
+	st, err := ParseStatus(rec)
+	return err == nil && st.State == Failed && st.Reason == ReasonUnconfirmed
+}
+
 // carried is what an order taken over from another instance had
 // already used: the attempts (and last answer) of its interim record, so
 // a takeover does not give it a fresh set of attempts. An order read for
@@ -342,10 +368,12 @@ type record struct {
 	Body     []byte `json:"body,omitempty"`
 	Reason   string `json:"reason,omitempty"`
 	Attempts int    `json:"attempts"`
+	// Unanswered is internal (the takeover's): polls do not show it.
+	Unanswered bool `json:"unanswered,omitempty"`
 }
 
 func statusRecord(st Status) record {
-	return record{State: st.State.String(), Code: st.Code, Body: st.Body, Reason: st.Reason, Attempts: st.Attempts}
+	return record{State: st.State.String(), Code: st.Code, Body: st.Body, Reason: st.Reason, Attempts: st.Attempts, Unanswered: st.Unanswered}
 }
 
 // ParseStatus reads a record written by a Forwarder: a final one
@@ -355,7 +383,7 @@ func ParseStatus(b []byte) (Status, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return Status{}, err
 	}
-	st := Status{Code: r.Code, Body: r.Body, Reason: r.Reason, Attempts: r.Attempts}
+	st := Status{Code: r.Code, Body: r.Body, Reason: r.Reason, Attempts: r.Attempts, Unanswered: r.Unanswered}
 	switch r.State {
 	case "queued":
 		st.State = Queued

@@ -85,6 +85,11 @@ func (a *AsyncQueues) queue(route string, c conf.Queue, u *Upstream) (q *asyncQu
 		SendTimeout: u.timeout,
 	}
 	fc.DeadLetter = func(o *forward.Order, reason string) {
+		if reason == forward.ReasonUnconfirmed {
+			a.log.Warn("async order unconfirmed: no answer to its sends, so the backend may hold it; its unit stays sold. Check the backend: if it has no such order, release the unit (POST /admin/activities/{id}/release) and refund any payment",
+				"route", route, "key", o.Ticket, "reason", reason)
+			return
+		}
 		a.log.Warn("async order dead-lettered: its unit was given back; refund any payment taken for it",
 			"route", route, "key", o.Ticket, "reason", reason)
 	}

@@ -296,6 +296,31 @@ const (
 )
 
 // Check runs claim.lua on the order's home shard (see doc.go, async mode).
+// Peek is Check without the claim: what Check would answer now, writing
+// nothing. A forwarder peeks while an order waits for its rate slot and
+// claims (Check) only right before the send, so a claim mark (D) means a
+// send was about to start: an instance taking the order over then knows
+// it may be at the backend, and one that finds no mark knows it is not.
+func (r *RedisStore) Peek(ctx context.Context, q *QueuedOrder) (OrderCheck, error) {
+	if q.User == "" {
+		return OrderGone, nil
+	}
+	a, err := r.act(ctx, q.Activity)
+	if err == nil && a != nil && a.version != q.Version {
+		a, err = r.reload(ctx, q.Activity)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if a == nil || a.version != q.Version {
+		return OrderReset, nil
+	}
+	h := homeShard(q.User, a.shards)
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return orderCheck(call(cctx, r.bg, "claim", claimScript, a.keys[h], []string{a.verStr, strconv.FormatInt(q.N, 10), q.User, "p", ""}))
+}
+
 func (r *RedisStore) Check(ctx context.Context, q *QueuedOrder) (OrderCheck, error) {
 	if q.User == "" {
 		return OrderGone, nil
