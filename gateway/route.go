@@ -336,10 +336,16 @@ func checkSaleWindow(ds []decoded, acts []*Activity) (ungated []string, err erro
 		return nil, nil
 	}
 	for _, a := range acts {
-		if !a.Start.IsZero() || !a.End.IsZero() || len(a.Windows) > 0 {
-			return nil, conf.AtPath(ds[at].path, fmt.Errorf("activity %q has a sale window, but this purchase route has no sale_window filter: it would sell outside the window (add `- sale_window: {}` before stock)", a.ID))
+		why := ""
+		switch {
+		case a.Override().Windows() != nil: // a reload must not drop the filter under an operator's window
+			why = " (an operator's window override is in force: clear it with DELETE /admin/activities/" + a.ID + "/window first)"
+		case !a.Start.IsZero() || !a.End.IsZero() || len(a.Windows) > 0:
+		default:
+			ungated = append(ungated, a.ID)
+			continue
 		}
-		ungated = append(ungated, a.ID)
+		return nil, conf.AtPath(ds[at].path, fmt.Errorf("activity %q has a sale window%s, but this purchase route has no sale_window filter: it would sell outside the window (add `- sale_window: {}` before stock)", a.ID, why))
 	}
 	return ungated, nil
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +59,32 @@ routes:
 	}
 	if r := ts.do(t, "POST", "/buy/now", "X-User-Id", "u1"); r.StatusCode() != 201 {
 		t.Fatalf("purchase after the refused override: %d, want 201 (nothing changed)", r.StatusCode())
+	}
+}
+
+// TestReloadKeepsSaleWindowUnderOverride: a reload that would drop the
+// sale_window filter of an activity an operator's window override holds
+// closed is refused (the running config keeps gating it).
+func TestReloadKeepsSaleWindowUnderOverride(t *testing.T) {
+	withFilter := `
+activities: [{id: now, product: phone-x, stock: 5}]
+routes:
+  - {method: POST, path: "/buy/{activity}", filters: [{identity: {header: X-User-Id, require: true}}, {sale_window: {}}, {stock: {}}], action: {type: json, endpoint: stock_decision}}
+`
+	ts := newTestServer(t, withFilter, Deps{})
+	later := conf.Window{Start: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if err := ts.deps.Overrides.SetWindow(context.Background(), "now", &later); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := conf.Parse([]byte(strings.Replace(withFilter, "{sale_window: {}}, ", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Static.Catalogue = "testdata/catalogue.yaml"
+	if _, err := ts.Reload(cfg); err == nil || !strings.Contains(err.Error(), "window override is in force") {
+		t.Fatalf("reload without sale_window under a window override: %v, want refused", err)
+	}
+	if r := ts.do(t, "POST", "/buy/now", "X-User-Id", "u1"); r.StatusCode() == 200 || r.StatusCode() == 201 {
+		t.Fatalf("purchase under the override after the refused reload: %d", r.StatusCode())
 	}
 }
