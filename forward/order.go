@@ -88,11 +88,14 @@ const (
 
 // Unconfirmed is the reason an order that would be dead-lettered with
 // reason gets when some send of it went unanswered: its unit may be an
-// order at the backend, so it stays sold (ReasonUnconfirmed). Only
-// exhausted and expired orders can be unconfirmed: a backend_rejected
-// order was refused by an answer.
+// order at the backend, so it stays sold (ReasonUnconfirmed). A
+// backend_rejected order counts too: after a send that went unanswered,
+// a 4xx that is not 409 may come from a proxy in front of the backend (a
+// 404 during its deploy) rather than from a backend that has no such
+// order, which would have said 409 for a key it has. Malformed orders
+// were never sent.
 func Unconfirmed(reason string, unanswered bool) string {
-	if unanswered && (reason == ReasonExhausted || reason == ReasonExpired) {
+	if unanswered && (reason == ReasonExhausted || reason == ReasonExpired || reason == ReasonRejected) {
 		return ReasonUnconfirmed
 	}
 	return reason

@@ -153,7 +153,9 @@ func TestOutcomes(t *testing.T) {
 		{"timeouts exhaust the attempts", []reply{{0, errTimeout, 0}}, Failed, ReasonUnconfirmed, 0, 3, 0},
 		{"a timeout, then 5xx, exhaust the attempts", []reply{{0, errTimeout, 0}, {502, nil, 0}}, Failed, ReasonUnconfirmed, 502, 3, 0},
 		{"5xx exhaust the attempts", []reply{{502, nil, 0}}, Failed, ReasonExhausted, 502, 3, 1},
-		{"refused then not found", []reply{{0, errTimeout, 0}, {404, nil, 0}}, Failed, ReasonRejected, 404, 2, 1},
+		// A 4xx after a send that went unanswered may be a proxy's, not
+		// the backend's "no such order": the unit stays sold.
+		{"no answer, then not found", []reply{{0, errTimeout, 0}, {404, nil, 0}}, Failed, ReasonUnconfirmed, 404, 2, 0},
 		{"redirect is no order", []reply{{302, nil, 0}}, Failed, ReasonRejected, 302, 1, 1},
 	}
 	for _, tc := range tests {
