@@ -246,11 +246,33 @@ func (r *RedisStore) highestVersion(ctx context.Context, activity string, n int)
 
 // newVersion allocates the version of m's load and records m on the meta
 // key (meta.lua), if this Warm still holds the lease.
+// versionEpoch is where load versions' clock floor counts from, in Unix
+// seconds (2026-01-01T00:00:00Z; meta.lua has the same number).
+const versionEpoch = 1767225600
+
+// maxClockVersion caps the clock floor (about the year 2060): a version
+// must stay below 2^31 for seq = version << 32 | n to fit an int64, and a
+// clock set far ahead must not push it there.
+const maxClockVersion = 1 << 30
+
+// clockVersion is the version floor of a load made at t: the seconds
+// since versionEpoch, 0 before it or past maxClockVersion.
+func clockVersion(t time.Time) int64 {
+	v := t.Unix() - versionEpoch
+	if v < 0 || v > maxClockVersion {
+		return 0
+	}
+	return v
+}
+
 func (r *RedisStore) newVersion(ctx context.Context, m metaSpec, floor int64, token string) (int64, error) {
 	s, forced := m.spec, "0"
 	if m.forced {
 		forced = "1"
 	}
+	// The caller's clock is a floor too (meta.lua adds Redis's): a
+	// version repeats after a loss only if both clocks went back.
+	floor = max(floor, clockVersion(r.now()))
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	v, err := metaScript.Exec(cctx, r.bg, []string{metaKey(r.prefix, s.Activity), warmKey(r.prefix, s.Activity)}, []string{

@@ -36,3 +36,21 @@ func TestVersionSurvivesRedisLoss(t *testing.T) {
 		return true
 	})
 }
+
+// TestClockVersion: the caller's clock floor counts seconds from
+// 2026-01-01 and stays 0 outside the range a version may take.
+func TestClockVersion(t *testing.T) {
+	epoch := time.Unix(versionEpoch, 0)
+	for _, tc := range []struct {
+		at   time.Time
+		want int64
+	}{
+		{epoch.Add(-time.Hour), 0},
+		{epoch.Add(90 * time.Second), 90},
+		{epoch.Add((maxClockVersion + 1) * time.Second), 0},
+	} {
+		if got := clockVersion(tc.at); got != tc.want {
+			t.Errorf("clockVersion(%s) = %d, want %d", tc.at, got, tc.want)
+		}
+	}
+}
