@@ -18,27 +18,11 @@ import (
 // steps of a borrowed unit leaves the user's allowance used with no unit:
 // never an oversell, and a retried Release finishes the job.
 func (r *RedisStore) Release(ctx context.Context, activity string, user []byte, seq int64) (bool, error) {
-	a, err := r.act(ctx, activity)
-	if err != nil || a == nil {
+	a, h, n, rec, err := r.ledger(ctx, activity, user, seq)
+	if err != nil || rec == "" {
 		return false, err
 	}
-	version, n := splitSeq(seq)
-	if version != a.version {
-		if a, err = r.reload(ctx, activity); err != nil || a == nil || version != a.version {
-			return false, err // a sequence number of another load: unknown
-		}
-	}
-	h := homeShard(user, a.shards)
 	u := string(user)
-	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	rec, err := r.c.Do(cctx, r.c.B().Hget().Key(a.keys[h][kState]).Field(recordField(u)).Build()).ToString()
-	cancel()
-	if rueidis.IsRedisNil(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, unavailable("release", err)
-	}
 	t, ok := heldOnShard(rec, n)
 	if !ok {
 		return false, nil
@@ -49,6 +33,34 @@ func (r *RedisStore) Release(ctx context.Context, activity string, user []byte, 
 	return r.giveBack(ctx, a, h, t, orderID(n, u), u, "")
 }
 
+// ledger reads user's ledger record ("N;k,attempt,t;...", see
+// lua/take.lua) on its home shard h of seq's load, with n, seq's purchase
+// number. rec is "" when there is none: the activity is not loaded, seq
+// is of another load, or the user never bought in this one.
+func (r *RedisStore) ledger(ctx context.Context, activity string, user []byte, seq int64) (a *redisAct, h int, n int64, rec string, err error) {
+	a, err = r.act(ctx, activity)
+	if err != nil || a == nil {
+		return nil, 0, 0, "", err
+	}
+	version, n := splitSeq(seq)
+	if version != a.version {
+		if a, err = r.reload(ctx, activity); err != nil || a == nil || version != a.version {
+			return nil, 0, 0, "", err // a sequence number of another load: unknown
+		}
+	}
+	h = homeShard(user, a.shards)
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	rec, err = r.c.Do(cctx, r.c.B().Hget().Key(a.keys[h][kState]).Field(recordField(string(user))).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return nil, 0, 0, "", nil
+	}
+	if err != nil {
+		return nil, 0, 0, "", unavailable("release", err)
+	}
+	return a, h, n, rec, nil
+}
+
 // Issued reports whether order (activity, user, seq) was ever admitted
 // in the activity's current load: its purchase number is one the user's
 // ledger record has issued (the record's first number is the last one
@@ -56,25 +68,9 @@ func (r *RedisStore) Release(ctx context.Context, activity string, user []byte, 
 // API names (404 unknown_order), where a repeat is not (200,
 // released false).
 func (r *RedisStore) Issued(ctx context.Context, activity string, user []byte, seq int64) (bool, error) {
-	a, err := r.act(ctx, activity)
-	if err != nil || a == nil {
+	_, _, n, rec, err := r.ledger(ctx, activity, user, seq)
+	if err != nil || rec == "" {
 		return false, err
-	}
-	version, n := splitSeq(seq)
-	if version != a.version {
-		if a, err = r.reload(ctx, activity); err != nil || a == nil || version != a.version {
-			return false, err
-		}
-	}
-	h := homeShard(user, a.shards)
-	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	rec, err := r.c.Do(cctx, r.c.B().Hget().Key(a.keys[h][kState]).Field(recordField(string(user))).Build()).ToString()
-	if rueidis.IsRedisNil(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, unavailable("release", err)
 	}
 	last, _, _ := strings.Cut(rec, ";")
 	issued, err := strconv.ParseInt(last, 10, 64)

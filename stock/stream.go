@@ -295,47 +295,47 @@ const (
 	OrderRetracted
 )
 
-// Check runs claim.lua on the order's home shard (see doc.go, async mode).
+// orderLoad is the load and home shard a queued order's check runs on;
+// when there is none to run it on, done is true with the answer: a
+// malformed entry is gone, one of another load was reset.
+func (r *RedisStore) orderLoad(ctx context.Context, q *QueuedOrder) (a *redisAct, h int, answer OrderCheck, done bool, err error) {
+	if q.User == "" {
+		return nil, 0, OrderGone, true, nil
+	}
+	a, err = r.act(ctx, q.Activity)
+	if err == nil && a != nil && a.version != q.Version {
+		a, err = r.reload(ctx, q.Activity)
+	}
+	if err != nil {
+		return nil, 0, 0, true, err
+	}
+	if a == nil || a.version != q.Version {
+		return nil, 0, OrderReset, true, nil
+	}
+	return a, homeShard(q.User, a.shards), 0, false, nil
+}
+
 // Peek is Check without the claim: what Check would answer now, writing
 // nothing. A forwarder peeks while an order waits for its rate slot and
 // claims (Check) only right before the send, so a claim mark (D) means a
 // send was about to start: an instance taking the order over then knows
 // it may be at the backend, and one that finds no mark knows it is not.
 func (r *RedisStore) Peek(ctx context.Context, q *QueuedOrder) (OrderCheck, error) {
-	if q.User == "" {
-		return OrderGone, nil
+	a, h, answer, done, err := r.orderLoad(ctx, q)
+	if done {
+		return answer, err
 	}
-	a, err := r.act(ctx, q.Activity)
-	if err == nil && a != nil && a.version != q.Version {
-		a, err = r.reload(ctx, q.Activity)
-	}
-	if err != nil {
-		return 0, err
-	}
-	if a == nil || a.version != q.Version {
-		return OrderReset, nil
-	}
-	h := homeShard(q.User, a.shards)
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	return orderCheck(call(cctx, r.bg, "claim", claimScript, a.keys[h], []string{a.verStr, strconv.FormatInt(q.N, 10), q.User, "p", ""}))
 }
 
+// Check runs claim.lua on the order's home shard (see doc.go, async mode).
 func (r *RedisStore) Check(ctx context.Context, q *QueuedOrder) (OrderCheck, error) {
-	if q.User == "" {
-		return OrderGone, nil
+	a, h, answer, done, err := r.orderLoad(ctx, q)
+	if done {
+		return answer, err
 	}
-	a, err := r.act(ctx, q.Activity)
-	if err == nil && a != nil && a.version != q.Version {
-		a, err = r.reload(ctx, q.Activity)
-	}
-	if err != nil {
-		return 0, err
-	}
-	if a == nil || a.version != q.Version {
-		return OrderReset, nil
-	}
-	h := homeShard(q.User, a.shards)
 	args := []string{a.verStr, strconv.FormatInt(q.N, 10), q.User, "c", ""}
 	if r.waitReplicas > 0 {
 		// Claim only what the replicas have (replicas.go); a verdict
