@@ -320,14 +320,24 @@ func (r *RedisStore) orderLoad(ctx context.Context, q *QueuedOrder) (a *redisAct
 // claims (Check) only right before the send, so a claim mark (D) means a
 // send was about to start: an instance taking the order over then knows
 // it may be at the backend, and one that finds no mark knows it is not.
+// With redis.wait_replicas it also waits, as Check does, for the replicas
+// to have the admission (OrderPending until then), so that an order waits
+// for them before it takes a rate slot, not with one.
 func (r *RedisStore) Peek(ctx context.Context, q *QueuedOrder) (OrderCheck, error) {
 	a, h, answer, done, err := r.orderLoad(ctx, q)
 	if done {
 		return answer, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	return orderCheck(call(cctx, r.bg, "claim", claimScript, a.keys[h], []string{a.verStr, strconv.FormatInt(q.N, 10), q.User, "p", ""}))
+	code, err := call(cctx, r.bg, "claim", claimScript, a.keys[h], []string{a.verStr, strconv.FormatInt(q.N, 10), q.User, "p", ""})
+	cancel()
+	if err != nil || code != 1 || r.waitReplicas == 0 {
+		return orderCheck(code, err)
+	}
+	if ok, err := r.replicated(ctx, a, q.Shard, h); err != nil || !ok {
+		return OrderPending, err
+	}
+	return OrderDeliver, nil
 }
 
 // Check runs claim.lua on the order's home shard (see doc.go, async mode).
