@@ -262,40 +262,6 @@ func (s *Store) SetPaused(ctx context.Context, id string, paused bool) error {
 	return nil
 }
 
-// shareLocal tries to share every pause held on this instance only; one
-// Redis takes becomes an ordinary shared pause, and one over which Redis
-// holds a later decision is dropped. It reports the ids of each.
-func (s *Store) shareLocal(ctx context.Context) (shared, superseded []string) {
-	s.mu.Lock()
-	var ids []string
-	for id, st := range s.states {
-		if st.local.Load() {
-			ids = append(ids, id)
-		}
-	}
-	s.mu.Unlock()
-	for _, id := range ids {
-		st := s.State(id)
-		s.pauseMu.Lock()
-		if st.local.Load() {
-			switch ok, n, err := s.be.sharePaused(ctx, id, st.localBase.Load()); {
-			case err != nil: // tried again next poll
-			case ok:
-				s.gen.Add(1)
-				st.seen.Store(n)
-				st.paused.Store(true)
-				st.local.Store(false)
-				shared = append(shared, id)
-			default:
-				st.local.Store(false)
-				superseded = append(superseded, id)
-			}
-		}
-		s.pauseMu.Unlock()
-	}
-	return shared, superseded
-}
-
 // SetWindow replaces activity id's YAML windows with w; nil clears the
 // override. w must pass Validate.
 func (s *Store) SetWindow(ctx context.Context, id string, w *conf.Window) error {
@@ -322,43 +288,6 @@ func (s *Store) SetWindow(ctx context.Context, id string, w *conf.Window) error 
 		s.notify(id) // outside the lock: listeners render pages
 	}
 	return nil
-}
-
-// shareWindows writes back every window override Redis lost; it reports
-// the ids written back and those over which Redis holds a later
-// decision (dropped: that decision applies at the next read).
-func (s *Store) shareWindows(ctx context.Context) (shared, superseded []string) {
-	s.mu.Lock()
-	var ids []string
-	for id, st := range s.states {
-		if st.windowHeld.Load() {
-			ids = append(ids, id)
-		}
-	}
-	s.mu.Unlock()
-	sort.Strings(ids)
-	for _, id := range ids {
-		st := s.State(id)
-		s.pauseMu.Lock()   // ordered against apply, as for pauses
-		var w *conf.Window // what this instance knows: a window, or none
-		if cur, ok := st.Window(); ok {
-			w = &cur
-		}
-		if st.windowHeld.Load() {
-			switch done, n, err := s.be.shareWindow(ctx, id, w, st.windowBase.Load()); {
-			case err != nil: // tried again next poll
-			case done:
-				st.wseen.Store(n)
-				st.windowHeld.Store(false)
-				shared = append(shared, id)
-			default:
-				st.windowHeld.Store(false)
-				superseded = append(superseded, id)
-			}
-		}
-		s.pauseMu.Unlock()
-	}
-	return shared, superseded
 }
 
 // Entry is one activity's overrides, for the admin API.
@@ -390,87 +319,6 @@ func (s *Store) List() []Entry {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
-}
-
-// apply makes the local states match a snapshot read from the shared
-// store at generation gen; a snapshot older than a local write is
-// dropped. It returns the activities whose shared pause it turned on or
-// off (another instance), and those whose shared pause or window Redis
-// lost, which it keeps, for the log.
-//
-// Redis can lose what it held (restarted without persistence, a failover
-// to a replica that lagged): then it holds fewer decisions than this
-// instance read. A pause missing with them was not lifted by anyone, so
-// it stays on, held here and shared again like a pause taken while Redis
-// was down; only a decision recorded later, which counts higher than the
-// one the pause was held at, lifts it. An operator's brake is never
-// released by a loss, nor is a window override undone (a sale an
-// operator ended early would open again): windows count their own
-// decisions and are kept and written back the same way.
-func (s *Store) apply(gen uint64, snap map[string]Entry) (r applied) {
-	s.pauseMu.Lock() // a local pause is shared, dropped or kept in one order with this
-	defer s.pauseMu.Unlock()
-	if s.gen.Load() != gen {
-		return r
-	}
-	var changed []string
-	s.mu.Lock()
-	for id := range snap {
-		s.stateLocked(id)
-	}
-	for id, st := range s.states {
-		e := snap[id]
-		before := st.Paused()
-		if lost := e.decided < st.seen.Load(); lost && st.paused.Load() && !e.Paused && !st.local.Load() {
-			st.local.Store(true)
-			st.localBase.Store(e.decided)
-			r.keptPauses = append(r.keptPauses, id)
-		}
-		if base := st.localBase.Load(); st.local.Load() && base >= 0 && e.decided > base {
-			st.local.Store(false) // an operator decided since, on another instance (or this one's write landed): that stands
-		}
-		st.seen.Store(e.decided)
-		st.paused.Store(e.Paused)
-		if after := st.Paused(); after != before {
-			if after {
-				r.paused = append(r.paused, id)
-			} else {
-				r.resumed = append(r.resumed, id)
-			}
-		}
-		// A window override Redis lost is kept, the same way.
-		// Redis may keep an older window with the lower count (a failover
-		// that lost the last decision): what this instance last knew is
-		// kept, a window or none.
-		if lost := e.wdecided < st.wseen.Load(); lost && !st.windowHeld.Load() && !st.windowIs(e.Window) {
-			st.windowHeld.Store(true)
-			st.windowBase.Store(e.wdecided)
-			r.keptWindows = append(r.keptWindows, id)
-		}
-		if st.windowHeld.Load() && e.wdecided > st.windowBase.Load() {
-			st.windowHeld.Store(false) // a window decision since: it stands
-		}
-		st.wseen.Store(e.wdecided)
-		if !st.windowHeld.Load() && st.setWindow(e.Window) {
-			changed = append(changed, id)
-		}
-	}
-	s.readOnce.Store(true)
-	s.mu.Unlock()
-	for _, id := range changed {
-		s.notify(id)
-	}
-	sort.Strings(r.paused)
-	sort.Strings(r.resumed)
-	sort.Strings(r.keptPauses)
-	sort.Strings(r.keptWindows)
-	return r
-}
-
-// applied is what a read changed, for the log: pauses turned on or off
-// by another instance, and the pauses and windows Redis lost, kept here.
-type applied struct {
-	paused, resumed, keptPauses, keptWindows []string
 }
 
 // Close stops sharing; the states keep their last values.
