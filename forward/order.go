@@ -111,10 +111,6 @@ type Status struct {
 	// those refused by the breaker, unreachable, or answered 429 / 503
 	// with Retry-After.
 	Attempts int
-	// Unanswered: some counted send got no answer (classify's
-	// maybeSeen), so the backend may hold the order (see Unconfirmed).
-	// Kept in the Redis queue's interim record, so a takeover knows it.
-	Unanswered bool
 }
 
 // Config sets the pace. Zero fields take the defaults below.

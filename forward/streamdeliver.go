@@ -68,9 +68,10 @@ func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 	var failures int
 	maybeSeen, parsed := false, false
 	// unanswered: some send of it may be at the backend unanswered (a
-	// send that timed out, here or on an instance before, as its interim
-	// record says, or one the instance it is taken over from had begun:
-	// its claim mark): a dead letter then keeps its unit.
+	// send here that timed out, or any send of an instance it is taken
+	// over from: the claim mark, set right before a send, says one began,
+	// and whether it was answered died with that instance): a dead letter
+	// then keeps its unit.
 	unanswered := false
 	for first := true; ; first = false {
 		if it.lost.Load() {
@@ -95,7 +96,7 @@ func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 			}
 			st = f.carried(stop, it, &o)
 			failures, parsed = st.Attempts, true
-			unanswered = st.Unanswered || it.fromDead
+			unanswered = it.fromDead
 		}
 		if !f.wait(stop) {
 			return false
@@ -129,7 +130,6 @@ func (f *Forwarder) deliver(stop, work context.Context, it *streamItem) bool {
 		}
 		maybeSeen = out.maybeSeen
 		unanswered = unanswered || out.maybeSeen
-		st.Unanswered = unanswered // in the interim record, for a takeover
 		switch out.verdict {
 		case vDeliver:
 			st.State = Delivered
@@ -368,12 +368,10 @@ type record struct {
 	Body     []byte `json:"body,omitempty"`
 	Reason   string `json:"reason,omitempty"`
 	Attempts int    `json:"attempts"`
-	// Unanswered is internal (the takeover's): polls do not show it.
-	Unanswered bool `json:"unanswered,omitempty"`
 }
 
 func statusRecord(st Status) record {
-	return record{State: st.State.String(), Code: st.Code, Body: st.Body, Reason: st.Reason, Attempts: st.Attempts, Unanswered: st.Unanswered}
+	return record{State: st.State.String(), Code: st.Code, Body: st.Body, Reason: st.Reason, Attempts: st.Attempts}
 }
 
 // ParseStatus reads a record written by a Forwarder: a final one
@@ -383,7 +381,7 @@ func ParseStatus(b []byte) (Status, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return Status{}, err
 	}
-	st := Status{Code: r.Code, Body: r.Body, Reason: r.Reason, Attempts: r.Attempts, Unanswered: r.Unanswered}
+	st := Status{Code: r.Code, Body: r.Body, Reason: r.Reason, Attempts: r.Attempts}
 	switch r.State {
 	case "queued":
 		st.State = Queued
