@@ -159,7 +159,8 @@ func (a *AsyncQueues) held() stock.HeldChecker {
 // Status finds ticket in any in-process queue, for its own user only. A
 // queued order whose unit was given back meanwhile (an admin release, its
 // pay_within deadline) answers failed at once, as the queue will when it
-// reaches the order and drops it.
+// reaches the order and drops it; so does an unconfirmed dead letter
+// whose unit was released after it.
 func (a *AsyncQueues) Status(ticket, user string) (forward.Status, bool) {
 	a.mu.Lock()
 	qs := make([]*asyncQueue, 0, len(a.m))
@@ -172,11 +173,9 @@ func (a *AsyncQueues) Status(ticket, user string) (forward.Status, bool) {
 		if !ok {
 			continue
 		}
-		if hc := a.held(); st.State == forward.Queued && hc != nil {
+		if hc := a.held(); (st.State == forward.Queued || unconfirmed(st)) && hc != nil {
 			if act, owner, seq, ok := orderkey.Parse(ticket); ok && owner == user {
-				if reason, drop := forward.DropReason(hc.CheckOrder(act, user, seq)); drop {
-					st = forward.Status{State: forward.Failed, Reason: reason, Attempts: st.Attempts}
-				}
+				st = givenBack(st, hc.CheckOrder(act, user, seq))
 			}
 		}
 		return st, true

@@ -92,7 +92,13 @@ func (c *givebackClock) add(d time.Duration) { c.ns.Add(int64(d)) }
 // clk.
 func startGiveback(t *testing.T, addr, backend string, clk *givebackClock) *asyncGateway {
 	t.Helper()
-	yaml := strings.Replace(givebackYAML, "BACKEND", backend, 1)
+	return startGivebackYAML(t, addr, givebackYAML, backend, clk)
+}
+
+// startGivebackYAML is startGiveback on another config of the same shape.
+func startGivebackYAML(t *testing.T, addr, yaml, backend string, clk *givebackClock) *asyncGateway {
+	t.Helper()
+	yaml = strings.Replace(yaml, "BACKEND", backend, 1)
 	deps := gateway.Deps{AutoWarm: true}
 	if addr == "" {
 		deps.Stock = stock.NewMemoryClock(clk.now)
@@ -299,5 +305,61 @@ func flushRedis(t *testing.T, addr string) {
 	defer c.Close()
 	if err := c.Do(context.Background(), c.B().Flushall().Build()).Error(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAsyncUnconfirmedThenReleased: an order whose only send got no
+// answer is dead-lettered unconfirmed with its unit still sold, and its
+// poll says so; once the shop, having found no such order, releases the
+// unit, the poll says released (so a client may buy again), on both
+// stores.
+func TestAsyncUnconfirmedThenReleased(t *testing.T) {
+	stores := map[string]string{"memory": "", "redis": redistest.Start(t).Addr()}
+	for name, addr := range stores {
+		t.Run(name, func(t *testing.T) {
+			if addr != "" {
+				flushRedis(t, addr)
+			}
+			ln, err := net.Listen("tcp4", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sends atomic.Int32
+			srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+				sends.Add(1)
+				time.Sleep(600 * time.Millisecond) // past the upstream's timeout
+				ctx.SetStatusCode(201)
+			}}
+			go func() { _ = srv.Serve(ln) }()
+			t.Cleanup(func() { _ = srv.Shutdown() })
+
+			yaml := strings.NewReplacer(", pay_within: 1s", "", "timeout: 2s", "timeout: 200ms",
+				"attempts: 1000", "attempts: 1").Replace(givebackYAML)
+			clk := &givebackClock{}
+			clk.ns.Store(time.Date(2026, 11, 11, 20, 0, 0, 0, time.UTC).UnixNano())
+			g := startGivebackYAML(t, addr, yaml, ln.Addr().String(), clk)
+			ctx := context.Background()
+
+			alice := g.buy(t, "alice")
+			within(t, "alice's order dead-lettered", func() bool { return g.status(t, alice, "alice")["status"] == "failed" })
+			if st := g.status(t, alice, "alice"); st["reason"] != "unconfirmed" || sends.Load() != 1 {
+				t.Fatalf("alice's poll %v after %d sends, want failed unconfirmed after 1", st, sends.Load())
+			}
+			if left, err := g.store.Left(ctx, "sale"); err != nil || left != 4 {
+				t.Fatalf("left %d (%v), want 4: an unconfirmed order's unit stays sold", left, err)
+			}
+			if ok, err := g.store.Release(ctx, "sale", []byte("alice"), seqOf(t, alice)); !ok || err != nil {
+				t.Fatalf("Release(alice) = %v, %v", ok, err)
+			}
+			if st := g.status(t, alice, "alice"); st["status"] != "failed" || st["reason"] != "released" {
+				t.Errorf("alice's poll after the release: %v, want failed released", st)
+			}
+			if left, err := g.store.Left(ctx, "sale"); err != nil || left != 5 {
+				t.Errorf("left %d (%v), want 5: the unit back once", left, err)
+			}
+			if code, m := g.do(t, "GET", "/api/orders/"+alice, "mallory"); code != 404 {
+				t.Errorf("another user's poll: %d %v, want 404", code, m)
+			}
+		})
 	}
 }

@@ -32,6 +32,7 @@ type durableStore interface {
 	stock.OrderTaker
 	forward.StreamLog
 	OrderStatus(ctx context.Context, activity, user string, seq int64) ([]byte, stock.OrderState, error)
+	HeldNow(ctx context.Context, activity, user string, seq int64) (stock.OrderCheck, error)
 	QueueDepth(ctx context.Context, activity string) (int64, time.Time, error)
 }
 
@@ -282,7 +283,30 @@ func (a *AsyncQueues) durableStatus(ticket, user string) (forward.Status, bool, 
 	if err != nil {
 		return forward.Status{}, false, nil
 	}
+	if unconfirmed(st) {
+		// Its unit stayed sold; once an admin release (or its pay_within
+		// deadline) gives it back, the poll says so. If Redis cannot tell,
+		// it stays unconfirmed: the answer that keeps a shopper from
+		// buying twice.
+		if c, err := a.durable.HeldNow(ctx, activity, user, seq); err == nil {
+			st = givenBack(st, c)
+		}
+	}
 	return st, true, nil
+}
+
+// unconfirmed reports whether st is a dead letter whose unit stayed sold.
+func unconfirmed(st forward.Status) bool {
+	return st.State == forward.Failed && st.Reason == forward.ReasonUnconfirmed
+}
+
+// givenBack is st answered failed with the drop reason (released, unpaid,
+// reset) when check says the order's unit is no longer sold.
+func givenBack(st forward.Status, check stock.OrderCheck) forward.Status {
+	if reason, gone := forward.DropReason(check); gone {
+		return forward.Status{State: forward.Failed, Reason: reason, Attempts: st.Attempts}
+	}
+	return st
 }
 
 // streamStats is each Redis route's counters with its Streams' depth and

@@ -70,9 +70,7 @@ func (r *RedisStore) Peek(ctx context.Context, q *QueuedOrder) (OrderCheck, erro
 	if done {
 		return answer, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	code, err := call(cctx, r.bg, "claim", claimScript, a.keys[h], []string{a.verStr, strconv.FormatInt(q.N, 10), q.User, "p", ""})
-	cancel()
+	code, err := r.peek(ctx, a, h, q)
 	if err != nil || code != 1 || r.waitReplicas == 0 {
 		return orderCheck(code, err)
 	}
@@ -80,6 +78,28 @@ func (r *RedisStore) Peek(ctx context.Context, q *QueuedOrder) (OrderCheck, erro
 		return OrderPending, err
 	}
 	return OrderDeliver, nil
+}
+
+// HeldNow is Peek for an order known by its sequence number, without the
+// replicas' wait: what the poll of an order dead-lettered unconfirmed
+// asks, since an admin release (or its pay_within deadline) may have
+// given its unit back after the dead letter. OrderGone or OrderUnpaid
+// then; OrderDeliver or OrderRedeliver while the unit is still sold.
+func (r *RedisStore) HeldNow(ctx context.Context, activity, user string, seq int64) (OrderCheck, error) {
+	version, n := splitSeq(seq)
+	q := &QueuedOrder{Activity: activity, Version: version, N: n, User: user}
+	a, h, answer, done, err := r.orderLoad(ctx, q)
+	if done {
+		return answer, err
+	}
+	return orderCheck(r.peek(ctx, a, h, q))
+}
+
+// peek runs claim.lua in its read-only mode p on the order's home shard.
+func (r *RedisStore) peek(ctx context.Context, a *redisAct, h int, q *QueuedOrder) (int64, error) {
+	cctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return call(cctx, r.bg, "claim", claimScript, a.keys[h], []string{a.verStr, strconv.FormatInt(q.N, 10), q.User, "p", ""})
 }
 
 // Check runs claim.lua on the order's home shard (see doc.go, async mode).
