@@ -88,7 +88,8 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc := &trackedConn{Conn: c, t: l.t}
+	_, plain := c.(*net.TCPConn)
+	tc := &trackedConn{Conn: c, t: l.t, vectored: plain}
 	l.t.add(tc)
 	if t, ok := c.(tlsConn); ok {
 		return &trackedTLSConn{trackedConn: tc, tls: t}, nil
@@ -110,6 +111,8 @@ type trackedConn struct {
 	mu                        sync.Mutex // orders the socket's deadline changes
 	started                   bool       // a byte was read; under mu
 	closeOnce                 sync.Once
+	stream                    bodyStream // zerocopy.go
+	vectored                  bool       // a plain TCP connection: SendBody may writev
 }
 
 // Read marks the connection started at its first byte. A read that times
@@ -138,7 +141,13 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 // Write is the connection's, under the write deadline fasthttp set.
 func (c *trackedConn) Write(p []byte) (int, error) {
 	due := c.begin(true)
-	n, err := c.Conn.Write(p)
+	var n int
+	var err error
+	if c.stream.armed {
+		n, err = c.stream.writev(c.Conn, p)
+	} else {
+		n, err = c.Conn.Write(p)
+	}
 	if c.end(true, due) {
 		c.unpoke(true)
 	}

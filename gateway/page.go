@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/flashgate/flashgate/static"
 )
 
 // Page is a rejection response built once at start-up, so that turning a
@@ -56,9 +58,17 @@ func (p *Page) Write(ctx *fasthttp.RequestCtx) {
 	p.writeHeaders(ctx)
 	ctx.Response.Header.SetContentTypeBytes(ctypeHTML)
 	if ctx.IsGet() || ctx.IsHead() {
-		ctx.Response.SetBodyRaw(p.HTML)
+		setBody(ctx, p.HTML)
 	} else {
-		ctx.Response.SetBodyRaw(p.HTMLOther)
+		setBody(ctx, p.HTMLOther)
+	}
+}
+
+// setBody makes body, immutable, the response's body without a copy: on
+// a plain TCP connection not even into the write buffer (zerocopy.go).
+func setBody(ctx *fasthttp.RequestCtx, body []byte) {
+	if bs, ok := ctx.Conn().(static.BodySender); !ok || !bs.SendBody(&ctx.Response, body) {
+		ctx.Response.SetBodyRaw(body)
 	}
 }
 

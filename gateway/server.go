@@ -97,11 +97,14 @@ func NewServer(cfg *conf.Config, deps Deps) (*Server, error) {
 // 10.4 KB product page, no network; medians of 5 on the shared 2-core
 // build machine, where ns/op moves by ±30%) and with make bench:
 //
-//   - WriteBufferSize: the derived size sends the page in 1 write per
-//     answer against 2 with fasthttp's 4 KiB default (writes/op). In
-//     memory that is no faster; on a socket each extra write is a syscall
-//     and a TCP segment: make bench's A/B served the demo page 32% (plain)
-//     and 45% (gzip, 3.8 KB) faster with the derived 12 KiB.
+//   - WriteBufferSize: a page copied into fasthttp's 4 KiB default goes
+//     out in 2 writes when larger than the buffer (writes/op). In memory
+//     that is no faster; on a socket each extra write is a syscall and a
+//     TCP segment: make bench's A/B served the demo page 32% (plain) and
+//     45% (gzip, 3.8 KB) faster with a buffer the size of the page. Plain
+//     TCP connections now send pages of 2 KiB or more without the buffer
+//     (zerocopy.go: headers and page in one writev), so there 4 KiB is
+//     enough and only TLS listeners derive the size from the pages.
 //   - DisableHeaderNamesNormalizing stays false although it saved a fifth
 //     to a quarter of the in-memory cost (2.8 vs 3.7 µs/op plain, 2.2 vs
 //     2.7 gzip): with it,
@@ -143,13 +146,19 @@ func (s *Server) httpServer(sc conf.Server) *fasthttp.Server {
 const headerRoom = 1024
 
 // WriteBufferSize is server.write_buffer_size, or when 0 the size that
-// sends the largest HTML page of in's catalogue and its rejection pages
-// in a single write (see httpServer for what that measured). Listener
+// sends every page in a single write: on a plain listener the smallest,
+// since pages of zeroCopyMin bytes or more skip the buffer (zerocopy.go)
+// and smaller ones fit with their headers; on a TLS listener, where they
+// cannot, one that holds the largest HTML page of in's catalogue and its
+// rejection pages (see httpServer for what that measured). Listener
 // settings are fixed for the life of the Server, so a reload that adds a
-// larger page sends it in two writes until a restart.
+// larger page sends it over TLS in two writes until a restart.
 func WriteBufferSize(sc conf.Server, in *Instance) int {
 	if sc.WriteBufferSize > 0 {
 		return sc.WriteBufferSize
+	}
+	if !sc.TLS.Enabled() {
+		return conf.MinWriteBuffer
 	}
 	n := (in.LargestPage() + headerRoom + 1023) &^ 1023
 	return min(max(n, conf.MinWriteBuffer), conf.MaxWriteBuffer)

@@ -99,9 +99,20 @@ func (s *Site) Serve(ctx *fasthttp.RequestCtx, key string) bool {
 		}
 		return true
 	}
-	// Hot bodies are immutable and the cold copy is ours: no copy needed.
-	resp.SetBodyRaw(body)
+	// Hot bodies are immutable and the cold copy is ours: no copy needed,
+	// neither here nor, on a connection that can, into the write buffer.
+	if bs, ok := ctx.Conn().(BodySender); !ok || !bs.SendBody(resp, body) {
+		resp.SetBodyRaw(body)
+	}
 	return true
+}
+
+// BodySender is a connection that sends a response body without copying
+// it into fasthttp's write buffer: the gateway's plain TCP connections
+// (gateway/zerocopy.go). SendBody reports false when it cannot, having
+// done nothing.
+type BodySender interface {
+	SendBody(resp *fasthttp.Response, body []byte) bool
 }
 
 func (s *Site) setCaching(h *fasthttp.ResponseHeader) {
