@@ -553,3 +553,32 @@ func TestOlderWindowAfterLostDecision(t *testing.T) {
 		return err == nil && strings.Contains(v, "2020-01-01")
 	})
 }
+
+// TestFrozenRedisWriteNeverLandsLate: a pause, resume or window change
+// refused because Redis was frozen (SIGSTOP) is not applied when Redis
+// resumes: the admin API's 503 means nothing changed.
+func TestFrozenRedisWriteNeverLandsLate(t *testing.T) {
+	rs := redistest.Start(t)
+	ctx := context.Background()
+	s := NewRedis(ctx, redistest.Client(t, rs.Addr()), "fg:", 200*time.Millisecond, nil)
+	t.Cleanup(func() { _ = s.Close() })
+	rb := s.be.(*redisBackend)
+	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	rs.Pause()
+	errWin := s.SetWindow(ctx, "sale", &conf.Window{Start: start})
+	_, errResume := rb.setPaused(ctx, "sale", false)
+	rs.Resume()
+	if errWin == nil || errResume == nil {
+		t.Fatalf("writes to a frozen Redis: window %v, resume %v; want errors", errWin, errResume)
+	}
+	snap, err := rb.read(ctx) // after whatever the frozen server had queued
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := snap["sale"]; e.Window != nil || e.wdecided != 0 || e.decided != 0 {
+		t.Fatalf("after the resume Redis holds %+v: a refused write landed", e)
+	}
+	if err := s.SetWindow(ctx, "sale", &conf.Window{Start: start}); err != nil {
+		t.Fatalf("the same window once Redis is back: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/flashgate/flashgate/conf"
+	"github.com/flashgate/flashgate/internal/redisfence"
 )
 
 // Poll is how often every instance reads the shared overrides: a pause
@@ -74,9 +75,11 @@ type wireWindow struct {
 // is shared later only if no decision was recorded since it was taken
 // (sharePaused), so it never undoes a resume made meanwhile. A count kept
 // by Redis, not a time: the instances' clocks need not agree.
-var setPauseScript = rueidis.NewLuaScript(`
-if ARGV[1] == '1' then redis.call('HSET', KEYS[1], ARGV[2], '1') else redis.call('HDEL', KEYS[1], ARGV[2]) end
-return redis.call('HINCRBY', KEYS[1], ARGV[3], 1)`)
+// An operator's write is fenced (internal/redisfence): one Redis runs
+// only after the call gave up is refused, so a 503 means nothing changed.
+var setPauseScript = rueidis.NewLuaScript(redisfence.Prologue + `
+if ARGV[2] == '1' then redis.call('HSET', KEYS[1], ARGV[3], '1') else redis.call('HDEL', KEYS[1], ARGV[3]) end
+return redis.call('HINCRBY', KEYS[1], ARGV[4], 1)`)
 
 // sharePauseScript sets a held pause taken when the decision count was
 // ARGV[1] (-1: unknown), unless a decision was recorded since (a higher
@@ -98,7 +101,21 @@ func (rb *redisBackend) setPaused(ctx context.Context, id string, paused bool) (
 	if paused {
 		flag = "1"
 	}
-	return setPauseScript.Exec(ctx, rb.client, []string{rb.key}, []string{flag, fieldPaused + id, fieldDecided + id}).AsInt64()
+	return rb.fenced(ctx, setPauseScript, flag, fieldPaused+id, fieldDecided+id)
+}
+
+// fenced runs an operator's write script (redisfence.Prologue) on the
+// overrides hash and returns its count, or redisfence.ErrLate.
+func (rb *redisBackend) fenced(ctx context.Context, s *rueidis.Lua, args ...string) (int64, error) {
+	dl, err := redisfence.Deadline(ctx, rb.client, rb.key)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.Exec(ctx, rb.client, []string{rb.key}, redisfence.Args(dl, args...)).AsInt64()
+	if err == nil && n == redisfence.Late {
+		return 0, redisfence.ErrLate
+	}
+	return n, err
 }
 
 func (rb *redisBackend) sharePaused(ctx context.Context, id string, base int64) (bool, int64, error) {
@@ -123,9 +140,9 @@ func codeCount(r []int64, err error) (bool, int64, error) {
 // cleared, as older gateways read it), and wdecided:<id> counts the
 // operators' window decisions, so that a window Redis lost (fewer
 // decisions than an instance read) is told from one an operator cleared.
-var setWindowScript = rueidis.NewLuaScript(`
-if ARGV[1] == '' then redis.call('HDEL', KEYS[1], ARGV[2]) else redis.call('HSET', KEYS[1], ARGV[2], ARGV[1]) end
-return redis.call('HINCRBY', KEYS[1], ARGV[3], 1)`)
+var setWindowScript = rueidis.NewLuaScript(redisfence.Prologue + `
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[3]) else redis.call('HSET', KEYS[1], ARGV[3], ARGV[2]) end
+return redis.call('HINCRBY', KEYS[1], ARGV[4], 1)`)
 
 // shareWindowScript writes back window ARGV[1] (” for none) that Redis
 // lost at window decision count ARGV[4], unless a decision was recorded
@@ -143,7 +160,7 @@ func (rb *redisBackend) setWindow(ctx context.Context, id string, w *conf.Window
 	if w != nil {
 		v = windowJSON(*w)
 	}
-	return setWindowScript.Exec(ctx, rb.client, []string{rb.key}, []string{v, fieldWindow + id, fieldWDecided + id}).AsInt64()
+	return rb.fenced(ctx, setWindowScript, v, fieldWindow+id, fieldWDecided+id)
 }
 
 func (rb *redisBackend) shareWindow(ctx context.Context, id string, w *conf.Window, base int64) (bool, int64, error) {

@@ -242,3 +242,27 @@ func TestFirstLoadRetriedSoon(t *testing.T) {
 		t.Error("the file's entries were lost with the first load")
 	}
 }
+
+// TestFrozenRedisWriteNeverLandsLate: an add or remove refused because
+// Redis was frozen (SIGSTOP) is not applied when Redis resumes.
+func TestFrozenRedisWriteNeverLandsLate(t *testing.T) {
+	s := redistest.Start(t)
+	c := redistest.Client(t, s.Addr())
+	ctx := context.Background()
+	if err := c.Do(ctx, c.B().Sadd().Key("k").Member("old").Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	m := New(Options[Set]{Client: c, Key: "k", Build: NewSet, Refresh: time.Hour, Timeout: 200 * time.Millisecond})
+	t.Cleanup(func() { m.Close() })
+	s.Pause()
+	_, errAdd := m.Add(ctx, []string{"new"})
+	_, errRemove := m.Remove(ctx, []string{"old"})
+	s.Resume()
+	if errAdd == nil || errRemove == nil {
+		t.Fatalf("writes to a frozen Redis: add %v, remove %v; want errors", errAdd, errRemove)
+	}
+	got, err := c.Do(ctx, c.B().Smembers().Key("k").Build()).AsStrSlice()
+	if err != nil || !slices.Equal(got, []string{"old"}) {
+		t.Fatalf("after the resume the set is %v (%v), want [old]: a refused write landed", got, err)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/flashgate/flashgate/internal/redisfence"
 )
 
 // ErrNoRedis is returned by writes to a file-only mirror.
@@ -84,9 +86,7 @@ func (m *Mirror[T]) do(ctx context.Context, cmd rueidis.Completed) rueidis.Redis
 // succeeded, to the local copy (see writable; otherwise the next reload
 // brings them). It returns how many were new to Redis.
 func (m *Mirror[T]) Add(ctx context.Context, entries []string) (int64, error) {
-	n, err := m.write(ctx, entries, func(b []string) rueidis.Completed {
-		return m.o.Client.B().Sadd().Key(m.o.Key).Member(b...).Build()
-	})
+	n, err := m.write(ctx, entries, addScript)
 	if err == nil {
 		m.mu.Lock()
 		m.gen++
@@ -100,9 +100,7 @@ func (m *Mirror[T]) Add(ctx context.Context, entries []string) (int64, error) {
 
 // Remove deletes entries from the Redis set, then from the local copy.
 func (m *Mirror[T]) Remove(ctx context.Context, entries []string) (int64, error) {
-	n, err := m.write(ctx, entries, func(b []string) rueidis.Completed {
-		return m.o.Client.B().Srem().Key(m.o.Key).Member(b...).Build()
-	})
+	n, err := m.write(ctx, entries, removeScript)
 	if err == nil {
 		gone := make(map[string]struct{}, len(entries))
 		for _, e := range entries {
@@ -124,7 +122,16 @@ func (m *Mirror[T]) Remove(ctx context.Context, entries []string) (int64, error)
 	return n, err
 }
 
-func (m *Mirror[T]) write(ctx context.Context, entries []string, cmd func([]string) rueidis.Completed) (int64, error) {
+// The operators' writes are fenced (internal/redisfence): a batch that
+// Redis runs only after the call gave up is refused, so an error means
+// the batch under way did not land later (earlier batches did: adds and
+// removes are idempotent, so the call can be repeated).
+var (
+	addScript    = rueidis.NewLuaScript(redisfence.Prologue + `return redis.call('SADD', KEYS[1], unpack(ARGV, 2))`)
+	removeScript = rueidis.NewLuaScript(redisfence.Prologue + `return redis.call('SREM', KEYS[1], unpack(ARGV, 2))`)
+)
+
+func (m *Mirror[T]) write(ctx context.Context, entries []string, script *rueidis.Lua) (int64, error) {
 	if m.o.Key == "" {
 		return 0, ErrNoRedis
 	}
@@ -132,13 +139,28 @@ func (m *Mirror[T]) write(ctx context.Context, entries []string, cmd func([]stri
 	for len(entries) > 0 {
 		b := entries[:min(batch, len(entries))]
 		entries = entries[len(b):]
-		k, err := m.do(ctx, cmd(b)).AsInt64()
+		k, err := m.fenced(ctx, script, b)
 		if err != nil {
 			return n, err
 		}
 		n += k
 	}
 	return n, nil
+}
+
+// fenced runs one batch of a write script within the mirror's timeout.
+func (m *Mirror[T]) fenced(ctx context.Context, script *rueidis.Lua, members []string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.o.Timeout)
+	defer cancel()
+	dl, err := redisfence.Deadline(ctx, m.o.Client, m.o.Key)
+	if err != nil {
+		return 0, err
+	}
+	k, err := script.Exec(ctx, m.o.Client, []string{m.o.Key}, redisfence.Args(dl, members...)).AsInt64()
+	if err == nil && k == redisfence.Late {
+		return 0, redisfence.ErrLate
+	}
+	return k, err
 }
 
 // Count is the size of the Redis set.

@@ -1,0 +1,67 @@
+// Package redisfence keeps an operator's write that timed out from
+// landing later.
+//
+// A call to Redis that times out has an unknown outcome: the command may
+// wait in a socket buffer or behind a frozen (SIGSTOPped, swapping,
+// failing over) server and run once it resumes, after the admin API told
+// the operator 503 "nothing changed". So the writes the admin API makes
+// are scripts that first compare Redis's own clock with a deadline on
+// that clock and refuse to run past it: Deadline reads the time of the
+// node that holds the key (a one-line script, routed by the key, since
+// the nodes of a cluster need not agree) and adds what is left of the
+// caller's context after the answer. Redis read its clock before that
+// answer arrived, so the deadline falls before the caller gives up, on
+// any clock: a write run later than it is refused. What remains is a
+// write that ran in time whose reply was lost on its way back: the
+// caller then reports a failure for a write that took effect (the
+// README says so).
+package redisfence
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// Prologue starts a fenced script: ARGV[1] is Deadline's answer, and past
+// it the script returns -1 without writing. The rest of the script reads
+// its own arguments from ARGV[2] on.
+const Prologue = `local fence_t = redis.call('TIME')
+if fence_t[1] * 1000000 + fence_t[2] > tonumber(ARGV[1]) then return -1 end
+`
+
+// Late is -1, a fenced script's answer when it ran too late.
+const Late = -1
+
+// ErrLate is the error for a fenced script that answered Late.
+var ErrLate = errors.New("Redis ran the write only after the call had given up, and refused it: nothing changed")
+
+var clockScript = rueidis.NewLuaScript(`local t = redis.call('TIME')
+return t[1] * 1000000 + t[2]`)
+
+// Deadline is the last instant, in microseconds on the clock of the
+// Redis node holding key, at which a write sent under ctx may still run.
+// ctx must have a deadline.
+func Deadline(ctx context.Context, c rueidis.Client, key string) (string, error) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return "", errors.New("redisfence: the context has no deadline")
+	}
+	now, err := clockScript.Exec(ctx, c, []string{key}, nil).AsInt64()
+	if err != nil {
+		return "", err
+	}
+	left := time.Until(dl)
+	if left <= 0 {
+		return "", context.DeadlineExceeded
+	}
+	return strconv.FormatInt(now+left.Microseconds(), 10), nil
+}
+
+// Args is args after the deadline, as a fenced script takes them.
+func Args(deadline string, args ...string) []string {
+	return append([]string{deadline}, args...)
+}
