@@ -89,12 +89,16 @@ func (in *Instance) addRoute(r *router.Router, owners map[string]string, path st
 		return conf.AtPath(dr.filters[n-1].path, errors.New("async mode on the Redis store queues the order in the stock filter's script, so stock must be the chain's last filter"))
 	}
 	rt.pages = append(rt.pages, in.busy)
+	// Every filter is built, so that one report names each that fails
+	// (moving a Redis config to the memory store fails several at once).
+	var failed []error
 	for _, d := range dr.filters {
 		env.Path = d.path
 		env.built = env.built[:0]
 		f, err := d.cfg.Build(env)
 		if err != nil {
-			return conf.AtPath(d.path, err)
+			failed = append(failed, conf.AtPath(d.path, err))
+			continue
 		}
 		if c, ok := f.(io.Closer); ok {
 			in.closers = append(in.closers, c)
@@ -112,6 +116,9 @@ func (in *Instance) addRoute(r *router.Router, owners map[string]string, path st
 		if d.typ == "stock" {
 			rt.purchase = true
 		}
+	}
+	if len(failed) > 0 {
+		return errors.Join(failed...)
 	}
 	if rc.Action.Type == "proxy" {
 		rt.purchase = true
