@@ -241,6 +241,7 @@ func (a *Admin) Shutdown(ctx context.Context) error {
 func adminReload(a *AdminCall) {
 	rep, err := a.reload()
 	if err != nil {
+		a.reason = "config_invalid" // for the audit line, as Error sets it
 		a.JSON(422, map[string]any{"error": "config_invalid", "status": 422,
 			"message": "the config was not reloaded; the running config stays", "errors": conf.Problems(err)})
 		return

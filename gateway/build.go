@@ -76,9 +76,11 @@ type Instance struct {
 
 	handler fasthttp.RequestHandler
 	busy    *Page
-	queues  *AsyncQueues
-	units   *Units
-	poll    pollLink // where an async 202 says to poll
+	// methodNotAllowed is the 405 page, also for /healthz and /readyz.
+	methodNotAllowed *Page
+	queues           *AsyncQueues
+	units            *Units
+	poll             pollLink // where an async 202 says to poll
 	// activate holds what takes effect only once the instance serves:
 	// running queues switch to this config's upstreams.
 	activate []func()
@@ -215,7 +217,8 @@ func build(cfg *conf.Config, deps Deps, prev *shared) (in *Instance, kept []*Act
 	r.GlobalOPTIONS = func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(fasthttp.StatusNoContent) }
 	notFound := in.Pages.MustGet(PageSpec{Status: 404, Reason: "not_found", Kind: "not_found", Message: "No such page."})
 	r.NotFound = notFound.Write
-	r.MethodNotAllowed = in.Pages.MustGet(PageSpec{Status: 405, Reason: "method_not_allowed", Kind: "error", Message: "Method not allowed here."}).Write
+	in.methodNotAllowed = in.Pages.MustGet(PageSpec{Status: 405, Reason: "method_not_allowed", Kind: "error", Message: "Method not allowed here."})
+	r.MethodNotAllowed = in.methodNotAllowed.Write
 	in.poll = pollLinkOf(cfg.Routes)
 	if !in.poll.ok && slices.ContainsFunc(cfg.Routes, func(rc conf.Route) bool { return rc.Action.Mode == "async" }) {
 		log := deps.Logger // once it serves: not on check, warm or a build that fails

@@ -83,3 +83,27 @@ func waitReady(t *testing.T, ts *testServer, path string, code int, redis string
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestProbesTakeGetAndHead: /healthz and /readyz answer GET and HEAD;
+// OPTIONS is 204 and any other method 405 method_not_allowed, both with
+// Allow, as every route and the admin port's probes answer.
+func TestProbesTakeGetAndHead(t *testing.T) {
+	ts := newTestServer(t, baseYAML, Deps{})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		for _, tc := range []struct {
+			method string
+			status int
+		}{{"GET", 200}, {"HEAD", 200}, {"OPTIONS", 204}, {"POST", 405}, {"DELETE", 405}, {"PUT", 405}} {
+			r := ts.do(t, tc.method, path)
+			if r.StatusCode() != tc.status {
+				t.Errorf("%s %s: %d, want %d", tc.method, path, r.StatusCode(), tc.status)
+			}
+			if allow := string(r.Header.Peek("Allow")); tc.status != 200 && allow != "GET, HEAD, OPTIONS" {
+				t.Errorf("%s %s: Allow %q", tc.method, path, allow)
+			}
+			if tc.status == 405 && string(r.Header.Peek(ReasonHeader)) != "method_not_allowed" {
+				t.Errorf("%s %s: reason %q", tc.method, path, r.Header.Peek(ReasonHeader))
+			}
+		}
+	}
+}

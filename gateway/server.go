@@ -188,6 +188,10 @@ var (
 
 // Handler is the whole public request path.
 func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
+	if probe := bytes.Equal(ctx.Path(), pathHealthz) || bytes.Equal(ctx.Path(), pathReadyz); probe && !ctx.IsGet() && !ctx.IsHead() {
+		probeMethod(ctx, s.cur.Load().methodNotAllowed)
+		return
+	}
 	// Liveness is answered before shedding: a busy gateway is alive.
 	if bytes.Equal(ctx.Path(), pathHealthz) {
 		ctx.Response.Header.SetContentTypeBytes(ctypeText)
@@ -207,6 +211,18 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.serve(ctx)
+}
+
+// probeMethod answers /healthz and /readyz called with another method
+// than GET or HEAD as the router answers any route: OPTIONS 204, anything
+// else 405 method_not_allowed, both with Allow.
+func probeMethod(ctx *fasthttp.RequestCtx, notAllowed *Page) {
+	ctx.Response.Header.Set("Allow", "GET, HEAD, OPTIONS")
+	if ctx.IsOptions() {
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return
+	}
+	notAllowed.Write(ctx)
 }
 
 // serve sheds or routes a request.
