@@ -28,6 +28,9 @@ type listView struct {
 	Loaded   bool     `json:"loaded"` // the Redis set has loaded at least once
 	FileList []string `json:"file_entries"`
 	Redis    []string `json:"redis_entries"`
+	// Skipped are Redis members that are no entry (written by hand):
+	// they block nothing; DELETE ?entry= with one as written removes it.
+	Skipped []string `json:"skipped_redis_members"`
 }
 
 // lists returns the instance's blacklists, or writes 404 when none is
@@ -50,11 +53,16 @@ func adminList(a *gateway.AdminCall) {
 	}
 	out := make([]listView, 0, len(ls))
 	for _, l := range ls {
-		members := l.m.Members()
+		members, skipped := l.m.Members(), []string{}
+		if snap := l.m.Load(); snap != nil {
+			skipped = append(skipped, snap.invalid...)
+		}
+		members = slices.DeleteFunc(members, func(m string) bool { return slices.Contains(skipped, m) })
 		slices.Sort(members)
+		slices.Sort(skipped)
 		out = append(out, listView{
 			RedisKey: l.redisKey, File: l.file, Loaded: l.m.Loaded(),
-			FileList: append([]string{}, l.m.Static()...), Redis: members,
+			FileList: append([]string{}, l.m.Static()...), Redis: members, Skipped: skipped,
 		})
 	}
 	a.JSON(200, map[string]any{"blacklists": out})
@@ -63,7 +71,11 @@ func adminList(a *gateway.AdminCall) {
 // target parses ?entry= and picks the lists with a Redis set, narrowed
 // by ?key= (a redis_key as configured) when given. It writes the error
 // answer and returns ok false when there is nothing to do.
-func target(a *gateway.AdminCall) (e entry, raw string, ls []*list, ok bool) {
+//
+// With skipped (a removal), an entry that does not parse is still taken
+// when it is a member some list skipped (written to Redis by hand), so
+// the API can clean it up; e is then the zero entry.
+func target(a *gateway.AdminCall, skipped bool) (e entry, raw string, ls []*list, ok bool) {
 	all := lists(a)
 	if all == nil {
 		return entry{}, "", nil, false
@@ -74,7 +86,7 @@ func target(a *gateway.AdminCall) (e entry, raw string, ls []*list, ok bool) {
 	q := a.Ctx.QueryArgs()
 	raw = string(q.Peek("entry"))
 	e, err := parseEntry(raw)
-	if err != nil {
+	if err != nil && !(skipped && raw != "" && slices.ContainsFunc(all, func(l *list) bool { return l.skips(raw) })) {
 		a.Error(400, "bad_entry", "entry: "+err.Error())
 		return entry{}, "", nil, false
 	}
@@ -110,7 +122,7 @@ func target(a *gateway.AdminCall) (e entry, raw string, ls []*list, ok bool) {
 // (every instance applies it within refresh) and to this instance's copy
 // at once.
 func adminAdd(a *gateway.AdminCall) {
-	e, _, ls, ok := target(a)
+	e, _, ls, ok := target(a, false)
 	if !ok {
 		return
 	}
@@ -132,16 +144,19 @@ func adminAdd(a *gateway.AdminCall) {
 // also in a file stays in force until the file is edited and the config
 // reloaded; in_file says so.
 func adminRemove(a *gateway.AdminCall) {
-	e, raw, ls, ok := target(a)
+	e, raw, ls, ok := target(a, true)
 	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
 	removed, inFile := false, false
-	forms := []string{e.String()}
-	if raw != e.String() {
-		forms = append(forms, raw) // a member written by hand in another form
+	forms := []string{raw} // a skipped member, as written
+	if e != (entry{}) {
+		forms = []string{e.String()}
+		if raw != e.String() {
+			forms = append(forms, raw) // a member written by hand in another form
+		}
 	}
 	for _, l := range ls {
 		n, err := l.m.Remove(ctx, forms)
@@ -152,5 +167,15 @@ func adminRemove(a *gateway.AdminCall) {
 		removed = removed || n > 0
 		inFile = inFile || slices.Contains(l.m.Static(), e.String())
 	}
-	a.JSON(200, map[string]any{"entry": e.String(), "removed": removed, "in_file": inFile})
+	shown := raw
+	if e != (entry{}) {
+		shown = e.String()
+	}
+	a.JSON(200, map[string]any{"entry": shown, "removed": removed, "in_file": inFile})
+}
+
+// skips reports whether raw is a Redis member this list skipped.
+func (l *list) skips(raw string) bool {
+	snap := l.m.Load()
+	return snap != nil && slices.Contains(snap.invalid, raw)
 }

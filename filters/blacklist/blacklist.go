@@ -7,7 +7,9 @@ package blacklist
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flashgate/flashgate/conf"
@@ -151,12 +153,17 @@ func (c *Config) newList(env *gateway.Env, file string) (*list, error) {
 		key = env.RedisPrefix() + c.RedisKey
 	}
 	log := env.Logger.With("filter", "blacklist", "key", key, "file", file)
+	var warned atomic.Pointer[string] // the skipped members last logged: each change once, not every refresh
 	m := userset.New(userset.Options[snapshot]{
 		Client: env.BackgroundRedis(), Key: key, Static: static, Refresh: c.Refresh, Provisional: true, Logger: log,
 		Build: func(entries []string) *snapshot {
 			s := build(entries)
-			if len(s.invalid) > 0 {
-				log.Warn("skipping Redis members that are not blacklist entries", "count", len(s.invalid), "first", s.invalid[0])
+			if seen := strings.Join(s.invalid, "\x00"); len(s.invalid) > 0 && (warned.Load() == nil || *warned.Load() != seen) {
+				log.Warn("skipping Redis members that are not blacklist entries (DELETE /admin/blacklist?entry= removes one as written)",
+					"count", len(s.invalid), "first", s.invalid[0])
+				warned.Store(&seen)
+			} else if len(s.invalid) == 0 {
+				warned.Store(nil)
 			}
 			return s
 		},
