@@ -301,9 +301,11 @@ func unconfirmed(st forward.Status) bool {
 }
 
 // givenBack is st answered failed with the drop reason (released, unpaid,
-// reset) when check says the order's unit is no longer sold.
+// reset) when check says the order's unit is no longer sold. A reset (a
+// forced warm) does not turn an unconfirmed order into a failed one: it
+// says nothing of whether the backend has the order, a release does.
 func givenBack(st forward.Status, check stock.OrderCheck) forward.Status {
-	if reason, gone := forward.DropReason(check); gone {
+	if reason, gone := forward.DropReason(check); gone && !(unconfirmed(st) && reason == forward.ReasonReset) {
 		return forward.Status{State: forward.Failed, Reason: reason, Attempts: st.Attempts}
 	}
 	return st

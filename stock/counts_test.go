@@ -2,8 +2,12 @@ package stock
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/flashgate/flashgate/internal/redisfence"
+	"github.com/flashgate/flashgate/internal/redistest"
 )
 
 func mustCounts(t testing.TB, s Store, activity string) Counts {
@@ -97,5 +101,43 @@ func TestNewCounts(t *testing.T) {
 				t.Errorf("newCounts(%d, %d, %d) = %+v, want %+v", tc.loaded, tc.topped, tc.left, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestTopUpFencedAgainstStalledWrites: a top-up that times out because
+// the master holds its writes (CLIENT PAUSE WRITE, as a stalled or
+// failing-over master would) adds nothing when the writes resume: an
+// operator's retry after the 503 cannot double it.
+func TestTopUpFencedAgainstStalledWrites(t *testing.T) {
+	rs := redistest.Start(t)
+	c := newClient(t, rs.Addr())
+	s := newRedisStore(t, c, func(o *RedisOptions) { o.Timeout = 150 * time.Millisecond })
+	ctx := testCtx(t, 10*time.Second)
+	mustWarm(t, s, Spec{Activity: "fenced", Stock: 10, Shards: 2, PerUser: 1}, false)
+	if err := c.Do(ctx, c.B().ClientPause().Timeout(1500).Write().Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TopUp(ctx, "fenced", 5); !isUnavailable(err) {
+		t.Fatalf("TopUp while writes are held: %v, want unavailable", err)
+	}
+	time.Sleep(1700 * time.Millisecond) // the pause lapses; the held scripts run and refuse
+	if got := mustCounts(t, s, "fenced"); got.ToppedUp != 0 || got.Total != 10 {
+		t.Fatalf("after the pause: %+v, want nothing topped up", got)
+	}
+	// The script itself refuses past its deadline (the held writes above
+	// never reached it: the deadline's own clock read waited with them).
+	a, err := s.act(ctx, "fenced")
+	if err != nil || a == nil {
+		t.Fatalf("act: %v", err)
+	}
+	late, err := topupScript.Exec(ctx, c, a.keys[0], []string{"1", strconv.FormatInt(a.version, 10), "3", s.channel, stockMsg("fenced", 0)}).AsInt64()
+	if late != redisfence.Late || err != nil {
+		t.Fatalf("top-up share past its deadline: %d, %v; want Late", late, err)
+	}
+	if err := s.TopUp(ctx, "fenced", 5); err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	if got := mustCounts(t, s, "fenced"); got.ToppedUp != 5 || got.Total != 15 {
+		t.Fatalf("after the retry: %+v, want 5 topped up once", got)
 	}
 }

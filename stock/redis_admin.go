@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/redis/rueidis"
 
 	"github.com/flashgate/flashgate/internal/ident"
+	"github.com/flashgate/flashgate/internal/redisfence"
 )
 
 // batchTimeout bounds a call that carries n commands (Warm, Left, TopUp,
@@ -90,32 +93,59 @@ func (r *RedisStore) TopUp(ctx context.Context, activity string, n int64) error 
 	}
 	ver := strconv.FormatInt(m.version, 10)
 	multi := make([]rueidis.LuaExec, 0, m.spec.Shards)
-	shards := make([]int, 0, m.spec.Shards)
+	shards, units, states := make([]int, 0, m.spec.Shards), make([]int64, 0, m.spec.Shards), make([]string, 0, m.spec.Shards)
 	for i := range m.spec.Shards {
 		if s := share(n, m.spec.Shards, i); s > 0 {
+			keys := shardKeys(r.prefix, activity, i)
 			multi = append(multi, rueidis.LuaExec{
-				Keys: shardKeys(r.prefix, activity, i),
-				Args: []string{ver, strconv.FormatInt(s, 10), r.channel, stockMsg(activity, i)},
+				Keys: keys,
+				Args: []string{"", ver, strconv.FormatInt(s, 10), r.channel, stockMsg(activity, i)},
 			})
-			shards = append(shards, i)
+			shards, units, states = append(shards, i), append(units, s), append(states, keys[kState])
 		}
 	}
-	res, err := r.execMulti(ctx, "top-up", topupScript, multi)
+	// Fenced (topup.lua): a share Redis runs only after this call gave up
+	// is refused, so a 503 never turns into units added later, and the
+	// error says how many units did land before it.
+	cctx, cancel := context.WithTimeout(ctx, r.batchTimeout(2*len(multi)))
+	defer cancel()
+	dls, err := redisfence.Deadlines(cctx, r.bg, states)
 	if err != nil {
-		return err
+		return unavailable("top-up", fmt.Errorf("nothing was added: %w", err))
+	}
+	for i := range multi {
+		multi[i].Args[0] = dls[i]
 	}
 	a := r.cached(activity)
-	for i, v := range res {
+	var added int64
+	var failed error
+	for i, x := range topupScript.ExecMulti(cctx, r.bg, multi...) {
+		v, err := x.AsInt64()
 		switch {
+		case err != nil:
+			failed = err
+		case v == redisfence.Late:
+			failed = redisfence.ErrLate
 		case v == -codeNotLoaded:
-			return ErrNotLoaded
+			failed = ErrNotLoaded
 		case v < 0:
-			return unavailable("top-up", errStale)
-		case a != nil && a.version == m.version:
-			a.empty.clear(shards[i])
+			failed = errStale
+		default:
+			added += units[i]
+			if a != nil && a.version == m.version {
+				a.empty.clear(shards[i])
+			}
 		}
 	}
-	return nil
+	switch {
+	case failed == nil:
+		return nil
+	case errors.Is(failed, ErrNotLoaded) && added == 0:
+		return ErrNotLoaded
+	case added == 0:
+		return unavailable("top-up", fmt.Errorf("nothing was added: %w", failed))
+	}
+	return unavailable("top-up", fmt.Errorf("%d of the %d units were added (the rest were not and will not be: top up the difference): %w", added, n, failed))
 }
 
 // TakeCommand returns the EVALSHA command line that take.lua runs for

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/redis/rueidis"
+
+	"github.com/flashgate/flashgate/internal/redisfence"
 )
 
 // Every shard script takes the same four keys, all under the shard's hash
@@ -108,7 +110,7 @@ var (
 	fenceScript        = rueidis.NewLuaScript(fenceSrc)
 	pendingScript      = rueidis.NewLuaScript(pendingSrc)
 	loadScript         = rueidis.NewLuaScript(loadSrc)
-	topupScript        = rueidis.NewLuaScript(topupSrc)
+	topupScript        = rueidis.NewLuaScript(redisfence.Prologue + topupSrc)
 	metaScript         = rueidis.NewLuaScript(metaSrc)
 	dropScript         = rueidis.NewLuaScript(dropSrc)
 	leaseScript        = rueidis.NewLuaScript(leaseSrc)

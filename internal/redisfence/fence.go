@@ -61,6 +61,36 @@ func Deadline(ctx context.Context, c rueidis.Client, key string) (string, error)
 	return strconv.FormatInt(now+left.Microseconds(), 10), nil
 }
 
+// Deadlines is Deadline for several keys at once (the shards of a sale,
+// on as many nodes), in one round trip per node.
+func Deadlines(ctx context.Context, c rueidis.Client, keys []string) ([]string, error) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return nil, errors.New("redisfence: the context has no deadline")
+	}
+	multi := make([]rueidis.LuaExec, len(keys))
+	for i, k := range keys {
+		multi[i] = rueidis.LuaExec{Keys: []string{k}}
+	}
+	out := make([]string, len(keys))
+	for i, r := range clockScript.ExecMulti(ctx, c, multi...) {
+		now, err := r.AsInt64()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = strconv.FormatInt(now, 10)
+	}
+	left := time.Until(dl)
+	if left <= 0 {
+		return nil, context.DeadlineExceeded
+	}
+	for i, v := range out {
+		now, _ := strconv.ParseInt(v, 10, 64)
+		out[i] = strconv.FormatInt(now+left.Microseconds(), 10)
+	}
+	return out, nil
+}
+
 // Args is args after the deadline, as a fenced script takes them.
 func Args(deadline string, args ...string) []string {
 	return append([]string{deadline}, args...)
