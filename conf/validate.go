@@ -35,7 +35,7 @@ func (c *Config) Validate(errs *Errors) {
 	positive(errs, "server.max_body_bytes", s.MaxBodyBytes)
 	positive(errs, "server.max_conns", s.MaxConns)
 	if w := s.WriteBufferSize; w != 0 && (w < MinWriteBuffer || w > MaxWriteBuffer) {
-		errs.Addf("server.write_buffer_size", "must be 0 (derived from the pages) or in %d..%d, got %d", MinWriteBuffer, MaxWriteBuffer, w)
+		errs.Addf("server.write_buffer_size", "must be 0 (derived: 4096 on plain HTTP, the largest page over TLS) or in %d..%d, got %d", MinWriteBuffer, MaxWriteBuffer, w)
 	}
 	if s.MaxInflight < 0 {
 		errs.Addf("server.max_inflight", "must be >= 0, got %d", s.MaxInflight)

@@ -84,16 +84,20 @@ func waitReady(t *testing.T, ts *testServer, path string, code int, redis string
 	}
 }
 
-// TestProbesTakeGetAndHead: /healthz and /readyz answer GET and HEAD;
-// OPTIONS is 204 and any other method 405 method_not_allowed, both with
-// Allow, as every route and the admin port's probes answer.
+// TestProbesTakeGetAndHead: /healthz and /readyz answer GET, HEAD and
+// OPTIONS (HAProxy's default health-check method) alike, with the real
+// answer (a misspelt query is still 400); any other method is 405
+// method_not_allowed with Allow, as every route answers.
 func TestProbesTakeGetAndHead(t *testing.T) {
 	ts := newTestServer(t, baseYAML, Deps{})
+	if r := ts.do(t, "OPTIONS", "/readyz?requires=redis"); r.StatusCode() != 400 {
+		t.Errorf("OPTIONS with a misspelt query: %d, want 400 bad_query", r.StatusCode())
+	}
 	for _, path := range []string{"/healthz", "/readyz"} {
 		for _, tc := range []struct {
 			method string
 			status int
-		}{{"GET", 200}, {"HEAD", 200}, {"OPTIONS", 204}, {"POST", 405}, {"DELETE", 405}, {"PUT", 405}} {
+		}{{"GET", 200}, {"HEAD", 200}, {"OPTIONS", 200}, {"POST", 405}, {"DELETE", 405}, {"PUT", 405}} {
 			r := ts.do(t, tc.method, path)
 			if r.StatusCode() != tc.status {
 				t.Errorf("%s %s: %d, want %d", tc.method, path, r.StatusCode(), tc.status)

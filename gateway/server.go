@@ -188,7 +188,9 @@ var (
 
 // Handler is the whole public request path.
 func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
-	if probe := bytes.Equal(ctx.Path(), pathHealthz) || bytes.Equal(ctx.Path(), pathReadyz); probe && !ctx.IsGet() && !ctx.IsHead() {
+	// OPTIONS is answered as GET: HAProxy's `option httpchk <uri>` probes
+	// with it by default, and must see the readiness, not a bare 204.
+	if probe := bytes.Equal(ctx.Path(), pathHealthz) || bytes.Equal(ctx.Path(), pathReadyz); probe && !ctx.IsGet() && !ctx.IsHead() && !ctx.IsOptions() {
 		probeMethod(ctx, s.cur.Load().methodNotAllowed)
 		return
 	}
@@ -214,14 +216,10 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 }
 
 // probeMethod answers /healthz and /readyz called with another method
-// than GET or HEAD as the router answers any route: OPTIONS 204, anything
-// else 405 method_not_allowed, both with Allow.
+// than GET, HEAD or OPTIONS: 405 method_not_allowed with Allow, as the
+// router answers any route.
 func probeMethod(ctx *fasthttp.RequestCtx, notAllowed *Page) {
 	ctx.Response.Header.Set("Allow", "GET, HEAD, OPTIONS")
-	if ctx.IsOptions() {
-		ctx.SetStatusCode(fasthttp.StatusNoContent)
-		return
-	}
 	notAllowed.Write(ctx)
 }
 

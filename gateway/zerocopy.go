@@ -82,7 +82,10 @@ func (s *bodyStream) WriteTo(w io.Writer) (int64, error) {
 	return int64(s.off - start), err
 }
 
-// done lets go of the body once it is written.
+// done lets go of the body once it is written. A body never written (a
+// HEAD, an answer replaced after SendBody) stays referenced until the
+// connection's next SendBody or its end: immutable page bytes, nothing
+// else reads them.
 func (s *bodyStream) done() {
 	s.body, s.armed, s.iov, s.bufs = nil, false, [2][]byte{}, nil
 }

@@ -10,8 +10,14 @@
 // node that holds the key (a one-line script, routed by the key, since
 // the nodes of a cluster need not agree) and adds what is left of the
 // caller's context after the answer. Redis read its clock before that
-// answer arrived, so the deadline falls before the caller gives up, on
-// any clock: a write run later than it is refused. What remains is a
+// answer arrived, so the deadline falls before the caller gives up
+// whatever the skew between the gateway's clock and Redis's (the
+// remaining time is measured on the gateway's monotonic clock, the
+// deadline compared with Redis's own): a write run later than it is
+// refused. Two assumptions remain: the node's wall clock does not step
+// back meanwhile (an NTP step back of X lets a write run up to X late),
+// and the write runs on the node whose clock was read (a failover
+// between the two calls compares with the promoted node's clock). What remains is a
 // write that ran in time whose reply was lost on its way back: the
 // caller then reports a failure for a write that took effect (the
 // README says so).
