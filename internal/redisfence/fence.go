@@ -52,19 +52,11 @@ return t[1] * 1000000 + t[2]`)
 // Redis node holding key, at which a write sent under ctx may still run.
 // ctx must have a deadline.
 func Deadline(ctx context.Context, c rueidis.Client, key string) (string, error) {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return "", errors.New("redisfence: the context has no deadline")
-	}
-	now, err := clockScript.Exec(ctx, c, []string{key}, nil).AsInt64()
+	dls, err := Deadlines(ctx, c, []string{key})
 	if err != nil {
 		return "", err
 	}
-	left := time.Until(dl)
-	if left <= 0 {
-		return "", context.DeadlineExceeded
-	}
-	return strconv.FormatInt(now+left.Microseconds(), 10), nil
+	return dls[0], nil
 }
 
 // Deadlines is Deadline for several keys at once (the shards of a sale,
