@@ -161,6 +161,18 @@ func (q *Queue) Status(ticket, user string) (Status, bool) {
 	return it.st, true
 }
 
+// Resolve records that the unconfirmed dead letter ticket was given
+// back (reason: released or unpaid), so that its poll keeps saying so
+// after a forced warm, which would otherwise leave only "unconfirmed" to
+// answer. Anything else is left as it is.
+func (q *Queue) Resolve(ticket, reason string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if it, ok := q.byTicket[ticket]; ok && it.st.State == Failed && it.st.Reason == ReasonUnconfirmed {
+		it.st = Status{State: Failed, Reason: reason, Attempts: it.st.Attempts}
+	}
+}
+
 // Stats returns the counters so far, the depth and the head's wait.
 func (q *Queue) Stats() Stats {
 	q.mu.Lock()

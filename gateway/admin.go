@@ -122,8 +122,14 @@ func NewAdmin(c conf.Admin, s *Server, deps Deps, reload func() (Report, error))
 	}
 	metrics := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(Registry, promhttp.HandlerOpts{}))
 	open("/metrics", metrics)
-	open("/healthz", func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok\n") })
-	open("/readyz", s.serveReady)
+	// The probes also answer OPTIONS as GET, as on the public port
+	// (HAProxy's default health-check method).
+	probe := func(path string, h fasthttp.RequestHandler) {
+		open(path, h)
+		r.Handle("OPTIONS", path, h)
+	}
+	probe("/healthz", func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok\n") })
+	probe("/readyz", s.serveReady)
 	// The live dashboard is a static page: it asks for the token and reads
 	// /admin/status and /metrics with it, so the page itself holds nothing.
 	open("/dashboard", func(ctx *fasthttp.RequestCtx) {

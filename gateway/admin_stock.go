@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flashgate/flashgate/forward"
 	"github.com/flashgate/flashgate/internal/orderkey"
 	"github.com/flashgate/flashgate/internal/userid"
 	"github.com/flashgate/flashgate/stock"
@@ -140,6 +141,9 @@ func adminRelease(a *AdminCall, act *Activity) {
 				" was admitted in this sale's current load (a wrong user or seq, or a load since reset by a forced warm): nothing released")
 			return
 		}
+	}
+	if ok && a.Instance.queues != nil {
+		a.Instance.queues.Resolve(orderkey.String(act.ID, string(user), seq), forward.ReasonReleased)
 	}
 	a.JSON(200, map[string]any{"activity": act.ID, "user": string(user), "seq": seq, "released": ok})
 }

@@ -162,25 +162,42 @@ func (a *AsyncQueues) held() stock.HeldChecker {
 // reaches the order and drops it; so does an unconfirmed dead letter
 // whose unit was released after it.
 func (a *AsyncQueues) Status(ticket, user string) (forward.Status, bool) {
-	a.mu.Lock()
-	qs := make([]*asyncQueue, 0, len(a.m))
-	for _, q := range a.m {
-		qs = append(qs, q)
-	}
-	a.mu.Unlock()
-	for _, q := range qs {
+	for _, q := range a.inProcess() {
 		st, ok := q.q.Status(ticket, user)
 		if !ok {
 			continue
 		}
 		if hc := a.held(); (st.State == forward.Queued || unconfirmed(st)) && hc != nil {
 			if act, owner, seq, ok := orderkey.Parse(ticket); ok && owner == user {
-				st = givenBack(st, hc.CheckOrder(act, user, seq))
+				was := unconfirmed(st)
+				if st = givenBack(st, hc.CheckOrder(act, user, seq)); was && !unconfirmed(st) {
+					q.q.Resolve(ticket, st.Reason) // kept through a later forced warm
+				}
 			}
 		}
 		return st, true
 	}
 	return forward.Status{}, false
+}
+
+// inProcess is a copy of the in-process queues, to use without the lock.
+func (a *AsyncQueues) inProcess() []*asyncQueue {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	qs := make([]*asyncQueue, 0, len(a.m))
+	for _, q := range a.m {
+		qs = append(qs, q)
+	}
+	return qs
+}
+
+// Resolve tells the in-process queues that ticket's unit was given back
+// (an admin release): an unconfirmed dead letter's poll then says so,
+// also after a later forced warm.
+func (a *AsyncQueues) Resolve(ticket, reason string) {
+	for _, q := range a.inProcess() {
+		q.q.Resolve(ticket, reason)
+	}
 }
 
 // Stats is each route's queue's counters, depth and head wait, by route

@@ -386,3 +386,23 @@ func TestAsyncUnconfirmedSurvivesReset(t *testing.T) {
 		t.Errorf("alice's poll after a forced warm: %v, want failed unconfirmed", st)
 	}
 }
+
+// TestAsyncReleasedSurvivesReset: an unconfirmed order released (and so
+// answered released) keeps answering released after a forced warm on
+// the memory store, instead of going back to unconfirmed.
+func TestAsyncReleasedSurvivesReset(t *testing.T) {
+	g, alice := unconfirmedOrder(t, "")
+	ctx := context.Background()
+	if ok, err := g.store.Release(ctx, "sale", []byte("alice"), seqOf(t, alice)); !ok || err != nil {
+		t.Fatalf("Release(alice) = %v, %v", ok, err)
+	}
+	if st := g.status(t, alice, "alice"); st["reason"] != "released" {
+		t.Fatalf("alice's poll after the release: %v, want failed released", st)
+	}
+	if err := g.store.Warm(ctx, stock.Spec{Activity: "sale", Stock: 5, Shards: 1, PerUser: 1}, true); err != nil {
+		t.Fatal(err)
+	}
+	if st := g.status(t, alice, "alice"); st["status"] != "failed" || st["reason"] != "released" {
+		t.Errorf("alice's poll after the release and a forced warm: %v, want failed released", st)
+	}
+}

@@ -3,6 +3,7 @@ package stock
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,5 +140,14 @@ func TestTopUpFencedAgainstStalledWrites(t *testing.T) {
 	}
 	if got := mustCounts(t, s, "fenced"); got.ToppedUp != 5 || got.Total != 15 {
 		t.Fatalf("after the retry: %+v, want 5 topped up once", got)
+	}
+	// A shard lost (evicted, or behind after a failover): the other's
+	// share lands, and the 503 (not a 409: the sale is loaded) says so.
+	if err := c.Do(ctx, c.B().Del().Key(a.keys[1][kState]).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	err = s.TopUp(ctx, "fenced", 4)
+	if !isUnavailable(err) || errors.Is(err, ErrNotLoaded) || !strings.Contains(err.Error(), "of the 4 units 2 were added, 2 were not (and will not be), 0 unknown") {
+		t.Fatalf("TopUp with a shard lost: %v, want unavailable, saying 2 of 4 added", err)
 	}
 }

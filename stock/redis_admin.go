@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -117,19 +116,25 @@ func (r *RedisStore) TopUp(ctx context.Context, activity string, n int64) error 
 		multi[i].Args[0] = dls[i]
 	}
 	a := r.cached(activity)
-	var added int64
-	var failed error
+	// Each share is added, certainly not added (refused as late, not
+	// loaded, stale: nothing written), or unknown (no answer: a share Redis
+	// ran late refuses itself, but one whose reply was lost may have
+	// landed). The error says which, so the operator tops up the
+	// difference only of what certainly did not land.
+	var added, refused, unknown int64
+	var notLoaded bool
+	var cause error
 	for i, x := range topupScript.ExecMulti(cctx, r.bg, multi...) {
 		v, err := x.AsInt64()
 		switch {
 		case err != nil:
-			failed = err
+			unknown, cause = unknown+units[i], err
 		case v == redisfence.Late:
-			failed = redisfence.ErrLate
+			refused, cause = refused+units[i], redisfence.ErrLate
 		case v == -codeNotLoaded:
-			failed = ErrNotLoaded
+			refused, notLoaded = refused+units[i], true
 		case v < 0:
-			failed = errStale
+			refused, cause = refused+units[i], errStale
 		default:
 			added += units[i]
 			if a != nil && a.version == m.version {
@@ -138,14 +143,18 @@ func (r *RedisStore) TopUp(ctx context.Context, activity string, n int64) error 
 		}
 	}
 	switch {
-	case failed == nil:
+	case refused+unknown == 0:
 		return nil
-	case errors.Is(failed, ErrNotLoaded) && added == 0:
+	case notLoaded && refused == n:
 		return ErrNotLoaded
-	case added == 0:
-		return unavailable("top-up", fmt.Errorf("nothing was added: %w", failed))
+	case cause == nil:
+		cause = ErrNotLoaded
 	}
-	return unavailable("top-up", fmt.Errorf("%d of the %d units were added (the rest were not and will not be: top up the difference): %w", added, n, failed))
+	if unknown == 0 && added == 0 {
+		return unavailable("top-up", fmt.Errorf("nothing was added: %v", cause))
+	}
+	return unavailable("top-up", fmt.Errorf("of the %d units %d were added, %d were not (and will not be), %d unknown (Redis did not answer: check the stock before topping up again): %v",
+		n, added, refused, unknown, cause))
 }
 
 // TakeCommand returns the EVALSHA command line that take.lua runs for
