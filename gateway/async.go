@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -184,11 +186,7 @@ func (a *AsyncQueues) Status(ticket, user string) (forward.Status, bool) {
 func (a *AsyncQueues) inProcess() []*asyncQueue {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	qs := make([]*asyncQueue, 0, len(a.m))
-	for _, q := range a.m {
-		qs = append(qs, q)
-	}
-	return qs
+	return slices.Collect(maps.Values(a.m))
 }
 
 // Resolve tells the in-process queues that ticket's unit was given back

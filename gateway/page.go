@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"html"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -162,11 +164,7 @@ func (ps *Pages) Get(s PageSpec) (*Page, error) {
 func (ps *Pages) All() []*Page {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	out := make([]*Page, 0, len(ps.byKey))
-	for _, p := range ps.byKey {
-		out = append(out, p)
-	}
-	return out
+	return slices.Collect(maps.Values(ps.byKey))
 }
 
 // MustGet is Get for specs built into the code, whose rendering cannot
