@@ -28,6 +28,7 @@ type entry struct {
 	// rejects holds a counter per reason of every page the filter built
 	// (and the busy page), resolved at build time and only read after.
 	rejects reasonCounters
+	undo    Undoer // f, when it is one
 }
 
 // chain is a flat slice walked by a for loop, so running it allocates
@@ -37,7 +38,7 @@ type chain []*entry
 // run walks the chain and returns the first verdict that stops it, or
 // Pass when every filter let the request through.
 func (c chain) run(r *Request) Verdict {
-	for _, e := range c {
+	for i, e := range c {
 		v, err := e.f.Handle(r)
 		if err != nil {
 			e.errs.Inc()
@@ -45,6 +46,7 @@ func (c chain) run(r *Request) Verdict {
 				continue
 			}
 			e.count(e.busy)
+			c[:i].undo(r)
 			return RejectWith(e.busy)
 		}
 		switch v.Action {
@@ -52,10 +54,23 @@ func (c chain) run(r *Request) Verdict {
 			continue
 		case Reject:
 			e.count(v.Page)
+			if p := v.Page; p != nil && (p.Status == 503 || p.Status == 429) {
+				c[:i].undo(r)
+			}
 		}
 		return v
 	}
 	return Pass
+}
+
+// undo gives back what the passed filters spent (Undoer), for a refusal
+// that asks the client to try again.
+func (c chain) undo(r *Request) {
+	for _, e := range c {
+		if e.undo != nil {
+			e.undo.Undo(r)
+		}
+	}
 }
 
 // count increments the rejection counter of page p for this entry.

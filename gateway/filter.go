@@ -39,6 +39,16 @@ type Filter interface {
 	Handle(r *Request) (Verdict, error)
 }
 
+// Undoer is a filter whose pass spends something that a later refusal
+// asking the client to try again (a 503 busy or a 429, both with
+// Retry-After) should give back, so that the retry can pass: order_token
+// with single_use spends the token. Undo runs on that refusal only, for
+// the earlier filters of the chain that passed; it must not block (a
+// Redis write goes in the background).
+type Undoer interface {
+	Undo(r *Request)
+}
+
 // Hot-path errors are package-level values so failing costs no allocation.
 var (
 	// ErrUnavailable reports that a dependency (Redis, a store) could not

@@ -106,8 +106,9 @@ func (in *Instance) addRoute(r *router.Router, owners map[string]string, path st
 		pages := append([]*Page{in.busy}, env.built...)
 		rt.pages = append(rt.pages, env.built...)
 		typ := d.typ
+		undo, _ := f.(Undoer)
 		rt.chain = append(rt.chain, &entry{
-			typ: d.typ, route: rc.Name, f: f, onError: d.onError, busy: in.busy,
+			typ: d.typ, route: rc.Name, f: f, onError: d.onError, busy: in.busy, undo: undo,
 			errs: filterErrorsTotal.WithLabelValues(rc.Name, d.typ, d.onError.String()),
 			rejects: newReasonCounters(pages, func(reason string) prometheus.Counter {
 				return rejectionsTotal.WithLabelValues(rc.Name, typ, reason)

@@ -145,7 +145,7 @@ func (c *Config) Build(env *gateway.Env) (gateway.Filter, error) {
 		if env.Redis == nil {
 			return nil, errors.New("single_use needs redis.addrs: used tokens are remembered in Redis")
 		}
-		f.replay = &replay{client: env.Redis, prefix: env.RedisPrefix(), ttl: c.MaxAge, timeout: c.RedisTimeout, breaker: env.RedisBreaker}
+		f.replay = &replay{client: env.Redis, prefix: env.RedisPrefix(), ttl: c.MaxAge, timeout: c.RedisTimeout, breaker: env.RedisBreaker, undoing: make(chan struct{}, undoSlots)}
 	}
 	if err := f.buildPages(env); err != nil {
 		return nil, err

@@ -131,6 +131,23 @@ func (f *filter) Handle(r *gateway.Request) (gateway.Verdict, error) {
 	return gateway.RejectWith(f.pages[o]), nil
 }
 
+// Undo gives a single_use token back when a later filter refused its
+// request with "try again" (503 busy, 429): the purchase did not happen,
+// so the client's retry with the same token, as Retry-After invites,
+// passes instead of getting token_replayed. Only a token this filter
+// accepted reaches here (the chain undoes the filters that passed).
+func (f *filter) Undo(r *gateway.Request) {
+	if f.replay == nil {
+		return
+	}
+	raw := f.extract(r.Ctx)
+	sc := scratchPool.Get().(*scratch)
+	if t, o := f.verify(raw, sc); o == ok {
+		f.replay.giveBack(t.nonce)
+	}
+	scratchPool.Put(sc)
+}
+
 // extract finds the token: the header, else the query string, else an
 // urlencoded form body. The slice is only valid during the request.
 func (f *filter) extract(ctx *fasthttp.RequestCtx) []byte {

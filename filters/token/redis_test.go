@@ -62,6 +62,22 @@ func singleUse(t *testing.T, client rueidis.Client) {
 	if err != nil || ttl <= 50_000 || ttl > 60_000 {
 		t.Fatalf("PTTL %s = %d, %v; want about max_age", key, ttl, err)
 	}
+	// A later filter refused it with "try again" (the chain calls Undo):
+	// the token is given back and passes once more, then is spent again.
+	r := filtertest.Request(env.Activities[0], "alice", at)
+	r.Ctx.Request.Header.Set("X-Order-Token", tok)
+	f.Undo(r)
+	deadline := time.Now().Add(5 * time.Second)
+	for try(tok, "alice") != "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the token given back does not pass again within 5 s")
+		}
+		f.Undo(r)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := try(tok, "alice"); got != "token_replayed" {
+		t.Fatalf("after its second use: %q, want token_replayed", got)
+	}
 }
 
 func TestSingleUseStandalone(t *testing.T) {

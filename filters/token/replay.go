@@ -22,6 +22,7 @@ type replay struct {
 	// breaker is the Redis breaker: while it is open a claim fails at once
 	// (the entry's on_error applies) without a Redis call.
 	breaker *breaker.Breaker
+	undoing chan struct{} // giveBack's slots
 }
 
 // key is <prefix>tok:{nonce}; the braces make the nonce the cluster hash
@@ -54,4 +55,31 @@ func (rp *replay) claim(nonce []byte) (outcome, error) {
 		return ok, gateway.ErrUnavailable
 	}
 	return ok, nil
+}
+
+// undoSlots bounds the give-backs in flight: a refusal storm with Redis
+// slow sheds give-backs (the token then stays spent, as before) instead
+// of piling up goroutines.
+const undoSlots = 64
+
+// giveBack forgets nonce in the background, so that the token passes
+// again: its request was refused with "try again" by a later filter.
+// Best effort, bounded by the timeout and undoSlots, skipped while the
+// Redis breaker is open.
+func (rp *replay) giveBack(nonce []byte) {
+	if rp.breaker.State() != breaker.Closed {
+		return
+	}
+	select {
+	case rp.undoing <- struct{}{}:
+	default:
+		return
+	}
+	key := rp.key(nonce)
+	go func() {
+		defer func() { <-rp.undoing }()
+		ctx, cancel := context.WithTimeout(context.Background(), rp.timeout)
+		defer cancel()
+		_ = rp.client.Do(ctx, rp.client.B().Del().Key(key).Build()).Error()
+	}()
 }
