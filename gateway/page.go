@@ -60,17 +60,9 @@ func (p *Page) Write(ctx *fasthttp.RequestCtx) {
 	p.writeHeaders(ctx)
 	ctx.Response.Header.SetContentTypeBytes(ctypeHTML)
 	if ctx.IsGet() || ctx.IsHead() {
-		setBody(ctx, p.HTML)
+		static.SetBody(ctx, p.HTML) // on plain TCP not even copied into the write buffer (zerocopy.go)
 	} else {
-		setBody(ctx, p.HTMLOther)
-	}
-}
-
-// setBody makes body, immutable, the response's body without a copy: on
-// a plain TCP connection not even into the write buffer (zerocopy.go).
-func setBody(ctx *fasthttp.RequestCtx, body []byte) {
-	if bs, ok := ctx.Conn().(static.BodySender); !ok || !bs.SendBody(&ctx.Response, body) {
-		ctx.Response.SetBodyRaw(body)
+		static.SetBody(ctx, p.HTMLOther)
 	}
 }
 

@@ -188,22 +188,11 @@ var (
 
 // Handler is the whole public request path.
 func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
-	// OPTIONS is answered as GET: HAProxy's `option httpchk <uri>` probes
-	// with it by default, and must see the readiness, not a bare 204.
-	if probe := bytes.Equal(ctx.Path(), pathHealthz) || bytes.Equal(ctx.Path(), pathReadyz); probe && !ctx.IsGet() && !ctx.IsHead() && !ctx.IsOptions() {
-		probeMethod(ctx, s.cur.Load().methodNotAllowed)
-		return
-	}
-	// Liveness is answered before shedding: a busy gateway is alive.
-	if bytes.Equal(ctx.Path(), pathHealthz) {
-		ctx.Response.Header.SetContentTypeBytes(ctypeText)
-		ctx.Response.SetBodyRaw(okBody)
-		return
-	}
-	// So is readiness: a load balancer takes an instance out when its
-	// Redis is gone, not because it is busy.
-	if bytes.Equal(ctx.Path(), pathReadyz) {
-		s.serveReady(ctx)
+	// Liveness and readiness are answered before shedding: a busy gateway
+	// is alive, and a load balancer takes an instance out when its Redis
+	// is gone, not because it is busy.
+	if path := ctx.Path(); bytes.Equal(path, pathHealthz) || bytes.Equal(path, pathReadyz) {
+		s.serveProbe(ctx, path)
 		return
 	}
 	if a := s.access; a != nil && a.sample() {
@@ -215,12 +204,21 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 	s.serve(ctx)
 }
 
-// probeMethod answers /healthz and /readyz called with another method
-// than GET, HEAD or OPTIONS: 405 method_not_allowed with Allow, as the
-// router answers any route.
-func probeMethod(ctx *fasthttp.RequestCtx, notAllowed *Page) {
-	ctx.Response.Header.Set("Allow", "GET, HEAD, OPTIONS")
-	notAllowed.Write(ctx)
+// serveProbe answers /healthz and /readyz. OPTIONS is answered as GET:
+// HAProxy's `option httpchk <uri>` probes with it by default, and must
+// see the readiness, not a bare 204. Any other method is 405
+// method_not_allowed with Allow, as the router answers any route.
+func (s *Server) serveProbe(ctx *fasthttp.RequestCtx, path []byte) {
+	switch {
+	case !ctx.IsGet() && !ctx.IsHead() && !ctx.IsOptions():
+		ctx.Response.Header.Set("Allow", "GET, HEAD, OPTIONS")
+		s.cur.Load().methodNotAllowed.Write(ctx)
+	case bytes.Equal(path, pathHealthz):
+		ctx.Response.Header.SetContentTypeBytes(ctypeText)
+		ctx.Response.SetBodyRaw(okBody)
+	default:
+		s.serveReady(ctx)
+	}
 }
 
 // serve sheds or routes a request.

@@ -101,10 +101,17 @@ func (s *Site) Serve(ctx *fasthttp.RequestCtx, key string) bool {
 	}
 	// Hot bodies are immutable and the cold copy is ours: no copy needed,
 	// neither here nor, on a connection that can, into the write buffer.
-	if bs, ok := ctx.Conn().(BodySender); !ok || !bs.SendBody(resp, body) {
-		resp.SetBodyRaw(body)
-	}
+	SetBody(ctx, body)
 	return true
+}
+
+// SetBody makes body, which must stay unchanged until the answer is
+// written, the response's body without a copy: through the connection's
+// SendBody when it is a BodySender, else with SetBodyRaw.
+func SetBody(ctx *fasthttp.RequestCtx, body []byte) {
+	if bs, ok := ctx.Conn().(BodySender); !ok || !bs.SendBody(&ctx.Response, body) {
+		ctx.Response.SetBodyRaw(body)
+	}
 }
 
 // BodySender is a connection that sends a response body without copying
