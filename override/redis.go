@@ -101,21 +101,7 @@ func (rb *redisBackend) setPaused(ctx context.Context, id string, paused bool) (
 	if paused {
 		flag = "1"
 	}
-	return rb.fenced(ctx, setPauseScript, flag, fieldPaused+id, fieldDecided+id)
-}
-
-// fenced runs an operator's write script (redisfence.Prologue) on the
-// overrides hash and returns its count, or redisfence.ErrLate.
-func (rb *redisBackend) fenced(ctx context.Context, s *rueidis.Lua, args ...string) (int64, error) {
-	dl, err := redisfence.Deadline(ctx, rb.client, rb.key)
-	if err != nil {
-		return 0, err
-	}
-	n, err := s.Exec(ctx, rb.client, []string{rb.key}, redisfence.Args(dl, args...)).AsInt64()
-	if err == nil && n == redisfence.Late {
-		return 0, redisfence.ErrLate
-	}
-	return n, err
+	return redisfence.Exec(ctx, rb.client, setPauseScript, rb.key, flag, fieldPaused+id, fieldDecided+id)
 }
 
 func (rb *redisBackend) sharePaused(ctx context.Context, id string, base int64) (bool, int64, error) {
@@ -160,7 +146,7 @@ func (rb *redisBackend) setWindow(ctx context.Context, id string, w *conf.Window
 	if w != nil {
 		v = windowJSON(*w)
 	}
-	return rb.fenced(ctx, setWindowScript, v, fieldWindow+id, fieldWDecided+id)
+	return redisfence.Exec(ctx, rb.client, setWindowScript, rb.key, v, fieldWindow+id, fieldWDecided+id)
 }
 
 func (rb *redisBackend) shareWindow(ctx context.Context, id string, w *conf.Window, base int64) (bool, int64, error) {

@@ -70,23 +70,37 @@ func Deadlines(ctx context.Context, c rueidis.Client, keys []string) ([]string, 
 	for i, k := range keys {
 		multi[i] = rueidis.LuaExec{Keys: []string{k}}
 	}
-	out := make([]string, len(keys))
+	nows := make([]int64, len(keys))
 	for i, r := range clockScript.ExecMulti(ctx, c, multi...) {
 		now, err := r.AsInt64()
 		if err != nil {
 			return nil, err
 		}
-		out[i] = strconv.FormatInt(now, 10)
+		nows[i] = now
 	}
 	left := time.Until(dl)
 	if left <= 0 {
 		return nil, context.DeadlineExceeded
 	}
-	for i, v := range out {
-		now, _ := strconv.ParseInt(v, 10, 64)
+	out := make([]string, len(keys))
+	for i, now := range nows {
 		out[i] = strconv.FormatInt(now+left.Microseconds(), 10)
 	}
 	return out, nil
+}
+
+// Exec runs fenced script s on key, its deadline first and then args, and
+// returns its integer answer, or ErrLate when it ran too late.
+func Exec(ctx context.Context, c rueidis.Client, s *rueidis.Lua, key string, args ...string) (int64, error) {
+	dl, err := Deadline(ctx, c, key)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.Exec(ctx, c, []string{key}, Args(dl, args...)).AsInt64()
+	if err == nil && n == Late {
+		return 0, ErrLate
+	}
+	return n, err
 }
 
 // Args is args after the deadline, as a fenced script takes them.

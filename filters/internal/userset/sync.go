@@ -152,15 +152,7 @@ func (m *Mirror[T]) write(ctx context.Context, entries []string, script *rueidis
 func (m *Mirror[T]) fenced(ctx context.Context, script *rueidis.Lua, members []string) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.o.Timeout)
 	defer cancel()
-	dl, err := redisfence.Deadline(ctx, m.o.Client, m.o.Key)
-	if err != nil {
-		return 0, err
-	}
-	k, err := script.Exec(ctx, m.o.Client, []string{m.o.Key}, redisfence.Args(dl, members...)).AsInt64()
-	if err == nil && k == redisfence.Late {
-		return 0, redisfence.ErrLate
-	}
-	return k, err
+	return redisfence.Exec(ctx, m.o.Client, script, m.o.Key, members...)
 }
 
 // Count is the size of the Redis set.
