@@ -53,10 +53,7 @@ func adminList(a *gateway.AdminCall) {
 	}
 	out := make([]listView, 0, len(ls))
 	for _, l := range ls {
-		members, skipped := l.m.Members(), []string{}
-		if snap := l.m.Load(); snap != nil {
-			skipped = append(skipped, snap.invalid...)
-		}
+		members, skipped := l.m.Members(), l.skipped()
 		members = slices.DeleteFunc(members, func(m string) bool { return slices.Contains(skipped, m) })
 		slices.Sort(members)
 		slices.Sort(skipped)
@@ -86,7 +83,7 @@ func target(a *gateway.AdminCall, skipped bool) (e entry, raw string, ls []*list
 	q := a.Ctx.QueryArgs()
 	raw = string(q.Peek("entry"))
 	e, err := parseEntry(raw)
-	if err != nil && !(skipped && raw != "" && slices.ContainsFunc(all, func(l *list) bool { return l.skips(raw) })) {
+	if err != nil && !(skipped && raw != "" && slices.ContainsFunc(all, func(l *list) bool { return slices.Contains(l.skipped(), raw) })) {
 		a.Error(400, "bad_entry", "entry: "+err.Error())
 		return entry{}, "", nil, false
 	}
@@ -151,9 +148,9 @@ func adminRemove(a *gateway.AdminCall) {
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
 	removed, inFile := false, false
-	forms := []string{raw} // a skipped member, as written
+	shown, forms := raw, []string{raw} // a skipped member, as written
 	if e != (entry{}) {
-		forms = []string{e.String()}
+		shown, forms = e.String(), []string{e.String()}
 		if raw != e.String() {
 			forms = append(forms, raw) // a member written by hand in another form
 		}
@@ -167,15 +164,14 @@ func adminRemove(a *gateway.AdminCall) {
 		removed = removed || n > 0
 		inFile = inFile || slices.Contains(l.m.Static(), e.String())
 	}
-	shown := raw
-	if e != (entry{}) {
-		shown = e.String()
-	}
 	a.JSON(200, map[string]any{"entry": shown, "removed": removed, "in_file": inFile})
 }
 
-// skips reports whether raw is a Redis member this list skipped.
-func (l *list) skips(raw string) bool {
-	snap := l.m.Load()
-	return snap != nil && slices.Contains(snap.invalid, raw)
+// skipped is a copy of the Redis members this list skipped (no entry).
+func (l *list) skipped() []string {
+	out := []string{}
+	if snap := l.m.Load(); snap != nil {
+		out = append(out, snap.invalid...)
+	}
+	return out
 }
