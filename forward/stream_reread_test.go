@@ -170,14 +170,8 @@ func TestRereadAfterLostGroup(t *testing.T) {
 // ownAll is not started again (it would be sent twice: its ledger says
 // claimed, which reads as a redelivery).
 func TestClaimedOwnFinishedMeanwhile(t *testing.T) {
-	f := newFixture(t, []string{redistest.Start(t).Addr()}, "claimown", 10)
-	f.sell(t, 7)
-	fw := f.forwarder(t, "a", newBackend(func(*Order, int) (int, error) { return 201, nil }), 1000, nil)
+	f, fw, read, shard := readSold(t, "claimown")
 	ctx := context.Background()
-	if err := f.r.CreateGroups(ctx, f.act, "orders"); err != nil {
-		t.Fatal(err)
-	}
-	read, shard := readTwo(t, f, 3)
 	owned := fw.ownAll(read, nil)
 	time.Sleep(20 * time.Millisecond) // idle beyond the claim below
 	fw.beginReads()
@@ -262,6 +256,21 @@ func TestStopHandsBackUnseen(t *testing.T) {
 
 // readTwo reads, as consumer "a", the entries of the first of the
 // activity's shards Streams that holds two or more.
+// readSold is a sale of 7 orders on a fresh Redis, its groups made,
+// consumer a's forwarder (a backend that takes everything), and what
+// readTwo read as a: the set-up of the takeover-round tests.
+func readSold(t *testing.T, act string) (*fixture, *Forwarder, []stock.QueuedOrder, int) {
+	t.Helper()
+	f := newFixture(t, []string{redistest.Start(t).Addr()}, act, 10)
+	f.sell(t, 7)
+	fw := f.forwarder(t, "a", newBackend(func(*Order, int) (int, error) { return 201, nil }), 1000, nil)
+	if err := f.r.CreateGroups(context.Background(), f.act, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	read, shard := readTwo(t, f, 3)
+	return f, fw, read, shard
+}
+
 func readTwo(t *testing.T, f *fixture, shards int) ([]stock.QueuedOrder, int) {
 	t.Helper()
 	for s := range shards {
@@ -282,14 +291,8 @@ func readTwo(t *testing.T, f *fixture, shards int) ([]stock.QueuedOrder, int) {
 // instance is worked on again, not skipped as finished: nobody else
 // holds it any more.
 func TestClaimedBackAfterLost(t *testing.T) {
-	f := newFixture(t, []string{redistest.Start(t).Addr()}, "claimback", 10)
-	f.sell(t, 7)
-	fw := f.forwarder(t, "a", newBackend(func(*Order, int) (int, error) { return 201, nil }), 1000, nil)
+	f, fw, read, shard := readSold(t, "claimback")
 	ctx := context.Background()
-	if err := f.r.CreateGroups(ctx, f.act, "orders"); err != nil {
-		t.Fatal(err)
-	}
-	read, shard := readTwo(t, f, 3)
 	owned := fw.ownAll(read[:1], nil)
 	time.Sleep(20 * time.Millisecond)
 	fw.beginReads()
